@@ -1,0 +1,1 @@
+"""Pieces every closedloop service shares: contracts, bus, store, settings, HTTP and tracing."""

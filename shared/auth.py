@@ -1,0 +1,77 @@
+"""API keys mapped to roles; every route needs one unless it opts out explicitly."""
+from __future__ import annotations
+
+import hmac
+from enum import StrEnum
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    RESPONDER = "responder"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+class ApiKeys(dict[str, Role]):
+    """key → role, parsed from `key:role,key:role`."""
+
+    @classmethod
+    def parse(cls, text: str) -> "ApiKeys":
+        keys = cls()
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            key, _, role = item.rpartition(":")
+            if not key:
+                raise ValueError(f"api key entry {item!r} must look like key:role")
+            try:
+                keys[key] = Role(role)
+            except ValueError:
+                raise ValueError(
+                    f"api key role {role!r} is not one of {', '.join(Role)}"
+                ) from None
+        return keys
+
+    def role_of(self, presented: str) -> Role | None:
+        # Compare every key in constant time so timing does not reveal a prefix.
+        found = None
+        for key, role in self.items():
+            if hmac.compare_digest(key.encode(), presented.encode()):
+                found = role
+        return found
+
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require(minimum: Role):
+    """Dependency: the caller's key must map to `minimum` or a stronger role."""
+
+    def check(
+        request: Request,
+        api_key: str | None = Depends(_api_key_header),
+        bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ) -> Role:
+        presented = api_key or (bearer.credentials if bearer else None)
+        if not presented:
+            raise HTTPException(401, "missing API key: send it in the X-API-Key header",
+                                headers={"WWW-Authenticate": "Bearer"})
+        role = request.app.state.api_keys.role_of(presented)
+        if role is None:
+            raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+        if role.rank < minimum.rank:
+            raise HTTPException(403, f"this action needs the {minimum} role; your key has {role}")
+        return role
+
+    return check
+
+
+def caller(request: Request) -> str:
+    """A printable name for who made the request (never the key itself)."""
+    return request.headers.get("X-Actor") or "api"

@@ -1,0 +1,1 @@
+"""NATS JetStream: connection and streams, the outbox relay, durable consumers, dead letters."""

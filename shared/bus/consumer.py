@@ -1,0 +1,114 @@
+"""Durable pull consumers. Each message's effects are saved with a tracking row in the same
+transaction, so a redelivery is recognised and acknowledged without doing anything twice.
+Messages that can never be processed go to the dead-letter stream and are terminated."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
+
+from shared.bus import tracing
+from shared.bus.deadletter import dead_letter
+from shared.contracts import CloudEvent, Contract, contract_for_type
+from shared.store import IntegrityError, ServiceApplication, Tracking
+
+log = logging.getLogger(__name__)
+
+# handler(envelope, contract, tracking) runs in a worker thread: get → call → save_tracked.
+Handler = Callable[[CloudEvent, Contract, Tracking], None]
+
+
+class Rejected(Exception):
+    """A handler's verdict that a message can never be processed (goes to the DLQ)."""
+
+
+@dataclass
+class Subscription:
+    stream: str
+    handlers: dict[type[Contract], Handler]
+    subjects: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.subjects:
+            self.subjects = [c.type_name() for c in self.handlers]
+
+
+class DurableConsumer:
+    def __init__(self, app: ServiceApplication, js: Any, service: str, subscription: Subscription,
+                 *, batch: int = 100, max_deliver: int = 5, metrics: Any = None) -> None:
+        self.app, self.js, self.service, self.sub = app, js, service, subscription
+        self.batch, self.max_deliver, self.metrics = batch, max_deliver, metrics
+        self.durable = f"{service}-{subscription.stream.lower()}"
+        self.tracer = trace.get_tracer("closedloop.consumer")
+
+    async def run(self) -> None:
+        config = ConsumerConfig(
+            durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL, filter_subjects=self.sub.subjects,
+            ack_wait=30, max_deliver=self.max_deliver, max_ack_pending=1000,
+        )
+        psub = await self.js.pull_subscribe(
+            self.sub.subjects[0], durable=self.durable, stream=self.sub.stream, config=config)
+        while True:
+            try:
+                messages = await psub.fetch(self.batch, timeout=1)
+            except (NatsTimeout, asyncio.TimeoutError):
+                continue
+            for msg in messages:
+                await self.handle(msg)
+
+    async def handle(self, msg: Any) -> None:
+        tracking = Tracking(self.sub.stream, msg.metadata.sequence.stream)
+        try:
+            envelope = CloudEvent.from_bytes(msg.data)
+            contract_type = contract_for_type(envelope.type)
+            contract = contract_type.model_validate(envelope.data)
+            handler = self.sub.handlers[contract_type]
+        except (ValidationError, ValueError, KeyError) as error:
+            await self.reject(msg, f"unreadable message: {error}")
+            return
+        with self.tracer.start_as_current_span(
+            f"{self.service}.DurableConsumer.handle", context=tracing.extract(msg.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
+                        "messaging.message.id": envelope.id},
+        ):
+            try:
+                await asyncio.to_thread(handler, envelope, contract, tracking)
+            except Rejected as error:
+                await self.reject(msg, str(error))
+                return
+            except IntegrityError:
+                if await asyncio.to_thread(self.app.already_processed, tracking):
+                    await msg.ack()  # a redelivery of something already done
+                    return
+                await self.retry(msg, "concurrent change to the same aggregate")
+                return
+            except Exception as error:  # transient until proven otherwise
+                log.exception("%s: handling %s failed", self.durable, envelope.type)
+                await self.retry(msg, repr(error))
+                return
+        await msg.ack()
+        if self.metrics is not None:
+            self.metrics.consumed.labels(self.sub.stream).inc()
+
+    async def retry(self, msg: Any, reason: str) -> None:
+        if msg.metadata.num_delivered >= self.max_deliver:
+            await self.reject(msg, f"gave up after {msg.metadata.num_delivered} attempts: {reason}")
+        else:
+            await msg.nak(delay=min(0.2 * 2 ** msg.metadata.num_delivered, 10))
+
+    async def reject(self, msg: Any, reason: str) -> None:
+        log.warning("%s: dead-lettering message %s: %s", self.durable, msg.metadata.sequence.stream, reason)
+        await dead_letter(self.js, self.service, self.durable, msg, reason)
+        await msg.term()
+        if self.metrics is not None:
+            self.metrics.dead_lettered.inc()

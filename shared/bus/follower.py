@@ -1,0 +1,45 @@
+"""Follow an application's notification log from a position, waking on local saves and
+polling for saves made by other replicas."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from shared.store import ServiceApplication
+
+Batch = list[tuple[Any, Any]]  # (notification, domain event)
+
+
+class LogFollower:
+    """Yields batches of (notification, domain event) after a given position.
+
+    The caller stores its own position once a batch is fully handled, so a crash replays
+    the batch instead of skipping it."""
+
+    def __init__(self, app: ServiceApplication, *, poll_seconds: float = 0.05,
+                 batch: int = 500) -> None:
+        self.app, self.poll_seconds, self.batch = app, poll_seconds, batch
+        self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        app.add_save_listener(lambda: loop.call_soon_threadsafe(self._wake.set))
+
+    async def batches(self, after: int, *, until_caught_up: bool = False,
+                      on_caught_up: Callable[[], None] | None = None) -> AsyncIterator[Batch]:
+        position = after
+        while True:
+            self._wake.clear()
+            notifications = await asyncio.to_thread(
+                self.app.recorder.select_notifications, position + 1, self.batch)
+            if not notifications:
+                if on_caught_up is not None:
+                    on_caught_up()
+                if until_caught_up:
+                    return
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                except TimeoutError:
+                    pass
+                continue
+            yield [(n, self.app.decode(n)) for n in notifications]
+            position = notifications[-1].id

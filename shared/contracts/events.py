@@ -1,0 +1,173 @@
+"""Contract payloads (CloudEvent `data`). Adding optional fields is compatible; anything
+else is a new version (`.v2`) published alongside the old one until consumers move."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    PRODUCER: ClassVar[str]
+    AGGREGATE: ClassVar[str]
+    EVENT: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    @classmethod
+    def type_name(cls) -> str:
+        """The CloudEvent type, which is also the NATS subject."""
+        return f"closedloop.{cls.PRODUCER}.{cls.AGGREGATE}.{cls.EVENT}.v{cls.VERSION}"
+
+
+class AlertRaised(Contract):
+    PRODUCER, AGGREGATE, EVENT = "detector", "alert", "raised"
+    alert_id: str
+    fingerprint: str
+    source: str  # "rule" or "alertmanager"
+    rule_id: str | None = None
+    name: str
+    metric: str | None = None
+    entity: str
+    labels: dict[str, str] = {}
+    severity: str  # P0..P3
+    value: float | None = None
+    threshold: float | None = None
+    summary: str = ""
+    started_at: datetime
+
+
+class AlertResolved(Contract):
+    PRODUCER, AGGREGATE, EVENT = "detector", "alert", "resolved"
+    alert_id: str
+    fingerprint: str
+    entity: str
+    value: float | None = None
+    resolved_at: datetime
+
+
+class IncidentOpened(Contract):
+    PRODUCER, AGGREGATE, EVENT = "incidents", "incident", "opened"
+    incident_id: str
+    ref: str  # human id, e.g. P0-2026-11-001
+    fingerprint: str
+    severity: str
+    title: str
+    entity: str
+    alert_id: str
+    opened_at: datetime
+    respond_by: datetime
+    resolve_by: datetime
+
+
+class IncidentAcknowledged(Contract):
+    PRODUCER, AGGREGATE, EVENT = "incidents", "incident", "acknowledged"
+    incident_id: str
+    ref: str
+    by: str
+    at: datetime
+
+
+class IncidentResolved(Contract):
+    PRODUCER, AGGREGATE, EVENT = "incidents", "incident", "resolved"
+    incident_id: str
+    ref: str
+    severity: str
+    title: str
+    entity: str
+    by: str
+    summary: str = ""
+    at: datetime
+
+
+class IncidentClosed(Contract):
+    PRODUCER, AGGREGATE, EVENT = "incidents", "incident", "closed"
+    incident_id: str
+    ref: str
+    capa_id: str | None = None
+    at: datetime
+
+
+class NotificationDelivered(Contract):
+    PRODUCER, AGGREGATE, EVENT = "notifier", "notification", "delivered"
+    notification_id: str
+    incident_id: str
+    ref: str
+    channel_id: str
+    channel_name: str
+    reason: str  # "incident.opened", "escalation.step1", …
+    attempts: int
+    status_code: int | None = None
+    at: datetime
+
+
+class NotificationFailed(Contract):
+    PRODUCER, AGGREGATE, EVENT = "notifier", "notification", "failed"
+    notification_id: str
+    incident_id: str
+    ref: str
+    channel_id: str
+    channel_name: str
+    reason: str
+    attempts: int
+    error: str
+    at: datetime
+
+
+class EscalationTriggered(Contract):
+    PRODUCER, AGGREGATE, EVENT = "notifier", "escalation", "triggered"
+    incident_id: str
+    ref: str
+    step: int
+    channel_ids: list[str]
+    waited_seconds: float
+    at: datetime
+
+
+class CapaOpened(Contract):
+    PRODUCER, AGGREGATE, EVENT = "capa", "case", "opened"
+    capa_id: str
+    incident_id: str
+    ref: str
+    title: str
+    at: datetime
+
+
+class CapaActionVerified(Contract):
+    PRODUCER, AGGREGATE, EVENT = "capa", "action", "verified"
+    capa_id: str
+    incident_id: str
+    action_id: str
+    kind: str
+    owner: str
+    verifier: str
+    at: datetime
+
+
+class CapaClosed(Contract):
+    PRODUCER, AGGREGATE, EVENT = "capa", "case", "closed"
+    capa_id: str
+    incident_id: str
+    ref: str
+    root_cause: str
+    actions: int
+    at: datetime
+
+
+CONTRACTS: dict[str, type[Contract]] = {
+    c.type_name(): c
+    for c in (
+        AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
+        IncidentClosed, NotificationDelivered, NotificationFailed, EscalationTriggered,
+        CapaOpened, CapaActionVerified, CapaClosed,
+    )
+}
+
+
+def contract_for_type(type_name: str) -> type[Contract]:
+    try:
+        return CONTRACTS[type_name]
+    except KeyError:
+        raise ValueError(f"unknown event type {type_name!r}") from None

@@ -1,0 +1,112 @@
+"""The FastAPI shell every service shares: authenticated by default, open health and metrics
+routes as an explicit opt-in, and errors that name the field and the fix."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.auth import Role, require
+from shared.errors import DomainError, Invalid, NotFound
+from shared.observability import ServiceMetrics, setup_logging, setup_tracing
+from shared.service import ServiceParts, ServiceRuntime
+from shared.settings import ServiceSettings
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def open_routes() -> APIRouter:
+    """The only routes without an API key: liveness, readiness and metrics."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    def readyz(request: Request) -> JSONResponse:
+        runtime = getattr(request.app.state, "runtime", None)
+        ready = bool(runtime and runtime.ready)
+        return JSONResponse({"status": "ready" if ready else "starting"}, 200 if ready else 503)
+
+    @router.get("/metrics")
+    def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics.registry),
+                        media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _field(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(e["loc"]), "message": e["msg"],
+                   "fix": f"send a valid {e['type'].replace('_', ' ')} for {_field(e['loc'])}"}
+                  for e in exc.errors()]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+
+    @api.exception_handler(Invalid)
+    async def invalid_content(_: Request, exc: Invalid) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "errors": [
+            {"field": exc.field, "message": exc.message}]}, status_code=422)
+
+    @api.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @api.exception_handler(DomainError)
+    async def conflict(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @api.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"request body is {length} bytes; the limit is "
+                                 f"{MAX_BODY_BYTES}. Split it into smaller batches."}, 413)
+        return await call_next(request)
+
+
+def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[APIRouter],
+              *, title: str, description: str) -> FastAPI:
+    """Compose one service: its routes (viewer role at least, stricter per route) around a
+    runtime that owns the store, the bus, the relay, consumers, projections and workers."""
+    metrics = ServiceMetrics(settings.service)
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI):
+        setup_logging(settings.log_level)
+        setup_tracing(settings.service, settings.otel_exporter)
+        runtime = ServiceRuntime(settings, parts, metrics)
+        api.state.runtime = runtime
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    api = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    api.state.api_keys = settings.api_keys
+    api.state.metrics = metrics
+    api.state.settings = settings
+    api.include_router(open_routes())
+    for router in routers:
+        api.include_router(router, dependencies=[Depends(require(Role.VIEWER))])
+    _install_error_handlers(api)
+    FastAPIInstrumentor.instrument_app(api, excluded_urls="healthz,readyz,metrics")
+    return api
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime

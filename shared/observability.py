@@ -1,0 +1,77 @@
+"""Tracing, metrics and logs: one trace across HTTP and NATS, Prometheus counters per
+service, and log lines that carry the trace id."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+def setup_tracing(service: str, exporter: str) -> None:
+    """Install a tracer provider unless one is already set (tests install their own)."""
+    if exporter == "none" or isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"closedloop-{service}"}))
+    if exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        raise ValueError(f"CLOSEDLOOP_OTEL_EXPORTER={exporter!r}: use none, console or otlp")
+    trace.set_tracer_provider(provider)
+
+
+class ServiceMetrics:
+    """Counters every service exposes on /metrics, in a registry of its own."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        labels = {"service": service}
+        self.published = Counter("closedloop_events_published", "Events published by the relay",
+                                 ["service"], registry=self.registry).labels(**labels)
+        self.consumed = Counter("closedloop_messages_consumed", "Messages handled and acked",
+                                ["service", "stream"], registry=self.registry)
+        self.consumed = _Bound(self.consumed, service)
+        self.dead_lettered = Counter("closedloop_messages_dead_lettered",
+                                     "Messages sent to the dead-letter stream",
+                                     ["service"], registry=self.registry).labels(**labels)
+        self.ready = Gauge("closedloop_ready", "1 when the service is ready", ["service"],
+                           registry=self.registry).labels(**labels)
+
+
+class _Bound:
+    """A labelled counter with the service label already applied."""
+
+    def __init__(self, counter: Counter, service: str) -> None:
+        self.counter, self.service = counter, service
+
+    def labels(self, *values: str):
+        return self.counter.labels(self.service, *values)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        span = trace.get_current_span().get_span_context()
+        line = {"level": record.levelname, "logger": record.name, "msg": record.getMessage(),
+                "time": self.formatTime(record)}
+        if span.is_valid:
+            line["trace_id"] = format(span.trace_id, "032x")
+            line["span_id"] = format(span.span_id, "016x")
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

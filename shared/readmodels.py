@@ -1,0 +1,91 @@
+"""Read models: tables written only by projections, which follow the application's log and
+record their position in the same asyncpg transaction as the rows they write. Dropping the
+tables and replaying the log (`closedloop replay <service>`) rebuilds them exactly."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from shared.bus.follower import Batch, LogFollower
+from shared.store import ServiceApplication
+
+Apply = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+
+POSITIONS_DDL = """
+CREATE TABLE IF NOT EXISTS projection_positions (
+    projection text PRIMARY KEY,
+    position bigint NOT NULL
+)"""
+
+
+class Projection:
+    """Subclasses set `name`, `tables` (name → CREATE TABLE statement) and `handlers`
+    (domain event class → async apply(conn, event))."""
+
+    name: str
+    tables: dict[str, str] = {}
+
+    def handlers(self) -> dict[type, Apply]:
+        raise NotImplementedError
+
+    async def create(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(POSITIONS_DDL)
+        for ddl in self.tables.values():
+            await conn.execute(ddl)
+
+    async def drop(self, conn: asyncpg.Connection) -> None:
+        for table in reversed(list(self.tables)):
+            await conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        await conn.execute(POSITIONS_DDL)
+        await conn.execute("DELETE FROM projection_positions WHERE projection = $1", self.name)
+
+
+class ProjectionRunner:
+    def __init__(self, app: ServiceApplication, pool: asyncpg.Pool, projection: Projection,
+                 *, poll_seconds: float = 0.05) -> None:
+        self.app, self.pool, self.projection = app, pool, projection
+        self.poll_seconds = poll_seconds
+        self._handlers = projection.handlers()
+        self.position = 0
+        self.caught_up = asyncio.Event()
+
+    async def position_in_store(self) -> int:
+        async with self.pool.acquire() as conn:
+            await self.projection.create(conn)
+            return await conn.fetchval(
+                "SELECT position FROM projection_positions WHERE projection = $1",
+                self.projection.name) or 0
+
+    async def run(self) -> None:
+        self.position = await self.position_in_store()
+        async for batch in self.follower().batches(self.position, on_caught_up=self.caught_up.set):
+            await self.apply(batch)
+
+    def follower(self) -> LogFollower:
+        return LogFollower(self.app, poll_seconds=self.poll_seconds)
+
+    async def apply(self, batch: Batch) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            for _, event in batch:
+                handler = self._handlers.get(type(event))
+                if handler is not None:
+                    await handler(conn, event)
+            last = batch[-1][0].id
+            await conn.execute(
+                "INSERT INTO projection_positions (projection, position) VALUES ($1, $2) "
+                "ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position",
+                self.projection.name, last)
+        self.position = last
+
+    async def rebuild(self) -> int:
+        """Drop the projection's tables and replay the whole log; returns the final position."""
+        async with self.pool.acquire() as conn:
+            await self.projection.drop(conn)
+            await self.projection.create(conn)
+        self.position = 0
+        async for batch in self.follower().batches(0, until_caught_up=True):
+            await self.apply(batch)
+        return self.position

@@ -1,0 +1,132 @@
+"""The runtime of one service: the store, the bus, and the long-running parts (outbox relay,
+durable consumers, projections, timers) started together and drained together."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import nats
+
+from shared.bus.consumer import DurableConsumer, Subscription
+from shared.bus.relay import OutboxRelay, Translate
+from shared.bus.streams import ensure_streams
+from shared.clock import Clock, SystemClock
+from shared.exclusive import run_exclusively
+from shared.readmodels import Projection, ProjectionRunner
+from shared.settings import ServiceSettings
+from shared.store import ServiceApplication, ensure_schema, eventsourcing_env
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceParts:
+    """What a service plugs into the runtime."""
+
+    application: Callable[[dict[str, str], Clock], ServiceApplication]
+    translate: Translate
+    subscriptions: list[Subscription] = field(default_factory=list)
+    projections: list[Projection] = field(default_factory=list)
+    # Background work that needs the running service (timers, deliveries). Each worker is
+    # started once per replica; make it replica-safe (SKIP LOCKED, optimistic concurrency).
+    workers: list[Callable[["ServiceRuntime"], Awaitable[None]]] = field(default_factory=list)
+    clock: Clock = field(default_factory=SystemClock)
+    # Subscriptions are built from the running application (handlers are its methods).
+    subscribe: Callable[[ServiceApplication], list[Subscription]] | None = None
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    return database_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, parts: ServiceParts, metrics: Any) -> None:
+        self.settings, self.parts, self.metrics = settings, parts, metrics
+        self.clock = parts.clock
+        self.application: Any = None
+        self.pool: asyncpg.Pool | None = None
+        self.nc: Any = None
+        self.js: Any = None
+        self.projection_runners: list[ProjectionRunner] = []
+        self._tasks: list[asyncio.Task] = []
+        self.ready = False
+
+    async def start(self) -> None:
+        s = self.settings
+        url = s.require_database()
+        await asyncio.to_thread(ensure_schema, url, s.schema_name)
+        env = eventsourcing_env(url, s.schema_name)
+        self.application = await asyncio.to_thread(self.parts.application, env, self.clock)
+        self.pool = await asyncpg.create_pool(
+            asyncpg_dsn(url), min_size=1, max_size=10,
+            server_settings={"search_path": s.schema_name, "application_name": f"closedloop-{s.service}"})
+        self.nc = await nats.connect(s.nats_url, name=f"closedloop-{s.service}",
+                                     max_reconnect_attempts=-1)
+        self.js = self.nc.jetstream()
+        await ensure_streams(self.js)
+
+        relay = OutboxRelay(self.application, self.js, s.service, self.parts.translate,
+                            poll_seconds=s.relay_poll_seconds, metrics=self.metrics)
+        self._spawn("relay", lambda: run_exclusively(
+            asyncpg_dsn(url), f"{s.schema_name}:relay", relay.run))
+        for projection in self.parts.projections:
+            runner = ProjectionRunner(self.application, self.pool, projection,
+                                      poll_seconds=s.relay_poll_seconds)
+            self.projection_runners.append(runner)
+            self._spawn(f"projection:{projection.name}", lambda r=runner: run_exclusively(
+                asyncpg_dsn(url), f"{s.schema_name}:projection:{r.projection.name}", r.run))
+        subscriptions = list(self.parts.subscriptions)
+        if self.parts.subscribe is not None:
+            subscriptions += self.parts.subscribe(self.application)
+        for sub in subscriptions:
+            consumer = DurableConsumer(self.application, self.js, s.service, sub,
+                                       batch=s.consumer_batch, max_deliver=s.max_deliver,
+                                       metrics=self.metrics)
+            self._spawn(f"consumer:{consumer.durable}", consumer.run)
+        for worker in self.parts.workers:
+            self._spawn(f"worker:{worker.__name__}", lambda w=worker: w(self))
+        self.ready = True
+        self.metrics.ready.set(1)
+
+    def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        async def supervised() -> None:
+            delay = 0.2
+            while True:
+                try:
+                    await run()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s: %s stopped; restarting in %.1fs", self.settings.service, name, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10)
+
+        self._tasks.append(asyncio.create_task(supervised(), name=name))
+
+    async def caught_up(self, timeout: float = 10.0) -> None:
+        """Wait until every projection has applied what is in the log right now."""
+        head = await asyncio.to_thread(self.application.recorder.max_notification_id) or 0
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(r.position < head for r in self.projection_runners):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("projections did not catch up")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.metrics.ready.set(0)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.nc is not None:
+            await self.nc.drain()
+        if self.pool is not None:
+            await self.pool.close()
+        if self.application is not None:
+            await asyncio.to_thread(self.application.close)

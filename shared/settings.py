@@ -1,0 +1,48 @@
+"""Settings common to every service, read from the environment (never at import time)."""
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import ApiKeys
+
+
+class ServiceSettings(BaseSettings):
+    """One service's settings. Subclasses set `service` and add their own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOSEDLOOP_", extra="ignore")
+
+    service: str = "service"
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("DATABASE_URL", "CLOSEDLOOP_DATABASE_URL"),
+        description="PostgreSQL URL; the service keeps its data in a schema named after it.",
+    )
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL", "CLOSEDLOOP_NATS_URL"),
+    )
+    api_keys: ApiKeys = Field(default_factory=ApiKeys, description="key:role,key:role")
+    relay_poll_seconds: float = 0.05
+    consumer_batch: int = 100
+    max_deliver: int = 5
+    otel_exporter: str = "none"  # none | console | otlp
+    log_level: str = "INFO"
+    max_batch: int = 10_000
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: object) -> object:
+        return ApiKeys.parse(value) if isinstance(value, str) else value
+
+    @property
+    def schema_name(self) -> str:
+        return self.service
+
+    def require_database(self) -> str:
+        if not self.database_url:
+            raise RuntimeError(
+                f"{self.service}: DATABASE_URL is not set. Start the whole stack with "
+                "`closedloop up` (embedded PostgreSQL) or export DATABASE_URL=postgresql://…"
+            )
+        return self.database_url

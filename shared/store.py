@@ -1,0 +1,97 @@
+"""Event store plumbing: an eventsourcing Application per service, in its own Postgres schema."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import IntegrityError, Tracking
+from psycopg.conninfo import conninfo_to_dict
+
+A = TypeVar("A")
+
+__all__ = ["ServiceApplication", "Tracking", "IntegrityError", "eventsourcing_env", "ensure_schema"]
+
+
+def eventsourcing_env(database_url: str, schema: str) -> dict[str, str]:
+    """Translate a PostgreSQL URL (TCP or unix socket) into eventsourcing's settings."""
+    info = conninfo_to_dict(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(info.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(info.get("host") or "127.0.0.1"),
+        "POSTGRES_PORT": str(info.get("port") or "5432"),
+        "POSTGRES_USER": str(info.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(info.get("password") or ""),
+        "POSTGRES_SCHEMA": schema,
+        # JetStream may redeliver out of order: one tracking row per message, not a high-water mark.
+        "SINGLE_ROW_TRACKING": "n",
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_LOCK_TIMEOUT": "5",
+    }
+
+
+def ensure_schema(database_url: str, schema: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+class ServiceApplication(Application[UUID]):
+    """An Application that records tracking rows atomically with the events a message caused,
+    and tells in-process followers (relay, projections) the moment something was saved."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._listeners: list[Callable[[], None]] = []
+        self._listeners_lock = threading.Lock()
+        super().__init__(env)
+
+    def construct_recorder(self):  # type: ignore[override]
+        return self.factory.process_recorder()
+
+    # -- saving ---------------------------------------------------------------------------
+    def save_tracked(self, *objs: Any, tracking: Tracking | None) -> None:
+        """Save aggregates and, in the same transaction, the position of the message that
+        caused them. Raises IntegrityError when that message was already processed."""
+        processing = ProcessingEvent(tracking=tracking)
+        processing.collect_events(*objs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        if recordings:
+            with self._listeners_lock:
+                listeners = list(self._listeners)
+            for listener in listeners:
+                listener()
+
+    def add_save_listener(self, listener: Callable[[], None]) -> None:
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    # -- reading --------------------------------------------------------------------------
+    def get_or_none(self, aggregate_id: UUID) -> Any | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def stored_events(self, aggregate_id: UUID) -> list[Any]:
+        return list(self.events.get(aggregate_id))
+
+    def already_processed(self, tracking: Tracking) -> bool:
+        return self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
+
+    def position(self, follower: str) -> int:
+        """Last notification id a follower of this application's log has finished with."""
+        return self.recorder.max_tracking_id(follower) or 0
+
+    def advance(self, follower: str, notification_id: int) -> None:
+        self.recorder.insert_tracking(Tracking(follower, notification_id))
+
+    def decode(self, notification: Any) -> Any:
+        return self.mapper.to_domain_event(notification)

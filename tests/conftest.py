@@ -1,0 +1,63 @@
+"""Real infrastructure for tests: PostgreSQL from DATABASE_URL or an embedded server, and a
+fresh nats-server with JetStream per test (or NATS_URL, with its closedloop streams wiped)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import nats
+import pytest
+
+from shared.bus.streams import stream_configs
+from shared.runtime.nats_server import NatsServer
+from shared.runtime.postgres import EmbeddedPostgres, drop_database, ensure_database
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory):
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data").start()
+    yield server.server_url
+    server.stop()
+
+
+@pytest.fixture
+def database_url(pg_server_url):
+    """A database of its own for each test, dropped afterwards."""
+    name = f"cl_test_{uuid.uuid4().hex[:12]}"
+    url = ensure_database(pg_server_url, name)
+    yield url
+    drop_database(pg_server_url, name)
+
+
+async def _wipe_streams(url: str) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for config in stream_configs():
+        try:
+            await js.delete_stream(config.name)
+        except Exception:
+            pass
+    await nc.close()
+
+
+@pytest.fixture
+def nats_url(tmp_path):
+    if os.environ.get("NATS_URL"):
+        asyncio.run(_wipe_streams(os.environ["NATS_URL"]))
+        yield os.environ["NATS_URL"]
+        return
+    server = NatsServer(tmp_path / "nats").start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def nats_server(tmp_path):
+    """A nats-server the test controls (to stop and restart it)."""
+    server = NatsServer(tmp_path / "nats").start()
+    yield server
+    server.stop()
