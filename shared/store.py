@@ -37,7 +37,9 @@ def eventsourcing_env(database_url: str, schema: str) -> dict[str, str]:
 
 def ensure_schema(database_url: str, schema: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # Checking first lets a role without CREATE on the database use a prepared schema.
+        if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
 class ServiceApplication(Application[UUID]):

@@ -29,14 +29,17 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 \getenv capa_password CLOSEDLOOP_CAPA_DB_PASSWORD
 
 -- Each block: a login role that owns exactly one schema and finds its tables there by
--- default. No role is granted anything on another service's schema.
+-- default. No role is granted anything on another service's schema. CREATE on the database
+-- is granted because each service runs `CREATE SCHEMA IF NOT EXISTS <its schema>` at start-up,
+-- and PostgreSQL checks that privilege even when the schema already exists; it does not open
+-- any other schema to the role.
 
 \if :{?detector_password}
 SELECT format('CREATE ROLE %I LOGIN', 'closedloop_detector')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'closedloop_detector') \gexec
 ALTER ROLE closedloop_detector WITH LOGIN PASSWORD :'detector_password';
 ALTER ROLE closedloop_detector SET search_path = detector;
-SELECT format('GRANT CONNECT ON DATABASE %I TO closedloop_detector', current_database()) \gexec
+SELECT format('GRANT CONNECT, CREATE ON DATABASE %I TO closedloop_detector', current_database()) \gexec
 ALTER SCHEMA detector OWNER TO closedloop_detector;
 \else
 \echo 'closedloop_detector not created: no detector_password / CLOSEDLOOP_DETECTOR_DB_PASSWORD'
@@ -47,7 +50,7 @@ SELECT format('CREATE ROLE %I LOGIN', 'closedloop_incidents')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'closedloop_incidents') \gexec
 ALTER ROLE closedloop_incidents WITH LOGIN PASSWORD :'incidents_password';
 ALTER ROLE closedloop_incidents SET search_path = incidents;
-SELECT format('GRANT CONNECT ON DATABASE %I TO closedloop_incidents', current_database()) \gexec
+SELECT format('GRANT CONNECT, CREATE ON DATABASE %I TO closedloop_incidents', current_database()) \gexec
 ALTER SCHEMA incidents OWNER TO closedloop_incidents;
 \else
 \echo 'closedloop_incidents not created: no incidents_password / CLOSEDLOOP_INCIDENTS_DB_PASSWORD'
@@ -58,7 +61,7 @@ SELECT format('CREATE ROLE %I LOGIN', 'closedloop_notifier')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'closedloop_notifier') \gexec
 ALTER ROLE closedloop_notifier WITH LOGIN PASSWORD :'notifier_password';
 ALTER ROLE closedloop_notifier SET search_path = notifier;
-SELECT format('GRANT CONNECT ON DATABASE %I TO closedloop_notifier', current_database()) \gexec
+SELECT format('GRANT CONNECT, CREATE ON DATABASE %I TO closedloop_notifier', current_database()) \gexec
 ALTER SCHEMA notifier OWNER TO closedloop_notifier;
 \else
 \echo 'closedloop_notifier not created: no notifier_password / CLOSEDLOOP_NOTIFIER_DB_PASSWORD'
@@ -69,7 +72,7 @@ SELECT format('CREATE ROLE %I LOGIN', 'closedloop_capa')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'closedloop_capa') \gexec
 ALTER ROLE closedloop_capa WITH LOGIN PASSWORD :'capa_password';
 ALTER ROLE closedloop_capa SET search_path = capa;
-SELECT format('GRANT CONNECT ON DATABASE %I TO closedloop_capa', current_database()) \gexec
+SELECT format('GRANT CONNECT, CREATE ON DATABASE %I TO closedloop_capa', current_database()) \gexec
 ALTER SCHEMA capa OWNER TO closedloop_capa;
 \else
 \echo 'closedloop_capa not created: no capa_password / CLOSEDLOOP_CAPA_DB_PASSWORD'

@@ -1,0 +1,26 @@
+"""Detector composition root."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.clock import Clock, SystemClock
+from shared.http import build_api
+from shared.service import ServiceParts
+
+from services.detector.api import router
+from services.detector.app import DetectorApplication
+from services.detector.projections import DetectorBoard
+from services.detector.settings import DetectorSettings
+from services.detector.translate import to_contract
+
+
+def create_app(settings: DetectorSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or DetectorSettings()
+    parts = ServiceParts(
+        application=lambda env, clk: DetectorApplication(env, clk),
+        translate=to_contract,
+        projections=[DetectorBoard()],
+        clock=clock or SystemClock(),
+    )
+    return build_api(settings, parts, [router], title="closedloop detector",
+                     description="Metric samples and external alerts in; AlertRaised / AlertResolved out.")

@@ -1,0 +1,28 @@
+"""Detector domain events → public contracts."""
+from __future__ import annotations
+
+from typing import Any
+
+from shared.contracts import AlertRaised, AlertResolved, Contract
+
+from services.detector.domain import Alert
+
+
+def _raised(e: Any) -> AlertRaised:
+    return AlertRaised(
+        alert_id=e.alert_id, fingerprint=e.fingerprint, source=e.source, rule_id=e.rule_id,
+        name=e.name, metric=e.metric, entity=e.entity, labels=e.labels, severity=e.severity,
+        value=e.value, threshold=e.threshold, summary=e.summary, started_at=e.started_at)
+
+
+def _resolved(e: Any) -> AlertResolved:
+    return AlertResolved(alert_id=e.alert_id, fingerprint=e.fingerprint, entity=e.entity,
+                         value=e.value, resolved_at=e.resolved_at)
+
+
+_TABLE = {Alert.Raised: _raised, Alert.Resolved: _resolved}
+
+
+def to_contract(event: Any) -> Contract | None:
+    translate = _TABLE.get(type(event))
+    return translate(event) if translate else None
