@@ -14,13 +14,16 @@ from services.detector.settings import DetectorSettings
 from services.detector.translate import to_contract
 
 
-def create_app(settings: DetectorSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    settings = settings or DetectorSettings()
-    parts = ServiceParts(
+def service_parts(clock: Clock | None = None) -> ServiceParts:
+    return ServiceParts(
         application=lambda env, clk: DetectorApplication(env, clk),
         translate=to_contract,
         projections=[DetectorBoard()],
         clock=clock or SystemClock(),
     )
-    return build_api(settings, parts, [router], title="closedloop detector",
+
+
+def create_app(settings: DetectorSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    return build_api(settings or DetectorSettings(), service_parts(clock), [router],
+                     title="closedloop detector",
                      description="Metric samples and external alerts in; AlertRaised / AlertResolved out.")

