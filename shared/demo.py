@@ -1,0 +1,183 @@
+"""`closedloop demo`: a store's NPS collapses from 72 to 42 and the loop runs to closure,
+through the real services over HTTP and NATS. Prints the incident's timeline at the end."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from shared.runtime.ports import free_port
+from shared.runtime.stack import StackInfo
+
+DEMO_SECRET = "demo-webhook-secret"
+ESCALATE_AFTER_SECONDS = 2.0
+
+
+class WebhookReceiver:
+    """Stands in for the store-ops chat robot and the regional manager's pager."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+        self.received: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                expected = "sha256=" + hmac.new(receiver.secret, body, hashlib.sha256).hexdigest()
+                receiver.received.append({
+                    "path": self.path, "body": json.loads(body or b"{}"),
+                    "signature_ok": hmac.compare_digest(
+                        expected, self.headers.get("X-Closedloop-Signature", ""))})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"gave up waiting for {what}")
+
+
+class Demo:
+    def __init__(self, info: StackInfo, say: Callable[[str], None] = print) -> None:
+        self.info, self.say = info, say
+        headers = {"X-API-Key": info.api_key}
+        self.http = {name: httpx.Client(base_url=url, headers=headers, timeout=10)
+                     for name, url in info.urls.items()}
+        self.receiver = WebhookReceiver(DEMO_SECRET)
+        self.run_id = time.strftime("%H%M%S")
+
+    def call(self, service: str, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http[service].request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{service} {method} {path} → {response.status_code}: {response.text}")
+        return response.json()
+
+    def setup(self) -> None:
+        channel = lambda name, path: self.call("notifier", "POST", "/v1/channels", json={
+            "name": f"{name}-{self.run_id}", "kind": "webhook", "url": self.receiver.url(path),
+            "secret": DEMO_SECRET})["id"]
+        store_ops = channel("store-ops", "/store-ops")
+        regional = channel("regional-manager", "/regional-manager")
+        self.call("notifier", "POST", "/v1/policies", json={
+            "name": f"P0 store incidents {self.run_id}", "severities": ["P0"],
+            "notify": [store_ops], "escalate_after_seconds": ESCALATE_AFTER_SECONDS,
+            "escalate_to": [regional]})
+        self.metric = f"store.nps.demo{self.run_id}"
+        self.rule_id = self.call("detector", "POST", "/v1/rules", json={
+            "name": "NPS collapse", "metric": self.metric, "operator": "below", "threshold": 50,
+            "severity": "P0", "description": "single-day NPS under 50 is a P0"})["id"]
+
+    def run(self) -> dict[str, Any]:
+        say = self.say
+        self.setup()
+        entity = "store-042"
+        say(f"1. {entity} reports NPS 72, then 42")
+        for value in (72, 42):
+            self.call("detector", "POST", "/v1/samples", json={"samples": [
+                {"metric": self.metric, "entity": entity, "value": value, "labels": {"region": "east"}}]})
+        alert = wait_for("the alert", lambda: next(
+            (a for a in self.call("detector", "GET", "/v1/alerts") if a["rule_id"] == self.rule_id), None))
+        incident = wait_for("the P0 incident", lambda: next(
+            (i for i in self.call("incidents", "GET", "/v1/incidents",
+                                  params={"severity": "P0", "limit": 500})["items"]
+             if i["fingerprint"] == alert["fingerprint"]), None))
+        ref = incident["ref"]
+        say(f"2. alert raised → incident {ref} opened ({incident['severity']})")
+        wait_for("the store-ops notification", lambda: self._got("/store-ops", ref))
+        say("3. store-ops notified (webhook, HMAC signature valid)")
+        wait_for("the escalation", lambda: self._got("/regional-manager", ref), timeout=30)
+        say(f"4. nobody acknowledged within {ESCALATE_AFTER_SECONDS:g}s → escalated to the regional manager")
+        self.call("incidents", "POST", f"/v1/incidents/{ref}/acknowledge",
+                  json={"by": "Li Wei (store manager)", "note": "on it"})
+        say("5. acknowledged by Li Wei")
+        self.call("detector", "POST", "/v1/samples", json={"samples": [
+            {"metric": self.metric, "entity": entity, "value": 70, "labels": {"region": "east"}}]})
+        self.call("incidents", "POST", f"/v1/incidents/{ref}/resolve", json={
+            "by": "Li Wei (store manager)",
+            "summary": "Queue re-staffed; complaints answered; NPS back to 70"})
+        say("6. contained and resolved: NPS back to 70")
+        capa = wait_for("the CAPA case", lambda: next(iter(self.call(
+            "capa", "GET", "/v1/capa", params={"incident_id": incident["id"]})["items"]), None))
+        cid = capa["id"]
+        self.call("capa", "POST", f"/v1/capa/{cid}/root-cause", json={
+            "by": "Zhang Min (quality)", "method": "5whys", "category": "man",
+            "statement": "Weekend shifts are planned without the footfall forecast",
+            "whys": ["Customers waited 25 minutes at checkout",
+                     "Two of five tills were unstaffed on Saturday",
+                     "The rota left two cashiers off for the weekend",
+                     "The rota is planned without the footfall forecast",
+                     "No step in rota planning checks the forecast"]})
+        corrective = self.call("capa", "POST", f"/v1/capa/{cid}/actions", json={
+            "by": "Zhang Min (quality)", "kind": "corrective", "title": "Re-plan weekend rota against the forecast",
+            "owner": "Li Wei", "due_date": time.strftime("%Y-%m-%d"),
+            "acceptance_criteria": "All tills staffed at forecast peak for 4 weekends"})
+        preventive = self.call("capa", "POST", f"/v1/capa/{cid}/actions", json={
+            "by": "Zhang Min (quality)", "kind": "preventive", "title": "Forecast check in the rota tool for every store",
+            "owner": "Chen Jie", "due_date": time.strftime("%Y-%m-%d"),
+            "acceptance_criteria": "Rota tool refuses a plan below forecast staffing"})
+        say("7. CAPA: root cause by 5 whys, one corrective and one preventive action")
+        for action, owner in ((corrective, "Li Wei"), (preventive, "Chen Jie")):
+            aid = action.get("action_id") or action.get("id")
+            self.call("capa", "POST", f"/v1/capa/{cid}/actions/{aid}/complete",
+                      json={"by": owner, "evidence": "done, see attached rota"})
+            self.call("capa", "POST", f"/v1/capa/{cid}/actions/{aid}/verify",
+                      json={"verifier": "Zhang Min (quality)", "effective": True,
+                            "note": "checked on site"})
+        say("8. both actions completed by their owners and verified by quality")
+        closed = wait_for("the incident to close", lambda: (lambda i: i if i["status"] == "closed" else None)(
+            self.call("incidents", "GET", f"/v1/incidents/{ref}")))
+        say(f"9. CAPA closed → incident {ref} closed\n")
+        return closed
+
+    def _got(self, path: str, ref: str) -> bool:
+        return any(r["path"] == path and r["signature_ok"] and ref in json.dumps(r["body"])
+                   for r in self.receiver.received)
+
+    def close(self) -> None:
+        self.receiver.close()
+        for client in self.http.values():
+            client.close()
+
+
+def print_timeline(incident: dict[str, Any], say: Callable[[str], None] = print) -> None:
+    say(f"Timeline of {incident['ref']} — {incident['title']} ({incident['severity']}, "
+        f"status {incident['status']})")
+    say("-" * 96)
+    for entry in incident["timeline"]:
+        at = entry["at"][11:23]
+        say(f"{at}  {entry['action']:<24} {entry['actor']:<28} {entry['detail']}")
+
+
+def run_demo(info: StackInfo) -> int:
+    demo = Demo(info)
+    try:
+        incident = demo.run()
+        print_timeline(incident)
+        return 0
+    finally:
+        demo.close()
