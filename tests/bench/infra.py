@@ -1,0 +1,33 @@
+"""Real servers for benchmarks: NATS_URL / DATABASE_URL if set, else embedded ones."""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from shared.runtime.nats_server import NatsServer
+from shared.runtime.postgres import EmbeddedPostgres, drop_database, ensure_database
+
+
+@contextmanager
+def servers():
+    tmp = Path(tempfile.mkdtemp(prefix="closedloop-bench-"))
+    nats = None if os.environ.get("NATS_URL") else NatsServer(tmp / "nats").start()
+    pg = None if os.environ.get("DATABASE_URL") else EmbeddedPostgres(tmp / "pg").start()
+    server_url = os.environ.get("DATABASE_URL") or pg.server_url
+    name = f"cl_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        yield (os.environ.get("NATS_URL") or nats.url), ensure_database(server_url, name)
+    finally:
+        drop_database(server_url, name)
+        if nats:
+            nats.stop()
+        if pg:
+            pg.stop()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
