@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth import Role, require
 from shared.errors import DomainError, Invalid, NotFound
+from shared.store import IntegrityError
 from shared.observability import ServiceMetrics, setup_logging, setup_tracing
 from shared.service import ServiceParts, ServiceRuntime
 from shared.settings import ServiceSettings
@@ -64,6 +65,11 @@ def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @api.exception_handler(IntegrityError)
+    async def concurrent_change(_: Request, exc: IntegrityError) -> JSONResponse:
+        return JSONResponse({"detail": "someone else changed this at the same moment; "
+                             "read it again and retry"}, status_code=409)
 
     @api.exception_handler(DomainError)
     async def conflict(_: Request, exc: DomainError) -> JSONResponse:

@@ -1,0 +1,99 @@
+"""HTTP routes of the capa service: read cases, record the root cause, manage actions."""
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.capa.app import CapaApplication
+from services.capa.domain import CaseStatus
+from services.capa.schemas import (
+    ActionCompletion, ActionCreate, ActionRead, ActionVerification, CapaPage, CapaRead,
+    RootCauseCreate,
+)
+from shared import causation
+from shared.auth import Role, require
+from shared.http import runtime_of
+
+router = APIRouter(prefix="/v1/capa", tags=["capa"])
+responder = [Depends(require(Role.RESPONDER))]
+
+FILTER = "WHERE ($1::text IS NULL OR incident_id = $1) AND ($2::text IS NULL OR status = $2)"
+LIST = f"""
+SELECT id, incident_id, ref, title, severity, entity, status, root_cause, actions_total,
+       actions_verified, opened_at, closed_at
+FROM capa_cases {FILTER}
+ORDER BY opened_at DESC, id
+LIMIT $3 OFFSET $4"""
+COUNT = f"SELECT count(*) FROM capa_cases {FILTER}"
+
+
+def _app(request: Request) -> CapaApplication:
+    return runtime_of(request).application
+
+
+def _cause(request: Request) -> dict[str, Any]:
+    return causation.from_request(request.headers.get("X-Request-Id"))
+
+
+@router.get("", response_model=CapaPage, summary="List CAPA cases (read model)")
+async def list_cases(request: Request, incident_id: str | None = None,
+                     status: CaseStatus | None = None,
+                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                     ) -> dict[str, Any]:
+    where = (incident_id, status.value if status else None)
+    async with runtime_of(request).pool.acquire() as conn:
+        rows = await conn.fetch(LIST, *where, limit, offset)
+        total = await conn.fetchval(COUNT, *where)
+    return {"items": [dict(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{capa_id}", response_model=CapaRead,
+            summary="One case: root cause, actions and its full history")
+def get_case(capa_id: UUID, request: Request) -> dict[str, Any]:
+    return _app(request).case(capa_id)
+
+
+@router.post("/{capa_id}/root-cause", response_model=CapaRead, dependencies=responder,
+             summary="Record or revise the root cause (5 whys or fishbone 人机料法环测)")
+def record_root_cause(capa_id: UUID, body: RootCauseCreate, request: Request) -> dict[str, Any]:
+    return _app(request).record_root_cause(
+        capa_id, by=body.by, cause=_cause(request), method=body.method, statement=body.statement,
+        whys=body.whys, category=body.category,
+        contributing_factors=[f.model_dump(mode="json") for f in body.contributing_factors])
+
+
+@router.post("/{capa_id}/actions", response_model=ActionRead, status_code=201,
+             dependencies=responder, summary="Add a corrective or preventive action")
+def add_action(capa_id: UUID, body: ActionCreate, request: Request,
+               response: Response) -> dict[str, Any]:
+    action = _app(request).add_action(
+        capa_id, by=body.by, cause=_cause(request), kind=body.kind, title=body.title,
+        owner=body.owner, due_date=body.due_date, acceptance_criteria=body.acceptance_criteria)
+    response.headers["Location"] = f"/v1/capa/{capa_id}/actions/{action['id']}"
+    return action
+
+
+@router.get("/{capa_id}/actions/{action_id}", response_model=ActionRead, summary="One action")
+def get_action(capa_id: UUID, action_id: str, request: Request) -> dict[str, Any]:
+    return _app(request).action(capa_id, action_id)
+
+
+@router.post("/{capa_id}/actions/{action_id}/complete", response_model=CapaRead,
+             summary="Complete an action with evidence (its owner, or a manager)")
+def complete_action(capa_id: UUID, action_id: str, body: ActionCompletion, request: Request,
+                    role: Role = Depends(require(Role.RESPONDER))) -> dict[str, Any]:
+    return _app(request).complete_action(
+        capa_id, action_id, by=body.by, evidence=body.evidence,
+        as_manager=role.rank >= Role.MANAGER.rank, cause=_cause(request))
+
+
+@router.post("/{capa_id}/actions/{action_id}/verify", response_model=CapaRead,
+             dependencies=responder,
+             summary="Verify a completed action (not by its owner); ineffective reopens it")
+def verify_action(capa_id: UUID, action_id: str, body: ActionVerification,
+                  request: Request) -> dict[str, Any]:
+    return _app(request).verify_action(
+        capa_id, action_id, verifier=body.verifier, effective=body.effective, note=body.note,
+        cause=_cause(request))

@@ -1,0 +1,32 @@
+"""Composition root of the capa service: `create_app()` wires the application, its consumer,
+relay and read model into the shared HTTP shell."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.capa.api import router
+from services.capa.app import CapaApplication
+from services.capa.consumer import subscriptions
+from services.capa.projections import CapaCases
+from services.capa.settings import CapaSettings
+from services.capa.translate import to_contract
+from shared.clock import Clock, SystemClock
+from shared.http import build_api
+from shared.service import ServiceParts
+
+
+def service_parts(clock: Clock | None = None) -> ServiceParts:
+    return ServiceParts(application=lambda env, clk: CapaApplication(env, clk),
+                        translate=to_contract, subscribe=subscriptions, projections=[CapaCases()],
+                        clock=clock or SystemClock())
+
+
+def create_app(settings: CapaSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    return build_api(
+        settings or CapaSettings(),
+        service_parts(clock),
+        routers=[router],
+        title="closedloop capa",
+        description="Analysis and closure (分析 → 闭环): root cause, corrective and preventive "
+                    "actions, verification by someone other than the owner, automatic closure.",
+    )
