@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 
 from shared.contracts import CloudEvent
 
@@ -16,7 +16,11 @@ def _traceparent() -> dict[str, str]:
 
 
 def from_request(request_id: str | None = None) -> dict[str, Any]:
-    """Cause of a change made through the API (the current span is the HTTP request)."""
+    """Cause of a change made through the API (the current span is the HTTP request); the
+    request is named after its trace so logs, traces and events can be joined."""
+    if request_id is None:
+        span = trace.get_current_span().get_span_context()
+        request_id = f"req-{span.trace_id:032x}" if span.is_valid else None
     return {"correlation_id": request_id, "causation_id": request_id, "trace": _traceparent()}
 
 

@@ -37,10 +37,9 @@ def external_alerts(alerts: list[Any], now: datetime, webhook_status: str | None
     for alert in alerts:
         labels = dict(alert.labels)
         status = alert.status or webhook_status
-        if status:
-            firing = status == "firing"
-        else:
-            firing = alert.endsAt is None or alert.endsAt > now
+        # Alertmanager sends Go's zero time (year 1) for "no end set".
+        ends_at = alert.endsAt if alert.endsAt and alert.endsAt.year > 1 else None
+        firing = status == "firing" if status else ends_at is None or ends_at > now
         out.append(ExternalAlert(
             fingerprint=alert.fingerprint or fingerprint_of(
                 "alertmanager", *(f"{k}={v}" for k, v in sorted(labels.items()))),
@@ -51,6 +50,6 @@ def external_alerts(alerts: list[Any], now: datetime, webhook_status: str | None
             labels=labels,
             summary=alert.annotations.get("summary") or alert.annotations.get("description", ""),
             starts_at=alert.startsAt or now,
-            ends_at=alert.endsAt if alert.endsAt and alert.endsAt.year > 1 else None,
+            ends_at=ends_at,
         ))
     return out
