@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import nats
 import pytest
@@ -19,9 +22,12 @@ def pg_server_url(tmp_path_factory):
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data").start()
+    # Not under pytest's tmp dirs: pytest prunes old ones while another session may use them.
+    home = Path(tempfile.mkdtemp(prefix="closedloop-pg-"))
+    server = EmbeddedPostgres(home / "data").start()
     yield server.server_url
     server.stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

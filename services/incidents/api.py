@@ -1,0 +1,86 @@
+"""HTTP routes under /v1/incidents: list from the read model; detail, timeline and the
+people's commands (acknowledge, resolve, archive) through the event-sourced application."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from shared.auth import Role, caller, require
+from shared.causation import from_request
+from shared.http import runtime_of
+
+from services.incidents.app import IncidentsApplication
+from services.incidents.domain import Severity, Status
+from services.incidents.schemas import (
+    IncidentAcknowledge, IncidentPage, IncidentRead, IncidentResolve, IncidentSummary,
+    TimelineEntry,
+)
+
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+MAX_PAGE = 500
+
+
+def _app(request: Request) -> IncidentsApplication:
+    return runtime_of(request).application
+
+
+def _cause(request: Request) -> dict[str, Any]:
+    return from_request(request.headers.get("X-Request-Id") or str(uuid.uuid4()))
+
+
+@router.get("", response_model=IncidentPage)
+async def list_incidents(
+    request: Request,
+    status: Status | None = None,
+    severity: Severity | None = None,
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
+    offset: int = Query(0, ge=0),
+) -> IncidentPage:
+    """Newest first, from the `incidents` read model (it may trail a save by milliseconds)."""
+    where, args = [], []
+    for column, value in (("status", status), ("severity", severity)):
+        if value is not None:
+            args.append(str(value))
+            where.append(f"{column} = ${len(args)}")
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    async with runtime_of(request).pool.acquire() as conn:
+        total = await conn.fetchval(f"SELECT count(*) FROM incidents {clause}", *args)
+        rows = await conn.fetch(
+            f"SELECT * FROM incidents {clause} ORDER BY opened_at DESC, ref DESC "
+            f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}", *args, limit, offset)
+    items = [IncidentSummary(**{**dict(row), "id": str(row["id"])}) for row in rows]
+    return IncidentPage(items=items, total=total)
+
+
+@router.get("/{id_or_ref}", response_model=IncidentRead)
+def get_incident(id_or_ref: str, request: Request) -> dict[str, Any]:
+    """By uuid or by ref (P0-2026-11-001), with the whole timeline."""
+    return _app(request).incident(id_or_ref)
+
+
+@router.get("/{id_or_ref}/timeline", response_model=list[TimelineEntry])
+def get_timeline(id_or_ref: str, request: Request) -> list[dict[str, Any]]:
+    return _app(request).timeline(id_or_ref)
+
+
+@router.post("/{id_or_ref}/acknowledge", response_model=IncidentRead,
+             dependencies=[Depends(require(Role.RESPONDER))])
+def acknowledge(id_or_ref: str, body: IncidentAcknowledge, request: Request) -> dict[str, Any]:
+    """Someone takes the incident on: 新建 → 调查中; stops the escalation ladder."""
+    return _app(request).acknowledge(id_or_ref, body.by, body.note, _cause(request))
+
+
+@router.post("/{id_or_ref}/resolve", response_model=IncidentRead,
+             dependencies=[Depends(require(Role.RESPONDER))])
+def resolve(id_or_ref: str, body: IncidentResolve, request: Request) -> dict[str, Any]:
+    """Containment done, service restored: → 方案制定中, where the CAPA case takes over."""
+    return _app(request).resolve(id_or_ref, body.by, body.summary, _cause(request))
+
+
+@router.post("/{id_or_ref}/archive", response_model=IncidentRead,
+             dependencies=[Depends(require(Role.MANAGER))])
+def archive(id_or_ref: str, request: Request) -> dict[str, Any]:
+    """Only a closed (已闭环) incident can be archived."""
+    return _app(request).archive(id_or_ref, caller(request), _cause(request))

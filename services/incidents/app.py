@@ -1,0 +1,217 @@
+"""The incidents application: alerts in, incidents out; people acknowledge and resolve, the
+notifier and the CAPA case add to each incident's story."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from shared.bus.consumer import Rejected
+from shared.causation import from_message
+from shared.clock import Clock
+from shared.contracts import (
+    AlertRaised, AlertResolved, CapaActionVerified, CapaClosed, CapaOpened, CloudEvent,
+    EscalationTriggered, NotificationDelivered, NotificationFailed,
+)
+from shared.store import IntegrityError, ServiceApplication, Tracking
+
+from services.incidents.domain import (
+    FingerprintLink, Incident, IncidentNotFound, RefCounter, RefIndex, Severity, format_ref,
+)
+from services.incidents.timeline import timeline_of
+
+REF = re.compile(r"^P[0-3]-\d{4}-\d{2}-\d{3,}$", re.IGNORECASE)
+COMMAND_ATTEMPTS = 3  # a consumer may touch the same incident at the same moment
+
+
+def producer_of(envelope: CloudEvent) -> str:
+    """`closedloop/notifier` → `notifier`: who told us, for the incident's story."""
+    return envelope.source.rsplit("/", 1)[-1] or envelope.source
+
+
+class IncidentsApplication(ServiceApplication):
+    # Every opened incident issues a number: snapshot counters so busy months stay cheap.
+    snapshotting_intervals = {RefCounter: 100}
+
+    def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
+        self.clock = clock
+        super().__init__(env)
+
+    # -- commands (API) ------------------------------------------------------------------
+    def acknowledge(self, id_or_ref: str, by: str, note: str, cause: dict[str, Any]) -> dict:
+        return self._change(id_or_ref, lambda i, at: i.acknowledge(by, note, at, by, cause))
+
+    def resolve(self, id_or_ref: str, by: str, summary: str, cause: dict[str, Any]) -> dict:
+        return self._change(id_or_ref, lambda i, at: i.resolve(by, summary, at, by, cause))
+
+    def archive(self, id_or_ref: str, actor: str, cause: dict[str, Any]) -> dict:
+        return self._change(id_or_ref, lambda i, at: i.archive(at, actor, cause))
+
+    def _change(self, id_or_ref: str, command: Callable[[Incident, datetime], None]) -> dict:
+        """get → call → save, again on a version conflict so the guards see the latest state."""
+        for attempt in range(1, COMMAND_ATTEMPTS + 1):
+            incident = self._incident(id_or_ref)
+            command(incident, self.clock.now())
+            try:
+                self.save(incident)
+            except IntegrityError:
+                if attempt == COMMAND_ATTEMPTS:
+                    raise
+                continue
+            return self.incident(str(incident.id))
+        raise AssertionError("unreachable")
+
+    # -- message handlers: detector ---------------------------------------------------------
+    def handle_alert_raised(self, envelope: CloudEvent, alert: AlertRaised,
+                            tracking: Tracking) -> None:
+        try:
+            severity = Severity(alert.severity.upper())
+        except ValueError:
+            raise Rejected(f"alert {alert.alert_id}: severity {alert.severity!r} is not one of "
+                           f"{', '.join(Severity)}") from None
+        at, actor, cause = self.clock.now(), producer_of(envelope), from_message(envelope)
+        details = alert.model_dump(mode="json", exclude={"fingerprint", "entity", "severity"})
+        link = (self.get_or_none(FingerprintLink.create_id(alert.fingerprint))
+                or FingerprintLink(fingerprint=alert.fingerprint, at=at, actor=actor, cause=cause))
+        current = self._current_incident(link)
+        if current is not None and alert.alert_id in current.alert_ids:
+            self.save_tracked(tracking=tracking)  # the same alert sent again: nothing new
+            return
+        if current is not None and current.accepts_alerts:
+            current.record_alert(details, at, actor, cause)
+            self.save_tracked(current, tracking=tracking)
+            return
+        counter = (self.get_or_none(RefCounter.create_id(str(severity), f"{at:%Y-%m}"))
+                   or RefCounter(severity=str(severity), month=f"{at:%Y-%m}", at=at, actor=actor,
+                                 cause=cause))
+        counter.issue(at, actor, cause)
+        ref = format_ref(severity, at, counter.last)
+        incident = Incident.open(
+            fingerprint=alert.fingerprint, occurrence=link.occurrences + 1, ref=ref,
+            severity=severity, title=f"{alert.name} on {alert.entity}", entity=alert.entity,
+            alert=details, at=at, actor=actor, cause=cause)
+        link.link(incident.id, at, actor, cause)
+        index = RefIndex(ref=ref, incident_id=incident.id, at=at, actor=actor, cause=cause)
+        # One transaction: a ref is never issued without its incident, nor an incident twice.
+        self.save_tracked(link, counter, incident, index, tracking=tracking)
+
+    def handle_alert_resolved(self, envelope: CloudEvent, alert: AlertResolved,
+                              tracking: Tracking) -> None:
+        link = self.get_or_none(FingerprintLink.create_id(alert.fingerprint))
+        incident = self._current_incident(link) if link else None
+        if incident is None:
+            self.save_tracked(tracking=tracking)
+            return
+        incident.record_alert_cleared(alert.alert_id, alert.value, alert.resolved_at,
+                                      self.clock.now(), producer_of(envelope),
+                                      from_message(envelope))
+        self.save_tracked(incident, tracking=tracking)
+
+    # -- message handlers: notifier ----------------------------------------------------------
+    def handle_notification_delivered(self, envelope: CloudEvent, fact: NotificationDelivered,
+                                      tracking: Tracking) -> None:
+        self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
+                     i.record_notification("delivered", fact.model_dump(mode="json"), at,
+                                           actor, cause))
+
+    def handle_notification_failed(self, envelope: CloudEvent, fact: NotificationFailed,
+                                   tracking: Tracking) -> None:
+        self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
+                     i.record_notification("failed", fact.model_dump(mode="json"), at,
+                                           actor, cause))
+
+    def handle_escalation_triggered(self, envelope: CloudEvent, fact: EscalationTriggered,
+                                    tracking: Tracking) -> None:
+        self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
+                     i.record_escalation(fact.step, list(fact.channel_ids),
+                                         fact.waited_seconds, at, actor, cause))
+
+    # -- message handlers: CAPA -------------------------------------------------------------
+    def handle_capa_opened(self, envelope: CloudEvent, fact: CapaOpened,
+                           tracking: Tracking) -> None:
+        self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
+                     i.record_capa_opened(fact.capa_id, fact.title, at, actor, cause))
+
+    def handle_capa_action_verified(self, envelope: CloudEvent, fact: CapaActionVerified,
+                                    tracking: Tracking) -> None:
+        # The verifier is the person who did this, not the CAPA service.
+        self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, _, cause:
+                     i.record_action_verified(fact.capa_id, fact.action_id, fact.kind,
+                                              fact.owner, fact.verifier, at, fact.verifier,
+                                              cause))
+
+    def handle_capa_closed(self, envelope: CloudEvent, fact: CapaClosed,
+                           tracking: Tracking) -> None:
+        self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
+                     i.close(fact.capa_id, fact.root_cause, fact.actions, at, actor, cause))
+
+    def _record_fact(self, envelope: CloudEvent, incident_id: str, tracking: Tracking,
+                record: Callable[[Incident, datetime, str, dict], None]) -> None:
+        """Facts about incidents this service never opened are acknowledged and skipped."""
+        uuid = _uuid(incident_id)
+        incident = self.get_or_none(uuid) if uuid is not None else None
+        if not isinstance(incident, Incident):
+            self.save_tracked(tracking=tracking)
+            return
+        record(incident, self.clock.now(), producer_of(envelope), from_message(envelope))
+        self.save_tracked(incident, tracking=tracking)
+
+    # -- queries ---------------------------------------------------------------------------
+    def incident(self, id_or_ref: str) -> dict[str, Any]:
+        incident = self._incident(id_or_ref)
+        return {**state_of(incident), "timeline": self.timeline(str(incident.id))}
+
+    def timeline(self, id_or_ref: str) -> list[dict[str, Any]]:
+        events = self.stored_events(self._id_of(id_or_ref))
+        if not events or not isinstance(events[0], Incident.Opened):
+            raise IncidentNotFound(f"no incident has the id or ref {id_or_ref!r}")
+        return timeline_of(events)
+
+    def _id_of(self, id_or_ref: str) -> UUID:
+        """The id an incident would have, from its uuid or its human ref (P0-2026-11-001)."""
+        text = id_or_ref.strip()
+        if REF.match(text):
+            index = self.get_or_none(RefIndex.create_id(text.upper()))
+            if isinstance(index, RefIndex):
+                return index.incident_id
+        elif (incident_id := _uuid(text)) is not None:
+            return incident_id
+        raise IncidentNotFound(f"no incident has the id or ref {id_or_ref!r}")
+
+    def _incident(self, id_or_ref: str) -> Incident:
+        incident = self.get_or_none(self._id_of(id_or_ref))
+        if not isinstance(incident, Incident):
+            raise IncidentNotFound(f"no incident has the id or ref {id_or_ref!r}")
+        return incident
+
+    def _current_incident(self, link: FingerprintLink) -> Incident | None:
+        if link.current_incident_id is None:
+            return None
+        return self.repository.get(link.current_incident_id)
+
+
+def state_of(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": str(incident.id), "ref": incident.ref, "status": str(incident.status),
+        "status_label": incident.status.label, "severity": str(incident.severity),
+        "title": incident.title, "entity": incident.entity, "fingerprint": incident.fingerprint,
+        "occurrence": incident.occurrence, "alert_ids": list(incident.alert_ids),
+        "cleared_alert_ids": list(incident.cleared_alert_ids),
+        "opened_at": incident.opened_at, "respond_by": incident.respond_by,
+        "resolve_by": incident.resolve_by, "acknowledged_at": incident.acknowledged_at,
+        "acknowledged_by": incident.acknowledged_by, "resolved_at": incident.resolved_at,
+        "resolved_by": incident.resolved_by, "resolution": incident.resolution,
+        "capa_id": incident.capa_id, "root_cause": incident.root_cause,
+        "verified_action_ids": list(incident.verified_action_ids),
+        "closed_at": incident.closed_at, "archived_at": incident.archived_at,
+        "version": incident.version,
+    }
+
+
+def _uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None

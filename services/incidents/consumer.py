@@ -1,0 +1,30 @@
+"""What the incidents service listens to: alerts from the detector, deliveries and
+escalations from the notifier, the CAPA case's progress."""
+from __future__ import annotations
+
+from shared.bus.consumer import Subscription
+from shared.contracts import (
+    AlertRaised, AlertResolved, CapaActionVerified, CapaClosed, CapaOpened,
+    EscalationTriggered, NotificationDelivered, NotificationFailed,
+)
+
+from services.incidents.app import IncidentsApplication
+
+
+def subscriptions(app: IncidentsApplication) -> list[Subscription]:
+    return [
+        Subscription(stream="DETECTOR", handlers={
+            AlertRaised: app.handle_alert_raised,
+            AlertResolved: app.handle_alert_resolved,
+        }),
+        Subscription(stream="NOTIFIER", handlers={
+            NotificationDelivered: app.handle_notification_delivered,
+            NotificationFailed: app.handle_notification_failed,
+            EscalationTriggered: app.handle_escalation_triggered,
+        }),
+        Subscription(stream="CAPA", handlers={
+            CapaOpened: app.handle_capa_opened,
+            CapaActionVerified: app.handle_capa_action_verified,
+            CapaClosed: app.handle_capa_closed,
+        }),
+    ]

@@ -1,0 +1,302 @@
+"""The incident: P0–P3 with SLA clocks, carried from 新建 to 已闭环 by people (acknowledge,
+resolve) and by the CAPA case (verify, close)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.errors import DomainError, NotFound
+
+from services.incidents.domain.ids import NAMESPACE
+
+
+class Severity(StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+
+@dataclass(frozen=True)
+class Sla:
+    respond: timedelta
+    resolve: timedelta
+
+
+SLA: dict[Severity, Sla] = {
+    Severity.P0: Sla(respond=timedelta(minutes=5), resolve=timedelta(hours=4)),
+    Severity.P1: Sla(respond=timedelta(minutes=15), resolve=timedelta(hours=24)),
+    Severity.P2: Sla(respond=timedelta(hours=1), resolve=timedelta(hours=72)),
+    Severity.P3: Sla(respond=timedelta(hours=4), resolve=timedelta(days=7)),
+}
+
+
+class Status(StrEnum):
+    NEW = "new"
+    INVESTIGATING = "investigating"
+    PLANNING = "planning"
+    EXECUTING = "executing"
+    VERIFYING = "verifying"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    def at_least(self, other: "Status") -> "Status":
+        """Statuses driven by other services only move forward, never back."""
+        order = list(Status)
+        return self if order.index(self) >= order.index(other) else other
+
+
+_LABELS = {
+    Status.NEW: "新建", Status.INVESTIGATING: "调查中", Status.PLANNING: "方案制定中",
+    Status.EXECUTING: "执行中", Status.VERIFYING: "验证中", Status.CLOSED: "已闭环",
+    Status.ARCHIVED: "已归档",
+}
+_FINISHED = (Status.CLOSED, Status.ARCHIVED)
+
+
+class Incident(Aggregate):
+    """One incident per fingerprint occurrence; the id is derived from both so a redelivered
+    alert reaches the same incident."""
+
+    @staticmethod
+    def create_id(fingerprint: str, occurrence: int) -> UUID:
+        return uuid5(NAMESPACE, f"{fingerprint}:{occurrence}")
+
+    @classmethod
+    def open(cls, *, fingerprint: str, occurrence: int, ref: str, severity: Severity, title: str,
+             entity: str, alert: dict[str, Any], at: datetime, actor: str,
+             cause: dict[str, Any]) -> "Incident":
+        sla = SLA[severity]
+        return cls(fingerprint=fingerprint, occurrence=occurrence, ref=ref,
+                   severity=str(severity), title=title, entity=entity, alert=alert,
+                   respond_by=at + sla.respond, resolve_by=at + sla.resolve,
+                   at=at, actor=actor, cause=cause)
+
+    @event("Opened")
+    def __init__(self, fingerprint: str, occurrence: int, ref: str, severity: str, title: str,
+                 entity: str, alert: dict[str, Any], respond_by: datetime, resolve_by: datetime,
+                 at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        self.fingerprint, self.occurrence, self.ref = fingerprint, occurrence, ref
+        self.severity = Severity(severity)
+        self.title, self.entity = title, entity
+        self.status = Status.NEW
+        self.alert_ids: list[str] = [alert["alert_id"]]
+        self.cleared_alert_ids: list[str] = []
+        self.opened_at, self.respond_by, self.resolve_by = at, respond_by, resolve_by
+        self.acknowledged_at: datetime | None = None
+        self.acknowledged_by: str | None = None
+        self.resolved_at: datetime | None = None
+        self.resolved_by: str | None = None
+        self.resolution = ""
+        self.capa_id: str | None = None
+        self.notification_keys: list[str] = []
+        self.escalation_steps: list[int] = []
+        self.verified_action_ids: list[str] = []
+        self.root_cause: str | None = None
+        self.closed_at: datetime | None = None
+        self.archived_at: datetime | None = None
+
+    @property
+    def accepts_alerts(self) -> bool:
+        """Alerts join an incident until service is restored; a later firing is a new outage
+        and must page someone again."""
+        return self.resolved_at is None and self.status not in _FINISHED
+
+    # -- alerts ------------------------------------------------------------------------
+    def record_alert(self, alert: dict[str, Any], at: datetime, actor: str,
+                     cause: dict[str, Any]) -> None:
+        if alert["alert_id"] not in self.alert_ids:
+            self._attach_alert(alert=alert, at=at, actor=actor, cause=cause)
+
+    @event("AlertAttached")
+    def _attach_alert(self, alert: dict[str, Any], at: datetime, actor: str,
+                      cause: dict[str, Any]) -> None:
+        self.alert_ids.append(alert["alert_id"])
+
+    def record_alert_cleared(self, alert_id: str, value: float | None, cleared_at: datetime,
+                             at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        if alert_id in self.alert_ids and alert_id not in self.cleared_alert_ids:
+            self._clear_alert(alert_id=alert_id, value=value, cleared_at=cleared_at,
+                              at=at, actor=actor, cause=cause)
+
+    @event("AlertCleared")
+    def _clear_alert(self, alert_id: str, value: float | None, cleared_at: datetime,
+                     at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        self.cleared_alert_ids.append(alert_id)
+
+    # -- people ------------------------------------------------------------------------
+    def acknowledge(self, by: str, note: str, at: datetime, actor: str,
+                    cause: dict[str, Any]) -> None:
+        self.check_not_finished("be acknowledged")
+        self.check_not_acknowledged()
+        self._acknowledge(ref=self.ref, by=by, note=note,
+                          status=str(self.status.at_least(Status.INVESTIGATING)),
+                          at=at, actor=actor, cause=cause)
+
+    @event("Acknowledged")
+    def _acknowledge(self, ref: str, by: str, note: str, status: str, at: datetime, actor: str,
+                     cause: dict[str, Any]) -> None:
+        self.acknowledged_at, self.acknowledged_by = at, by
+        self.status = Status(status)
+
+    def resolve(self, by: str, summary: str, at: datetime, actor: str,
+                cause: dict[str, Any]) -> None:
+        """Containment is done and service restored; resolving implies acknowledging."""
+        self.check_not_finished("be resolved")
+        self.check_not_resolved()
+        if self.acknowledged_at is None:
+            self.acknowledge(by, "acknowledged on resolution", at, actor, cause)
+        self._resolve(ref=self.ref, severity=str(self.severity), title=self.title,
+                      entity=self.entity, by=by, summary=summary,
+                      status=str(self.status.at_least(Status.PLANNING)),
+                      at=at, actor=actor, cause=cause)
+
+    @event("Resolved")
+    def _resolve(self, ref: str, severity: str, title: str, entity: str, by: str, summary: str,
+                 status: str, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        self.resolved_at, self.resolved_by, self.resolution = at, by, summary
+        self.status = Status(status)
+
+    def archive(self, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        self.check_closed_before_archiving()
+        self._archive(at=at, actor=actor, cause=cause)
+
+    @event("Archived")
+    def _archive(self, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        self.archived_at = at
+        self.status = Status.ARCHIVED
+
+    # -- notifier ------------------------------------------------------------------------
+    # Facts from other services are recorded, never refused: refusing cannot undo them.
+    # Each is recorded once, so a re-sent message stores nothing new.
+    def record_notification(self, outcome: str, notification: dict[str, Any], at: datetime,
+                            actor: str, cause: dict[str, Any]) -> None:
+        key = f"{outcome}:{notification['notification_id']}"
+        if key in self.notification_keys:
+            return
+        record = self._notified if outcome == "delivered" else self._notification_failed
+        record(notification=notification, at=at, actor=actor, cause=cause)
+
+    @event("NotificationDelivered")
+    def _notified(self, notification: dict[str, Any], at: datetime, actor: str,
+                  cause: dict[str, Any]) -> None:
+        self.notification_keys.append(f"delivered:{notification['notification_id']}")
+
+    @event("NotificationFailed")
+    def _notification_failed(self, notification: dict[str, Any], at: datetime, actor: str,
+                             cause: dict[str, Any]) -> None:
+        self.notification_keys.append(f"failed:{notification['notification_id']}")
+
+    def record_escalation(self, step: int, channel_ids: list[str], waited_seconds: float,
+                          at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        if step not in self.escalation_steps:
+            self._escalate(step=step, channel_ids=channel_ids, waited_seconds=waited_seconds,
+                           at=at, actor=actor, cause=cause)
+
+    @event("Escalated")
+    def _escalate(self, step: int, channel_ids: list[str], waited_seconds: float, at: datetime,
+                  actor: str, cause: dict[str, Any]) -> None:
+        self.escalation_steps.append(step)
+
+    # -- CAPA ------------------------------------------------------------------------------
+    def record_capa_opened(self, capa_id: str, title: str, at: datetime, actor: str,
+                           cause: dict[str, Any]) -> None:
+        if self.capa_id == capa_id or self.status in _FINISHED:
+            return
+        self._capa_opened(capa_id=capa_id, title=title,
+                          status=str(self.status.at_least(Status.PLANNING)),
+                          at=at, actor=actor, cause=cause)
+
+    @event("CapaOpened")
+    def _capa_opened(self, capa_id: str, title: str, status: str, at: datetime, actor: str,
+                     cause: dict[str, Any]) -> None:
+        self.capa_id = capa_id
+        self.status = Status(status)
+
+    def record_action_verified(self, capa_id: str, action_id: str, kind: str, owner: str,
+                               verifier: str, at: datetime, actor: str,
+                               cause: dict[str, Any]) -> None:
+        if action_id in self.verified_action_ids or self.status in _FINISHED:
+            return
+        self._action_verified(capa_id=capa_id, action_id=action_id, kind=kind, owner=owner,
+                              verifier=verifier,
+                              status=str(self.status.at_least(Status.VERIFYING)),
+                              at=at, actor=actor, cause=cause)
+
+    @event("ActionVerified")
+    def _action_verified(self, capa_id: str, action_id: str, kind: str, owner: str,
+                         verifier: str, status: str, at: datetime, actor: str,
+                         cause: dict[str, Any]) -> None:
+        self.verified_action_ids.append(action_id)
+        self.capa_id = self.capa_id or capa_id
+        self.status = Status(status)
+
+    def close(self, capa_id: str, root_cause: str, actions: int, at: datetime, actor: str,
+              cause: dict[str, Any]) -> None:
+        """The CAPA case closed: every action verified by someone other than its owner."""
+        if self.status in _FINISHED:
+            return
+        self._close(ref=self.ref, capa_id=capa_id, root_cause=root_cause, actions=actions,
+                    at=at, actor=actor, cause=cause)
+
+    @event("Closed")
+    def _close(self, ref: str, capa_id: str, root_cause: str, actions: int, at: datetime,
+               actor: str, cause: dict[str, Any]) -> None:
+        self.capa_id = self.capa_id or capa_id
+        self.root_cause, self.closed_at = root_cause, at
+        self.status = Status.CLOSED
+
+    # -- guards ------------------------------------------------------------------------------
+    def check_not_finished(self, doing: str) -> None:
+        if self.status in _FINISHED:
+            raise IncidentFinished(
+                f"incident {self.ref} cannot {doing}: it is already {self.status} "
+                f"({self.status.label})")
+
+    def check_not_acknowledged(self) -> None:
+        if self.acknowledged_at is not None:
+            raise AlreadyAcknowledged(
+                f"incident {self.ref} cannot be acknowledged twice: {self.acknowledged_by} "
+                f"acknowledged it at {self.acknowledged_at.isoformat()}")
+
+    def check_not_resolved(self) -> None:
+        if self.resolved_at is not None:
+            raise AlreadyResolved(
+                f"incident {self.ref} cannot be resolved twice: {self.resolved_by} resolved it "
+                f"at {self.resolved_at.isoformat()}")
+
+    def check_closed_before_archiving(self) -> None:
+        if self.status != Status.CLOSED:
+            raise NotClosed(
+                f"incident {self.ref} cannot be archived: only a closed incident can be, and it "
+                f"is {self.status} ({self.status.label})")
+
+
+# -- errors -------------------------------------------------------------------------------------
+class IncidentNotFound(NotFound):
+    """No incident has this id or ref."""
+
+
+class IncidentFinished(DomainError):
+    """The incident is closed or archived; people can no longer change it."""
+
+
+class AlreadyAcknowledged(DomainError):
+    """Someone already acknowledged this incident."""
+
+
+class AlreadyResolved(DomainError):
+    """Someone already resolved this incident."""
+
+
+class NotClosed(DomainError):
+    """Only a closed incident can be archived."""

@@ -1,0 +1,37 @@
+"""Composition root of the incidents service: `create_app()` wires the application, its
+consumers, outbox relay and read model into the shared HTTP shell."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.clock import Clock, SystemClock
+from shared.http import build_api
+from shared.service import ServiceParts
+
+from services.incidents.api import router
+from services.incidents.app import IncidentsApplication
+from services.incidents.consumer import subscriptions
+from services.incidents.projections import IncidentsProjection
+from services.incidents.settings import IncidentsSettings
+from services.incidents.translate import to_contract
+
+
+def service_parts(clock: Clock | None = None) -> ServiceParts:
+    return ServiceParts(
+        application=lambda env, clk: IncidentsApplication(env, clk),
+        translate=to_contract,
+        subscribe=subscriptions,
+        projections=[IncidentsProjection()],
+        clock=clock or SystemClock(),
+    )
+
+
+def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    return build_api(
+        settings or IncidentsSettings(),
+        service_parts(clock),
+        routers=[router],
+        title="closedloop incidents",
+        description="Alerts deduplicated into P0–P3 incidents with SLA clocks; acknowledge, "
+                    "resolve and follow each incident's timeline to its verified closure.",
+    )

@@ -1,0 +1,95 @@
+"""The `incidents` table behind GET /v1/incidents: one row per incident, rewritten exactly by
+replaying the log (inserts upsert, updates set absolute values)."""
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from shared.readmodels import Apply, Projection
+
+from services.incidents.domain import Incident, Status
+
+INCIDENTS_DDL = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id uuid PRIMARY KEY,
+    ref text NOT NULL UNIQUE,
+    status text NOT NULL,
+    severity text NOT NULL,
+    title text NOT NULL,
+    entity text NOT NULL,
+    fingerprint text NOT NULL,
+    opened_at timestamptz NOT NULL,
+    acknowledged_at timestamptz,
+    resolved_at timestamptz,
+    closed_at timestamptz,
+    respond_by timestamptz NOT NULL,
+    resolve_by timestamptz NOT NULL,
+    capa_id text
+);
+CREATE INDEX IF NOT EXISTS incidents_status_severity ON incidents (status, severity, opened_at DESC);
+CREATE INDEX IF NOT EXISTS incidents_opened_at ON incidents (opened_at DESC);
+"""
+
+
+class IncidentsProjection(Projection):
+    name = "incidents"
+    tables = {"incidents": INCIDENTS_DDL}
+
+    def handlers(self) -> dict[type, Apply]:
+        return {
+            Incident.Opened: opened,
+            Incident.Acknowledged: acknowledged,
+            Incident.Resolved: resolved,
+            Incident.CapaOpened: capa_opened,
+            Incident.ActionVerified: action_verified,
+            Incident.Closed: closed,
+            Incident.Archived: archived,
+        }
+
+
+async def opened(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        """INSERT INTO incidents (id, ref, status, severity, title, entity, fingerprint,
+                                  opened_at, respond_by, resolve_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (id) DO UPDATE SET
+               ref = EXCLUDED.ref, status = EXCLUDED.status, severity = EXCLUDED.severity,
+               title = EXCLUDED.title, entity = EXCLUDED.entity,
+               fingerprint = EXCLUDED.fingerprint, opened_at = EXCLUDED.opened_at,
+               respond_by = EXCLUDED.respond_by, resolve_by = EXCLUDED.resolve_by,
+               acknowledged_at = NULL, resolved_at = NULL, closed_at = NULL, capa_id = NULL""",
+        e.originator_id, e.ref, str(Status.NEW), e.severity, e.title, e.entity, e.fingerprint,
+        e.at, e.respond_by, e.resolve_by)
+
+
+async def acknowledged(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE incidents SET status = $2, acknowledged_at = $3 WHERE id = $1",
+                       e.originator_id, e.status, e.at)
+
+
+async def resolved(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE incidents SET status = $2, resolved_at = $3 WHERE id = $1",
+                       e.originator_id, e.status, e.at)
+
+
+async def capa_opened(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE incidents SET status = $2, capa_id = $3 WHERE id = $1",
+                       e.originator_id, e.status, e.capa_id)
+
+
+async def action_verified(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE incidents SET status = $2, capa_id = COALESCE(capa_id, $3) WHERE id = $1",
+        e.originator_id, e.status, e.capa_id)
+
+
+async def closed(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE incidents SET status = $2, closed_at = $3, capa_id = COALESCE(capa_id, $4) "
+        "WHERE id = $1", e.originator_id, str(Status.CLOSED), e.at, e.capa_id)
+
+
+async def archived(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE incidents SET status = $2 WHERE id = $1",
+                       e.originator_id, str(Status.ARCHIVED))

@@ -1,0 +1,85 @@
+"""The incidents API vocabulary: what clients send and what they read back."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from services.incidents.domain import Severity, Status
+
+
+class IncidentAcknowledge(BaseModel):
+    by: str = Field(min_length=1, max_length=200, description="who takes the incident on")
+    note: str = Field(default="", max_length=2000)
+
+
+class IncidentResolve(BaseModel):
+    by: str = Field(min_length=1, max_length=200, description="who restored service")
+    summary: str = Field(min_length=1, max_length=4000,
+                         description="what was done to contain it and restore service")
+
+
+class Cause(BaseModel):
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    actor: str
+    action: str = Field(description='e.g. "opened", "escalated", "acknowledged", "closed"')
+    detail: str = Field(description="who did what, and why, in one sentence")
+    cause: Cause
+
+
+class IncidentSummary(BaseModel):
+    """One row of the incidents read model."""
+
+    id: str
+    ref: str
+    status: Status
+    severity: Severity
+    title: str
+    entity: str
+    fingerprint: str
+    opened_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    respond_by: datetime
+    resolve_by: datetime
+    capa_id: str | None = None
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentSummary]
+    total: int
+
+
+class IncidentRead(BaseModel):
+    id: str
+    ref: str
+    status: Status
+    status_label: str = Field(description="the status in Chinese, e.g. 调查中")
+    severity: Severity
+    title: str
+    entity: str
+    fingerprint: str
+    occurrence: int = Field(description="how many incidents this fingerprint has had")
+    alert_ids: list[str]
+    cleared_alert_ids: list[str]
+    opened_at: datetime
+    respond_by: datetime
+    resolve_by: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str = ""
+    capa_id: str | None = None
+    root_cause: str | None = None
+    verified_action_ids: list[str]
+    closed_at: datetime | None = None
+    archived_at: datetime | None = None
+    version: int
+    timeline: list[TimelineEntry]

@@ -1,0 +1,156 @@
+"""An incident's story told from its own stored events: one line per event saying who did
+what and why, in the order it happened (pure; no I/O)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from services.incidents.domain import Incident
+
+Describe = Callable[[Any, dict[str, Any]], str]
+
+
+def timeline_of(events: list[Any]) -> list[dict[str, Any]]:
+    """`events` are one incident's stored events, oldest first."""
+    seen: dict[str, Any] = {}  # what earlier events said (deadlines, ref) for later sentences
+    entries = []
+    for stored in events:
+        action, describe = _STORY.get(type(stored), (type(stored).__name__, _nothing))
+        cause = getattr(stored, "cause", None) or {}
+        entries.append({
+            "at": getattr(stored, "at", stored.timestamp),
+            "actor": getattr(stored, "actor", "") or "",
+            "action": action,
+            "detail": describe(stored, seen),
+            "cause": {"correlation_id": cause.get("correlation_id"),
+                      "causation_id": cause.get("causation_id")},
+        })
+    return entries
+
+
+def _opened(e: Any, seen: dict[str, Any]) -> str:
+    seen.update(ref=e.ref, respond_by=e.respond_by, resolve_by=e.resolve_by)
+    alert = e.alert
+    measured = ""
+    if alert.get("value") is not None:
+        measured = f", value {_number(alert['value'])}"
+        if alert.get("threshold") is not None:
+            measured += f" against threshold {_number(alert['threshold'])}"
+    why = f": {alert['summary']}" if alert.get("summary") else ""
+    return (f"{e.severity} incident {e.ref} opened from alert {alert.get('name')!r} on {e.entity} "
+            f"(alert {alert['alert_id']}{measured}){why}; respond by {_clock(e.respond_by)}, "
+            f"resolve by {_clock(e.resolve_by)}")
+
+
+def _alert_attached(e: Any, _: dict[str, Any]) -> str:
+    value = f" (value {_number(e.alert['value'])})" if e.alert.get("value") is not None else ""
+    return (f"alert {e.alert['alert_id']} ({e.alert.get('name')}) fired again for the same "
+            f"fingerprint{value}; recorded on this incident instead of opening another")
+
+
+def _alert_cleared(e: Any, _: dict[str, Any]) -> str:
+    value = f" at value {_number(e.value)}" if e.value is not None else ""
+    return (f"alert {e.alert_id} cleared{value}; the incident stays open until a person "
+            f"resolves it")
+
+
+def _delivered(e: Any, _: dict[str, Any]) -> str:
+    n = e.notification
+    status = f", HTTP {n['status_code']}" if n.get("status_code") is not None else ""
+    return f"notified channel {n['channel_name']!r} ({n['reason']}), attempt {n['attempts']}{status}"
+
+
+def _failed(e: Any, _: dict[str, Any]) -> str:
+    n = e.notification
+    return (f"could not notify channel {n['channel_name']!r} ({n['reason']}) after "
+            f"{_count(n['attempts'], 'attempt')}: {n['error']}")
+
+
+def _escalated(e: Any, _: dict[str, Any]) -> str:
+    channels = ", ".join(repr(c) for c in e.channel_ids) or "no channels"
+    return (f"no acknowledgement after {_duration(e.waited_seconds)}: escalation step {e.step} "
+            f"notifies {channels}")
+
+
+def _acknowledged(e: Any, seen: dict[str, Any]) -> str:
+    note = f": {e.note}" if e.note else ""
+    return f"{e.by} acknowledged {e.ref}{note} ({_against(e.at, seen.get('respond_by'), 'response')})"
+
+
+def _resolved(e: Any, seen: dict[str, Any]) -> str:
+    summary = f": {e.summary}" if e.summary else ""
+    return (f"{e.by} resolved {e.ref}, service restored{summary} "
+            f"({_against(e.at, seen.get('resolve_by'), 'resolution')})")
+
+
+def _capa_opened(e: Any, _: dict[str, Any]) -> str:
+    return f"CAPA case {e.capa_id} opened: {e.title}"
+
+
+def _action_verified(e: Any, _: dict[str, Any]) -> str:
+    return (f"{e.kind} action {e.action_id} owned by {e.owner} verified by {e.verifier} "
+            f"(CAPA {e.capa_id})")
+
+
+def _closed(e: Any, _: dict[str, Any]) -> str:
+    return (f"CAPA {e.capa_id} closed with root cause {e.root_cause!r} and "
+            f"{_count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
+
+
+def _archived(e: Any, seen: dict[str, Any]) -> str:
+    return f"{e.actor} archived {seen.get('ref', 'the incident')}"
+
+
+def _nothing(_: Any, __: dict[str, Any]) -> str:
+    return ""
+
+
+_STORY: dict[type, tuple[str, Describe]] = {
+    Incident.Opened: ("opened", _opened),
+    Incident.AlertAttached: ("alert attached", _alert_attached),
+    Incident.AlertCleared: ("alert cleared", _alert_cleared),
+    Incident.NotificationDelivered: ("notification delivered", _delivered),
+    Incident.NotificationFailed: ("notification failed", _failed),
+    Incident.Escalated: ("escalated", _escalated),
+    Incident.Acknowledged: ("acknowledged", _acknowledged),
+    Incident.Resolved: ("resolved", _resolved),
+    Incident.CapaOpened: ("CAPA opened", _capa_opened),
+    Incident.ActionVerified: ("action verified", _action_verified),
+    Incident.Closed: ("closed", _closed),
+    Incident.Archived: ("archived", _archived),
+}
+
+
+# -- wording -------------------------------------------------------------------------------
+def _against(at: datetime, deadline: datetime | None, what: str) -> str:
+    if deadline is None:
+        return f"no {what} deadline"
+    if at <= deadline:
+        return f"within the {what} SLA, {_duration((deadline - at).total_seconds())} to spare"
+    return f"{_duration((at - deadline).total_seconds())} past the {what} SLA"
+
+
+def _clock(at: datetime) -> str:
+    if at.utcoffset() is None:
+        return at.isoformat()
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+    return f"{seconds / 86400:.1f} days".replace(".0 days", " days")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

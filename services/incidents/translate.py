@@ -1,0 +1,45 @@
+"""Private incident events → public contracts; everything else stays inside the service."""
+from __future__ import annotations
+
+from typing import Any
+
+from shared.contracts import (
+    Contract, IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
+)
+
+from services.incidents.domain import Incident
+
+
+def to_contract(event: Any) -> Contract | None:
+    translate = _TABLE.get(type(event))
+    return translate(event) if translate else None
+
+
+def _opened(e: Incident.Opened) -> IncidentOpened:
+    return IncidentOpened(
+        incident_id=str(e.originator_id), ref=e.ref, fingerprint=e.fingerprint,
+        severity=e.severity, title=e.title, entity=e.entity, alert_id=e.alert["alert_id"],
+        opened_at=e.at, respond_by=e.respond_by, resolve_by=e.resolve_by)
+
+
+def _acknowledged(e: Incident.Acknowledged) -> IncidentAcknowledged:
+    return IncidentAcknowledged(incident_id=str(e.originator_id), ref=e.ref, by=e.by, at=e.at)
+
+
+def _resolved(e: Incident.Resolved) -> IncidentResolved:
+    return IncidentResolved(
+        incident_id=str(e.originator_id), ref=e.ref, severity=e.severity, title=e.title,
+        entity=e.entity, by=e.by, summary=e.summary, at=e.at)
+
+
+def _closed(e: Incident.Closed) -> IncidentClosed:
+    return IncidentClosed(incident_id=str(e.originator_id), ref=e.ref, capa_id=e.capa_id,
+                          at=e.at)
+
+
+_TABLE = {
+    Incident.Opened: _opened,
+    Incident.Acknowledged: _acknowledged,
+    Incident.Resolved: _resolved,
+    Incident.Closed: _closed,
+}
