@@ -61,8 +61,9 @@ class ProjectionRunner:
 
     async def run(self) -> None:
         self.position = await self.position_in_store()
-        async for batch in self.follower().batches(self.position, on_caught_up=self.caught_up.set):
-            await self.apply(batch)
+        with self.follower() as follower:
+            async for batch in follower.batches(self.position, on_caught_up=self.caught_up.set):
+                await self.apply(batch)
 
     def follower(self) -> LogFollower:
         return LogFollower(self.app, poll_seconds=self.poll_seconds)
@@ -86,6 +87,7 @@ class ProjectionRunner:
             await self.projection.drop(conn)
             await self.projection.create(conn)
         self.position = 0
-        async for batch in self.follower().batches(0, until_caught_up=True):
-            await self.apply(batch)
+        with self.follower() as follower:
+            async for batch in follower.batches(0, until_caught_up=True):
+                await self.apply(batch)
         return self.position

@@ -65,9 +65,13 @@ class ServiceRuntime:
             asyncpg_dsn(url), min_size=1, max_size=10,
             server_settings={"search_path": s.schema_name, "application_name": f"closedloop-{s.service}"})
         self.nc = await nats.connect(s.nats_url, name=f"closedloop-{s.service}",
-                                     max_reconnect_attempts=-1)
+                                     max_reconnect_attempts=-1, drain_timeout=5)
         self.js = self.nc.jetstream()
         await ensure_streams(self.js)
+
+        async with self.pool.acquire() as conn:  # read tables exist before any worker asks
+            for projection in self.parts.projections:
+                await projection.create(conn)
 
         relay = OutboxRelay(self.application, self.js, s.service, self.parts.translate,
                             poll_seconds=s.relay_poll_seconds, metrics=self.metrics)

@@ -69,11 +69,19 @@ class ServiceApplication(Application[UUID]):
             with self._listeners_lock:
                 listeners = list(self._listeners)
             for listener in listeners:
-                listener()
+                try:
+                    listener()
+                except RuntimeError:  # its event loop has closed; the save itself succeeded
+                    self.remove_save_listener(listener)
 
     def add_save_listener(self, listener: Callable[[], None]) -> None:
         with self._listeners_lock:
             self._listeners.append(listener)
+
+    def remove_save_listener(self, listener: Callable[[], None]) -> None:
+        with self._listeners_lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
 
     # -- reading --------------------------------------------------------------------------
     def get_or_none(self, aggregate_id: UUID) -> Any | None:

@@ -55,15 +55,21 @@ class DurableConsumer:
             deliver_policy=DeliverPolicy.ALL, filter_subjects=self.sub.subjects,
             ack_wait=30, max_deliver=self.max_deliver, max_ack_pending=1000,
         )
-        psub = await self.js.pull_subscribe(
-            self.sub.subjects[0], durable=self.durable, stream=self.sub.stream, config=config)
-        while True:
-            try:
-                messages = await psub.fetch(self.batch, timeout=1)
-            except (NatsTimeout, asyncio.TimeoutError):
-                continue
-            for msg in messages:
-                await self.handle(msg)
+        # Create or update: a release that adds a contract or changes limits must reach an
+        # existing durable (pull_subscribe alone only creates missing ones).
+        await self.js.add_consumer(self.sub.stream, config)
+        psub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.sub.stream)
+        try:
+            while True:
+                try:
+                    messages = await psub.fetch(self.batch, timeout=1)
+                except (NatsTimeout, asyncio.TimeoutError):
+                    continue
+                for msg in messages:
+                    await self.handle(msg)
+        finally:
+            # Leave no subscription behind: unread messages on it would stall the drain.
+            await psub.unsubscribe()
 
     async def handle(self, msg: Any) -> None:
         tracking = Tracking(self.sub.stream, msg.metadata.sequence.stream)

@@ -22,7 +22,14 @@ class LogFollower:
         self.app, self.poll_seconds, self.batch = app, poll_seconds, batch
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
-        app.add_save_listener(lambda: loop.call_soon_threadsafe(self._wake.set))
+        self._listener = lambda: loop.call_soon_threadsafe(self._wake.set)
+        app.add_save_listener(self._listener)
+
+    def __enter__(self) -> "LogFollower":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.app.remove_save_listener(self._listener)
 
     async def batches(self, after: int, *, until_caught_up: bool = False,
                       on_caught_up: Callable[[], None] | None = None) -> AsyncIterator[Batch]:

@@ -36,18 +36,20 @@ def envelope_for(service: str, notification_id: int, event: Any, contract: Contr
 
 class OutboxRelay:
     def __init__(self, app: ServiceApplication, js: Any, service: str, translate: Translate,
-                 *, poll_seconds: float = 0.05, batch: int = 500, metrics: Any = None) -> None:
+                 *, poll_seconds: float = 0.05, batch: int = 500, metrics: Any = None,
+                 ack_timeout: float = 10.0) -> None:
         self.app, self.js, self.service, self.translate = app, js, service, translate
+        self.ack_timeout = ack_timeout
         self.poll_seconds, self.batch, self.metrics = poll_seconds, batch, metrics
         self.name = f"relay:{service}"
         self.tracer = trace.get_tracer("closedloop.relay")
 
     async def run(self) -> None:
-        follower = LogFollower(self.app, poll_seconds=self.poll_seconds, batch=self.batch)
         position = await asyncio.to_thread(self.app.position, self.name)
-        async for batch in follower.batches(position):
-            await self.publish_batch(batch)
-            await asyncio.to_thread(self.app.advance, self.name, batch[-1][0].id)
+        with LogFollower(self.app, poll_seconds=self.poll_seconds, batch=self.batch) as follower:
+            async for batch in follower.batches(position):
+                await self.publish_batch(batch)
+                await asyncio.to_thread(self.app.advance, self.name, batch[-1][0].id)
 
     async def publish_batch(self, batch: list[tuple[Any, Any]]) -> None:
         """Pipeline the publishes and wait for every ack; any failure raises before the
@@ -68,7 +70,9 @@ class OutboxRelay:
                                           "Content-Type": "application/cloudevents+json"})
                 acks.append(await self.js.publish_async(envelope.type, envelope.to_bytes(),
                                                         headers=headers))
+        # nats-py never fails an unanswered ack by itself (a publish lost in a reconnect):
+        # time out, so the supervisor restarts the relay from its stored position.
         for ack in acks:
-            await ack
+            await asyncio.wait_for(ack, self.ack_timeout)
         if self.metrics is not None and acks:
             self.metrics.published.inc(len(acks))

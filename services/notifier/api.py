@@ -1,0 +1,96 @@
+"""HTTP routes: managers define channels and policies; anyone with a key can see what was
+sent, what was retried, and which escalations fired."""
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Request
+
+from services.notifier.app import NotifierApplication
+from services.notifier.domain import DeliveryStatus, EscalationStatus
+from services.notifier.schemas import (
+    ChannelCreate, ChannelPage, ChannelRead, DeliveryDetailRead, DeliveryPage, EscalationPage,
+    PolicyCreate, PolicyPage, PolicyRead,
+)
+from shared.auth import Role, caller, require
+from shared.causation import from_request
+from shared.http import runtime_of
+
+router = APIRouter(prefix="/v1")
+manager = [Depends(require(Role.MANAGER))]
+
+
+def app_of(request: Request) -> NotifierApplication:
+    return runtime_of(request).application
+
+
+def cause_of(request: Request) -> dict:
+    return from_request(request.headers.get("X-Request-Id"))
+
+
+async def read_page(request: Request, table: str, where: str, order: str, args: tuple,
+                    limit: int | None = None, offset: int = 0) -> dict:
+    page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    try:
+        async with runtime_of(request).pool.acquire() as conn:
+            total = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", *args)
+            rows = await conn.fetch(
+                f"SELECT * FROM {table} WHERE {where} ORDER BY {order}{page}", *args)
+    except asyncpg.UndefinedTableError:  # the projection has not created its tables yet
+        return {"items": [], "total": 0}
+    return {"items": [dict(r) for r in rows], "total": total}
+
+
+FILTERS = "($1::text IS NULL OR incident_id = $1) AND ($2::text IS NULL OR status = $2)"
+
+
+@router.post("/channels", status_code=201, response_model=ChannelRead, dependencies=manager,
+             tags=["channels"])
+def register_channel(body: ChannelCreate, request: Request) -> dict:
+    return app_of(request).register_channel(
+        name=body.name, kind=body.kind, url=body.url, secret=body.secret, headers=body.headers,
+        actor=caller(request), cause=cause_of(request))
+
+
+@router.get("/channels", response_model=ChannelPage, tags=["channels"])
+async def list_channels(request: Request) -> dict:
+    return await read_page(request, "channels", "true", "name", ())
+
+
+@router.post("/policies", status_code=201, response_model=PolicyRead, dependencies=manager,
+             tags=["policies"])
+def define_policy(body: PolicyCreate, request: Request) -> dict:
+    return app_of(request).define_policy(
+        name=body.name, severities=[str(s) for s in body.severities],
+        notify=[str(c) for c in body.notify], escalate_after_seconds=body.escalate_after_seconds,
+        escalate_to=[str(c) for c in body.escalate_to], actor=caller(request),
+        cause=cause_of(request))
+
+
+@router.get("/policies", response_model=PolicyPage, tags=["policies"])
+async def list_policies(request: Request) -> dict:
+    return await read_page(request, "policies", "true", "name", ())
+
+
+@router.get("/deliveries", response_model=DeliveryPage, tags=["deliveries"])
+async def list_deliveries(request: Request, incident_id: str | None = None,
+                          status: DeliveryStatus | None = None,
+                          limit: int = Query(100, ge=1, le=1000),
+                          offset: int = Query(0, ge=0)) -> dict:
+    return await read_page(request, "deliveries", FILTERS, "created_at, id",
+                           (incident_id, str(status) if status else None), limit, offset)
+
+
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryDetailRead, tags=["deliveries"])
+def get_delivery(delivery_id: UUID, request: Request) -> dict:
+    return app_of(request).delivery(delivery_id)
+
+
+@router.get("/escalations", response_model=EscalationPage, tags=["escalations"])
+async def list_escalations(request: Request, incident_id: str | None = None,
+                           status: EscalationStatus | None = None,
+                           limit: int = Query(100, ge=1, le=1000),
+                           offset: int = Query(0, ge=0)) -> dict:
+    return await read_page(request, "escalations", FILTERS, "due_at, id",
+                           (incident_id, str(status) if status else None), limit, offset)

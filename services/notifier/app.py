@@ -1,0 +1,292 @@
+"""The notifier application: channels and policies, the handlers that schedule deliveries and
+start escalation timers, and the commands workers use to claim, record and escalate."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from services.notifier.domain import (
+    DIRECTORY_ID, Channel, ChannelNotFound, Delivery, DeliveryNotFound, Directory,
+    DirectoryBusy, Escalation, EscalationNotFound, EscalationPolicy, NameTaken, Reason,
+    UnknownChannel,
+)
+from shared.causation import from_message, from_timer
+from shared.clock import Clock
+from shared.contracts import (
+    CloudEvent, IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
+)
+from shared.store import IntegrityError, ServiceApplication, Tracking
+
+log = logging.getLogger(__name__)
+
+DELIVER_WORKER = "notifier.deliver_due"
+ESCALATE_WORKER = "notifier.escalate_due"
+DIRECTORY_RETRIES = 5
+
+
+class NotifierApplication(ServiceApplication):
+    def __init__(self, env: dict[str, str] | None, clock: Clock, *, max_attempts: int = 5) -> None:
+        self.clock = clock
+        self.max_attempts = max_attempts
+        super().__init__(env)
+
+    # -- channels and policies (API) ------------------------------------------------------
+    def register_channel(self, *, name: str, kind: str, url: str, secret: str,
+                         headers: dict[str, str] | None, actor: str, cause: dict) -> dict:
+        def make(at: datetime) -> Channel:
+            return Channel.register(name=name, kind=kind, url=url, secret=secret,
+                                    headers=headers, at=at, actor=actor, cause=cause)
+
+        channel = self._create_listed(make, Directory.list_channel, f"channel {name!r}",
+                                      actor, cause)
+        return channel_view(channel)
+
+    def define_policy(self, *, name: str, severities: list[str], notify: list[str],
+                      escalate_after_seconds: float, escalate_to: list[str], actor: str,
+                      cause: dict) -> dict:
+        for field, channel_ids in (("notify", notify), ("escalate_to", escalate_to)):
+            for channel_id in channel_ids:
+                if self._channel_or_none(str(channel_id)) is None:
+                    raise UnknownChannel(field, f"channel {channel_id} does not exist; "
+                                         "register it with POST /v1/channels first")
+
+        def make(at: datetime) -> EscalationPolicy:
+            return EscalationPolicy.define(
+                name=name, severities=severities, notify=notify,
+                escalate_after_seconds=escalate_after_seconds, escalate_to=escalate_to,
+                at=at, actor=actor, cause=cause)
+
+        policy = self._create_listed(make, Directory.list_policy, f"policy {name!r}", actor, cause)
+        return policy_view(policy)
+
+    def _create_listed(self, make: Callable[[datetime], Any], list_in: Callable[..., None],
+                       what: str, actor: str, cause: dict) -> Any:
+        """Save a new channel or policy together with its directory entry. The directory is
+        one aggregate, so concurrent creations conflict; the loser simply tries again."""
+        for _ in range(DIRECTORY_RETRIES):
+            at = self.clock.now()
+            aggregate = make(at)
+            if self.get_or_none(aggregate.id) is not None:
+                raise NameTaken(f"{what} already exists; names are unique")
+            directory = self.get_or_none(DIRECTORY_ID) or Directory(at=at, actor=actor, cause=cause)
+            list_in(directory, aggregate.id, at, actor, cause)
+            try:
+                self.save(aggregate, directory)
+                return aggregate
+            except IntegrityError:
+                continue
+        raise DirectoryBusy(f"{what} could not be saved: the directory kept changing; try again")
+
+    # -- message handlers -----------------------------------------------------------------
+    def handle_incident_opened(self, envelope: CloudEvent, contract: IncidentOpened,
+                               tracking: Tracking) -> None:
+        cause, at = from_message(envelope), self.clock.now()
+        policies = [p for p in self._policies() if p.matches(contract.severity)]
+        if not policies:
+            log.info("incident %s (%s): no policy covers this severity; nobody is notified",
+                     contract.ref, contract.severity)
+        incident = incident_of(contract)
+        notify = [self._channel(cid) for p in policies for cid in p.notify]
+        deliveries = self._schedule(incident, notify, Reason.INCIDENT_OPENED,
+                                    contract.opened_at, at, "notifier", cause)
+        escalation = self._start_escalation(contract, policies, at, cause)
+        self.save_tracked(*deliveries, escalation, tracking=tracking)
+
+    def handle_incident_acknowledged(self, envelope: CloudEvent, contract: IncidentAcknowledged,
+                                     tracking: Tracking) -> None:
+        self._stop_escalation(contract.incident_id, f"acknowledged by {contract.by}",
+                              contract.by, envelope, tracking)
+
+    def handle_incident_resolved(self, envelope: CloudEvent, contract: IncidentResolved,
+                                 tracking: Tracking) -> None:
+        self._stop_escalation(contract.incident_id, f"resolved by {contract.by}",
+                              contract.by, envelope, tracking)
+
+    def handle_incident_closed(self, envelope: CloudEvent, contract: IncidentClosed,
+                               tracking: Tracking) -> None:
+        self._stop_escalation(contract.incident_id, "closed", "incidents", envelope, tracking)
+
+    def _stop_escalation(self, incident_id: str, why: str, actor: str, envelope: CloudEvent,
+                         tracking: Tracking) -> None:
+        escalation = self.get_or_none(Escalation.create_id(incident_id))
+        if escalation is not None:
+            escalation.stop(why, self.clock.now(), actor, from_message(envelope))
+        self.save_tracked(escalation, tracking=tracking)
+
+    def _schedule(self, incident: dict[str, str], channels: list[Channel], reason: Reason,
+                  occurred_at: datetime, at: datetime, actor: str, cause: dict) -> list[Delivery]:
+        scheduled: dict[UUID, Delivery] = {}
+        for channel in channels:
+            delivery_id = Delivery.create_id(incident["incident_id"], str(reason), str(channel.id))
+            if delivery_id in scheduled:
+                continue  # two matching policies name the same channel: one message
+            if self.get_or_none(delivery_id) is not None:
+                log.info("incident %s: %s to %s was scheduled before (redelivered message)",
+                         incident["ref"], reason, channel.name)
+                continue
+            scheduled[delivery_id] = Delivery(
+                **incident, occurred_at=occurred_at, channel_id=str(channel.id),
+                channel_name=channel.name, reason=str(reason), max_attempts=self.max_attempts,
+                at=at, actor=actor, cause=cause)
+        return list(scheduled.values())
+
+    def _start_escalation(self, contract: IncidentOpened, policies: list[EscalationPolicy],
+                          at: datetime, cause: dict) -> Escalation | None:
+        # One timer per incident: when several policies match, the earliest delay wins and
+        # their escalation channels are merged (in policy order, without repeats).
+        escalating = [p for p in policies if p.escalate_to]
+        if not escalating:
+            return None
+        if self.get_or_none(Escalation.create_id(contract.incident_id)) is not None:
+            return None  # redelivered message: the timer already runs
+        channel_ids = list(dict.fromkeys(cid for p in escalating for cid in p.escalate_to))
+        delay = min(p.escalate_after_seconds for p in escalating)
+        return Escalation(
+            **incident_of(contract), opened_at=contract.opened_at,
+            due_at=contract.opened_at + timedelta(seconds=delay),
+            escalate_to=[{"id": cid, "name": self._channel(cid).name} for cid in channel_ids],
+            policy_ids=[str(p.id) for p in escalating], at=at, actor="notifier", cause=cause)
+
+    # -- worker commands ------------------------------------------------------------------
+    def start_attempt(self, delivery_id: UUID, attempt: int, at: datetime) -> dict:
+        """Claim attempt n and return what to send (the channel's secret included)."""
+        delivery = self._delivery(delivery_id)
+        delivery.start_attempt(attempt, at, DELIVER_WORKER, self._worker_cause(delivery))
+        channel = self._channel(delivery.channel_id)
+        self.save(delivery)
+        return {
+            "target": {"kind": str(channel.kind), "url": channel.url, "secret": channel.secret,
+                       "headers": dict(channel.headers)},
+            "notification": {
+                "delivery_id": str(delivery.id), "attempt": attempt, "reason": delivery.reason,
+                "incident": {"incident_id": delivery.incident_id, "ref": delivery.ref,
+                             "severity": delivery.severity, "title": delivery.title,
+                             "entity": delivery.entity},
+                "occurred_at": delivery.occurred_at},
+            "trace": delivery.trace,
+        }
+
+    def record_outcome(self, delivery_id: UUID, attempt: int, *, delivered: bool,
+                       status_code: int | None, error: str | None, retryable: bool,
+                       at: datetime) -> str:
+        delivery = self._delivery(delivery_id)
+        cause = self._worker_cause(delivery)
+        if delivered:
+            delivery.record_success(attempt, status_code, at, DELIVER_WORKER, cause)
+        else:
+            delivery.record_failure(attempt, error or "unknown error", retryable, at,
+                                    DELIVER_WORKER, cause, status_code=status_code)
+        self.save(delivery)
+        return str(delivery.status)
+
+    def record_interrupted(self, delivery_id: UUID, at: datetime) -> str:
+        delivery = self._delivery(delivery_id)
+        delivery.record_interrupted(at, DELIVER_WORKER, self._worker_cause(delivery))
+        self.save(delivery)
+        return str(delivery.status)
+
+    def escalate(self, incident_id: str, at: datetime) -> list[str]:
+        """Fire the incident's escalation (once: the guard refuses a second time) and schedule
+        its messages in the same save. Returns the new delivery ids."""
+        escalation = self.get_or_none(Escalation.create_id(incident_id))
+        if escalation is None:
+            raise EscalationNotFound(f"incident {incident_id} has no escalation")
+        cause = {**from_timer(ESCALATE_WORKER), "correlation_id": escalation.correlation_id}
+        escalation.escalate(at, ESCALATE_WORKER, cause)
+        incident = {"incident_id": escalation.incident_id, "ref": escalation.ref,
+                    "severity": escalation.severity, "title": escalation.title,
+                    "entity": escalation.entity}
+        channels = [self._channel(c["id"]) for c in escalation.escalate_to]
+        deliveries = self._schedule(incident, channels, Reason.ESCALATION_STEP1, at, at,
+                                    ESCALATE_WORKER, cause)
+        self.save(escalation, *deliveries)
+        return [str(d.id) for d in deliveries]
+
+    @staticmethod
+    def _worker_cause(delivery: Delivery) -> dict:
+        # Keep the incident's correlation id so its whole story can be followed.
+        return {**from_timer(DELIVER_WORKER), "correlation_id": delivery.correlation_id}
+
+    # -- queries --------------------------------------------------------------------------
+    def delivery(self, delivery_id: UUID) -> dict:
+        """A delivery's current state with its attempt history, read from the event log."""
+        events = self.stored_events(delivery_id)
+        if not events or not isinstance(events[0], Delivery.Scheduled):
+            raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
+        delivery = self._delivery(delivery_id)
+        return {**delivery_view(delivery), "history": attempt_history(events)}
+
+    # -- lookups --------------------------------------------------------------------------
+    def _policies(self) -> list[EscalationPolicy]:
+        directory = self.get_or_none(DIRECTORY_ID)
+        if directory is None:
+            return []
+        return [self.repository.get(UUID(pid)) for pid in directory.policy_ids]
+
+    def _channel_or_none(self, channel_id: str) -> Channel | None:
+        try:
+            found = self.get_or_none(UUID(channel_id))
+        except ValueError:
+            return None
+        return found if isinstance(found, Channel) else None
+
+    def _channel(self, channel_id: str) -> Channel:
+        channel = self._channel_or_none(channel_id)
+        if channel is None:
+            raise ChannelNotFound(f"channel {channel_id} does not exist")
+        return channel
+
+    def _delivery(self, delivery_id: UUID) -> Delivery:
+        found = self.get_or_none(delivery_id)
+        if not isinstance(found, Delivery):
+            raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
+        return found
+
+
+def incident_of(contract: IncidentOpened) -> dict[str, str]:
+    return {"incident_id": contract.incident_id, "ref": contract.ref,
+            "severity": contract.severity, "title": contract.title, "entity": contract.entity}
+
+
+def channel_view(channel: Channel) -> dict:
+    return {"id": channel.id, "name": channel.name, "kind": str(channel.kind), "url": channel.url,
+            "has_secret": channel.has_secret, "header_names": sorted(channel.headers),
+            "created_at": channel.registered_at}
+
+
+def policy_view(policy: EscalationPolicy) -> dict:
+    return {"id": policy.id, "name": policy.name,
+            "severities": [str(s) for s in policy.severities], "notify": list(policy.notify),
+            "escalate_after_seconds": policy.escalate_after_seconds,
+            "escalate_to": list(policy.escalate_to), "created_at": policy.defined_at}
+
+
+def delivery_view(delivery: Delivery) -> dict:
+    return {"id": delivery.id, "incident_id": delivery.incident_id, "ref": delivery.ref,
+            "channel_id": delivery.channel_id, "channel_name": delivery.channel_name,
+            "reason": delivery.reason, "status": str(delivery.status),
+            "attempts": delivery.attempts, "last_status_code": delivery.last_status_code,
+            "last_error": delivery.last_error, "next_attempt_at": delivery.next_attempt_at,
+            "updated_at": delivery.updated_at}
+
+
+def attempt_history(events: list[Any]) -> list[dict]:
+    attempts: dict[int, dict] = {}
+    for event in events:
+        if isinstance(event, Delivery.AttemptStarted):
+            attempts[event.attempt] = {
+                "attempt": event.attempt, "started_at": event.at, "outcome": "sending",
+                "status_code": None, "error": None, "retryable": None, "finished_at": None,
+                "next_attempt_at": None}
+        elif isinstance(event, Delivery.Delivered):
+            attempts[event.attempt].update(outcome="delivered", status_code=event.status_code,
+                                           finished_at=event.at)
+        elif isinstance(event, Delivery.AttemptFailed):
+            attempts[event.attempt].update(
+                outcome="failed", status_code=event.status_code, error=event.error,
+                retryable=event.retryable, finished_at=event.at,
+                next_attempt_at=event.next_attempt_at)
+    return [attempts[n] for n in sorted(attempts)]

@@ -1,0 +1,47 @@
+"""What an integration is given (a target and a notification) and what it answers (an
+outcome that says whether trying again could help)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    url: str
+    secret: str = field(repr=False)  # never printed, never logged
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One attempt of one delivery."""
+
+    delivery_id: str
+    attempt: int
+    reason: str
+    incident: dict[str, Any]  # incident_id, ref, severity, title, entity
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    status_code: int | None = None
+    error: str | None = None
+    retryable: bool = False
+
+    @classmethod
+    def success(cls, status_code: int) -> "Outcome":
+        return cls(True, status_code)
+
+    @classmethod
+    def failure(cls, error: str, *, retryable: bool, status_code: int | None = None) -> "Outcome":
+        return cls(False, status_code, error, retryable)
+
+
+class Integration(Protocol):
+    async def send(self, target: Target, notification: Notification,
+                   sent_at: datetime) -> Outcome: ...

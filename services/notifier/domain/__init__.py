@@ -1,0 +1,35 @@
+"""The notifier's aggregates: channels and policies (routing), deliveries, escalations."""
+from services.notifier.domain.common import NAMESPACE, ChannelKind, Reason, Severity, key_id
+from services.notifier.domain.delivery import (
+    ATTEMPT_LEASE, AttemptRefused, Delivery, DeliveryStatus, OutcomeRefused, backoff,
+)
+from services.notifier.domain.escalation import (
+    Escalation, EscalationNotDue, EscalationNotWaiting, EscalationStatus,
+)
+from services.notifier.domain.routing import (
+    DIRECTORY_ID, Channel, Directory, DirectoryBusy, EscalationPolicy, InvalidChannel,
+    InvalidPolicy, NameTaken, UnknownChannel,
+)
+from shared.errors import NotFound
+
+
+class ChannelNotFound(NotFound):
+    pass
+
+
+class DeliveryNotFound(NotFound):
+    pass
+
+
+class EscalationNotFound(NotFound):
+    pass
+
+
+__all__ = [
+    "NAMESPACE", "ChannelKind", "Reason", "Severity", "key_id",
+    "ATTEMPT_LEASE", "AttemptRefused", "Delivery", "DeliveryStatus", "OutcomeRefused", "backoff",
+    "Escalation", "EscalationNotDue", "EscalationNotWaiting", "EscalationStatus",
+    "DIRECTORY_ID", "Channel", "Directory", "DirectoryBusy", "EscalationPolicy", "InvalidChannel",
+    "InvalidPolicy", "NameTaken", "UnknownChannel", "ChannelNotFound", "DeliveryNotFound",
+    "EscalationNotFound",
+]

@@ -1,0 +1,34 @@
+"""Vocabulary shared by the notifier's aggregates: the id namespace, severities, reasons."""
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+# Every notifier aggregate id is uuid5(NAMESPACE, upstream key), so a redelivered message
+# reaches the aggregate it created the first time.
+NAMESPACE = UUID("5d6c0c44-4f0e-5d43-9a43-6e6f74696669")
+
+Cause = dict[str, Any]
+
+
+def key_id(key: str) -> UUID:
+    return uuid5(NAMESPACE, key)
+
+
+class Severity(StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+
+class ChannelKind(StrEnum):
+    WEBHOOK = "webhook"
+
+
+class Reason(StrEnum):
+    """Why a message is sent; part of the delivery id and of the public contract."""
+
+    INCIDENT_OPENED = "incident.opened"
+    ESCALATION_STEP1 = "escalation.step1"

@@ -1,0 +1,40 @@
+"""Composition root of the notifier: create_app(settings, clock) wires everything; nothing
+connects before the lifespan starts."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.notifier.api import router
+from services.notifier.app import NotifierApplication
+from services.notifier.consumer import subscriptions
+from services.notifier.projections import NotifierProjection
+from services.notifier.settings import NotifierSettings
+from services.notifier.translate import to_contract
+from services.notifier.workers import deliver_due, escalate_due
+from shared.clock import Clock, SystemClock
+from shared.http import build_api
+from shared.service import ServiceParts
+
+
+def service_parts(settings: NotifierSettings | None = None, clock: Clock | None = None) -> ServiceParts:
+    max_attempts = (settings or NotifierSettings()).delivery_max_attempts
+    return ServiceParts(
+        application=lambda env, clk: NotifierApplication(env, clk, max_attempts=max_attempts),
+        translate=to_contract,
+        subscribe=subscriptions,
+        projections=[NotifierProjection()],
+        workers=[deliver_due, escalate_due],
+        clock=clock or SystemClock(),
+    )
+
+
+def create_app(settings: NotifierSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or NotifierSettings()
+    return build_api(
+        settings,
+        service_parts(settings, clock),
+        routers=[router],
+        title="closedloop notifier",
+        description="Containment: tells the right people on the right channels, signs every "
+                    "webhook, retries with backoff, and escalates when nobody acknowledges.",
+    )

@@ -1,0 +1,183 @@
+"""Read models of the notifier: channels, policies, deliveries and escalations. The workers
+find due work in `deliveries` and `escalations`; every write sets absolute values, so a
+replay of the log rebuilds the same rows."""
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from services.notifier.domain import Channel, Delivery, Escalation, EscalationPolicy
+from shared.readmodels import Apply, Projection
+
+
+class NotifierProjection(Projection):
+    name = "notifier"
+    tables = {
+        "channels": """
+            CREATE TABLE IF NOT EXISTS channels (
+                id uuid PRIMARY KEY,
+                name text NOT NULL,
+                kind text NOT NULL,
+                url text NOT NULL,
+                has_secret boolean NOT NULL,
+                header_names text[] NOT NULL,
+                created_at timestamptz NOT NULL,
+                created_by text NOT NULL
+            )""",
+        "policies": """
+            CREATE TABLE IF NOT EXISTS policies (
+                id uuid PRIMARY KEY,
+                name text NOT NULL,
+                severities text[] NOT NULL,
+                notify text[] NOT NULL,
+                escalate_after_seconds double precision NOT NULL,
+                escalate_to text[] NOT NULL,
+                created_at timestamptz NOT NULL,
+                created_by text NOT NULL
+            )""",
+        "deliveries": """
+            CREATE TABLE IF NOT EXISTS deliveries (
+                id uuid PRIMARY KEY,
+                incident_id text NOT NULL,
+                ref text NOT NULL,
+                channel_id text NOT NULL,
+                channel_name text NOT NULL,
+                reason text NOT NULL,
+                status text NOT NULL,
+                attempts integer NOT NULL,
+                last_status_code integer,
+                last_error text,
+                next_attempt_at timestamptz,
+                created_at timestamptz NOT NULL,
+                updated_at timestamptz NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at)
+                WHERE status IN ('pending', 'retrying', 'sending');
+            CREATE INDEX IF NOT EXISTS deliveries_incident ON deliveries (incident_id)""",
+        "escalations": """
+            CREATE TABLE IF NOT EXISTS escalations (
+                id uuid PRIMARY KEY,
+                incident_id text NOT NULL UNIQUE,
+                ref text NOT NULL,
+                severity text NOT NULL,
+                status text NOT NULL,
+                opened_at timestamptz NOT NULL,
+                due_at timestamptz NOT NULL,
+                escalate_to text[] NOT NULL,
+                policy_ids text[] NOT NULL,
+                escalated_at timestamptz,
+                waited_seconds double precision,
+                stopped_why text,
+                stopped_at timestamptz,
+                updated_at timestamptz NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS escalations_due ON escalations (due_at)
+                WHERE status = 'waiting'""",
+    }
+
+    def handlers(self) -> dict[type, Apply]:
+        return {
+            Channel.Registered: channel_registered,
+            EscalationPolicy.Defined: policy_defined,
+            Delivery.Scheduled: delivery_scheduled,
+            Delivery.AttemptStarted: attempt_started,
+            Delivery.AttemptFailed: attempt_failed,
+            Delivery.Delivered: delivered,
+            Delivery.Failed: delivery_failed,
+            Escalation.Started: escalation_started,
+            Escalation.Escalated: escalated,
+            Escalation.Stopped: escalation_stopped,
+        }
+
+
+async def channel_registered(conn: asyncpg.Connection, e: Any) -> None:
+    # Only whether a secret exists reaches the read model, never the secret itself.
+    await conn.execute(
+        """INSERT INTO channels (id, name, kind, url, has_secret, header_names, created_at,
+                                 created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
+               url = EXCLUDED.url, has_secret = EXCLUDED.has_secret,
+               header_names = EXCLUDED.header_names""",
+        e.originator_id, e.name, e.kind, e.url, bool(e.secret), sorted(e.headers), e.at, e.actor)
+
+
+async def policy_defined(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        """INSERT INTO policies (id, name, severities, notify, escalate_after_seconds,
+                                 escalate_to, created_at, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET severities = EXCLUDED.severities,
+               notify = EXCLUDED.notify, escalate_to = EXCLUDED.escalate_to,
+               escalate_after_seconds = EXCLUDED.escalate_after_seconds""",
+        e.originator_id, e.name, list(e.severities), list(e.notify),
+        e.escalate_after_seconds, list(e.escalate_to), e.at, e.actor)
+
+
+async def delivery_scheduled(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        """INSERT INTO deliveries (id, incident_id, ref, channel_id, channel_name, reason,
+                                   status, attempts, next_attempt_at, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)
+           ON CONFLICT (id) DO UPDATE SET status = 'pending', attempts = 0,
+               last_status_code = NULL, last_error = NULL,
+               next_attempt_at = EXCLUDED.next_attempt_at, updated_at = EXCLUDED.updated_at""",
+        e.originator_id, e.incident_id, e.ref, e.channel_id, e.channel_name, e.reason, e.at)
+
+
+async def attempt_started(conn: asyncpg.Connection, e: Any) -> None:
+    # While an attempt is in flight, next_attempt_at is the end of its lease: past it, a
+    # worker records the attempt as interrupted.
+    await conn.execute(
+        "UPDATE deliveries SET status = 'sending', attempts = $2, next_attempt_at = $3, "
+        "updated_at = $4 WHERE id = $1",
+        e.originator_id, e.attempt, e.lease_until, e.at)
+
+
+async def attempt_failed(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = $2, last_status_code = $3, last_error = $4, "
+        "next_attempt_at = $5, updated_at = $6 WHERE id = $1",
+        e.originator_id, "retrying" if e.next_attempt_at else "failed", e.status_code,
+        e.error, e.next_attempt_at, e.at)
+
+
+async def delivered(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'delivered', attempts = $2, last_status_code = $3, "
+        "last_error = NULL, next_attempt_at = NULL, updated_at = $4 WHERE id = $1",
+        e.originator_id, e.attempt, e.status_code, e.at)
+
+
+async def delivery_failed(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'failed', attempts = $2, next_attempt_at = NULL, "
+        "updated_at = $3 WHERE id = $1",
+        e.originator_id, e.attempts, e.at)
+
+
+async def escalation_started(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        """INSERT INTO escalations (id, incident_id, ref, severity, status, opened_at, due_at,
+                                    escalate_to, policy_ids, updated_at)
+           VALUES ($1, $2, $3, $4, 'waiting', $5, $6, $7, $8, $9)
+           ON CONFLICT (id) DO UPDATE SET status = 'waiting', due_at = EXCLUDED.due_at,
+               escalated_at = NULL, waited_seconds = NULL, stopped_why = NULL,
+               stopped_at = NULL, updated_at = EXCLUDED.updated_at""",
+        e.originator_id, e.incident_id, e.ref, e.severity, e.opened_at, e.due_at,
+        [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
+
+
+async def escalated(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE escalations SET status = 'escalated', escalated_at = $2, waited_seconds = $3, "
+        "updated_at = $2 WHERE id = $1",
+        e.originator_id, e.at, e.waited_seconds)
+
+
+async def escalation_stopped(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE escalations SET status = 'stopped', stopped_why = $2, stopped_at = $3, "
+        "updated_at = $3 WHERE id = $1",
+        e.originator_id, e.why, e.at)

@@ -1,0 +1,42 @@
+"""Private domain events → public contracts. Everything not listed here stays private."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from services.notifier.domain import Delivery, Escalation
+from shared.contracts import (
+    Contract, EscalationTriggered, NotificationDelivered, NotificationFailed,
+)
+
+
+def _delivered(event: Any) -> NotificationDelivered:
+    return NotificationDelivered(
+        notification_id=event.notification_id, incident_id=event.incident_id, ref=event.ref,
+        channel_id=event.channel_id, channel_name=event.channel_name, reason=event.reason,
+        attempts=event.attempt, status_code=event.status_code, at=event.at)
+
+
+def _failed(event: Any) -> NotificationFailed:
+    return NotificationFailed(
+        notification_id=event.notification_id, incident_id=event.incident_id, ref=event.ref,
+        channel_id=event.channel_id, channel_name=event.channel_name, reason=event.reason,
+        attempts=event.attempts, error=event.error, at=event.at)
+
+
+def _escalated(event: Any) -> EscalationTriggered:
+    return EscalationTriggered(
+        incident_id=event.incident_id, ref=event.ref, step=event.step,
+        channel_ids=list(event.channel_ids), waited_seconds=event.waited_seconds, at=event.at)
+
+
+TRANSLATIONS: dict[type, Callable[[Any], Contract]] = {
+    Delivery.Delivered: _delivered,
+    Delivery.Failed: _failed,
+    Escalation.Escalated: _escalated,
+}
+
+
+def to_contract(event: Any) -> Contract | None:
+    translate = TRANSLATIONS.get(type(event))
+    return translate(event) if translate else None
