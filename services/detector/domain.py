@@ -10,17 +10,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.contracts.vocabulary import Severity
+
 from shared.errors import DomainError, Invalid, NotFound
 
 NS = uuid5(NAMESPACE_URL, "https://closedloop.dev/detector")
 RULEBOOK_ID = uuid5(NS, "rulebook")
-
-
-class Severity(StrEnum):
-    P0 = "P0"
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
 
 
 class Operator(StrEnum):

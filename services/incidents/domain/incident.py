@@ -10,16 +10,11 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.contracts.vocabulary import Severity
+
 from shared.errors import DomainError, NotFound
 
 from services.incidents.domain.ids import NAMESPACE
-
-
-class Severity(StrEnum):
-    P0 = "P0"
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
 
 
 @dataclass(frozen=True)

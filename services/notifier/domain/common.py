@@ -5,6 +5,8 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
+from shared.contracts.vocabulary import Severity  # noqa: F401 (re-exported)
+
 # Every notifier aggregate id is uuid5(NAMESPACE, upstream key), so a redelivered message
 # reaches the aggregate it created the first time.
 NAMESPACE = UUID("5d6c0c44-4f0e-5d43-9a43-6e6f74696669")
@@ -14,13 +16,6 @@ Cause = dict[str, Any]
 
 def key_id(key: str) -> UUID:
     return uuid5(NAMESPACE, key)
-
-
-class Severity(StrEnum):
-    P0 = "P0"
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
 
 
 class ChannelKind(StrEnum):
