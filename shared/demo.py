@@ -152,6 +152,7 @@ class Demo:
         closed = wait_for("the incident to close", lambda: (lambda i: i if i["status"] == "closed" else None)(
             self.call("incidents", "GET", f"/v1/incidents/{ref}")))
         say(f"9. CAPA closed → incident {ref} closed\n")
+        self.alert, self.capa = alert, self.call("capa", "GET", f"/v1/capa/{cid}")
         return closed
 
     def _got(self, path: str, ref: str) -> bool:
@@ -164,20 +165,44 @@ class Demo:
             client.close()
 
 
-def print_timeline(incident: dict[str, Any], say: Callable[[str], None] = print) -> None:
+def _line(at: str, action: str, actor: str, detail: str) -> str:
+    return f"{at[11:23]:<12}  {action:<24} {actor:<28} {detail}"
+
+
+def print_timeline(incident: dict[str, Any], say: Callable[[str], None] = print,
+                   alert: dict[str, Any] | None = None, capa: dict[str, Any] | None = None) -> None:
+    """The story as a person wants to read it: the signal, the incident's own timeline (rebuilt
+    from its event log), then the analysis and the actions that closed it."""
     say(f"Timeline of {incident['ref']} — {incident['title']} ({incident['severity']}, "
-        f"status {incident['status']})")
-    say("-" * 96)
+        f"status {incident['status']} {incident.get('status_label', '')})".rstrip())
+    say("-" * 110)
+    if alert:
+        say(_line(alert["started_at"], "sample", "detector",
+                  f"{alert['entity']} reported {alert['value']:g}"))
+        say(_line(alert["started_at"], "alert raised", "detector", alert["summary"]))
     for entry in incident["timeline"]:
-        at = entry["at"][11:23]
-        say(f"{at}  {entry['action']:<24} {entry['actor']:<28} {entry['detail']}")
+        say(_line(entry["at"], entry["action"], entry["actor"], entry["detail"]))
+    if not capa:
+        return
+    cause = capa.get("root_cause") or {}
+    say("")
+    say(f"Root cause ({cause.get('method')}, {cause.get('category') or 'no category'}): "
+        f"{cause.get('statement')}")
+    for number, why in enumerate(cause.get("whys") or [], 1):
+        say(f"  why {number}: {why}")
+    say("Actions:")
+    for action in capa.get("actions", []):
+        say(f"  {action['id']} {action['kind']:<10} {action['title']} — owner {action['owner']}, "
+            f"done by {action['completed_by']}, verified by {action['verifier']} "
+            f"({action['status']})")
+        say(f"       acceptance: {action['acceptance_criteria']}")
 
 
 def run_demo(info: StackInfo) -> int:
     demo = Demo(info)
     try:
         incident = demo.run()
-        print_timeline(incident)
+        print_timeline(incident, alert=demo.alert, capa=demo.capa)
         return 0
     finally:
         demo.close()

@@ -126,7 +126,8 @@ class IncidentsApplication(ServiceApplication):
                                     tracking: Tracking) -> None:
         self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
                      i.record_escalation(fact.step, list(fact.channel_ids),
-                                         fact.waited_seconds, at, actor, cause))
+                                         fact.waited_seconds, at, actor, cause,
+                                         channel_names=list(fact.channel_names)))
 
     # -- message handlers: CAPA -------------------------------------------------------------
     def handle_capa_opened(self, envelope: CloudEvent, fact: CapaOpened,

@@ -68,7 +68,8 @@ def _failed(e: Any, _: dict[str, Any]) -> str:
 
 
 def _escalated(e: Any, _: dict[str, Any]) -> str:
-    channels = ", ".join(repr(c) for c in e.channel_ids) or "no channels"
+    # Names when the notifier sent them; ids from older events.
+    channels = ", ".join(repr(c) for c in (e.channel_names or e.channel_ids)) or "no channels"
     return (f"no acknowledgement after {_duration(e.waited_seconds)}: escalation step {e.step} "
             f"notifies {channels}")
 

@@ -27,7 +27,8 @@ def _failed(event: Any) -> NotificationFailed:
 def _escalated(event: Any) -> EscalationTriggered:
     return EscalationTriggered(
         incident_id=event.incident_id, ref=event.ref, step=event.step,
-        channel_ids=list(event.channel_ids), waited_seconds=event.waited_seconds, at=event.at)
+        channel_ids=list(event.channel_ids), waited_seconds=event.waited_seconds, at=event.at,
+        channel_names=list(event.channel_names))
 
 
 TRANSLATIONS: dict[type, Callable[[Any], Contract]] = {

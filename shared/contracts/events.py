@@ -124,6 +124,7 @@ class EscalationTriggered(Contract):
     channel_ids: list[str]
     waited_seconds: float
     at: datetime
+    channel_names: list[str] = []
 
 
 class CapaOpened(Contract):

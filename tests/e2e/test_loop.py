@@ -92,9 +92,11 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
     assert any({"detector", "incidents", "notifier"} <= services for services in by_trace.values()), \
         f"no single trace spans the three services: {by_trace}"
 
-    print_timeline(incident)
+    print_timeline(incident, alert=demo.alert, capa=demo.capa)
     printed = capsys.readouterr().out
-    assert incident["ref"] in printed and "closed" in printed
+    for expected in (incident["ref"], "sample", "alert raised", "escalated", "Root cause",
+                     "A-1 corrective", "A-2 preventive", "closed"):
+        assert expected in printed
 
 
 def test_read_models_rebuilt_from_the_log_equal_what_was_there(stack, services, database_url, capsys):

@@ -192,14 +192,15 @@ class Incident(Aggregate):
         self.notification_keys.append(f"failed:{notification['notification_id']}")
 
     def record_escalation(self, step: int, channel_ids: list[str], waited_seconds: float,
-                          at: datetime, actor: str, cause: dict[str, Any]) -> None:
+                          at: datetime, actor: str, cause: dict[str, Any],
+                          channel_names: list[str] | None = None) -> None:
         if step not in self.escalation_steps:
             self._escalate(step=step, channel_ids=channel_ids, waited_seconds=waited_seconds,
-                           at=at, actor=actor, cause=cause)
+                           at=at, actor=actor, cause=cause, channel_names=channel_names or [])
 
     @event("Escalated")
     def _escalate(self, step: int, channel_ids: list[str], waited_seconds: float, at: datetime,
-                  actor: str, cause: dict[str, Any]) -> None:
+                  actor: str, cause: dict[str, Any], channel_names: tuple[str, ...] = ()) -> None:
         self.escalation_steps.append(step)
 
     # -- CAPA ------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class Escalation(Aggregate):
         self.check_due(at)
         self._escalate(step=1, reason=str(Reason.ESCALATION_STEP1), incident_id=self.incident_id,
                        ref=self.ref, channel_ids=[c["id"] for c in self.escalate_to],
+                       channel_names=[c["name"] for c in self.escalate_to],
                        waited_seconds=(at - self.opened_at).total_seconds(),
                        at=at, actor=actor, cause=cause)
 
@@ -58,7 +59,7 @@ class Escalation(Aggregate):
     @event("Escalated")
     def _escalate(self, step: int, reason: str, incident_id: str, ref: str,
                   channel_ids: list[str], waited_seconds: float, at: datetime, actor: str,
-                  cause: Cause) -> None:
+                  cause: Cause, channel_names: tuple[str, ...] = ()) -> None:
         self.status, self.step, self.escalated_at = EscalationStatus.ESCALATED, step, at
 
     @event("Stopped")
