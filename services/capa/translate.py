@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.capa.domain import CapaCase
+from shared.bus.relay import translator
 from shared.contracts import CapaActionVerified, CapaClosed, CapaOpened, Contract
 
 
@@ -31,7 +32,4 @@ _PUBLIC: dict[type, Callable[[Any], Contract]] = {
     CapaCase.Closed: _closed,
 }
 
-
-def to_contract(event: Any) -> Contract | None:
-    translate = _PUBLIC.get(type(event))
-    return translate(event) if translate else None
+to_contract = translator(_PUBLIC)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from shared.clock import Clock
+from shared.clock import Clock, SystemClock
 from shared.store import ServiceApplication
 
 from services.detector.alertmanager import ExternalAlert
@@ -18,7 +17,6 @@ class DetectorApplication(ServiceApplication):
 
     def __init__(self, env: dict[str, str] | None = None, clock: Clock | None = None) -> None:
         super().__init__(env)
-        from shared.clock import SystemClock
         self.clock = clock or SystemClock()
 
     # -- rules ----------------------------------------------------------------------------

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts import AlertRaised, AlertResolved, Contract
+from shared.bus.relay import translator
+from shared.contracts import AlertRaised, AlertResolved
 
 from services.detector.domain import Alert
 
@@ -22,7 +23,4 @@ def _resolved(e: Any) -> AlertResolved:
 
 _TABLE = {Alert.Raised: _raised, Alert.Resolved: _resolved}
 
-
-def to_contract(event: Any) -> Contract | None:
-    translate = _TABLE.get(type(event))
-    return translate(event) if translate else None
+to_contract = translator(_TABLE)

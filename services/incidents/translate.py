@@ -1,18 +1,14 @@
 """Private incident events → public contracts; everything else stays inside the service."""
 from __future__ import annotations
 
-from typing import Any
 
+from shared.bus.relay import translator
 from shared.contracts import (
-    Contract, IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
+    IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
 )
 
 from services.incidents.domain import Incident
 
-
-def to_contract(event: Any) -> Contract | None:
-    translate = _TABLE.get(type(event))
-    return translate(event) if translate else None
 
 
 def _opened(e: Incident.Opened) -> IncidentOpened:
@@ -43,3 +39,5 @@ _TABLE = {
     Incident.Resolved: _resolved,
     Incident.Closed: _closed,
 }
+
+to_contract = translator(_TABLE)

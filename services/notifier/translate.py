@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.notifier.domain import Delivery, Escalation
+from shared.bus.relay import translator
 from shared.contracts import (
     Contract, EscalationTriggered, NotificationDelivered, NotificationFailed,
 )
@@ -37,7 +38,4 @@ TRANSLATIONS: dict[type, Callable[[Any], Contract]] = {
     Escalation.Escalated: _escalated,
 }
 
-
-def to_contract(event: Any) -> Contract | None:
-    translate = TRANSLATIONS.get(type(event))
-    return translate(event) if translate else None
+to_contract = translator(TRANSLATIONS)

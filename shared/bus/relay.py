@@ -19,6 +19,17 @@ log = logging.getLogger(__name__)
 Translate = Callable[[Any], Contract | None]
 
 
+def translator(table: dict[type, Callable[[Any], Contract]]) -> Translate:
+    """A translate function from a table of domain event class → contract builder; events
+    not in the table stay private."""
+
+    def to_contract(event: Any) -> Contract | None:
+        build = table.get(type(event))
+        return build(event) if build else None
+
+    return to_contract
+
+
 def envelope_for(service: str, notification_id: int, event: Any, contract: Contract) -> CloudEvent:
     cause = getattr(event, "cause", None) or {}
     message_id = f"{service}:{notification_id}"

@@ -11,7 +11,7 @@ DATABASE = "closedloop"
 
 def with_database(url: str, dbname: str) -> str:
     """The same server URL pointing at another database (unix-socket URLs included)."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from psycopg.conninfo import conninfo_to_dict
 
     info = conninfo_to_dict(url)
     info["dbname"] = dbname
