@@ -14,11 +14,9 @@ from nats.js.api import ConsumerConfig
 import shared.bus.consumer as consumer_module
 from shared.bus import deadletter
 from shared.bus.consumer import DurableConsumer, Handler, Rejected, Subscription
-from shared.bus.streams import ensure_streams
 from shared.contracts import AlertRaised, AlertResolved, CloudEvent, Contract, IncidentOpened
 from tests.integration.toy import (
-    SERVICE, SUBJECT, TALLY, Counter, ToyApplication, alert_envelope, eventually, open_app,
-    publish_alert, publish_raw, stop, stream_count, stream_messages,
+    SERVICE, SUBJECT, TALLY, Counter, ToyApplication, alert_envelope, eventually, publish_alert, publish_raw, stop, stream_count, stream_messages,
 )
 
 pytestmark = pytest.mark.integration
@@ -26,22 +24,6 @@ pytestmark = pytest.mark.integration
 STREAM = "DETECTOR"
 DURABLE = f"{SERVICE}-detector"
 DLQ_SUBJECT = f"closedloop.dlq.{SERVICE}.{SUBJECT}"
-
-
-@pytest.fixture
-def app(database_url):
-    application = open_app(database_url)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-async def js(nats_url):
-    nc = await nats.connect(nats_url)
-    jetstream = nc.jetstream()
-    await ensure_streams(jetstream)
-    yield jetstream
-    await nc.close()
 
 
 class Consumers:

@@ -22,7 +22,7 @@ from shared.observability import ServiceMetrics
 from shared.service import ServiceParts, ServiceRuntime
 from shared.settings import ServiceSettings
 from tests.integration.toy import (
-    SERVICE, ToyApplication, eventually, head, open_app, stop, stream_count, stream_holds,
+    SERVICE, ToyApplication, eventually, head, stop, stream_count, stream_holds,
     stream_messages, to_contract,
 )
 
@@ -30,22 +30,6 @@ pytestmark = pytest.mark.integration
 
 RELAY = f"relay:{SERVICE}"
 STREAM = "DETECTOR"  # AlertRaised is a detector contract
-
-
-@pytest.fixture
-def app(database_url):
-    application = open_app(database_url)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-async def js(nats_url):
-    nc = await nats.connect(nats_url)
-    jetstream = nc.jetstream()
-    await ensure_streams(jetstream)
-    yield jetstream
-    await nc.close()
 
 
 def start_relay(app: ToyApplication, js: Any) -> asyncio.Task:

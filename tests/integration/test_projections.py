@@ -10,17 +10,10 @@ import pytest
 
 from shared.readmodels import ProjectionRunner
 from tests.integration.toy import (
-    Counter, ToyApplication, ToyBoard, eventually, head, open_app, open_pool, stop,
+    Counter, ToyApplication, ToyBoard, eventually, head, open_pool, stop,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def app(database_url):
-    application = open_app(database_url)
-    yield application
-    application.close()
 
 
 @pytest.fixture
