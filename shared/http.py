@@ -2,6 +2,7 @@
 routes as an explicit opt-in, and errors that name the field and the fix."""
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,6 +75,18 @@ def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(DomainError)
     async def conflict(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @api.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics = request.app.state.metrics
+        metrics.http_requests.labels(metrics.service, request.method, route,
+                                     str(response.status_code)).inc()
+        metrics.http_seconds.labels(metrics.service, request.method, route).observe(
+            time.perf_counter() - started)
+        return response
 
     @api.middleware("http")
     async def limit_body(request: Request, call_next):

@@ -10,7 +10,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 def setup_tracing(service: str, exporter: str) -> None:
@@ -42,6 +42,12 @@ class ServiceMetrics:
         self.dead_lettered = Counter("closedloop_messages_dead_lettered",
                                      "Messages sent to the dead-letter stream",
                                      ["service"], registry=self.registry).labels(**labels)
+        self.http_requests = Counter("closedloop_http_requests", "HTTP requests handled",
+                                     ["service", "method", "route", "status"],
+                                     registry=self.registry)
+        self.http_seconds = Histogram("closedloop_http_request_seconds", "HTTP request duration",
+                                      ["service", "method", "route"], registry=self.registry)
+        self.service = service
         self.ready = Gauge("closedloop_ready", "1 when the service is ready", ["service"],
                            registry=self.registry).labels(**labels)
 

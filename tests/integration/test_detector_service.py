@@ -109,3 +109,14 @@ def test_bad_input_gets_a_clear_error(detector):
     assert httpx.get(f"{detector.url}/v1/rules").status_code == 401
     assert httpx.get(f"{detector.url}/healthz").status_code == 200
     assert "closedloop_ready" in httpx.get(f"{detector.url}/metrics").text
+
+
+def test_metrics_count_requests_by_route_and_status(detector):
+    import httpx
+
+    with detector.client() as client:
+        client.get("/v1/rules")
+        client.get(f"/v1/rules/{uuid.uuid4()}")
+    text = httpx.get(f"{detector.url}/metrics").text
+    assert 'route="/v1/rules",service="detector",status="200"' in text
+    assert 'route="/v1/rules/{rule_id}",service="detector",status="404"' in text
