@@ -10,6 +10,7 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Tracking
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.sql import SQL, Identifier
 
 A = TypeVar("A")
 
@@ -94,7 +95,18 @@ class ServiceApplication(Application[UUID]):
         return list(self.events.get(aggregate_id))
 
     def already_processed(self, tracking: Tracking) -> bool:
-        return self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
+        """Whether this exact message was recorded. eventsourcing's has_tracking_id() answers
+        "is the highest position at least this one", which is wrong for out-of-order
+        redelivery: message 10 failing after message 11 succeeded would be taken as done."""
+        recorder = self.recorder
+        if not hasattr(recorder, "datastore"):  # in-memory recorders keep a high-water mark only
+            return recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
+        statement = SQL("SELECT 1 FROM {}.{} WHERE application_name = %s AND notification_id = %s"
+                        ).format(Identifier(recorder.datastore.schema),
+                                 Identifier(recorder.tracking_table_name))
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (tracking.application_name, tracking.notification_id))
+            return curs.fetchone() is not None
 
     def position(self, follower: str) -> int:
         """Last notification id a follower of this application's log has finished with."""

@@ -88,23 +88,36 @@ class DurableConsumer:
                         "messaging.message.id": envelope.id},
         ):
             try:
-                await asyncio.to_thread(handler, envelope, contract, tracking)
+                done = await self.run_handler(handler, envelope, contract, tracking)
             except Rejected as error:
                 await self.reject(msg, str(error))
                 return
             except IntegrityError:
-                if await asyncio.to_thread(self.app.already_processed, tracking):
-                    await msg.ack()  # a redelivery of something already done
-                    return
-                await self.retry(msg, "concurrent change to the same aggregate")
+                await self.retry(msg, "concurrent changes to the same aggregate")
                 return
             except Exception as error:  # transient until proven otherwise
                 log.exception("%s: handling %s failed", self.durable, envelope.type)
                 await self.retry(msg, repr(error))
                 return
         await msg.ack()
-        if self.metrics is not None:
+        if done and self.metrics is not None:
             self.metrics.consumed.labels(self.sub.stream).inc()
+
+    async def run_handler(self, handler: Handler, envelope: CloudEvent, contract: Contract,
+                          tracking: Tracking, conflicts: int = 3) -> bool:
+        """Run the handler; False when the message had already been processed. A version
+        conflict (another replica changed the same aggregate) is retried at once with fresh
+        state, so conflicts under load do not use up the message's deliveries."""
+        for attempt in range(conflicts):
+            try:
+                await asyncio.to_thread(handler, envelope, contract, tracking)
+                return True
+            except IntegrityError:
+                if await asyncio.to_thread(self.app.already_processed, tracking):
+                    return False  # a redelivery of something already done
+                if attempt == conflicts - 1:
+                    raise
+        return True
 
     async def retry(self, msg: Any, reason: str) -> None:
         if msg.metadata.num_delivered >= self.max_deliver:

@@ -62,28 +62,36 @@ class OutboxRelay:
                 await self.publish_batch(batch)
                 await asyncio.to_thread(self.app.advance, self.name, batch[-1][0].id)
 
+    async def _publish(self, notification_id: int, event: Any, contract: Contract) -> asyncio.Future:
+        envelope = envelope_for(self.service, notification_id, event, contract)
+        parent = tracing.extract((getattr(event, "cause", None) or {}).get("trace"))
+        with self.tracer.start_as_current_span(
+            f"{self.service}.OutboxRelay.publish", context=parent, kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": envelope.type,
+                        "messaging.message.id": envelope.id},
+        ):
+            headers = tracing.inject({"Nats-Msg-Id": envelope.id,
+                                      "Content-Type": "application/cloudevents+json"})
+            return await self.js.publish_async(envelope.type, envelope.to_bytes(),
+                                               headers=headers, wait_stall=self.ack_timeout)
+
     async def publish_batch(self, batch: list[tuple[Any, Any]]) -> None:
         """Pipeline the publishes and wait for every ack; any failure raises before the
         position moves, so the batch is sent again (JetStream drops the duplicates by id)."""
-        acks = []
-        for notification, event in batch:
-            contract = self.translate(event)
-            if contract is None:
-                continue
-            envelope = envelope_for(self.service, notification.id, event, contract)
-            parent = tracing.extract((getattr(event, "cause", None) or {}).get("trace"))
-            with self.tracer.start_as_current_span(
-                f"{self.service}.OutboxRelay.publish", context=parent, kind=SpanKind.PRODUCER,
-                attributes={"messaging.system": "nats", "messaging.destination.name": envelope.type,
-                            "messaging.message.id": envelope.id},
-            ):
-                headers = tracing.inject({"Nats-Msg-Id": envelope.id,
-                                          "Content-Type": "application/cloudevents+json"})
-                acks.append(await self.js.publish_async(envelope.type, envelope.to_bytes(),
-                                                        headers=headers))
-        # nats-py never fails an unanswered ack by itself (a publish lost in a reconnect):
-        # time out, so the supervisor restarts the relay from its stored position.
-        for ack in acks:
-            await asyncio.wait_for(ack, self.ack_timeout)
+        acks: list[asyncio.Future] = []
+        try:
+            for notification, event in batch:
+                contract = self.translate(event)
+                if contract is None:
+                    continue
+                acks.append(await self._publish(notification.id, event, contract))
+            # nats-py never fails an unanswered ack by itself (a publish lost in a reconnect):
+            # time out, so the supervisor restarts the relay from its stored position.
+            for ack in acks:
+                await asyncio.wait_for(ack, self.ack_timeout)
+        finally:
+            for ack in acks:  # free nats-py's pending-publish slots of a failed batch
+                if not ack.done():
+                    ack.cancel()
         if self.metrics is not None and acks:
             self.metrics.published.inc(len(acks))

@@ -29,14 +29,18 @@ def stream_configs() -> list[StreamConfig]:
 
 
 async def ensure_streams(js) -> None:
-    """Create or update every stream; safe to run from every replica at every start."""
+    """Create missing streams; safe to run from every replica at every start. An existing
+    stream keeps the operator's settings (replicas, limits, sync) and only gains subjects."""
     for config in stream_configs():
         try:
-            await js.stream_info(config.name)
+            info = await js.stream_info(config.name)
         except NotFoundError:
             try:
                 await js.add_stream(config)
             except BadRequestError:  # another replica created it first
                 pass
             continue
-        await js.update_stream(config)
+        if set(info.config.subjects or []) != set(config.subjects):
+            existing = info.config
+            existing.subjects = sorted(set(existing.subjects or []) | set(config.subjects))
+            await js.update_stream(existing)

@@ -282,3 +282,12 @@ async def test_a_contract_added_to_a_subscription_is_delivered_after_a_restart(
     await publish_raw(js, envelope.to_bytes(), envelope.id, subject=AlertResolved.type_name())
     await eventually(lambda: resolved, timeout=10, message="release 2 receives AlertResolved")
     assert resolved == ["v-1"]
+
+
+def test_a_message_counts_as_processed_only_when_its_own_tracking_row_exists(app):
+    """Out of order: message 11 saved first must not make message 10 look done (a version
+    conflict on 10 would otherwise be acknowledged and its effect lost)."""
+    app.save_tracked(tracking=consumer_module.Tracking(STREAM, 11))
+    assert app.already_processed(consumer_module.Tracking(STREAM, 11))
+    assert not app.already_processed(consumer_module.Tracking(STREAM, 10))
+    assert not app.already_processed(consumer_module.Tracking("INCIDENTS", 11))

@@ -244,3 +244,14 @@ async def test_the_trace_context_stored_in_the_cause_arrives_as_the_traceparent_
     assert publish_span.parent is not None and publish_span.parent.span_id == origin.span_id
     assert span_id == format(publish_span.context.span_id, "016x")  # the relay's span is the parent
     assert publish_span.attributes["messaging.message.id"] == envelope.id
+
+
+async def test_starting_a_service_keeps_the_operators_stream_settings(js):
+    """An operator who raised the duplicate window (or replicas, limits) keeps it across
+    service restarts; services only create what is missing."""
+    info = await js.stream_info(STREAM)
+    config = info.config
+    config.duplicate_window = 3600
+    await js.update_stream(config)
+    await ensure_streams(js)
+    assert (await js.stream_info(STREAM)).config.duplicate_window == 3600
