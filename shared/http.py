@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared import causation
 from shared.auth import Role, require
 from shared.errors import DomainError, Invalid, NotFound
 from shared.store import IntegrityError
@@ -129,3 +130,8 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
 
 def runtime_of(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
+
+
+def request_cause(request: Request) -> dict[str, Any]:
+    """The cause stored on events a request makes: the caller's X-Request-Id, else the trace."""
+    return causation.from_request(request.headers.get("X-Request-Id"))

@@ -84,6 +84,17 @@ class ServiceApplication(Application[UUID]):
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
+    def retry_on_conflict(self, attempt: Callable[[], A], attempts: int = 3) -> A:
+        """Run a whole get → call → save again when another writer changed the same aggregate
+        first, so the command's guards are checked against the winner's result."""
+        for remaining in range(attempts - 1, -1, -1):
+            try:
+                return attempt()
+            except IntegrityError:
+                if remaining == 0:
+                    raise
+        raise AssertionError("attempts must be at least 1")
+
     # -- reading --------------------------------------------------------------------------
     def get_or_none(self, aggregate_id: UUID) -> Any | None:
         try:

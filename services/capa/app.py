@@ -16,11 +16,9 @@ from shared import causation
 from shared.bus.consumer import Rejected
 from shared.clock import Clock
 from shared.contracts import CloudEvent, IncidentResolved
-from shared.errors import DomainError
-from shared.store import IntegrityError, ServiceApplication, Tracking
+from shared.store import ServiceApplication, Tracking
 
 SYSTEM_ACTOR = "capa"  # the service itself, acting on a message (the cause says which)
-SAVE_ATTEMPTS = 3
 _EVENT_ENVELOPE = {"originator_id", "originator_version", "originator_topic", "timestamp",
                    "at", "actor", "cause"}
 
@@ -88,18 +86,13 @@ class CapaApplication(ServiceApplication):
 
     def _change(self, capa_id: UUID,
                 command: Callable[[CapaCase, datetime], Any]) -> tuple[CapaCase, Any]:
-        # Two requests may change one case at once; the loser re-reads and tries again, so
-        # its rules are checked against the winner's result.
-        for _ in range(SAVE_ATTEMPTS):
+        def attempt() -> tuple[CapaCase, Any]:
             case = self._get(capa_id)
             result = command(case, self.clock.now())
-            try:
-                self.save(case)
-            except IntegrityError:
-                continue
+            self.save(case)
             return case, result
-        raise ConcurrentChange(f"CAPA case {capa_id} kept changing while this request ran; "
-                               "send it again")
+
+        return self.retry_on_conflict(attempt)
 
     # -- queries ----------------------------------------------------------------------------
     def case(self, capa_id: UUID) -> dict[str, Any]:
@@ -149,7 +142,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-
-class ConcurrentChange(DomainError):
-    """The case changed under this request too many times in a row."""

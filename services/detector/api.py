@@ -7,9 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 
-from shared import causation
 from shared.auth import Role, caller, require
-from shared.http import runtime_of
+from shared.http import request_cause, runtime_of
 
 from services.detector.alertmanager import external_alerts
 from services.detector.app import DetectorApplication
@@ -35,20 +34,20 @@ def post_samples(batch: SampleBatch, request: Request,
     if len(batch.samples) > limit:
         raise HTTPException(413, f"samples: {len(batch.samples)} samples in one batch; the limit "
                                  f"is {limit}. Split the batch.")
-    return app.ingest(batch.samples, actor=caller(request), cause=causation.from_request())
+    return app.ingest(batch.samples, actor=caller(request), cause=request_cause(request))
 
 
 @router.post("/rules", response_model=RuleRead, status_code=201, dependencies=manager)
 def create_rule(rule: RuleCreate, request: Request,
                 app: DetectorApplication = Depends(detector)) -> dict:
-    return app.define_rule(**rule.model_dump(), actor=caller(request), cause=causation.from_request())
+    return app.define_rule(**rule.model_dump(), actor=caller(request), cause=request_cause(request))
 
 
 @router.patch("/rules/{rule_id}", response_model=RuleRead, dependencies=manager)
 def change_rule(rule_id: UUID, change: RuleUpdate, request: Request,
                 app: DetectorApplication = Depends(detector)) -> dict:
     return app.change_rule(rule_id, **change.model_dump(), actor=caller(request),
-                           cause=causation.from_request())
+                           cause=request_cause(request))
 
 
 @router.get("/rules", response_model=list[RuleRead])
@@ -85,4 +84,4 @@ def alertmanager(request: Request,
         alerts, status = payload, None
     converted = external_alerts(alerts, app.clock.now(), status)
     return app.receive_external(converted, actor=f"alertmanager:{caller(request)}",
-                                cause=causation.from_request())
+                                cause=request_cause(request))

@@ -2,14 +2,12 @@
 people's commands (acknowledge, resolve, archive) through the event-sourced application."""
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from shared.auth import Role, caller, require
-from shared.causation import from_request
-from shared.http import runtime_of
+from shared.http import request_cause, runtime_of
 
 from services.incidents.app import IncidentsApplication
 from services.incidents.domain import Severity, Status
@@ -24,10 +22,6 @@ MAX_PAGE = 500
 
 def _app(request: Request) -> IncidentsApplication:
     return runtime_of(request).application
-
-
-def _cause(request: Request) -> dict[str, Any]:
-    return from_request(request.headers.get("X-Request-Id") or str(uuid.uuid4()))
 
 
 @router.get("", response_model=IncidentPage)
@@ -69,18 +63,18 @@ def get_timeline(id_or_ref: str, request: Request) -> list[dict[str, Any]]:
              dependencies=[Depends(require(Role.RESPONDER))])
 def acknowledge(id_or_ref: str, body: IncidentAcknowledge, request: Request) -> dict[str, Any]:
     """Someone takes the incident on: 新建 → 调查中; stops the escalation ladder."""
-    return _app(request).acknowledge(id_or_ref, body.by, body.note, _cause(request))
+    return _app(request).acknowledge(id_or_ref, body.by, body.note, request_cause(request))
 
 
 @router.post("/{id_or_ref}/resolve", response_model=IncidentRead,
              dependencies=[Depends(require(Role.RESPONDER))])
 def resolve(id_or_ref: str, body: IncidentResolve, request: Request) -> dict[str, Any]:
     """Containment done, service restored: → 方案制定中, where the CAPA case takes over."""
-    return _app(request).resolve(id_or_ref, body.by, body.summary, _cause(request))
+    return _app(request).resolve(id_or_ref, body.by, body.summary, request_cause(request))
 
 
 @router.post("/{id_or_ref}/archive", response_model=IncidentRead,
              dependencies=[Depends(require(Role.MANAGER))])
 def archive(id_or_ref: str, request: Request) -> dict[str, Any]:
     """Only a closed (已闭环) incident can be archived."""
-    return _app(request).archive(id_or_ref, caller(request), _cause(request))
+    return _app(request).archive(id_or_ref, caller(request), request_cause(request))

@@ -15,7 +15,7 @@ from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionVerified, CapaClosed, CapaOpened, CloudEvent,
     EscalationTriggered, NotificationDelivered, NotificationFailed,
 )
-from shared.store import IntegrityError, ServiceApplication, Tracking
+from shared.store import ServiceApplication, Tracking
 
 from services.incidents.domain import (
     FingerprintLink, Incident, IncidentNotFound, RefCounter, RefIndex, Severity, format_ref,
@@ -23,7 +23,6 @@ from services.incidents.domain import (
 from services.incidents.timeline import timeline_of
 
 REF = re.compile(r"^P[0-3]-\d{4}-\d{2}-\d{3,}$", re.IGNORECASE)
-COMMAND_ATTEMPTS = 3  # a consumer may touch the same incident at the same moment
 
 
 def producer_of(envelope: CloudEvent) -> str:
@@ -50,18 +49,13 @@ class IncidentsApplication(ServiceApplication):
         return self._change(id_or_ref, lambda i, at: i.archive(at, actor, cause))
 
     def _change(self, id_or_ref: str, command: Callable[[Incident, datetime], None]) -> dict:
-        """get → call → save, again on a version conflict so the guards see the latest state."""
-        for attempt in range(1, COMMAND_ATTEMPTS + 1):
+        def attempt() -> dict:
             incident = self._incident(id_or_ref)
             command(incident, self.clock.now())
-            try:
-                self.save(incident)
-            except IntegrityError:
-                if attempt == COMMAND_ATTEMPTS:
-                    raise
-                continue
+            self.save(incident)
             return self.incident(str(incident.id))
-        raise AssertionError("unreachable")
+
+        return self.retry_on_conflict(attempt)
 
     # -- message handlers: detector ---------------------------------------------------------
     def handle_alert_raised(self, envelope: CloudEvent, alert: AlertRaised,

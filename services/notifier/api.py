@@ -14,8 +14,7 @@ from services.notifier.schemas import (
     PolicyCreate, PolicyPage, PolicyRead,
 )
 from shared.auth import Role, caller, require
-from shared.causation import from_request
-from shared.http import runtime_of
+from shared.http import request_cause, runtime_of
 
 router = APIRouter(prefix="/v1")
 manager = [Depends(require(Role.MANAGER))]
@@ -23,10 +22,6 @@ manager = [Depends(require(Role.MANAGER))]
 
 def app_of(request: Request) -> NotifierApplication:
     return runtime_of(request).application
-
-
-def cause_of(request: Request) -> dict:
-    return from_request(request.headers.get("X-Request-Id"))
 
 
 async def read_page(request: Request, table: str, where: str, order: str, args: tuple,
@@ -50,7 +45,7 @@ FILTERS = "($1::text IS NULL OR incident_id = $1) AND ($2::text IS NULL OR statu
 def register_channel(body: ChannelCreate, request: Request) -> dict:
     return app_of(request).register_channel(
         name=body.name, kind=body.kind, url=body.url, secret=body.secret, headers=body.headers,
-        actor=caller(request), cause=cause_of(request))
+        actor=caller(request), cause=request_cause(request))
 
 
 @router.get("/channels", response_model=ChannelPage, tags=["channels"])
@@ -65,7 +60,7 @@ def define_policy(body: PolicyCreate, request: Request) -> dict:
         name=body.name, severities=[str(s) for s in body.severities],
         notify=[str(c) for c in body.notify], escalate_after_seconds=body.escalate_after_seconds,
         escalate_to=[str(c) for c in body.escalate_to], actor=caller(request),
-        cause=cause_of(request))
+        cause=request_cause(request))
 
 
 @router.get("/policies", response_model=PolicyPage, tags=["policies"])

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from services.notifier.domain import (
     DIRECTORY_ID, Channel, ChannelNotFound, Delivery, DeliveryNotFound, Directory,
-    DirectoryBusy, Escalation, EscalationNotFound, EscalationPolicy, NameTaken, Reason,
+    Escalation, EscalationNotFound, EscalationPolicy, NameTaken, Reason,
     UnknownChannel,
 )
 from shared.causation import from_message, from_timer
@@ -18,7 +18,7 @@ from shared.clock import Clock
 from shared.contracts import (
     CloudEvent, IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
 )
-from shared.store import IntegrityError, ServiceApplication, Tracking
+from shared.store import ServiceApplication, Tracking
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +66,17 @@ class NotifierApplication(ServiceApplication):
                        what: str, actor: str, cause: dict) -> Any:
         """Save a new channel or policy together with its directory entry. The directory is
         one aggregate, so concurrent creations conflict; the loser simply tries again."""
-        for _ in range(DIRECTORY_RETRIES):
+        def attempt() -> Any:
             at = self.clock.now()
             aggregate = make(at)
             if self.get_or_none(aggregate.id) is not None:
                 raise NameTaken(f"{what} already exists; names are unique")
             directory = self.get_or_none(DIRECTORY_ID) or Directory(at=at, actor=actor, cause=cause)
             list_in(directory, aggregate.id, at, actor, cause)
-            try:
-                self.save(aggregate, directory)
-                return aggregate
-            except IntegrityError:
-                continue
-        raise DirectoryBusy(f"{what} could not be saved: the directory kept changing; try again")
+            self.save(aggregate, directory)
+            return aggregate
+
+        return self.retry_on_conflict(attempt, attempts=DIRECTORY_RETRIES)
 
     # -- message handlers -----------------------------------------------------------------
     def handle_incident_opened(self, envelope: CloudEvent, contract: IncidentOpened,

@@ -7,7 +7,7 @@ from services.notifier.domain.escalation import (
     Escalation, EscalationNotDue, EscalationNotWaiting, EscalationStatus,
 )
 from services.notifier.domain.routing import (
-    DIRECTORY_ID, Channel, Directory, DirectoryBusy, EscalationPolicy, InvalidChannel,
+    DIRECTORY_ID, Channel, Directory, EscalationPolicy, InvalidChannel,
     InvalidPolicy, NameTaken, UnknownChannel,
 )
 from shared.errors import NotFound
@@ -29,7 +29,7 @@ __all__ = [
     "NAMESPACE", "ChannelKind", "Reason", "Severity", "key_id",
     "ATTEMPT_LEASE", "AttemptRefused", "Delivery", "DeliveryStatus", "OutcomeRefused", "backoff",
     "Escalation", "EscalationNotDue", "EscalationNotWaiting", "EscalationStatus",
-    "DIRECTORY_ID", "Channel", "Directory", "DirectoryBusy", "EscalationPolicy", "InvalidChannel",
+    "DIRECTORY_ID", "Channel", "Directory", "EscalationPolicy", "InvalidChannel",
     "InvalidPolicy", "NameTaken", "UnknownChannel", "ChannelNotFound", "DeliveryNotFound",
     "EscalationNotFound",
 ]

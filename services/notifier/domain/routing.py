@@ -162,7 +162,3 @@ class UnknownChannel(Invalid):
 
 class NameTaken(DomainError):
     """Channel and policy names are unique (their ids derive from them)."""
-
-
-class DirectoryBusy(DomainError):
-    """Too many concurrent changes to the directory; the caller may simply try again."""
