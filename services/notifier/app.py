@@ -10,7 +10,7 @@ from uuid import UUID
 
 from services.notifier.domain import (
     DIRECTORY_ID, Channel, ChannelNotFound, Delivery, DeliveryNotFound, Directory,
-    Escalation, EscalationNotFound, EscalationPolicy, NameTaken, Reason,
+    EarlyStop, Escalation, EscalationNotFound, EscalationPolicy, NameTaken, Reason,
     UnknownChannel,
 )
 from shared.causation import from_message, from_timer
@@ -109,10 +109,16 @@ class NotifierApplication(ServiceApplication):
 
     def _stop_escalation(self, incident_id: str, why: str, actor: str, envelope: CloudEvent,
                          tracking: Tracking) -> None:
+        at, cause = self.clock.now(), from_message(envelope)
         escalation = self.get_or_none(Escalation.create_id(incident_id))
         if escalation is not None:
-            escalation.stop(why, self.clock.now(), actor, from_message(envelope))
-        self.save_tracked(escalation, tracking=tracking)
+            escalation.stop(why, at, actor, cause)
+            self.save_tracked(escalation, tracking=tracking)
+        elif self.get_or_none(EarlyStop.create_id(incident_id)) is None:
+            self.save_tracked(EarlyStop(incident_id=incident_id, why=why, at=at, actor=actor,
+                                        cause=cause), tracking=tracking)
+        else:
+            self.save_tracked(tracking=tracking)
 
     def _schedule(self, incident: dict[str, str], channels: list[Channel], reason: Reason,
                   occurred_at: datetime, at: datetime, actor: str, cause: dict) -> list[Delivery]:
@@ -140,6 +146,10 @@ class NotifierApplication(ServiceApplication):
             return None
         if self.get_or_none(Escalation.create_id(contract.incident_id)) is not None:
             return None  # redelivered message: the timer already runs
+        if self.get_or_none(EarlyStop.create_id(contract.incident_id)) is not None:
+            log.info("incident %s was acknowledged before it reached the notifier: no escalation",
+                     contract.ref)
+            return None
         channel_ids = list(dict.fromkeys(cid for p in escalating for cid in p.escalate_to))
         delay = min(p.escalate_after_seconds for p in escalating)
         return Escalation(

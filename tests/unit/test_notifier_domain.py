@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.notifier.app import NotifierApplication
+from services.notifier.app import EscalationNotFound, NotifierApplication
 from services.notifier.domain import (
     ATTEMPT_LEASE, AttemptRefused, Channel, Delivery, DeliveryStatus, Directory, Escalation,
     EscalationNotDue, EscalationNotWaiting, EscalationPolicy, EscalationStatus, InvalidChannel,
@@ -372,3 +372,17 @@ def test_an_acknowledgement_stops_the_timer(app):
     app.handle_incident_acknowledged(envelope, ack, Tracking("INCIDENTS", 2))
     with pytest.raises(EscalationNotWaiting, match="already stopped"):
         app.escalate("inc-11", T0 + seconds(120))
+
+
+def test_an_acknowledgement_that_overtakes_the_opening_keeps_the_timer_from_starting(app):
+    """Replicas and retries may reorder messages: the ack arrives first, the opening second."""
+    setup_routing(app)
+    ack = IncidentAcknowledged(incident_id="inc-12", ref="P0-2026-11-001", by="ana", at=T0)
+    envelope = CloudEvent(id="incidents:3", source="closedloop/incidents",
+                          type=IncidentAcknowledged.type_name(), time=T0,
+                          data=ack.model_dump(mode="json"))
+    app.handle_incident_acknowledged(envelope, ack, Tracking("INCIDENTS", 3))
+    app.handle_incident_opened(*opened("inc-12", seq=4))
+    assert app.get_or_none(Escalation.create_id("inc-12")) is None
+    with pytest.raises(EscalationNotFound):
+        app.escalate("inc-12", T0 + seconds(120))

@@ -4,7 +4,7 @@ from services.notifier.domain.delivery import (
     ATTEMPT_LEASE, AttemptRefused, Delivery, DeliveryStatus, OutcomeRefused, backoff,
 )
 from services.notifier.domain.escalation import (
-    Escalation, EscalationNotDue, EscalationNotWaiting, EscalationStatus,
+    EarlyStop, Escalation, EscalationNotDue, EscalationNotWaiting, EscalationStatus,
 )
 from services.notifier.domain.routing import (
     DIRECTORY_ID, Channel, Directory, EscalationPolicy, InvalidChannel,
@@ -28,7 +28,7 @@ class EscalationNotFound(NotFound):
 __all__ = [
     "NAMESPACE", "ChannelKind", "Reason", "Severity", "key_id",
     "ATTEMPT_LEASE", "AttemptRefused", "Delivery", "DeliveryStatus", "OutcomeRefused", "backoff",
-    "Escalation", "EscalationNotDue", "EscalationNotWaiting", "EscalationStatus",
+    "EarlyStop", "Escalation", "EscalationNotDue", "EscalationNotWaiting", "EscalationStatus",
     "DIRECTORY_ID", "Channel", "Directory", "EscalationPolicy", "InvalidChannel",
     "InvalidPolicy", "NameTaken", "UnknownChannel", "ChannelNotFound", "DeliveryNotFound",
     "EscalationNotFound",

@@ -18,6 +18,19 @@ class EscalationStatus(StrEnum):
     STOPPED = "stopped"
 
 
+class EarlyStop(Aggregate):
+    """An acknowledgement (or resolution) that arrived before its IncidentOpened — replicas and
+    retries can reorder messages. It keeps the late opening from starting a timer."""
+
+    @staticmethod
+    def create_id(incident_id: str) -> UUID:
+        return key_id(f"early-stop:{incident_id}")
+
+    @event("Recorded")
+    def __init__(self, incident_id: str, why: str, at: datetime, actor: str, cause: Cause) -> None:
+        self.incident_id, self.why = incident_id, why
+
+
 class Escalation(Aggregate):
     """`escalate_to` holds {"id", "name"} of each channel, copied when the timer starts so
     firing needs nothing but this aggregate."""
