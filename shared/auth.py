@@ -20,7 +20,13 @@ class Role(StrEnum):
 
 
 class ApiKeys(dict[str, Role]):
-    """key → role, parsed from `key:role,key:role`."""
+    """key → role, parsed from `key:role,key:role@person`. A key bound to a person (`@name`)
+    acts only as that person; a key without one is a service account that names the actor in
+    the request."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.people: dict[str, str] = {}
 
     @classmethod
     def parse(cls, text: str) -> "ApiKeys":
@@ -29,6 +35,9 @@ class ApiKeys(dict[str, Role]):
             key, _, role = item.rpartition(":")
             if not key:
                 raise ValueError(f"api key entry {item!r} must look like key:role")
+            role, _, person = role.partition("@")
+            if person.strip():
+                keys.people[key] = person.strip()
             try:
                 keys[key] = Role(role)
             except ValueError:
@@ -38,11 +47,19 @@ class ApiKeys(dict[str, Role]):
         return keys
 
     def role_of(self, presented: str) -> Role | None:
+        key = self._match(presented)
+        return None if key is None else self[key]
+
+    def person_of(self, presented: str) -> str | None:
+        key = self._match(presented)
+        return None if key is None else self.people.get(key)
+
+    def _match(self, presented: str) -> str | None:
         # Compare every key in constant time so timing does not reveal a prefix.
         found = None
-        for key, role in self.items():
+        for key in self:
             if hmac.compare_digest(key.encode(), presented.encode()):
-                found = role
+                found = key
         return found
 
 
@@ -62,11 +79,13 @@ def require(minimum: Role):
         if not presented:
             raise HTTPException(401, "missing API key: send it in the X-API-Key header",
                                 headers={"WWW-Authenticate": "Bearer"})
-        role = request.app.state.api_keys.role_of(presented)
+        keys = request.app.state.api_keys
+        role = keys.role_of(presented)
         if role is None:
             raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
         if role.rank < minimum.rank:
             raise HTTPException(403, f"this action needs the {minimum} role; your key has {role}")
+        request.state.role, request.state.person = role, keys.person_of(presented)
         return role
 
     return check
@@ -74,4 +93,15 @@ def require(minimum: Role):
 
 def caller(request: Request) -> str:
     """A printable name for who made the request (never the key itself)."""
-    return request.headers.get("X-Actor") or "api"
+    return getattr(request.state, "person", None) or request.headers.get("X-Actor") or "api"
+
+
+def acting_as(request: Request, claimed: str, field: str = "by") -> str:
+    """The person a request acts as. A key bound to a person may only name that person,
+    unless it has the manager role and records work on someone's behalf."""
+    person = getattr(request.state, "person", None)
+    if person is None or claimed == person:
+        return claimed
+    if getattr(request.state, "role", Role.VIEWER).rank >= Role.MANAGER.rank:
+        return claimed
+    raise HTTPException(403, f"{field}: this key belongs to {person}; it cannot act as {claimed}")

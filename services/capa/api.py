@@ -12,7 +12,7 @@ from services.capa.schemas import (
     ActionCompletion, ActionCreate, ActionRead, ActionVerification, CapaPage, CapaRead,
     RootCauseCreate,
 )
-from shared.auth import Role, require
+from shared.auth import Role, acting_as, require
 from shared.http import request_cause, runtime_of
 
 router = APIRouter(prefix="/v1/capa", tags=["capa"])
@@ -54,7 +54,7 @@ def get_case(capa_id: UUID, request: Request) -> dict[str, Any]:
              summary="Record or revise the root cause (5 whys or fishbone 人机料法环测)")
 def record_root_cause(capa_id: UUID, body: RootCauseCreate, request: Request) -> dict[str, Any]:
     return _app(request).record_root_cause(
-        capa_id, by=body.by, cause=request_cause(request), method=body.method, statement=body.statement,
+        capa_id, by=acting_as(request, body.by), cause=request_cause(request), method=body.method, statement=body.statement,
         whys=body.whys, category=body.category,
         contributing_factors=[f.model_dump(mode="json") for f in body.contributing_factors])
 
@@ -64,7 +64,7 @@ def record_root_cause(capa_id: UUID, body: RootCauseCreate, request: Request) ->
 def add_action(capa_id: UUID, body: ActionCreate, request: Request,
                response: Response) -> dict[str, Any]:
     action = _app(request).add_action(
-        capa_id, by=body.by, cause=request_cause(request), kind=body.kind, title=body.title,
+        capa_id, by=acting_as(request, body.by), cause=request_cause(request), kind=body.kind, title=body.title,
         owner=body.owner, due_date=body.due_date, acceptance_criteria=body.acceptance_criteria)
     response.headers["Location"] = f"/v1/capa/{capa_id}/actions/{action['id']}"
     return action
@@ -80,7 +80,7 @@ def get_action(capa_id: UUID, action_id: str, request: Request) -> dict[str, Any
 def complete_action(capa_id: UUID, action_id: str, body: ActionCompletion, request: Request,
                     role: Role = Depends(require(Role.RESPONDER))) -> dict[str, Any]:
     return _app(request).complete_action(
-        capa_id, action_id, by=body.by, evidence=body.evidence,
+        capa_id, action_id, by=acting_as(request, body.by), evidence=body.evidence,
         as_manager=role.rank >= Role.MANAGER.rank, cause=request_cause(request))
 
 
@@ -90,5 +90,5 @@ def complete_action(capa_id: UUID, action_id: str, body: ActionCompletion, reque
 def verify_action(capa_id: UUID, action_id: str, body: ActionVerification,
                   request: Request) -> dict[str, Any]:
     return _app(request).verify_action(
-        capa_id, action_id, verifier=body.verifier, effective=body.effective, note=body.note,
+        capa_id, action_id, verifier=acting_as(request, body.verifier, "verifier"), effective=body.effective, note=body.note,
         cause=request_cause(request))

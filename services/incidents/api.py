@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from shared.auth import Role, caller, require
+from shared.auth import Role, acting_as, caller, require
 from shared.http import request_cause, runtime_of
 
 from services.incidents.app import IncidentsApplication
@@ -63,14 +63,16 @@ def get_timeline(id_or_ref: str, request: Request) -> list[dict[str, Any]]:
              dependencies=[Depends(require(Role.RESPONDER))])
 def acknowledge(id_or_ref: str, body: IncidentAcknowledge, request: Request) -> dict[str, Any]:
     """Someone takes the incident on: 新建 → 调查中; stops the escalation ladder."""
-    return _app(request).acknowledge(id_or_ref, body.by, body.note, request_cause(request))
+    return _app(request).acknowledge(id_or_ref, acting_as(request, body.by), body.note,
+                                     request_cause(request))
 
 
 @router.post("/{id_or_ref}/resolve", response_model=IncidentRead,
              dependencies=[Depends(require(Role.RESPONDER))])
 def resolve(id_or_ref: str, body: IncidentResolve, request: Request) -> dict[str, Any]:
     """Containment done, service restored: → 方案制定中, where the CAPA case takes over."""
-    return _app(request).resolve(id_or_ref, body.by, body.summary, request_cause(request))
+    return _app(request).resolve(id_or_ref, acting_as(request, body.by), body.summary,
+                                 request_cause(request))
 
 
 @router.post("/{id_or_ref}/archive", response_model=IncidentRead,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
+from pydantic import BaseModel
 
 from shared.auth import ApiKeys, Role, caller, require
 
@@ -106,3 +107,28 @@ def test_settings_read_api_keys_from_the_environment(monkeypatch):
 
     monkeypatch.setenv("CLOSEDLOOP_API_KEYS", "k1:admin, k2:viewer")
     assert ServiceSettings().api_keys == {"k1": "admin", "k2": "viewer"}
+
+
+class Verify(BaseModel):
+    verifier: str
+
+
+def test_a_key_bound_to_a_person_acts_only_as_that_person():
+    from fastapi import Depends, FastAPI
+    from fastapi.testclient import TestClient
+    from shared.auth import ApiKeys, Role, acting_as, require
+
+    api = FastAPI()
+    api.state.api_keys = ApiKeys.parse("k-ann:responder@Ann,k-boss:manager@Bo,k-robot:responder")
+
+    @api.post("/verify", dependencies=[Depends(require(Role.RESPONDER))])
+    def verify(body: Verify, request: Request) -> dict:
+        return {"as": acting_as(request, body.verifier, "verifier")}
+
+    client = TestClient(api)
+    post = lambda key, who: client.post("/verify", json={"verifier": who}, headers={"X-API-Key": key})
+    assert post("k-ann", "Ann").json() == {"as": "Ann"}
+    refused = post("k-ann", "Cy")
+    assert refused.status_code == 403 and "belongs to Ann" in refused.text and "verifier" in refused.text
+    assert post("k-boss", "Cy").json() == {"as": "Cy"}  # a manager records work on someone's behalf
+    assert post("k-robot", "Cy").json() == {"as": "Cy"}  # a service account names the actor
