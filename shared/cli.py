@@ -31,7 +31,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     for name, url in info.urls.items():
         print(f"  {name:<10} {url:<24} {url}/docs")
     print(f"\n  NATS      {info.nats_url}")
-    print(f"  Postgres  {info.database_url}")
+    print(f"  Postgres  {masked(info.database_url)}")
     print(f"\n  API key (admin): {info.api_key}")
     print(f"  e.g. curl -H 'X-API-Key: {info.api_key}' {info.urls['incidents']}/v1/incidents")
     print("\n  Logs in .closedloop/logs/. Ctrl-C stops everything.", flush=True)
@@ -43,6 +43,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("\nstopping …", flush=True)
     stack.stop()
     return 0
+
+
+def masked(url: str) -> str:
+    """A URL fit to print: the password replaced by ***."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -116,7 +116,8 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
         finally:
             await runtime.stop()
 
-    api = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    docs = {} if settings.open_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    api = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, **docs)
     api.state.api_keys = settings.api_keys
     api.state.metrics = metrics
     api.state.settings = settings

@@ -9,6 +9,7 @@ import asyncpg
 
 from shared.readmodels import Projection, ProjectionRunner
 from shared.service import asyncpg_dsn
+from shared.settings import ServiceSettings
 from shared.store import eventsourcing_env
 
 
@@ -22,7 +23,7 @@ async def table_digest(conn: asyncpg.Connection, table: str) -> tuple[int, str]:
 async def replay(service: str, database_url: str) -> int:
     main = importlib.import_module(f"services.{service}.main")
     parts = main.service_parts()
-    env = eventsourcing_env(database_url, service)
+    env = eventsourcing_env(database_url, service, ServiceSettings().cipher_key)
     application = await asyncio.to_thread(parts.application, env, parts.clock)
     pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=1, max_size=2,
                                      server_settings={"search_path": service})

@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
     otel_exporter: str = "none"  # none | console | otlp
     log_level: str = "INFO"
     max_batch: int = 10_000
+    # The OpenAPI page and schema are open routes, like health; set false to require a key.
+    open_docs: bool = True
+    # Encrypts (AES-GCM) every stored event at rest, e.g. channel secrets; 16/24/32 bytes, base64.
+    cipher_key: str = ""
 
     @field_validator("api_keys", mode="before")
     @classmethod

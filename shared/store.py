@@ -17,10 +17,12 @@ A = TypeVar("A")
 __all__ = ["ServiceApplication", "Tracking", "IntegrityError", "eventsourcing_env", "ensure_schema"]
 
 
-def eventsourcing_env(database_url: str, schema: str) -> dict[str, str]:
+def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "") -> dict[str, str]:
     """Translate a PostgreSQL URL (TCP or unix socket) into eventsourcing's settings."""
     info = conninfo_to_dict(database_url)
-    return {
+    cipher = {"CIPHER_TOPIC": "eventsourcing.cipher:AESCipher", "CIPHER_KEY": cipher_key,
+              "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"} if cipher_key else {}
+    return {**cipher,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": str(info.get("dbname") or "postgres"),
         "POSTGRES_HOST": str(info.get("host") or "127.0.0.1"),

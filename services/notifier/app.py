@@ -13,6 +13,7 @@ from services.notifier.domain import (
     EarlyStop, Escalation, EscalationNotFound, EscalationPolicy, NameTaken, Reason,
     UnknownChannel,
 )
+from services.notifier.domain.routing import url_hint
 from shared.causation import from_message, from_timer
 from shared.clock import Clock
 from shared.contracts import (
@@ -260,7 +261,8 @@ def incident_of(contract: IncidentOpened) -> dict[str, str]:
 
 
 def channel_view(channel: Channel) -> dict:
-    return {"id": channel.id, "name": channel.name, "kind": str(channel.kind), "url": channel.url,
+    return {"id": channel.id, "name": channel.name, "kind": str(channel.kind),
+            "url": url_hint(channel.url),
             "has_secret": channel.has_secret, "header_names": sorted(channel.headers),
             "created_at": channel.registered_at}
 

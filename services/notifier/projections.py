@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.notifier.domain import Channel, Delivery, Escalation, EscalationPolicy
+from services.notifier.domain.routing import url_hint
 from shared.readmodels import Apply, Projection
 
 
@@ -100,7 +101,7 @@ async def channel_registered(conn: asyncpg.Connection, e: Any) -> None:
            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
                url = EXCLUDED.url, has_secret = EXCLUDED.has_secret,
                header_names = EXCLUDED.header_names""",
-        e.originator_id, e.name, e.kind, e.url, bool(e.secret), sorted(e.headers), e.at, e.actor)
+        e.originator_id, e.name, e.kind, url_hint(e.url), bool(e.secret), sorted(e.headers), e.at, e.actor)
 
 
 async def policy_defined(conn: asyncpg.Connection, e: Any) -> None:

@@ -34,6 +34,7 @@ class StackInfo:
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=2))
+        path.chmod(0o600)  # holds the admin key
 
     @classmethod
     def load(cls, path: Path) -> "StackInfo | None":

@@ -120,3 +120,22 @@ def test_metrics_count_requests_by_route_and_status(detector):
     text = httpx.get(f"{detector.url}/metrics").text
     assert 'route="/v1/rules",service="detector",status="200"' in text
     assert 'route="/v1/rules/{rule_id}",service="detector",status="404"' in text
+
+
+def test_with_a_cipher_key_stored_events_are_unreadable_at_rest(database_url, nats_url):
+    import base64
+
+    import psycopg
+
+    key = base64.b64encode(b"k" * 32).decode()
+    service = RunningService(create_app(DetectorSettings(
+        database_url=database_url, nats_url=nats_url, api_keys=API_KEYS, cipher_key=key))).start()
+    try:
+        with service.client() as client:
+            rule = nps_rule(client, "secret.metric.name")
+            assert client.get(f"/v1/rules/{rule['id']}").json()["metric"] == "secret.metric.name"
+    finally:
+        service.stop()
+    with psycopg.connect(database_url) as conn:
+        states = [bytes(r[0]) for r in conn.execute("SELECT state FROM detector.detector_events")]
+    assert states and not any(b"secret.metric.name" in s for s in states)

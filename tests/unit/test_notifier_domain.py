@@ -386,3 +386,10 @@ def test_an_acknowledgement_that_overtakes_the_opening_keeps_the_timer_from_star
     assert app.get_or_none(Escalation.create_id("inc-12")) is None
     with pytest.raises(EscalationNotFound):
         app.escalate("inc-12", T0 + seconds(120))
+
+
+def test_people_see_a_channel_url_without_its_token_bearing_path():
+    from services.notifier.domain.routing import url_hint
+
+    assert url_hint("https://oapi.dingtalk.com/robot/send?access_token=s3cret") == "https://oapi.dingtalk.com/…"
+    assert url_hint("https://hooks.example.com") == "https://hooks.example.com"

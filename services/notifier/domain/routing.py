@@ -16,6 +16,13 @@ RESERVED_HEADERS = {"content-type", "content-length", "host"}
 MIN_SECRET_LENGTH = 16
 
 
+def url_hint(url: str) -> str:
+    """A channel URL as shown to people: chat-robot webhook paths carry tokens, so only the
+    scheme and host are shown."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…" if parts.path.strip("/") or parts.query else url
+
+
 class Channel(Aggregate):
     """A destination a message can be sent to. The secret signs every body (HMAC-SHA256)."""
 
