@@ -35,8 +35,12 @@ def open_routes() -> APIRouter:
     @router.get("/readyz")
     def readyz(request: Request) -> JSONResponse:
         runtime = getattr(request.app.state, "runtime", None)
-        ready = bool(runtime and runtime.ready)
-        return JSONResponse({"status": "ready" if ready else "starting"}, 200 if ready else 503)
+        if not (runtime and runtime.ready):
+            return JSONResponse({"status": "starting"}, 503)
+        failing = runtime.failing()
+        if failing:  # e.g. the relay cannot publish: say so instead of looking healthy
+            return JSONResponse({"status": "degraded", "failing": failing}, 503)
+        return JSONResponse({"status": "ready"}, 200)
 
     @router.get("/metrics")
     def metrics(request: Request) -> Response:

@@ -47,6 +47,10 @@ class ServiceMetrics:
                                      registry=self.registry)
         self.http_seconds = Histogram("closedloop_http_request_seconds", "HTTP request duration",
                                       ["service", "method", "route"], registry=self.registry)
+        self.restarts = Counter("closedloop_component_restarts",
+                                "Background components (relay, consumers, projections, workers) "
+                                "restarted after a failure", ["service", "component"],
+                                registry=self.registry)
         self.service = service
         self.ready = Gauge("closedloop_ready", "1 when the service is ready", ["service"],
                            registry=self.registry).labels(**labels)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from shared.settings import ServiceSettings
 from shared.store import ServiceApplication, ensure_schema, eventsourcing_env
 
 log = logging.getLogger(__name__)
+HEALTHY_RUN_SECONDS = 30.0
 
 
 @dataclass
@@ -53,6 +55,7 @@ class ServiceRuntime:
         self.js: Any = None
         self.projection_runners: list[ProjectionRunner] = []
         self._tasks: list[asyncio.Task] = []
+        self.failures: dict[str, tuple[float, str]] = {}
         self.ready = False
 
     async def start(self) -> None:
@@ -97,20 +100,33 @@ class ServiceRuntime:
         self.metrics.ready.set(1)
 
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a component forever, restarting it with backoff when it fails. Failures are
+        counted on /metrics and a component that failed recently makes /readyz say so."""
         async def supervised() -> None:
             delay = 0.2
             while True:
+                started = time.monotonic()
                 try:
                     await run()
                     return
                 except asyncio.CancelledError:
                     raise
-                except Exception:
+                except Exception as error:
+                    if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+                        delay = 0.2  # it ran well for a while: a fresh failure, not a loop
+                    self.failures[name] = (time.monotonic(), repr(error)[:300])
+                    self.metrics.restarts.labels(self.settings.service, name).inc()
                     log.exception("%s: %s stopped; restarting in %.1fs", self.settings.service, name, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 10)
 
         self._tasks.append(asyncio.create_task(supervised(), name=name))
+
+    def failing(self) -> dict[str, str]:
+        """Components that failed within the last HEALTHY_RUN_SECONDS, with their last error."""
+        now = time.monotonic()
+        return {name: error for name, (at, error) in self.failures.items()
+                if now - at < HEALTHY_RUN_SECONDS}
 
     async def caught_up(self, timeout: float = 10.0) -> None:
         """Wait until every projection has applied what is in the log right now."""

@@ -255,3 +255,24 @@ async def test_starting_a_service_keeps_the_operators_stream_settings(js):
     await js.update_stream(config)
     await ensure_streams(js)
     assert (await js.stream_info(STREAM)).config.duplicate_window == 3600
+
+
+async def test_a_relay_that_keeps_failing_makes_the_service_report_degraded(database_url, nats_url):
+    """A poisoned event the relay cannot translate must not hide behind a green /readyz."""
+    def poisoned(event):
+        raise ValueError("cannot translate this event")
+
+    settings = ServiceSettings(service=SERVICE, database_url=database_url, nats_url=nats_url)
+    runtime = ServiceRuntime(settings, ServiceParts(
+        application=lambda env, clock: ToyApplication(env, clock), translate=poisoned),
+        ServiceMetrics(SERVICE))
+    await runtime.start()
+    try:
+        await asyncio.to_thread(runtime.application.increment, "poison")
+        await eventually(lambda: "relay" in runtime.failing(), message="relay failure reported")
+        assert "cannot translate" in runtime.failing()["relay"]
+        metrics = runtime.metrics.registry.get_sample_value(
+            "closedloop_component_restarts_total", {"service": SERVICE, "component": "relay"})
+        assert metrics and metrics >= 1
+    finally:
+        await runtime.stop()
