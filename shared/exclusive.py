@@ -20,8 +20,31 @@ async def run_exclusively(dsn: str, name: str, work: Callable[[], Awaitable[None
         try:
             if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name):
                 log.info("%s: this replica holds the lease", name)
-                await work()
+                await _while_held(conn, name, work, retry_seconds)
                 return
         finally:
             await conn.close()
         await asyncio.sleep(retry_seconds)
+
+
+async def _while_held(conn: asyncpg.Connection, name: str, work: Callable[[], Awaitable[None]],
+                      check_seconds: float) -> None:
+    """Run `work` while the lock's connection lives; if it drops, Postgres has released the
+    lock to someone else, so stop the work (the supervisor starts over)."""
+    task = asyncio.ensure_future(work())
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=check_seconds)
+            if not task.done():
+                try:
+                    await asyncio.wait_for(conn.fetchval("SELECT 1"), check_seconds)
+                except (asyncpg.PostgresError, OSError, asyncio.TimeoutError) as error:
+                    raise LeaseLost(f"{name}: lost the lease ({error!r})") from error
+        task.result()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+class LeaseLost(RuntimeError):
+    pass

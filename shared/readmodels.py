@@ -21,6 +21,10 @@ CREATE TABLE IF NOT EXISTS projection_positions (
 )"""
 
 
+class PositionMoved(RuntimeError):
+    pass
+
+
 class Projection:
     """Subclasses set `name`, `tables` (name → CREATE TABLE statement) and `handlers`
     (domain event class → async apply(conn, event))."""
@@ -70,6 +74,7 @@ class ProjectionRunner:
 
     async def apply(self, batch: Batch) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
+            await self._check_position(conn)
             for _, event in batch:
                 handler = self._handlers.get(type(event))
                 if handler is not None:
@@ -80,6 +85,19 @@ class ProjectionRunner:
                 "ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position",
                 self.projection.name, last)
         self.position = last
+
+    async def _check_position(self, conn: asyncpg.Connection) -> None:
+        """Lock the position row and make sure it is where this runner left it: a runner that
+        lost its lease without noticing must not write rows out of order."""
+        await conn.execute(
+            "INSERT INTO projection_positions (projection, position) VALUES ($1, 0) "
+            "ON CONFLICT (projection) DO NOTHING", self.projection.name)
+        stored = await conn.fetchval(
+            "SELECT position FROM projection_positions WHERE projection = $1 FOR UPDATE",
+            self.projection.name)
+        if stored != self.position:
+            raise PositionMoved(f"{self.projection.name}: the stored position is {stored}, this "
+                                f"runner is at {self.position}; another runner is active")
 
     async def rebuild(self) -> int:
         """Drop the projection's tables and replay the whole log; returns the final position."""

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared.readmodels import ProjectionRunner
+from shared.readmodels import PositionMoved, ProjectionRunner
 from tests.integration.toy import (
     Counter, ToyApplication, ToyBoard, eventually, head, open_pool, stop,
 )
@@ -140,3 +140,20 @@ async def test_a_batch_that_fails_halfway_leaves_no_trace_and_is_applied_once_on
         assert not restarted.done()
     finally:
         await stop(restarted)
+
+
+async def test_a_runner_that_lost_its_lease_stops_instead_of_writing_out_of_order(app, pool):
+    """Two runners of one projection (the first lost its lease without noticing): the stale
+    one's write is refused and rolled back, so the table never goes backwards."""
+    for name in ("a", "b"):
+        await asyncio.to_thread(app.increment, name)
+    current = await run_until_caught_up(app, pool, ToyBoard())
+    await stop(current)
+    before = await tables(pool)
+
+    stale = ProjectionRunner(app, pool, ToyBoard())  # believes it is at position 0
+    batch = [(n, app.decode(n)) for n in app.recorder.select_notifications(1, 10)]
+    with pytest.raises(PositionMoved):
+        await stale.apply(batch)
+    assert await tables(pool) == before
+    assert await stored_position(pool) == head(app)
