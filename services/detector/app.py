@@ -20,9 +20,13 @@ class DetectorApplication(ServiceApplication):
         self.clock = clock or SystemClock()
 
     # -- rules ----------------------------------------------------------------------------
-    def define_rule(self, *, name: str, metric: str, operator: str, threshold: float,
-                    severity: str, labels: dict[str, str], description: str, actor: str,
-                    cause: dict[str, Any]) -> dict[str, Any]:
+    def define_rule(self, **command: Any) -> dict[str, Any]:
+        # Every new rule is added to the one rule book: concurrent definitions conflict.
+        return self.retry_on_conflict(lambda: self._define_rule(**command))
+
+    def _define_rule(self, *, name: str, metric: str, operator: str, threshold: float,
+                     severity: str, labels: dict[str, str], description: str, actor: str,
+                     cause: dict[str, Any]) -> dict[str, Any]:
         book = self.get_or_none(RuleBook.create_id()) or RuleBook()
         rule = Rule(name=name, metric=metric, operator=operator, threshold=threshold,
                     severity=severity, labels=labels, description=description,
@@ -63,6 +67,10 @@ class DetectorApplication(ServiceApplication):
 
     # -- samples --------------------------------------------------------------------------
     def ingest(self, samples: list[Any], *, actor: str, cause: dict[str, Any]) -> dict[str, int]:
+        # Two batches about the same series may race; the loser re-evaluates on fresh state.
+        return self.retry_on_conflict(lambda: self._ingest(samples, actor=actor, cause=cause))
+
+    def _ingest(self, samples: list[Any], *, actor: str, cause: dict[str, Any]) -> dict[str, int]:
         """Evaluate each sample against the rules watching its series, in time order, and
         store an event only when an alert starts or stops firing."""
         now = self.clock.now()
@@ -104,6 +112,11 @@ class DetectorApplication(ServiceApplication):
     # -- external alerts ------------------------------------------------------------------
     def receive_external(self, alerts: list[ExternalAlert], *, actor: str,
                          cause: dict[str, Any]) -> dict[str, int]:
+        return self.retry_on_conflict(
+            lambda: self._receive_external(alerts, actor=actor, cause=cause))
+
+    def _receive_external(self, alerts: list[ExternalAlert], *, actor: str,
+                          cause: dict[str, Any]) -> dict[str, int]:
         """Alerts from Alertmanager, deduplicated by fingerprint: a re-sent firing alert
         changes nothing and stores nothing."""
         now = self.clock.now()
