@@ -262,13 +262,19 @@ def test_only_the_four_lifecycle_events_become_public_contracts():
     assert (closed.incident_id, closed.capa_id) == (str(incident.id), "capa-1")
 
 
-# -- the application: alerts deduplicated into incidents (in-memory store) ---------------------------
+# -- the application: alerts deduplicated into incidents (in-memory store; the same stories run
+# against PostgreSQL in tests/integration/test_applications_on_postgres.py) -----------------------
+@pytest.fixture
+def feed(store_env):
+    return Feed(store_env)
+
+
 class Feed:
     """Delivers contracts to the application the way the consumer does."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str]) -> None:
         self.clock = ManualClock(T0)
-        self.app = IncidentsApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"}, self.clock)
+        self.app = IncidentsApplication(env, self.clock)
         self.sequence = 0
 
     def send(self, handler, contract: Contract) -> Tracking:
@@ -294,8 +300,7 @@ class Feed:
         return ids
 
 
-def test_one_incident_per_fingerprint_while_it_is_open():
-    feed = Feed()
+def test_one_incident_per_fingerprint_while_it_is_open(feed):
     feed.raise_alert("a-1")
     feed.raise_alert("a-1")  # re-sent
     feed.raise_alert("a-2")  # fired again
@@ -305,8 +310,7 @@ def test_one_incident_per_fingerprint_while_it_is_open():
     assert [e["action"] for e in incident["timeline"]] == ["opened", "alert attached"]
 
 
-def test_after_resolution_a_new_firing_opens_the_next_incident_but_a_resend_does_not():
-    feed = Feed()
+def test_after_resolution_a_new_firing_opens_the_next_incident_but_a_resend_does_not(feed):
     feed.raise_alert("a-1")
     feed.app.resolve("P0-2026-11-001", "alice", "restarted", CAUSE)
     feed.raise_alert("a-1")  # the old firing sent again: still nothing new
@@ -317,8 +321,7 @@ def test_after_resolution_a_new_firing_opens_the_next_incident_but_a_resend_does
     assert (second["occurrence"], second["status"], second["alert_ids"]) == (2, "new", ["a-2"])
 
 
-def test_refs_are_numbered_per_severity():
-    feed = Feed()
+def test_refs_are_numbered_per_severity(feed):
     feed.raise_alert("a-1", fingerprint="fp-1", severity="P1")
     feed.raise_alert("b-1", fingerprint="fp-2", severity="p1")
     feed.raise_alert("c-1", fingerprint="fp-3", severity="P2")
@@ -326,14 +329,12 @@ def test_refs_are_numbered_per_severity():
     assert refs == ["P1-2026-11-001", "P1-2026-11-002", "P2-2026-11-001"]
 
 
-def test_an_alert_with_an_unknown_severity_is_rejected_to_the_dead_letter_stream():
-    feed = Feed()
+def test_an_alert_with_an_unknown_severity_is_rejected_to_the_dead_letter_stream(feed):
     with pytest.raises(Rejected, match="severity 'SEV1' is not one of P0, P1, P2, P3"):
         feed.raise_alert("a-1", severity="SEV1")
 
 
-def test_facts_about_unknown_incidents_are_acknowledged_and_skipped():
-    feed = Feed()
+def test_facts_about_unknown_incidents_are_acknowledged_and_skipped(feed):
     tracking = feed.send(feed.app.handle_capa_opened, CapaOpened(
         capa_id="c-1", incident_id=str(uuid.uuid4()), ref="P0-2026-11-009", title="t", at=T0))
     assert feed.app.already_processed(tracking)
@@ -343,8 +344,7 @@ def test_facts_about_unknown_incidents_are_acknowledged_and_skipped():
     assert feed.incident_ids() == set()
 
 
-def test_the_whole_story_from_alert_to_closure_through_the_application():
-    feed = Feed()
+def test_the_whole_story_from_alert_to_closure_through_the_application(feed):
     feed.raise_alert("a-1")
     [incident_id] = feed.incident_ids()
     feed.send(feed.app.handle_notification_delivered, NotificationDelivered(
@@ -376,8 +376,7 @@ def test_the_whole_story_from_alert_to_closure_through_the_application():
         "alert cleared", "CAPA opened", "action verified", "closed", "archived"]
 
 
-def test_unknown_ids_and_refs_are_not_found():
-    feed = Feed()
+def test_unknown_ids_and_refs_are_not_found(feed):
     feed.raise_alert("a-1")
     link_id = str(FingerprintLink.create_id("fp-1"))  # exists, but is not an incident
     for unknown in ("P0-2026-11-999", str(uuid.uuid4()), link_id, "nonsense"):

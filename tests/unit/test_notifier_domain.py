@@ -280,8 +280,8 @@ def test_the_directory_lists_each_channel_and_policy_once():
 # -- The application over an in-memory store (no I/O) ----------------------------------------
 
 @pytest.fixture
-def app():
-    return NotifierApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"}, ManualClock(T0))
+def app(store_env):
+    return NotifierApplication(store_env, ManualClock(T0))
 
 
 def opened(incident_id: str, severity: str = "P0", seq: int = 1):

@@ -1,0 +1,39 @@
+"""The application stories of the unit tests, re-run on PostgreSQL: the same tests, another
+event store (the in-memory store keeps only a high-water mark for tracking, PostgreSQL one row
+per message, so both must tell the same story)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.store import ensure_schema, eventsourcing_env
+from tests.unit.test_incidents_domain import (  # noqa: F401 (collected again here)
+    feed,
+    test_after_resolution_a_new_firing_opens_the_next_incident_but_a_resend_does_not,
+    test_an_alert_with_an_unknown_severity_is_rejected_to_the_dead_letter_stream,
+    test_facts_about_unknown_incidents_are_acknowledged_and_skipped,
+    test_one_incident_per_fingerprint_while_it_is_open,
+    test_refs_are_numbered_per_severity,
+    test_the_whole_story_from_alert_to_closure_through_the_application,
+    test_unknown_ids_and_refs_are_not_found,
+)
+from tests.unit.test_notifier_domain import (  # noqa: F401 (collected again here)
+    app,
+    test_a_policy_naming_an_unknown_channel_is_refused,
+    test_an_acknowledgement_stops_the_timer,
+    test_an_acknowledgement_that_overtakes_the_opening_keeps_the_timer_from_starting,
+    test_an_escalation_fires_once_and_schedules_its_messages_in_the_same_save,
+    test_an_incident_no_policy_covers_is_recorded_as_processed_without_events,
+    test_an_opened_incident_schedules_deliveries_and_a_timer_and_a_redelivery_adds_nothing,
+    test_two_replicas_claiming_the_same_attempt_collide_on_save,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def store_env(database_url) -> dict[str, str]:
+    schema = f"app_{uuid.uuid4().hex[:8]}"
+    ensure_schema(database_url, schema)
+    return eventsourcing_env(database_url, schema)
