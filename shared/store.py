@@ -9,6 +9,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
@@ -35,6 +36,7 @@ def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "") -> d
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "5",
+        "PROCESS_RECORDER_TOPIC": "shared.store:BatchProcessRecorder",
     }
 
 
@@ -45,6 +47,16 @@ def ensure_schema(database_url: str, schema: str) -> None:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
+class BatchProcessRecorder(PostgresProcessRecorder):
+    """Also records the tracking rows of several messages with their events, in one
+    transaction (`trackings=[...]`): a consumer's batch costs one commit, not one each."""
+
+    def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking=tracking)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
 class ServiceApplication(Application[UUID]):
     """An Application that records tracking rows atomically with the events a message caused,
     and tells in-process followers (relay, projections) the moment something was saved."""
@@ -52,6 +64,7 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self._listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
+        self._local = threading.local()  # the batch being collected by this thread, if any
         super().__init__(env)
 
     def construct_recorder(self):  # type: ignore[override]
@@ -61,10 +74,31 @@ class ServiceApplication(Application[UUID]):
     def save_tracked(self, *objs: Any, tracking: Tracking | None) -> None:
         """Save aggregates and, in the same transaction, the position of the message that
         caused them. Raises IntegrityError when that message was already processed."""
+        batch = getattr(self._local, "batch", None)
+        if batch is not None:  # inside save_batch(): written together at the end
+            batch.collect_events(*objs)
+            if tracking is not None:
+                batch.trackings.append(tracking)
+            return
         processing = ProcessingEvent(tracking=tracking)
         processing.collect_events(*objs)
         recordings = self._record(processing)
         self._take_snapshots(processing)
+        self._notify(recordings)
+
+    def save_batch(self, run: Callable[[], None]) -> None:
+        """Run several message handlers and write everything they saved, with every tracking
+        row, in one transaction. Any failure (a conflict, a redelivery, a handler error)
+        writes nothing and raises; the caller then handles the messages one by one."""
+        batch = ProcessingEvent()
+        batch.trackings = []  # type: ignore[attr-defined]
+        self._local.batch = batch
+        try:
+            run()
+        finally:
+            self._local.batch = None
+        recordings = self.events.put(batch.events, trackings=batch.trackings)  # type: ignore[attr-defined]
+        self._take_snapshots(batch)
         self._notify(recordings)
 
     def _notify(self, recordings: list[Any]) -> None:

@@ -41,6 +41,17 @@ class Subscription:
             self.subjects = [c.type_name() for c in self.handlers]
 
 
+@dataclass
+class Delivery:
+    """One fetched message, read and matched to its handler."""
+
+    msg: Any
+    envelope: CloudEvent
+    contract: Contract
+    handler: Handler
+    tracking: Tracking
+
+
 class DurableConsumer:
     def __init__(self, app: ServiceApplication, js: Any, service: str, subscription: Subscription,
                  *, batch: int = 100, max_deliver: int = 5, metrics: Any = None) -> None:
@@ -65,30 +76,62 @@ class DurableConsumer:
                     messages = await psub.fetch(self.batch, timeout=1)
                 except (NatsTimeout, asyncio.TimeoutError):
                     continue
-                for msg in messages:
-                    await self.handle(msg)
+                await self.handle_all(messages)
         finally:
             # Leave no subscription behind: unread messages on it would stall the drain.
             await psub.unsubscribe()
 
-    async def handle(self, msg: Any) -> None:
-        tracking = Tracking(self.sub.stream, msg.metadata.sequence.stream)
-        try:
-            envelope = CloudEvent.from_bytes(msg.data)
-            contract_type = contract_for_type(envelope.type)
-            contract = contract_type.model_validate(envelope.data)
-            handler = self.sub.handlers[contract_type]
-        except (ValidationError, ValueError, KeyError) as error:
-            await self.reject(msg, f"unreadable message: {error}")
-            return
-        with self.tracer.start_as_current_span(
-            f"{self.service}.DurableConsumer.handle", context=tracing.extract(msg.headers),
-            kind=SpanKind.CONSUMER,
-            attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
-                        "messaging.message.id": envelope.id},
-        ):
+    async def handle_all(self, messages: list[Any]) -> None:
+        """Handle a fetched batch in one transaction when every message goes through; else
+        (a redelivery, a conflict, a handler error) one by one, each with its own verdict."""
+        readable = []
+        for msg in messages:
             try:
-                done = await self.run_handler(handler, envelope, contract, tracking)
+                readable.append(Delivery(msg, *self.read(msg)))
+            except (ValidationError, ValueError, KeyError) as error:
+                await self.reject(msg, f"unreadable message: {error}")
+        if len(readable) > 1 and await asyncio.to_thread(self._all_at_once, readable):
+            for delivery in readable:
+                await delivery.msg.ack()
+            if self.metrics is not None:
+                self.metrics.consumed.labels(self.sub.stream).inc(len(readable))
+            return
+        for delivery in readable:
+            await self.handle_one(delivery)
+
+    def _all_at_once(self, deliveries: list["Delivery"]) -> bool:
+        def run() -> None:
+            for d in deliveries:
+                with self._span(d):
+                    d.handler(d.envelope, d.contract, d.tracking)
+        try:
+            self.app.save_batch(run)
+            return True
+        except Exception:  # handled again one by one, where each message gets its verdict
+            return False
+
+    def read(self, msg: Any) -> tuple[CloudEvent, Contract, Handler, Tracking]:
+        envelope = CloudEvent.from_bytes(msg.data)
+        contract_type = contract_for_type(envelope.type)
+        contract = contract_type.model_validate(envelope.data)
+        handler = self.sub.handlers[contract_type]
+        return envelope, contract, handler, Tracking(self.sub.stream, msg.metadata.sequence.stream)
+
+    def _span(self, d: "Delivery"):
+        return self.tracer.start_as_current_span(
+            f"{self.service}.DurableConsumer.handle", context=tracing.extract(d.msg.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": d.msg.subject,
+                        "messaging.message.id": d.envelope.id})
+
+    async def handle(self, msg: Any) -> None:
+        await self.handle_all([msg])
+
+    async def handle_one(self, d: "Delivery") -> None:
+        msg = d.msg
+        with self._span(d):
+            try:
+                done = await self.run_handler(d.handler, d.envelope, d.contract, d.tracking)
             except Rejected as error:
                 await self.reject(msg, str(error))
                 return
@@ -96,7 +139,7 @@ class DurableConsumer:
                 await self.retry(msg, "concurrent changes to the same aggregate")
                 return
             except Exception as error:  # transient until proven otherwise
-                log.exception("%s: handling %s failed", self.durable, envelope.type)
+                log.exception("%s: handling %s failed", self.durable, d.envelope.type)
                 await self.retry(msg, repr(error))
                 return
         await msg.ack()
