@@ -21,6 +21,29 @@ CREATE TABLE IF NOT EXISTS projection_positions (
 )"""
 
 
+class Changes:
+    """Tells workers that read models changed, so they look at once instead of at their next
+    poll. A generation number means a change made while a worker was busy is not missed."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self.generation += 1
+        self._event.set()
+
+    async def wait(self, since: int, timeout: float) -> None:
+        """Return when something changed after generation `since`, or after `timeout`."""
+        if self.generation != since:
+            return
+        self._event.clear()
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            pass
+
+
 class PositionMoved(RuntimeError):
     pass
 
@@ -49,8 +72,9 @@ class Projection:
 
 class ProjectionRunner:
     def __init__(self, app: ServiceApplication, pool: asyncpg.Pool, projection: Projection,
-                 *, poll_seconds: float = 0.05) -> None:
+                 *, poll_seconds: float = 0.05, changes: Changes | None = None) -> None:
         self.app, self.pool, self.projection = app, pool, projection
+        self.changes = changes
         self.poll_seconds = poll_seconds
         self._handlers = projection.handlers()
         self.position = 0
@@ -85,6 +109,8 @@ class ProjectionRunner:
                 "ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position",
                 self.projection.name, last)
         self.position = last
+        if self.changes is not None:
+            self.changes.notify()
 
     async def _check_position(self, conn: asyncpg.Connection) -> None:
         """Lock the position row and make sure it is where this runner left it: a runner that

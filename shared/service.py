@@ -17,7 +17,7 @@ from shared.bus.relay import OutboxRelay, Translate
 from shared.bus.streams import ensure_streams
 from shared.clock import Clock, SystemClock
 from shared.exclusive import run_exclusively
-from shared.readmodels import Projection, ProjectionRunner
+from shared.readmodels import Changes, Projection, ProjectionRunner
 from shared.settings import ServiceSettings
 from shared.store import ServiceApplication, ensure_schema, eventsourcing_env
 
@@ -56,6 +56,7 @@ class ServiceRuntime:
         self.projection_runners: list[ProjectionRunner] = []
         self._tasks: list[asyncio.Task] = []
         self.failures: dict[str, tuple[float, str]] = {}
+        self.read_models = Changes()  # workers wait on it instead of sleeping a whole poll
         self.ready = False
 
     async def start(self) -> None:
@@ -82,7 +83,7 @@ class ServiceRuntime:
             asyncpg_dsn(url), f"{s.schema_name}:relay", relay.run))
         for projection in self.parts.projections:
             runner = ProjectionRunner(self.application, self.pool, projection,
-                                      poll_seconds=s.relay_poll_seconds)
+                                      poll_seconds=s.relay_poll_seconds, changes=self.read_models)
             self.projection_runners.append(runner)
             self._spawn(f"projection:{projection.name}", lambda r=runner: run_exclusively(
                 asyncpg_dsn(url), f"{s.schema_name}:projection:{r.projection.name}", r.run))

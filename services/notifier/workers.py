@@ -60,12 +60,13 @@ async def deliver_due(runtime: Any) -> None:
             asyncio.TaskGroup() as sends:
         integrations: dict[str, Integration] = {ChannelKind.WEBHOOK: WebhookChannel(client)}
         while True:
+            seen = runtime.read_models.generation
             room = settings.worker_batch - len(in_flight)
             claimed = await _survive(claim_due_deliveries(runtime, in_flight, room), "deliver_due")
             for job in claimed or []:
                 in_flight.add(job.delivery_id)
                 sends.create_task(send_and_record(runtime, integrations, job, in_flight))
-            await asyncio.sleep(settings.worker_poll_seconds)
+            await runtime.read_models.wait(seen, settings.worker_poll_seconds)
 
 
 async def claim_due_deliveries(runtime: Any, in_flight: set[UUID], limit: int) -> list[Claimed]:
