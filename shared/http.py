@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -22,6 +22,8 @@ from shared.service import ServiceParts, ServiceRuntime
 from shared.settings import ServiceSettings
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# Paging: an offset past this is a mistake, not a page (and would overflow the database's int).
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="rows to skip")]
 
 
 def open_routes() -> APIRouter:
@@ -92,6 +94,19 @@ def _install_error_handlers(api: FastAPI) -> None:
         metrics.http_seconds.labels(metrics.service, request.method, route).observe(
             time.perf_counter() - started)
         return response
+
+    @api.middleware("http")
+    async def refuse_nul(request: Request, call_next):
+        # PostgreSQL text cannot hold NUL: refuse it at the door rather than store an event
+        # that no read model could ever show.
+        in_url = "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b"")
+        in_body = request.method in ("POST", "PUT", "PATCH") and \
+            b"\\u0000" in (await request.body()).lower()
+        if in_url or in_body:
+            where = "body" if in_body else "url"
+            return JSONResponse({"detail": f"{where}: text must not contain NUL (\\u0000) "
+                                 "characters; remove them and send again"}, 422)
+        return await call_next(request)
 
     @api.middleware("http")
     async def limit_body(request: Request, call_next):

@@ -13,7 +13,7 @@ from services.capa.schemas import (
     RootCauseCreate,
 )
 from shared.auth import Role, acting_as, require
-from shared.http import request_cause, runtime_of
+from shared.http import Offset, request_cause, runtime_of
 
 router = APIRouter(prefix="/v1/capa", tags=["capa"])
 responder = [Depends(require(Role.RESPONDER))]
@@ -35,7 +35,7 @@ def _app(request: Request) -> CapaApplication:
 @router.get("", response_model=CapaPage, summary="List CAPA cases (read model)")
 async def list_cases(request: Request, incident_id: str | None = None,
                      status: CaseStatus | None = None,
-                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                     limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
                      ) -> dict[str, Any]:
     where = (incident_id, status.value if status else None)
     async with runtime_of(request).pool.acquire() as conn:

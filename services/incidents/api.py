@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from shared.auth import Role, acting_as, caller, require
-from shared.http import request_cause, runtime_of
+from shared.http import Offset, request_cause, runtime_of
 
 from services.incidents.app import IncidentsApplication
 from services.incidents.domain import Severity, Status
@@ -30,7 +30,7 @@ async def list_incidents(
     status: Status | None = None,
     severity: Severity | None = None,
     limit: int = Query(50, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> IncidentPage:
     """Newest first, from the `incidents` read model (it may trail a save by milliseconds)."""
     where, args = [], []

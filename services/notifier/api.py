@@ -14,7 +14,7 @@ from services.notifier.schemas import (
     PolicyCreate, PolicyPage, PolicyRead,
 )
 from shared.auth import Role, caller, require
-from shared.http import request_cause, runtime_of
+from shared.http import Offset, request_cause, runtime_of
 
 router = APIRouter(prefix="/v1")
 manager = [Depends(require(Role.MANAGER))]
@@ -72,7 +72,7 @@ async def list_policies(request: Request) -> dict:
 async def list_deliveries(request: Request, incident_id: str | None = None,
                           status: DeliveryStatus | None = None,
                           limit: int = Query(100, ge=1, le=1000),
-                          offset: int = Query(0, ge=0)) -> dict:
+                          offset: Offset = 0) -> dict:
     return await read_page(request, "deliveries", FILTERS, "created_at, id",
                            (incident_id, str(status) if status else None), limit, offset)
 
@@ -86,6 +86,6 @@ def get_delivery(delivery_id: UUID, request: Request) -> dict:
 async def list_escalations(request: Request, incident_id: str | None = None,
                            status: EscalationStatus | None = None,
                            limit: int = Query(100, ge=1, le=1000),
-                           offset: int = Query(0, ge=0)) -> dict:
+                           offset: Offset = 0) -> dict:
     return await read_page(request, "escalations", FILTERS, "due_at, id",
                            (incident_id, str(status) if status else None), limit, offset)

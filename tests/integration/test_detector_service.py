@@ -139,3 +139,13 @@ def test_with_a_cipher_key_stored_events_are_unreadable_at_rest(database_url, na
     with psycopg.connect(database_url) as conn:
         states = [bytes(r[0]) for r in conn.execute("SELECT state FROM detector.detector_events")]
     assert states and not any(b"secret.metric.name" in s for s in states)
+
+
+def test_text_with_nul_characters_is_refused_before_anything_is_stored(detector):
+    """PostgreSQL text cannot hold NUL: such a rule would be stored but never shown."""
+    with detector.client() as client:
+        r = client.post("/v1/rules", json={"name": "bad\u0000name", "metric": "m",
+                                           "operator": "above", "threshold": 1, "severity": "P1"})
+        assert r.status_code == 422 and "NUL" in r.text
+        assert client.get("/v1/alerts", params={"status": "firing\x00"}).status_code == 422
+        assert client.get("/v1/rules").json() == []

@@ -247,3 +247,10 @@ def test_http_asks_for_a_key_a_role_a_known_incident_and_a_named_person(service,
     # Nothing above changed the incident.
     assert [e["action"] for e in viewer.get(f"/v1/incidents/{ref}/timeline").json()] == ["opened"]
     assert json.loads(viewer.get(f"/v1/incidents/{ref}").text)["status"] == "new"
+
+
+def test_a_page_offset_beyond_any_page_is_refused_with_the_limit(service):
+    with service.client() as client:
+        r = client.get("/v1/incidents", params={"offset": 10**20})
+        assert r.status_code == 422 and "offset" in r.text
+        assert client.get("/v1/incidents", params={"offset": 10**6}).json()["items"] == []
