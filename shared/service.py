@@ -41,6 +41,20 @@ class ServiceParts:
     subscribe: Callable[[ServiceApplication], list[Subscription]] | None = None
 
 
+async def listen_for_saves(dsn: str, application: ServiceApplication) -> None:
+    """Wake the log followers when any replica saves: the event store NOTIFYs on every insert,
+    so followers need only a slow poll as a safety net."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.add_listener(application.recorder.channel_name,
+                                lambda *_: application.wake_followers())
+        while True:  # a dead connection ends the wait with an error; the supervisor reconnects
+            await asyncio.sleep(5)
+            await conn.fetchval("SELECT 1")
+    finally:
+        await conn.close()
+
+
 def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+psycopg://", "postgresql://")
 
@@ -77,6 +91,7 @@ class ServiceRuntime:
             for projection in self.parts.projections:
                 await projection.create(conn)
 
+        self._spawn("listen", lambda: listen_for_saves(asyncpg_dsn(url), self.application))
         relay = OutboxRelay(self.application, self.js, s.service, self.parts.translate,
                             poll_seconds=s.relay_poll_seconds, metrics=self.metrics)
         self._spawn("relay", lambda: run_exclusively(

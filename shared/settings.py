@@ -27,7 +27,8 @@ class ServiceSettings(BaseSettings):
     # NoDecode: the variable is `key:role,key:role`, not JSON.
     api_keys: Annotated[ApiKeys, NoDecode] = Field(default_factory=ApiKeys,
                                                    description="key:role,key:role")
-    relay_poll_seconds: float = 0.05
+    # Followers of the log wake on every save (NOTIFY); this poll is only a safety net.
+    relay_poll_seconds: float = 1.0
     consumer_batch: int = 100
     max_deliver: int = 5
     otel_exporter: str = "none"  # none | console | otlp

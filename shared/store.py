@@ -103,13 +103,17 @@ class ServiceApplication(Application[UUID]):
 
     def _notify(self, recordings: list[Any]) -> None:
         if recordings:
-            with self._listeners_lock:
-                listeners = list(self._listeners)
-            for listener in listeners:
-                try:
-                    listener()
-                except RuntimeError:  # its event loop has closed; the save itself succeeded
-                    self.remove_save_listener(listener)
+            self.wake_followers()
+
+    def wake_followers(self) -> None:
+        """Tell log followers (relay, projections) there is something new to read."""
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except RuntimeError:  # its event loop has closed; the save itself succeeded
+                self.remove_save_listener(listener)
 
     def add_save_listener(self, listener: Callable[[], None]) -> None:
         with self._listeners_lock:

@@ -22,7 +22,7 @@ from shared.observability import ServiceMetrics
 from shared.service import ServiceParts, ServiceRuntime
 from shared.settings import ServiceSettings
 from tests.integration.toy import (
-    SERVICE, ToyApplication, eventually, head, stop, stream_count, stream_holds,
+    SERVICE, ToyApplication, eventually, head, open_app, stop, stream_count, stream_holds,
     stream_messages, to_contract,
 )
 
@@ -275,4 +275,26 @@ async def test_a_relay_that_keeps_failing_makes_the_service_report_degraded(data
             "closedloop_component_restarts_total", {"service": SERVICE, "component": "relay"})
         assert metrics and metrics >= 1
     finally:
+        await runtime.stop()
+
+
+async def test_a_save_on_another_replica_wakes_this_relay_without_polling(database_url, nats_url):
+    """The store NOTIFYs on every insert: with polling all but switched off, an event saved by
+    another replica (another application on the same schema) is still published."""
+    settings = ServiceSettings(service=SERVICE, database_url=database_url, nats_url=nats_url,
+                               relay_poll_seconds=3600)
+    runtime = ServiceRuntime(settings, ServiceParts(
+        application=lambda env, clock: ToyApplication(env, clock), translate=to_contract),
+        ServiceMetrics(SERVICE))
+    await runtime.start()
+    other_replica = open_app(database_url)
+    try:
+        await eventually(lambda: runtime.application.position(RELAY) == 0, message="relay ready")
+        await asyncio.sleep(0.5)  # let the relay settle into its (hour-long) wait
+        await asyncio.to_thread(other_replica.increment, "elsewhere")
+        await eventually(lambda: runtime.application.position(RELAY) == head(other_replica),
+                         message="relay woken by the other replica's save")
+        assert await stream_count(runtime.js, STREAM) == 1
+    finally:
+        other_replica.close()
         await runtime.stop()
