@@ -73,7 +73,7 @@ class OutboxRelay:
             headers = tracing.inject({"Nats-Msg-Id": envelope.id,
                                       "Content-Type": "application/cloudevents+json"})
             return await self.js.publish_async(envelope.type, envelope.to_bytes(),
-                                               headers=headers, wait_stall=self.ack_timeout)
+                                               headers=headers)
 
     async def publish_batch(self, batch: list[tuple[Any, Any]]) -> None:
         """Pipeline the publishes and wait for every ack; any failure raises before the
@@ -87,8 +87,8 @@ class OutboxRelay:
                 acks.append(await self._publish(notification.id, event, contract))
             # nats-py never fails an unanswered ack by itself (a publish lost in a reconnect):
             # time out, so the supervisor restarts the relay from its stored position.
-            for ack in acks:
-                await asyncio.wait_for(ack, self.ack_timeout)
+            if acks:
+                await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout)
         finally:
             for ack in acks:  # free nats-py's pending-publish slots of a failed batch
                 if not ack.done():
