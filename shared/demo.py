@@ -141,13 +141,15 @@ class Demo:
             "owner": "Chen Jie", "due_date": time.strftime("%Y-%m-%d"),
             "acceptance_criteria": "Rota tool refuses a plan below forecast staffing"})
         say("7. CAPA: root cause by 5 whys, one corrective and one preventive action")
-        for action, owner in ((corrective, "Li Wei"), (preventive, "Chen Jie")):
-            aid = action.get("action_id") or action.get("id")
-            self.call("capa", "POST", f"/v1/capa/{cid}/actions/{aid}/complete",
-                      json={"by": owner, "evidence": "done, see attached rota"})
-            self.call("capa", "POST", f"/v1/capa/{cid}/actions/{aid}/verify",
+        done = ((corrective, "Li Wei", "Rota v7 published: five tills staffed 11:00-15:00"),
+                (preventive, "Chen Jie", "Rota tool release 3.2 checks the forecast"))
+        for action, owner, evidence in done:
+            self.call("capa", "POST", f"/v1/capa/{cid}/actions/{action['id']}/complete",
+                      json={"by": owner, "evidence": evidence})
+        for action, _, _ in done:
+            self.call("capa", "POST", f"/v1/capa/{cid}/actions/{action['id']}/verify",
                       json={"verifier": "Zhang Min (quality)", "effective": True,
-                            "note": "checked on site"})
+                            "note": "checked on site over two weekends"})
         say("8. both actions completed by their owners and verified by quality")
         closed = wait_for("the incident to close", lambda: (lambda i: i if i["status"] == "closed" else None)(
             self.call("incidents", "GET", f"/v1/incidents/{ref}")))

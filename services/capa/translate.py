@@ -6,12 +6,36 @@ from typing import Any
 
 from services.capa.domain import CapaCase
 from shared.bus.relay import translator
-from shared.contracts import CapaActionVerified, CapaClosed, CapaOpened, Contract
+from shared.contracts import (
+    CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed, CapaOpened,
+    CapaRootCauseRecorded, Contract,
+)
 
 
 def _opened(e: Any) -> Contract:
     return CapaOpened(capa_id=str(e.originator_id), incident_id=e.incident_id, ref=e.ref,
                       title=e.title, at=e.at)
+
+
+def _root_cause(e: Any) -> Contract:
+    return CapaRootCauseRecorded(
+        capa_id=str(e.originator_id), incident_id=e.incident_id, method=e.method,
+        statement=e.statement, category=e.category, whys=list(e.whys), revision=e.revision,
+        by=e.actor, at=e.at)
+
+
+def _action_added(e: Any) -> Contract:
+    return CapaActionAdded(
+        capa_id=str(e.originator_id), incident_id=e.incident_id, action_id=e.action_id,
+        kind=e.kind, title=e.title, owner=e.owner, due_date=e.due_date,
+        acceptance_criteria=e.acceptance_criteria, by=e.actor, at=e.at)
+
+
+def _action_completed(e: Any) -> Contract:
+    return CapaActionCompleted(
+        capa_id=str(e.originator_id), incident_id=e.incident_id, action_id=e.action_id,
+        kind=e.kind, owner=e.owner, completed_by=e.actor, evidence=e.evidence,
+        open_actions=e.open_actions, at=e.at)
 
 
 def _action_verified(e: Any) -> Contract:
@@ -25,9 +49,12 @@ def _closed(e: Any) -> Contract:
                       root_cause=e.root_cause, actions=e.actions, at=e.at)
 
 
-# Root cause revisions, new actions, completions and reopenings stay private.
+# Reopened actions stay private (the owner hears it from the case itself).
 _PUBLIC: dict[type, Callable[[Any], Contract]] = {
     CapaCase.Opened: _opened,
+    CapaCase.RootCauseRecorded: _root_cause,
+    CapaCase.ActionAdded: _action_added,
+    CapaCase.ActionCompleted: _action_completed,
     CapaCase.ActionVerified: _action_verified,
     CapaCase.Closed: _closed,
 }

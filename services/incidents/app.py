@@ -12,13 +12,15 @@ from shared.bus.consumer import Rejected
 from shared.causation import from_message
 from shared.clock import Clock
 from shared.contracts import (
-    AlertRaised, AlertResolved, CapaActionVerified, CapaClosed, CapaOpened, CloudEvent,
+    AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
+    CapaClosed, CapaOpened, CapaRootCauseRecorded, CloudEvent,
     EscalationTriggered, NotificationDelivered, NotificationFailed,
 )
 from shared.store import ServiceApplication, Tracking
 
 from services.incidents.domain import (
-    FingerprintLink, Incident, IncidentNotFound, RefCounter, RefIndex, Severity, format_ref,
+    FingerprintLink, Incident, IncidentNotFound, RefCounter, RefIndex, Severity, Status,
+    format_ref,
 )
 from services.incidents.timeline import timeline_of
 
@@ -128,6 +130,30 @@ class IncidentsApplication(ServiceApplication):
                            tracking: Tracking) -> None:
         self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
                      i.record_capa_opened(fact.capa_id, fact.title, at, actor, cause))
+
+    def handle_capa_root_cause_recorded(self, envelope: CloudEvent, fact: CapaRootCauseRecorded,
+                                        tracking: Tracking) -> None:
+        self._record_capa_step(envelope, fact, f"root-cause:{fact.revision}", "root cause found",
+                               fact.by, Status.PLANNING, tracking)
+
+    def handle_capa_action_added(self, envelope: CloudEvent, fact: CapaActionAdded,
+                                 tracking: Tracking) -> None:
+        self._record_capa_step(envelope, fact, f"added:{fact.action_id}", "action planned",
+                               fact.by, Status.EXECUTING, tracking)
+
+    def handle_capa_action_completed(self, envelope: CloudEvent, fact: CapaActionCompleted,
+                                     tracking: Tracking) -> None:
+        # Verification starts once no action is left to do.
+        self._record_capa_step(envelope, fact, f"completed:{fact.action_id}:{envelope.id}",
+                               "action completed", fact.completed_by,
+                               Status.VERIFYING if fact.open_actions == 0 else None, tracking)
+
+    def _record_capa_step(self, envelope: CloudEvent, fact: Any, key: str, step: str,
+                          person: str | None, status: Status | None, tracking: Tracking) -> None:
+        detail = fact.model_dump(mode="json", exclude={"incident_id", "at"})
+        self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
+                          i.record_capa_step(key, step, detail, status, at, person or actor,
+                                             cause))
 
     def handle_capa_action_verified(self, envelope: CloudEvent, fact: CapaActionVerified,
                                     tracking: Tracking) -> None:

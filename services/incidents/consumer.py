@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from shared.bus.consumer import Subscription
 from shared.contracts import (
-    AlertRaised, AlertResolved, CapaActionVerified, CapaClosed, CapaOpened,
+    AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
+    CapaClosed, CapaOpened, CapaRootCauseRecorded,
     EscalationTriggered, NotificationDelivered, NotificationFailed,
 )
 
@@ -24,6 +25,9 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
         }),
         Subscription(stream="CAPA", handlers={
             CapaOpened: app.handle_capa_opened,
+            CapaRootCauseRecorded: app.handle_capa_root_cause_recorded,
+            CapaActionAdded: app.handle_capa_action_added,
+            CapaActionCompleted: app.handle_capa_action_completed,
             CapaActionVerified: app.handle_capa_action_verified,
             CapaClosed: app.handle_capa_closed,
         }),

@@ -17,6 +17,8 @@ def timeline_of(events: list[Any]) -> list[dict[str, Any]]:
     entries = []
     for stored in events:
         action, describe = _STORY.get(type(stored), (type(stored).__name__, _nothing))
+        if isinstance(stored, Incident.CapaStepRecorded):
+            action = stored.step  # "root cause found", "action planned", "action completed"
         cause = getattr(stored, "cause", None) or {}
         entries.append({
             "at": getattr(stored, "at", stored.timestamp),
@@ -94,6 +96,35 @@ def _action_verified(e: Any, _: dict[str, Any]) -> str:
             f"(CAPA {e.capa_id})")
 
 
+def _capa_step(e: Any, _: dict[str, Any]) -> str:
+    return _CAPA_STEPS.get(e.step, lambda d: "")(e.detail)
+
+
+def _root_cause_found(d: dict[str, Any]) -> str:
+    method = {"5whys": "5 whys", "fishbone": "fishbone"}.get(d["method"], d["method"])
+    category = f", category {d['category']}" if d.get("category") else ""
+    whys = f"; {_count(len(d['whys']), 'why')} asked" if d.get("whys") else ""
+    return f"root cause ({method}{category}): {d['statement']!r}{whys}"
+
+
+def _action_planned(d: dict[str, Any]) -> str:
+    return (f"{d['kind']} action {d['action_id']} {d['title']!r} owned by {d['owner']}, due "
+            f"{d['due_date']}; done when: {d['acceptance_criteria']}")
+
+
+def _action_completed(d: dict[str, Any]) -> str:
+    left = (f"{_count(d['open_actions'], 'action')} still to do" if d["open_actions"]
+            else "every action done: verification starts")
+    return f"{d['kind']} action {d['action_id']} done by {d['completed_by']}: {d['evidence']} ({left})"
+
+
+_CAPA_STEPS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "root cause found": _root_cause_found,
+    "action planned": _action_planned,
+    "action completed": _action_completed,
+}
+
+
 def _closed(e: Any, _: dict[str, Any]) -> str:
     return (f"CAPA {e.capa_id} closed with root cause {e.root_cause!r} and "
             f"{_count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
@@ -117,6 +148,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.Acknowledged: ("acknowledged", _acknowledged),
     Incident.Resolved: ("resolved", _resolved),
     Incident.CapaOpened: ("CAPA opened", _capa_opened),
+    Incident.CapaStepRecorded: ("CAPA step", _capa_step),
     Incident.ActionVerified: ("action verified", _action_verified),
     Incident.Closed: ("closed", _closed),
     Incident.Archived: ("archived", _archived),

@@ -1,7 +1,8 @@
 """Public, versioned events that cross NATS, each wrapped in a CloudEvents 1.0 envelope."""
 from shared.contracts.envelope import CloudEvent, DEAD_LETTER_PREFIX
 from shared.contracts.events import (
-    AlertRaised, AlertResolved, CapaActionVerified, CapaClosed, CapaOpened, Contract,
+    AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
+    CapaClosed, CapaOpened, CapaRootCauseRecorded, Contract,
     EscalationTriggered, IncidentAcknowledged, IncidentClosed, IncidentOpened,
     IncidentResolved, NotificationDelivered, NotificationFailed, contract_for_type,
     CONTRACTS,
@@ -11,5 +12,6 @@ __all__ = [
     "CloudEvent", "DEAD_LETTER_PREFIX", "Contract", "CONTRACTS", "contract_for_type",
     "AlertRaised", "AlertResolved", "IncidentOpened", "IncidentAcknowledged",
     "IncidentResolved", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
-    "EscalationTriggered", "CapaOpened", "CapaActionVerified", "CapaClosed",
+    "EscalationTriggered", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
+    "CapaActionCompleted", "CapaActionVerified", "CapaClosed",
 ]

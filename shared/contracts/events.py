@@ -2,7 +2,7 @@
 else is a new version (`.v2`) published alongside the old one until consumers move."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -136,6 +136,46 @@ class CapaOpened(Contract):
     at: datetime
 
 
+class CapaRootCauseRecorded(Contract):
+    PRODUCER, AGGREGATE, EVENT = "capa", "rootcause", "recorded"
+    capa_id: str
+    incident_id: str
+    method: str  # "5whys" or "fishbone"
+    statement: str
+    category: str | None = None  # fishbone 人机料法环测: man, machine, material, method, …
+    whys: list[str] = []
+    revision: int
+    by: str
+    at: datetime
+
+
+class CapaActionAdded(Contract):
+    PRODUCER, AGGREGATE, EVENT = "capa", "action", "added"
+    capa_id: str
+    incident_id: str
+    action_id: str
+    kind: str  # corrective or preventive
+    title: str
+    owner: str
+    due_date: date
+    acceptance_criteria: str
+    by: str  # who planned it
+    at: datetime
+
+
+class CapaActionCompleted(Contract):
+    PRODUCER, AGGREGATE, EVENT = "capa", "action", "completed"
+    capa_id: str
+    incident_id: str
+    action_id: str
+    kind: str
+    owner: str
+    completed_by: str
+    evidence: str
+    open_actions: int  # actions of the case still not completed after this one
+    at: datetime
+
+
 class CapaActionVerified(Contract):
     PRODUCER, AGGREGATE, EVENT = "capa", "action", "verified"
     capa_id: str
@@ -162,7 +202,8 @@ CONTRACTS: dict[str, type[Contract]] = {
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
         IncidentClosed, NotificationDelivered, NotificationFailed, EscalationTriggered,
-        CapaOpened, CapaActionVerified, CapaClosed,
+        CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted,
+        CapaActionVerified, CapaClosed,
     )
 }
 

@@ -73,11 +73,12 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
     assert incident["ref"].startswith("P0-")
     actions = [entry["action"] for entry in incident["timeline"]]
     story = ["opened", "notification delivered", "escalated", "acknowledged", "resolved",
-             "CAPA opened", "action verified", "closed"]
+             "CAPA opened", "root cause found", "action planned", "action completed",
+             "action verified", "closed"]
     positions = [next((i for i, a in enumerate(actions) if a.startswith(step)), None) for step in story]
     assert None not in positions, f"timeline lacks a stage: {actions}"
     assert positions == sorted(positions), f"stages out of order: {actions}"
-    assert actions.count("action verified") == 2
+    assert actions.count("action verified") == 2 and actions.count("action planned") == 2
 
     # The webhook receiver got the first notice and exactly one escalation, all signed.
     received = demo.receiver.received

@@ -11,7 +11,8 @@ import pytest
 from shared.bus.consumer import Rejected
 from shared.clock import ManualClock
 from shared.contracts import (
-    AlertRaised, AlertResolved, CapaActionVerified, CapaClosed, CapaOpened, CloudEvent,
+    AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
+    CapaClosed, CapaOpened, CapaRootCauseRecorded, CloudEvent,
     Contract, EscalationTriggered, IncidentAcknowledged, IncidentClosed, IncidentOpened,
     IncidentResolved, NotificationDelivered,
 )
@@ -374,6 +375,47 @@ def test_the_whole_story_from_alert_to_closure_through_the_application(feed):
     assert [e["action"] for e in feed.app.timeline("P0-2026-11-001")] == [
         "opened", "notification delivered", "escalated", "acknowledged", "resolved",
         "alert cleared", "CAPA opened", "action verified", "closed", "archived"]
+
+
+def test_the_capa_case_walks_the_incident_through_the_status_flow(feed):
+    """方案制定中 when the root cause is found, 执行中 once actions are planned, 验证中 when the
+    last action is done; a redelivered step is recorded once and nothing moves backwards."""
+    feed.raise_alert("a-1")
+    [incident_id] = feed.incident_ids()
+    feed.app.resolve(incident_id, "alice", "restarted the feed", CAUSE)
+    status = lambda: feed.app.incident(incident_id)["status"]
+    feed.send(feed.app.handle_capa_opened, CapaOpened(
+        capa_id="c-1", incident_id=incident_id, ref="P0-2026-11-001", title="feed", at=T0))
+    feed.send(feed.app.handle_capa_root_cause_recorded, CapaRootCauseRecorded(
+        capa_id="c-1", incident_id=incident_id, method="fishbone", statement="no watchdog",
+        category="machine", revision=1, by="zhang", at=T0))
+    assert status() == "planning"
+    for action_id in ("A-1", "A-2"):
+        added = CapaActionAdded(capa_id="c-1", incident_id=incident_id, action_id=action_id,
+                                kind="corrective", title="add a watchdog", owner="bob",
+                                due_date=T0.date(), acceptance_criteria="alarm in 1 min", by="zhang",
+                                at=T0)
+        feed.send(feed.app.handle_capa_action_added, added)
+        feed.send(feed.app.handle_capa_action_added, added)  # re-sent
+    assert status() == "executing"
+    done = lambda action_id, left: CapaActionCompleted(
+        capa_id="c-1", incident_id=incident_id, action_id=action_id, kind="corrective",
+        owner="bob", completed_by="bob", evidence="PR 42", open_actions=left, at=T0)
+    feed.send(feed.app.handle_capa_action_completed, done("A-1", 1))
+    assert status() == "executing"
+    feed.send(feed.app.handle_capa_action_completed, done("A-2", 0))
+    assert status() == "verifying"
+    feed.send(feed.app.handle_capa_root_cause_recorded, CapaRootCauseRecorded(
+        capa_id="c-1", incident_id=incident_id, method="5whys", statement="no watchdog at all",
+        whys=["feed stopped"], revision=2, by="zhang", at=T0))
+    assert status() == "verifying"  # a revised root cause does not send it back
+    steps = [e for e in feed.app.timeline(incident_id) if e["action"] in (
+        "root cause found", "action planned", "action completed")]
+    assert [e["action"] for e in steps] == ["root cause found", "action planned", "action planned",
+                                            "action completed", "action completed",
+                                            "root cause found"]
+    assert "fishbone, category machine" in steps[0]["detail"] and steps[0]["actor"] == "zhang"
+    assert "every action done" in steps[4]["detail"]
 
 
 def test_unknown_ids_and_refs_are_not_found(feed):

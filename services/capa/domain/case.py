@@ -64,14 +64,14 @@ class CapaCase(Aggregate):
         self._record_root_cause(method.value, statement, whys,
                                 _parse(Category, "category", category).value if category else None,
                                 factors,
-                                revision, at, actor, cause)
+                                revision, at, actor, cause, incident_id=self.incident_id)
         self._close_if_complete(at, actor, cause)
 
     @event("RootCauseRecorded")
     def _record_root_cause(self, method: str, statement: str, whys: list[str],
                            category: str | None, contributing_factors: list[dict[str, str]],
                            revision: int, at: datetime, actor: str,
-                           cause: dict[str, Any]) -> None:
+                           cause: dict[str, Any], incident_id: str = "") -> None:
         self.root_cause = RootCause(RcaMethod(method), statement, list(whys),
                                     Category(category) if category else None,
                                     list(contributing_factors), revision, actor, at)
@@ -90,13 +90,14 @@ class CapaCase(Aggregate):
             raise InvalidCapaInput("due_date", f"{due_date} is before {self.name} opened on "
                                    f"{self.opened_at.date()}; choose a later date")
         action_id = f"A-{len(self.actions) + 1}"
-        self._add_action(action_id, kind.value, title, owner, due_date, criteria, at, actor, cause)
+        self._add_action(action_id, kind.value, title, owner, due_date, criteria, at, actor, cause,
+                         incident_id=self.incident_id)
         return action_id
 
     @event("ActionAdded")
     def _add_action(self, action_id: str, kind: str, title: str, owner: str, due_date: date,
                     acceptance_criteria: str, at: datetime, actor: str,
-                    cause: dict[str, Any]) -> None:
+                    cause: dict[str, Any], incident_id: str = "") -> None:
         self.actions[action_id] = Action(action_id, ActionKind(kind), title, owner, due_date,
                                          acceptance_criteria)
 
@@ -112,11 +113,16 @@ class CapaCase(Aggregate):
             raise ActionAlreadyCompleted(f"action {action_id} of {self.name} cannot be completed "
                                          f"twice: it is already {action.status}")
         evidence = _required("evidence", evidence, "show what was done (link, change id, …)")
-        self._complete_action(action_id, evidence, actor != action.owner, at, actor, cause)
+        still_open = sum(1 for a in self.actions.values()
+                         if a.status is ActionStatus.OPEN and a.id != action_id)
+        self._complete_action(action_id, evidence, actor != action.owner, at, actor, cause,
+                              incident_id=self.incident_id, kind=action.kind.value,
+                              owner=action.owner, open_actions=still_open)
 
     @event("ActionCompleted")
     def _complete_action(self, action_id: str, evidence: str, on_behalf: bool, at: datetime,
-                         actor: str, cause: dict[str, Any]) -> None:
+                         actor: str, cause: dict[str, Any], incident_id: str = "",
+                         kind: str = "", owner: str = "", open_actions: int = 0) -> None:
         action = self.actions[action_id]
         action.status, action.evidence = ActionStatus.COMPLETED, evidence
         action.completed_by, action.completed_at = actor, at

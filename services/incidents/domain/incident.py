@@ -2,59 +2,18 @@
 resolve) and by the CAPA case (verify, close)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.contracts.vocabulary import Severity
-
 from shared.errors import DomainError, NotFound
 
 from services.incidents.domain.ids import NAMESPACE
+from services.incidents.domain.vocabulary import SLA, Severity, Sla, Status  # noqa: F401
 
 
-@dataclass(frozen=True)
-class Sla:
-    respond: timedelta
-    resolve: timedelta
-
-
-SLA: dict[Severity, Sla] = {
-    Severity.P0: Sla(respond=timedelta(minutes=5), resolve=timedelta(hours=4)),
-    Severity.P1: Sla(respond=timedelta(minutes=15), resolve=timedelta(hours=24)),
-    Severity.P2: Sla(respond=timedelta(hours=1), resolve=timedelta(hours=72)),
-    Severity.P3: Sla(respond=timedelta(hours=4), resolve=timedelta(days=7)),
-}
-
-
-class Status(StrEnum):
-    NEW = "new"
-    INVESTIGATING = "investigating"
-    PLANNING = "planning"
-    EXECUTING = "executing"
-    VERIFYING = "verifying"
-    CLOSED = "closed"
-    ARCHIVED = "archived"
-
-    @property
-    def label(self) -> str:
-        return _LABELS[self]
-
-    def at_least(self, other: "Status") -> "Status":
-        """Statuses driven by other services only move forward, never back."""
-        order = list(Status)
-        return self if order.index(self) >= order.index(other) else other
-
-
-_LABELS = {
-    Status.NEW: "新建", Status.INVESTIGATING: "调查中", Status.PLANNING: "方案制定中",
-    Status.EXECUTING: "执行中", Status.VERIFYING: "验证中", Status.CLOSED: "已闭环",
-    Status.ARCHIVED: "已归档",
-}
 _FINISHED = (Status.CLOSED, Status.ARCHIVED)
 
 
@@ -96,6 +55,7 @@ class Incident(Aggregate):
         self.notification_keys: list[str] = []
         self.escalation_steps: list[int] = []
         self.verified_action_ids: list[str] = []
+        self.capa_steps: list[str] = []
         self.root_cause: str | None = None
         self.closed_at: datetime | None = None
         self.archived_at: datetime | None = None
@@ -216,6 +176,23 @@ class Incident(Aggregate):
     def _capa_opened(self, capa_id: str, title: str, status: str, at: datetime, actor: str,
                      cause: dict[str, Any]) -> None:
         self.capa_id = capa_id
+        self.status = Status(status)
+
+    def record_capa_step(self, key: str, step: str, detail: dict[str, Any],
+                         status: Status | None, at: datetime, actor: str,
+                         cause: dict[str, Any]) -> None:
+        """Root cause found, action planned, action done: each recorded once (by key); the
+        status only moves forward (方案制定中 → 执行中 → 验证中)."""
+        if key in self.capa_steps or self.status in _FINISHED:
+            return
+        moved = self.status if status is None else self.status.at_least(status)
+        self._capa_step(key=key, step=step, detail=detail, status=str(moved), at=at,
+                        actor=actor, cause=cause)
+
+    @event("CapaStepRecorded")
+    def _capa_step(self, key: str, step: str, detail: dict[str, Any], status: str, at: datetime,
+                   actor: str, cause: dict[str, Any]) -> None:
+        self.capa_steps.append(key)
         self.status = Status(status)
 
     def record_action_verified(self, capa_id: str, action_id: str, kind: str, owner: str,
