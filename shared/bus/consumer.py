@@ -58,6 +58,7 @@ class DurableConsumer:
         self.app, self.js, self.service, self.sub = app, js, service, subscription
         self.batch, self.max_deliver, self.metrics = batch, max_deliver, metrics
         self.durable = f"{service}-{subscription.stream.lower()}"
+        self.position_name = subscription.stream  # refined at start with the stream's birth
         self.tracer = trace.get_tracer("closedloop.consumer")
 
     async def run(self) -> None:
@@ -66,6 +67,11 @@ class DurableConsumer:
             deliver_policy=DeliverPolicy.ALL, filter_subjects=self.sub.subjects,
             ack_wait=30, max_deliver=self.max_deliver, max_ack_pending=1000,
         )
+        # Sequences restart at 1 when a stream is deleted and created again: tracking rows
+        # name the stream's incarnation, so new messages are never taken for old ones.
+        info = await self.js.stream_info(self.sub.stream)
+        if info.created is not None:
+            self.position_name = f"{self.sub.stream}@{info.created.isoformat()}"
         # Create or update: a release that adds a contract or changes limits must reach an
         # existing durable (pull_subscribe alone only creates missing ones).
         await self.js.add_consumer(self.sub.stream, config)
@@ -115,7 +121,7 @@ class DurableConsumer:
         contract_type = contract_for_type(envelope.type)
         contract = contract_type.model_validate(envelope.data)
         handler = self.sub.handlers[contract_type]
-        return envelope, contract, handler, Tracking(self.sub.stream, msg.metadata.sequence.stream)
+        return envelope, contract, handler, Tracking(self.position_name, msg.metadata.sequence.stream)
 
     def _span(self, d: "Delivery"):
         return self.tracer.start_as_current_span(

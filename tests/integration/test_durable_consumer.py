@@ -14,9 +14,27 @@ from nats.js.api import ConsumerConfig
 import shared.bus.consumer as consumer_module
 from shared.bus import deadletter
 from shared.bus.consumer import DurableConsumer, Handler, Rejected, Subscription
-from shared.contracts import AlertRaised, AlertResolved, CloudEvent, Contract, IncidentOpened
+from shared.bus.streams import ensure_streams
+from shared.contracts import (
+    AlertRaised,
+    AlertResolved,
+    CloudEvent,
+    Contract,
+    IncidentOpened,
+)
 from tests.integration.toy import (
-    SERVICE, SUBJECT, TALLY, Counter, ToyApplication, alert_envelope, eventually, publish_alert, publish_raw, stop, stream_count, stream_messages,
+    SERVICE,
+    SUBJECT,
+    TALLY,
+    Counter,
+    ToyApplication,
+    alert_envelope,
+    eventually,
+    publish_alert,
+    publish_raw,
+    stop,
+    stream_count,
+    stream_messages,
 )
 
 pytestmark = pytest.mark.integration
@@ -74,6 +92,11 @@ def quick_redelivery(monkeypatch):
     monkeypatch.setattr(consumer_module, "ConsumerConfig", config)
 
 
+async def position_name(js: Any) -> str:
+    """What the consumer's tracking rows are named: the stream and when it was created."""
+    return f"{STREAM}@{(await js.stream_info(STREAM)).created.isoformat()}"
+
+
 async def settled(js: Any) -> bool:
     """Nothing left to deliver and nothing delivered but unacknowledged."""
     info = await js.consumer_info(STREAM, DURABLE)
@@ -110,7 +133,8 @@ async def test_a_consumer_killed_between_commit_and_ack_applies_every_message_ex
     # The batch touches one counter, so it could not commit at once and went one by one:
     # 1-4 are committed (4 without its ack); 5-10 were fetched in the same batch, never saved.
     assert app.value(TALLY) == 4
-    assert [app.already_processed(consumer_module.Tracking(STREAM, seq)) for seq in range(1, 11)] \
+    name = await position_name(js)
+    assert [app.already_processed(consumer_module.Tracking(name, seq)) for seq in range(1, 11)] \
         == [True] * 4 + [False] * 6
 
     await consumers.start()
@@ -148,7 +172,7 @@ async def test_a_lost_ack_and_a_re_send_do_not_apply_anything_twice(
     assert app.value(TALLY) == 2
     assert seen(app, "r1") == 1
     assert sorted(set(sequences(app))) == [first_seq, resent_seq]
-    assert app.already_processed(consumer_module.Tracking(STREAM, first_seq))
+    assert app.already_processed(consumer_module.Tracking(await position_name(js), first_seq))
     assert await stream_count(js, "DLQ") == 0
 
 
@@ -256,7 +280,8 @@ async def test_a_batch_of_independent_messages_commits_at_once(app, js, consumer
     await eventually(lambda: all(seen(app, f"b{i}") == 1 for i in range(20)),
                      message="every message handled")
     await eventually(lambda: settled(js), message="every message acknowledged")
-    assert all(app.already_processed(consumer_module.Tracking(STREAM, seq)) for seq in range(1, 21))
+    name = await position_name(js)
+    assert all(app.already_processed(consumer_module.Tracking(name, seq)) for seq in range(1, 21))
     # A fetch may hand over the first message alone (it then goes the single-message way);
     # every batch of two or more went in at once.
     assert len(one_by_one) <= 1
@@ -319,3 +344,17 @@ def test_a_message_counts_as_processed_only_when_its_own_tracking_row_exists(app
     assert app.already_processed(consumer_module.Tracking(STREAM, 11))
     assert not app.already_processed(consumer_module.Tracking(STREAM, 10))
     assert not app.already_processed(consumer_module.Tracking("INCIDENTS", 11))
+
+
+async def test_a_stream_created_again_does_not_pass_new_messages_off_as_old_ones(
+        app, js, consumers):
+    """Sequences restart at 1 in a recreated stream; message 1 of the new stream is new."""
+    await publish_alert(js, "before")
+    task = await consumers.start()
+    await eventually(lambda: seen(app, "before") == 1, message="first message handled")
+    await consumers.kill(task)
+    await js.delete_stream(STREAM)
+    await ensure_streams(js)
+    await publish_alert(js, "after")  # sequence 1 again
+    await consumers.start()
+    await eventually(lambda: seen(app, "after") == 1, message="the new message handled")
