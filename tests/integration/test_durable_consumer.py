@@ -358,3 +358,26 @@ async def test_a_stream_created_again_does_not_pass_new_messages_off_as_old_ones
     await publish_alert(js, "after")  # sequence 1 again
     await consumers.start()
     await eventually(lambda: seen(app, "after") == 1, message="the new message handled")
+
+
+async def test_a_person_lists_dead_letters_and_replays_one_with_the_cli(
+        app, js, consumers, nats_url, capsys):
+    from shared.bus.admin import dlq_command
+
+    def poison(contract: AlertRaised, tracking: Any) -> None:
+        if contract.alert_id == "cli-poison" and not replayed:
+            raise Rejected("store-042 is not known yet")
+
+    replayed: list[bool] = []
+    app.on_message = poison
+    await publish_alert(js, "cli-poison")
+    await consumers.start()
+    [letter] = await eventually(lambda: stream_messages(js, "DLQ"), message="dead letter")
+
+    assert await dlq_command(nats_url, "list", None) == 0
+    listing = capsys.readouterr().out
+    assert f"#{letter.seq}" in listing and "store-042 is not known yet" in listing
+
+    replayed.append(True)  # the cause is fixed; the message can go through now
+    assert await dlq_command(nats_url, "replay", letter.seq) == 0
+    await eventually(lambda: seen(app, "cli-poison") == 1, message="replayed message handled")
