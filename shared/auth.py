@@ -96,12 +96,14 @@ def caller(request: Request) -> str:
     return getattr(request.state, "person", None) or request.headers.get("X-Actor") or "api"
 
 
-def acting_as(request: Request, claimed: str, field: str = "by") -> str:
+def acting_as(request: Request, claimed: str, field: str = "by", *,
+              on_behalf: bool = True) -> str:
     """The person a request acts as. A key bound to a person may only name that person,
-    unless it has the manager role and records work on someone's behalf."""
+    unless it has the manager role and records work on someone's behalf (`on_behalf`; never
+    for a verification, whose point is who did it)."""
     person = getattr(request.state, "person", None)
     if person is None or claimed == person:
         return claimed
-    if getattr(request.state, "role", Role.VIEWER).rank >= Role.MANAGER.rank:
+    if on_behalf and getattr(request.state, "role", Role.VIEWER).rank >= Role.MANAGER.rank:
         return claimed
     raise HTTPException(403, f"{field}: this key belongs to {person}; it cannot act as {claimed}")

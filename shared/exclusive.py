@@ -16,14 +16,20 @@ log = logging.getLogger(__name__)
 async def run_exclusively(dsn: str, name: str, work: Callable[[], Awaitable[None]],
                           retry_seconds: float = 2.0) -> None:
     while True:
-        conn = await asyncpg.connect(dsn)
+        # A holder cut off by the network stops pinging; the server then ends its session
+        # (and the lock) instead of keeping it until TCP gives up hours later.
+        conn = await asyncpg.connect(dsn, server_settings={
+            "idle_session_timeout": str(int(retry_seconds * 5 * 1000))})
         try:
             if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name):
                 log.info("%s: this replica holds the lease", name)
                 await _while_held(conn, name, work, retry_seconds)
                 return
         finally:
-            await conn.close()
+            try:
+                await asyncio.wait_for(conn.close(), retry_seconds)
+            except (asyncio.TimeoutError, OSError, asyncpg.PostgresError):
+                conn.terminate()
         await asyncio.sleep(retry_seconds)
 
 

@@ -47,6 +47,10 @@ def ensure_schema(database_url: str, schema: str) -> None:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
+class ChangedInThisBatch(Exception):
+    """A handler in a batch read an aggregate an earlier handler of the batch changed."""
+
+
 class BatchProcessRecorder(PostgresProcessRecorder):
     """Also records the tracking rows of several messages with their events, in one
     transaction (`trackings=[...]`): a consumer's batch costs one commit, not one each."""
@@ -66,6 +70,17 @@ class ServiceApplication(Application[UUID]):
         self._listeners_lock = threading.Lock()
         self._local = threading.local()  # the batch being collected by this thread, if any
         super().__init__(env)
+        read = self.repository.get
+
+        def get(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+            batch = getattr(self._local, "batch", None)
+            if batch is not None and aggregate_id in batch.aggregates:
+                # An earlier message of the batch changed it and the store does not know
+                # yet: reading it here would decide on stale state. Go one by one instead.
+                raise ChangedInThisBatch(f"aggregate {aggregate_id} changed earlier in the batch")
+            return read(aggregate_id, *args, **kwargs)
+
+        self.repository.get = get  # type: ignore[method-assign]
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()

@@ -90,5 +90,5 @@ def complete_action(capa_id: UUID, action_id: str, body: ActionCompletion, reque
 def verify_action(capa_id: UUID, action_id: str, body: ActionVerification,
                   request: Request) -> dict[str, Any]:
     return _app(request).verify_action(
-        capa_id, action_id, verifier=acting_as(request, body.verifier, "verifier"), effective=body.effective, note=body.note,
+        capa_id, action_id, verifier=acting_as(request, body.verifier, "verifier", on_behalf=False), effective=body.effective, note=body.note,
         cause=request_cause(request))

@@ -96,10 +96,12 @@ class IncidentsApplication(ServiceApplication):
     def handle_alert_resolved(self, envelope: CloudEvent, alert: AlertResolved,
                               tracking: Tracking) -> None:
         link = self.get_or_none(FingerprintLink.create_id(alert.fingerprint))
-        incident = self._current_incident(link) if link else None
+        incident = self._incident_with_alert(link, alert.alert_id) if link else None
         if incident is None:
-            self.save_tracked(tracking=tracking)
-            return
+            # Delivered before its AlertRaised (replicas, retries): try again shortly. If the
+            # raise never comes, the dead-letter stream shows this reason.
+            raise AlertNotRaisedYet(f"alert {alert.alert_id} of {alert.fingerprint} cleared "
+                                    "before it was raised here")
         incident.record_alert_cleared(alert.alert_id, alert.value, alert.resolved_at,
                                       self.clock.now(), producer_of(envelope),
                                       from_message(envelope))
@@ -207,6 +209,15 @@ class IncidentsApplication(ServiceApplication):
             raise IncidentNotFound(f"no incident has the id or ref {id_or_ref!r}")
         return incident
 
+    def _incident_with_alert(self, link: FingerprintLink, alert_id: str) -> Incident | None:
+        """The incident this alert belongs to: usually the current one, else an earlier
+        occurrence of the same fingerprint."""
+        for occurrence in range(link.occurrences, 0, -1):
+            incident = self.get_or_none(Incident.create_id(link.fingerprint, occurrence))
+            if isinstance(incident, Incident) and alert_id in incident.alert_ids:
+                return incident
+        return None
+
     def _current_incident(self, link: FingerprintLink) -> Incident | None:
         if link.current_incident_id is None:
             return None
@@ -236,3 +247,7 @@ def _uuid(text: str) -> UUID | None:
         return UUID(text)
     except ValueError:
         return None
+
+
+class AlertNotRaisedYet(Exception):
+    """Transient: the consumer retries with backoff, then dead-letters."""

@@ -42,6 +42,7 @@ class IncidentsProjection(Projection):
             Incident.Acknowledged: acknowledged,
             Incident.Resolved: resolved,
             Incident.CapaOpened: capa_opened,
+            Incident.CapaStepRecorded: capa_step,
             Incident.ActionVerified: action_verified,
             Incident.Closed: closed,
             Incident.Archived: archived,
@@ -76,6 +77,10 @@ async def resolved(conn: asyncpg.Connection, e: Any) -> None:
 async def capa_opened(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE incidents SET status = $2, capa_id = $3 WHERE id = $1",
                        e.originator_id, e.status, e.capa_id)
+
+
+async def capa_step(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE incidents SET status = $2 WHERE id = $1", e.originator_id, e.status)
 
 
 async def action_verified(conn: asyncpg.Connection, e: Any) -> None:

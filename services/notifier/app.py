@@ -111,11 +111,11 @@ class NotifierApplication(ServiceApplication):
     def _stop_escalation(self, incident_id: str, why: str, actor: str, envelope: CloudEvent,
                          tracking: Tracking) -> None:
         at, cause = self.clock.now(), from_message(envelope)
-        escalation = self.get_or_none(Escalation.create_id(incident_id))
-        if escalation is not None:
-            escalation.stop(why, at, actor, cause)
-            self.save_tracked(escalation, tracking=tracking)
-        elif self.get_or_none(EarlyStop.create_id(incident_id)) is None:
+        existing = self.get_or_none(Escalation.create_id(incident_id))
+        if isinstance(existing, Escalation):
+            existing.stop(why, at, actor, cause)
+            self.save_tracked(existing, tracking=tracking)
+        elif existing is None:  # the opening has not arrived yet
             self.save_tracked(EarlyStop(incident_id=incident_id, why=why, at=at, actor=actor,
                                         cause=cause), tracking=tracking)
         else:
@@ -145,12 +145,13 @@ class NotifierApplication(ServiceApplication):
         escalating = [p for p in policies if p.escalate_to]
         if not escalating:
             return None
-        if self.get_or_none(Escalation.create_id(contract.incident_id)) is not None:
-            return None  # redelivered message: the timer already runs
-        if self.get_or_none(EarlyStop.create_id(contract.incident_id)) is not None:
+        existing = self.get_or_none(Escalation.create_id(contract.incident_id))
+        if isinstance(existing, EarlyStop):
             log.info("incident %s was acknowledged before it reached the notifier: no escalation",
                      contract.ref)
             return None
+        if existing is not None:
+            return None  # redelivered message: the timer already runs
         channel_ids = list(dict.fromkeys(cid for p in escalating for cid in p.escalate_to))
         delay = min(p.escalate_after_seconds for p in escalating)
         return Escalation(
@@ -201,7 +202,7 @@ class NotifierApplication(ServiceApplication):
         """Fire the incident's escalation (once: the guard refuses a second time) and schedule
         its messages in the same save. Returns the new delivery ids."""
         escalation = self.get_or_none(Escalation.create_id(incident_id))
-        if escalation is None:
+        if not isinstance(escalation, Escalation):
             raise EscalationNotFound(f"incident {incident_id} has no escalation")
         cause = {**from_timer(ESCALATE_WORKER), "correlation_id": escalation.correlation_id}
         escalation.escalate(at, ESCALATE_WORKER, cause)

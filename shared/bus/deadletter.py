@@ -31,6 +31,18 @@ async def dead_letter(js: Any, service: str, consumer: str, msg: Any, reason: st
     await js.publish(dead_letter_subject(service, msg.subject), msg.data, headers=headers)
 
 
+async def dead_letter_event(js: Any, service: str, notification: Any, reason: str) -> None:
+    """A stored event the relay cannot turn into a contract: kept, with why, for a person."""
+    await js.publish(dead_letter_subject(service, "relay"), bytes(notification.state), headers={
+        REASON: reason[:1000],
+        ORIGINAL_SUBJECT: f"relay:{notification.topic}",
+        ORIGINAL_STREAM: f"{service} event store",
+        ORIGINAL_SEQUENCE: str(notification.id),
+        CONSUMER: f"relay:{service}",
+        "Nats-Msg-Id": f"dlq:relay:{service}:{notification.id}",
+    })
+
+
 async def replay(js: Any, dead_letter_msg: Any) -> None:
     """Publish a dead letter's body back to its original subject, as a new message."""
     headers = dict(dead_letter_msg.headers or {})

@@ -11,6 +11,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from shared.bus import tracing
+from shared.bus.deadletter import dead_letter_event
 from shared.bus.follower import LogFollower
 from shared.contracts import CloudEvent, Contract
 from shared.store import ServiceApplication
@@ -81,7 +82,13 @@ class OutboxRelay:
         acks: list[asyncio.Future] = []
         try:
             for notification, event in batch:
-                contract = self.translate(event)
+                try:
+                    contract = self.translate(event)
+                except Exception as error:  # a bug or an old event shape: retrying cannot help
+                    log.exception("%s: cannot translate notification %s", self.name, notification.id)
+                    await dead_letter_event(self.js, self.service, notification,
+                                            f"cannot translate {type(event).__name__}: {error!r}")
+                    continue
                 if contract is None:
                     continue
                 acks.append(await self._publish(notification.id, event, contract))

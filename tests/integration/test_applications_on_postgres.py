@@ -10,6 +10,7 @@ import pytest
 from shared.store import ensure_schema, eventsourcing_env
 from tests.unit.test_incidents_domain import (  # noqa: F401 (collected again here)
     feed,
+    test_a_clear_that_overtakes_its_raise_waits_for_it_and_older_incidents_still_hear_it,
     test_after_resolution_a_new_firing_opens_the_next_incident_but_a_resend_does_not,
     test_an_alert_with_an_unknown_severity_is_rejected_to_the_dead_letter_stream,
     test_facts_about_unknown_incidents_are_acknowledged_and_skipped,
@@ -18,6 +19,10 @@ from tests.unit.test_incidents_domain import (  # noqa: F401 (collected again he
     test_the_capa_case_walks_the_incident_through_the_status_flow,
     test_the_whole_story_from_alert_to_closure_through_the_application,
     test_unknown_ids_and_refs_are_not_found,
+)
+from tests.unit.test_shared_store import (  # noqa: F401 (collected again here)
+    test_a_batch_of_independent_changes_is_written_together,
+    test_reading_what_an_earlier_handler_of_the_batch_changed_aborts_the_batch,
 )
 from tests.unit.test_notifier_domain import (  # noqa: F401 (collected again here)
     app,

@@ -257,26 +257,46 @@ async def test_starting_a_service_keeps_the_operators_stream_settings(js):
     assert (await js.stream_info(STREAM)).config.duplicate_window == 3600
 
 
-async def test_a_relay_that_keeps_failing_makes_the_service_report_degraded(database_url, nats_url):
-    """A poisoned event the relay cannot translate must not hide behind a green /readyz."""
-    def poisoned(event):
-        raise ValueError("cannot translate this event")
-
+async def test_a_relay_that_keeps_failing_makes_the_service_report_degraded(
+        database_url, nats_url, monkeypatch):
+    """A relay that cannot store its position keeps failing: /readyz must say so."""
     settings = ServiceSettings(service=SERVICE, database_url=database_url, nats_url=nats_url)
     runtime = ServiceRuntime(settings, ServiceParts(
-        application=lambda env, clock: ToyApplication(env, clock), translate=poisoned),
+        application=lambda env, clock: ToyApplication(env, clock), translate=to_contract),
         ServiceMetrics(SERVICE))
     await runtime.start()
     try:
-        await asyncio.to_thread(runtime.application.increment, "poison")
+        def broken(*_: Any) -> None:
+            raise RuntimeError("position store unavailable")
+
+        monkeypatch.setattr(runtime.application, "advance", broken)
+        await asyncio.to_thread(runtime.application.increment, "stuck")
         await eventually(lambda: "relay" in runtime.failing(), message="relay failure reported")
-        assert "cannot translate" in runtime.failing()["relay"]
+        assert "position store unavailable" in runtime.failing()["relay"]
         metrics = runtime.metrics.registry.get_sample_value(
             "closedloop_component_restarts_total", {"service": SERVICE, "component": "relay"})
         assert metrics and metrics >= 1
     finally:
         await runtime.stop()
 
+
+async def test_an_event_the_relay_cannot_translate_is_dead_lettered_and_the_rest_flow(app, js):
+    def translate(event):
+        if getattr(event, "name", None) == "poison":  # the poison counter's creation
+            raise ValueError("no contract for this shape")
+        return to_contract(event)
+
+    app.increment("poison")
+    app.increment("fine")
+    relay = OutboxRelay(app, js, SERVICE, translate)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: app.position(RELAY) == head(app), message="relay moved on")
+    finally:
+        await stop(task)
+    [letter] = await stream_messages(js, "DLQ")
+    assert "no contract for this shape" in letter.headers["Closedloop-Dlq-Reason"]
+    assert await stream_count(js, STREAM) >= 1  # the good events were published
 
 async def test_a_save_on_another_replica_wakes_this_relay_without_polling(database_url, nats_url):
     """The store NOTIFYs on every insert: with polling all but switched off, an event saved by

@@ -18,7 +18,7 @@ from shared.contracts import (
 )
 from shared.store import Tracking
 
-from services.incidents.app import IncidentsApplication
+from services.incidents.app import AlertNotRaisedYet, IncidentsApplication
 from services.incidents.domain import (
     SLA, AlreadyAcknowledged, AlreadyResolved, FingerprintLink, Incident, IncidentFinished,
     IncidentNotFound, NotClosed, RefCounter, RefIndex, Severity, Status, format_ref,
@@ -339,10 +339,22 @@ def test_facts_about_unknown_incidents_are_acknowledged_and_skipped(feed):
     tracking = feed.send(feed.app.handle_capa_opened, CapaOpened(
         capa_id="c-1", incident_id=str(uuid.uuid4()), ref="P0-2026-11-009", title="t", at=T0))
     assert feed.app.already_processed(tracking)
-    tracking = feed.send(feed.app.handle_alert_resolved, AlertResolved(
-        alert_id="a-9", fingerprint="never-seen", entity="e", resolved_at=T0))
-    assert feed.app.already_processed(tracking)
     assert feed.incident_ids() == set()
+
+
+def test_a_clear_that_overtakes_its_raise_waits_for_it_and_older_incidents_still_hear_it(feed):
+    """Replicas and retries may deliver AlertResolved first: it is retried (not dropped) until
+    the raise is there, and a clear for an earlier occurrence reaches that incident."""
+    cleared = AlertResolved(alert_id="a-1", fingerprint="fp-1", entity="store-42", value=70.0,
+                            resolved_at=T0)
+    with pytest.raises(AlertNotRaisedYet):
+        feed.send(feed.app.handle_alert_resolved, cleared)
+    feed.raise_alert("a-1")
+    [first] = feed.incident_ids()
+    feed.app.resolve(first, "alice", "fixed", CAUSE)
+    feed.raise_alert("a-2")  # the next occurrence opens the next incident
+    feed.send(feed.app.handle_alert_resolved, cleared)  # the late clear of a-1
+    assert feed.app.incident(first)["cleared_alert_ids"] == ["a-1"]
 
 
 def test_the_whole_story_from_alert_to_closure_through_the_application(feed):

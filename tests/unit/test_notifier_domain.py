@@ -10,7 +10,8 @@ import pytest
 
 from services.notifier.app import EscalationNotFound, NotifierApplication
 from services.notifier.domain import (
-    ATTEMPT_LEASE, AttemptRefused, Channel, Delivery, DeliveryStatus, Directory, Escalation,
+    ATTEMPT_LEASE, AttemptRefused, Channel, Delivery, DeliveryStatus, Directory, EarlyStop,
+    Escalation,
     EscalationNotDue, EscalationNotWaiting, EscalationPolicy, EscalationStatus, InvalidChannel,
     InvalidPolicy, NAMESPACE, OutcomeRefused, Reason, UnknownChannel, backoff,
 )
@@ -383,7 +384,7 @@ def test_an_acknowledgement_that_overtakes_the_opening_keeps_the_timer_from_star
                           data=ack.model_dump(mode="json"))
     app.handle_incident_acknowledged(envelope, ack, Tracking("INCIDENTS", 3))
     app.handle_incident_opened(*opened("inc-12", seq=4))
-    assert app.get_or_none(Escalation.create_id("inc-12")) is None
+    assert isinstance(app.get_or_none(Escalation.create_id("inc-12")), EarlyStop)
     with pytest.raises(EscalationNotFound):
         app.escalate("inc-12", T0 + seconds(120))
 

@@ -125,6 +125,10 @@ def test_a_key_bound_to_a_person_acts_only_as_that_person():
     def verify(body: Verify, request: Request) -> dict:
         return {"as": acting_as(request, body.verifier, "verifier")}
 
+    @api.post("/verify-strict", dependencies=[Depends(require(Role.RESPONDER))])
+    def verify_strict(body: Verify, request: Request) -> dict:
+        return {"as": acting_as(request, body.verifier, "verifier", on_behalf=False)}
+
     client = TestClient(api)
     post = lambda key, who: client.post("/verify", json={"verifier": who}, headers={"X-API-Key": key})
     assert post("k-ann", "Ann").json() == {"as": "Ann"}
@@ -132,3 +136,6 @@ def test_a_key_bound_to_a_person_acts_only_as_that_person():
     assert refused.status_code == 403 and "belongs to Ann" in refused.text and "verifier" in refused.text
     assert post("k-boss", "Cy").json() == {"as": "Cy"}  # a manager records work on someone's behalf
     assert post("k-robot", "Cy").json() == {"as": "Cy"}  # a service account names the actor
+    # …but nobody verifies in someone else's name, managers included.
+    strict = client.post("/verify-strict", json={"verifier": "Cy"}, headers={"X-API-Key": "k-boss"})
+    assert strict.status_code == 403 and "belongs to Bo" in strict.text

@@ -24,7 +24,9 @@ class EarlyStop(Aggregate):
 
     @staticmethod
     def create_id(incident_id: str) -> UUID:
-        return key_id(f"early-stop:{incident_id}")
+        # The escalation's own id: an opening and an acknowledgement handled at once collide
+        # (optimistic concurrency) instead of leaving both a timer and a stop behind.
+        return Escalation.create_id(incident_id)
 
     @event("Recorded")
     def __init__(self, incident_id: str, why: str, at: datetime, actor: str, cause: Cause) -> None:
