@@ -4,6 +4,7 @@ tables and replaying the log (`closedloop replay <service>`) rebuilds them exact
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,7 +19,8 @@ POSITIONS_DDL = """
 CREATE TABLE IF NOT EXISTS projection_positions (
     projection text PRIMARY KEY,
     position bigint NOT NULL
-)"""
+);
+ALTER TABLE projection_positions ADD COLUMN IF NOT EXISTS schema text NOT NULL DEFAULT ''"""
 
 
 class Changes:
@@ -58,10 +60,23 @@ class Projection:
     def handlers(self) -> dict[type, Apply]:
         raise NotImplementedError
 
+    @property
+    def schema(self) -> str:
+        """Identifies the tables' shape: when a release changes a CREATE TABLE statement, the
+        read model is dropped and replayed from the log into the new shape by itself."""
+        return hashlib.sha256("\n".join(self.tables.values()).encode()).hexdigest()[:16]
+
     async def create(self, conn: asyncpg.Connection) -> None:
         await conn.execute(POSITIONS_DDL)
+        stored = await conn.fetchval(
+            "SELECT schema FROM projection_positions WHERE projection = $1", self.name)
+        if stored is not None and stored != self.schema:
+            await self.drop(conn)
         for ddl in self.tables.values():
             await conn.execute(ddl)
+        await conn.execute(
+            "INSERT INTO projection_positions (projection, position, schema) VALUES ($1, 0, $2) "
+            "ON CONFLICT (projection) DO NOTHING", self.name, self.schema)
 
     async def drop(self, conn: asyncpg.Connection) -> None:
         for table in reversed(list(self.tables)):
@@ -115,12 +130,12 @@ class ProjectionRunner:
     async def _check_position(self, conn: asyncpg.Connection) -> None:
         """Lock the position row and make sure it is where this runner left it: a runner that
         lost its lease without noticing must not write rows out of order."""
-        await conn.execute(
-            "INSERT INTO projection_positions (projection, position) VALUES ($1, 0) "
-            "ON CONFLICT (projection) DO NOTHING", self.projection.name)
         stored = await conn.fetchval(
             "SELECT position FROM projection_positions WHERE projection = $1 FOR UPDATE",
             self.projection.name)
+        if stored is None:
+            await self.projection.create(conn)
+            stored = 0
         if stored != self.position:
             raise PositionMoved(f"{self.projection.name}: the stored position is {stored}, this "
                                 f"runner is at {self.position}; another runner is active")

@@ -157,3 +157,24 @@ async def test_a_runner_that_lost_its_lease_stops_instead_of_writing_out_of_orde
         await stale.apply(batch)
     assert await tables(pool) == before
     assert await stored_position(pool) == head(app)
+
+
+async def test_a_read_model_whose_tables_changed_shape_rebuilds_itself(app, pool):
+    """A release that adds a column must not need a manual replay: the stored shape differs,
+    so the tables are dropped and the log is replayed into the new shape."""
+    await asyncio.to_thread(app.increment, "shape")
+    task = await run_until_caught_up(app, pool, ToyBoard())
+    await stop(task)
+    before = await tables(pool)
+
+    class WiderBoard(ToyBoard):
+        tables = {**ToyBoard.tables,
+                  "toy_counters": ToyBoard.tables["toy_counters"].rstrip()[:-1] + ", note text)"}
+
+    task = await run_until_caught_up(app, pool, WiderBoard())
+    await stop(task)
+    async with pool.acquire() as conn:
+        columns = {r["column_name"] for r in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'toy_counters'")}
+    assert "note" in columns
+    assert await tables(pool) == before
