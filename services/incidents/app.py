@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.bus.consumer import Rejected
-from shared.causation import from_message
+from shared.causation import from_message, from_timer
 from shared.clock import Clock
 from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
@@ -58,6 +58,18 @@ class IncidentsApplication(ServiceApplication):
             return self.incident(str(incident.id))
 
         return self.retry_on_conflict(attempt)
+
+    def record_sla_breaches(self, incident_id: UUID) -> list[str]:
+        """Record every deadline this incident has missed by now (the SLA watch calls it)."""
+        incident = self.get_or_none(incident_id)
+        if not isinstance(incident, Incident):
+            return []
+        at, cause = self.clock.now(), from_timer("incidents.sla_watch")
+        missed = [kind for kind in ("respond", "resolve")
+                  if incident.record_sla_breach(kind, at, "sla watch", cause)]
+        if missed:
+            self.save(incident)
+        return missed
 
     # -- message handlers: detector ---------------------------------------------------------
     def handle_alert_raised(self, envelope: CloudEvent, alert: AlertRaised,
@@ -237,6 +249,7 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "resolved_by": incident.resolved_by, "resolution": incident.resolution,
         "capa_id": incident.capa_id, "root_cause": incident.root_cause,
         "verified_action_ids": list(incident.verified_action_ids),
+        "sla_breaches": list(incident.sla_breaches),
         "closed_at": incident.closed_at, "archived_at": incident.archived_at,
         "version": incident.version,
     }

@@ -14,6 +14,7 @@ from services.incidents.consumer import subscriptions
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
 from services.incidents.translate import to_contract
+from services.incidents.workers import watch_sla
 
 
 def service_parts(clock: Clock | None = None) -> ServiceParts:
@@ -22,6 +23,7 @@ def service_parts(clock: Clock | None = None) -> ServiceParts:
         translate=to_contract,
         subscribe=subscriptions,
         projections=[IncidentsProjection()],
+        workers=[watch_sla],
         clock=clock or SystemClock(),
     )
 

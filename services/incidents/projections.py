@@ -25,8 +25,12 @@ CREATE TABLE IF NOT EXISTS incidents (
     closed_at timestamptz,
     respond_by timestamptz NOT NULL,
     resolve_by timestamptz NOT NULL,
+    respond_breached boolean NOT NULL DEFAULT false,
+    resolve_breached boolean NOT NULL DEFAULT false,
     capa_id text
 );
+CREATE INDEX IF NOT EXISTS incidents_open_deadlines ON incidents (respond_by, resolve_by)
+    WHERE resolved_at IS NULL;
 CREATE INDEX IF NOT EXISTS incidents_status_severity ON incidents (status, severity, opened_at DESC);
 CREATE INDEX IF NOT EXISTS incidents_opened_at ON incidents (opened_at DESC);
 """
@@ -43,6 +47,7 @@ class IncidentsProjection(Projection):
             Incident.Resolved: resolved,
             Incident.CapaOpened: capa_opened,
             Incident.CapaStepRecorded: capa_step,
+            Incident.SlaBreached: sla_breached,
             Incident.ActionVerified: action_verified,
             Incident.Closed: closed,
             Incident.Archived: archived,
@@ -59,7 +64,8 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
                title = EXCLUDED.title, entity = EXCLUDED.entity,
                fingerprint = EXCLUDED.fingerprint, opened_at = EXCLUDED.opened_at,
                respond_by = EXCLUDED.respond_by, resolve_by = EXCLUDED.resolve_by,
-               acknowledged_at = NULL, resolved_at = NULL, closed_at = NULL, capa_id = NULL""",
+               acknowledged_at = NULL, resolved_at = NULL, closed_at = NULL, capa_id = NULL,
+               respond_breached = false, resolve_breached = false""",
         e.originator_id, e.ref, str(Status.NEW), e.severity, e.title, e.entity, e.fingerprint,
         e.at, e.respond_by, e.resolve_by)
 
@@ -77,6 +83,11 @@ async def resolved(conn: asyncpg.Connection, e: Any) -> None:
 async def capa_opened(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE incidents SET status = $2, capa_id = $3 WHERE id = $1",
                        e.originator_id, e.status, e.capa_id)
+
+
+async def sla_breached(conn: asyncpg.Connection, e: Any) -> None:
+    column = {"respond": "respond_breached", "resolve": "resolve_breached"}[e.kind]
+    await conn.execute(f"UPDATE incidents SET {column} = true WHERE id = $1", e.originator_id)
 
 
 async def capa_step(conn: asyncpg.Connection, e: Any) -> None:

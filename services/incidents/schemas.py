@@ -48,6 +48,8 @@ class IncidentSummary(BaseModel):
     closed_at: datetime | None = None
     respond_by: datetime
     resolve_by: datetime
+    respond_breached: bool = False
+    resolve_breached: bool = False
     capa_id: str | None = None
 
 
@@ -79,6 +81,7 @@ class IncidentRead(BaseModel):
     capa_id: str | None = None
     root_cause: str | None = None
     verified_action_ids: list[str]
+    sla_breaches: list[str] = Field(description='deadlines missed: "respond", "resolve"')
     closed_at: datetime | None = None
     archived_at: datetime | None = None
     version: int

@@ -6,3 +6,5 @@ from shared.settings import ServiceSettings
 
 class IncidentsSettings(ServiceSettings):
     service: str = "incidents"
+    sla_poll_seconds: float = 1.0  # how often the SLA watch looks for missed deadlines
+    sla_batch: int = 100

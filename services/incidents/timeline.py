@@ -125,6 +125,12 @@ _CAPA_STEPS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
+def _sla_breached(e: Any, _: dict[str, Any]) -> str:
+    missed = {"respond": "nobody acknowledged", "resolve": "service was not restored"}[e.kind]
+    return (f"{e.severity} {e.kind} SLA missed: {missed} by {_clock(e.deadline)} "
+            f"({_duration((e.at - e.deadline).total_seconds())} late when noticed)")
+
+
 def _closed(e: Any, _: dict[str, Any]) -> str:
     return (f"CAPA {e.capa_id} closed with root cause {e.root_cause!r} and "
             f"{_count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
@@ -150,6 +156,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.CapaOpened: ("CAPA opened", _capa_opened),
     Incident.CapaStepRecorded: ("CAPA step", _capa_step),
     Incident.ActionVerified: ("action verified", _action_verified),
+    Incident.SlaBreached: ("SLA breached", _sla_breached),
     Incident.Closed: ("closed", _closed),
     Incident.Archived: ("archived", _archived),
 }

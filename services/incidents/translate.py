@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.bus.relay import translator
 from shared.contracts import (
-    IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
+    IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved, IncidentSlaBreached,
 )
 
 from services.incidents.domain import Incident
@@ -28,6 +28,11 @@ def _resolved(e: Incident.Resolved) -> IncidentResolved:
         entity=e.entity, by=e.by, summary=e.summary, at=e.at)
 
 
+def _sla_breached(e: Incident.SlaBreached) -> IncidentSlaBreached:
+    return IncidentSlaBreached(incident_id=str(e.originator_id), ref=e.ref, severity=e.severity,
+                               kind=e.kind, deadline=e.deadline, at=e.at)
+
+
 def _closed(e: Incident.Closed) -> IncidentClosed:
     return IncidentClosed(incident_id=str(e.originator_id), ref=e.ref, capa_id=e.capa_id,
                           at=e.at)
@@ -37,6 +42,7 @@ _TABLE = {
     Incident.Opened: _opened,
     Incident.Acknowledged: _acknowledged,
     Incident.Resolved: _resolved,
+    Incident.SlaBreached: _sla_breached,
     Incident.Closed: _closed,
 }
 

@@ -82,6 +82,16 @@ class IncidentResolved(Contract):
     at: datetime
 
 
+class IncidentSlaBreached(Contract):
+    PRODUCER, AGGREGATE, EVENT = "incidents", "sla", "breached"
+    incident_id: str
+    ref: str
+    severity: str
+    kind: str  # "respond": not acknowledged in time; "resolve": service not restored in time
+    deadline: datetime
+    at: datetime
+
+
 class IncidentClosed(Contract):
     PRODUCER, AGGREGATE, EVENT = "incidents", "incident", "closed"
     incident_id: str
@@ -201,7 +211,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
-        IncidentClosed, NotificationDelivered, NotificationFailed, EscalationTriggered,
+        IncidentSlaBreached, IncidentClosed, NotificationDelivered, NotificationFailed, EscalationTriggered,
         CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed,
     )

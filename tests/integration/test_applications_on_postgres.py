@@ -15,6 +15,7 @@ from tests.unit.test_incidents_domain import (  # noqa: F401 (collected again he
     test_an_alert_with_an_unknown_severity_is_rejected_to_the_dead_letter_stream,
     test_facts_about_unknown_incidents_are_acknowledged_and_skipped,
     test_one_incident_per_fingerprint_while_it_is_open,
+    test_each_missed_deadline_is_recorded_once_and_a_met_one_never,
     test_refs_are_numbered_per_severity,
     test_the_capa_case_walks_the_incident_through_the_status_flow,
     test_the_whole_story_from_alert_to_closure_through_the_application,

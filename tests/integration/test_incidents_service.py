@@ -16,7 +16,7 @@ from shared.clock import ManualClock
 from shared.contracts import (
     AlertRaised, CapaActionVerified, CapaClosed, CapaOpened, CloudEvent, Contract,
     EscalationTriggered, IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
-    NotificationDelivered,
+    NotificationDelivered, IncidentSlaBreached,
 )
 from tests.harness import API_KEYS, RESPONDER_KEY, VIEWER_KEY, RunningService, wait_until
 
@@ -254,3 +254,32 @@ def test_a_page_offset_beyond_any_page_is_refused_with_the_limit(service):
         r = client.get("/v1/incidents", params={"offset": 10**20})
         assert r.status_code == 422 and "offset" in r.text
         assert client.get("/v1/incidents", params={"offset": 10**6}).json()["items"] == []
+
+
+def test_missed_deadlines_are_recorded_once_each_and_published(service, nats_url):
+    """Nobody acknowledges a P1 within 15 minutes; nobody restores service within 24 hours.
+    The SLA watch records each breach once, on the incident and on the bus."""
+    clock = service.runtime.clock
+    fingerprint = f"fp-sla-{uuid.uuid4().hex[:6]}"
+    publish(nats_url, alert(fingerprint, severity="P1"))
+    with service.client() as client:
+        [incident] = wait_until(lambda: listed(client, severity="P1")["items"],
+                                message="incident opened")
+        clock.advance(60 * 14)  # within the response SLA: nothing to record
+        clock.advance(60 * 2)  # now 16 minutes: the response SLA is missed
+        detail = wait_until(lambda: (lambda d: d if d["sla_breaches"] else None)(
+            client.get(f"/v1/incidents/{incident['ref']}").json()), message="respond breach")
+        assert detail["sla_breaches"] == ["respond"]
+        assert detail["timeline"][-1]["action"] == "SLA breached"
+        assert "P1 respond SLA missed: nobody acknowledged" in detail["timeline"][-1]["detail"]
+        wait_until(lambda: listed(client, severity="P1")["items"][0]["respond_breached"],
+                   message="list shows the breach")
+
+        assert client.post(f"/v1/incidents/{incident['ref']}/acknowledge",
+                           json={"by": "alice"}).status_code == 200
+        clock.advance(24 * 3600)  # the resolution SLA passes too
+        wait_until(lambda: client.get(f"/v1/incidents/{incident['ref']}").json()["sla_breaches"]
+                   == ["respond", "resolve"], message="resolve breach")
+    breaches = wait_until(lambda: (lambda b: b if len(b) == 2 else None)(
+        published(nats_url, IncidentSlaBreached, incident["id"])), message="breaches published")
+    assert [b["kind"] for b in breaches] == ["respond", "resolve"]

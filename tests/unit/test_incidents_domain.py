@@ -438,3 +438,19 @@ def test_unknown_ids_and_refs_are_not_found(feed):
             feed.app.incident(unknown)
         with pytest.raises(IncidentNotFound):
             feed.app.timeline(unknown)
+
+
+def test_each_missed_deadline_is_recorded_once_and_a_met_one_never(feed):
+    feed.raise_alert("a-1")  # P0: respond within 5 min, resolve within 4 h
+    [incident_id] = feed.incident_ids()
+    incident = uuid.UUID(incident_id)
+    feed.clock.advance(timedelta(minutes=4))
+    assert feed.app.record_sla_breaches(incident) == []
+    feed.clock.advance(timedelta(minutes=2))
+    assert feed.app.record_sla_breaches(incident) == ["respond"]
+    assert feed.app.record_sla_breaches(incident) == []  # once
+    feed.app.acknowledge(incident_id, "alice", "late, sorry", CAUSE)
+    feed.app.resolve(incident_id, "alice", "fixed within 4 h", CAUSE)
+    feed.clock.advance(timedelta(hours=5))
+    assert feed.app.record_sla_breaches(incident) == []  # resolved in time: nothing to record
+    assert feed.app.incident(incident_id)["sla_breaches"] == ["respond"]

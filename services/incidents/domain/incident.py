@@ -56,6 +56,7 @@ class Incident(Aggregate):
         self.escalation_steps: list[int] = []
         self.verified_action_ids: list[str] = []
         self.capa_steps: list[str] = []
+        self.sla_breaches: list[str] = []  # "respond", "resolve"
         self.root_cause: str | None = None
         self.closed_at: datetime | None = None
         self.archived_at: datetime | None = None
@@ -129,6 +130,25 @@ class Incident(Aggregate):
     def _archive(self, at: datetime, actor: str, cause: dict[str, Any]) -> None:
         self.archived_at = at
         self.status = Status.ARCHIVED
+
+    # -- SLA ---------------------------------------------------------------------------------
+    def record_sla_breach(self, kind: str, at: datetime, actor: str,
+                          cause: dict[str, Any]) -> bool:
+        """Once per deadline: `respond` when nobody acknowledged by respond_by, `resolve` when
+        service was not restored by resolve_by. False when there is nothing to record."""
+        deadline, met = ((self.respond_by, self.acknowledged_at) if kind == "respond"
+                         else (self.resolve_by, self.resolved_at))
+        if kind in self.sla_breaches or met is not None or at < deadline \
+                or self.status in _FINISHED:
+            return False
+        self._sla_breached(kind=kind, deadline=deadline, severity=str(self.severity),
+                           ref=self.ref, at=at, actor=actor, cause=cause)
+        return True
+
+    @event("SlaBreached")
+    def _sla_breached(self, kind: str, deadline: datetime, severity: str, ref: str,
+                      at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        self.sla_breaches.append(kind)
 
     # -- notifier ------------------------------------------------------------------------
     # Facts from other services are recorded, never refused: refusing cannot undo them.

@@ -1,0 +1,38 @@
+"""The SLA watch: finds incidents past a deadline and records the breach on each, once.
+Replica-safe: due rows are read FOR UPDATE SKIP LOCKED, and the aggregate records a breach
+only once (two replicas racing collide on the save)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from shared.errors import DomainError
+from shared.store import IntegrityError
+
+log = logging.getLogger(__name__)
+
+DUE = """
+    SELECT id FROM incidents
+    WHERE status NOT IN ('closed', 'archived') AND resolved_at IS NULL AND (
+          (acknowledged_at IS NULL AND NOT respond_breached AND respond_by <= $1)
+       OR (NOT resolve_breached AND resolve_by <= $1))
+    ORDER BY respond_by
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED"""
+
+
+async def watch_sla(runtime: Any) -> None:
+    settings = runtime.settings
+    while True:
+        seen = runtime.read_models.generation
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            for row in await conn.fetch(DUE, runtime.clock.now(), settings.sla_batch):
+                try:
+                    missed = await asyncio.to_thread(
+                        runtime.application.record_sla_breaches, row["id"])
+                except (DomainError, IntegrityError):
+                    continue  # another replica recorded it first
+                if missed:
+                    log.warning("incident %s missed its %s SLA", row["id"], " and ".join(missed))
+        await runtime.read_models.wait(seen, settings.sla_poll_seconds)
