@@ -29,6 +29,7 @@ async def list_incidents(
     request: Request,
     status: Status | None = None,
     severity: Severity | None = None,
+    breached: bool | None = Query(None, description="only incidents that missed (or met) an SLA"),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
     offset: Offset = 0,
 ) -> IncidentPage:
@@ -38,6 +39,9 @@ async def list_incidents(
         if value is not None:
             args.append(str(value))
             where.append(f"{column} = ${len(args)}")
+    if breached is not None:
+        args.append(breached)
+        where.append(f"(respond_breached OR resolve_breached) = ${len(args)}")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     async with runtime_of(request).pool.acquire() as conn:
         total = await conn.fetchval(f"SELECT count(*) FROM incidents {clause}", *args)

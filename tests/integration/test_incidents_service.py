@@ -274,6 +274,8 @@ def test_missed_deadlines_are_recorded_once_each_and_published(service, nats_url
         assert "P1 respond SLA missed: nobody acknowledged" in detail["timeline"][-1]["detail"]
         wait_until(lambda: listed(client, severity="P1")["items"][0]["respond_breached"],
                    message="list shows the breach")
+        assert [i["ref"] for i in listed(client, breached="true")["items"]] == [incident["ref"]]
+        assert listed(client, breached="false")["items"] == []
 
         assert client.post(f"/v1/incidents/{incident['ref']}/acknowledge",
                            json={"by": "alice"}).status_code == 200
