@@ -17,13 +17,16 @@ from shared.runtime.ports import free_port
 from shared.runtime.stack import StackInfo
 
 DEMO_SECRET = "demo-webhook-secret"
+# A stable receiver address lets a second demo on the same stack reuse the first one's
+# channels and policy instead of leaving stale ones behind.
+DEMO_PORT = 8089
 ESCALATE_AFTER_SECONDS = 2.0
 
 
 class WebhookReceiver:
     """Stands in for the store-ops chat robot and the regional manager's pager."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, port: int | None = None) -> None:
         self.secret = secret.encode()
         self.received: list[dict[str, Any]] = []
         receiver = self
@@ -42,14 +45,19 @@ class WebhookReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port or free_port()), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -68,7 +76,10 @@ class Demo:
         headers = {"X-API-Key": info.api_key}
         self.http = {name: httpx.Client(base_url=url, headers=headers, timeout=10)
                      for name, url in info.urls.items()}
-        self.receiver = WebhookReceiver(DEMO_SECRET)
+        try:
+            self.receiver = WebhookReceiver(DEMO_SECRET, DEMO_PORT)
+        except OSError:  # taken: this run uses a port of its own
+            self.receiver = WebhookReceiver(DEMO_SECRET)
         self.run_id = time.strftime("%H%M%S")
 
     def call(self, service: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -78,17 +89,30 @@ class Demo:
         return response.json()
 
     def setup(self) -> None:
-        channel = lambda name, path: self.call("notifier", "POST", "/v1/channels", json={
-            "name": f"{name}-{self.run_id}", "kind": "webhook", "url": self.receiver.url(path),
-            "secret": DEMO_SECRET})["id"]
+        """Channels, policy and rule of the story: reused when an earlier demo made them at
+        the same receiver address, else made under names of this run."""
+        suffix = "" if self.receiver.port == DEMO_PORT else f" {self.run_id}"
+        channels = {c["name"]: c["id"] for c in self.call("notifier", "GET", "/v1/channels",
+                                                          params={"limit": 500})["items"]}
+
+        def channel(name: str, path: str) -> str:
+            name = f"demo {name}{suffix}"
+            return channels.get(name) or self.call("notifier", "POST", "/v1/channels", json={
+                "name": name, "kind": "webhook", "url": self.receiver.url(path),
+                "secret": DEMO_SECRET})["id"]
+
         store_ops = channel("store-ops", "/store-ops")
         regional = channel("regional-manager", "/regional-manager")
-        self.call("notifier", "POST", "/v1/policies", json={
-            "name": f"P0 store incidents {self.run_id}", "severities": ["P0"],
-            "notify": [store_ops], "escalate_after_seconds": ESCALATE_AFTER_SECONDS,
-            "escalate_to": [regional]})
-        self.metric = f"store.nps.demo{self.run_id}"
-        self.rule_id = self.call("detector", "POST", "/v1/rules", json={
+        policy = f"demo P0 store incidents{suffix}"
+        if policy not in {p["name"] for p in self.call("notifier", "GET", "/v1/policies",
+                                                       params={"limit": 500})["items"]}:
+            self.call("notifier", "POST", "/v1/policies", json={
+                "name": policy, "severities": ["P0"], "notify": [store_ops],
+                "escalate_after_seconds": ESCALATE_AFTER_SECONDS, "escalate_to": [regional]})
+        self.metric = f"store.nps{suffix.replace(' ', '.demo')}"
+        rule = next((r for r in self.call("detector", "GET", "/v1/rules")
+                     if r["name"] == "NPS collapse" and r["metric"] == self.metric), None)
+        self.rule_id = rule["id"] if rule else self.call("detector", "POST", "/v1/rules", json={
             "name": "NPS collapse", "metric": self.metric, "operator": "below", "threshold": 50,
             "severity": "P0", "description": "single-day NPS under 50 is a P0"})["id"]
 
@@ -105,7 +129,8 @@ class Demo:
         incident = wait_for("the P0 incident", lambda: next(
             (i for i in self.call("incidents", "GET", "/v1/incidents",
                                   params={"severity": "P0", "limit": 500})["items"]
-             if i["fingerprint"] == alert["fingerprint"]), None))
+             if i["fingerprint"] == alert["fingerprint"]
+             and i["status"] not in ("closed", "archived")), None))
         ref = incident["ref"]
         say(f"2. alert raised → incident {ref} opened ({incident['severity']})")
         wait_for("the store-ops notification", lambda: self._got("/store-ops", ref))
