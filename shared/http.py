@@ -96,25 +96,36 @@ def _install_error_handlers(api: FastAPI) -> None:
         return response
 
     @api.middleware("http")
-    async def refuse_nul(request: Request, call_next):
-        # PostgreSQL text cannot hold NUL: refuse it at the door rather than store an event
-        # that no read model could ever show.
-        in_url = "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b"")
-        in_body = request.method in ("POST", "PUT", "PATCH") and \
-            b"\\u0000" in (await request.body()).lower()
-        if in_url or in_body:
-            where = "body" if in_body else "url"
-            return JSONResponse({"detail": f"{where}: text must not contain NUL (\\u0000) "
-                                 "characters; remove them and send again"}, 422)
-        return await call_next(request)
-
-    @api.middleware("http")
-    async def limit_body(request: Request, call_next):
+    async def guard_input(request: Request, call_next):
+        """Refuse what must never be stored: bodies past the size limit (declared or, when
+        chunked, counted) and NUL characters, which PostgreSQL text cannot hold and which
+        would otherwise leave an event no read model could show."""
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"detail": f"request body is {length} bytes; the limit is "
-                                 f"{MAX_BODY_BYTES}. Split it into smaller batches."}, 413)
+            return _too_large(int(length))
+        if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+            return _nul("url")
+        if request.method in ("POST", "PUT", "PATCH"):
+            body, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    return _too_large(size)
+                body.append(chunk)
+            request._body = b"".join(body)  # what the route reads (BaseHTTPMiddleware replays it)
+            if b"\\u0000" in request._body.lower():
+                return _nul("body")
         return await call_next(request)
+
+
+def _too_large(size: int) -> JSONResponse:
+    return JSONResponse({"detail": f"request body is over {MAX_BODY_BYTES} bytes ({size} so far); "
+                         "split it into smaller batches"}, 413)
+
+
+def _nul(where: str) -> JSONResponse:
+    return JSONResponse({"detail": f"{where}: text must not contain NUL (\\u0000) characters; "
+                         "remove them and send again"}, 422)
 
 
 def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[APIRouter],

@@ -149,3 +149,27 @@ def test_text_with_nul_characters_is_refused_before_anything_is_stored(detector)
         assert r.status_code == 422 and "NUL" in r.text
         assert client.get("/v1/alerts", params={"status": "firing\x00"}).status_code == 422
         assert client.get("/v1/rules").json() == []
+
+
+def test_a_chunked_body_is_held_to_the_same_size_limit(detector):
+    """Without Content-Length the limit is counted while reading, not trusted from a header."""
+    import json as _json
+
+    from shared.http import MAX_BODY_BYTES
+
+    sample = _json.dumps({"metric": "m", "entity": "e", "value": 1}).encode()
+
+    def chunks(count: int, per_chunk: int = 1000):
+        yield b'{"samples": ['
+        for start in range(0, count, per_chunk):
+            n = min(per_chunk, count - start)
+            yield (b"," if start else b"") + b",".join([sample] * n)
+        yield b"]}"
+
+    with detector.client() as client:
+        small = client.post("/v1/samples", content=chunks(3),
+                            headers={"Content-Type": "application/json"})
+        assert small.status_code == 200 and small.json()["accepted"] == 3
+        huge = client.post("/v1/samples", content=chunks(MAX_BODY_BYTES // len(sample) + 10),
+                           headers={"Content-Type": "application/json"})
+        assert huge.status_code == 413
