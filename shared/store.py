@@ -179,7 +179,18 @@ class ServiceApplication(Application[UUID]):
         return self.recorder.max_tracking_id(follower) or 0
 
     def advance(self, follower: str, notification_id: int) -> None:
-        self.recorder.insert_tracking(Tracking(follower, notification_id))
+        """Store a follower's new position, and forget its older ones in the same transaction
+        (only the highest counts), so the tracking table does not grow with every batch."""
+        recorder = self.recorder
+        if not hasattr(recorder, "datastore"):
+            recorder.insert_tracking(Tracking(follower, notification_id))
+            return
+        with recorder.datastore.transaction(commit=True) as curs:
+            recorder._insert_tracking(curs, Tracking(follower, notification_id))
+            curs.execute(SQL("DELETE FROM {}.{} WHERE application_name = %s AND notification_id < %s"
+                             ).format(Identifier(recorder.datastore.schema),
+                                      Identifier(recorder.tracking_table_name)),
+                         (follower, notification_id))
 
     def decode(self, notification: Any) -> Any:
         return self.mapper.to_domain_event(notification)

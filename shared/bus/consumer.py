@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from shared.bus import tracing
-from shared.bus.deadletter import dead_letter
+from shared.bus.deadletter import REPLAY_FOR, dead_letter
 from shared.contracts import CloudEvent, Contract, contract_for_type
 from shared.store import IntegrityError, ServiceApplication, Tracking
 
@@ -92,6 +92,10 @@ class DurableConsumer:
         (a redelivery, a conflict, a handler error) one by one, each with its own verdict."""
         readable = []
         for msg in messages:
+            addressed_to = (msg.headers or {}).get(REPLAY_FOR)
+            if addressed_to and addressed_to != self.durable:
+                await msg.ack()  # a dead letter replayed for another consumer
+                continue
             try:
                 readable.append(Delivery(msg, *self.read(msg)))
             except (ValidationError, ValueError, KeyError) as error:

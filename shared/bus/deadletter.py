@@ -11,6 +11,7 @@ ORIGINAL_SUBJECT = "Closedloop-Original-Subject"
 ORIGINAL_STREAM = "Closedloop-Original-Stream"
 ORIGINAL_SEQUENCE = "Closedloop-Original-Sequence"
 CONSUMER = "Closedloop-Consumer"
+REPLAY_FOR = "Closedloop-Replay-For"  # only this durable consumer takes a replayed message
 
 
 def dead_letter_subject(service: str, subject: str) -> str:
@@ -47,6 +48,8 @@ async def replay(js: Any, dead_letter_msg: Any) -> None:
     """Publish a dead letter's body back to its original subject, as a new message."""
     headers = dict(dead_letter_msg.headers or {})
     subject = headers[ORIGINAL_SUBJECT]
-    await js.publish(subject, dead_letter_msg.data,
-                     headers={k: v for k, v in headers.items() if not k.startswith("Closedloop-")
-                              and k != "Nats-Msg-Id"})
+    kept = {k: v for k, v in headers.items() if not k.startswith("Closedloop-")
+            and k != "Nats-Msg-Id"}
+    # Other consumers of the subject handled the original already: only the one that
+    # dead-lettered it should see it again.
+    await js.publish(subject, dead_letter_msg.data, headers={**kept, REPLAY_FOR: headers[CONSUMER]})

@@ -15,6 +15,7 @@ import shared.bus.consumer as consumer_module
 from shared.bus import deadletter
 from shared.bus.consumer import DurableConsumer, Handler, Rejected, Subscription
 from shared.bus.streams import ensure_streams
+from shared.store import ensure_schema, eventsourcing_env
 from shared.contracts import (
     AlertRaised,
     AlertResolved,
@@ -95,6 +96,11 @@ def quick_redelivery(monkeypatch):
 async def position_name(js: Any) -> str:
     """What the consumer's tracking rows are named: the stream and when it was created."""
     return f"{STREAM}@{(await js.stream_info(STREAM)).created.isoformat()}"
+
+
+async def settled_for(js: Any, durable: str) -> bool:
+    info = await js.consumer_info(STREAM, durable)
+    return info.num_pending == 0 and info.num_ack_pending == 0
 
 
 async def settled(js: Any) -> bool:
@@ -287,10 +293,17 @@ async def test_a_batch_of_independent_messages_commits_at_once(app, js, consumer
     assert len(one_by_one) <= 1
 
 
-async def test_a_replayed_dead_letter_is_processed(app, js, consumers):
+async def test_a_replayed_dead_letter_is_processed(app, js, consumers, database_url):
     def poison(contract: AlertRaised, tracking: Any) -> None:
         if contract.alert_id == "d-poison":
             raise Rejected("rule 42 does not exist")
+
+    # Another service reads the same subject and handled the message the first time.
+    ensure_schema(database_url, "other")
+    other = ToyApplication(eventsourcing_env(database_url, "other"))
+    other_consumer = asyncio.create_task(DurableConsumer(
+        other, js, "other", Subscription(stream=STREAM, handlers={
+            AlertRaised: other.handle_alert_raised})).run())
 
     app.on_message = poison
     original_seq = await publish_alert(js, "d-poison", msg_id="upstream:d-poison")
@@ -307,9 +320,15 @@ async def test_a_replayed_dead_letter_is_processed(app, js, consumers):
     assert [m.seq for m in messages] == [original_seq, original_seq + 1]
     replayed = messages[-1]
     assert replayed.subject == SUBJECT and replayed.data == messages[0].data
-    assert not any(h.startswith("Closedloop-") for h in replayed.headers or {})
+    assert {h: v for h, v in (replayed.headers or {}).items() if h.startswith("Closedloop-")} \
+        == {deadletter.REPLAY_FOR: DURABLE}
     assert json.loads(replayed.data)["id"] == "upstream:d-poison"
     assert app.value(TALLY) == 1 and await stream_count(js, "DLQ") == 1
+    # The other service skipped the replay addressed to this consumer.
+    await eventually(lambda: settled_for(js, "other-detector"), message="other consumer idle")
+    assert [seq for _, seq in other.handled] == [original_seq]
+    await stop(other_consumer)
+    other.close()
 
 
 async def test_a_contract_added_to_a_subscription_is_delivered_after_a_restart(

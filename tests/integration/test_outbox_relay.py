@@ -318,3 +318,19 @@ async def test_a_save_on_another_replica_wakes_this_relay_without_polling(databa
     finally:
         other_replica.close()
         await runtime.stop()
+
+
+async def test_the_relay_keeps_one_position_row_however_many_batches_it_sends(app, js):
+    relay = OutboxRelay(app, js, SERVICE, to_contract, batch=2)  # several small batches
+    for i in range(7):
+        app.increment(f"row-{i}")
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: app.position(RELAY) == head(app), message="relay caught up")
+    finally:
+        await stop(task)
+    recorder = app.recorder
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(f'SELECT count(*) AS n FROM "{recorder.datastore.schema}".'
+                     f'"{recorder.tracking_table_name}" WHERE application_name = %s', (RELAY,))
+        assert curs.fetchone()["n"] == 1
