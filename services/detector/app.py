@@ -14,6 +14,8 @@ from services.detector.domain import Alert, Rule, RuleBook, RuleNotFound, alert_
 
 class DetectorApplication(ServiceApplication):
     name = "detector"
+    # A flapping alert and a growing rule book get long: read them from a recent snapshot.
+    snapshotting_intervals = {Alert: 50, RuleBook: 50}
 
     def __init__(self, env: dict[str, str] | None = None, clock: Clock | None = None) -> None:
         super().__init__(env)

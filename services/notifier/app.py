@@ -29,6 +29,7 @@ DIRECTORY_RETRIES = 5
 
 
 class NotifierApplication(ServiceApplication):
+    snapshotting_intervals = {Directory: 50}  # every channel and policy is listed in it
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, max_attempts: int = 5) -> None:
         self.clock = clock
         self.max_attempts = max_attempts

@@ -44,3 +44,15 @@ def test_raises_and_resolves_alternate_with_the_crossings(batches):
     alert = app.get_or_none(Alert.create_id(rule.fingerprint("store-042")))
     stored = [type(e).__name__ for e in app.stored_events(alert.id)][1:] if alert else []
     assert stored == expected
+
+
+def test_a_long_flapping_alert_is_read_from_its_snapshot():
+    app = in_memory_detector()
+    app.define_rule(name="NPS low", metric="store.nps", operator="below", threshold=50,
+                    severity="P1", labels={}, description="", actor="test", cause={})
+    for minute in range(120):  # 60 raises and 60 resolutions
+        app.ingest([sample(40 if minute % 2 == 0 else 60, minute)], actor="test", cause={})
+    alert_id = Alert.create_id(app.rules()[0].fingerprint("store-042"))
+    assert app.snapshots is not None and list(app.snapshots.get(alert_id))
+    alert = app.repository.get(alert_id)
+    assert alert.occurrence == 60 and not alert.firing
