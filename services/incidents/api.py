@@ -12,7 +12,7 @@ from shared.http import Offset, request_cause, runtime_of
 from services.incidents.app import IncidentsApplication
 from services.incidents.domain import Severity, Status
 from services.incidents.schemas import (
-    IncidentAcknowledge, IncidentPage, IncidentRead, IncidentResolve, IncidentSummary,
+    IncidentAcknowledge, IncidentPage, IncidentRead, IncidentResolve, IncidentSummary, RoleAssign,
     TimelineEntry,
 )
 
@@ -30,12 +30,14 @@ async def list_incidents(
     status: Status | None = None,
     severity: Severity | None = None,
     breached: bool | None = Query(None, description="only incidents that missed (or met) an SLA"),
+    responsible: str | None = Query(None, description="only incidents this person is responsible for"),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
     offset: Offset = 0,
 ) -> IncidentPage:
     """Newest first, from the `incidents` read model (it may trail a save by milliseconds)."""
     where, args = [], []
-    for column, value in (("status", status), ("severity", severity)):
+    for column, value in (("status", status), ("severity", severity),
+                          ("responsible", responsible)):
         if value is not None:
             args.append(str(value))
             where.append(f"{column} = ${len(args)}")
@@ -77,6 +79,15 @@ def resolve(id_or_ref: str, body: IncidentResolve, request: Request) -> dict[str
     """Containment done, service restored: → 方案制定中, where the CAPA case takes over."""
     return _app(request).resolve(id_or_ref, acting_as(request, body.by), body.summary,
                                  request_cause(request))
+
+
+@router.post("/{id_or_ref}/roles", response_model=IncidentRead,
+             dependencies=[Depends(require(Role.RESPONDER))])
+def assign_role(id_or_ref: str, body: RoleAssign, request: Request) -> dict[str, Any]:
+    """RACI: one person responsible and one accountable (a new one replaces the old), any
+    number consulted and informed. Whoever acknowledges is responsible until someone else is."""
+    return _app(request).assign(id_or_ref, str(body.role), body.person,
+                                acting_as(request, body.by), request_cause(request))
 
 
 @router.post("/{id_or_ref}/archive", response_model=IncidentRead,

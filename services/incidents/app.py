@@ -19,7 +19,8 @@ from shared.contracts import (
 from shared.store import ServiceApplication, Tracking
 
 from services.incidents.domain import (
-    FingerprintLink, Incident, IncidentNotFound, RefCounter, RefIndex, Severity, Status,
+    FingerprintLink, Incident, IncidentNotFound, RaciRole, RefCounter, RefIndex, Severity,
+    Status,
     format_ref,
 )
 from services.incidents.timeline import timeline_of
@@ -46,6 +47,11 @@ class IncidentsApplication(ServiceApplication):
 
     def resolve(self, id_or_ref: str, by: str, summary: str, cause: dict[str, Any]) -> dict:
         return self._change(id_or_ref, lambda i, at: i.resolve(by, summary, at, by, cause))
+
+    def assign(self, id_or_ref: str, role: str, person: str, by: str,
+               cause: dict[str, Any]) -> dict:
+        return self._change(id_or_ref, lambda i, at: i.assign(RaciRole(role), person, at, by,
+                                                              cause))
 
     def archive(self, id_or_ref: str, actor: str, cause: dict[str, Any]) -> dict:
         return self._change(id_or_ref, lambda i, at: i.archive(at, actor, cause))
@@ -250,6 +256,7 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "capa_id": incident.capa_id, "root_cause": incident.root_cause,
         "verified_action_ids": list(incident.verified_action_ids),
         "sla_breaches": list(incident.sla_breaches),
+        "raci": {str(role): list(people) for role, people in incident.raci.items()},
         "closed_at": incident.closed_at, "archived_at": incident.archived_at,
         "version": incident.version,
     }

@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS incidents (
     resolve_by timestamptz NOT NULL,
     respond_breached boolean NOT NULL DEFAULT false,
     resolve_breached boolean NOT NULL DEFAULT false,
+    responsible text,
+    accountable text,
     capa_id text
 );
 CREATE INDEX IF NOT EXISTS incidents_open_deadlines ON incidents (respond_by, resolve_by)
@@ -48,6 +50,7 @@ class IncidentsProjection(Projection):
             Incident.CapaOpened: capa_opened,
             Incident.CapaStepRecorded: capa_step,
             Incident.SlaBreached: sla_breached,
+            Incident.RoleAssigned: role_assigned,
             Incident.ActionVerified: action_verified,
             Incident.Closed: closed,
             Incident.Archived: archived,
@@ -65,7 +68,8 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
                fingerprint = EXCLUDED.fingerprint, opened_at = EXCLUDED.opened_at,
                respond_by = EXCLUDED.respond_by, resolve_by = EXCLUDED.resolve_by,
                acknowledged_at = NULL, resolved_at = NULL, closed_at = NULL, capa_id = NULL,
-               respond_breached = false, resolve_breached = false""",
+               respond_breached = false, resolve_breached = false,
+               responsible = NULL, accountable = NULL""",
         e.originator_id, e.ref, str(Status.NEW), e.severity, e.title, e.entity, e.fingerprint,
         e.at, e.respond_by, e.resolve_by)
 
@@ -83,6 +87,12 @@ async def resolved(conn: asyncpg.Connection, e: Any) -> None:
 async def capa_opened(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE incidents SET status = $2, capa_id = $3 WHERE id = $1",
                        e.originator_id, e.status, e.capa_id)
+
+
+async def role_assigned(conn: asyncpg.Connection, e: Any) -> None:
+    if e.role in ("responsible", "accountable"):  # the list shows who does and who answers
+        await conn.execute(f"UPDATE incidents SET {e.role} = $2 WHERE id = $1",
+                           e.originator_id, e.person)
 
 
 async def sla_breached(conn: asyncpg.Connection, e: Any) -> None:

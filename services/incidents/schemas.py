@@ -5,12 +5,19 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from services.incidents.domain import Severity, Status
+from services.incidents.domain import RaciRole, Severity, Status
 
 
 class IncidentAcknowledge(BaseModel):
     by: str = Field(min_length=1, max_length=200, description="who takes the incident on")
     note: str = Field(default="", max_length=2000)
+
+
+class RoleAssign(BaseModel):
+    role: RaciRole = Field(description="responsible (负责), accountable (批准), consulted (咨询) "
+                                        "or informed (知会)")
+    person: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=200, description="who makes the assignment")
 
 
 class IncidentResolve(BaseModel):
@@ -50,6 +57,8 @@ class IncidentSummary(BaseModel):
     resolve_by: datetime
     respond_breached: bool = False
     resolve_breached: bool = False
+    responsible: str | None = None
+    accountable: str | None = None
     capa_id: str | None = None
 
 
@@ -82,6 +91,7 @@ class IncidentRead(BaseModel):
     root_cause: str | None = None
     verified_action_ids: list[str]
     sla_breaches: list[str] = Field(description='deadlines missed: "respond", "resolve"')
+    raci: dict[str, list[str]] = Field(description="people by RACI role")
     closed_at: datetime | None = None
     archived_at: datetime | None = None
     version: int

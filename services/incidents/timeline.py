@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from services.incidents.domain import Incident
+from services.incidents.domain import Incident, RaciRole
 
 Describe = Callable[[Any, dict[str, Any]], str]
 
@@ -131,6 +131,12 @@ def _sla_breached(e: Any, _: dict[str, Any]) -> str:
             f"({_duration((e.at - e.deadline).total_seconds())} late when noticed)")
 
 
+def _role_assigned(e: Any, seen: dict[str, Any]) -> str:
+    role = RaciRole(e.role)
+    how = "took it on" if e.actor == e.person else f"assigned by {e.actor}"
+    return f"{e.person} is {role} ({role.label}) for {seen.get('ref', 'the incident')}: {how}"
+
+
 def _closed(e: Any, _: dict[str, Any]) -> str:
     return (f"CAPA {e.capa_id} closed with root cause {e.root_cause!r} and "
             f"{_count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
@@ -157,6 +163,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.CapaStepRecorded: ("CAPA step", _capa_step),
     Incident.ActionVerified: ("action verified", _action_verified),
     Incident.SlaBreached: ("SLA breached", _sla_breached),
+    Incident.RoleAssigned: ("role assigned", _role_assigned),
     Incident.Closed: ("closed", _closed),
     Incident.Archived: ("archived", _archived),
 }

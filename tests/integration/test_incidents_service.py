@@ -180,12 +180,12 @@ def test_an_alert_becomes_one_incident_that_people_and_the_capa_case_carry_to_cl
     timeline = client.get(f"/v1/incidents/{ref}/timeline").json()
     assert [e["action"] for e in timeline] == [
         "opened", "alert attached", "notification delivered", "escalated", "acknowledged",
-        "resolved", "CAPA opened", "action verified", "closed"]
+        "role assigned", "resolved", "CAPA opened", "action verified", "closed"]
     detail = {e["action"]: e["detail"] for e in timeline}
     assert detail["notification delivered"] == (
         "notified channel 'store-ops' (incident.opened), attempt 1, HTTP 200")
     assert "root cause 'connection pool too small'" in detail["closed"]
-    assert timeline[7]["actor"] == "carol"
+    assert timeline[8]["actor"] == "carol"
 
     # The read model follows; a manager-level key archives the closed incident.
     wait_until(lambda: listed(client, status="closed")["total"] == 1,
@@ -285,3 +285,25 @@ def test_missed_deadlines_are_recorded_once_each_and_published(service, nats_url
     breaches = wait_until(lambda: (lambda b: b if len(b) == 2 else None)(
         published(nats_url, IncidentSlaBreached, incident["id"])), message="breaches published")
     assert [b["kind"] for b in breaches] == ["respond", "resolve"]
+
+
+def test_raci_roles_are_assigned_listed_and_filterable(service, nats_url):
+    publish(nats_url, alert(f"fp-raci-{uuid.uuid4().hex[:6]}", severity="P2"))
+    with service.client() as client:
+        [incident] = wait_until(lambda: listed(client, severity="P2")["items"],
+                                message="incident opened")
+        ref = incident["ref"]
+        client.post(f"/v1/incidents/{ref}/acknowledge", json={"by": "alice"}).raise_for_status()
+        for role, person in (("responsible", "bob"), ("accountable", "region-east"),
+                             ("consulted", "dba"), ("informed", "store-042")):
+            r = client.post(f"/v1/incidents/{ref}/roles",
+                            json={"role": role, "person": person, "by": "lead"})
+            assert r.status_code == 200, r.text
+        assert r.json()["raci"] == {"responsible": ["bob"], "accountable": ["region-east"],
+                                    "consulted": ["dba"], "informed": ["store-042"]}
+        bad = client.post(f"/v1/incidents/{ref}/roles",
+                          json={"role": "owner", "person": "x", "by": "lead"})
+        assert bad.status_code == 422 and "role" in bad.text
+        mine = wait_until(lambda: listed(client, responsible="bob")["items"],
+                          message="list filtered by responsible")
+        assert [(i["ref"], i["accountable"]) for i in mine] == [(ref, "region-east")]

@@ -21,7 +21,7 @@ from shared.store import Tracking
 from services.incidents.app import AlertNotRaisedYet, IncidentsApplication
 from services.incidents.domain import (
     SLA, AlreadyAcknowledged, AlreadyResolved, FingerprintLink, Incident, IncidentFinished,
-    IncidentNotFound, NotClosed, RefCounter, RefIndex, Severity, Status, format_ref,
+    IncidentNotFound, NotClosed, RaciRole, RefCounter, RefIndex, Severity, Status, format_ref,
 )
 from services.incidents.timeline import timeline_of
 from services.incidents.translate import to_contract
@@ -107,8 +107,8 @@ def test_resolving_an_unacknowledged_incident_records_both_and_moves_to_planning
     incident.collect_events()
     incident.resolve("alice", "restarted the pool", T0 + timedelta(minutes=30), "alice", CAUSE)
     events = incident.collect_events()
-    assert names(events) == ["Acknowledged", "Resolved"]
-    assert events[1].summary == "restarted the pool" and events[1].status == "planning"
+    assert names(events) == ["Acknowledged", "RoleAssigned", "Resolved"]
+    assert events[2].summary == "restarted the pool" and events[2].status == "planning"
     assert incident.status is Status.PLANNING and incident.acknowledged_by == "alice"
     assert not incident.accepts_alerts
     with pytest.raises(AlreadyResolved, match="P0-2026-11-001 cannot be resolved twice"):
@@ -228,9 +228,10 @@ def test_the_timeline_tells_who_did_what_and_why_in_order():
     timeline = timeline_of(incident.collect_events())
 
     assert [e["action"] for e in timeline] == [
-        "opened", "notification delivered", "escalated", "acknowledged", "resolved",
-        "CAPA opened", "action verified", "closed", "archived"]
+        "opened", "notification delivered", "escalated", "acknowledged", "role assigned",
+        "resolved", "CAPA opened", "action verified", "closed", "archived"]
     detail = {e["action"]: e["detail"] for e in timeline}
+    assert detail["role assigned"] == "alice is responsible (负责) for P0-2026-11-001: took it on"
     assert "P0 incident P0-2026-11-001 opened from alert 'checkout_latency' on store-42" in detail["opened"]
     assert "respond by 2026-11-02 09:05 UTC" in detail["opened"]
     assert detail["notification delivered"] == (
@@ -242,7 +243,7 @@ def test_the_timeline_tells_who_did_what_and_why_in_order():
     assert detail["action verified"] == ("corrective action A-1 owned by bob verified by carol "
                                          "(CAPA capa-1)")
     assert "root cause 'connection pool too small' and 2 actions verified" in detail["closed"]
-    assert timeline[6]["actor"] == "carol"
+    assert timeline[7]["actor"] == "carol"
     assert timeline[0]["cause"] == {"correlation_id": "corr-1", "causation_id": "msg-1"}
 
 
@@ -385,8 +386,8 @@ def test_the_whole_story_from_alert_to_closure_through_the_application(feed):
 
     assert archived["status"] == "archived" and archived["capa_id"] == "c-1"
     assert [e["action"] for e in feed.app.timeline("P0-2026-11-001")] == [
-        "opened", "notification delivered", "escalated", "acknowledged", "resolved",
-        "alert cleared", "CAPA opened", "action verified", "closed", "archived"]
+        "opened", "notification delivered", "escalated", "acknowledged", "role assigned",
+        "resolved", "alert cleared", "CAPA opened", "action verified", "closed", "archived"]
 
 
 def test_the_capa_case_walks_the_incident_through_the_status_flow(feed):
@@ -454,3 +455,23 @@ def test_each_missed_deadline_is_recorded_once_and_a_met_one_never(feed):
     feed.clock.advance(timedelta(hours=5))
     assert feed.app.record_sla_breaches(incident) == []  # resolved in time: nothing to record
     assert feed.app.incident(incident_id)["sla_breaches"] == ["respond"]
+
+
+def test_raci_roles_one_responsible_one_accountable_many_consulted_and_informed():
+    incident = open_incident()
+    incident.acknowledge("alice", "on it", T0, "alice", CAUSE)
+    assert incident.raci[RaciRole.RESPONSIBLE] == ["alice"]  # who takes it on, until told
+    incident.assign(RaciRole.RESPONSIBLE, "bob", T0, "lead", CAUSE)
+    incident.assign(RaciRole.ACCOUNTABLE, "region-east", T0, "lead", CAUSE)
+    incident.assign(RaciRole.CONSULTED, "dba", T0, "lead", CAUSE)
+    incident.assign(RaciRole.CONSULTED, "network", T0, "lead", CAUSE)
+    incident.assign(RaciRole.CONSULTED, "dba", T0, "lead", CAUSE)  # already: nothing new
+    incident.assign(RaciRole.INFORMED, "store-042", T0, "lead", CAUSE)
+    assert incident.raci == {RaciRole.RESPONSIBLE: ["bob"], RaciRole.ACCOUNTABLE: ["region-east"],
+                             RaciRole.CONSULTED: ["dba", "network"],
+                             RaciRole.INFORMED: ["store-042"]}
+    incident.resolve("bob", "fixed", T0, "bob", CAUSE)
+    incident.record_capa_opened("c", "t", T0, "capa", CAUSE)
+    incident.close("c", "root", 1, T0, "capa", CAUSE)
+    with pytest.raises(IncidentFinished, match="cannot change who is informed"):
+        incident.assign(RaciRole.INFORMED, "late", T0, "lead", CAUSE)

@@ -1,14 +1,14 @@
 """The incidents domain: the incident aggregate and the aggregates that deduplicate alerts
 and number incidents (no I/O; time arrives as an `at` argument)."""
 from services.incidents.domain.ids import NAMESPACE
-from services.incidents.domain.incident import (
-    SLA, AlreadyAcknowledged, AlreadyResolved, Incident, IncidentFinished, IncidentNotFound,
-    NotClosed, Severity, Sla, Status,
+from services.incidents.domain.errors import (
+    AlreadyAcknowledged, AlreadyResolved, IncidentFinished, IncidentNotFound, NotClosed,
 )
+from services.incidents.domain.incident import SLA, Incident, RaciRole, Severity, Sla, Status
 from services.incidents.domain.numbering import FingerprintLink, RefCounter, RefIndex, format_ref
 
 __all__ = [
     "NAMESPACE", "SLA", "Sla", "Severity", "Status", "Incident", "FingerprintLink", "RefCounter",
     "RefIndex", "format_ref", "IncidentNotFound", "IncidentFinished", "AlreadyAcknowledged",
-    "AlreadyResolved", "NotClosed",
+    "AlreadyResolved", "NotClosed", "RaciRole",
 ]

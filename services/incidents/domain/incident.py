@@ -8,10 +8,14 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.errors import DomainError, NotFound
+from services.incidents.domain.errors import (
+    AlreadyAcknowledged, AlreadyResolved, IncidentFinished, NotClosed,
+)
 
 from services.incidents.domain.ids import NAMESPACE
-from services.incidents.domain.vocabulary import SLA, Severity, Sla, Status  # noqa: F401
+from services.incidents.domain.vocabulary import (  # noqa: F401 (re-exported)
+    SLA, RaciRole, Severity, Sla, Status,
+)
 
 
 _FINISHED = (Status.CLOSED, Status.ARCHIVED)
@@ -57,6 +61,7 @@ class Incident(Aggregate):
         self.verified_action_ids: list[str] = []
         self.capa_steps: list[str] = []
         self.sla_breaches: list[str] = []  # "respond", "resolve"
+        self.raci: dict[RaciRole, list[str]] = {role: [] for role in RaciRole}
         self.root_cause: str | None = None
         self.closed_at: datetime | None = None
         self.archived_at: datetime | None = None
@@ -97,6 +102,22 @@ class Incident(Aggregate):
         self._acknowledge(ref=self.ref, by=by, note=note,
                           status=str(self.status.at_least(Status.INVESTIGATING)),
                           at=at, actor=actor, cause=cause)
+        if not self.raci[RaciRole.RESPONSIBLE]:  # who takes it on is responsible until told
+            self._role_assigned(role=str(RaciRole.RESPONSIBLE), person=by, at=at, actor=actor,
+                                cause=cause)
+
+    # -- RACI ----------------------------------------------------------------------------------
+    def assign(self, role: RaciRole, person: str, at: datetime, actor: str,
+               cause: dict[str, Any]) -> None:
+        self.check_not_finished(f"change who is {role}")
+        if person not in self.raci[role]:
+            self._role_assigned(role=str(role), person=person, at=at, actor=actor, cause=cause)
+
+    @event("RoleAssigned")
+    def _role_assigned(self, role: str, person: str, at: datetime, actor: str,
+                       cause: dict[str, Any]) -> None:
+        role = RaciRole(role)
+        self.raci[role] = [person] if role.single else [*self.raci[role], person]
 
     @event("Acknowledged")
     def _acknowledge(self, ref: str, by: str, note: str, status: str, at: datetime, actor: str,
@@ -272,24 +293,3 @@ class Incident(Aggregate):
             raise NotClosed(
                 f"incident {self.ref} cannot be archived: only a closed incident can be, and it "
                 f"is {self.status} ({self.status.label})")
-
-
-# -- errors -------------------------------------------------------------------------------------
-class IncidentNotFound(NotFound):
-    """No incident has this id or ref."""
-
-
-class IncidentFinished(DomainError):
-    """The incident is closed or archived; people can no longer change it."""
-
-
-class AlreadyAcknowledged(DomainError):
-    """Someone already acknowledged this incident."""
-
-
-class AlreadyResolved(DomainError):
-    """Someone already resolved this incident."""
-
-
-class NotClosed(DomainError):
-    """Only a closed incident can be archived."""

@@ -23,6 +23,25 @@ SLA: dict[Severity, Sla] = {
 }
 
 
+class RaciRole(StrEnum):
+    """Who is responsible (does the work), accountable (answers for it), consulted, informed."""
+
+    RESPONSIBLE = "responsible"
+    ACCOUNTABLE = "accountable"
+    CONSULTED = "consulted"
+    INFORMED = "informed"
+
+    @property
+    def label(self) -> str:
+        return {"responsible": "负责", "accountable": "批准", "consulted": "咨询",
+                "informed": "知会"}[self.value]
+
+    @property
+    def single(self) -> bool:
+        """One person is responsible and one accountable; many may be consulted or informed."""
+        return self in (RaciRole.RESPONSIBLE, RaciRole.ACCOUNTABLE)
+
+
 class Status(StrEnum):
     NEW = "new"
     INVESTIGATING = "investigating"

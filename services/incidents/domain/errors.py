@@ -1,0 +1,22 @@
+"""What the incident refuses, each naming the rule it protects."""
+from shared.errors import DomainError, NotFound
+
+
+class IncidentNotFound(NotFound):
+    """No incident has this id or ref."""
+
+
+class IncidentFinished(DomainError):
+    """The incident is closed or archived; people can no longer change it."""
+
+
+class AlreadyAcknowledged(DomainError):
+    """Someone already acknowledged this incident."""
+
+
+class AlreadyResolved(DomainError):
+    """Someone already resolved this incident."""
+
+
+class NotClosed(DomainError):
+    """Only a closed incident can be archived."""
