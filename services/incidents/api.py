@@ -78,7 +78,7 @@ def acknowledge(id_or_ref: str, body: IncidentAcknowledge, request: Request) -> 
 def resolve(id_or_ref: str, body: IncidentResolve, request: Request) -> dict[str, Any]:
     """Containment done, service restored: → 方案制定中, where the CAPA case takes over."""
     return _app(request).resolve(id_or_ref, acting_as(request, body.by), body.summary,
-                                 request_cause(request))
+                                 request_cause(request), str(body.verdict))
 
 
 @router.post("/{id_or_ref}/roles", response_model=IncidentRead,

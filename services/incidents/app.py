@@ -45,8 +45,10 @@ class IncidentsApplication(ServiceApplication):
     def acknowledge(self, id_or_ref: str, by: str, note: str, cause: dict[str, Any]) -> dict:
         return self._change(id_or_ref, lambda i, at: i.acknowledge(by, note, at, by, cause))
 
-    def resolve(self, id_or_ref: str, by: str, summary: str, cause: dict[str, Any]) -> dict:
-        return self._change(id_or_ref, lambda i, at: i.resolve(by, summary, at, by, cause))
+    def resolve(self, id_or_ref: str, by: str, summary: str, cause: dict[str, Any],
+                verdict: str = "confirmed") -> dict:
+        return self._change(id_or_ref, lambda i, at: i.resolve(by, summary, at, by, cause,
+                                                               verdict))
 
     def assign(self, id_or_ref: str, role: str, person: str, by: str,
                cause: dict[str, Any]) -> dict:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from services.incidents.domain import RaciRole, Severity, Status
+from services.incidents.domain import RaciRole, Severity, Status, Verdict
 
 
 class IncidentAcknowledge(BaseModel):
@@ -24,6 +24,9 @@ class IncidentResolve(BaseModel):
     by: str = Field(min_length=1, max_length=200, description="who restored service")
     summary: str = Field(min_length=1, max_length=4000,
                          description="what was done to contain it and restore service")
+    verdict: Verdict = Field(Verdict.CONFIRMED, description=(
+        "confirmed: the alert was real; false_positive: it should not have fired (counts "
+        "against the rule's health in the detector)"))
 
 
 class Cause(BaseModel):

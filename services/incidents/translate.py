@@ -25,7 +25,9 @@ def _acknowledged(e: Incident.Acknowledged) -> IncidentAcknowledged:
 def _resolved(e: Incident.Resolved) -> IncidentResolved:
     return IncidentResolved(
         incident_id=str(e.originator_id), ref=e.ref, severity=e.severity, title=e.title,
-        entity=e.entity, by=e.by, summary=e.summary, at=e.at)
+        entity=e.entity, by=e.by, summary=e.summary, at=e.at,
+        fingerprint=getattr(e, "fingerprint", None) or None,
+        verdict=getattr(e, "verdict", "confirmed"))
 
 
 def _sla_breached(e: Incident.SlaBreached) -> IncidentSlaBreached:

@@ -80,6 +80,8 @@ class IncidentResolved(Contract):
     by: str
     summary: str = ""
     at: datetime
+    fingerprint: str | None = None  # the alert fingerprint the incident grew from
+    verdict: str = "confirmed"  # or "false_positive": the alert should not have fired
 
 
 class IncidentSlaBreached(Contract):

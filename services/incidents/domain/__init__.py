@@ -5,10 +5,11 @@ from services.incidents.domain.errors import (
     AlreadyAcknowledged, AlreadyResolved, IncidentFinished, IncidentNotFound, NotClosed,
 )
 from services.incidents.domain.incident import SLA, Incident, RaciRole, Severity, Sla, Status
+from services.incidents.domain.vocabulary import Verdict
 from services.incidents.domain.numbering import FingerprintLink, RefCounter, RefIndex, format_ref
 
 __all__ = [
     "NAMESPACE", "SLA", "Sla", "Severity", "Status", "Incident", "FingerprintLink", "RefCounter",
     "RefIndex", "format_ref", "IncidentNotFound", "IncidentFinished", "AlreadyAcknowledged",
-    "AlreadyResolved", "NotClosed", "RaciRole",
+    "AlreadyResolved", "NotClosed", "RaciRole", "Verdict",
 ]

@@ -126,7 +126,7 @@ class Incident(Aggregate):
         self.status = Status(status)
 
     def resolve(self, by: str, summary: str, at: datetime, actor: str,
-                cause: dict[str, Any]) -> None:
+                cause: dict[str, Any], verdict: str = "confirmed") -> None:
         """Containment is done and service restored; resolving implies acknowledging."""
         self.check_not_finished("be resolved")
         self.check_not_resolved()
@@ -135,12 +135,15 @@ class Incident(Aggregate):
         self._resolve(ref=self.ref, severity=str(self.severity), title=self.title,
                       entity=self.entity, by=by, summary=summary,
                       status=str(self.status.at_least(Status.PLANNING)),
+                      fingerprint=self.fingerprint, verdict=verdict,
                       at=at, actor=actor, cause=cause)
 
     @event("Resolved")
     def _resolve(self, ref: str, severity: str, title: str, entity: str, by: str, summary: str,
-                 status: str, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+                 status: str, at: datetime, actor: str, cause: dict[str, Any],
+                 fingerprint: str = "", verdict: str = "confirmed") -> None:
         self.resolved_at, self.resolved_by, self.resolution = at, by, summary
+        self.verdict = verdict
         self.status = Status(status)
 
     def archive(self, at: datetime, actor: str, cause: dict[str, Any]) -> None:

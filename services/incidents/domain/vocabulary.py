@@ -42,6 +42,13 @@ class RaciRole(StrEnum):
         return self in (RaciRole.RESPONSIBLE, RaciRole.ACCOUNTABLE)
 
 
+class Verdict(StrEnum):
+    """What the alert behind an incident turned out to be; detector rule health counts these."""
+
+    CONFIRMED = "confirmed"
+    FALSE_POSITIVE = "false_positive"
+
+
 class Status(StrEnum):
     NEW = "new"
     INVESTIGATING = "investigating"
