@@ -1,4 +1,4 @@
-"""The `closedloop` command: up, demo, status, serve, replay, dlq."""
+"""The `closedloop` command: up, demo, status, serve, replay, dlq, rules, backtest, detect."""
 from __future__ import annotations
 
 import argparse
@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     dlq.add_argument("action", choices=["list", "replay"])
     dlq.add_argument("sequence", nargs="?", type=int, help="DLQ stream sequence to replay")
     dlq.set_defaults(run=cmd_dlq)
+    from services.detector.cli import register
+    register(sub)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -110,11 +110,14 @@ class Demo:
                 "name": policy, "severities": ["P0"], "notify": [store_ops],
                 "escalate_after_seconds": ESCALATE_AFTER_SECONDS, "escalate_to": [regional]})
         self.metric = f"store.nps{suffix.replace(' ', '.demo')}"
+        self.call("detector", "PUT", "/v1/metrics/catalogue", json=[
+            {"name": self.metric, "interval": "1d", "unit": "NPS"}])
         rule = next((r for r in self.call("detector", "GET", "/v1/rules")
-                     if r["name"] == "NPS collapse" and r["metric"] == self.metric), None)
+                     if r["name"] == f"NPS collapse{suffix}"), None)
         self.rule_id = rule["id"] if rule else self.call("detector", "POST", "/v1/rules", json={
-            "name": "NPS collapse", "metric": self.metric, "operator": "below", "threshold": 50,
-            "severity": "P0", "description": "single-day NPS under 50 is a P0"})["id"]
+            "name": f"NPS collapse{suffix}", "metric": self.metric,
+            "when": {"value": {}, "below": 50}, "severity": "P0",
+            "description": "single-day NPS under 50 is a P0"})["id"]
 
     def run(self) -> dict[str, Any]:
         say = self.say

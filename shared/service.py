@@ -71,6 +71,7 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task] = []
         self.failures: dict[str, tuple[float, str]] = {}
         self.read_models = Changes()  # workers wait on it instead of sleeping a whole poll
+        self.components: dict[str, Any] = {}  # a service's own long-lived parts, by name
         self.ready = False
 
     async def start(self) -> None:

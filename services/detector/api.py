@@ -1,9 +1,7 @@
-"""Detector HTTP API: samples in, rules managed, alerts listed, Alertmanager accepted."""
+"""Detector HTTP API: samples in, alerts listed, Alertmanager accepted."""
 from __future__ import annotations
 
-import json
-from typing import Literal
-from uuid import UUID
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 
@@ -12,14 +10,14 @@ from shared.http import request_cause, runtime_of
 
 from services.detector.alertmanager import external_alerts
 from services.detector.app import DetectorApplication
+from services.detector.ingest import BatchTooLarge, parse_batch
 from services.detector.schemas import (
-    AlertmanagerAlert, AlertmanagerWebhook, AlertRead, IngestResult, RuleCreate, RuleRead,
-    RuleUpdate, SampleBatch,
+    AlertmanagerAlert, AlertmanagerWebhook, AlertRead, IngestResult, SampleBatch,
 )
+from services.detector.workers import evaluator_of
 
 router = APIRouter(prefix="/v1", tags=["detector"])
 responder = [Depends(require(Role.RESPONDER))]
-manager = [Depends(require(Role.MANAGER))]
 
 
 def detector(request: Request) -> DetectorApplication:
@@ -27,39 +25,21 @@ def detector(request: Request) -> DetectorApplication:
 
 
 @router.post("/samples", response_model=IngestResult, dependencies=responder,
-             summary="Ingest a batch of metric samples and evaluate the rules")
-def post_samples(batch: SampleBatch, request: Request,
-                 app: DetectorApplication = Depends(detector)) -> dict[str, int]:
-    limit = request.app.state.settings.max_samples_per_batch
-    if len(batch.samples) > limit:
-        raise HTTPException(413, f"samples: {len(batch.samples)} samples in one batch; the limit "
-                                 f"is {limit}. Split the batch.")
-    return app.ingest(batch.samples, actor=caller(request), cause=request_cause(request))
-
-
-@router.post("/rules", response_model=RuleRead, status_code=201, dependencies=manager)
-def create_rule(rule: RuleCreate, request: Request,
-                app: DetectorApplication = Depends(detector)) -> dict:
-    return app.define_rule(**rule.model_dump(), actor=caller(request), cause=request_cause(request))
-
-
-@router.patch("/rules/{rule_id}", response_model=RuleRead, dependencies=manager)
-def change_rule(rule_id: UUID, change: RuleUpdate, request: Request,
-                app: DetectorApplication = Depends(detector)) -> dict:
-    return app.change_rule(rule_id, **change.model_dump(), actor=caller(request),
-                           cause=request_cause(request))
-
-
-@router.get("/rules", response_model=list[RuleRead])
-async def list_rules(request: Request) -> list[dict]:
-    async with runtime_of(request).pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM rules ORDER BY name")
-    return [{**dict(r), "labels": json.loads(r["labels"])} for r in rows]
-
-
-@router.get("/rules/{rule_id}", response_model=RuleRead)
-def get_rule(rule_id: UUID, app: DetectorApplication = Depends(detector)) -> dict:
-    return app.rule(rule_id)
+             summary="Ingest a batch of metric samples and evaluate the rules",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": SampleBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
+async def post_samples(request: Request) -> dict[str, Any]:
+    """Rows (`samples`) or per-series arrays (`series`), in any order. A malformed sample
+    refuses the whole batch (422, every bad field named); a sample at or before its series'
+    latest is skipped and listed under `rejected` (docs/rules.md, Samples)."""
+    runtime = runtime_of(request)
+    try:
+        batch = parse_batch(await request.body(), runtime.clock.now().timestamp(),
+                            request.app.state.settings.max_samples_per_batch)
+    except BatchTooLarge as error:
+        raise HTTPException(413, str(error)) from None
+    return await evaluator_of(runtime).ingest(batch, actor=caller(request),
+                                              cause=request_cause(request))
 
 
 @router.get("/alerts", response_model=list[AlertRead], summary="Alerts, firing by default")

@@ -1,7 +1,8 @@
-"""Detector application: rules, sample evaluation and external alerts, each a get → call → save."""
+"""Detector application: rules and the metric catalogue, the alerts evaluation raises, and
+external alerts, each a get → call → save."""
 from __future__ import annotations
 
-from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
@@ -9,53 +10,73 @@ from shared.clock import Clock, SystemClock
 from shared.store import ServiceApplication
 
 from services.detector.alertmanager import ExternalAlert
-from services.detector.domain import Alert, Rule, RuleBook, RuleNotFound, alert_id_for
+from services.detector.domain import (
+    Alert, MetricCatalogue, Rule, RuleBook, RuleNotFound, alert_id_for, rule_fingerprint,
+)
+from services.detector.rules import MetricSpec, RuleSpec, check_rule
 
 
 class DetectorApplication(ServiceApplication):
     name = "detector"
     # A flapping alert and a growing rule book get long: read them from a recent snapshot.
-    snapshotting_intervals = {Alert: 50, RuleBook: 50}
+    snapshotting_intervals = {Alert: 50, RuleBook: 50, MetricCatalogue: 50}
 
     def __init__(self, env: dict[str, str] | None = None, clock: Clock | None = None) -> None:
         super().__init__(env)
         self.clock = clock or SystemClock()
 
+    # -- the metric catalogue -------------------------------------------------------------
+    def declare_metrics(self, metrics: list[MetricSpec], *, actor: str,
+                        cause: dict[str, Any]) -> int:
+        def attempt() -> int:
+            catalogue = self.get_or_none(MetricCatalogue.create_id()) or MetricCatalogue()
+            at = self.clock.now()
+            changed = sum(catalogue.declare(m.model_dump(mode="json"), at, actor, cause)
+                          for m in metrics)
+            self.save(catalogue)
+            return changed
+        return self.retry_on_conflict(attempt)
+
+    def catalogue(self) -> dict[str, MetricSpec]:
+        catalogue = self.get_or_none(MetricCatalogue.create_id())
+        return {name: MetricSpec.model_validate(m)
+                for name, m in (catalogue.metrics if catalogue else {}).items()}
+
+    def known_metrics(self, seen: set[str]) -> dict[str, MetricSpec | None]:
+        """Declared metrics, plus metrics only seen in samples (no interval or retention)."""
+        return {**dict.fromkeys(seen), **self.catalogue()}
+
     # -- rules ----------------------------------------------------------------------------
-    def define_rule(self, **command: Any) -> dict[str, Any]:
-        # Every new rule is added to the one rule book: concurrent definitions conflict.
-        return self.retry_on_conflict(lambda: self._define_rule(**command))
-
-    def _define_rule(self, *, name: str, metric: str, operator: str, threshold: float,
-                     severity: str, labels: dict[str, str], description: str, actor: str,
-                     cause: dict[str, Any]) -> dict[str, Any]:
-        book = self.get_or_none(RuleBook.create_id()) or RuleBook()
-        rule = Rule(name=name, metric=metric, operator=operator, threshold=threshold,
-                    severity=severity, labels=labels, description=description,
-                    at=self.clock.now(), actor=actor, cause=cause)
-        book.add(rule.id)
-        self.save(book, rule)
-        return rule_view(rule)
-
-    def change_rule(self, rule_id: UUID, *, threshold: float | None, severity: str | None,
-                    description: str | None, enabled: bool | None, actor: str,
+    def define_rule(self, spec: RuleSpec, *, seen: set[str], actor: str,
                     cause: dict[str, Any]) -> dict[str, Any]:
+        check_rule(spec, self.known_metrics(seen))
+        # Every new rule is added to the one rule book: concurrent definitions conflict.
+        def attempt() -> dict[str, Any]:
+            book = self.get_or_none(RuleBook.create_id()) or RuleBook()
+            rule = Rule(definition=definition_of(spec), at=self.clock.now(), actor=actor,
+                        cause=cause)
+            book.add(rule.id, spec.name)
+            self.save(book, rule)
+            return rule_view(rule)
+        return self.retry_on_conflict(attempt)
+
+    def redefine_rule(self, rule_id: UUID, spec: RuleSpec, *, seen: set[str], actor: str,
+                      cause: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        check_rule(spec, self.known_metrics(seen))
         rule = self._rule(rule_id)
-        at = self.clock.now()
-        if threshold is not None or severity is not None or description is not None:
-            rule.change(threshold=rule.threshold if threshold is None else threshold,
-                        severity=severity or rule.severity,
-                        description=rule.description if description is None else description,
-                        at=at, actor=actor, cause=cause)
-        if enabled is False and rule.enabled:
-            rule.disable(at=at, actor=actor, cause=cause)
-        if enabled is True and not rule.enabled:
-            rule.enable(at=at, actor=actor, cause=cause)
+        changed = rule.redefine(definition_of(spec), self.clock.now(), actor, cause)
         self.save(rule)
-        return rule_view(rule)
+        return rule_view(rule), changed
 
     def rule(self, rule_id: UUID) -> dict[str, Any]:
         return rule_view(self._rule(rule_id))
+
+    def rule_history(self, rule_id: UUID) -> list[dict[str, Any]]:
+        """Every version of a rule: what it said, who made it and when."""
+        self._rule(rule_id)
+        return [{"version": e.originator_version, "at": e.at, "actor": e.actor,
+                 "definition": e.definition}
+                for e in self.stored_events(rule_id) if hasattr(e, "definition")]
 
     def _rule(self, rule_id: UUID) -> Rule:
         rule = self.get_or_none(rule_id)
@@ -67,49 +88,62 @@ class DetectorApplication(ServiceApplication):
         book = self.get_or_none(RuleBook.create_id())
         return [self.repository.get(rule_id) for rule_id in book.rule_ids] if book else []
 
-    # -- samples --------------------------------------------------------------------------
-    def ingest(self, samples: list[Any], *, actor: str, cause: dict[str, Any]) -> dict[str, int]:
-        # Two batches about the same series may race; the loser re-evaluates on fresh state.
-        return self.retry_on_conflict(lambda: self._ingest(samples, actor=actor, cause=cause))
+    def active_rules(self) -> list[tuple[str, RuleSpec, MetricSpec | None]]:
+        """What the evaluator runs: enabled rules with their metric's declaration."""
+        catalogue = self.catalogue()
+        return [(str(rule.id), spec, catalogue.get(spec.metric))
+                for rule in self.rules() if rule.enabled
+                for spec in [RuleSpec.model_validate(rule.definition)]]
 
-    def _ingest(self, samples: list[Any], *, actor: str, cause: dict[str, Any]) -> dict[str, int]:
-        """Evaluate each sample against the rules watching its series, in time order, and
-        store an event only when an alert starts or stops firing."""
+    # -- alerts from evaluation ---------------------------------------------------------
+    def apply_transitions(self, transitions: list[Any], *, actor: str,
+                          cause: dict[str, Any]) -> dict[str, int]:
+        """Turn the evaluator's transitions into alert events. Idempotent: a transition no
+        later than the alert's last change was applied already, so a rebuild may repeat
+        itself; raising a firing alert or resolving a quiet one changes nothing either."""
+        return self.retry_on_conflict(lambda: self._apply(transitions, actor, cause))
+
+    def _apply(self, transitions: list[Any], actor: str, cause: dict[str, Any]) -> dict[str, int]:
         now = self.clock.now()
-        series: dict[tuple[UUID, str], list[Any]] = defaultdict(list)
-        rules = {rule.id: rule for rule in self.rules()}
-        for sample in samples:
-            for rule in rules.values():
-                if rule.watches(sample.metric, sample.labels):
-                    series[(rule.id, sample.entity)].append(sample)
+        names = {str(rule.id): rule.name for rule in self.rules()} if transitions else {}
         changed: dict[UUID, Alert] = {}
-        raised = resolved = 0
-        for (rule_id, entity), points in series.items():
-            rule = rules[rule_id]
-            fingerprint = rule.fingerprint(entity)
-            alert = changed.get(alert_id_for(fingerprint)) or self.get_or_none(alert_id_for(fingerprint))
-            for point in sorted(points, key=lambda s: s.ts or now):
-                firing = rule.fires(point.value)
-                ts = point.ts or now
-                if firing and not (alert and alert.firing):
-                    alert = alert or Alert(fingerprint=fingerprint, source="rule", name=rule.name,
-                                           entity=entity, rule_id=str(rule.id), metric=rule.metric,
-                                           labels=point.labels)
-                    alert.raise_alert(
-                        severity=rule.severity, value=point.value, threshold=rule.threshold,
-                        summary=f"{rule.metric} for {entity} is {point.value:g}, "
-                                f"{rule.operator} the threshold {rule.threshold:g}",
-                        started_at=ts, at=now, actor=actor, cause=cause)
-                    raised += 1
-                elif not firing and alert and alert.firing:
-                    alert.resolve(value=point.value, resolved_at=ts, at=now, actor=actor, cause=cause)
-                    resolved += 1
-                else:
-                    continue
-                changed[alert.id] = alert
+        counts = {"raised": 0, "resolved": 0, "suppressed": 0}
+        for t in transitions:
+            fingerprint = rule_fingerprint(t.rule, t.entity)
+            aid = alert_id_for(fingerprint)
+            alert = changed.get(aid) or self.get_or_none(aid) or Alert(
+                fingerprint=fingerprint, source="rule", name=names.get(t.rule, t.rule),
+                entity=t.entity, rule_id=t.rule, metric=t.metric, labels=dict(t.labels))
+            at = _time(t.ts)
+            if t.kind != "suppress" and at <= _last_change(alert):
+                continue
+            if t.kind == "raise" and not alert.firing:
+                alert.raise_alert(severity=t.severity, value=t.value, threshold=None,
+                                  summary=t.summary, started_at=at, at=now, actor=actor, cause=cause)
+            elif t.kind == "resolve" and alert.firing:
+                alert.resolve(value=t.value, resolved_at=at, at=now, actor=actor, cause=cause)
+            elif t.kind == "suppress":
+                alert.suppress(rule_id=t.rule, severity=t.severity, value=t.value,
+                               summary=t.summary, started_at=at, at=now, actor=actor, cause=cause)
+            else:
+                continue
+            counts[{"raise": "raised", "resolve": "resolved"}.get(t.kind, "suppressed")] += 1
+            changed[aid] = alert
         if changed:
             self.save(*changed.values())
-        return {"accepted": len(samples), "raised": raised, "resolved": resolved}
+        return counts
+
+    def judge(self, fingerprint: str, verdict: str, incident: str, *, actor: str,
+              cause: dict[str, Any], tracking: Any = None) -> None:
+        """An incident grown from one of our alerts was resolved as real or false positive."""
+        alert = self.get_or_none(alert_id_for(fingerprint))
+        if alert is None or alert.source != "rule" or incident in alert.verdicts:
+            self.save_tracked(tracking=tracking)
+            return
+        alert.judge(fingerprint=alert.fingerprint, rule_id=alert.rule_id, verdict=verdict, incident=incident,
+                    entity=alert.entity, started_at=alert.started_at,
+                    resolved_at=alert.resolved_at, at=self.clock.now(), actor=actor, cause=cause)
+        self.save_tracked(alert, tracking=tracking)
 
     # -- external alerts ------------------------------------------------------------------
     def receive_external(self, alerts: list[ExternalAlert], *, actor: str,
@@ -147,7 +181,20 @@ class DetectorApplication(ServiceApplication):
         return {"accepted": len(alerts), "raised": raised, "resolved": resolved}
 
 
+def definition_of(spec: RuleSpec) -> dict[str, Any]:
+    """A rule's stored JSON form: what was said, without the unset options."""
+    return spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def rule_view(rule: Rule) -> dict[str, Any]:
-    return {"id": rule.id, "name": rule.name, "metric": rule.metric, "operator": rule.operator,
-            "threshold": rule.threshold, "severity": rule.severity, "labels": rule.labels,
-            "description": rule.description, "enabled": rule.enabled, "version": rule.version}
+    return {"id": rule.id, "name": rule.name, "metric": rule.metric, "enabled": rule.enabled,
+            "version": rule.version, "definition": rule.definition}
+
+
+def _last_change(alert: Alert) -> datetime:
+    return max((t for t in (alert.started_at, alert.resolved_at) if t is not None),
+               default=datetime.min.replace(tzinfo=timezone.utc))
+
+
+def _time(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)

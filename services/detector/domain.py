@@ -1,10 +1,9 @@
-"""Detector domain: threshold rules and the alerts they raise. Pure: no I/O, no wall clock."""
+"""Detector domain: rules, the metric catalogue and the alerts rules raise. Pure: no I/O,
+no wall clock."""
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -16,14 +15,7 @@ from shared.errors import DomainError, Invalid, NotFound
 
 NS = uuid5(NAMESPACE_URL, "https://closedloop.dev/detector")
 RULEBOOK_ID = uuid5(NS, "rulebook")
-
-
-class Operator(StrEnum):
-    ABOVE = "above"  # fires when value > threshold
-    BELOW = "below"  # fires when value < threshold
-
-    def fires(self, value: float, threshold: float) -> bool:
-        return value > threshold if self is Operator.ABOVE else value < threshold
+CATALOGUE_ID = uuid5(NS, "metric-catalogue")
 
 
 def fingerprint_of(*parts: str) -> str:
@@ -39,59 +31,97 @@ def occurrence_id(fingerprint: str, occurrence: int) -> str:
     return str(uuid5(NS, f"{fingerprint}:{occurrence}"))
 
 
+def rule_fingerprint(rule_id: str, entity: str) -> str:
+    return fingerprint_of("rule", rule_id, entity)
+
+
 class Rule(Aggregate):
-    """A threshold rule over one metric; `labels` narrows which series it watches."""
+    """A rule's definition (docs/rules.md) over time: every version is an event, so each
+    change says who made it and when. The definition is the rule's JSON form."""
 
     @event("Defined")
-    def __init__(self, name: str, metric: str, operator: str, threshold: float, severity: str,
-                 labels: dict[str, str], description: str, at: datetime, actor: str,
+    def __init__(self, definition: dict[str, Any], at: datetime, actor: str,
                  cause: dict[str, Any]) -> None:
-        check_threshold(threshold)
-        self.name, self.metric, self.operator = name, metric, operator
-        self.threshold, self.severity, self.labels = threshold, severity, labels
-        self.description = description
-        self.enabled = True
+        self.definition = definition
+        self.enabled = definition.get("enabled", True)
         self.defined_by = actor
 
-    @event("Changed")
-    def change(self, threshold: float, severity: str, description: str, at: datetime,
-               actor: str, cause: dict[str, Any]) -> None:
-        check_threshold(threshold)
-        self.threshold, self.severity, self.description = threshold, severity, description
+    @property
+    def name(self) -> str:
+        return self.definition["name"]
 
-    @event("Disabled")
-    def disable(self, at: datetime, actor: str, cause: dict[str, Any]) -> None:
-        self.enabled = False
+    @property
+    def metric(self) -> str:
+        return self.definition["metric"]
 
-    @event("Enabled")
-    def enable(self, at: datetime, actor: str, cause: dict[str, Any]) -> None:
-        self.enabled = True
+    def redefine(self, definition: dict[str, Any], at: datetime, actor: str,
+                 cause: dict[str, Any]) -> bool:
+        """Store a new version only when something changed, so applying a file is idempotent."""
+        self.check_same_name(definition)
+        if definition == self.definition:
+            return False
+        self._redefined(definition=definition, at=at, actor=actor, cause=cause)
+        return True
 
-    def watches(self, metric: str, labels: dict[str, str]) -> bool:
-        return self.enabled and metric == self.metric and all(
-            labels.get(k) == v for k, v in self.labels.items())
+    @event("Redefined")
+    def _redefined(self, definition: dict[str, Any], at: datetime, actor: str,
+                   cause: dict[str, Any]) -> None:
+        self.definition = definition
+        self.enabled = definition.get("enabled", True)
 
-    def fires(self, value: float) -> bool:
-        return Operator(self.operator).fires(value, self.threshold)
-
-    def fingerprint(self, entity: str) -> str:
-        return fingerprint_of("rule", str(self.id), entity)
+    def check_same_name(self, definition: dict[str, Any]) -> None:
+        if definition["name"] != self.name:
+            raise Invalid("name", f"a rule keeps its name ('{self.name}'); define a new rule "
+                                  "and disable this one to rename it")
 
 
 class RuleBook(Aggregate):
-    """The list of rule ids, so ingestion finds every rule without a read-model lag."""
+    """Rule names → ids, so ingestion finds every rule without a read-model lag and names
+    stay unique (`closedloop rules apply` matches rules by name)."""
 
     @event("Opened")
     def __init__(self) -> None:
         self.rule_ids: list[UUID] = []
+        self.names: dict[str, UUID] = {}
+
+    def add(self, rule_id: UUID, name: str) -> None:
+        if name in self.names:
+            raise RuleNameTaken(f"a rule named '{name}' already exists ({self.names[name]}); "
+                                "change it with PUT /v1/rules/{id}")
+        self._added(rule_id=rule_id, name=name)
 
     @event("RuleAdded")
-    def add(self, rule_id: UUID) -> None:
+    def _added(self, rule_id: UUID, name: str) -> None:
         self.rule_ids.append(rule_id)
+        self.names[name] = rule_id
 
     @classmethod
     def create_id(cls) -> UUID:
         return RULEBOOK_ID
+
+
+class MetricCatalogue(Aggregate):
+    """Declared metrics (name, interval, retention, unit): what rules may refer to."""
+
+    @event("Opened")
+    def __init__(self) -> None:
+        self.metrics: dict[str, dict[str, Any]] = {}
+
+    def declare(self, metric: dict[str, Any], at: datetime, actor: str,
+                cause: dict[str, Any]) -> bool:
+        if self.metrics.get(metric["name"]) == metric:
+            return False
+        self._declared(metric=metric, at=at, actor=actor, cause=cause)
+        return True
+
+    @event("MetricDeclared")
+    def _declared(self, metric: dict[str, Any], at: datetime, actor: str,
+                  cause: dict[str, Any]) -> None:
+        self.metrics[metric["name"]] = metric
+
+    @classmethod
+    def create_id(cls) -> UUID:
+        return CATALOGUE_ID
 
 
 class Alert(Aggregate):
@@ -114,6 +144,8 @@ class Alert(Aggregate):
         self.summary = ""
         self.started_at: datetime | None = None
         self.resolved_at: datetime | None = None
+        self.suppressed = 0
+        self.verdicts: dict[str, str] = {}  # incident ref → "confirmed" | "false_positive"
 
     @property
     def current_alert_id(self) -> str:
@@ -153,6 +185,19 @@ class Alert(Aggregate):
         self.firing = False
         self.value, self.resolved_at = value, resolved_at
 
+    @event("Suppressed")
+    def suppress(self, rule_id: str, severity: str, value: float | None, summary: str, started_at: datetime,
+                 at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        """The rule's alert budget for the day was spent: counted, not raised."""
+        self.suppressed += 1
+
+    @event("Judged")
+    def judge(self, fingerprint: str, rule_id: str | None, verdict: str, incident: str, entity: str,
+              started_at: datetime | None, resolved_at: datetime | None, at: datetime,
+              actor: str, cause: dict[str, Any]) -> None:
+        """The incident this alert opened was closed as real or as a false positive."""
+        self.verdicts[incident] = verdict
+
     def check_not_firing(self) -> None:
         if self.firing:
             raise AlertAlreadyFiring(f"alert {self.name} for {self.entity} is already firing")
@@ -162,12 +207,11 @@ class Alert(Aggregate):
             raise AlertNotFiring(f"alert {self.name} for {self.entity} is not firing")
 
 
-def check_threshold(threshold: float) -> None:
-    if not math.isfinite(threshold):
-        raise Invalid("threshold", "must be a finite number")
-
-
 class RuleNotFound(NotFound):
+    pass
+
+
+class RuleNameTaken(DomainError):
     pass
 
 

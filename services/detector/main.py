@@ -7,23 +7,27 @@ from shared.clock import Clock, SystemClock
 from shared.http import build_api
 from shared.service import ServiceParts
 
-from services.detector.api import router
+from services.detector import api, rules_api
 from services.detector.app import DetectorApplication
+from services.detector.consumer import subscriptions
 from services.detector.projections import DetectorBoard
 from services.detector.settings import DetectorSettings
 from services.detector.translate import to_contract
+from services.detector.workers import keep_time
 
 
 def service_parts(clock: Clock | None = None) -> ServiceParts:
     return ServiceParts(
         application=lambda env, clk: DetectorApplication(env, clk),
         translate=to_contract,
+        subscribe=subscriptions,
         projections=[DetectorBoard()],
+        workers=[keep_time],
         clock=clock or SystemClock(),
     )
 
 
 def create_app(settings: DetectorSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    return build_api(settings or DetectorSettings(), service_parts(clock), [router],
+    return build_api(settings or DetectorSettings(), service_parts(clock), [api.router, rules_api.router],
                      title="closedloop detector",
                      description="Metric samples and external alerts in; AlertRaised / AlertResolved out.")

@@ -1,4 +1,4 @@
-"""Detector read models: the rule list and the alert board."""
+"""Detector read models: the rule list, the alert board and rule health."""
 from __future__ import annotations
 
 import json
@@ -13,41 +13,43 @@ class DetectorBoard(Projection):
     name = "detector_board"
     tables = {
         "rules": """CREATE TABLE IF NOT EXISTS rules (
-            id uuid PRIMARY KEY, name text NOT NULL, metric text NOT NULL, operator text NOT NULL,
-            threshold double precision NOT NULL, severity text NOT NULL, labels jsonb NOT NULL,
-            description text NOT NULL, enabled boolean NOT NULL, version int NOT NULL,
-            updated_at timestamptz NOT NULL)""",
+            id uuid PRIMARY KEY, name text NOT NULL UNIQUE, metric text NOT NULL,
+            enabled boolean NOT NULL, version int NOT NULL, definition jsonb NOT NULL,
+            updated_by text NOT NULL, updated_at timestamptz NOT NULL)""",
         "alerts": """CREATE TABLE IF NOT EXISTS alerts (
             fingerprint text PRIMARY KEY, alert_id text NOT NULL, source text NOT NULL,
             name text NOT NULL, entity text NOT NULL, severity text NOT NULL, status text NOT NULL,
             value double precision, threshold double precision, rule_id text, summary text NOT NULL,
             started_at timestamptz, resolved_at timestamptz, updated_at timestamptz NOT NULL)""",
+        # Per rule and UTC day: what it raised, what its budget held back, and how the
+        # incidents it opened were judged. Noisy rules stand out here.
+        "rule_health": """CREATE TABLE IF NOT EXISTS rule_health (
+            rule_id text NOT NULL, day date NOT NULL, raised int NOT NULL DEFAULT 0,
+            suppressed int NOT NULL DEFAULT 0, confirmed int NOT NULL DEFAULT 0,
+            false_positive int NOT NULL DEFAULT 0, PRIMARY KEY (rule_id, day))""",
+        # How each incident grown from a rule's alert was judged: backtests use the
+        # confirmed ones as labelled windows.
+        "alert_verdicts": """CREATE TABLE IF NOT EXISTS alert_verdicts (
+            fingerprint text NOT NULL, incident text NOT NULL, rule_id text NOT NULL,
+            entity text NOT NULL, verdict text NOT NULL, started_at timestamptz,
+            resolved_at timestamptz, at timestamptz NOT NULL, PRIMARY KEY (fingerprint, incident))""",
     }
 
     def handlers(self) -> dict[type, Any]:
         return {
-            Rule.Defined: self.rule_defined, Rule.Changed: self.rule_changed,
-            Rule.Disabled: self.rule_enabled(False), Rule.Enabled: self.rule_enabled(True),
+            Rule.Defined: self.rule_defined, Rule.Redefined: self.rule_defined,
             Alert.Raised: self.alert_raised, Alert.Resolved: self.alert_resolved,
+            Alert.Suppressed: self.count("suppressed", "started_at"),
+            Alert.Judged: self.judged,
         }
 
     async def rule_defined(self, conn, e) -> None:
+        d = e.definition
         await conn.execute(
-            "INSERT INTO rules VALUES ($1,$2,$3,$4,$5,$6,$7,$8,true,$9,$10) ON CONFLICT (id) DO NOTHING",
-            e.originator_id, e.name, e.metric, e.operator, e.threshold, e.severity,
-            json.dumps(e.labels), e.description, e.originator_version, e.at)
-
-    async def rule_changed(self, conn, e) -> None:
-        await conn.execute(
-            "UPDATE rules SET threshold=$2, severity=$3, description=$4, version=$5, updated_at=$6 "
-            "WHERE id=$1", e.originator_id, e.threshold, e.severity, e.description,
-            e.originator_version, e.at)
-
-    def rule_enabled(self, enabled: bool):
-        async def apply(conn, e) -> None:
-            await conn.execute("UPDATE rules SET enabled=$2, version=$3, updated_at=$4 WHERE id=$1",
-                               e.originator_id, enabled, e.originator_version, e.at)
-        return apply
+            """INSERT INTO rules VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO UPDATE
+               SET enabled=$4, version=$5, definition=$6, updated_by=$7, updated_at=$8""",
+            e.originator_id, d["name"], d["metric"], d.get("enabled", True),
+            e.originator_version, json.dumps(d), e.actor, e.at)
 
     async def alert_raised(self, conn, e) -> None:
         await conn.execute(
@@ -56,8 +58,31 @@ class DetectorBoard(Projection):
                value=$7, threshold=$8, summary=$10, started_at=$11, resolved_at=NULL, updated_at=$12""",
             e.fingerprint, e.alert_id, e.source, e.name, e.entity, e.severity, e.value,
             e.threshold, e.rule_id, e.summary, e.started_at, e.at)
+        if e.rule_id and e.source == "rule":
+            await self._add(conn, e.rule_id, e.started_at, "raised")
 
     async def alert_resolved(self, conn, e) -> None:
         await conn.execute(
             "UPDATE alerts SET status='resolved', value=$2, resolved_at=$3, updated_at=$4 "
             "WHERE fingerprint=$1", e.fingerprint, e.value, e.resolved_at, e.at)
+
+    def count(self, column: str, when: str):
+        async def apply(conn, e) -> None:
+            await self._add(conn, e.rule_id, getattr(e, when), column)
+        return apply
+
+    async def judged(self, conn, e) -> None:
+        if e.rule_id:
+            column = "false_positive" if e.verdict == "false_positive" else "confirmed"
+            await self._add(conn, e.rule_id, e.at, column)
+            await conn.execute(
+                "INSERT INTO alert_verdicts VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING",
+                e.fingerprint, e.incident, e.rule_id,
+                e.entity, e.verdict, e.started_at, e.resolved_at, e.at)
+
+    @staticmethod
+    async def _add(conn, rule_id: str, at, column: str) -> None:
+        await conn.execute(
+            f"""INSERT INTO rule_health (rule_id, day, {column}) VALUES ($1, ($2 AT TIME ZONE 'UTC')::date, 1)
+                ON CONFLICT (rule_id, day) DO UPDATE SET {column} = rule_health.{column} + 1""",
+            rule_id, at)

@@ -8,69 +8,117 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from services.detector.domain import Operator, Severity
+from services.detector.rules import RuleSpec
 
 
 class Sample(BaseModel):
-    metric: str = Field(min_length=1, max_length=200, examples=["store.nps"])
+    metric: str = Field(min_length=1, max_length=200, examples=["store.nps.daily"])
     entity: str = Field(min_length=1, max_length=200, examples=["store-042"])
-    labels: dict[str, str] = Field(default_factory=dict)
-    ts: AwareDatetime | None = Field(None, description="sample time with a timezone; defaults to now")
+    labels: dict[str, str] = Field(default_factory=dict, examples=[{"region": "east"}])
+    ts: AwareDatetime | float | None = Field(
+        None, description="epoch seconds or ISO 8601 with a zone; defaults to now")
     value: float
 
-    @field_validator("value")
-    @classmethod
-    def finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("value must be a finite number (NaN and infinity are refused)")
-        return value
+
+class SeriesSamples(BaseModel):
+    metric: str = Field(min_length=1, max_length=200)
+    entity: str = Field(min_length=1, max_length=200)
+    labels: dict[str, str] = Field(default_factory=dict)
+    ts: list[AwareDatetime | float]
+    values: list[float]
 
 
 class SampleBatch(BaseModel):
-    samples: list[Sample] = Field(min_length=1)
+    """Documents the body of POST /v1/samples; the body is parsed by services.detector.ingest."""
+
+    samples: list[Sample] = Field(default_factory=list)
+    series: list[SeriesSamples] = Field(default_factory=list)
+
+
+class Rejection(BaseModel):
+    index: int = Field(description="position of the sample in the batch (samples, then series)")
+    reason: str = Field(description="out_of_order: at or before the series' latest sample")
 
 
 class IngestResult(BaseModel):
     accepted: int
     raised: int
     resolved: int
-
-
-class RuleCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    metric: str = Field(min_length=1, max_length=200)
-    operator: Operator
-    threshold: float
-    severity: Severity
-    labels: dict[str, str] = Field(default_factory=dict, description="only series with these labels")
-    description: str = ""
-
-    @field_validator("threshold")
-    @classmethod
-    def finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("threshold must be a finite number")
-        return value
-
-
-class RuleUpdate(BaseModel):
-    threshold: float | None = None
-    severity: Severity | None = None
-    description: str | None = None
-    enabled: bool | None = None
+    suppressed: int = 0
+    rejected: list[Rejection] = Field(default_factory=list)
 
 
 class RuleRead(BaseModel):
     id: UUID
     name: str
     metric: str
-    operator: Operator
-    threshold: float
-    severity: Severity
-    labels: dict[str, str]
-    description: str
     enabled: bool
     version: int
+    definition: dict[str, Any]
+    changed: bool | None = Field(None, description="PUT only: whether a new version was stored")
+
+
+class RuleVersion(BaseModel):
+    version: int
+    at: datetime
+    actor: str
+    definition: dict[str, Any]
+
+
+class RuleEnable(BaseModel):
+    enabled: bool
+
+
+class RuleHealth(BaseModel):
+    rule_id: str
+    name: str | None
+    days: int
+    raised: int
+    suppressed: int
+    confirmed: int
+    false_positive: int
+    alerts_per_day: float
+    false_positive_share: float | None = Field(
+        description="of the judged incidents this rule opened, the share closed as false positive")
+    noisy: bool = Field(description="more than half of judged alerts false, or a budget was hit")
+
+
+class WindowIn(BaseModel):
+    start: AwareDatetime
+    end: AwareDatetime
+    entity: str | None = None
+
+
+class SweepIn(BaseModel):
+    path: str | None = Field(None, description="dotted path of the bound to vary, e.g. when.below; "
+                                               "default: the rule's first numeric bound")
+    candidates: list[float] | None = None
+    max_false_positive_rate: float = Field(0.2, ge=0, le=1)
+    max_miss_rate: float = Field(0.05, ge=0, le=1)
+
+
+class BacktestIn(BaseModel):
+    start: AwareDatetime | None = Field(None, description="stored samples from; default 30 days ago")
+    end: AwareDatetime | None = Field(None, description="stored samples until; default now")
+    csv: str | None = Field(None, max_length=50_000_000, description=(
+        "history to replay instead of stored samples: NAB's timestamp,value (give `entity`) "
+        "or timestamp,entity,value[,labels]"))
+    entity: str | None = None
+    windows: list[WindowIn] | None = Field(None, description=(
+        "labelled anomaly windows; default: incidents this rule opened that were judged "
+        "confirmed (from the alert's start to its resolve)"))
+    sweep: SweepIn | None = None
+
+
+class DraftBacktestIn(BacktestIn):
+    rule: RuleSpec
+
+
+class BacktestOut(BaseModel):
+    replay: dict[str, Any]
+    scores: dict[str, Any] | None
+    sweep: dict[str, Any] | None
+    windows: int
 
 
 class AlertRead(BaseModel):

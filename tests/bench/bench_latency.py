@@ -38,8 +38,9 @@ def main(alerts: int) -> None:
             notifier.post("/v1/policies", json={
                 "name": "bench", "severities": ["P1"], "notify": [channel],
                 "escalate_after_seconds": 3600, "escalate_to": [channel]}).raise_for_status()
+            detector.put("/v1/metrics/catalogue", json=[{"name": "bench.value"}]).raise_for_status()
             detector.post("/v1/rules", json={"name": "bench", "metric": "bench.value",
-                                             "operator": "above", "threshold": 10,
+                                             "when": {"value": {}, "above": 10},
                                              "severity": "P1"}).raise_for_status()
             latencies = []
             for i in range(alerts):

@@ -38,10 +38,11 @@ def published(nats_url: str, stream: str, count: int) -> list[CloudEvent]:
     return asyncio.run(fetch())
 
 
-def nps_rule(client, metric: str) -> dict:
+def nps_rule(client, metric: str, **overrides) -> dict:
+    client.put("/v1/metrics/catalogue", json=[{"name": metric, "interval": "1d"}]).raise_for_status()
     response = client.post("/v1/rules", json={
-        "name": "NPS collapse", "metric": metric, "operator": "below", "threshold": 50,
-        "severity": "P0", "description": "single-day NPS under 50"})
+        "name": f"NPS collapse {metric}", "metric": metric, "when": {"value": {}, "below": 50},
+        "severity": "P0", "description": "single-day NPS under 50", **overrides})
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -93,10 +94,10 @@ def test_bad_input_gets_a_clear_error(detector):
         assert r.status_code == 422 and "samples.0.value" in r.text
         r = client.post("/v1/samples", json={"samples": [{"metric": "m", "value": 1}]})
         assert r.status_code == 422 and "samples.0.entity" in r.text
-        r = client.post("/v1/rules", json={"name": "x", "metric": "m", "operator": "sideways",
-                                           "threshold": 1, "severity": "P9"})
-        assert r.status_code == 422 and "operator" in r.text and "severity" in r.text
-        too_many = [{"metric": "m", "entity": "e", "value": 1}] * 10_001
+        r = client.post("/v1/rules", json={"name": "x", "metric": "m",
+                                           "when": {"value": {}, "sideways": 1}, "severity": "P9"})
+        assert r.status_code == 422 and "sideways" in r.text and "severity" in r.text
+        too_many = [{"metric": "m", "entity": "e", "value": 1}] * 50_001
         assert client.post("/v1/samples", json={"samples": too_many}).status_code == 413
         assert client.get(f"/v1/rules/{uuid.uuid4()}").status_code == 404
     with detector.client("wrong-key") as client:
@@ -145,7 +146,7 @@ def test_text_with_nul_characters_is_refused_before_anything_is_stored(detector)
     """PostgreSQL text cannot hold NUL: such a rule would be stored but never shown."""
     with detector.client() as client:
         r = client.post("/v1/rules", json={"name": "bad\u0000name", "metric": "m",
-                                           "operator": "above", "threshold": 1, "severity": "P1"})
+                                           "when": {"value": {}, "above": 1}, "severity": "P1"})
         assert r.status_code == 422 and "NUL" in r.text
         assert client.get("/v1/alerts", params={"status": "firing\x00"}).status_code == 422
         assert client.get("/v1/rules").json() == []
@@ -163,7 +164,8 @@ def test_a_chunked_body_is_held_to_the_same_size_limit(detector):
         yield b'{"samples": ['
         for start in range(0, count, per_chunk):
             n = min(per_chunk, count - start)
-            yield (b"," if start else b"") + b",".join([sample] * n)
+            yield (b"," if start else b"") + b",".join(
+                sample.replace(b'"e"', f'"e{start + i}"'.encode()) for i in range(n))
         yield b"]}"
 
     with detector.client() as client:

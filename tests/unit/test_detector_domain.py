@@ -1,15 +1,14 @@
-"""Detector rules and alerts, pure: which series a rule watches, when it fires, and how an
-alert fingerprint is raised, resolved and raised again."""
+"""Detector rules and alerts, pure: how a rule's definition is versioned, names stay unique,
+metrics are declared, and an alert fingerprint is raised, resolved, suppressed and judged."""
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from services.detector.domain import (
-    Alert, AlertAlreadyFiring, AlertNotFiring, Operator, Rule, RuleBook, alert_id_for,
-    fingerprint_of, occurrence_id,
+    Alert, AlertAlreadyFiring, AlertNotFiring, MetricCatalogue, Rule, RuleBook, RuleNameTaken,
+    alert_id_for, fingerprint_of, occurrence_id, rule_fingerprint,
 )
 from services.detector.translate import to_contract
 from shared.contracts import AlertRaised, AlertResolved
@@ -19,10 +18,12 @@ T0 = datetime(2026, 11, 3, 9, 14, tzinfo=timezone.utc)
 WHO = {"actor": "api", "cause": {"correlation_id": "req-1", "causation_id": "req-1", "trace": {}}}
 
 
-def nps_rule(operator: str = "below", threshold: float = 50.0, **overrides) -> Rule:
-    fields = dict(name="Store NPS collapse", metric="store.nps", operator=operator,
-                  threshold=threshold, severity="P0", labels={}, description="NPS under 50")
-    return Rule(**(fields | overrides), at=T0, **WHO)
+NPS_RULE = {"name": "Store NPS collapse", "metric": "store.nps",
+            "when": {"value": {}, "below": 50}, "severity": "P0"}
+
+
+def nps_rule() -> Rule:
+    return Rule(definition=dict(NPS_RULE), at=T0, **WHO)
 
 
 def nps_alert(fingerprint: str = "fp-store-042") -> Alert:
@@ -42,81 +43,61 @@ def resolve_it(alert: Alert, value: float = 58.0, at: datetime = T0 + timedelta(
 
 # -- rules ---------------------------------------------------------------------------------
 
-def test_a_below_rule_fires_only_strictly_under_its_threshold():
-    rule = nps_rule("below", 50)
-    assert rule.fires(42)
-    assert not rule.fires(50)  # on the line is not a breach
-    assert not rule.fires(58)
-
-
-def test_an_above_rule_fires_only_strictly_over_its_threshold():
-    rule = nps_rule("above", 30, name="Queue too long", metric="store.queue_minutes")
-    assert rule.fires(30.5)
-    assert not rule.fires(30)
-    assert not rule.fires(12)
-    assert Operator.ABOVE.fires(1, 0) and not Operator.BELOW.fires(1, 0)
-
-
-def test_a_rule_watches_only_its_metric():
+def test_a_rule_keeps_its_definition_and_who_defined_it():
     rule = nps_rule()
-    assert rule.watches("store.nps", {"store": "store-042"})
-    assert not rule.watches("store.queue_minutes", {"store": "store-042"})
+    assert (rule.name, rule.metric, rule.enabled, rule.defined_by) == (
+        "Store NPS collapse", "store.nps", True, "api")
 
 
-def test_label_selectors_narrow_the_series_a_rule_watches():
-    east = nps_rule(labels={"region": "east", "format": "hypermarket"})
-    assert east.watches("store.nps", {"region": "east", "format": "hypermarket", "store": "store-042"})
-    assert not east.watches("store.nps", {"region": "east"})  # every selector must match
-    assert not east.watches("store.nps", {"region": "west", "format": "hypermarket"})
-    assert not east.watches("store.nps", {})
-
-
-def test_a_disabled_rule_watches_nothing_until_enabled_again():
+def test_redefining_stores_a_version_only_when_something_changed():
     rule = nps_rule()
-    rule.disable(at=T0, **WHO)
-    assert not rule.enabled
-    assert not rule.watches("store.nps", {})
-
-    rule.enable(at=T0 + timedelta(minutes=5), **WHO)
-    assert rule.watches("store.nps", {})
-    assert [type(e).__name__ for e in rule.collect_events()] == ["Defined", "Disabled", "Enabled"]
+    assert not rule.redefine(dict(NPS_RULE), at=T0, **WHO)  # the same file applied again
+    assert rule.redefine({**NPS_RULE, "when": {"value": {}, "below": 40}}, at=T0, **WHO)
+    assert rule.definition["when"]["below"] == 40
+    assert [type(e).__name__ for e in rule.collect_events()] == ["Defined", "Redefined"]
 
 
-def test_changing_a_rule_moves_its_threshold_and_severity():
-    rule = nps_rule("below", 50)
-    rule.change(threshold=40, severity="P1", description="NPS under 40", at=T0, **WHO)
-    assert (rule.threshold, rule.severity, rule.description) == (40, "P1", "NPS under 40")
-    assert not rule.fires(42) and rule.fires(39)
-
-
-@pytest.mark.parametrize("threshold", [math.nan, math.inf, -math.inf])
-def test_a_rule_refuses_a_threshold_that_is_not_a_finite_number(threshold):
-    with pytest.raises(Invalid) as refused:
-        nps_rule(threshold=threshold)
-    assert refused.value.field == "threshold"
-
+def test_disabling_is_a_new_version_of_the_definition():
     rule = nps_rule()
-    with pytest.raises(Invalid, match="threshold: must be a finite number"):
-        rule.change(threshold=threshold, severity="P0", description="", at=T0, **WHO)
-    assert rule.threshold == 50.0
-    assert [type(e).__name__ for e in rule.collect_events()] == ["Defined"]  # nothing stored
+    rule.redefine({**NPS_RULE, "enabled": False}, at=T0, **WHO)
+    assert not rule.enabled and rule.version == 2
+
+
+def test_a_rule_keeps_its_name():
+    rule = nps_rule()
+    with pytest.raises(Invalid, match="a rule keeps its name"):
+        rule.redefine({**NPS_RULE, "name": "renamed"}, at=T0, **WHO)
+    assert rule.version == 1
 
 
 def test_the_fingerprint_is_one_per_rule_and_entity():
-    rule, other = nps_rule(), nps_rule()
-    assert rule.fingerprint("store-042") == rule.fingerprint("store-042")
-    assert rule.fingerprint("store-042") != rule.fingerprint("store-043")
-    assert rule.fingerprint("store-042") != other.fingerprint("store-042")
-    assert rule.fingerprint("store-042") == fingerprint_of("rule", str(rule.id), "store-042")
+    assert rule_fingerprint("r1", "store-042") == rule_fingerprint("r1", "store-042")
+    assert rule_fingerprint("r1", "store-042") != rule_fingerprint("r1", "store-043")
+    assert rule_fingerprint("r1", "store-042") != rule_fingerprint("r2", "store-042")
+    assert rule_fingerprint("r1", "store-042") == fingerprint_of("rule", "r1", "store-042")
 
 
-def test_the_rulebook_has_one_well_known_id_and_lists_rules_in_order():
+def test_the_rulebook_has_one_well_known_id_lists_rules_in_order_and_keeps_names_unique():
     book = RuleBook()
     first, second = nps_rule(), nps_rule()
-    book.add(first.id)
-    book.add(second.id)
+    book.add(first.id, "first")
+    book.add(second.id, "second")
     assert book.id == RuleBook.create_id()
     assert book.rule_ids == [first.id, second.id]
+    with pytest.raises(RuleNameTaken, match="a rule named 'first' already exists"):
+        book.add(nps_rule().id, "first")
+    assert len(book.rule_ids) == 2
+
+
+def test_the_catalogue_stores_a_declaration_only_when_it_changes():
+    catalogue = MetricCatalogue()
+    orders = {"name": "store.orders.daily", "interval": "1d", "retention": "400d"}
+    assert catalogue.declare(orders, at=T0, **WHO)
+    assert not catalogue.declare(dict(orders), at=T0, **WHO)
+    assert catalogue.declare({**orders, "retention": "35d"}, at=T0, **WHO)
+    assert catalogue.metrics["store.orders.daily"]["retention"] == "35d"
+    assert [type(e).__name__ for e in catalogue.collect_events()] == [
+        "Opened", "MetricDeclared", "MetricDeclared"]
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -201,3 +182,20 @@ def test_alert_events_translate_to_valid_public_contracts():
     assert (raised.alert_id, raised.fingerprint, raised.entity, raised.labels) == (
         occurrence_id("fp-store-042", 1), "fp-store-042", "store-042", {"region": "east"})
     assert resolved.alert_id == raised.alert_id and resolved.value == 58
+
+
+def test_a_suppressed_raise_is_counted_and_nothing_fires():
+    alert = nps_alert()
+    alert.suppress(rule_id="rule-1", severity="P2", value=41.0, summary="budget spent",
+                   started_at=T0, at=T0, **WHO)
+    assert alert.suppressed == 1 and not alert.firing
+    assert to_contract(alert.collect_events()[-1]) is None  # counted here, not published
+
+
+def test_a_verdict_is_recorded_once_per_incident():
+    alert = nps_alert()
+    raise_it(alert)
+    alert.judge(fingerprint=alert.fingerprint, rule_id="rule-1", verdict="false_positive",
+                incident="P0-2026-11-001", entity="store-042", started_at=T0, resolved_at=None,
+                at=T0, **WHO)
+    assert alert.verdicts == {"P0-2026-11-001": "false_positive"}

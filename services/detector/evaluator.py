@@ -1,0 +1,140 @@
+"""The evaluator: the rule engine's in-memory state, fed by ingest and the clock. Its state
+is a function of the stored samples, so it is rebuilt from the sample store when the service
+starts and when a rule changes, and then reconciled with the alerts on record."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from services.detector.app import DetectorApplication
+from services.detector.ingest import Batch
+from services.detector.rules import Engine, Transition, rule_horizon
+from services.detector.samples import SampleStore
+
+log = logging.getLogger(__name__)
+REBUILD_MARGIN = 3600.0  # replay a little more than the longest rule needs
+
+
+class Evaluator:
+    def __init__(self, app: DetectorApplication, store: SampleStore) -> None:
+        self.app, self.store = app, store
+        self.lock = asyncio.Lock()  # one batch at a time: series move forward in order
+        self.engine: Engine | None = None
+        self.known: dict[tuple[str, str], tuple[int, int, dict]] = {}  # → (stored id, engine id, labels)
+        self.by_stored_id: dict[int, int] = {}
+        self.metrics_seen: set[str] = set()
+
+    # -- ingest ---------------------------------------------------------------------------
+    async def ingest(self, batch: Batch, *, actor: str, cause: dict[str, Any]) -> dict[str, Any]:
+        async with self.lock:
+            engine = await self._ready()
+            stored, engine_ids = await self._series(engine, batch.keys)
+            key_of, ts, values = batch.arrays()
+            evaluation = engine.evaluate(engine_ids[key_of], ts, values)
+            accepted = np.ones(len(key_of), dtype=bool)
+            for index, _ in evaluation.rejected:
+                accepted[index] = False
+            try:
+                await self.store.append(stored[key_of][accepted], ts[accepted], values[accepted])
+                counts = await asyncio.to_thread(self.app.apply_transitions,
+                                                 evaluation.transitions, actor=actor, cause=cause)
+            except BaseException:
+                self.engine = None  # state ran ahead of the store: rebuild it on next use
+                raise
+        return {"accepted": int(accepted.sum()), **counts,
+                "rejected": [{"index": i, "reason": r} for i, r in evaluation.rejected]}
+
+    async def _series(self, engine: Engine, keys: list[tuple[str, str, dict]]) -> tuple[np.ndarray, np.ndarray]:
+        fresh = [k for k in keys if (known := self.known.get(k[:2])) is None
+                 or (k[2] and k[2] != known[2])]
+        if fresh:
+            for key, stored_id in zip(fresh, await self.store.register(fresh)):
+                self._remember(engine, stored_id, *key)
+        pairs = [self.known[k[:2]] for k in keys]
+        return (np.fromiter((p[0] for p in pairs), np.int64, len(pairs)),
+                np.fromiter((p[1] for p in pairs), np.int64, len(pairs)))
+
+    def _remember(self, engine: Engine, stored_id: int, metric: str, entity: str, labels: dict) -> None:
+        engine_id = engine.series(metric, entity, labels)
+        self.known[(metric, entity)] = (stored_id, engine_id, labels)
+        self.by_stored_id[stored_id] = engine_id
+        self.metrics_seen.add(metric)
+
+    # -- the clock ------------------------------------------------------------------------
+    async def tick(self, now: float) -> dict[str, int]:
+        async with self.lock:
+            engine = await self._ready()
+            transitions = engine.tick(now)
+            if not transitions:
+                return {}
+            return await asyncio.to_thread(self.app.apply_transitions, transitions,
+                                           actor="detector:clock", cause={})
+
+    # -- rebuilding -----------------------------------------------------------------------
+    async def rules_changed(self) -> None:
+        async with self.lock:
+            self.engine = None
+            await self._ready()
+
+    async def _ready(self) -> Engine:
+        if self.engine is None:
+            await self.store.create()
+            self.engine = await self._rebuild()
+            await self._reconcile(self.engine)
+        return self.engine
+
+    async def _rebuild(self) -> Engine:
+        started = time.monotonic()
+        engine, horizon = Engine(), 0.0
+        for key, spec, metric in await asyncio.to_thread(self.app.active_rules):
+            engine.set_rule(key, spec, metric)
+            horizon = max(horizon, rule_horizon(spec, metric))
+        self.known.clear(), self.by_stored_id.clear()
+        for row in await self.store.series():
+            self._remember(engine, row["id"], row["metric"], row["entity"], _labels(row["labels"]))
+        replayed = 0
+        if horizon and self.by_stored_id:
+            lookup = np.zeros(max(self.by_stored_id) + 1, dtype=np.int64)
+            for stored_id, engine_id in self.by_stored_id.items():
+                lookup[stored_id] = engine_id
+            since = self.app.clock.now().timestamp() - horizon - REBUILD_MARGIN
+            async for stored_ids, ts, values in self.store.history(since):
+                engine.evaluate(lookup[stored_ids], ts, values)  # state only: alerts are on record
+                replayed += len(ts)
+        log.info("detector: evaluator rebuilt from %d samples in %.2fs", replayed,
+                 time.monotonic() - started)
+        return engine
+
+    async def _reconcile(self, engine: Engine) -> None:
+        """Make the alerts on record agree with the rebuilt state: raise what fires and is
+        not on record, resolve what is on record and no longer fires."""
+        firing = {(rule, entity): (severity, since) for rule, entity, severity, since in engine.firing()}
+        async with self.store.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT rule_id, entity, labels FROM alerts "
+                                    "WHERE status = 'firing' AND source = 'rule'")
+        recorded = {(r["rule_id"], r["entity"]) for r in rows}
+        transitions = [_transition("raise", rule, entity, severity, since)
+                       for (rule, entity), (severity, since) in firing.items()
+                       if (rule, entity) not in recorded]
+        now = self.app.clock.now().timestamp()
+        transitions += [_transition("resolve", rule, entity, None, now)
+                        for rule, entity in recorded - firing.keys()]
+        if transitions:
+            await asyncio.to_thread(self.app.apply_transitions, transitions,
+                                    actor="detector:rebuild", cause={})
+
+
+def _transition(kind: str, rule: str, entity: str, severity: str | None, ts: float) -> Any:
+    summary = ("still firing after the rules were reloaded" if kind == "raise"
+               else "no longer fires under the current rules")
+    return Transition(rule=rule, entity=entity, metric="", labels={}, kind=kind,
+                      severity=severity, ts=ts, value=None, summary=summary)
+
+
+def _labels(value: Any) -> dict[str, str]:
+    return json.loads(value) if isinstance(value, str) else dict(value or {})

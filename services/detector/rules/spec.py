@@ -1,0 +1,288 @@
+"""The rule language (docs/rules.md) as pydantic models: parsing and structural validation.
+Context checks that need the metric catalogue live in catalogue.py."""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema,
+                      field_validator, model_serializer, model_validator)
+
+from .structure import check_bands, check_bounded, check_bounds, check_refs
+
+Level = Literal["P0", "P1", "P2", "P3"]
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'90s', '15m', '2h', '1d', '1w' (or a number of seconds) → seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        found = _DURATION.match(str(text))
+        if not found:
+            raise ValueError(f"'{text}' is not a duration: write a number and a unit, "
+                             "e.g. 90s, 15m, 2h, 1d, 1w")
+        seconds = float(found[1]) * _UNITS[found[2]]
+    if not seconds > 0:
+        raise ValueError(f"duration {text!r} must be longer than zero")
+    return seconds
+
+
+def _duration(value: Any) -> int | float | str:
+    if not isinstance(value, int | float | str) or isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration: give seconds or e.g. 15m, 2h, 1d")
+    parse_duration(value)
+    return value  # kept as written, so a dumped rule reads like the one sent
+
+
+def _duration_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a duration: write a number and a unit, e.g. 15m")
+    return _duration(value)
+
+
+_TEXT_SCHEMA = {"type": "string", "pattern": _DURATION.pattern}
+# A duration: seconds as a number, or a string such as "15m"; stored as given.
+Duration = Annotated[int | float | str, PlainValidator(_duration),
+                     WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                                               _TEXT_SCHEMA]})]
+DurationText = Annotated[str, PlainValidator(_duration_text), WithJsonSchema(_TEXT_SCHEMA)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_options(self, handler: Any) -> Any:
+        # Optional parts left out are dumped as absent, not null: dumps read like rules.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+# -- measures ----------------------------------------------------------------------------
+class ValueMeasure(Strict):
+    pass
+
+
+class ChangeMeasure(Strict):
+    reference: Literal["previous", "day", "week", "year"] = "previous"
+    unit: Literal["pct", "abs"] = "pct"
+    min_base: float = Field(0.0, ge=0)
+
+
+class DeviationMeasure(Strict):
+    method: Literal["zscore", "mad", "ewma"] = "zscore"
+    window: int = Field(30, ge=2, le=10_000)
+    min_samples: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _fits_window(self) -> DeviationMeasure:
+        if self.min_samples is not None and self.method != "ewma" and self.min_samples > self.window:
+            raise ValueError(f"min_samples {self.min_samples} can never be reached: the "
+                             f"window keeps only {self.window} samples")
+        return self
+
+    @property
+    def needed(self) -> int:
+        return self.min_samples if self.min_samples is not None else max(3, self.window // 2)
+
+
+class PeerMeasure(Strict):
+    group_by: str = Field(min_length=1)
+    min_peers: int = Field(3, ge=1)
+
+
+class StreakMeasure(Strict):
+    direction: Literal["down", "up"]
+
+
+class ForecastMeasure(Strict):
+    season: Literal["1d", "1w"] = "1d"
+    seasons: int = Field(2, ge=1, le=520)
+
+
+class AdaptiveMeasure(Strict):
+    pass
+
+
+class MissingMeasure(Strict):
+    after: Duration
+
+
+MEASURES = ("value", "change", "deviation", "peer", "streak", "forecast", "adaptive", "missing")
+BOUNDS = ("above", "at_least", "below", "at_most", "between", "outside")
+COMBINATIONS = ("all", "any", "not_")
+
+
+class Graded(BaseModel):
+    """A bound graded by entity class: `{by: size, large: 5, "*": 4}`."""
+    model_config = ConfigDict(extra="allow")
+    by: str = Field(min_length=1)
+    __pydantic_extra__: dict[str, float] = Field(init=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _needs_by(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "by" not in data:
+            raise ValueError("a class-graded bound needs `by`: the label whose value picks "
+                             "the bound, e.g. {by: size, large: 5, \"*\": 4}")
+        return data
+
+    @model_validator(mode="after")
+    def _needs_a_class(self) -> Graded:
+        if not self.classes:
+            raise ValueError(f"a bound graded by '{self.by}' needs at least one class value "
+                             "(or \"*\" for every class)")
+        return self
+
+    @property
+    def classes(self) -> dict[str, float]:
+        return dict(self.__pydantic_extra__ or {})
+
+    def for_class(self, value: str | None) -> float | None:
+        classes = self.classes
+        return classes.get(value, classes.get("*")) if value is not None else classes.get("*")
+
+
+Bound = float | Graded
+Pair = tuple[float, float]
+
+
+class Condition(Strict):
+    """A measure compared with bounds, a combination (all/any/not), or a ref to a named one."""
+    value: ValueMeasure | None = None
+    change: ChangeMeasure | None = None
+    deviation: DeviationMeasure | None = None
+    peer: PeerMeasure | None = None
+    streak: StreakMeasure | None = None
+    forecast: ForecastMeasure | None = None
+    adaptive: AdaptiveMeasure | None = None
+    missing: MissingMeasure | None = None
+    above: Bound | None = None
+    at_least: Bound | None = None
+    below: Bound | None = None
+    at_most: Bound | None = None
+    between: Pair | None = None
+    outside: Pair | None = None
+    all: list[Condition] | None = Field(None, min_length=1)
+    any: list[Condition] | None = Field(None, min_length=1)
+    not_: Condition | None = Field(None, alias="not")
+    ref: str | None = None
+
+    @property
+    def measure(self) -> str | None:
+        return next((m for m in MEASURES if getattr(self, m) is not None), None)
+
+    @property
+    def bounds(self) -> dict[str, Any]:
+        return {b: getattr(self, b) for b in BOUNDS if getattr(self, b) is not None}
+
+    @property
+    def children(self) -> list[Condition]:
+        return [*(self.all or []), *(self.any or []), *([self.not_] if self.not_ else [])]
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Condition:
+        measures = [m for m in MEASURES if getattr(self, m) is not None]
+        combos = [c.rstrip("_") for c in COMBINATIONS if getattr(self, c) is not None]
+        kinds = measures + combos + (["ref"] if self.ref is not None else [])
+        if not kinds:
+            raise ValueError("a condition needs one measure (" + ", ".join(MEASURES) +
+                             "), a combination (all, any, not) or a ref")
+        if len(kinds) > 1:
+            raise ValueError(f"a condition has exactly one measure, combination or ref; "
+                             f"this one has {', '.join(kinds)}: nest them under all/any")
+        if combos and self.bounds:
+            raise ValueError(f"bounds ({', '.join(self.bounds)}) go on a measure, not on "
+                             f"'{combos[0]}': move them into its conditions")
+        if measures == ["missing"] and self.bounds:
+            raise ValueError("missing takes no bound: its `after` is the bound")
+        check_bounds(self.bounds)
+        return self
+
+
+class Band(Strict):
+    level: Level
+    when: Condition
+
+
+class Budget(Strict):
+    per_day: int | dict[Level, int]
+
+    @field_validator("per_day")
+    @classmethod
+    def _not_negative(cls, value: int | dict[str, int]) -> int | dict[str, int]:
+        counts = value.values() if isinstance(value, dict) else [value]
+        if any(n < 0 for n in counts):
+            raise ValueError("per_day counts raises allowed per UTC day: it cannot be negative")
+        return value
+
+
+Count = Annotated[int, Field(ge=1)]
+
+
+class MetricSpec(Strict):
+    name: str = Field(min_length=1)
+    interval: Duration | None = None
+    retention: Duration = "35d"
+    unit: str = ""
+    description: str = ""
+
+
+class RuleSpec(Strict):
+    name: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    match: dict[str, str] = {}
+    description: str = ""
+    interval: Duration | None = None
+    conditions: dict[str, Condition] = {}
+    when: Condition | None = None
+    severity: Level | None = None
+    bands: list[Band] | None = Field(None, min_length=1)
+    for_: Count | DurationText = Field(1, alias="for")
+    clear_after: Count | DurationText = 1
+    budget: Budget | None = None
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _coherent(self) -> RuleSpec:
+        if self.bands is not None and (self.when is not None or self.severity is not None):
+            raise ValueError("a rule has either `when` + `severity` (one level) or `bands` "
+                             "(graded levels), not both")
+        if self.bands is None and (self.when is None or self.severity is None):
+            missing = "severity" if self.when is not None else "when"
+            raise ValueError(f"a rule needs `when` + `severity` or `bands`: `{missing}` is missing")
+        check_refs(self.conditions, self.triggers())
+        check_bounded(self.conditions, self.triggers())
+        if self.bands is not None:
+            check_bands([(b.level, b.when) for b in self.bands], self.conditions)
+        return self
+
+    def triggers(self) -> list[tuple[str, Condition]]:
+        """(field path, condition) of what decides the rule: `when` or each band's `when`."""
+        if self.bands is not None:
+            return [(f"bands[{i}].when", b.when) for i, b in enumerate(self.bands)]
+        return [("when", self.when)] if self.when is not None else []
+
+
+class RulesFile(Strict):
+    version: Literal[1] = 1
+    metrics: list[MetricSpec] = []
+    rules: list[RuleSpec] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RulesFile:
+        for kind, names in (("metric", [m.name for m in self.metrics]),
+                            ("rule", [r.name for r in self.rules])):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"{kind} names must be unique; declared twice: {', '.join(twice)}")
+        return self
+
+
+def load_rules_file(text: str) -> RulesFile:
+    """A rules file as YAML or JSON text (JSON is YAML); validation errors propagate."""
+    return RulesFile.model_validate(yaml.safe_load(text) or {})

@@ -1,0 +1,24 @@
+"""What evaluation hands back: alert transitions and refused samples."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    rule: str            # the rule key given to Engine.set_rule
+    entity: str
+    metric: str
+    labels: Mapping[str, str]
+    kind: str            # "raise" | "resolve" | "suppress" (a raise blocked by the budget)
+    severity: str | None  # level for raise/suppress; the raised level for resolve
+    ts: float            # epoch seconds of the sample (or tick) that caused it
+    value: float | None  # the sample value (None on the clock)
+    summary: str
+
+
+@dataclass
+class Evaluation:
+    transitions: list[Transition] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (batch index, reason)

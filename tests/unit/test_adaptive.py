@@ -1,0 +1,113 @@
+"""The adaptive scorer: bounded, causal, batch == online, and it reacts to what it should."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from services.detector.adaptive import (ANOMALY_THRESHOLD, AdaptiveScorer, score_csv,
+                                        score_series)
+
+START = 1_396_310_400.0  # 2014-04-01 00:00:00 UTC
+STEP = 300.0
+
+
+def stamps(n: int) -> np.ndarray:
+    return START + STEP * np.arange(n)
+
+
+def noisy(n: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    daily = 10 * np.sin(2 * np.pi * np.arange(n) * STEP / 86400)
+    return 50 + daily + rng.normal(0, 1, n)
+
+
+def test_scores_are_finite_and_in_unit_interval():
+    values = noisy(3000)
+    values[2000:2010] += 40
+    scores = score_series(values, stamps(3000))
+    assert scores.shape == (3000,)
+    assert np.all(np.isfinite(scores))
+    assert scores.min() >= 0.0 and scores.max() <= 1.0
+
+
+def test_batch_equals_point_by_point():
+    values = noisy(2500, seed=3)
+    values[1800] += 25
+    ts = stamps(2500)
+    scorer = AdaptiveScorer()
+    online = [scorer.update(v, t) for v, t in zip(values, ts)]
+    assert np.array_equal(score_series(values, ts), np.array(online))
+
+
+def test_causal_future_points_never_change_past_scores():
+    values = noisy(2000, seed=5)
+    ts = stamps(2000)
+    head = score_series(values[:1200], ts[:1200])
+    future = values.copy()
+    future[1200:] = future[1200:] * 5 + 100  # a wild future
+    assert np.array_equal(score_series(future, ts)[:1200], head)
+
+
+def test_spike_after_warm_up_scores_high():
+    values = noisy(3000, seed=7)
+    values[2500] += 30
+    scores = score_series(values, stamps(3000))
+    assert scores[2500] >= ANOMALY_THRESHOLD
+    assert scores[1000:2500].max() < scores[2500]
+
+
+def test_level_shift_scores_high_within_a_few_points():
+    values = noisy(3000, seed=11)
+    values[2400:] += 15
+    scores = score_series(values, stamps(3000))
+    assert scores[2400:2405].max() >= ANOMALY_THRESHOLD
+
+
+def test_steady_noisy_series_stays_mostly_quiet():
+    scores = score_series(noisy(4000, seed=13), stamps(4000))
+    alerts = int((scores[600:] >= ANOMALY_THRESHOLD).sum())
+    assert alerts <= 6  # a handful of record-breaking noise points in ~3400, no storm
+    assert np.median(scores[600:]) < 0.2
+
+
+def test_constant_series_gives_zero_and_no_division_by_zero():
+    scores = score_series(np.full(1500, 7.0), stamps(1500))
+    assert np.all(scores == 0.0)
+    zeros = score_series(np.zeros(1500), stamps(1500))
+    assert np.all(np.isfinite(zeros)) and zeros.max() == 0.0
+
+
+def test_constant_then_change_is_flagged_without_nan():
+    values = np.full(1500, 3.0)
+    values[1200] = 4.0
+    scores = score_series(values, stamps(1500))
+    assert np.all(np.isfinite(scores))
+    assert scores[1200] >= ANOMALY_THRESHOLD
+
+
+def test_nan_input_is_skipped_not_propagated():
+    values = noisy(800)
+    values[500] = math.nan
+    scores = score_series(values, stamps(800))
+    assert np.all(np.isfinite(scores)) and scores[500] == 0.0
+
+
+def test_state_is_small_and_fixed():
+    scorer = AdaptiveScorer()
+    before = scorer.state_bytes()
+    for v, t in zip(noisy(500), stamps(500)):
+        scorer.update(v, t)
+    assert scorer.state_bytes() == before < 16_000
+
+
+def test_score_csv_reads_nab_format(tmp_path):
+    path = tmp_path / "series.csv"
+    rows = ["timestamp,value"] + [
+        f"2014-04-01 {h:02d}:{m:02d}:00,{v:.3f}"
+        for (h, m), v in zip(((i // 12, 5 * (i % 12)) for i in range(288)), noisy(288))]
+    path.write_text("\n".join(rows) + "\n")
+    scores = score_csv(str(path))
+    assert len(scores) == 288
+    assert scores == pytest.approx(score_series(noisy(288), stamps(288)).tolist())
