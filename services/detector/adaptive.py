@@ -19,8 +19,17 @@ Method, per point:
    scores comparable across series of any scale or noise level, which matters because one
    global threshold serves all series. The memory grows with the series (1 / (0.2 n)) down
    to a floor, so early points are judged against what little history exists.
-3. *Refractory period*: after a score reaches ``ANOMALY_THRESHOLD`` the next
-   ``SUPPRESS`` points score 0, so one incident raises one alert.
+3. *Novel transitions* (the idea of the Contextual Anomaly Detector, CAD OSE, reduced to
+   its core): the value is quantised into ``LEVELS`` levels between its running min and
+   max, and for each context "previous level" and "previous two levels" we remember, as a
+   bit mask, which levels have ever followed it. A point whose level has followed neither
+   of its (already known) contexts is a new kind of behaviour; it scores at least
+   ``NOVEL_SCORE``, just above the threshold. A new extreme counts too, because it moves
+   the point to a level edge it never reached from here.
+4. *Refractory period*: after a score reaches ``ANOMALY_THRESHOLD`` the next
+   ``max(SUPPRESS, SUPPRESS_FRACTION * n)`` points score 0, so one incident raises one
+   alert. NAB credits only the first detection in a window and charges every false alert,
+   and windows of a long series are long, so the hold-off grows with the points seen.
 
 Everything is plain float arithmetic in one loop (``_run``) shared by the per-point
 ``update`` and the batch ``score_series``, which is why both give identical scores.
@@ -34,9 +43,9 @@ from datetime import datetime, timezone
 import numpy as np
 
 # Score at/above which a point counts as anomalous (the NAB sweep on the dev set agrees).
-ANOMALY_THRESHOLD = 0.45
+ANOMALY_THRESHOLD = 0.5
 
-ALPHA_FAST, ALPHA_SLOW, ALPHA_DIFF, ALPHA_SEASON = 0.1, 0.01, 0.01, 0.1
+ALPHA_FAST, ALPHA_SLOW, ALPHA_DIFF, ALPHA_SEASON = 0.05, 0.01, 0.01, 0.1
 CLIP = 4.0          # innovations beyond CLIP sigmas are clipped before updating statistics
 VAR_FLOOR = 0.01    # each model's variance is floored at this fraction of the slow variance
 SLOTS, PERIOD = 288, 86400.0   # time-of-day slots (5 minutes) over one day
@@ -45,11 +54,15 @@ OFFSET = 0.1        # surprise -> log(surprise + OFFSET), so "no surprise" stays
 SMOOTH = 0.5        # EWMA weight of the newest log surprise
 BINS, U_MAX = 48, 1000.0       # histogram of log surprise, from log(OFFSET) to log(U_MAX)
 MEMORY_FRACTION = 0.2          # histogram memory ~ 0.2 * points seen ...
-MIN_DECAY = 0.0015             # ... but never longer than ~670 points
+MIN_DECAY = 0.002              # ... but never longer than ~500 points
 PRIOR = 1.0         # pseudo-count that keeps p > 0 for a never-seen surprise
 P_FLOOR = 1e-3      # tail probability that maps to score 1
 WARMUP = 100        # points before any score is given
-SUPPRESS = 300      # points silenced after an alert
+LEVELS = 7          # quantisation levels of the value between its running min and max
+NOVEL_WARMUP = 50   # points before a novel transition may be reported
+NOVEL_SCORE = 0.6   # score of a novel transition (just above the threshold)
+SUPPRESS = 120      # points silenced after an alert, at least ...
+SUPPRESS_FRACTION = 0.05  # ... or this fraction of the points seen so far
 
 _U_LO = math.log(OFFSET)
 _BIN_SCALE = BINS / (math.log(U_MAX + OFFSET) - _U_LO)
@@ -61,7 +74,7 @@ class AdaptiveScorer:
 
     __slots__ = ("n", "prev", "mean_f", "var_f", "mean_s", "var_s", "var_d", "smooth",
                  "season_mean", "season_var", "season_seen", "hist", "hist_total",
-                 "hist_weight", "quiet")
+                 "hist_weight", "quiet", "lo", "hi", "lv1", "lv2", "trans")
 
     def __init__(self) -> None:
         self.n = 0
@@ -74,13 +87,16 @@ class AdaptiveScorer:
         # Instead of decaying every bin each step, new counts weigh more and more.
         self.hist_total, self.hist_weight = 0.0, 1.0
         self.quiet = 0
+        # level sequence model: running range, last two levels, followers seen per context
+        self.lo, self.hi, self.lv1, self.lv2 = math.inf, -math.inf, -1, -1
+        self.trans = [0] * (LEVELS + LEVELS * LEVELS)
 
     def update(self, value: float, ts: float) -> float:
         return _run(self, (float(value),), (float(ts),))[0]
 
     def state_bytes(self) -> int:
         """Approximate memory held: 8 bytes per number (what a C or numpy layout needs)."""
-        return 8 * (3 * SLOTS + BINS + 15)
+        return 8 * (3 * SLOTS + BINS + LEVELS + LEVELS * LEVELS + 20)
 
 
 def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
@@ -90,12 +106,31 @@ def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
     smooth, quiet = st.smooth, st.quiet
     s_mean, s_var, s_seen, hist = st.season_mean, st.season_var, st.season_seen, st.hist
     h_total, h_weight = st.hist_total, st.hist_weight
+    lo, hi, lv1, lv2, trans = st.lo, st.hi, st.lv1, st.lv2, st.trans
     sqrt, log, slot_len = math.sqrt, math.log, PERIOD / SLOTS
+    top = LEVELS - 1
     out = []
     for x, t in zip(values, stamps):
         if not (math.isfinite(x) and math.isfinite(t)):
             out.append(0.0)  # a gap says nothing; keep the state as it is
             continue
+        # 0. level sequence model: is this level new after the previous one (two)?
+        if x < lo:
+            lo = x
+        if x > hi:
+            hi = x
+        span = hi - lo
+        lv = int((x - lo) / span * top + 0.5) if 0.0 < span < math.inf else 0
+        bit, novel = 1 << lv, False
+        if lv1 >= 0:
+            seen1 = trans[lv1]
+            trans[lv1] = seen1 | bit
+            if lv2 >= 0:
+                key = LEVELS + LEVELS * lv2 + lv1
+                seen2 = trans[key]
+                trans[key] = seen2 | bit
+                novel = seen2 != 0 and not (seen1 | seen2) & bit
+        lv2, lv1 = lv1, lv
         slot = int((t % PERIOD) // slot_len)
         if n == 0:
             prev = mean_f = mean_s = x
@@ -152,16 +187,19 @@ def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
             h_total /= h_weight
             h_weight = 1.0
         score = min(1.0, max(0.0, log(p) / _LOG_P_FLOOR)) if n >= WARMUP else 0.0
+        if novel and n >= NOVEL_WARMUP and score < NOVEL_SCORE:
+            score = NOVEL_SCORE
         # 3. one alert per incident
         if quiet > 0:
             quiet -= 1
             score = 0.0
         elif score >= ANOMALY_THRESHOLD:
-            quiet = SUPPRESS
+            quiet = max(SUPPRESS, int(SUPPRESS_FRACTION * n))
         out.append(score)
     st.n, st.prev = n, prev
     st.mean_f, st.var_f, st.mean_s, st.var_s, st.var_d = mean_f, var_f, mean_s, var_s, var_d
     st.smooth, st.quiet, st.hist_total, st.hist_weight = smooth, quiet, h_total, h_weight
+    st.lo, st.hi, st.lv1, st.lv2 = lo, hi, lv1, lv2
     return out
 
 

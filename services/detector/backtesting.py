@@ -59,7 +59,7 @@ async def stored_samples(store: SampleStore, metric: str, start: float, end: flo
     series = {r["id"]: (r["entity"], _labels(r["labels"])) for r in await store.series()
               if r["metric"] == metric}
     samples = []
-    async for ids, ts, values in store.history(start, end, metric):
+    async for ids, ts, values in store.history(start, end, [metric]):
         for sid, t, v in zip(ids.tolist(), ts.tolist(), values.tolist()):
             entity, labels = series[sid]
             samples.append((metric, entity, labels, t, v))

@@ -13,11 +13,10 @@ import numpy as np
 
 from services.detector.app import DetectorApplication
 from services.detector.ingest import Batch
-from services.detector.rules import Engine, Transition, rule_horizon
+from services.detector.rules import Engine, Transition
 from services.detector.samples import SampleStore
 
 log = logging.getLogger(__name__)
-REBUILD_MARGIN = 3600.0  # replay a little more than the longest rule needs
 
 
 class Evaluator:
@@ -90,20 +89,21 @@ class Evaluator:
 
     async def _rebuild(self) -> Engine:
         started = time.monotonic()
-        engine, horizon = Engine(), 0.0
+        engine, watched = Engine(), set()
         for key, spec, metric in await asyncio.to_thread(self.app.active_rules):
             engine.set_rule(key, spec, metric)
-            horizon = max(horizon, rule_horizon(spec, metric))
+            watched.add(spec.metric)
         self.known.clear(), self.by_stored_id.clear()
         for row in await self.store.series():
             self._remember(engine, row["id"], row["metric"], row["entity"], _labels(row["labels"]))
         replayed = 0
-        if horizon and self.by_stored_id:
+        if watched and self.by_stored_id:
             lookup = np.zeros(max(self.by_stored_id) + 1, dtype=np.int64)
             for stored_id, engine_id in self.by_stored_id.items():
                 lookup[stored_id] = engine_id
-            since = self.app.clock.now().timestamp() - horizon - REBUILD_MARGIN
-            async for stored_ids, ts, values in self.store.history(since):
+            # Everything kept for the watched metrics: streaks, averages and hysteresis
+            # counters reach back further than a rule's minimal horizon.
+            async for stored_ids, ts, values in self.store.history(0.0, None, sorted(watched)):
                 engine.evaluate(lookup[stored_ids], ts, values)  # state only: alerts are on record
                 replayed += len(ts)
         log.info("detector: evaluator rebuilt from %d samples in %.2fs", replayed,
@@ -115,7 +115,7 @@ class Evaluator:
         not on record, resolve what is on record and no longer fires."""
         firing = {(rule, entity): (severity, since) for rule, entity, severity, since in engine.firing()}
         async with self.store.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT rule_id, entity, labels FROM alerts "
+            rows = await conn.fetch("SELECT rule_id, entity FROM alerts "
                                     "WHERE status = 'firing' AND source = 'rule'")
         recorded = {(r["rule_id"], r["entity"]) for r in rows}
         transitions = [_transition("raise", rule, entity, severity, since)

@@ -87,7 +87,7 @@ async def rule_health(request: Request, days: int = Query(30, ge=1, le=400)) -> 
             """SELECT h.rule_id, r.name, sum(raised)::int raised, sum(suppressed)::int suppressed,
                       sum(confirmed)::int confirmed, sum(false_positive)::int false_positive
                FROM rule_health h LEFT JOIN rules r ON r.id::text = h.rule_id
-               WHERE day > (now() AT TIME ZONE 'UTC')::date - $1 GROUP BY h.rule_id, r.name
+               WHERE day > (now() AT TIME ZONE 'UTC')::date - $1::int GROUP BY h.rule_id, r.name
                ORDER BY sum(raised) DESC""", days)
     return [health_view(dict(r), days) for r in rows]
 

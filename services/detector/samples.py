@@ -60,19 +60,24 @@ class SampleStore:
             return {r["metric"] for r in await conn.fetch("SELECT DISTINCT metric FROM series")}
 
     async def history(self, since: float, until: float | None = None,
-                      metric: str | None = None) -> AsyncIterator[tuple[np.ndarray, ...]]:
-        """Stored samples in time order, as (series ids, ts, values) chunks."""
+                      metrics: list[str] | None = None) -> AsyncIterator[tuple[np.ndarray, ...]]:
+        """Stored samples in time order, as (series ids, ts, values) chunks; only those of
+        `metrics` when given."""
         query = ("SELECT s.series_id, s.ts, s.value FROM samples s"
-                 + (" JOIN series r ON r.id = s.series_id AND r.metric = $3" if metric else "")
+                 + (" JOIN series r ON r.id = s.series_id AND r.metric = ANY($3)" if metrics is not None else "")
                  + " WHERE s.ts >= $1 AND s.ts <= $2 ORDER BY s.ts, s.series_id")
         args: list[Any] = [since, until if until is not None else float("inf")]
-        if metric:
-            args.append(metric)
+        if metrics is not None:
+            args.append(metrics)
         async with self.pool.acquire() as conn, conn.transaction():
-            cursor = await conn.cursor(query, *args, prefetch=HISTORY_CHUNK)
-            while rows := await cursor.fetch(HISTORY_CHUNK):
-                data = np.array([tuple(r) for r in rows], dtype=np.float64)
-                yield data[:, 0].astype(np.int64), data[:, 1], data[:, 2]
+            rows: list[tuple] = []
+            async for row in conn.cursor(query, *args, prefetch=HISTORY_CHUNK):
+                rows.append(tuple(row))
+                if len(rows) == HISTORY_CHUNK:
+                    yield _columns(rows)
+                    rows = []
+            if rows:
+                yield _columns(rows)
 
     async def prune(self, retention: dict[str, float], default: float, now: float) -> int:
         """Drop samples older than their metric's retention."""
@@ -83,3 +88,8 @@ class SampleStore:
                      AND s.ts < $3 - coalesce(($1::jsonb ->> r.metric)::float8, $2)""",
                 json.dumps(retention), default, now)
         return int(status.split()[-1])
+
+
+def _columns(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data = np.array(rows, dtype=np.float64)
+    return data[:, 0].astype(np.int64), data[:, 1], data[:, 2]

@@ -111,3 +111,24 @@ def test_score_csv_reads_nab_format(tmp_path):
     scores = score_csv(str(path))
     assert len(scores) == 288
     assert scores == pytest.approx(score_series(noisy(288), stamps(288)).tolist())
+
+
+def test_novel_transition_inside_the_usual_range_is_flagged():
+    # A ramp 0, 1, ..., 6, 0, 1, ...; once it steps down (1 -> 0) instead of up. The step
+    # has the usual size and stays in range, so only the transition model finds it new.
+    n = 3000
+    values = (np.arange(n) % 7).astype(float)
+    assert values[2500] == 1.0
+    values[2501] = 0.0
+    scores = score_series(values, stamps(n))
+    assert scores[2501] >= ANOMALY_THRESHOLD
+    assert scores[1000:2501].max() < ANOMALY_THRESHOLD
+
+
+def test_alerts_are_held_off_after_an_alert():
+    values = noisy(3000, seed=17)
+    values[2000] += 40
+    values[2050] += 40  # the same incident: no second alert
+    scores = score_series(values, stamps(3000))
+    assert scores[2000] >= ANOMALY_THRESHOLD
+    assert scores[2001:2000 + 120].max() == 0.0
