@@ -13,7 +13,7 @@ from services.detector.alertmanager import ExternalAlert
 from services.detector.domain import (
     Alert, MetricCatalogue, Rule, RuleBook, RuleNotFound, alert_id_for, rule_fingerprint,
 )
-from services.detector.rules import MetricSpec, RuleSpec, check_rule
+from services.detector.rules import MetricSpec, RuleSpec, check_rule, definition_of
 
 
 class DetectorApplication(ServiceApplication):
@@ -179,11 +179,6 @@ class DetectorApplication(ServiceApplication):
         if changed:
             self.save(*changed.values())
         return {"accepted": len(alerts), "raised": raised, "resolved": resolved}
-
-
-def definition_of(spec: RuleSpec) -> dict[str, Any]:
-    """A rule's stored JSON form: what was said, without the unset options."""
-    return spec.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def rule_view(rule: Rule) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from services.detector.rules import definition_of
+
 
 def register(sub: Any) -> None:
     rules = sub.add_parser("rules", help="rules as code").add_subparsers(dest="action", required=True)
@@ -109,8 +111,6 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
 
 
 def plan_changes(wanted: Any, metrics: dict[str, dict], rules: dict[str, dict]) -> dict[str, list]:
-    from services.detector.app import definition_of
-
     declared = [m.model_dump(mode="json") for m in wanted.metrics]
     plan: dict[str, list] = {"metrics": [m for m in declared if metrics.get(m["name"]) != m],
                              "create": [], "change": [], "same": [],

@@ -1,7 +1,6 @@
 """Detector API vocabulary."""
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID

@@ -3,8 +3,6 @@ recommendation, the CSV and window readers, and one replay of a real NAB series.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest

@@ -2,8 +2,8 @@
 from .catalogue import check_rule, rule_horizon
 from .engine import Engine, Evaluation, Transition
 from .spec import (Band, Budget, Condition, Duration, MetricSpec, RuleSpec, RulesFile,
-                   load_rules_file, parse_duration)
+                   definition_of, load_rules_file, parse_duration)
 
-__all__ = ["Band", "Budget", "Condition", "Duration", "Engine", "Evaluation", "MetricSpec",
+__all__ = ["Band", "Budget", "Condition", "Duration", "definition_of", "Engine", "Evaluation", "MetricSpec",
            "RuleSpec", "RulesFile", "Transition", "check_rule", "load_rules_file",
            "parse_duration", "rule_horizon"]

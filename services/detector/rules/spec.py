@@ -286,3 +286,9 @@ class RulesFile(Strict):
 def load_rules_file(text: str) -> RulesFile:
     """A rules file as YAML or JSON text (JSON is YAML); validation errors propagate."""
     return RulesFile.model_validate(yaml.safe_load(text) or {})
+
+
+def definition_of(rule: RuleSpec) -> dict[str, Any]:
+    """A rule's stored JSON form: what was said, without the unset options; `rules apply`
+    compares these to decide what changed."""
+    return rule.model_dump(mode="json", by_alias=True, exclude_none=True)
