@@ -242,7 +242,9 @@ def report(result: dict[str, Any]) -> str:
 def cmd_detect(args: argparse.Namespace) -> int:
     from services.detector.adaptive import score_csv
 
-    out = sys.stdout
-    for value in score_csv(str(args.adaptive)):
-        out.write(f"{value:.6f}\n")
+    try:
+        sys.stdout.writelines(f"{value:.6f}\n" for value in score_csv(str(args.adaptive)))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -1,10 +1,16 @@
 """`make bench`: every benchmark, one after the other."""
 import asyncio
 
-from tests.bench import bench_bus, bench_latency
+from tests.bench import bench_bus, bench_engine, bench_ingest, bench_latency, bench_nab
 
 if __name__ == "__main__":
     print("== bus ==")
     asyncio.run(bench_bus.main(5000))
     print("\n== sample → notification latency ==")
     bench_latency.main(50)
+    print("\n== rule engine ==")
+    bench_engine.main()
+    print("\n== detector ingest ==")
+    bench_ingest.main()
+    print("\n== adaptive scorer on NAB ==")
+    bench_nab.main()

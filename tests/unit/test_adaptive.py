@@ -132,3 +132,14 @@ def test_alerts_are_held_off_after_an_alert():
     scores = score_series(values, stamps(3000))
     assert scores[2000] >= ANOMALY_THRESHOLD
     assert scores[2001:2000 + 120].max() == 0.0
+
+
+def test_the_detect_command_prints_one_score_per_data_row(tmp_path, capsys):
+    from shared.cli import main
+
+    path = tmp_path / "series.csv"
+    rows = [f"2026-11-01 00:{m:02d}:00,{10 + (m % 3)}" for m in range(40)] + ["2026-11-01 00:40:00,500"]
+    path.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    assert main(["detect", "--adaptive", str(path)]) == 0
+    scores = [float(line) for line in capsys.readouterr().out.split()]
+    assert len(scores) == len(rows) and all(0.0 <= s <= 1.0 for s in scores)
