@@ -3,7 +3,6 @@ from the request or from how the rule's incidents were judged."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -56,7 +55,7 @@ def _span(body: BacktestIn, now: float) -> tuple[float, float]:
 
 
 async def stored_samples(store: SampleStore, metric: str, start: float, end: float) -> list:
-    series = {r["id"]: (r["entity"], _labels(r["labels"])) for r in await store.series()
+    series = {r["id"]: (r["entity"], r["labels"]) for r in await store.series()
               if r["metric"] == metric}
     samples = []
     async for ids, ts, values in store.history(start, end, [metric]):
@@ -78,6 +77,3 @@ async def judged_windows(store: SampleStore, rule_id: str | None) -> list[Window
     return [Window(r["started_at"].timestamp(), r["ended_at"].timestamp(), r["entity"])
             for r in rows]
 
-
-def _labels(value: Any) -> dict[str, str]:
-    return json.loads(value) if isinstance(value, str) else dict(value or {})

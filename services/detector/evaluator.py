@@ -4,7 +4,6 @@ starts and when a rule changes, and then reconciled with the alerts on record.""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -95,7 +94,7 @@ class Evaluator:
             watched.add(spec.metric)
         self.known.clear(), self.by_stored_id.clear()
         for row in await self.store.series():
-            self._remember(engine, row["id"], row["metric"], row["entity"], _labels(row["labels"]))
+            self._remember(engine, row["id"], row["metric"], row["entity"], row["labels"])
         replayed = 0
         if watched and self.by_stored_id:
             lookup = np.zeros(max(self.by_stored_id) + 1, dtype=np.int64)
@@ -135,6 +134,3 @@ def _transition(kind: str, rule: str, entity: str, severity: str | None, ts: flo
     return Transition(rule=rule, entity=entity, metric="", labels={}, kind=kind,
                       severity=severity, ts=ts, value=None, summary=summary)
 
-
-def _labels(value: Any) -> dict[str, str]:
-    return json.loads(value) if isinstance(value, str) else dict(value or {})

@@ -51,9 +51,10 @@ class SampleStore:
             await conn.copy_records_to_table("samples", records=records,
                                              columns=["series_id", "ts", "value"])
 
-    async def series(self) -> list[asyncpg.Record]:
+    async def series(self) -> list[dict[str, Any]]:
         async with self.pool.acquire() as conn:
-            return await conn.fetch("SELECT id, metric, entity, labels FROM series")
+            rows = await conn.fetch("SELECT id, metric, entity, labels FROM series")
+        return [{**dict(r), "labels": json.loads(r["labels"])} for r in rows]
 
     async def metrics(self) -> set[str]:
         async with self.pool.acquire() as conn:
