@@ -13,8 +13,8 @@ import nats
 import pytest
 
 from shared.bus.streams import stream_configs
-from shared.runtime.nats_server import NatsServer
-from shared.runtime.postgres import EmbeddedPostgres, drop_database, ensure_database
+from closedloop.embedded.nats_server import NatsServer
+from closedloop.embedded.postgres import EmbeddedPostgres, drop_database, ensure_database
 
 
 @pytest.fixture(scope="session")

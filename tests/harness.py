@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from shared.runtime.ports import free_port
+from closedloop.embedded.ports import free_port
 
 ADMIN_KEY = "test-admin-key"
 VIEWER_KEY = "test-viewer-key"

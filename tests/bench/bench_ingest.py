@@ -32,7 +32,7 @@ RULES = [
 def serve(nats_url: str, db_url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db_url, "NATS_URL": nats_url,
            "CLOSEDLOOP_API_KEYS": API_KEYS, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", "detector",
+    return subprocess.Popen([sys.executable, "-m", "closedloop.cli", "serve", "detector",
                              "--port", str(port)], env=env)
 
 

@@ -16,7 +16,7 @@ from services.incidents.main import create_app as incidents_app
 from services.incidents.settings import IncidentsSettings
 from services.notifier.main import create_app as notifier_app
 from services.notifier.settings import NotifierSettings
-from shared.demo import DEMO_SECRET, WebhookReceiver
+from closedloop.demo import DEMO_SECRET, WebhookReceiver
 from tests.bench.infra import percentile, servers
 from tests.harness import API_KEYS, RunningService, wait_until
 

@@ -7,8 +7,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from shared.runtime.nats_server import NatsServer
-from shared.runtime.postgres import EmbeddedPostgres, drop_database, ensure_database
+from closedloop.embedded.nats_server import NatsServer
+from closedloop.embedded.postgres import EmbeddedPostgres, drop_database, ensure_database
 
 
 @contextmanager

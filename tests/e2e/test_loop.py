@@ -18,9 +18,9 @@ from services.incidents.main import create_app as incidents_app
 from services.incidents.settings import IncidentsSettings
 from services.notifier.main import create_app as notifier_app
 from services.notifier.settings import NotifierSettings
-from shared.demo import Demo, print_timeline
-from shared.replay import replay
-from shared.runtime.stack import StackInfo
+from closedloop.demo import Demo, print_timeline
+from closedloop.replay import replay
+from closedloop.stack import StackInfo
 from tests.harness import ADMIN_KEY, API_KEYS, RunningService, wait_until
 
 pytestmark = pytest.mark.e2e

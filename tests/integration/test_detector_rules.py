@@ -193,7 +193,7 @@ def test_a_backtest_over_an_uploaded_csv_reports_misses_and_false_positives(dete
 
 
 def test_rules_apply_shows_a_diff_then_applies_and_is_idempotent(detector, tmp_path, capsys):
-    from shared.cli import main
+    from closedloop.cli import main
 
     path = tmp_path / "rules.yaml"
     path.write_text("""

@@ -381,7 +381,7 @@ async def test_a_stream_created_again_does_not_pass_new_messages_off_as_old_ones
 
 async def test_a_person_lists_dead_letters_and_replays_one_with_the_cli(
         app, js, consumers, nats_url, capsys):
-    from shared.bus.admin import dlq_command
+    from closedloop.dlq import dlq_command
 
     def poison(contract: AlertRaised, tracking: Any) -> None:
         if contract.alert_id == "cli-poison" and not replayed:

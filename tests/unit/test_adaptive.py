@@ -135,7 +135,7 @@ def test_alerts_are_held_off_after_an_alert():
 
 
 def test_the_detect_command_prints_one_score_per_data_row(tmp_path, capsys):
-    from shared.cli import main
+    from closedloop.cli import main
 
     path = tmp_path / "series.csv"
     rows = [f"2026-11-01 00:{m:02d}:00,{10 + (m % 3)}" for m in range(40)] + ["2026-11-01 00:40:00,500"]

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from shared.runtime.ports import free_port
-from shared.runtime.stack import StackInfo
+from closedloop.embedded.ports import free_port
+from closedloop.stack import StackInfo
 
 DEMO_SECRET = "demo-webhook-secret"
 # A stable receiver address lets a second demo on the same stack reuse the first one's

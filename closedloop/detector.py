@@ -54,7 +54,7 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 def _client(args: argparse.Namespace):
     import httpx
 
-    from shared.runtime.stack import StackInfo
+    from closedloop.stack import StackInfo
 
     info = StackInfo.load(Path(os.environ.get("CLOSEDLOOP_HOME", ".closedloop")) / "stack.json")
     url = args.url or os.environ.get("CLOSEDLOOP_DETECTOR_URL") or (info.urls["detector"] if info else None)

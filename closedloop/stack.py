@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from shared.runtime.nats_server import NatsServer
-from shared.runtime.ports import free_port, port_is_free
-from shared.runtime.postgres import DATABASE, EmbeddedPostgres, ensure_database
+from closedloop.embedded.nats_server import NatsServer
+from closedloop.embedded.ports import free_port, port_is_free
+from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, ensure_database
 
 SERVICES = {"detector": 8081, "incidents": 8082, "notifier": 8083, "capa": 8084}
 
@@ -101,7 +101,7 @@ class Stack:
             urls[name] = f"http://127.0.0.1:{port}"
             out = open(logs / f"{name}.log", "ab")
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "serve", name, "--port", str(port)],
+                [sys.executable, "-m", "closedloop.cli", "serve", name, "--port", str(port)],
                 env=env, stdout=out, stderr=subprocess.STDOUT)
         self.info = StackInfo(urls=urls, api_key=key, nats_url=nats_url, database_url=database_url)
         self._wait_ready(timeout)

@@ -9,7 +9,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from shared.runtime.ports import free_port
+from closedloop.embedded.ports import free_port
 
 
 def nats_server_binary() -> str:

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from shared.runtime.stack import SERVICES, Stack, StackInfo
+from closedloop.stack import SERVICES, Stack, StackInfo
 
 HOME = Path(os.environ.get("CLOSEDLOOP_HOME", ".closedloop"))
 
@@ -82,7 +82,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from shared.demo import run_demo
+    from closedloop.demo import run_demo
 
     info = StackInfo.load(HOME / "stack.json")
     stack = None
@@ -98,8 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from shared.replay import replay
-    from shared.runtime.postgres import DATABASE, EmbeddedPostgres, with_database
+    from closedloop.replay import replay
+    from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, with_database
 
     if os.environ.get("DATABASE_URL") or StackInfo.load(HOME / "stack.json"):
         return asyncio.run(replay(args.service, _database_url()))
@@ -113,7 +113,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    from shared.bus.admin import dlq_command
+    from closedloop.dlq import dlq_command
 
     info = StackInfo.load(HOME / "stack.json")
     nats_url = os.environ.get("NATS_URL") or (info.nats_url if info else "nats://127.0.0.1:4222")
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     dlq.add_argument("action", choices=["list", "replay"])
     dlq.add_argument("sequence", nargs="?", type=int, help="DLQ stream sequence to replay")
     dlq.set_defaults(run=cmd_dlq)
-    from services.detector.cli import register
+    from closedloop.detector import register
     register(sub)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -1,0 +1,1 @@
+"""Real nats-server and PostgreSQL processes for a laptop stack and the test suite."""
