@@ -32,6 +32,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  {name:<10} {url:<24} {url}/docs")
     print(f"\n  NATS      {info.nats_url}")
     print(f"  Postgres  {masked(info.database_url)}")
+    print(f"\n  Notifier may reach internal addresses: {stack.allowed_networks or 'none'} "
+          "(CLOSEDLOOP_NOTIFIER_ALLOWED_NETWORKS)")
     print(f"\n  API key (admin): {info.api_key}")
     print(f"  e.g. curl -H 'X-API-Key: {info.api_key}' {info.urls['incidents']}/v1/incidents")
     print("\n  Logs in .closedloop/logs/. Ctrl-C stops everything.", flush=True)

@@ -20,6 +20,9 @@ from closedloop.embedded.ports import free_port, port_is_free
 from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, ensure_database
 
 SERVICES = {"detector": 8081, "incidents": 8082, "notifier": 8083, "capa": 8084}
+SECRETS_KEY = "CLOSEDLOOP_NOTIFIER_SECRETS_KEY"
+ALLOWED_NETWORKS = "CLOSEDLOOP_NOTIFIER_ALLOWED_NETWORKS"
+LAPTOP_ALLOWED_NETWORKS = "127.0.0.1/32,::1/128"
 
 
 @dataclass
@@ -62,6 +65,26 @@ def api_key(home: Path) -> str:
     return path.read_text().strip()
 
 
+def notifier_secrets_key(home: Path) -> str:
+    """The key that seals channel secrets: CLOSEDLOOP_NOTIFIER_SECRETS_KEY, or one generated
+    once. Keep the file: secrets sealed with it cannot be opened without it."""
+    if os.environ.get(SECRETS_KEY):
+        return os.environ[SECRETS_KEY]
+    path = home / "notifier-secrets-key"
+    if not path.exists():
+        from cryptography.fernet import Fernet
+
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def notifier_allowed_networks() -> str:
+    """A laptop stack lets channels reach loopback, where `closedloop demo` runs its webhook
+    receiver; an explicit CLOSEDLOOP_NOTIFIER_ALLOWED_NETWORKS (even empty) wins."""
+    return os.environ.get(ALLOWED_NETWORKS, LAPTOP_ALLOWED_NETWORKS)
+
+
 class Stack:
     def __init__(self, home: Path, *, log=print) -> None:
         self.home = Path(home).resolve()
@@ -70,6 +93,7 @@ class Stack:
         self.postgres: EmbeddedPostgres | None = None
         self.processes: dict[str, subprocess.Popen] = {}
         self.info: StackInfo | None = None
+        self.allowed_networks = notifier_allowed_networks()
 
     @property
     def info_path(self) -> Path:
@@ -91,6 +115,8 @@ class Stack:
             database_url = ensure_database(self.postgres.server_url, DATABASE)
         key = api_key(self.home)
         env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url,
+               SECRETS_KEY: notifier_secrets_key(self.home),
+               ALLOWED_NETWORKS: self.allowed_networks,
                "CLOSEDLOOP_API_KEYS": ",".join(filter(None, [
                    f"{key}:admin", os.environ.get("CLOSEDLOOP_API_KEYS", "")]))}
         urls = {}

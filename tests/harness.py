@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from cryptography.fernet import Fernet
 
 from closedloop.embedded.ports import free_port
 
@@ -16,6 +17,10 @@ ADMIN_KEY = "test-admin-key"
 VIEWER_KEY = "test-viewer-key"
 RESPONDER_KEY = "test-responder-key"
 API_KEYS = f"{ADMIN_KEY}:admin,{VIEWER_KEY}:viewer,{RESPONDER_KEY}:responder"
+# The notifier seals channel secrets with a key, and the tests' webhook receivers listen on
+# loopback, which its egress policy refuses unless allowed explicitly.
+NOTIFIER_SAFETY = {"secrets_key": Fernet.generate_key().decode(),
+                   "allowed_networks": "127.0.0.1/32"}
 
 
 class RunningService:

@@ -1,5 +1,6 @@
-"""HTTP routes: managers define channels and policies; anyone with a key can see what was
-sent, what was retried, and which escalations fired."""
+"""HTTP routes: managers define, edit and disable channels and policies and rotate channel
+secrets; anyone with a key can see what was sent, what was retried, and which escalations
+fired (viewers and responders see why a message failed only as a generic reason)."""
 from __future__ import annotations
 
 from uuid import UUID
@@ -10,9 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.notifier.app import NotifierApplication
 from services.notifier.domain import DeliveryStatus, EscalationStatus
 from services.notifier.schemas import (
-    ChannelCreate, ChannelPage, ChannelRead, DeliveryDetailRead, DeliveryPage, EscalationPage,
-    PolicyCreate, PolicyPage, PolicyRead,
+    ChannelCreate, ChannelPage, ChannelRead, ChannelUpdate, DeliveryDetailRead, DeliveryPage,
+    EscalationPage, PolicyCreate, PolicyPage, PolicyRead, PolicyUpdate, SecretRotate,
+    SecretRotated,
 )
+from services.notifier.views import for_viewer
 from shared.auth import Role, caller, require
 from shared.http import Offset, request_cause, runtime_of
 
@@ -48,6 +51,22 @@ def register_channel(body: ChannelCreate, request: Request) -> dict:
         actor=caller(request), cause=request_cause(request))
 
 
+@router.patch("/channels/{channel_id}", response_model=ChannelRead, dependencies=manager,
+              tags=["channels"])
+def update_channel(channel_id: UUID, body: ChannelUpdate, request: Request) -> dict:
+    return app_of(request).update_channel(
+        channel_id, name=body.name, url=body.url, headers=body.headers, enabled=body.enabled,
+        why=body.disabled_reason, actor=caller(request), cause=request_cause(request))
+
+
+@router.post("/channels/{channel_id}/rotate-secret", response_model=SecretRotated,
+             dependencies=manager, tags=["channels"])
+def rotate_channel_secret(channel_id: UUID, body: SecretRotate, request: Request) -> dict:
+    return app_of(request).rotate_channel_secret(
+        channel_id, secret=body.secret, grace_seconds=body.grace_seconds,
+        actor=caller(request), cause=request_cause(request))
+
+
 @router.get("/channels", response_model=ChannelPage, tags=["channels"])
 async def list_channels(request: Request) -> dict:
     return await read_page(request, "channels", "true", "name", ())
@@ -63,6 +82,20 @@ def define_policy(body: PolicyCreate, request: Request) -> dict:
         cause=request_cause(request))
 
 
+@router.patch("/policies/{policy_id}", response_model=PolicyRead, dependencies=manager,
+              tags=["policies"])
+def update_policy(policy_id: UUID, body: PolicyUpdate, request: Request) -> dict:
+    changes = body.model_dump(exclude_unset=True, exclude={"enabled", "disabled_reason"})
+    for field in ("notify", "escalate_to"):
+        if field in changes:
+            changes[field] = [str(c) for c in changes[field]]
+    if "severities" in changes:
+        changes["severities"] = [str(s) for s in changes["severities"]]
+    return app_of(request).update_policy(
+        policy_id, changes=changes, enabled=body.enabled, why=body.disabled_reason,
+        actor=caller(request), cause=request_cause(request))
+
+
 @router.get("/policies", response_model=PolicyPage, tags=["policies"])
 async def list_policies(request: Request) -> dict:
     return await read_page(request, "policies", "true", "name", ())
@@ -73,13 +106,22 @@ async def list_deliveries(request: Request, incident_id: str | None = None,
                           status: DeliveryStatus | None = None,
                           limit: int = Query(100, ge=1, le=1000),
                           offset: Offset = 0) -> dict:
-    return await read_page(request, "deliveries", FILTERS, "created_at, id",
+    page = await read_page(request, "deliveries", FILTERS, "created_at, id",
                            (incident_id, str(status) if status else None), limit, offset)
+    if not sees_details(request):
+        page["items"] = [for_viewer(item) for item in page["items"]]
+    return page
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryDetailRead, tags=["deliveries"])
 def get_delivery(delivery_id: UUID, request: Request) -> dict:
-    return app_of(request).delivery(delivery_id)
+    delivery = app_of(request).delivery(delivery_id)
+    return delivery if sees_details(request) else for_viewer(delivery)
+
+
+def sees_details(request: Request) -> bool:
+    """Detailed delivery errors can name internal hosts and addresses: managers only."""
+    return getattr(request.state, "role", Role.VIEWER).rank >= Role.MANAGER.rank
 
 
 @router.get("/escalations", response_model=EscalationPage, tags=["escalations"])

@@ -3,17 +3,17 @@ start escalation timers, and the commands workers use to claim, record and escal
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
+from services.notifier.channels.egress import EgressPolicy
+from services.notifier.configuration import Configuration
 from services.notifier.domain import (
-    DIRECTORY_ID, Channel, ChannelNotFound, Delivery, DeliveryNotFound, Directory,
-    EarlyStop, Escalation, EscalationNotFound, EscalationPolicy, NameTaken, Reason,
-    UnknownChannel,
+    Channel, Delivery, DeliveryNotFound, Directory, EarlyStop, ErrorClass, Escalation,
+    EscalationNotFound, EscalationPolicy, Reason,
 )
-from services.notifier.views import attempt_history, channel_view, delivery_view, policy_view
+from services.notifier.sealing import Sealer
+from services.notifier.views import attempt_history, delivery_view
 from shared.causation import from_message, from_timer
 from shared.clock import Clock
 from shared.contracts import (
@@ -25,60 +25,17 @@ log = logging.getLogger(__name__)
 
 DELIVER_WORKER = "notifier.deliver_due"
 ESCALATE_WORKER = "notifier.escalate_due"
-DIRECTORY_RETRIES = 5
 
 
-class NotifierApplication(ServiceApplication):
+class NotifierApplication(Configuration, ServiceApplication):
     snapshotting_intervals = {Directory: 50}  # every channel and policy is listed in it
-    def __init__(self, env: dict[str, str] | None, clock: Clock, *, max_attempts: int = 5) -> None:
+
+    def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
+                 egress: EgressPolicy, max_attempts: int = 5) -> None:
         self.clock = clock
+        self.sealer, self.egress = sealer, egress
         self.max_attempts = max_attempts
         super().__init__(env)
-
-    # -- channels and policies (API) ------------------------------------------------------
-    def register_channel(self, *, name: str, kind: str, url: str, secret: str,
-                         headers: dict[str, str] | None, actor: str, cause: dict) -> dict:
-        def make(at: datetime) -> Channel:
-            return Channel.register(name=name, kind=kind, url=url, secret=secret,
-                                    headers=headers, at=at, actor=actor, cause=cause)
-
-        channel = self._create_listed(make, Directory.list_channel, f"channel {name!r}",
-                                      actor, cause)
-        return channel_view(channel)
-
-    def define_policy(self, *, name: str, severities: list[str], notify: list[str],
-                      escalate_after_seconds: float, escalate_to: list[str], actor: str,
-                      cause: dict) -> dict:
-        for field, channel_ids in (("notify", notify), ("escalate_to", escalate_to)):
-            for channel_id in channel_ids:
-                if self._channel_or_none(str(channel_id)) is None:
-                    raise UnknownChannel(field, f"channel {channel_id} does not exist; "
-                                         "register it with POST /v1/channels first")
-
-        def make(at: datetime) -> EscalationPolicy:
-            return EscalationPolicy.define(
-                name=name, severities=severities, notify=notify,
-                escalate_after_seconds=escalate_after_seconds, escalate_to=escalate_to,
-                at=at, actor=actor, cause=cause)
-
-        policy = self._create_listed(make, Directory.list_policy, f"policy {name!r}", actor, cause)
-        return policy_view(policy)
-
-    def _create_listed(self, make: Callable[[datetime], Any], list_in: Callable[..., None],
-                       what: str, actor: str, cause: dict) -> Any:
-        """Save a new channel or policy together with its directory entry. The directory is
-        one aggregate, so concurrent creations conflict; the loser simply tries again."""
-        def attempt() -> Any:
-            at = self.clock.now()
-            aggregate = make(at)
-            if self.get_or_none(aggregate.id) is not None:
-                raise NameTaken(f"{what} already exists; names are unique")
-            directory = self.get_or_none(DIRECTORY_ID) or Directory(at=at, actor=actor, cause=cause)
-            list_in(directory, aggregate.id, at, actor, cause)
-            self.save(aggregate, directory)
-            return aggregate
-
-        return self.retry_on_conflict(attempt, attempts=DIRECTORY_RETRIES)
 
     # -- message handlers -----------------------------------------------------------------
     def handle_incident_opened(self, envelope: CloudEvent, contract: IncidentOpened,
@@ -162,15 +119,26 @@ class NotifierApplication(ServiceApplication):
             policy_ids=[str(p.id) for p in escalating], at=at, actor="notifier", cause=cause)
 
     # -- worker commands ------------------------------------------------------------------
-    def start_attempt(self, delivery_id: UUID, attempt: int, at: datetime) -> dict:
-        """Claim attempt n and return what to send (the channel's secret included)."""
+    def start_attempt(self, delivery_id: UUID, attempt: int, at: datetime) -> dict | None:
+        """Claim attempt n and return what to send (the channel's secrets opened), or skip
+        the delivery (None) when its channel is disabled."""
         delivery = self._delivery(delivery_id)
-        delivery.start_attempt(attempt, at, DELIVER_WORKER, self._worker_cause(delivery))
+        cause = self._worker_cause(delivery)
         channel = self._channel(delivery.channel_id)
+        if not channel.enabled:
+            delivery.skip(f"channel {channel.name} is disabled: {channel.disabled_why}",
+                          at, DELIVER_WORKER, cause)
+            self.save(delivery)
+            return None
+        previous = channel.previous_secret_at(at)
+        target = {"kind": str(channel.kind), "url": channel.url,
+                  "secret": self.sealer.open(channel.secret),
+                  "headers": self.sealer.open_headers(channel.headers),
+                  "previous_secret": self.sealer.open(previous) if previous else None}
+        delivery.start_attempt(attempt, at, DELIVER_WORKER, cause)
         self.save(delivery)
         return {
-            "target": {"kind": str(channel.kind), "url": channel.url, "secret": channel.secret,
-                       "headers": dict(channel.headers)},
+            "target": target,
             "notification": {
                 "delivery_id": str(delivery.id), "attempt": attempt, "reason": delivery.reason,
                 "incident": {"incident_id": delivery.incident_id, "ref": delivery.ref,
@@ -182,14 +150,15 @@ class NotifierApplication(ServiceApplication):
 
     def record_outcome(self, delivery_id: UUID, attempt: int, *, delivered: bool,
                        status_code: int | None, error: str | None, retryable: bool,
-                       at: datetime) -> str:
+                       at: datetime, error_class: str | None = None) -> str:
         delivery = self._delivery(delivery_id)
         cause = self._worker_cause(delivery)
         if delivered:
             delivery.record_success(attempt, status_code, at, DELIVER_WORKER, cause)
         else:
             delivery.record_failure(attempt, error or "unknown error", retryable, at,
-                                    DELIVER_WORKER, cause, status_code=status_code)
+                                    DELIVER_WORKER, cause, status_code=status_code,
+                                    error_class=error_class or ErrorClass.UNKNOWN)
         self.save(delivery)
         return str(delivery.status)
 
@@ -231,25 +200,6 @@ class NotifierApplication(ServiceApplication):
         return {**delivery_view(delivery), "history": attempt_history(events)}
 
     # -- lookups --------------------------------------------------------------------------
-    def _policies(self) -> list[EscalationPolicy]:
-        directory = self.get_or_none(DIRECTORY_ID)
-        if directory is None:
-            return []
-        return [self.repository.get(UUID(pid)) for pid in directory.policy_ids]
-
-    def _channel_or_none(self, channel_id: str) -> Channel | None:
-        try:
-            found = self.get_or_none(UUID(channel_id))
-        except ValueError:
-            return None
-        return found if isinstance(found, Channel) else None
-
-    def _channel(self, channel_id: str) -> Channel:
-        channel = self._channel_or_none(channel_id)
-        if channel is None:
-            raise ChannelNotFound(f"channel {channel_id} does not exist")
-        return channel
-
     def _delivery(self, delivery_id: UUID) -> Delivery:
         found = self.get_or_none(delivery_id)
         if not isinstance(found, Delivery):

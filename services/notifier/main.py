@@ -8,6 +8,7 @@ from services.notifier.api import router
 from services.notifier.app import NotifierApplication
 from services.notifier.consumer import subscriptions
 from services.notifier.projections import NotifierProjection
+from services.notifier.sealing import Sealer
 from services.notifier.settings import NotifierSettings
 from services.notifier.translate import to_contract
 from services.notifier.workers import deliver_due, escalate_due
@@ -17,9 +18,12 @@ from shared.service import ServiceParts
 
 
 def service_parts(settings: NotifierSettings | None = None, clock: Clock | None = None) -> ServiceParts:
-    max_attempts = (settings or NotifierSettings()).delivery_max_attempts
+    settings = settings or NotifierSettings()
+    sealer = Sealer(settings.secrets_key)  # no key, no start: secrets are never stored in clear
+    egress, max_attempts = settings.egress, settings.delivery_max_attempts
     return ServiceParts(
-        application=lambda env, clk: NotifierApplication(env, clk, max_attempts=max_attempts),
+        application=lambda env, clk: NotifierApplication(
+            env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[NotifierProjection()],

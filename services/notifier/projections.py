@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.notifier.domain import Channel, Delivery, Escalation, EscalationPolicy
-from services.notifier.domain.routing import url_hint
+from services.notifier.domain.channel import url_hint
 from shared.readmodels import Apply, Projection
 
 
@@ -23,8 +23,12 @@ class NotifierProjection(Projection):
                 url text NOT NULL,
                 has_secret boolean NOT NULL,
                 header_names text[] NOT NULL,
+                enabled boolean NOT NULL DEFAULT true,
+                disabled_why text,
                 created_at timestamptz NOT NULL,
-                created_by text NOT NULL
+                created_by text NOT NULL,
+                updated_at timestamptz NOT NULL,
+                updated_by text NOT NULL
             )""",
         "policies": """
             CREATE TABLE IF NOT EXISTS policies (
@@ -34,8 +38,12 @@ class NotifierProjection(Projection):
                 notify text[] NOT NULL,
                 escalate_after_seconds double precision NOT NULL,
                 escalate_to text[] NOT NULL,
+                enabled boolean NOT NULL DEFAULT true,
+                disabled_why text,
                 created_at timestamptz NOT NULL,
-                created_by text NOT NULL
+                created_by text NOT NULL,
+                updated_at timestamptz NOT NULL,
+                updated_by text NOT NULL
             )""",
         "deliveries": """
             CREATE TABLE IF NOT EXISTS deliveries (
@@ -49,6 +57,7 @@ class NotifierProjection(Projection):
                 attempts integer NOT NULL,
                 last_status_code integer,
                 last_error text,
+                last_error_class text,
                 next_attempt_at timestamptz,
                 created_at timestamptz NOT NULL,
                 updated_at timestamptz NOT NULL
@@ -80,12 +89,20 @@ class NotifierProjection(Projection):
     def handlers(self) -> dict[type, Apply]:
         return {
             Channel.Registered: channel_registered,
+            Channel.Updated: channel_updated,
+            Channel.Disabled: switched("channels", enabled=False),
+            Channel.Enabled: switched("channels", enabled=True),
+            Channel.SecretRotated: touched("channels"),
             EscalationPolicy.Defined: policy_defined,
+            EscalationPolicy.Revised: policy_revised,
+            EscalationPolicy.Disabled: switched("policies", enabled=False),
+            EscalationPolicy.Enabled: switched("policies", enabled=True),
             Delivery.Scheduled: delivery_scheduled,
             Delivery.AttemptStarted: attempt_started,
             Delivery.AttemptFailed: attempt_failed,
             Delivery.Delivered: delivered,
             Delivery.Failed: delivery_failed,
+            Delivery.Skipped: delivery_skipped,
             Escalation.Started: escalation_started,
             Escalation.Escalated: escalated,
             Escalation.Stopped: escalation_stopped,
@@ -93,25 +110,65 @@ class NotifierProjection(Projection):
 
 
 async def channel_registered(conn: asyncpg.Connection, e: Any) -> None:
-    # Only whether a secret exists reaches the read model, never the secret itself.
+    # Only whether a secret exists and the header names reach the read model: never the
+    # secret or a header value (sealed or not), and only a hint of the URL.
     await conn.execute(
-        """INSERT INTO channels (id, name, kind, url, has_secret, header_names, created_at,
-                                 created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        """INSERT INTO channels (id, name, kind, url, has_secret, header_names, enabled,
+                                 created_at, created_by, updated_at, updated_by)
+           VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8, $7, $8)
            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
                url = EXCLUDED.url, has_secret = EXCLUDED.has_secret,
-               header_names = EXCLUDED.header_names""",
-        e.originator_id, e.name, e.kind, url_hint(e.url), bool(e.secret), sorted(e.headers), e.at, e.actor)
+               header_names = EXCLUDED.header_names, enabled = true, disabled_why = NULL,
+               updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by""",
+        e.originator_id, e.name, e.kind, url_hint(e.url), bool(e.secret), sorted(e.headers),
+        e.at, e.actor)
+
+
+async def channel_updated(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE channels SET name = coalesce($2, name), url = coalesce($3, url), "
+        "header_names = coalesce($4, header_names), updated_at = $5, updated_by = $6 "
+        "WHERE id = $1",
+        e.originator_id, e.name, url_hint(e.url) if e.url else None,
+        sorted(e.headers) if e.headers is not None else None, e.at, e.actor)
+
+
+def switched(table: str, *, enabled: bool) -> Apply:
+    async def apply(conn: asyncpg.Connection, e: Any) -> None:
+        await conn.execute(
+            f"UPDATE {table} SET enabled = $2, disabled_why = $3, updated_at = $4, "
+            "updated_by = $5 WHERE id = $1",
+            e.originator_id, enabled, None if enabled else e.why, e.at, e.actor)
+    return apply
+
+
+def touched(table: str) -> Apply:
+    async def apply(conn: asyncpg.Connection, e: Any) -> None:
+        await conn.execute(f"UPDATE {table} SET updated_at = $2, updated_by = $3 WHERE id = $1",
+                           e.originator_id, e.at, e.actor)
+    return apply
 
 
 async def policy_defined(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         """INSERT INTO policies (id, name, severities, notify, escalate_after_seconds,
-                                 escalate_to, created_at, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                 escalate_to, enabled, created_at, created_by, updated_at,
+                                 updated_by)
+           VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8, $7, $8)
            ON CONFLICT (id) DO UPDATE SET severities = EXCLUDED.severities,
                notify = EXCLUDED.notify, escalate_to = EXCLUDED.escalate_to,
-               escalate_after_seconds = EXCLUDED.escalate_after_seconds""",
+               escalate_after_seconds = EXCLUDED.escalate_after_seconds, enabled = true,
+               disabled_why = NULL, updated_at = EXCLUDED.updated_at,
+               updated_by = EXCLUDED.updated_by""",
+        e.originator_id, e.name, list(e.severities), list(e.notify),
+        e.escalate_after_seconds, list(e.escalate_to), e.at, e.actor)
+
+
+async def policy_revised(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE policies SET name = $2, severities = $3, notify = $4, "
+        "escalate_after_seconds = $5, escalate_to = $6, updated_at = $7, updated_by = $8 "
+        "WHERE id = $1",
         e.originator_id, e.name, list(e.severities), list(e.notify),
         e.escalate_after_seconds, list(e.escalate_to), e.at, e.actor)
 
@@ -122,7 +179,7 @@ async def delivery_scheduled(conn: asyncpg.Connection, e: Any) -> None:
                                    status, attempts, next_attempt_at, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)
            ON CONFLICT (id) DO UPDATE SET status = 'pending', attempts = 0,
-               last_status_code = NULL, last_error = NULL,
+               last_status_code = NULL, last_error = NULL, last_error_class = NULL,
                next_attempt_at = EXCLUDED.next_attempt_at, updated_at = EXCLUDED.updated_at""",
         e.originator_id, e.incident_id, e.ref, e.channel_id, e.channel_name, e.reason, e.at)
 
@@ -139,15 +196,22 @@ async def attempt_started(conn: asyncpg.Connection, e: Any) -> None:
 async def attempt_failed(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = $2, last_status_code = $3, last_error = $4, "
-        "next_attempt_at = $5, updated_at = $6 WHERE id = $1",
+        "last_error_class = $5, next_attempt_at = $6, updated_at = $7 WHERE id = $1",
         e.originator_id, "retrying" if e.next_attempt_at else "failed", e.status_code,
-        e.error, e.next_attempt_at, e.at)
+        e.error, getattr(e, "error_class", "unknown"), e.next_attempt_at, e.at)
+
+
+async def delivery_skipped(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'skipped', last_error = $2, last_error_class = $3, "
+        "next_attempt_at = NULL, updated_at = $4 WHERE id = $1",
+        e.originator_id, e.why, e.error_class, e.at)
 
 
 async def delivered(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = 'delivered', attempts = $2, last_status_code = $3, "
-        "last_error = NULL, next_attempt_at = NULL, updated_at = $4 WHERE id = $1",
+        "last_error = NULL, last_error_class = NULL, next_attempt_at = NULL, updated_at = $4 WHERE id = $1",
         e.originator_id, e.attempt, e.status_code, e.at)
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notifier.domain import ChannelKind, DeliveryStatus, EscalationStatus, Severity
-from services.notifier.domain.routing import MIN_SECRET_LENGTH
+from services.notifier.domain.channel import MAX_GRACE, MIN_SECRET_LENGTH
 
 
 class ChannelCreate(BaseModel):
@@ -22,6 +22,29 @@ class ChannelCreate(BaseModel):
                                     description="extra request headers (not X-Closedloop-*)")
 
 
+class ChannelUpdate(BaseModel):
+    """Only the fields given change. `headers` replaces the whole set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    url: str | None = Field(None, min_length=1, max_length=2000)
+    headers: dict[str, str] | None = None
+    enabled: bool | None = Field(None, description="false: deliveries to it are skipped")
+    disabled_reason: str | None = Field(None, max_length=500,
+                                        description="why it is disabled (shown on deliveries)")
+
+
+class SecretRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: str | None = Field(None, min_length=MIN_SECRET_LENGTH, max_length=500,
+                               description="the new secret; omit it to have one generated")
+    grace_seconds: float = Field(0, ge=0, le=MAX_GRACE.total_seconds(), allow_inf_nan=False,
+                                 description="how long the old secret keeps signing, in "
+                                             "X-Closedloop-Signature-Previous")
+
+
 class ChannelRead(BaseModel):
     id: UUID
     name: str
@@ -29,7 +52,15 @@ class ChannelRead(BaseModel):
     url: str
     has_secret: bool
     header_names: list[str]
+    enabled: bool
+    disabled_why: str | None
     created_at: datetime
+    updated_at: datetime
+
+
+class SecretRotated(ChannelRead):
+    secret: str = Field(description="shown this once; it is stored sealed")
+    previous_secret_signs_until: datetime | None
 
 
 class ChannelPage(BaseModel):
@@ -48,6 +79,20 @@ class PolicyCreate(BaseModel):
                                     description="channel ids told when nobody acks in time")
 
 
+class PolicyUpdate(BaseModel):
+    """Only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    severities: list[Severity] | None = Field(None, min_length=1)
+    notify: list[UUID] | None = Field(None, min_length=1)
+    escalate_after_seconds: float | None = Field(None, gt=0, allow_inf_nan=False)
+    escalate_to: list[UUID] | None = None
+    enabled: bool | None = Field(None, description="false: it matches no incident")
+    disabled_reason: str | None = Field(None, max_length=500)
+
+
 class PolicyRead(BaseModel):
     id: UUID
     name: str
@@ -55,7 +100,10 @@ class PolicyRead(BaseModel):
     notify: list[UUID]
     escalate_after_seconds: float
     escalate_to: list[UUID]
+    enabled: bool
+    disabled_why: str | None
     created_at: datetime
+    updated_at: datetime
 
 
 class PolicyPage(BaseModel):
@@ -73,18 +121,21 @@ class DeliveryRead(BaseModel):
     status: DeliveryStatus
     attempts: int
     last_status_code: int | None
-    last_error: str | None
+    last_error: str | None = Field(description="the detailed error for managers; a generic "
+                                               "one for viewers")
+    last_error_class: str | None
     next_attempt_at: datetime | None
     updated_at: datetime
 
 
 class AttemptRead(BaseModel):
     attempt: int
-    outcome: str  # sending | delivered | failed
+    outcome: str  # sending | delivered | failed | skipped
     started_at: datetime
     finished_at: datetime | None
     status_code: int | None
     error: str | None
+    error_class: str | None
     retryable: bool | None
     next_attempt_at: datetime | None
 

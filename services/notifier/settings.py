@@ -1,8 +1,9 @@
 """Notifier settings, read from CLOSEDLOOP_* environment variables."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, field_validator
 
+from services.notifier.channels.egress import EgressPolicy
 from shared.settings import ServiceSettings
 
 
@@ -12,3 +13,20 @@ class NotifierSettings(ServiceSettings):
     worker_poll_seconds: float = Field(0.1, gt=0)
     worker_batch: int = Field(50, ge=1)
     webhook_timeout_seconds: float = Field(5.0, gt=0)
+    # Internal destinations a channel may reach: CIDRs and host names, comma-separated.
+    # Empty (the default) means public addresses only.
+    allowed_networks: str = Field("", validation_alias=AliasChoices(
+        "allowed_networks", "CLOSEDLOOP_NOTIFIER_ALLOWED_NETWORKS"))
+    # Fernet keys, comma-separated: the first seals channel secrets and headers, all open them.
+    secrets_key: str = Field("", repr=False, validation_alias=AliasChoices(
+        "secrets_key", "CLOSEDLOOP_NOTIFIER_SECRETS_KEY"))
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _parse_networks(cls, value: str) -> str:
+        EgressPolicy.parse(value)  # refuse a bad entry at start-up, naming it
+        return value
+
+    @property
+    def egress(self) -> EgressPolicy:
+        return EgressPolicy.parse(self.allowed_networks)

@@ -1,25 +1,38 @@
 """What the notifier shows of its aggregates: API views and a delivery's attempt history
-(read from the event log). Secrets never appear here."""
+(read from the event log). Secrets never appear here; detailed errors only for managers."""
 from __future__ import annotations
 
 from typing import Any
 
-from services.notifier.domain import Channel, Delivery, EscalationPolicy
-from services.notifier.domain.routing import url_hint
+from services.notifier.domain import Channel, Delivery, EscalationPolicy, ErrorClass
+from services.notifier.domain.channel import url_hint
+
+# What a viewer reads instead of the detailed error, which can name internal hosts,
+# addresses and ports (and so would turn deliveries into a network scanner's report).
+GENERIC_ERRORS = {
+    ErrorClass.TIMEOUT: "the receiver did not answer in time",
+    ErrorClass.NETWORK: "the receiver could not be reached",
+    ErrorClass.HTTP_STATUS: "the receiver answered with an error status",
+    ErrorClass.DESTINATION_REFUSED: "the destination is not allowed by the egress policy",
+    ErrorClass.CHANNEL_DISABLED: "the channel is disabled",
+    ErrorClass.INTERRUPTED: "the sending worker stopped before reporting",
+    ErrorClass.UNKNOWN: "the attempt failed",
+}
+DETAILS_FOR = " (details for managers)"
 
 
 def channel_view(channel: Channel) -> dict:
     return {"id": channel.id, "name": channel.name, "kind": str(channel.kind),
             "url": url_hint(channel.url),
             "has_secret": channel.has_secret, "header_names": sorted(channel.headers),
-            "created_at": channel.registered_at}
+            "enabled": channel.enabled, "disabled_why": channel.disabled_why,
+            "created_at": channel.registered_at, "updated_at": channel.updated_at}
 
 
 def policy_view(policy: EscalationPolicy) -> dict:
-    return {"id": policy.id, "name": policy.name,
-            "severities": [str(s) for s in policy.severities], "notify": list(policy.notify),
-            "escalate_after_seconds": policy.escalate_after_seconds,
-            "escalate_to": list(policy.escalate_to), "created_at": policy.defined_at}
+    return {"id": policy.id, **policy.definition, "enabled": policy.enabled,
+            "disabled_why": policy.disabled_why, "created_at": policy.defined_at,
+            "updated_at": policy.updated_at}
 
 
 def delivery_view(delivery: Delivery) -> dict:
@@ -27,8 +40,26 @@ def delivery_view(delivery: Delivery) -> dict:
             "channel_id": delivery.channel_id, "channel_name": delivery.channel_name,
             "reason": delivery.reason, "status": str(delivery.status),
             "attempts": delivery.attempts, "last_status_code": delivery.last_status_code,
-            "last_error": delivery.last_error, "next_attempt_at": delivery.next_attempt_at,
-            "updated_at": delivery.updated_at}
+            "last_error": delivery.last_error, "last_error_class": delivery.last_error_class,
+            "next_attempt_at": delivery.next_attempt_at, "updated_at": delivery.updated_at}
+
+
+def generic_error(error: str | None, error_class: str | None) -> str | None:
+    if error is None:
+        return None
+    known = error_class if error_class in ErrorClass.__members__.values() else ErrorClass.UNKNOWN
+    return GENERIC_ERRORS[ErrorClass(known)] + DETAILS_FOR
+
+
+def for_viewer(delivery: dict) -> dict:
+    """A delivery (with or without history) as a viewer may see it."""
+    shown = {**delivery,
+             "last_error": generic_error(delivery.get("last_error"),
+                                         delivery.get("last_error_class"))}
+    if "history" in delivery:
+        shown["history"] = [{**a, "error": generic_error(a["error"], a["error_class"])}
+                            for a in delivery["history"]]
+    return shown
 
 
 def attempt_history(events: list[Any]) -> list[dict]:
@@ -37,14 +68,22 @@ def attempt_history(events: list[Any]) -> list[dict]:
         if isinstance(event, Delivery.AttemptStarted):
             attempts[event.attempt] = {
                 "attempt": event.attempt, "started_at": event.at, "outcome": "sending",
-                "status_code": None, "error": None, "retryable": None, "finished_at": None,
-                "next_attempt_at": None}
+                "status_code": None, "error": None, "error_class": None, "retryable": None,
+                "finished_at": None, "next_attempt_at": None}
         elif isinstance(event, Delivery.Delivered):
             attempts[event.attempt].update(outcome="delivered", status_code=event.status_code,
                                            finished_at=event.at)
         elif isinstance(event, Delivery.AttemptFailed):
             attempts[event.attempt].update(
                 outcome="failed", status_code=event.status_code, error=event.error,
+                error_class=getattr(event, "error_class", ErrorClass.UNKNOWN),
                 retryable=event.retryable, finished_at=event.at,
                 next_attempt_at=event.next_attempt_at)
+        elif isinstance(event, Delivery.Skipped):
+            # Not an attempt: it is numbered after the last one so the history explains it.
+            number = max(attempts, default=0) + 1
+            attempts[number] = {
+                "attempt": number, "started_at": event.at, "outcome": "skipped",
+                "status_code": None, "error": event.why, "error_class": event.error_class,
+                "retryable": False, "finished_at": event.at, "next_attempt_at": None}
     return [attempts[n] for n in sorted(attempts)]

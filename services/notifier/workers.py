@@ -12,11 +12,12 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import httpx
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from services.notifier.channels import Integration, Notification, Target, WebhookChannel
+from services.notifier.channels import (
+    Integration, Notification, Target, WebhookChannel, guarded_client,
+)
 from services.notifier.domain import ChannelKind
 from shared.bus import tracing
 from shared.errors import DomainError
@@ -56,7 +57,7 @@ async def deliver_due(runtime: Any) -> None:
     """Claim due attempts, send each in its own task, record every outcome."""
     settings = runtime.settings
     in_flight: set[UUID] = set()
-    async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as client, \
+    async with guarded_client(settings.egress, settings.webhook_timeout_seconds) as client, \
             asyncio.TaskGroup() as sends:
         integrations: dict[str, Integration] = {ChannelKind.WEBHOOK: WebhookChannel(client)}
         while True:
@@ -86,6 +87,9 @@ async def claim_due_deliveries(runtime: Any, in_flight: set[UUID], limit: int) -
             except REFUSED as refused:
                 log.debug("delivery %s not claimed: %s", row["id"], refused)
                 continue
+            if job is None:
+                log.info("delivery %s skipped: its channel is disabled", row["id"])
+                continue
             claimed.append(Claimed(row["id"], Target(**job["target"]),
                                    Notification(**job["notification"]), job["trace"]))
     return claimed
@@ -104,7 +108,8 @@ async def send_and_record(runtime: Any, integrations: dict[str, Integration], jo
             status = await asyncio.to_thread(
                 app.record_outcome, job.delivery_id, n.attempt, delivered=outcome.delivered,
                 status_code=outcome.status_code, error=outcome.error,
-                retryable=outcome.retryable, at=runtime.clock.now())
+                retryable=outcome.retryable, at=runtime.clock.now(),
+                error_class=outcome.error_class)
         log.info("delivery %s (%s, %s) attempt %d: %s%s", n.delivery_id, n.incident["ref"],
                  n.reason, n.attempt, status, f" ({outcome.error})" if outcome.error else "")
     except REFUSED as refused:

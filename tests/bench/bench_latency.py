@@ -18,7 +18,7 @@ from services.notifier.main import create_app as notifier_app
 from services.notifier.settings import NotifierSettings
 from closedloop.demo import DEMO_SECRET, WebhookReceiver
 from tests.bench.infra import percentile, servers
-from tests.harness import API_KEYS, RunningService, wait_until
+from tests.harness import API_KEYS, NOTIFIER_SAFETY, RunningService, wait_until
 
 
 def main(alerts: int) -> None:
@@ -26,7 +26,7 @@ def main(alerts: int) -> None:
         common = dict(database_url=db_url, nats_url=nats_url, api_keys=API_KEYS)
         services = [RunningService(detector_app(DetectorSettings(**common))),
                     RunningService(incidents_app(IncidentsSettings(**common))),
-                    RunningService(notifier_app(NotifierSettings(**common)))]
+                    RunningService(notifier_app(NotifierSettings(**common, **NOTIFIER_SAFETY)))]
         for s in services:
             s.start()
         detector, _, notifier = (s.client() for s in services)

@@ -21,7 +21,7 @@ from services.notifier.settings import NotifierSettings
 from closedloop.demo import Demo, print_timeline
 from closedloop.replay import replay
 from closedloop.stack import StackInfo
-from tests.harness import ADMIN_KEY, API_KEYS, RunningService, wait_until
+from tests.harness import ADMIN_KEY, API_KEYS, NOTIFIER_SAFETY, RunningService, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def services(database_url, nats_url, spans):
     services = {
         "detector": RunningService(detector_app(DetectorSettings(**common))),
         "incidents": RunningService(incidents_app(IncidentsSettings(**common))),
-        "notifier": RunningService(notifier_app(NotifierSettings(**common))),
+        "notifier": RunningService(notifier_app(NotifierSettings(**common, **NOTIFIER_SAFETY))),
         "capa": RunningService(capa_app(CapaSettings(**common))),
     }
     for service in services.values():

@@ -24,7 +24,9 @@ from shared.contracts import (
     CloudEvent, Contract, EscalationTriggered, IncidentAcknowledged, IncidentOpened,
     NotificationDelivered, NotificationFailed,
 )
-from tests.harness import API_KEYS, RESPONDER_KEY, VIEWER_KEY, RunningService, wait_until
+from tests.harness import (
+    API_KEYS, NOTIFIER_SAFETY, RESPONDER_KEY, VIEWER_KEY, RunningService, wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -96,9 +98,11 @@ def clock():
     return ManualClock()
 
 
-def start_notifier(database_url: str, nats_url: str, clock: ManualClock) -> RunningService:
+def start_notifier(database_url: str, nats_url: str, clock: ManualClock,
+                   **settings) -> RunningService:
     return RunningService(create_app(NotifierSettings(
-        database_url=database_url, nats_url=nats_url, api_keys=API_KEYS), clock=clock)).start()
+        database_url=database_url, nats_url=nats_url, api_keys=API_KEYS,
+        **{**NOTIFIER_SAFETY, **settings}), clock=clock)).start()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from cryptography.fernet import Fernet
 
 from services.notifier.app import EscalationNotFound, NotifierApplication
 from services.notifier.domain import (
@@ -15,6 +16,8 @@ from services.notifier.domain import (
     EscalationNotDue, EscalationNotWaiting, EscalationPolicy, EscalationStatus, InvalidChannel,
     InvalidPolicy, NAMESPACE, OutcomeRefused, Reason, UnknownChannel, backoff,
 )
+from services.notifier.channels import EgressPolicy
+from services.notifier.sealing import Sealer
 from services.notifier.translate import to_contract
 from shared.clock import ManualClock
 from shared.contracts import (
@@ -26,6 +29,7 @@ from shared.store import IntegrityError, Tracking
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 CAUSE = {"correlation_id": "corr-1", "causation_id": "msg-1", "trace": {}}
 SECRET = "s3cret-s3cret-s3cret"
+SEALER = Sealer(Fernet.generate_key().decode())
 
 
 def seconds(n: float) -> timedelta:
@@ -219,7 +223,7 @@ def register(**changes) -> Channel:
     fields = {"name": "oncall", "kind": "webhook", "url": "https://hooks.example/oncall",
               "secret": SECRET, "headers": {"Authorization": "Bearer x"}}
     fields.update(changes)
-    return Channel.register(**fields, at=T0, actor="mgr", cause=CAUSE)
+    return Channel.register(**fields, seal=SEALER.seal, at=T0, actor="mgr", cause=CAUSE)
 
 
 def define(**changes) -> EscalationPolicy:
@@ -282,7 +286,7 @@ def test_the_directory_lists_each_channel_and_policy_once():
 
 @pytest.fixture
 def app(store_env):
-    return NotifierApplication(store_env, ManualClock(T0))
+    return NotifierApplication(store_env, ManualClock(T0), sealer=SEALER, egress=EgressPolicy())
 
 
 def opened(incident_id: str, severity: str = "P0", seq: int = 1):
@@ -390,7 +394,7 @@ def test_an_acknowledgement_that_overtakes_the_opening_keeps_the_timer_from_star
 
 
 def test_people_see_a_channel_url_without_its_token_bearing_path():
-    from services.notifier.domain.routing import url_hint
+    from services.notifier.domain.channel import url_hint
 
     assert url_hint("https://oapi.dingtalk.com/robot/send?access_token=s3cret") == "https://oapi.dingtalk.com/…"
     assert url_hint("https://hooks.example.com") == "https://hooks.example.com"

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from services.notifier.domain.common import ErrorClass
+
 
 @dataclass(frozen=True)
 class Target:
@@ -13,6 +15,9 @@ class Target:
     url: str
     secret: str = field(repr=False)  # never printed, never logged
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    # The secret before a rotation, while its grace window lasts: receivers not yet told the
+    # new one can still check this signature.
+    previous_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -32,14 +37,16 @@ class Outcome:
     status_code: int | None = None
     error: str | None = None
     retryable: bool = False
+    error_class: ErrorClass | None = None
 
     @classmethod
     def success(cls, status_code: int) -> "Outcome":
         return cls(True, status_code)
 
     @classmethod
-    def failure(cls, error: str, *, retryable: bool, status_code: int | None = None) -> "Outcome":
-        return cls(False, status_code, error, retryable)
+    def failure(cls, error: str, error_class: ErrorClass, *, retryable: bool,
+                status_code: int | None = None) -> "Outcome":
+        return cls(False, status_code, error, retryable, error_class)
 
 
 class Integration(Protocol):

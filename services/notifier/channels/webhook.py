@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 
-from services.notifier.channels.base import Notification, Outcome, Target
+from services.notifier.channels.base import ErrorClass, Notification, Outcome, Target
+from services.notifier.channels.egress import DestinationRefused
 
 SIGNATURE_HEADER = "X-Closedloop-Signature"
+PREVIOUS_SIGNATURE_HEADER = "X-Closedloop-Signature-Previous"
 TIMESTAMP_HEADER = "X-Closedloop-Timestamp"
 DELIVERY_HEADER = "X-Closedloop-Delivery"
 ATTEMPT_HEADER = "X-Closedloop-Attempt"
@@ -57,15 +59,23 @@ class WebhookChannel:
             DELIVERY_HEADER: notification.delivery_id,
             ATTEMPT_HEADER: str(notification.attempt),
         }
+        if target.previous_secret:
+            headers[PREVIOUS_SIGNATURE_HEADER] = sign(target.previous_secret, body)
         try:
             response = await self.client.post(target.url, content=body, headers=headers)
+        except DestinationRefused as refused:
+            # Policy, not weather: trying again gives the same answer.
+            return Outcome.failure(str(refused), ErrorClass.DESTINATION_REFUSED, retryable=False)
         except httpx.TimeoutException:
-            return Outcome.failure("the receiver did not answer in time", retryable=True)
+            return Outcome.failure("the receiver did not answer in time", ErrorClass.TIMEOUT,
+                                   retryable=True)
         except httpx.HTTPError as error:
             # Connection refused, DNS, TLS…: the network may recover.
-            return Outcome.failure(f"{type(error).__name__}: {error}", retryable=True)
+            return Outcome.failure(f"{type(error).__name__}: {error}", ErrorClass.NETWORK,
+                                   retryable=True)
         if 200 <= response.status_code < 300:
             return Outcome.success(response.status_code)
         return Outcome.failure(f"the receiver answered HTTP {response.status_code}",
+                               ErrorClass.HTTP_STATUS,
                                retryable=is_retryable(response.status_code),
                                status_code=response.status_code)

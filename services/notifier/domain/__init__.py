@@ -1,5 +1,8 @@
 """The notifier's aggregates: channels and policies (routing), deliveries, escalations."""
-from services.notifier.domain.common import NAMESPACE, ChannelKind, Reason, Severity, key_id
+from services.notifier.domain.channel import Channel, InvalidChannel
+from services.notifier.domain.common import (
+    NAMESPACE, ChannelKind, ErrorClass, Reason, Severity, key_id,
+)
 from services.notifier.domain.delivery import (
     ATTEMPT_LEASE, AttemptRefused, Delivery, DeliveryStatus, OutcomeRefused, backoff,
 )
@@ -7,13 +10,16 @@ from services.notifier.domain.escalation import (
     EarlyStop, Escalation, EscalationNotDue, EscalationNotWaiting, EscalationStatus,
 )
 from services.notifier.domain.routing import (
-    DIRECTORY_ID, Channel, Directory, EscalationPolicy, InvalidChannel,
-    InvalidPolicy, NameTaken, UnknownChannel,
+    DIRECTORY_ID, Directory, EscalationPolicy, InvalidPolicy, NameTaken, UnknownChannel,
 )
 from shared.errors import NotFound
 
 
 class ChannelNotFound(NotFound):
+    pass
+
+
+class PolicyNotFound(NotFound):
     pass
 
 
@@ -26,10 +32,10 @@ class EscalationNotFound(NotFound):
 
 
 __all__ = [
-    "NAMESPACE", "ChannelKind", "Reason", "Severity", "key_id",
+    "NAMESPACE", "ChannelKind", "ErrorClass", "Reason", "Severity", "key_id",
     "ATTEMPT_LEASE", "AttemptRefused", "Delivery", "DeliveryStatus", "OutcomeRefused", "backoff",
     "EarlyStop", "Escalation", "EscalationNotDue", "EscalationNotWaiting", "EscalationStatus",
     "DIRECTORY_ID", "Channel", "Directory", "EscalationPolicy", "InvalidChannel",
-    "InvalidPolicy", "NameTaken", "UnknownChannel", "ChannelNotFound", "DeliveryNotFound",
+    "InvalidPolicy", "NameTaken", "UnknownChannel", "ChannelNotFound", "PolicyNotFound", "DeliveryNotFound",
     "EscalationNotFound",
 ]

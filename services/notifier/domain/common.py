@@ -27,3 +27,16 @@ class Reason(StrEnum):
 
     INCIDENT_OPENED = "incident.opened"
     ESCALATION_STEP1 = "escalation.step1"
+
+
+class ErrorClass(StrEnum):
+    """What kind of failure an attempt met: all that viewers are shown (the detailed error
+    can name internal hosts and addresses, so it is for managers)."""
+
+    TIMEOUT = "timeout"
+    NETWORK = "network"
+    HTTP_STATUS = "http_status"
+    DESTINATION_REFUSED = "destination_refused"
+    CHANNEL_DISABLED = "channel_disabled"
+    INTERRUPTED = "interrupted"
+    UNKNOWN = "unknown"

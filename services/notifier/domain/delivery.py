@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from services.notifier.domain.common import Cause, key_id
+from services.notifier.domain.common import Cause, ErrorClass, key_id
 from shared.errors import DomainError
 
 BACKOFF_BASE = timedelta(seconds=1)
@@ -26,6 +26,7 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     RETRYING = "retrying"
     FAILED = "failed"
+    SKIPPED = "skipped"  # its channel was disabled: explained, never sent
 
 
 def backoff(attempt: int) -> timedelta:
@@ -52,6 +53,7 @@ class Delivery(Aggregate):
         self.lease_until: datetime | None = None
         self.last_status_code: int | None = None
         self.last_error: str | None = None
+        self.last_error_class: str | None = None
         self.updated_at = at
         # Later attempts are made by a worker; they carry on the incident's correlation id
         # and trace so the whole story can be followed.
@@ -72,12 +74,13 @@ class Delivery(Aggregate):
                         at=at, actor=actor, cause=cause)
 
     def record_failure(self, attempt: int, error: str, retryable: bool, at: datetime,
-                       actor: str, cause: Cause, status_code: int | None = None) -> None:
+                       actor: str, cause: Cause, status_code: int | None = None,
+                       error_class: str = ErrorClass.UNKNOWN) -> None:
         self.check_in_flight(attempt)
         error = error[:MAX_ERROR_CHARS]
         final = not retryable or attempt >= self.max_attempts
         self._attempt_failed(attempt=attempt, error=error, status_code=status_code,
-                             retryable=retryable,
+                             retryable=retryable, error_class=str(error_class),
                              next_attempt_at=None if final else at + backoff(attempt),
                              at=at, actor=actor, cause=cause)
         if final:
@@ -91,7 +94,14 @@ class Delivery(Aggregate):
         self.check_lease_expired(at)
         self.record_failure(self.attempts, f"attempt {self.attempts} interrupted: no outcome "
                             f"recorded by {self.lease_until.isoformat()}",
-                            retryable=True, at=at, actor=actor, cause=cause)
+                            retryable=True, at=at, actor=actor, cause=cause,
+                            error_class=ErrorClass.INTERRUPTED)
+
+    def skip(self, why: str, at: datetime, actor: str, cause: Cause) -> None:
+        """Give the delivery up without sending, saying why (its channel was disabled)."""
+        self.check_can_skip()
+        self._skipped(why=why, error_class=str(ErrorClass.CHANNEL_DISABLED), at=at,
+                      actor=actor, cause=cause)
 
     # -- events ---------------------------------------------------------------------------
     @event("AttemptStarted")
@@ -105,15 +115,23 @@ class Delivery(Aggregate):
                    incident_id: str, ref: str, channel_id: str, channel_name: str, reason: str,
                    at: datetime, actor: str, cause: Cause) -> None:
         self.status, self.last_status_code = DeliveryStatus.DELIVERED, status_code
-        self.last_error, self.lease_until, self.updated_at = None, None, at
+        self.last_error, self.last_error_class = None, None
+        self.lease_until, self.updated_at = None, at
 
     @event("AttemptFailed")
     def _attempt_failed(self, attempt: int, error: str, status_code: int | None, retryable: bool,
                         next_attempt_at: datetime | None, at: datetime, actor: str,
-                        cause: Cause) -> None:
+                        cause: Cause, error_class: str = ErrorClass.UNKNOWN) -> None:
         self.status = DeliveryStatus.RETRYING
         self.last_status_code, self.last_error = status_code, error
+        self.last_error_class = error_class
         self.next_attempt_at, self.lease_until, self.updated_at = next_attempt_at, None, at
+
+    @event("Skipped")
+    def _skipped(self, why: str, error_class: str, at: datetime, actor: str,
+                 cause: Cause) -> None:
+        self.status, self.last_error, self.last_error_class = DeliveryStatus.SKIPPED, why, error_class
+        self.next_attempt_at, self.updated_at = None, at
 
     @event("Failed")
     def _failed(self, attempts: int, error: str, notification_id: str, incident_id: str,
@@ -144,6 +162,10 @@ class Delivery(Aggregate):
             raise AttemptRefused(f"{what}: at most {self.max_attempts} attempts are made")
         if self.next_attempt_at is not None and at < self.next_attempt_at:
             raise AttemptRefused(f"{what}: it is not due before {self.next_attempt_at.isoformat()}")
+
+    def check_can_skip(self) -> None:
+        if self.status not in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING):
+            raise AttemptRefused(f"delivery {self.id} cannot be skipped: it is {self.status}")
 
     def check_in_flight(self, attempt: int) -> None:
         if self.status is not DeliveryStatus.SENDING or attempt != self.attempts:

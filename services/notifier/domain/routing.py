@@ -1,72 +1,14 @@
-"""Where messages go: channels, escalation policies, and the directory that lists them."""
+"""Where messages go: escalation policies, and the directory that lists channels and policies."""
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from services.notifier.domain.common import Cause, ChannelKind, Severity, key_id
+from services.notifier.domain.common import Cause, Severity, key_id
 from shared.errors import DomainError, Invalid
-
-RESERVED_HEADER_PREFIX = "x-closedloop-"
-RESERVED_HEADERS = {"content-type", "content-length", "host"}
-MIN_SECRET_LENGTH = 16
-
-
-def url_hint(url: str) -> str:
-    """A channel URL as shown to people: chat-robot webhook paths carry tokens, so only the
-    scheme and host are shown."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/…" if parts.path.strip("/") or parts.query else url
-
-
-class Channel(Aggregate):
-    """A destination a message can be sent to. The secret signs every body (HMAC-SHA256)."""
-
-    @staticmethod
-    def create_id(name: str) -> UUID:
-        return key_id(f"channel:{name}")
-
-    @classmethod
-    def register(cls, *, name: str, kind: str, url: str, secret: str,
-                 headers: dict[str, str] | None, at: datetime, actor: str,
-                 cause: Cause) -> "Channel":
-        cls.check_definition(name=name, kind=kind, url=url, secret=secret, headers=headers or {})
-        return cls(name=name, kind=str(kind), url=url, secret=secret,
-                   headers=dict(headers or {}), at=at, actor=actor, cause=cause)
-
-    @event("Registered")
-    def __init__(self, name: str, kind: str, url: str, secret: str, headers: dict[str, str],
-                 at: datetime, actor: str, cause: Cause) -> None:
-        self.name, self.url, self.secret, self.headers = name, url, secret, headers
-        self.kind = ChannelKind(kind)
-        self.registered_at, self.registered_by = at, actor
-
-    @property
-    def has_secret(self) -> bool:
-        return bool(self.secret)
-
-    @staticmethod
-    def check_definition(*, name: str, kind: str, url: str, secret: str,
-                         headers: dict[str, str]) -> None:
-        if not name.strip():
-            raise InvalidChannel("name", "a channel needs a name")
-        if kind not in ChannelKind.__members__.values():
-            raise InvalidChannel("kind", f"{kind!r} is not one of {', '.join(ChannelKind)}")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidChannel("url", f"{url!r} is not an http(s) URL")
-        if len(secret or "") < MIN_SECRET_LENGTH:
-            raise InvalidChannel("secret", f"the HMAC secret must have at least "
-                                 f"{MIN_SECRET_LENGTH} characters")
-        for header in headers:
-            lowered = header.lower()
-            if lowered.startswith(RESERVED_HEADER_PREFIX) or lowered in RESERVED_HEADERS:
-                raise InvalidChannel("headers", f"{header} is set by the notifier itself; "
-                                     "remove it from the channel's headers")
 
 
 class EscalationPolicy(Aggregate):
@@ -79,14 +21,23 @@ class EscalationPolicy(Aggregate):
     @classmethod
     def define(cls, *, name: str, severities: list[str], notify: list[str],
                escalate_after_seconds: float, escalate_to: list[str], at: datetime,
-               actor: str, cause: Cause) -> "EscalationPolicy":
-        cls.check_definition(name=name, severities=severities, notify=notify,
-                             escalate_after_seconds=escalate_after_seconds,
-                             escalate_to=escalate_to)
-        return cls(name=name, severities=[str(s) for s in severities],
-                   notify=[str(c) for c in notify],
-                   escalate_after_seconds=float(escalate_after_seconds),
-                   escalate_to=[str(c) for c in escalate_to], at=at, actor=actor, cause=cause)
+               actor: str, cause: Cause, id: UUID | None = None,  # noqa: A002
+               ) -> "EscalationPolicy":
+        definition = cls.normalised(name=name, severities=severities, notify=notify,
+                                    escalate_after_seconds=escalate_after_seconds,
+                                    escalate_to=escalate_to)
+        fields = dict(**definition, at=at, actor=actor, cause=cause)
+        # An explicit id when the name's own id is still held by a since-renamed policy.
+        return cls._create(cls.Defined, id=id, **fields) if id else cls(**fields)
+
+    @classmethod
+    def normalised(cls, **definition) -> dict:
+        cls.check_definition(**definition)
+        return {"name": definition["name"],
+                "severities": [str(s) for s in definition["severities"]],
+                "notify": [str(c) for c in definition["notify"]],
+                "escalate_after_seconds": float(definition["escalate_after_seconds"]),
+                "escalate_to": [str(c) for c in definition["escalate_to"]]}
 
     @event("Defined")
     def __init__(self, name: str, severities: list[str], notify: list[str],
@@ -97,9 +48,59 @@ class EscalationPolicy(Aggregate):
         self.notify, self.escalate_to = notify, escalate_to
         self.escalate_after_seconds = escalate_after_seconds
         self.defined_at, self.defined_by = at, actor
+        self.enabled, self.disabled_why = True, None
+        self.updated_at, self.updated_by = at, actor
+
+    @property
+    def definition(self) -> dict:
+        return {"name": self.name, "severities": [str(s) for s in self.severities],
+                "notify": list(self.notify), "escalate_after_seconds": self.escalate_after_seconds,
+                "escalate_to": list(self.escalate_to)}
 
     def matches(self, severity: str) -> bool:
-        return severity in self.severities
+        """A disabled policy matches nothing."""
+        return self.enabled and severity in self.severities
+
+    # -- commands -------------------------------------------------------------------------
+    def revise(self, changes: dict, at: datetime, actor: str, cause: Cause) -> bool:
+        """Apply the given fields over the current definition; False when nothing changes."""
+        revised = self.normalised(**{**self.definition, **changes})
+        if revised == self.definition:
+            return False
+        self._revise(**revised, at=at, actor=actor, cause=cause)
+        return True
+
+    def disable(self, why: str, at: datetime, actor: str, cause: Cause) -> bool:
+        if not self.enabled:
+            return False
+        self._disable(why=why, at=at, actor=actor, cause=cause)
+        return True
+
+    def enable(self, at: datetime, actor: str, cause: Cause) -> bool:
+        if self.enabled:
+            return False
+        self._enable(at=at, actor=actor, cause=cause)
+        return True
+
+    # -- events ---------------------------------------------------------------------------
+    @event("Revised")
+    def _revise(self, name: str, severities: list[str], notify: list[str],
+                escalate_after_seconds: float, escalate_to: list[str], at: datetime,
+                actor: str, cause: Cause) -> None:
+        self.name, self.severities = name, [Severity(s) for s in severities]
+        self.notify, self.escalate_to = notify, escalate_to
+        self.escalate_after_seconds = escalate_after_seconds
+        self.updated_at, self.updated_by = at, actor
+
+    @event("Disabled")
+    def _disable(self, why: str, at: datetime, actor: str, cause: Cause) -> None:
+        self.enabled, self.disabled_why = False, why
+        self.updated_at, self.updated_by = at, actor
+
+    @event("Enabled")
+    def _enable(self, at: datetime, actor: str, cause: Cause) -> None:
+        self.enabled, self.disabled_why = True, None
+        self.updated_at, self.updated_by = at, actor
 
     @staticmethod
     def check_definition(*, name: str, severities: list[str], notify: list[str],
@@ -153,10 +154,6 @@ class Directory(Aggregate):
     @event("PolicyListed")
     def _list_policy(self, policy_id: str, at: datetime, actor: str, cause: Cause) -> None:
         self.policy_ids.append(policy_id)
-
-
-class InvalidChannel(Invalid):
-    """A channel definition breaks a rule (HTTP 422 naming the field)."""
 
 
 class InvalidPolicy(Invalid):
