@@ -14,7 +14,6 @@ GENERIC_ERRORS = {
     ErrorClass.NETWORK: "the receiver could not be reached",
     ErrorClass.HTTP_STATUS: "the receiver answered with an error status",
     ErrorClass.DESTINATION_REFUSED: "the destination is not allowed by the egress policy",
-    ErrorClass.CHANNEL_DISABLED: "the channel is disabled",
     ErrorClass.INTERRUPTED: "the sending worker stopped before reporting",
     ErrorClass.UNKNOWN: "the attempt failed",
 }
@@ -45,8 +44,8 @@ def delivery_view(delivery: Delivery) -> dict:
 
 
 def generic_error(error: str | None, error_class: str | None) -> str | None:
-    if error is None:
-        return None
+    if error is None or error_class == ErrorClass.CHANNEL_DISABLED:
+        return error  # a skip's reason was written by a manager for people to read
     known = error_class if error_class in ErrorClass.__members__.values() else ErrorClass.UNKNOWN
     return GENERIC_ERRORS[ErrorClass(known)] + DETAILS_FOR
 
