@@ -24,8 +24,9 @@ CLASSES: list[tuple[str, object]] = [
     ("the unspecified address", lambda ip: ip.is_unspecified),
     ("a multicast address", lambda ip: ip.is_multicast),
     ("a shared (CGNAT) address", lambda ip: ip in CGNAT),
+    ("a reserved address", lambda ip: ip.is_reserved),
     ("a private address", lambda ip: ip.is_private),
-    ("a reserved address", lambda ip: ip.is_reserved or not ip.is_global),
+    ("a non-public address", lambda ip: not ip.is_global),
 ]
 
 
