@@ -150,7 +150,8 @@ class Delivery(Aggregate):
     def check_can_start(self, attempt: int, at: datetime) -> None:
         what = (f"delivery {self.id} ({self.ref} to {self.channel_name}) "
                 f"cannot start attempt {attempt}")
-        if self.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED):
+        if self.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED,
+                           DeliveryStatus.SKIPPED):
             raise AttemptRefused(f"{what}: it is already {self.status}")
         if attempt <= self.attempts:
             raise AttemptRefused(f"{what}: attempt {attempt} was already started")
