@@ -19,7 +19,7 @@ from shared.service import ServiceParts
 
 def service_parts(settings: NotifierSettings | None = None, clock: Clock | None = None) -> ServiceParts:
     settings = settings or NotifierSettings()
-    sealer = Sealer(settings.secrets_key)  # no key, no start: secrets are never stored in clear
+    sealer = Sealer(settings.secrets_key)
     egress, max_attempts = settings.egress, settings.delivery_max_attempts
     return ServiceParts(
         application=lambda env, clk: NotifierApplication(
@@ -34,6 +34,7 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
 
 def create_app(settings: NotifierSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
+    Sealer(settings.secrets_key).require()  # no key, no start: secrets are never stored in clear
     return build_api(
         settings,
         service_parts(settings, clock),

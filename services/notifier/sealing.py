@@ -20,24 +20,29 @@ class Sealer:
 
     def __init__(self, keys: str) -> None:
         parts = [k.strip() for k in (keys or "").split(",") if k.strip()]
-        if not parts:
-            raise SealingError(f"{KEY_SETTING} is not set: the notifier seals channel secrets "
-                               f"with it. `closedloop up` makes one; elsewhere run {MAKE_ONE}")
         try:
-            self._fernet = MultiFernet([Fernet(k.encode()) for k in parts])
+            self._fernet = MultiFernet([Fernet(k.encode()) for k in parts]) if parts else None
         except ValueError:
             raise SealingError(f"{KEY_SETTING}: each key must be 32 url-safe base64-encoded "
                                f"bytes; make one with {MAKE_ONE}") from None
 
+    def require(self) -> MultiFernet:
+        """The service refuses to start without a key (tools that only read, like replay,
+        need none)."""
+        if self._fernet is None:
+            raise SealingError(f"{KEY_SETTING} is not set: the notifier seals channel secrets "
+                               f"with it. `closedloop up` makes one; elsewhere run {MAKE_ONE}")
+        return self._fernet
+
     def seal(self, value: str) -> str:
-        return PREFIX + self._fernet.encrypt(value.encode()).decode()
+        return PREFIX + self.require().encrypt(value.encode()).decode()
 
     def open(self, value: str) -> str:
         # Values stored before sealing existed carry no prefix and are used as they are.
         if not value.startswith(PREFIX):
             return value
         try:
-            return self._fernet.decrypt(value[len(PREFIX):].encode()).decode()
+            return self.require().decrypt(value[len(PREFIX):].encode()).decode()
         except InvalidToken:
             raise SealingError(f"a channel secret was sealed with a key that {KEY_SETTING} no "
                                "longer lists; add the old key back after the new one") from None

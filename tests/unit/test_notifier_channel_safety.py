@@ -95,8 +95,16 @@ def test_sealed_values_open_with_any_listed_key_and_seal_with_the_first():
     with pytest.raises(SealingError, match="no longer lists"):
         Sealer(new).open(sealed)
     with pytest.raises(SealingError, match="CLOSEDLOOP_NOTIFIER_SECRETS_KEY is not set"):
-        Sealer("")
+        Sealer("").seal("s3cret-s3cret-s3cret")
     assert Sealer(new).open("plain-before-sealing") == "plain-before-sealing"
+
+
+def test_the_notifier_refuses_to_start_without_a_secrets_key():
+    from services.notifier.main import create_app
+    from services.notifier.settings import NotifierSettings
+
+    with pytest.raises(SealingError, match="CLOSEDLOOP_NOTIFIER_SECRETS_KEY is not set"):
+        create_app(NotifierSettings(secrets_key=""))
 
 
 def test_a_channel_keeps_only_sealed_secrets_and_header_values():
