@@ -12,7 +12,7 @@ from services.notifier.domain import (
     Channel, Delivery, DeliveryNotFound, Directory, EarlyStop, ErrorClass, Escalation,
     EscalationNotFound, EscalationPolicy, Reason,
 )
-from services.notifier.sealing import Sealer
+from services.notifier.sealing import Sealer, SealingError
 from services.notifier.views import attempt_history, delivery_view
 from shared.causation import from_message, from_timer
 from shared.clock import Clock
@@ -120,8 +120,8 @@ class NotifierApplication(Configuration, ServiceApplication):
 
     # -- worker commands ------------------------------------------------------------------
     def start_attempt(self, delivery_id: UUID, attempt: int, at: datetime) -> dict | None:
-        """Claim attempt n and return what to send (the channel's secrets opened), or skip
-        the delivery (None) when its channel is disabled."""
+        """Claim attempt n and return what to send (the channel's secrets opened); None when
+        there is nothing to send (channel disabled: skipped; secret unreadable: failed)."""
         delivery = self._delivery(delivery_id)
         cause = self._worker_cause(delivery)
         channel = self._channel(delivery.channel_id)
@@ -131,11 +131,16 @@ class NotifierApplication(Configuration, ServiceApplication):
             self.save(delivery)
             return None
         previous = channel.previous_secret_at(at)
-        target = {"kind": str(channel.kind), "url": channel.url,
-                  "secret": self.sealer.open(channel.secret),
-                  "headers": self.sealer.open_headers(channel.headers),
-                  "previous_secret": self.sealer.open(previous) if previous else None}
         delivery.start_attempt(attempt, at, DELIVER_WORKER, cause)
+        try:
+            target = {"kind": str(channel.kind), "url": channel.url,
+                      "secret": self.sealer.open(channel.secret),
+                      "headers": self.sealer.open_headers(channel.headers),
+                      "previous_secret": self.sealer.open(previous) if previous else None}
+        except SealingError as error:  # the key that sealed it is gone: no retry can help
+            delivery.record_failure(attempt, str(error), False, at, DELIVER_WORKER, cause)
+            self.save(delivery)
+            return None
         self.save(delivery)
         return {
             "target": target,

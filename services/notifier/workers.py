@@ -88,7 +88,7 @@ async def claim_due_deliveries(runtime: Any, in_flight: set[UUID], limit: int) -
                 log.debug("delivery %s not claimed: %s", row["id"], refused)
                 continue
             if job is None:
-                log.info("delivery %s skipped: its channel is disabled", row["id"])
+                log.info("delivery %s not sent: see its history for why", row["id"])
                 continue
             claimed.append(Claimed(row["id"], Target(**job["target"]),
                                    Notification(**job["notification"]), job["trace"]))

@@ -12,9 +12,14 @@ from cryptography.fernet import Fernet
 
 from services.notifier.channels.egress import DestinationRefused, EgressPolicy
 from services.notifier.channels.transport import GuardedBackend
-from services.notifier.domain import AttemptRefused, DeliveryStatus, InvalidChannel
+from services.notifier.app import NotifierApplication
+from services.notifier.domain import AttemptRefused, Delivery, DeliveryStatus, InvalidChannel
 from services.notifier.sealing import Sealer, SealingError
-from tests.unit.test_notifier_domain import CAUSE, SEALER, T0, new_delivery, register
+from shared.clock import ManualClock
+from shared.store import Tracking
+from tests.unit.test_notifier_domain import (
+    CAUSE, SEALER, T0, new_delivery, opened, register, setup_routing,
+)
 
 NO_ALLOW_LIST = EgressPolicy()
 
@@ -157,3 +162,18 @@ def test_a_skipped_delivery_is_final_and_says_why():
         delivery.start_attempt(1, T0, "notifier", CAUSE)
     with pytest.raises(AttemptRefused):
         delivery.skip("twice", T0, "notifier", CAUSE)
+
+
+
+def test_a_secret_sealed_with_a_lost_key_fails_its_delivery_with_the_reason(store_env):
+    app = NotifierApplication(store_env, ManualClock(T0), sealer=SEALER, egress=NO_ALLOW_LIST)
+    oncall, _ = setup_routing(app)
+    app.handle_incident_opened(*opened("inc-lost")[:2], Tracking("INCIDENTS", 1))
+    delivery_id = Delivery.create_id("inc-lost", "incident.opened", oncall)
+
+    app.sealer = Sealer(Fernet.generate_key().decode())  # the sealing key was replaced
+    assert app.start_attempt(delivery_id, 1, T0) is None
+
+    failed = app.delivery(delivery_id)
+    assert failed["status"] == "failed" and "no longer lists" in failed["last_error"]
+    assert [(a["outcome"], a["retryable"]) for a in failed["history"]] == [("failed", False)]

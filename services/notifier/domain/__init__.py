@@ -32,10 +32,10 @@ class EscalationNotFound(NotFound):
 
 
 __all__ = [
-    "NAMESPACE", "ChannelKind", "ErrorClass", "Reason", "Severity", "key_id",
+    "NAMESPACE", "ChannelKind", "Reason", "Severity", "key_id",
     "ATTEMPT_LEASE", "AttemptRefused", "Delivery", "DeliveryStatus", "OutcomeRefused", "backoff",
     "EarlyStop", "Escalation", "EscalationNotDue", "EscalationNotWaiting", "EscalationStatus",
     "DIRECTORY_ID", "Channel", "Directory", "EscalationPolicy", "InvalidChannel",
-    "InvalidPolicy", "NameTaken", "UnknownChannel", "ChannelNotFound", "PolicyNotFound", "DeliveryNotFound",
-    "EscalationNotFound",
+    "InvalidPolicy", "NameTaken", "UnknownChannel", "ChannelNotFound", "PolicyNotFound",
+    "DeliveryNotFound", "EscalationNotFound", "ErrorClass",
 ]

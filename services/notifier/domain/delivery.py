@@ -130,7 +130,8 @@ class Delivery(Aggregate):
     @event("Skipped")
     def _skipped(self, why: str, error_class: str, at: datetime, actor: str,
                  cause: Cause) -> None:
-        self.status, self.last_error, self.last_error_class = DeliveryStatus.SKIPPED, why, error_class
+        self.status = DeliveryStatus.SKIPPED
+        self.last_error, self.last_error_class = why, error_class
         self.next_attempt_at, self.updated_at = None, at
 
     @event("Failed")
