@@ -62,6 +62,17 @@ def api_key(home: Path) -> str:
     return path.read_text().strip()
 
 
+def chain_key(home: Path, *, create: bool = True) -> str:
+    """The key of the stored events' hash chain: CLOSEDLOOP_CHAIN_KEY, or one generated once."""
+    if os.environ.get("CLOSEDLOOP_CHAIN_KEY") is not None:
+        return os.environ["CLOSEDLOOP_CHAIN_KEY"]
+    path = home / "chain-key"
+    if create and not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip() if path.exists() else ""
+
+
 class Stack:
     def __init__(self, home: Path, *, log=print) -> None:
         self.home = Path(home).resolve()
@@ -91,6 +102,7 @@ class Stack:
             database_url = ensure_database(self.postgres.server_url, DATABASE)
         key = api_key(self.home)
         env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url,
+               "CLOSEDLOOP_CHAIN_KEY": chain_key(self.home),
                "CLOSEDLOOP_API_KEYS": ",".join(filter(None, [
                    f"{key}:admin", os.environ.get("CLOSEDLOOP_API_KEYS", "")]))}
         urls = {}
