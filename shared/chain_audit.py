@@ -41,7 +41,9 @@ class ChainAudit:
     problems: list[Problem] = field(default_factory=list)
     _seen: dict[bytes, int] = field(default_factory=dict)  # hash -> notification id
     _dangling: dict[bytes, int] = field(default_factory=dict)  # unknown prev -> who links to it
-    _versions: dict[Any, int] = field(default_factory=dict)
+    _versions: dict[Any, int] = field(default_factory=dict)  # highest version seen
+    _gaps: list[tuple[Record, int, int]] = field(default_factory=list)  # versions skipped
+    _late: dict[Any, set[int]] = field(default_factory=dict)  # versions that came after higher
     _anchor_found: bool = False
 
     def add(self, r: Record) -> None:
@@ -70,6 +72,7 @@ class ChainAudit:
 
     def finish(self, head_row: tuple[bytes, int] | None) -> list[Problem]:
         """Compare the end of the log with the head row written with the last save."""
+        self._report_gaps()
         for _prev, nid in self._dangling.items():
             self.problems.append(Problem("deleted", nid, f"notification {nid}: the record it "
                                          "was chained to is missing"))
@@ -113,13 +116,21 @@ class ChainAudit:
 
     def _check_version(self, r: Record) -> None:
         last = self._versions.get(r.originator_id, 0)
-        if r.originator_version > last + 1:
-            missing = (f"version {last + 1}" if r.originator_version == last + 2
-                       else f"versions {last + 1}–{r.originator_version - 1}")
-            self._problem("deleted", r, f"{missing} of its aggregate missing")
+        if r.originator_version > last + 1:  # deleted, unless the versions turn up later
+            self._gaps.append((r, last + 1, r.originator_version - 1))
         elif r.originator_version <= last:
+            self._late.setdefault(r.originator_id, set()).add(r.originator_version)
             self._problem("reordered", r, f"comes after version {last} of its aggregate")
         self._versions[r.originator_id] = max(last, r.originator_version)
+
+    def _report_gaps(self) -> None:
+        for r, low, high in self._gaps:
+            late = self._late.get(r.originator_id, set())
+            missing = [v for v in range(low, high + 1) if v not in late] if late else [low, high]
+            if missing:
+                versions = (f"version {missing[0]}" if missing[0] == missing[-1]
+                            else f"versions {missing[0]}–{missing[-1]}")
+                self._problem("deleted", r, f"{versions} of its aggregate missing")
 
     def _problem(self, kind: str, r: Record, what: str) -> None:
         self.problems.append(Problem(kind, r.notification_id, f"notification {r.notification_id} "
