@@ -112,6 +112,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return _on_stack_database("verify", lambda url: verify(args.service, url, key, args.anchor))
 
 
+def _chain_hash(value: str) -> str:
+    try:
+        if not value or len(bytes.fromhex(value)) == 32:  # argparse passes the default too
+            return value
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError("expected the 64 hex digits of a head printed by verify")
+
+
 def _on_stack_database(what: str, run) -> int:
     """Run against DATABASE_URL, the running stack's database, or a stopped stack's data."""
     from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, with_database
@@ -161,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     verify = sub.add_parser("verify", help="check a service's stored events against their "
                             "hash chain: report edited, deleted or reordered records")
     verify.add_argument("service", choices=list(SERVICES))
-    verify.add_argument("--anchor", default="", metavar="HASH",
+    verify.add_argument("--anchor", default="", metavar="HASH", type=_chain_hash,
                         help="a head printed by an earlier verify: it must still be in the log")
     verify.set_defaults(run=cmd_verify)
     dlq = sub.add_parser("dlq", help="list dead letters or replay one")
