@@ -1,4 +1,5 @@
-"""The `closedloop` command: up, demo, status, serve, replay, dlq, rules, backtest, detect."""
+"""The `closedloop` command: up, demo, status, serve, replay, verify, dlq, rules, backtest,
+detect."""
 from __future__ import annotations
 
 import argparse
@@ -101,15 +102,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from closedloop.replay import replay
+
+    return _on_stack_database("replay", lambda url: asyncio.run(replay(args.service, url)))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from closedloop.stack import chain_key
+    from closedloop.verify import verify
+
+    key = chain_key(HOME, create=False)
+    return _on_stack_database("verify", lambda url: verify(args.service, url, key, args.anchor))
+
+
+def _chain_hash(value: str) -> str:
+    try:
+        if not value or len(bytes.fromhex(value)) == 32:  # argparse passes the default too
+            return value
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError("expected the 64 hex digits of a head printed by verify")
+
+
+def _on_stack_database(what: str, run) -> int:
+    """Run against DATABASE_URL, the running stack's database, or a stopped stack's data."""
     from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, with_database
 
     if os.environ.get("DATABASE_URL") or StackInfo.load(HOME / "stack.json"):
-        return asyncio.run(replay(args.service, _database_url()))
+        return run(_database_url())
     if not (HOME / "postgres").exists():
-        raise SystemExit("nothing to replay: set DATABASE_URL or start the stack with `make up`")
+        raise SystemExit(f"nothing to {what}: set DATABASE_URL or start the stack with `make up`")
     postgres = EmbeddedPostgres(HOME / "postgres").start()  # the stack's own data, stopped stack
     try:
-        return asyncio.run(replay(args.service, with_database(postgres.server_url, DATABASE)))
+        return run(with_database(postgres.server_url, DATABASE))
     finally:
         postgres.stop()
 
@@ -145,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     replay = sub.add_parser("replay", help="drop and rebuild a service's read models from its log")
     replay.add_argument("service", choices=list(SERVICES))
     replay.set_defaults(run=cmd_replay)
+    verify = sub.add_parser("verify", help="check a service's stored events against their "
+                            "hash chain: report edited, deleted or reordered records")
+    verify.add_argument("service", choices=list(SERVICES))
+    verify.add_argument("--anchor", default="", metavar="HASH", type=_chain_hash,
+                        help="a head printed by an earlier verify: it must still be in the log")
+    verify.set_defaults(run=cmd_verify)
     dlq = sub.add_parser("dlq", help="list dead letters or replay one")
     dlq.add_argument("action", choices=["list", "replay"])
     dlq.add_argument("sequence", nargs="?", type=int, help="DLQ stream sequence to replay")

@@ -54,29 +54,38 @@ class StackInfo:
             return False
 
 
-def api_key(home: Path) -> str:
-    """The admin key of this installation: CLOSEDLOOP_API_KEY, or one generated once."""
-    if os.environ.get("CLOSEDLOOP_API_KEY"):
-        return os.environ["CLOSEDLOOP_API_KEY"]
-    path = home / "api-key"
+def kept_secret(home: Path, variable: str, filename: str,
+                make=lambda: secrets.token_urlsafe(32), *, create: bool = True) -> str:
+    """A secret of this installation: the environment's value, or one generated once and
+    kept (mode 0600) under the stack's home so the next start finds the same one."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    path = home / filename
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
+        if not create:
+            return ""
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def api_key(home: Path) -> str:
+    """The admin key of this installation."""
+    return kept_secret(home, "CLOSEDLOOP_API_KEY", "api-key")
 
 
 def notifier_secrets_key(home: Path) -> str:
-    """The key that seals channel secrets: CLOSEDLOOP_NOTIFIER_SECRETS_KEY, or one generated
-    once. Keep the file: secrets sealed with it cannot be opened without it."""
-    if os.environ.get(SECRETS_KEY):
-        return os.environ[SECRETS_KEY]
-    path = home / "notifier-secrets-key"
-    if not path.exists():
-        from cryptography.fernet import Fernet
+    """The key that seals channel secrets. Keep the file: secrets sealed with it cannot be
+    opened without it."""
+    from cryptography.fernet import Fernet
 
-        path.write_text(Fernet.generate_key().decode())
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return kept_secret(home, SECRETS_KEY, "notifier-secrets-key",
+                       lambda: Fernet.generate_key().decode())
+
+
+def chain_key(home: Path, *, create: bool = True) -> str:
+    """The key of the stored events' hash chain (`closedloop verify` needs the same one)."""
+    return kept_secret(home, "CLOSEDLOOP_CHAIN_KEY", "chain-key", create=create)
 
 
 def notifier_allowed_networks() -> str:
@@ -117,6 +126,7 @@ class Stack:
         env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url,
                SECRETS_KEY: notifier_secrets_key(self.home),
                ALLOWED_NETWORKS: self.allowed_networks,
+               "CLOSEDLOOP_CHAIN_KEY": chain_key(self.home),
                "CLOSEDLOOP_API_KEYS": ",".join(filter(None, [
                    f"{key}:admin", os.environ.get("CLOSEDLOOP_API_KEYS", "")]))}
         urls = {}

@@ -78,7 +78,7 @@ class ServiceRuntime:
         s = self.settings
         url = s.require_database()
         await asyncio.to_thread(ensure_schema, url, s.schema_name)
-        env = eventsourcing_env(url, s.schema_name, s.cipher_key)
+        env = eventsourcing_env(url, s.schema_name, s.cipher_key, s.chain_key)
         self.application = await asyncio.to_thread(self.parts.application, env, self.clock)
         self.pool = await asyncpg.create_pool(
             asyncpg_dsn(url), min_size=1, max_size=10,

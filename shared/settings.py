@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
     open_docs: bool = True
     # Encrypts (AES-GCM) every stored event at rest, e.g. channel secrets; 16/24/32 bytes, base64.
     cipher_key: str = ""
+    # Keys the hash chain over stored events (tamper evidence); keep it out of the database.
+    chain_key: str = ""
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -9,21 +9,25 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
+
+from shared.chain import ChainedProcessRecorder
 
 A = TypeVar("A")
 
 __all__ = ["ServiceApplication", "Tracking", "IntegrityError", "eventsourcing_env", "ensure_schema"]
 
 
-def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "") -> dict[str, str]:
+def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "",
+                      chain_key: str = "") -> dict[str, str]:
     """Translate a PostgreSQL URL (TCP or unix socket) into eventsourcing's settings."""
     info = conninfo_to_dict(database_url)
     cipher = {"CIPHER_TOPIC": "eventsourcing.cipher:AESCipher", "CIPHER_KEY": cipher_key,
               "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"} if cipher_key else {}
     return {**cipher,
+        # Keys the hash chain of stored events (shared/chain.py); empty: an unkeyed chain.
+        "CHAIN_KEY": chain_key,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": str(info.get("dbname") or "postgres"),
         "POSTGRES_HOST": str(info.get("host") or "127.0.0.1"),
@@ -51,9 +55,10 @@ class ChangedInThisBatch(Exception):
     """A handler in a batch read an aggregate an earlier handler of the batch changed."""
 
 
-class BatchProcessRecorder(PostgresProcessRecorder):
-    """Also records the tracking rows of several messages with their events, in one
-    transaction (`trackings=[...]`): a consumer's batch costs one commit, not one each."""
+class BatchProcessRecorder(ChainedProcessRecorder):
+    """Chains every stored event to the one before it (shared/chain.py), and also records the
+    tracking rows of several messages with their events, in one transaction
+    (`trackings=[...]`): a consumer's batch costs one commit, not one each."""
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         for tracking in kwargs.get("trackings", ()):
@@ -83,7 +88,10 @@ class ServiceApplication(Application[UUID]):
         self.repository.get = get  # type: ignore[method-assign]
 
     def construct_recorder(self):  # type: ignore[override]
-        return self.factory.process_recorder()
+        recorder = self.factory.process_recorder()
+        if isinstance(recorder, ChainedProcessRecorder):
+            recorder.chain_key = (self.env.get("CHAIN_KEY") or "").encode()
+        return recorder
 
     # -- saving ---------------------------------------------------------------------------
     def save_tracked(self, *objs: Any, tracking: Tracking | None) -> None:
