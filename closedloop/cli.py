@@ -102,12 +102,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, with_database
 
     if os.environ.get("DATABASE_URL") or StackInfo.load(HOME / "stack.json"):
-        return asyncio.run(replay(args.service, _database_url()))
+        return asyncio.run(replay(args.service, _database_url(), prune=args.prune))
     if not (HOME / "postgres").exists():
         raise SystemExit("nothing to replay: set DATABASE_URL or start the stack with `make up`")
     postgres = EmbeddedPostgres(HOME / "postgres").start()  # the stack's own data, stopped stack
     try:
-        return asyncio.run(replay(args.service, with_database(postgres.server_url, DATABASE)))
+        return asyncio.run(replay(args.service, with_database(postgres.server_url, DATABASE),
+                                  prune=args.prune))
     finally:
         postgres.stop()
 
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(run=cmd_serve)
     replay = sub.add_parser("replay", help="drop and rebuild a service's read models from its log")
     replay.add_argument("service", choices=list(SERVICES))
+    replay.add_argument("--prune", action="store_true",
+                        help="also drop every other version of the read models (older releases)")
     replay.set_defaults(run=cmd_replay)
     dlq = sub.add_parser("dlq", help="list dead letters or replay one")
     dlq.add_argument("action", choices=["list", "replay"])
