@@ -141,8 +141,9 @@ class Projection:
         dropped = []
         for version in await self.versions(conn, service_schema):
             seen = version["seen_at"]
+            # A version never seen is being created right now: only an explicit prune drops it.
             if version["schema"] != mine and (
-                    unused_since is None or seen is None or seen < unused_since):
+                    unused_since is None or (seen is not None and seen < unused_since)):
                 await conn.execute(f"DROP SCHEMA IF EXISTS {quoted(version['schema'])} CASCADE")
                 dropped.append(version["schema"])
         if unused_since is None:
@@ -194,14 +195,14 @@ class ProjectionRunner:
         caught up (the pods of this release wait for that to be ready), and prune versions
         no release has kept current for a while."""
         while True:
+            caught_up = self.caught_up.is_set()
             async with self.pool.acquire() as conn:
                 await conn.execute(
                     f"UPDATE {self._positions} SET seen_at = $2, caught_up = caught_up OR $3 "
-                    "WHERE projection = $1", self.projection.name, self.clock.now(),
-                    self.caught_up.is_set())
-                if self.caught_up.is_set():
+                    "WHERE projection = $1", self.projection.name, self.clock.now(), caught_up)
+                if caught_up:
                     await self.projection.prune(conn, self.base, self.clock.now() - self.keep_unused)
-            if self.caught_up.is_set():
+            if caught_up:
                 await asyncio.sleep(self.heartbeat_seconds)
             else:
                 try:
