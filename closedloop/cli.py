@@ -103,7 +103,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from closedloop.replay import replay
 
-    return _on_stack_database("replay", lambda url: asyncio.run(replay(args.service, url)))
+    return _on_stack_database("replay", lambda url: asyncio.run(
+        replay(args.service, url, prune=args.prune)))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -168,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(run=cmd_serve)
     replay = sub.add_parser("replay", help="drop and rebuild a service's read models from its log")
     replay.add_argument("service", choices=list(SERVICES))
+    replay.add_argument("--prune", action="store_true",
+                        help="also drop every other version of the read models (older releases)")
     replay.set_defaults(run=cmd_replay)
     verify = sub.add_parser("verify", help="check a service's stored events against their "
                             "hash chain: report edited, deleted or reordered records")

@@ -35,19 +35,31 @@ def open_routes() -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/readyz")
-    def readyz(request: Request) -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
+        """Up and the database answers. Says nothing else to an anonymous caller: the
+        details are at GET /v1/health/details, behind an API key."""
         runtime = getattr(request.app.state, "runtime", None)
-        if not (runtime and runtime.ready):
+        if runtime is None or not runtime.ready:
             return JSONResponse({"status": "starting"}, 503)
-        failing = runtime.failing()
-        if failing:  # e.g. the relay cannot publish: say so instead of looking healthy
-            return JSONResponse({"status": "degraded", "failing": failing}, 503)
+        if not await runtime.is_ready():
+            return JSONResponse({"status": "unavailable"}, 503)
         return JSONResponse({"status": "ready"}, 200)
 
     @router.get("/metrics")
     def metrics(request: Request) -> Response:
         return Response(generate_latest(request.app.state.metrics.registry),
                         media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def health_details() -> APIRouter:
+    """Why a service is or is not ready: the bus, failing components, read-model versions."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/v1/health/details", dependencies=[Depends(require(Role.VIEWER))])
+    async def details(request: Request) -> dict[str, Any]:
+        return await request.app.state.runtime.details()
 
     return router
 
@@ -152,6 +164,7 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
     api.state.metrics = metrics
     api.state.settings = settings
     api.include_router(open_routes())
+    api.include_router(health_details())
     for router in routers:
         api.include_router(router, dependencies=[Depends(require(Role.VIEWER))])
     _install_error_handlers(api)

@@ -1,8 +1,11 @@
 """The runtime of one service: the store, the bus, and the long-running parts (outbox relay,
-durable consumers, projections, timers) started together and drained together."""
+durable consumers, projections, timers) started together and drained together. The service
+needs only its database to start and take writes; it joins NATS in the background and the
+outbox relay catches up whenever the bus is back."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -17,12 +20,13 @@ from shared.bus.relay import OutboxRelay, Translate
 from shared.bus.streams import ensure_streams
 from shared.clock import Clock, SystemClock
 from shared.exclusive import run_exclusively
-from shared.readmodels import Changes, Projection, ProjectionRunner
+from shared.readmodels import Changes, Projection, ProjectionRunner, read_path
 from shared.settings import ServiceSettings
 from shared.store import ServiceApplication, ensure_schema, eventsourcing_env
 
 log = logging.getLogger(__name__)
 HEALTHY_RUN_SECONDS = 30.0
+READY_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -59,6 +63,18 @@ def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+psycopg://", "postgresql://")
 
 
+async def connect_nats(settings: ServiceSettings) -> Any:
+    """The one place a service connects to NATS. A first attempt that finds no server raises
+    (the caller retries); once connected the client reconnects by itself, forever."""
+    return await nats.connect(settings.nats_url, name=f"closedloop-{settings.service}",
+                              allow_reconnect=True, max_reconnect_attempts=-1, drain_timeout=5,
+                              error_cb=_bus_trouble)
+
+
+async def _bus_trouble(error: Exception) -> None:
+    log.warning("nats: %r", error)
+
+
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, parts: ServiceParts, metrics: Any) -> None:
         self.settings, self.parts, self.metrics = settings, parts, metrics
@@ -73,52 +89,101 @@ class ServiceRuntime:
         self.read_models = Changes()  # workers wait on it instead of sleeping a whole poll
         self.components: dict[str, Any] = {}  # a service's own long-lived parts, by name
         self.ready = False
+        self._read_models_ready = False
 
     async def start(self) -> None:
+        """Open the store and the read models and start everything; only the database must
+        answer. The bus is joined by a supervised component that keeps trying."""
         s = self.settings
         url = s.require_database()
         await asyncio.to_thread(ensure_schema, url, s.schema_name)
         env = eventsourcing_env(url, s.schema_name, s.cipher_key, s.chain_key)
         self.application = await asyncio.to_thread(self.parts.application, env, self.clock)
+        # Reads see this release's version of each read model (shared/readmodels.py).
         self.pool = await asyncpg.create_pool(
             asyncpg_dsn(url), min_size=1, max_size=10,
-            server_settings={"search_path": s.schema_name, "application_name": f"closedloop-{s.service}"})
-        self.nc = await nats.connect(s.nats_url, name=f"closedloop-{s.service}",
-                                     max_reconnect_attempts=-1, drain_timeout=5)
-        self.js = self.nc.jetstream()
-        await ensure_streams(self.js)
-
+            server_settings={"search_path": read_path(s.schema_name, self.parts.projections),
+                             "application_name": f"closedloop-{s.service}"})
         async with self.pool.acquire() as conn:  # read tables exist before any worker asks
             for projection in self.parts.projections:
-                await projection.create(conn)
+                await projection.create(conn, s.schema_name)
 
         self._spawn("listen", lambda: listen_for_saves(asyncpg_dsn(url), self.application))
-        relay = OutboxRelay(self.application, self.js, s.service, self.parts.translate,
-                            poll_seconds=s.relay_poll_seconds, metrics=self.metrics)
-        self._spawn("relay", lambda: run_exclusively(
-            asyncpg_dsn(url), f"{s.schema_name}:relay", relay.run))
         for projection in self.parts.projections:
             runner = ProjectionRunner(self.application, self.pool, projection,
-                                      poll_seconds=s.relay_poll_seconds, changes=self.read_models)
+                                      poll_seconds=s.relay_poll_seconds, changes=self.read_models,
+                                      service_schema=s.schema_name, clock=self.clock)
             self.projection_runners.append(runner)
             self._spawn(f"projection:{projection.name}", lambda r=runner: run_exclusively(
-                asyncpg_dsn(url), f"{s.schema_name}:projection:{r.projection.name}", r.run))
+                asyncpg_dsn(url), r.projection.lease(s.schema_name), r.run))
+        self._spawn("bus", self._join_bus)
+        for worker in self.parts.workers:
+            self._spawn(f"worker:{worker.__name__}", lambda w=worker: w(self))
+        # Everything built so far lives as long as the process: move it out of the cyclic
+        # collector's sight, so collections during busy requests traverse only young objects.
+        gc.freeze()
+        self.ready = True
+        self.metrics.ready.set(1)
+
+    async def _join_bus(self) -> None:
+        """Connect to NATS, then start the relay and the consumers; until then writes are
+        stored and wait in the outbox."""
+        s = self.settings
+        nc = await connect_nats(s)
+        try:
+            js = nc.jetstream()
+            await ensure_streams(js)
+        except BaseException:
+            await nc.close()
+            raise
+        self.nc, self.js = nc, js
+        relay = OutboxRelay(self.application, js, s.service, self.parts.translate,
+                            poll_seconds=s.relay_poll_seconds, metrics=self.metrics)
+        self._spawn("relay", lambda: run_exclusively(
+            asyncpg_dsn(s.require_database()), f"{s.schema_name}:relay", relay.run))
         subscriptions = list(self.parts.subscriptions)
         if self.parts.subscribe is not None:
             subscriptions += self.parts.subscribe(self.application)
         for sub in subscriptions:
-            consumer = DurableConsumer(self.application, self.js, s.service, sub,
+            consumer = DurableConsumer(self.application, js, s.service, sub,
                                        batch=s.consumer_batch, max_deliver=s.max_deliver,
                                        metrics=self.metrics)
             self._spawn(f"consumer:{consumer.durable}", consumer.run)
-        for worker in self.parts.workers:
-            self._spawn(f"worker:{worker.__name__}", lambda w=worker: w(self))
-        self.ready = True
-        self.metrics.ready.set(1)
+
+    async def is_ready(self) -> bool:
+        """Readiness: started, the database answers, and this release's read models have
+        caught up once. The bus and the components are not part of it: a NATS outage must not
+        take the service out of its load balancer, since writes wait in the outbox."""
+        if not self.ready or self.pool is None:
+            return False
+        try:
+            async with self.pool.acquire(timeout=READY_CHECK_SECONDS) as conn:
+                await conn.fetchval("SELECT 1", timeout=READY_CHECK_SECONDS)
+                if not self._read_models_ready:
+                    checks = [await p.caught_up(conn, self.settings.schema_name)
+                              for p in self.parts.projections]
+                    self._read_models_ready = all(checks)  # once caught up, lag is no reason
+        except (asyncpg.PostgresError, OSError, asyncio.TimeoutError):
+            return False
+        return self._read_models_ready
+
+    async def details(self) -> dict[str, Any]:
+        """What an operator needs to see (behind an API key): bus, components, read models."""
+        versions = {}
+        if self.pool is not None:
+            async with self.pool.acquire(timeout=READY_CHECK_SECONDS) as conn:
+                for p in self.parts.projections:
+                    versions[p.name] = {"current": p.version_schema(self.settings.schema_name),
+                                        "versions": await p.versions(conn, self.settings.schema_name)}
+        return {"status": "ready" if await self.is_ready() else "unavailable",
+                "bus": "connected" if self.nc is not None and self.nc.is_connected else "disconnected",
+                "failing": self.failing(),
+                "components": sorted(t.get_name() for t in self._tasks if not t.done()),
+                "read_models": versions}
 
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a component forever, restarting it with backoff when it fails. Failures are
-        counted on /metrics and a component that failed recently makes /readyz say so."""
+        counted on /metrics and listed in the authenticated health details."""
         async def supervised() -> None:
             delay = 0.2
             while True:
@@ -162,7 +227,10 @@ class ServiceRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if self.nc is not None:
-            await self.nc.drain()
+            try:  # a client still reconnecting cannot drain: give up and close
+                await asyncio.wait_for(self.nc.drain(), 10)
+            except (asyncio.TimeoutError, nats.errors.Error):
+                await self.nc.close()
         if self.pool is not None:
             await self.pool.close()
         if self.application is not None:

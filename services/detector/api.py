@@ -1,6 +1,7 @@
 """Detector HTTP API: samples in, alerts listed, Alertmanager accepted."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
@@ -10,6 +11,7 @@ from shared.http import request_cause, runtime_of
 
 from services.detector.alertmanager import external_alerts
 from services.detector.app import DetectorApplication
+from services.detector.evaluator import STANDBY_RETRY_SECONDS, StandingBy
 from services.detector.ingest import BatchTooLarge, parse_batch
 from services.detector.schemas import (
     AlertmanagerAlert, AlertmanagerWebhook, AlertRead, IngestResult, SampleBatch,
@@ -31,15 +33,22 @@ def detector(request: Request) -> DetectorApplication:
 async def post_samples(request: Request) -> dict[str, Any]:
     """Rows (`samples`) or per-series arrays (`series`), in any order. A malformed sample
     refuses the whole batch (422, every bad field named); a sample at or before its series'
-    latest is skipped and listed under `rejected` (docs/rules.md, Samples)."""
+    latest is skipped and listed under `rejected` (docs/rules.md, Samples). A standby replica
+    answers 503 with Retry-After and stores nothing (docs/adr/one-evaluating-detector.md)."""
     runtime = runtime_of(request)
+    evaluator = evaluator_of(runtime)
     try:
-        batch = parse_batch(await request.body(), runtime.clock.now().timestamp(),
-                            request.app.state.settings.max_samples_per_batch)
+        evaluator.check_evaluating()  # before parsing: a standby spends nothing on the batch
+        # Parsing 50k samples is CPU work: a worker thread keeps the event loop answering.
+        batch = await asyncio.to_thread(parse_batch, await request.body(),
+                                        runtime.clock.now().timestamp(),
+                                        request.app.state.settings.max_samples_per_batch)
+        return await evaluator.ingest(batch, actor=caller(request), cause=request_cause(request))
     except BatchTooLarge as error:
         raise HTTPException(413, str(error)) from None
-    return await evaluator_of(runtime).ingest(batch, actor=caller(request),
-                                              cause=request_cause(request))
+    except StandingBy as error:
+        raise HTTPException(503, str(error),
+                            headers={"Retry-After": str(STANDBY_RETRY_SECONDS)}) from None
 
 
 @router.get("/alerts", response_model=list[AlertRead], summary="Alerts, firing by default")

@@ -1,6 +1,9 @@
 """The evaluator: the rule engine's in-memory state, fed by ingest and the clock. Its state
-is a function of the stored samples, so it is rebuilt from the sample store when the service
-starts and when a rule changes, and then reconciled with the alerts on record."""
+is a function of the stored samples, so it is rebuilt from the sample store when it takes over
+and when a rule changes, and then reconciled with the alerts on record. One replica evaluates
+(the holder of the evaluator's lease, see workers.py); the others stand by and serve reads.
+The engine's CPU work runs in a worker thread, one batch at a time, so the event loop stays
+free for other requests."""
 from __future__ import annotations
 
 import asyncio
@@ -16,33 +19,50 @@ from services.detector.rules import Engine, Transition
 from services.detector.samples import SampleStore
 
 log = logging.getLogger(__name__)
+STANDBY_RETRY_SECONDS = 2
+
+
+class StandingBy(RuntimeError):
+    """This replica does not hold the evaluator's lease: samples go to the one that does."""
+
+    def __init__(self) -> None:
+        super().__init__("this detector replica is standing by; the evaluating replica takes "
+                         f"samples. Retry in {STANDBY_RETRY_SECONDS}s (nothing was stored)")
 
 
 class Evaluator:
     def __init__(self, app: DetectorApplication, store: SampleStore) -> None:
         self.app, self.store = app, store
         self.lock = asyncio.Lock()  # one batch at a time: series move forward in order
+        self.evaluating = False  # set while this replica holds the evaluator's lease
         self.engine: Engine | None = None
         self.known: dict[tuple[str, str], tuple[int, int, dict]] = {}  # → (stored id, engine id, labels)
         self.by_stored_id: dict[int, int] = {}
         self.metrics_seen: set[str] = set()
 
     # -- ingest ---------------------------------------------------------------------------
+    def check_evaluating(self) -> None:
+        if not self.evaluating:
+            raise StandingBy()
+
     async def ingest(self, batch: Batch, *, actor: str, cause: dict[str, Any]) -> dict[str, Any]:
         async with self.lock:
+            self.check_evaluating()
             engine = await self._ready()
             stored, engine_ids = await self._series(engine, batch.keys)
-            key_of, ts, values = batch.arrays()
-            evaluation = engine.evaluate(engine_ids[key_of], ts, values)
-            accepted = np.ones(len(key_of), dtype=bool)
-            for index, _ in evaluation.rejected:
-                accepted[index] = False
             try:
+                key_of, ts, values, evaluation = await asyncio.to_thread(
+                    _evaluate, engine, engine_ids, batch)
+                accepted = np.ones(len(key_of), dtype=bool)
+                for index, _ in evaluation.rejected:
+                    accepted[index] = False
                 await self.store.append(stored[key_of][accepted], ts[accepted], values[accepted])
                 counts = await asyncio.to_thread(self.app.apply_transitions,
                                                  evaluation.transitions, actor=actor, cause=cause)
             except BaseException:
-                self.engine = None  # state ran ahead of the store: rebuild it on next use
+                # The state ran ahead of the store (or a cancelled request left the thread
+                # still evaluating): drop it, the next use rebuilds a fresh engine.
+                self.engine = None
                 raise
         return {"accepted": int(accepted.sum()), **counts,
                 "rejected": [{"index": i, "reason": r} for i, r in evaluation.rejected]}
@@ -66,8 +86,9 @@ class Evaluator:
     # -- the clock ------------------------------------------------------------------------
     async def tick(self, now: float) -> dict[str, int]:
         async with self.lock:
+            self.check_evaluating()
             engine = await self._ready()
-            transitions = engine.tick(now)
+            transitions = await asyncio.to_thread(engine.tick, now)
             if not transitions:
                 return {}
             return await asyncio.to_thread(self.app.apply_transitions, transitions,
@@ -75,9 +96,17 @@ class Evaluator:
 
     # -- rebuilding -----------------------------------------------------------------------
     async def rules_changed(self) -> None:
+        """Rebuild from the current rules, if this replica evaluates (workers.py tells the
+        evaluating replica when a standby stored the change)."""
         async with self.lock:
             self.engine = None
-            await self._ready()
+            if self.evaluating:
+                await self._ready()
+
+    async def stand_by(self) -> None:
+        """The lease is gone: forget the state; the next holder rebuilds its own."""
+        async with self.lock:
+            self.evaluating, self.engine = False, None
 
     async def _ready(self) -> Engine:
         if self.engine is None:
@@ -103,7 +132,8 @@ class Evaluator:
             # Everything kept for the watched metrics: streaks, averages and hysteresis
             # counters reach back further than a rule's minimal horizon.
             async for stored_ids, ts, values in self.store.history(0.0, None, sorted(watched)):
-                engine.evaluate(lookup[stored_ids], ts, values)  # state only: alerts are on record
+                # State only: the alerts are on record.
+                await asyncio.to_thread(engine.evaluate, lookup[stored_ids], ts, values)
                 replayed += len(ts)
         log.info("detector: evaluator rebuilt from %d samples in %.2fs", replayed,
                  time.monotonic() - started)
@@ -126,6 +156,11 @@ class Evaluator:
         if transitions:
             await asyncio.to_thread(self.app.apply_transitions, transitions,
                                     actor="detector:rebuild", cause={})
+
+
+def _evaluate(engine: Engine, engine_ids: np.ndarray, batch: Batch) -> tuple[Any, ...]:
+    key_of, ts, values = batch.arrays()
+    return key_of, ts, values, engine.evaluate(engine_ids[key_of], ts, values)
 
 
 def _transition(kind: str, rule: str, entity: str, severity: str | None, ts: float) -> Any:

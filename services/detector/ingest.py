@@ -9,7 +9,6 @@ evaluation. Two shapes, which may be mixed in one body:
 malformed sample is refused whole, naming every bad field, so nothing is half-applied."""
 from __future__ import annotations
 
-import gc
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,18 +52,9 @@ class Problems:
 
 
 def parse_batch(body: bytes, now: float, limit: int) -> Batch:
-    # A batch allocates tens of thousands of small objects that all live until the end:
-    # pausing the cyclic collector spares it from traversing them again and again.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return _parse(body, now, limit)
-    finally:
-        if paused:
-            gc.enable()
-
-
-def _parse(body: bytes, now: float, limit: int) -> Batch:
+    """Pure CPU work: callers run it in a worker thread. It does not pause the cyclic
+    collector, which is process-wide and would pause it for every concurrent request too;
+    the service freezes its long-lived objects at start-up instead (shared/service.py)."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as error:

@@ -18,7 +18,7 @@ from services.detector.rules import MetricSpec, RulesFile, RuleSpec
 from services.detector.schemas import (
     BacktestIn, BacktestOut, DraftBacktestIn, RuleEnable, RuleHealth, RuleRead, RuleVersion,
 )
-from services.detector.workers import evaluator_of
+from services.detector.workers import announce_rule_change, evaluator_of
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 manager = [Depends(require(Role.MANAGER))]
@@ -31,10 +31,11 @@ def detector(request: Request) -> DetectorApplication:
 
 async def _changed_rules(request: Request, change) -> dict[str, Any]:
     """Run a rule change, then let the evaluator rebuild so it takes effect at once."""
-    evaluator = evaluator_of(runtime_of(request))
+    runtime = runtime_of(request)
+    evaluator = evaluator_of(runtime)
     seen = evaluator.metrics_seen | await evaluator.store.metrics()
     view = await asyncio.to_thread(change, seen, caller(request), request_cause(request))
-    await evaluator.rules_changed()
+    await announce_rule_change(runtime)
     return view
 
 
@@ -115,7 +116,8 @@ def rule_history(rule_id: UUID, app: DetectorApplication = Depends(detector)) ->
              summary="Replay the rule over history and score it against labelled windows")
 async def backtest_rule(rule_id: UUID, body: BacktestIn, request: Request,
                         app: DetectorApplication = Depends(detector)) -> dict:
-    spec = RuleSpec.model_validate(app.rule(rule_id)["definition"])
+    definition = (await asyncio.to_thread(app.rule, rule_id))["definition"]  # eventsourcing: off the loop
+    spec = RuleSpec.model_validate(definition)
     return await _backtest(request, app, spec, body, str(rule_id))
 
 
@@ -147,5 +149,5 @@ async def declare_metrics(metrics: list[MetricSpec], request: Request,
     changed = await asyncio.to_thread(app.declare_metrics, metrics, actor=caller(request),
                                       cause=request_cause(request))
     if changed:
-        await evaluator_of(runtime_of(request)).rules_changed()
+        await announce_rule_change(runtime_of(request))
     return {"declared": len(metrics), "changed": changed}

@@ -9,27 +9,28 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-TABLES = [
-    """CREATE TABLE IF NOT EXISTS series (
+TABLES = [  # created in the service's schema: samples outlive every read-model version
+    """CREATE TABLE IF NOT EXISTS {schema}series (
         id bigserial PRIMARY KEY, metric text NOT NULL, entity text NOT NULL,
         labels jsonb NOT NULL DEFAULT '{}', UNIQUE (metric, entity))""",
     # Times are epoch seconds: the evaluator works in them and binary COPY of a float is cheap.
-    """CREATE TABLE IF NOT EXISTS samples (
+    """CREATE TABLE IF NOT EXISTS {schema}samples (
         series_id bigint NOT NULL, ts double precision NOT NULL, value double precision NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS samples_by_series ON samples (series_id, ts)",
-    "CREATE INDEX IF NOT EXISTS samples_by_time ON samples USING brin (ts)",
+    "CREATE INDEX IF NOT EXISTS samples_by_series ON {schema}samples (series_id, ts)",
+    "CREATE INDEX IF NOT EXISTS samples_by_time ON {schema}samples USING brin (ts)",
 ]
 HISTORY_CHUNK = 50_000
 
 
 class SampleStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self, pool: asyncpg.Pool, schema: str | None = None) -> None:
+        self.pool, self.schema = pool, schema
 
     async def create(self) -> None:
+        prefix = f'"{self.schema}".' if self.schema else ""
         async with self.pool.acquire() as conn:
             for ddl in TABLES:
-                await conn.execute(ddl)
+                await conn.execute(ddl.replace("{schema}", prefix))
 
     async def register(self, keys: Sequence[tuple[str, str, dict[str, str]]]) -> list[int]:
         """Ids of (metric, entity) series, creating them; labels are the latest seen."""
@@ -48,7 +49,7 @@ class SampleStore:
             return
         records = zip(series_ids.tolist(), ts.tolist(), values.tolist())
         async with self.pool.acquire() as conn:
-            await conn.copy_records_to_table("samples", records=records,
+            await conn.copy_records_to_table("samples", schema_name=self.schema, records=records,
                                              columns=["series_id", "ts", "value"])
 
     async def series(self) -> list[dict[str, Any]]:

@@ -1,10 +1,16 @@
-"""The detector's clock: missing-data conditions, and samples past their retention."""
+"""The detector's clock: one replica evaluates (it holds the evaluator's lease), ticks the
+rules so silent series are noticed, prunes samples past their retention and rebuilds when any
+replica changes a rule. The others stand by and take over when the holder goes."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
-from shared.service import ServiceRuntime
+import asyncpg
+
+from shared.exclusive import run_exclusively
+from shared.service import ServiceRuntime, asyncpg_dsn
 
 from services.detector.evaluator import Evaluator
 from services.detector.rules import parse_duration
@@ -18,22 +24,62 @@ DEFAULT_RETENTION = 35 * 86400.0
 def evaluator_of(runtime: ServiceRuntime) -> Evaluator:
     """The one evaluator of this process, made on first use."""
     if "evaluator" not in runtime.components:
-        runtime.components["evaluator"] = Evaluator(runtime.application, SampleStore(runtime.pool))
+        runtime.components["evaluator"] = Evaluator(
+            runtime.application, SampleStore(runtime.pool, runtime.settings.schema_name))
     return runtime.components["evaluator"]
 
 
+def rules_channel(runtime: ServiceRuntime) -> str:
+    return f"{runtime.settings.schema_name}_rules_changed"
+
+
+async def announce_rule_change(runtime: ServiceRuntime) -> None:
+    """Rebuild here if this replica evaluates, and tell the evaluating replica otherwise."""
+    evaluator = evaluator_of(runtime)
+    await evaluator.rules_changed()
+    async with runtime.pool.acquire() as conn:
+        await conn.execute("SELECT pg_notify($1, $2)", rules_channel(runtime), _replica_id(runtime))
+
+
+def _replica_id(runtime: ServiceRuntime) -> str:
+    return runtime.components.setdefault("replica_id", uuid.uuid4().hex)
+
+
 async def keep_time(runtime: ServiceRuntime) -> None:
-    """Tick the evaluator so silent series are noticed, and prune old samples now and then.
-    The first tick also rebuilds the evaluator, so a restarted detector is ready at once."""
+    """Evaluate while this replica holds the lease; wait for it otherwise."""
+    dsn = asyncpg_dsn(runtime.settings.require_database())
+    await run_exclusively(dsn, f"{runtime.settings.schema_name}:evaluator",
+                          lambda: _evaluate(runtime, dsn))
+
+
+async def _evaluate(runtime: ServiceRuntime, dsn: str) -> None:
+    """The first tick rebuilds the evaluator from the stored samples, so a replica that takes
+    over is ready at once. A rule stored by another replica arrives as a NOTIFY."""
     evaluator, pruned_at = evaluator_of(runtime), 0.0
-    while True:
-        now = runtime.clock.now().timestamp()
-        await evaluator.tick(now)
-        if now - pruned_at >= PRUNE_EVERY_SECONDS:
-            pruned_at = now
-            retention = {m.name: parse_duration(m.retention) for m in
-                         (await asyncio.to_thread(runtime.application.catalogue)).values()}
-            pruned = await evaluator.store.prune(retention, DEFAULT_RETENTION, now)
-            if pruned:
-                log.info("detector: pruned %d samples past their retention", pruned)
-        await asyncio.sleep(runtime.settings.tick_seconds)
+    changed = asyncio.Event()
+    me = _replica_id(runtime)
+    listener = await asyncpg.connect(dsn)
+    try:
+        await listener.add_listener(rules_channel(runtime),
+                                    lambda *args: args[3] != me and changed.set())
+        evaluator.evaluating = True
+        while True:
+            if changed.is_set():
+                changed.clear()
+                await evaluator.rules_changed()
+            now = runtime.clock.now().timestamp()
+            await evaluator.tick(now)
+            if now - pruned_at >= PRUNE_EVERY_SECONDS:
+                pruned_at = now
+                retention = {m.name: parse_duration(m.retention) for m in
+                             (await asyncio.to_thread(runtime.application.catalogue)).values()}
+                pruned = await evaluator.store.prune(retention, DEFAULT_RETENTION, now)
+                if pruned:
+                    log.info("detector: pruned %d samples past their retention", pruned)
+            try:
+                await asyncio.wait_for(changed.wait(), runtime.settings.tick_seconds)
+            except TimeoutError:
+                await listener.fetchval("SELECT 1")  # a dead listener would miss rule changes
+    finally:
+        await evaluator.stand_by()
+        listener.terminate()

@@ -3,6 +3,7 @@ tables, and restarting from the stored position without applying anything twice.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -159,22 +160,49 @@ async def test_a_runner_that_lost_its_lease_stops_instead_of_writing_out_of_orde
     assert await stored_position(pool) == head(app)
 
 
-async def test_a_read_model_whose_tables_changed_shape_rebuilds_itself(app, pool):
-    """A release that adds a column must not need a manual replay: the stored shape differs,
-    so the tables are dropped and the log is replayed into the new shape."""
-    await asyncio.to_thread(app.increment, "shape")
-    task = await run_until_caught_up(app, pool, ToyBoard())
-    await stop(task)
-    before = await tables(pool)
+class WiderBoard(ToyBoard):
+    """The next release of ToyBoard: one more column."""
+    tables = {**ToyBoard.tables,
+              "toy_counters": ToyBoard.tables["toy_counters"].rstrip()[:-1] + ", note text)"}
 
-    class WiderBoard(ToyBoard):
-        tables = {**ToyBoard.tables,
-                  "toy_counters": ToyBoard.tables["toy_counters"].rstrip()[:-1] + ", note text)"}
 
-    task = await run_until_caught_up(app, pool, WiderBoard())
-    await stop(task)
+async def columns(pool: asyncpg.Pool, schema: str) -> set[str]:
     async with pool.acquire() as conn:
-        columns = {r["column_name"] for r in await conn.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'toy_counters'")}
-    assert "note" in columns
-    assert await tables(pool) == before
+        return {r["column_name"] for r in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = $1 AND table_name = 'toy_counters'", schema)}
+
+
+async def test_a_new_shape_is_built_beside_the_old_one_and_both_stay_current(app, pool, database_url):
+    """A rolling deploy: the release that adds a column replays the log into its own version;
+    the old release's tables are not dropped and keep being served and kept current."""
+    await asyncio.to_thread(app.increment, "shape")
+    old = await run_until_caught_up(app, pool, ToyBoard())
+    new = await run_until_caught_up(app, pool, WiderBoard())
+    wide = await open_pool(database_url, WiderBoard())
+    try:
+        await asyncio.to_thread(app.increment, "shape")
+        await eventually(lambda: _values_are(pool, {"shape": 2}), message="old version current")
+        await eventually(lambda: _values_are(wide, {"shape": 2}), message="new version current")
+        assert "note" in await columns(pool, WiderBoard().version_schema("toy"))
+        assert "note" not in await columns(pool, ToyBoard().version_schema("toy"))
+        assert await tables(pool) == await tables(wide)
+    finally:
+        await stop(old), await stop(new)
+        await wide.close()
+
+
+async def test_pruning_drops_only_versions_nobody_keeps_current(app, pool):
+    await asyncio.to_thread(app.increment, "prune")
+    for board in (ToyBoard(), WiderBoard()):
+        await stop(await run_until_caught_up(app, pool, board))
+    async with pool.acquire() as conn:
+        # Both were just kept current: a pruning with the grace period spares the old one.
+        assert await WiderBoard().prune(conn, "toy", datetime.now(timezone.utc) - timedelta(minutes=15)) == []
+        assert await WiderBoard().prune(conn, "toy", None) == [ToyBoard().version_schema("toy")]
+        remaining = [v["schema"] for v in await WiderBoard().versions(conn, "toy")]
+    assert remaining == [WiderBoard().version_schema("toy")]
+
+
+async def _values_are(pool: asyncpg.Pool, expected: dict[str, int]) -> bool:
+    return values(await tables(pool)) == expected

@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate, event
 
 from shared.clock import Clock, SystemClock
 from shared.contracts import AlertRaised, CloudEvent, Contract
-from shared.readmodels import Projection
+from shared.readmodels import Projection, read_path
 from shared.service import asyncpg_dsn
 from shared.store import ServiceApplication, Tracking, ensure_schema, eventsourcing_env
 
@@ -129,9 +129,11 @@ def open_app(database_url: str) -> ToyApplication:
     return ToyApplication(eventsourcing_env(database_url, SERVICE))
 
 
-async def open_pool(database_url: str) -> asyncpg.Pool:
+async def open_pool(database_url: str, projection: Projection | None = None) -> asyncpg.Pool:
+    """Connections that read `projection`'s version of the read model (ToyBoard's by default)."""
+    path = read_path(SERVICE, [projection or ToyBoard()])
     return await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=1, max_size=4,
-                                     server_settings={"search_path": SERVICE})
+                                     server_settings={"search_path": path})
 
 
 def head(app: ServiceApplication) -> int:
