@@ -16,12 +16,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared import causation
 from shared.auth import Role, require
 from shared.errors import DomainError, Invalid, NotFound
+from shared.limits import MAX_BODY_BYTES, REQUEST_ID
 from shared.store import IntegrityError
 from shared.observability import ServiceMetrics, setup_logging, setup_tracing
 from shared.service import ServiceParts, ServiceRuntime
 from shared.settings import ServiceSettings
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
 # Paging: an offset past this is a mistake, not a page (and would overflow the database's int).
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="rows to skip")]
 
@@ -53,15 +53,37 @@ def open_routes() -> APIRouter:
 
 
 def _field(loc: Sequence[Any]) -> str:
-    return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
+    # A map key is part of the path; one that is itself too long is cut, not echoed whole.
+    parts = [_short(str(part)) for part in loc if part not in ("body", "[key]")]
+    return ".".join(parts) or "body"
+
+
+def _short(part: str, keep: int = 40) -> str:
+    return part if len(part) <= keep else f"{part[:keep]}…"
+
+
+# Size errors say the limit in the same words everywhere: "labels: at most 64 keys".
+_UNITS = {"Dictionary": "keys", "List": "items", "Tuple": "items", "Set": "items"}
+
+
+def _message_and_fix(error: dict[str, Any]) -> tuple[str, str]:
+    kind, ctx, field = error["type"], error.get("ctx") or {}, _field(error["loc"])
+    if kind == "string_too_long":
+        what = "keys" if error["loc"][-1:] == ("[key]",) else ""
+        limit = f"at most {ctx['max_length']} characters"
+        return (f"{what + ': ' if what else ''}{limit}",
+                f"shorten {'the key' if what else field} to {limit}")
+    if kind == "too_long":
+        limit = f"at most {ctx['max_length']} {_UNITS.get(ctx.get('field_type'), 'items')}"
+        return limit, f"send {limit} in {field}"
+    return error["msg"], f"send a valid {kind.replace('_', ' ')} for {field}"
 
 
 def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e["loc"]), "message": e["msg"],
-                   "fix": f"send a valid {e['type'].replace('_', ' ')} for {_field(e['loc'])}"}
-                  for e in exc.errors()]
+        errors = [{"field": _field(e["loc"]), "message": message, "fix": fix}
+                  for e in exc.errors() for message, fix in [_message_and_fix(e)]]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
 
@@ -105,6 +127,9 @@ def _install_error_handlers(api: FastAPI) -> None:
             return _too_large(int(length))
         if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
             return _nul("url")
+        if len(request.headers.get("X-Request-Id", "")) > REQUEST_ID:  # stored on every event
+            return error_response(422, "headers.X-Request-Id", f"at most {REQUEST_ID} characters",
+                          "send a shorter request id, or none (the trace id is used then)")
         if request.method in ("POST", "PUT", "PATCH"):
             body, size = [], 0
             async for chunk in request.stream():
@@ -118,14 +143,20 @@ def _install_error_handlers(api: FastAPI) -> None:
         return await call_next(request)
 
 
+def error_response(status: int, field: str, message: str, fix: str) -> JSONResponse:
+    """One error in the shape of the validation errors: detail plus errors[field, message, fix]."""
+    return JSONResponse({"detail": f"{field}: {message}; {fix}",
+                         "errors": [{"field": field, "message": message, "fix": fix}]}, status)
+
+
 def _too_large(size: int) -> JSONResponse:
-    return JSONResponse({"detail": f"request body is over {MAX_BODY_BYTES} bytes ({size} so far); "
-                         "split it into smaller batches"}, 413)
+    return error_response(413, "body", f"at most {MAX_BODY_BYTES} bytes ({size} so far)",
+                  "split it into smaller batches")
 
 
 def _nul(where: str) -> JSONResponse:
-    return JSONResponse({"detail": f"{where}: text must not contain NUL (\\u0000) characters; "
-                         "remove them and send again"}, 422)
+    return error_response(422, where, "text must not contain NUL (\\u0000) characters",
+                  "remove them and send again")
 
 
 def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[APIRouter],

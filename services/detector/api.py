@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from shared.auth import Role, caller, require
-from shared.http import request_cause, runtime_of
+from shared.http import error_response, request_cause, runtime_of
 
 from services.detector.alertmanager import external_alerts
 from services.detector.app import DetectorApplication
@@ -28,7 +29,7 @@ def detector(request: Request) -> DetectorApplication:
              summary="Ingest a batch of metric samples and evaluate the rules",
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": SampleBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
-async def post_samples(request: Request) -> dict[str, Any]:
+async def post_samples(request: Request) -> dict[str, Any] | JSONResponse:
     """Rows (`samples`) or per-series arrays (`series`), in any order. A malformed sample
     refuses the whole batch (422, every bad field named); a sample at or before its series'
     latest is skipped and listed under `rejected` (docs/rules.md, Samples)."""
@@ -37,7 +38,8 @@ async def post_samples(request: Request) -> dict[str, Any]:
         batch = parse_batch(await request.body(), runtime.clock.now().timestamp(),
                             request.app.state.settings.max_samples_per_batch)
     except BatchTooLarge as error:
-        raise HTTPException(413, str(error)) from None
+        return error_response(413, "samples", f"at most {error.limit} samples in one batch "
+                              f"({error.size} sent)", "split the batch")
     return await evaluator_of(runtime).ingest(batch, actor=caller(request),
                                               cause=request_cause(request))
 
