@@ -8,10 +8,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import causation
 from shared.auth import Role, require
@@ -22,6 +25,30 @@ from shared.observability import ServiceMetrics, setup_logging, setup_tracing
 from shared.service import ServiceParts, ServiceRuntime
 from shared.settings import ServiceSettings
 
+
+class ErrorItem(BaseModel):
+    field: str = Field(description='dotted path of the field, e.g. "alerts.0.labels.team"')
+    message: str = Field(description='what is wrong, e.g. "at most 512 characters"')
+    fix: str | None = Field(None, description="what to send instead")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx has this shape: one sentence, and for bad input the fields at fault."""
+
+    detail: str
+    errors: list[ErrorItem] = []
+
+
+def _errors(*codes: int, why: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody, "description": why[code]} for code in codes}
+
+
+_WHY = {401: "no API key, or an unknown one", 403: "the key's role is too low for this",
+        400: "the body cannot be read as UTF-8 JSON", 404: "no such thing", 409: "a rule of the domain forbids it now, or someone changed "
+        "it at the same moment", 413: "the body is over the size limit",
+        422: "a field is invalid or over its size limit; each one is named"}
+# Declared on every authenticated route, so the OpenAPI documents say what errors look like.
+ERROR_RESPONSES = _errors(400, 401, 403, 404, 409, 413, 422, why=_WHY)
 # Paging: an offset past this is a mistake, not a page (and would overflow the database's int).
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="rows to skip")]
 
@@ -86,6 +113,13 @@ def _install_error_handlers(api: FastAPI) -> None:
                   for e in exc.errors() for message, fix in [_message_and_fix(e)]]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8
+            return error_response(400, "body", "cannot be read: it is not UTF-8 JSON",
+                                  "send a JSON body encoded as UTF-8")
+        return await http_exception_handler(request, exc)
 
     @api.exception_handler(Invalid)
     async def invalid_content(_: Request, exc: Invalid) -> JSONResponse:
@@ -184,7 +218,8 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
     api.state.settings = settings
     api.include_router(open_routes())
     for router in routers:
-        api.include_router(router, dependencies=[Depends(require(Role.VIEWER))])
+        api.include_router(router, dependencies=[Depends(require(Role.VIEWER))],
+                           responses=ERROR_RESPONSES)
     _install_error_handlers(api)
     FastAPIInstrumentor.instrument_app(api, excluded_urls="healthz,readyz,metrics")
     return api
