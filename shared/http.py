@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import causation
@@ -222,7 +222,32 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
                            responses=ERROR_RESPONSES)
     _install_error_handlers(api)
     FastAPIInstrumentor.instrument_app(api, excluded_urls="healthz,readyz,metrics")
+    _hoist_body_definitions(api)
     return api
+
+
+def body_schema(shape: Any) -> dict[str, Any]:
+    """`openapi_extra` for a route that parses its own JSON body: the shape's JSON Schema, its
+    models referenced from the document's components (where build_api puts them)."""
+    schema = TypeAdapter(shape).json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _hoist_body_definitions(api: FastAPI) -> None:
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            document = generate()
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            for path in document.get("paths", {}).values():
+                for operation in path.values():
+                    content = operation.get("requestBody", {}).get("content", {})
+                    for media in content.values():
+                        components.update(media.get("schema", {}).pop("$defs", {}))
+        return api.openapi_schema
+
+    api.openapi = openapi
 
 
 def runtime_of(request: Request) -> ServiceRuntime:

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from shared.auth import Role, caller, require
-from shared.http import error_response, request_cause, runtime_of
+from shared.http import body_schema, error_response, request_cause, runtime_of
 
-from services.detector.alertmanager import external_alerts
+from services.detector.alertmanager import alertmanager_alerts, external_alerts
 from services.detector.app import DetectorApplication
 from services.detector.ingest import BatchTooLarge, parse_batch
 from services.detector.schemas import (
@@ -27,8 +27,7 @@ def detector(request: Request) -> DetectorApplication:
 
 @router.post("/samples", response_model=IngestResult, dependencies=responder,
              summary="Ingest a batch of metric samples and evaluate the rules",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": SampleBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
+             openapi_extra=body_schema(SampleBatch))
 async def post_samples(request: Request) -> dict[str, Any] | JSONResponse:
     """Rows (`samples`) or per-series arrays (`series`), in any order. A malformed sample
     refuses the whole batch (422, every bad field named); a sample at or before its series'
@@ -56,14 +55,11 @@ async def list_alerts(request: Request,
 
 
 @router.post("/ingest/alertmanager", response_model=IngestResult, dependencies=responder,
-             summary="Receive Prometheus Alertmanager alerts (webhook v4 body or API v2 list)")
-def alertmanager(request: Request,
-                 payload: AlertmanagerWebhook | list[AlertmanagerAlert] = Body(...),
+             summary="Receive Prometheus Alertmanager alerts (webhook v4 body or API v2 list)",
+             openapi_extra=body_schema(AlertmanagerWebhook | list[AlertmanagerAlert]))
+def alertmanager(request: Request, payload: Any = Body(..., include_in_schema=False),
                  app: DetectorApplication = Depends(detector)) -> dict[str, int]:
-    if isinstance(payload, AlertmanagerWebhook):
-        alerts, status = payload.alerts, payload.status
-    else:
-        alerts, status = payload, None
+    alerts, status = alertmanager_alerts(payload)
     converted = external_alerts(alerts, app.clock.now(), status)
     return app.receive_external(converted, actor=f"alertmanager:{caller(request)}",
                                 cause=request_cause(request))
