@@ -8,20 +8,47 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field, TypeAdapter
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import causation
 from shared.auth import Role, require
 from shared.errors import DomainError, Invalid, NotFound
+from shared.limits import MAX_BODY_BYTES, REQUEST_ID
 from shared.store import IntegrityError
 from shared.observability import ServiceMetrics, setup_logging, setup_tracing
 from shared.service import ServiceParts, ServiceRuntime
 from shared.settings import ServiceSettings
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
+
+class ErrorItem(BaseModel):
+    field: str = Field(description='dotted path of the field, e.g. "alerts.0.labels.team"')
+    message: str = Field(description='what is wrong, e.g. "at most 512 characters"')
+    fix: str | None = Field(None, description="what to send instead")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx has this shape: one sentence, and for bad input the fields at fault."""
+
+    detail: str
+    errors: list[ErrorItem] = []
+
+
+def _errors(*codes: int, why: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody, "description": why[code]} for code in codes}
+
+
+_WHY = {401: "no API key, or an unknown one", 403: "the key's role is too low for this",
+        400: "the body cannot be read as UTF-8 JSON", 404: "no such thing", 409: "a rule of the domain forbids it now, or someone changed "
+        "it at the same moment", 413: "the body is over the size limit",
+        422: "a field is invalid or over its size limit; each one is named"}
+# Declared on every authenticated route, so the OpenAPI documents say what errors look like.
+ERROR_RESPONSES = _errors(400, 401, 403, 404, 409, 413, 422, why=_WHY)
 # Paging: an offset past this is a mistake, not a page (and would overflow the database's int).
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="rows to skip")]
 
@@ -65,17 +92,46 @@ def health_details() -> APIRouter:
 
 
 def _field(loc: Sequence[Any]) -> str:
-    return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
+    # A map key is part of the path; one that is itself too long is cut, not echoed whole.
+    parts = [_short(str(part)) for part in loc if part not in ("body", "[key]")]
+    return ".".join(parts) or "body"
+
+
+def _short(part: str, keep: int = 40) -> str:
+    return part if len(part) <= keep else f"{part[:keep]}…"
+
+
+# Size errors say the limit in the same words everywhere: "labels: at most 64 keys".
+_UNITS = {"Dictionary": "keys", "List": "items", "Tuple": "items", "Set": "items"}
+
+
+def _message_and_fix(error: dict[str, Any]) -> tuple[str, str]:
+    kind, ctx, field = error["type"], error.get("ctx") or {}, _field(error["loc"])
+    if kind == "string_too_long":
+        what = "keys" if error["loc"][-1:] == ("[key]",) else ""
+        limit = f"at most {ctx['max_length']} characters"
+        return (f"{what + ': ' if what else ''}{limit}",
+                f"shorten {'the key' if what else field} to {limit}")
+    if kind == "too_long":
+        limit = f"at most {ctx['max_length']} {_UNITS.get(ctx.get('field_type'), 'items')}"
+        return limit, f"send {limit} in {field}"
+    return error["msg"], f"send a valid {kind.replace('_', ' ')} for {field}"
 
 
 def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e["loc"]), "message": e["msg"],
-                   "fix": f"send a valid {e['type'].replace('_', ' ')} for {_field(e['loc'])}"}
-                  for e in exc.errors()]
+        errors = [{"field": _field(e["loc"]), "message": message, "fix": fix}
+                  for e in exc.errors() for message, fix in [_message_and_fix(e)]]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8
+            return error_response(400, "body", "cannot be read: it is not UTF-8 JSON",
+                                  "send a JSON body encoded as UTF-8")
+        return await http_exception_handler(request, exc)
 
     @api.exception_handler(Invalid)
     async def invalid_content(_: Request, exc: Invalid) -> JSONResponse:
@@ -117,6 +173,9 @@ def _install_error_handlers(api: FastAPI) -> None:
             return _too_large(int(length))
         if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
             return _nul("url")
+        if len(request.headers.get("X-Request-Id", "")) > REQUEST_ID:  # stored on every event
+            return error_response(422, "headers.X-Request-Id", f"at most {REQUEST_ID} characters",
+                          "send a shorter request id, or none (the trace id is used then)")
         if request.method in ("POST", "PUT", "PATCH"):
             body, size = [], 0
             async for chunk in request.stream():
@@ -130,14 +189,20 @@ def _install_error_handlers(api: FastAPI) -> None:
         return await call_next(request)
 
 
+def error_response(status: int, field: str, message: str, fix: str) -> JSONResponse:
+    """One error in the shape of the validation errors: detail plus errors[field, message, fix]."""
+    return JSONResponse({"detail": f"{field}: {message}; {fix}",
+                         "errors": [{"field": field, "message": message, "fix": fix}]}, status)
+
+
 def _too_large(size: int) -> JSONResponse:
-    return JSONResponse({"detail": f"request body is over {MAX_BODY_BYTES} bytes ({size} so far); "
-                         "split it into smaller batches"}, 413)
+    return error_response(413, "body", f"at most {MAX_BODY_BYTES} bytes ({size} so far)",
+                  "split it into smaller batches")
 
 
 def _nul(where: str) -> JSONResponse:
-    return JSONResponse({"detail": f"{where}: text must not contain NUL (\\u0000) characters; "
-                         "remove them and send again"}, 422)
+    return error_response(422, where, "text must not contain NUL (\\u0000) characters",
+                  "remove them and send again")
 
 
 def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[APIRouter],
@@ -166,10 +231,36 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
     api.include_router(open_routes())
     api.include_router(health_details())
     for router in routers:
-        api.include_router(router, dependencies=[Depends(require(Role.VIEWER))])
+        api.include_router(router, dependencies=[Depends(require(Role.VIEWER))],
+                           responses=ERROR_RESPONSES)
     _install_error_handlers(api)
     FastAPIInstrumentor.instrument_app(api, excluded_urls="healthz,readyz,metrics")
+    _hoist_body_definitions(api)
     return api
+
+
+def body_schema(shape: Any) -> dict[str, Any]:
+    """`openapi_extra` for a route that parses its own JSON body: the shape's JSON Schema, its
+    models referenced from the document's components (where build_api puts them)."""
+    schema = TypeAdapter(shape).json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _hoist_body_definitions(api: FastAPI) -> None:
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            document = generate()
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            for path in document.get("paths", {}).values():
+                for operation in path.values():
+                    content = operation.get("requestBody", {}).get("content", {})
+                    for media in content.values():
+                        components.update(media.get("schema", {}).pop("$defs", {}))
+        return api.openapi_schema
+
+    api.openapi = openapi
 
 
 def runtime_of(request: Request) -> ServiceRuntime:

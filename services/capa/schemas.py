@@ -7,13 +7,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.limits import ITEMS, LongText, Name, Title
+
 from services.capa.domain import (
     MAX_WHYS, ActionKind, ActionStatus, CaseStatus, Category, RcaMethod,
 )
-
-Text = Field(min_length=1, max_length=2000)
-Name = Field(min_length=1, max_length=200)
-
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -22,41 +20,38 @@ class _Body(BaseModel):
 class FactorCreate(_Body):
     category: Category = Field(description="人机料法环测: man, machine, material, method, "
                                            "environment, measurement (the Chinese label works too)")
-    factor: str = Text
+    factor: Title
 
 
 class RootCauseCreate(_Body):
-    by: str = Name
+    by: Name
     method: RcaMethod
-    statement: str = Field(min_length=1, max_length=2000,
-                           description="the root cause in one sentence")
-    whys: list[str] = Field(default_factory=list, max_length=MAX_WHYS,
-                            description=f"5whys: 1 to {MAX_WHYS} answers, the last one deepest")
+    statement: LongText = Field(min_length=1, description="the root cause in one sentence")
+    whys: list[LongText] = Field(default_factory=list, max_length=MAX_WHYS,
+                                 description=f"5whys: 1 to {MAX_WHYS} answers, the last one deepest")
     category: Category | None = Field(None, description="required for fishbone")
-    contributing_factors: list[FactorCreate] = Field(default_factory=list, max_length=50)
+    contributing_factors: list[FactorCreate] = Field(default_factory=list, max_length=ITEMS)
 
 
 class ActionCreate(_Body):
-    by: str = Name
+    by: Name
     kind: ActionKind
-    title: str = Field(min_length=1, max_length=500)
-    owner: str = Name
+    title: Title
+    owner: Name
     due_date: date = Field(description="not before the day the case opened")
-    acceptance_criteria: str = Field(min_length=1, max_length=2000,
-                                     description="how a verifier will know the action worked")
+    acceptance_criteria: LongText = Field(min_length=1,
+                                          description="how a verifier will know the action worked")
 
 
 class ActionCompletion(_Body):
-    by: str = Field(min_length=1, max_length=200,
-                    description="the action's owner, or anyone when a manager's key is used")
-    evidence: str = Text
+    by: Name = Field(description="the action's owner, or anyone when a manager's key is used")
+    evidence: LongText = Field(min_length=1)
 
 
 class ActionVerification(_Body):
-    verifier: str = Field(min_length=1, max_length=200,
-                          description="someone other than the action's owner")
+    verifier: Name = Field(description="someone other than the action's owner")
     effective: bool
-    note: str = Field("", max_length=2000, description="required when not effective")
+    note: LongText = Field("", description="required when not effective")
 
 
 class RootCauseRead(BaseModel):

@@ -5,7 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+
 from services.detector.domain import Severity, fingerprint_of
+from services.detector.schemas import AlertmanagerAlert, AlertmanagerWebhook
 
 # Alertmanager has no P-levels; these are the customary severity labels.
 SEVERITY_LABELS = {
@@ -15,6 +19,24 @@ SEVERITY_LABELS = {
     "info": Severity.P3, "none": Severity.P3, "p3": Severity.P3,
 }
 ENTITY_LABELS = ("entity", "instance", "store", "job", "service")
+
+
+_WEBHOOK = TypeAdapter(AlertmanagerWebhook)
+_API_V2 = TypeAdapter(list[AlertmanagerAlert])
+
+
+def alertmanager_alerts(body: Any) -> tuple[list[AlertmanagerAlert], str | None]:
+    """A webhook v4 body (an object) or an API v2 alert list (an array) → its alerts and the
+    webhook's status. Picked by shape first, so errors name the field of the shape sent
+    ("alerts.0.annotations.description"), not of both."""
+    try:
+        if isinstance(body, list):
+            return _API_V2.validate_python(body), None
+        webhook = _WEBHOOK.validate_python(body)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
+    return webhook.alerts, webhook.status
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 
 from shared.auth import Role, caller, require
-from shared.http import request_cause, runtime_of
+from shared.http import body_schema, error_response, request_cause, runtime_of
 
-from services.detector.alertmanager import external_alerts
+from services.detector.alertmanager import alertmanager_alerts, external_alerts
 from services.detector.app import DetectorApplication
 from services.detector.evaluator import STANDBY_RETRY_SECONDS, StandingBy
 from services.detector.ingest import BatchTooLarge, parse_batch
@@ -28,9 +29,8 @@ def detector(request: Request) -> DetectorApplication:
 
 @router.post("/samples", response_model=IngestResult, dependencies=responder,
              summary="Ingest a batch of metric samples and evaluate the rules",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": SampleBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
-async def post_samples(request: Request) -> dict[str, Any]:
+             openapi_extra=body_schema(SampleBatch))
+async def post_samples(request: Request) -> dict[str, Any] | JSONResponse:
     """Rows (`samples`) or per-series arrays (`series`), in any order. A malformed sample
     refuses the whole batch (422, every bad field named); a sample at or before its series'
     latest is skipped and listed under `rejected` (docs/rules.md, Samples). A standby replica
@@ -45,7 +45,8 @@ async def post_samples(request: Request) -> dict[str, Any]:
                                         request.app.state.settings.max_samples_per_batch)
         return await evaluator.ingest(batch, actor=caller(request), cause=request_cause(request))
     except BatchTooLarge as error:
-        raise HTTPException(413, str(error)) from None
+        return error_response(413, "samples", f"at most {error.limit} samples in one batch "
+                              f"({error.size} sent)", "split the batch")
     except StandingBy as error:
         raise HTTPException(503, str(error),
                             headers={"Retry-After": str(STANDBY_RETRY_SECONDS)}) from None
@@ -63,14 +64,11 @@ async def list_alerts(request: Request,
 
 
 @router.post("/ingest/alertmanager", response_model=IngestResult, dependencies=responder,
-             summary="Receive Prometheus Alertmanager alerts (webhook v4 body or API v2 list)")
-def alertmanager(request: Request,
-                 payload: AlertmanagerWebhook | list[AlertmanagerAlert] = Body(...),
+             summary="Receive Prometheus Alertmanager alerts (webhook v4 body or API v2 list)",
+             openapi_extra=body_schema(AlertmanagerWebhook | list[AlertmanagerAlert]))
+def alertmanager(request: Request, payload: Any = Body(..., include_in_schema=False),
                  app: DetectorApplication = Depends(detector)) -> dict[str, int]:
-    if isinstance(payload, AlertmanagerWebhook):
-        alerts, status = payload.alerts, payload.status
-    else:
-        alerts, status = payload, None
+    alerts, status = alertmanager_alerts(payload)
     converted = external_alerts(alerts, app.clock.now(), status)
     return app.receive_external(converted, actor=f"alertmanager:{caller(request)}",
                                 cause=request_cause(request))

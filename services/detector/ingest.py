@@ -18,7 +18,8 @@ import numpy as np
 import orjson
 from fastapi.exceptions import RequestValidationError
 
-MAX_NAME = 200
+from shared.limits import LABEL_VALUE, MAP_KEY, MAP_KEYS, NAME
+
 MAX_ERRORS = 20
 FUTURE_TOLERANCE = 300.0  # seconds a sample may lie ahead of the detector's clock
 
@@ -42,9 +43,10 @@ class Problems:
     def __init__(self) -> None:
         self.errors: list[dict[str, Any]] = []
 
-    def add(self, loc: tuple, message: str, kind: str) -> None:
+    def add(self, loc: tuple, message: str, kind: str, **ctx: Any) -> None:
+        # Size errors carry pydantic's type and ctx, so shared.http words them like the others.
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"loc": ("body", *loc), "msg": message, "type": kind})
+            self.errors.append({"loc": ("body", *loc), "msg": message, "type": kind, "ctx": ctx})
 
     def raise_any(self) -> None:
         if self.errors:
@@ -122,12 +124,13 @@ def _fast_batch(doc: dict, now: float) -> Batch | None:
 
 def _names_ok(names: list) -> bool:
     return (not names or (set(map(type, names)) == {str} and 0 < min(map(len, names))
-                          and max(map(len, names)) <= MAX_NAME and "\x00" not in "".join(names)))
+                          and max(map(len, names)) <= NAME and "\x00" not in "".join(names)))
 
 
 def _labels_ok(labels: list) -> bool:
-    return all(isinstance(entry, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in entry.items())
+    return all(isinstance(entry, dict) and len(entry) <= MAP_KEYS and all(
+        isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= MAP_KEY
+        and len(v) <= LABEL_VALUE for k, v in entry.items())
         for entry in labels if entry)
 
 
@@ -157,6 +160,7 @@ def _careful_batch(doc: dict, now: float) -> Batch:
 class BatchTooLarge(Exception):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"samples: {size} samples in one batch; the limit is {limit}. Split the batch.")
+        self.size, self.limit = size, limit
 
 
 def _list(doc: dict, name: str, problems: Problems) -> list:
@@ -173,9 +177,7 @@ def _series_key(row: Any, loc: tuple, problems: Problems, index: dict, batch: Ba
         return None
     metric, entity, labels = row.get("metric"), row.get("entity"), row.get("labels") or {}
     ok = _name(metric, (*loc, "metric"), problems) & _name(entity, (*loc, "entity"), problems)
-    if not isinstance(labels, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-        problems.add((*loc, "labels"), "labels must map strings to strings", "dict_type")
+    if not _labels(labels, (*loc, "labels"), problems):
         ok = False
     if not ok:
         return None
@@ -189,10 +191,33 @@ def _series_key(row: Any, loc: tuple, problems: Problems, index: dict, batch: Ba
 
 
 def _name(value: Any, loc: tuple, problems: Problems) -> bool:
-    if isinstance(value, str) and 0 < len(value) <= MAX_NAME and "\x00" not in value:
+    if isinstance(value, str) and 0 < len(value) <= NAME and "\x00" not in value:
         return True
-    problems.add(loc, f"must be a non-empty string of at most {MAX_NAME} characters", "string_type")
+    problems.add(loc, f"must be a non-empty string of at most {NAME} characters", "string_type")
     return False
+
+
+def _labels(labels: Any, loc: tuple, problems: Problems) -> bool:
+    """Labels as shared.limits.Labels checks them, named the same way."""
+    if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        problems.add(loc, "labels must map strings to strings", "dict_type")
+        return False
+    ok = len(labels) <= MAP_KEYS
+    if not ok:
+        problems.add(loc, f"at most {MAP_KEYS} keys", "too_long",
+                     field_type="Dictionary", max_length=MAP_KEYS)
+    for key, value in labels.items():
+        if not 0 < len(key) <= MAP_KEY:
+            ok = False
+            kind, ctx = (("string_too_long", {"max_length": MAP_KEY}) if key
+                         else ("string_too_short", {"min_length": 1}))
+            problems.add((*loc, key, "[key]"), f"a key has 1 to {MAP_KEY} characters", kind, **ctx)
+        if len(value) > LABEL_VALUE:
+            ok = False
+            problems.add((*loc, key), f"at most {LABEL_VALUE} characters", "string_too_long",
+                         max_length=LABEL_VALUE)
+    return ok
 
 
 def _value(value: Any, loc: tuple, problems: Problems) -> float | None:

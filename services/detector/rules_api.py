@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 
 from shared.auth import Role, caller, require
 from shared.http import request_cause, runtime_of
+from shared.limits import MANY
 
 from services.detector.app import DetectorApplication
 from services.detector.backtesting import run_backtest
@@ -144,7 +145,8 @@ def list_metrics(app: DetectorApplication = Depends(detector)) -> list[MetricSpe
 
 @router.put("/metrics/catalogue", dependencies=manager,
             summary="Declare metrics (name, interval, retention); unchanged ones store nothing")
-async def declare_metrics(metrics: list[MetricSpec], request: Request,
+async def declare_metrics(metrics: Annotated[list[MetricSpec], Body(max_length=MANY)],
+                          request: Request,
                           app: DetectorApplication = Depends(detector)) -> dict[str, int]:
     changed = await asyncio.to_thread(app.declare_metrics, metrics, actor=caller(request),
                                       cause=request_cause(request))

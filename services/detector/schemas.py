@@ -7,22 +7,26 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
+from shared.limits import (
+    ITEMS, MANY, URL, Annotations, Labels, LongText, Name, OptionalName,
+)
+
 from services.detector.rules import RuleSpec
 
 
 class Sample(BaseModel):
-    metric: str = Field(min_length=1, max_length=200, examples=["store.nps.daily"])
-    entity: str = Field(min_length=1, max_length=200, examples=["store-042"])
-    labels: dict[str, str] = Field(default_factory=dict, examples=[{"region": "east"}])
+    metric: Name = Field(examples=["store.nps.daily"])
+    entity: Name = Field(examples=["store-042"])
+    labels: Labels = Field(default_factory=dict, examples=[{"region": "east"}])
     ts: AwareDatetime | float | None = Field(
         None, description="epoch seconds or ISO 8601 with a zone; defaults to now")
     value: float
 
 
 class SeriesSamples(BaseModel):
-    metric: str = Field(min_length=1, max_length=200)
-    entity: str = Field(min_length=1, max_length=200)
-    labels: dict[str, str] = Field(default_factory=dict)
+    metric: Name
+    entity: Name
+    labels: Labels = Field(default_factory=dict)
     ts: list[AwareDatetime | float]
     values: list[float]
 
@@ -85,13 +89,13 @@ class RuleHealth(BaseModel):
 class WindowIn(BaseModel):
     start: AwareDatetime
     end: AwareDatetime
-    entity: str | None = None
+    entity: Name | None = None
 
 
 class SweepIn(BaseModel):
-    path: str | None = Field(None, description="dotted path of the bound to vary, e.g. when.below; "
-                                               "default: the rule's first numeric bound")
-    candidates: list[float] | None = None
+    path: Name | None = Field(None, description="dotted path of the bound to vary, e.g. when.below; "
+                                                "default: the rule's first numeric bound")
+    candidates: list[float] | None = Field(None, max_length=ITEMS)
     max_false_positive_rate: float = Field(0.2, ge=0, le=1)
     max_miss_rate: float = Field(0.05, ge=0, le=1)
 
@@ -102,8 +106,8 @@ class BacktestIn(BaseModel):
     csv: str | None = Field(None, max_length=50_000_000, description=(
         "history to replay instead of stored samples: NAB's timestamp,value (give `entity`) "
         "or timestamp,entity,value[,labels]"))
-    entity: str | None = None
-    windows: list[WindowIn] | None = Field(None, description=(
+    entity: Name | None = None
+    windows: list[WindowIn] | None = Field(None, max_length=MANY, description=(
         "labelled anomaly windows; default: incidents this rule opened that were judged "
         "confirmed (from the alert's start to its resolve)"))
     sweep: SweepIn | None = None
@@ -139,13 +143,13 @@ class AlertRead(BaseModel):
 class AlertmanagerAlert(BaseModel):
     """One alert as Alertmanager sends it (webhook v4) or as its API v2 accepts it."""
 
-    labels: dict[str, str] = Field(min_length=1)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(min_length=1)
+    annotations: Annotations = Field(default_factory=dict)
     status: str | None = Field(None, pattern="^(firing|resolved)$")
     startsAt: datetime | None = None
     endsAt: datetime | None = None
-    generatorURL: str | None = None
-    fingerprint: str | None = None
+    generatorURL: str | None = Field(None, max_length=URL)
+    fingerprint: Name | None = None
 
     @field_validator("startsAt", "endsAt")
     @classmethod
@@ -156,11 +160,12 @@ class AlertmanagerAlert(BaseModel):
 
 
 class AlertmanagerWebhook(BaseModel):
-    version: str = "4"
+    version: OptionalName = "4"
     status: str | None = Field(None, pattern="^(firing|resolved)$")
-    receiver: str | None = None
-    groupKey: str | None = None
-    alerts: list[AlertmanagerAlert]
-    groupLabels: dict[str, Any] = Field(default_factory=dict)
-    commonLabels: dict[str, Any] = Field(default_factory=dict)
-    externalURL: str | None = None
+    receiver: OptionalName | None = None
+    groupKey: LongText | None = None
+    alerts: list[AlertmanagerAlert] = Field(max_length=MANY)
+    groupLabels: Labels = Field(default_factory=dict)
+    commonLabels: Labels = Field(default_factory=dict)
+    commonAnnotations: Annotations = Field(default_factory=dict)
+    externalURL: str | None = Field(None, max_length=URL)

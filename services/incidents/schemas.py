@@ -5,25 +5,27 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from shared.limits import LongText, Name
+
 from services.incidents.domain import RaciRole, Severity, Status, Verdict
 
 
 class IncidentAcknowledge(BaseModel):
-    by: str = Field(min_length=1, max_length=200, description="who takes the incident on")
-    note: str = Field(default="", max_length=2000)
+    by: Name = Field(description="who takes the incident on")
+    note: LongText = ""
 
 
 class RoleAssign(BaseModel):
     role: RaciRole = Field(description="responsible (负责), accountable (批准), consulted (咨询) "
                                         "or informed (知会)")
-    person: str = Field(min_length=1, max_length=200)
-    by: str = Field(min_length=1, max_length=200, description="who makes the assignment")
+    person: Name
+    by: Name = Field(description="who makes the assignment")
 
 
 class IncidentResolve(BaseModel):
-    by: str = Field(min_length=1, max_length=200, description="who restored service")
-    summary: str = Field(min_length=1, max_length=4000,
-                         description="what was done to contain it and restore service")
+    by: Name = Field(description="who restored service")
+    summary: LongText = Field(min_length=1,
+                              description="what was done to contain it and restore service")
     verdict: Verdict = Field(Verdict.CONFIRMED, description=(
         "confirmed: the alert was real; false_positive: it should not have fired (counts "
         "against the rule's health in the detector)"))

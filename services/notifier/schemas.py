@@ -6,6 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.limits import ITEMS, TITLE, URL, Headers, Name
+
 from services.notifier.domain import ChannelKind, DeliveryStatus, EscalationStatus, Severity
 from services.notifier.domain.channel import MAX_GRACE, MIN_SECRET_LENGTH
 
@@ -13,13 +15,13 @@ from services.notifier.domain.channel import MAX_GRACE, MIN_SECRET_LENGTH
 class ChannelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     kind: ChannelKind = ChannelKind.WEBHOOK
-    url: str = Field(min_length=1, max_length=2000, description="http(s) URL to POST to")
-    secret: str = Field(min_length=MIN_SECRET_LENGTH, max_length=500,
+    url: str = Field(min_length=1, max_length=URL, description="http(s) URL to POST to")
+    secret: str = Field(min_length=MIN_SECRET_LENGTH, max_length=TITLE,
                         description="HMAC-SHA256 key; each body is signed with it")
-    headers: dict[str, str] = Field(default_factory=dict,
-                                    description="extra request headers (not X-Closedloop-*)")
+    headers: Headers = Field(default_factory=dict,
+                             description="extra request headers (not X-Closedloop-*)")
 
 
 class ChannelUpdate(BaseModel):
@@ -71,11 +73,12 @@ class ChannelPage(BaseModel):
 class PolicyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    severities: list[Severity] = Field(min_length=1)
-    notify: list[UUID] = Field(min_length=1, description="channel ids told when it opens")
+    name: Name
+    severities: list[Severity] = Field(min_length=1, max_length=len(Severity))
+    notify: list[UUID] = Field(min_length=1, max_length=ITEMS,
+                               description="channel ids told when it opens")
     escalate_after_seconds: float = Field(gt=0, allow_inf_nan=False)
-    escalate_to: list[UUID] = Field(default_factory=list,
+    escalate_to: list[UUID] = Field(default_factory=list, max_length=ITEMS,
                                     description="channel ids told when nobody acks in time")
 
 

@@ -10,6 +10,8 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema,
                       field_validator, model_serializer, model_validator)
 
+from shared.limits import ITEMS, MANY, MAP_KEYS, Labels, LongText, MapKey, Name, ShortText
+
 from .structure import check_bands, check_bounded, check_bounds, check_refs
 
 Level = Literal["P0", "P1", "P2", "P3"]
@@ -91,7 +93,7 @@ class DeviationMeasure(Strict):
 
 
 class PeerMeasure(Strict):
-    group_by: str = Field(min_length=1)
+    group_by: MapKey
     min_peers: int = Field(3, ge=1)
 
 
@@ -120,7 +122,7 @@ COMBINATIONS = ("all", "any", "not_")
 class Graded(BaseModel):
     """A bound graded by entity class: `{by: size, large: 5, "*": 4}`."""
     model_config = ConfigDict(extra="allow")
-    by: str = Field(min_length=1)
+    by: MapKey
     __pydantic_extra__: dict[str, float] = Field(init=False)
 
     @model_validator(mode="before")
@@ -136,6 +138,9 @@ class Graded(BaseModel):
         if not self.classes:
             raise ValueError(f"a bound graded by '{self.by}' needs at least one class value "
                              "(or \"*\" for every class)")
+        if len(self.classes) > MAP_KEYS:
+            raise ValueError(f"a graded bound has at most {MAP_KEYS} classes; "
+                             f"this one has {len(self.classes)}")
         return self
 
     @property
@@ -167,10 +172,10 @@ class Condition(Strict):
     at_most: Bound | None = None
     between: Pair | None = None
     outside: Pair | None = None
-    all: list[Condition] | None = Field(None, min_length=1)
-    any: list[Condition] | None = Field(None, min_length=1)
+    all: list[Condition] | None = Field(None, min_length=1, max_length=ITEMS)
+    any: list[Condition] | None = Field(None, min_length=1, max_length=ITEMS)
     not_: Condition | None = Field(None, alias="not")
-    ref: str | None = None
+    ref: Name | None = None
 
     @property
     def measure(self) -> str | None:
@@ -225,23 +230,23 @@ Count = Annotated[int, Field(ge=1)]
 
 
 class MetricSpec(Strict):
-    name: str = Field(min_length=1)
+    name: Name
     interval: Duration | None = None
     retention: Duration = "35d"
-    unit: str = ""
-    description: str = ""
+    unit: ShortText = ""
+    description: LongText = ""
 
 
 class RuleSpec(Strict):
-    name: str = Field(min_length=1)
-    metric: str = Field(min_length=1)
-    match: dict[str, str] = {}
-    description: str = ""
+    name: Name
+    metric: Name
+    match: Labels = {}
+    description: LongText = ""
     interval: Duration | None = None
-    conditions: dict[str, Condition] = {}
+    conditions: dict[MapKey, Condition] = Field({}, max_length=ITEMS)
     when: Condition | None = None
     severity: Level | None = None
-    bands: list[Band] | None = Field(None, min_length=1)
+    bands: list[Band] | None = Field(None, min_length=1, max_length=ITEMS)
     for_: Count | DurationText = Field(1, alias="for")
     clear_after: Count | DurationText = 1
     budget: Budget | None = None
@@ -270,8 +275,8 @@ class RuleSpec(Strict):
 
 class RulesFile(Strict):
     version: Literal[1] = 1
-    metrics: list[MetricSpec] = []
-    rules: list[RuleSpec] = []
+    metrics: list[MetricSpec] = Field([], max_length=MANY)
+    rules: list[RuleSpec] = Field([], max_length=MANY)
 
     @model_validator(mode="after")
     def _unique_names(self) -> RulesFile:
