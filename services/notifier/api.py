@@ -85,7 +85,8 @@ def define_policy(body: PolicyCreate, request: Request) -> dict:
 @router.patch("/policies/{policy_id}", response_model=PolicyRead, dependencies=manager,
               tags=["policies"])
 def update_policy(policy_id: UUID, body: PolicyUpdate, request: Request) -> dict:
-    changes = body.model_dump(exclude_unset=True, exclude={"enabled", "disabled_reason"})
+    # null means "leave as it is", like a field left out
+    changes = body.model_dump(exclude_none=True, exclude={"enabled", "disabled_reason"})
     for field in ("notify", "escalate_to"):
         if field in changes:
             changes[field] = [str(c) for c in changes[field]]

@@ -83,7 +83,7 @@ class PolicyCreate(BaseModel):
 
 
 class PolicyUpdate(BaseModel):
-    """Only the fields given change."""
+    """Only the fields given (and not null) change."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -17,13 +17,14 @@ from services.incidents.main import create_app as incidents_app
 from services.incidents.settings import IncidentsSettings
 from services.notifier.main import create_app as notifier_app
 from services.notifier.settings import NotifierSettings
-from tests.harness import API_KEYS, RunningService
+from tests.harness import API_KEYS, NOTIFIER_SAFETY, RunningService
 
+# name → (create_app, settings class, settings the service cannot start without)
 SERVICES = {
-    "detector": (detector_app, DetectorSettings),
-    "incidents": (incidents_app, IncidentsSettings),
-    "notifier": (notifier_app, NotifierSettings),
-    "capa": (capa_app, CapaSettings),
+    "detector": (detector_app, DetectorSettings, {}),
+    "incidents": (incidents_app, IncidentsSettings, {}),
+    "notifier": (notifier_app, NotifierSettings, NOTIFIER_SAFETY),
+    "capa": (capa_app, CapaSettings, {}),
 }
 
 
@@ -47,8 +48,8 @@ def stack_infra(pg_server_url, tmp_path_factory):
 def running(stack_infra):
     database_url, nats_url = stack_infra
     common = dict(database_url=database_url, nats_url=nats_url, api_keys=API_KEYS)
-    services = {name: RunningService(create(settings(**common)))
-                for name, (create, settings) in SERVICES.items()}
+    services = {name: RunningService(create(settings(**common, **required)))
+                for name, (create, settings, required) in SERVICES.items()}
     for service in services.values():
         service.start()
     yield services

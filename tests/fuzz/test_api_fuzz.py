@@ -25,8 +25,9 @@ FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, data
 def document(name: str) -> schemathesis.BaseSchema:
     """The service's OpenAPI document as its app builds it (building connects to nothing);
     the requests then go over HTTP to the same app running on real NATS and PostgreSQL."""
-    create, settings_class = SERVICES[name]
-    app = create(settings_class(database_url="postgresql://unused", nats_url="nats://unused"))
+    create, settings_class, required = SERVICES[name]
+    app = create(settings_class(database_url="postgresql://unused", nats_url="nats://unused",
+                                **required))
     schema = schemathesis.openapi.from_dict(app.openapi())
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                     max_examples=MAX_EXAMPLES)

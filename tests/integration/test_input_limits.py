@@ -15,7 +15,7 @@ from services.incidents.settings import IncidentsSettings
 from services.notifier.main import create_app as notifier_app
 from services.notifier.settings import NotifierSettings
 from shared.limits import LABEL_VALUE, MAP_KEYS, MAX_BODY_BYTES, REQUEST_ID, TEXT
-from tests.harness import API_KEYS, RunningService
+from tests.harness import API_KEYS, NOTIFIER_SAFETY, RunningService
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.integration
 def start(database_url, nats_url):
     started = []
 
-    def run(create, settings_class) -> RunningService:
+    def run(create, settings_class, **required) -> RunningService:
         service = RunningService(create(settings_class(
-            database_url=database_url, nats_url=nats_url, api_keys=API_KEYS))).start()
+            database_url=database_url, nats_url=nats_url, api_keys=API_KEYS, **required))).start()
         started.append(service)
         return service
 
@@ -75,7 +75,7 @@ def test_incidents_names_the_summary_over_its_limit(start):
 
 
 def test_notifier_names_the_header_value_over_its_limit(start):
-    notifier = start(notifier_app, NotifierSettings)
+    notifier = start(notifier_app, NotifierSettings, **NOTIFIER_SAFETY)
     with notifier.client() as client:
         response = client.post("/v1/channels", json={
             "name": "ops", "url": "https://example.invalid/hook", "secret": "s" * 32,
