@@ -4,9 +4,9 @@ Used by `closedloop up` (and `closedloop demo` when no stack is running). Data l
 `.closedloop/` so the next start finds it; NATS_URL / DATABASE_URL point at external servers."""
 from __future__ import annotations
 
+import getpass
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -18,6 +18,7 @@ import httpx
 from closedloop.embedded.nats_server import NatsServer
 from closedloop.embedded.ports import free_port, port_is_free
 from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, ensure_database
+from shared.auth import generate_key, weakness
 
 SERVICES = {"detector": 8081, "incidents": 8082, "notifier": 8083, "capa": 8084}
 
@@ -30,6 +31,7 @@ class StackInfo:
     api_key: str
     nats_url: str
     database_url: str
+    operator: str = ""  # the person the admin key is bound to
     pid: int = field(default_factory=os.getpid)
 
     def save(self, path: Path) -> None:
@@ -53,13 +55,26 @@ class StackInfo:
 
 def api_key(home: Path) -> str:
     """The admin key of this installation: CLOSEDLOOP_API_KEY, or one generated once."""
-    if os.environ.get("CLOSEDLOOP_API_KEY"):
-        return os.environ["CLOSEDLOOP_API_KEY"]
     path = home / "api-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if os.environ.get("CLOSEDLOOP_API_KEY"):
+        key, origin = os.environ["CLOSEDLOOP_API_KEY"], "CLOSEDLOOP_API_KEY"
+    else:
+        if not path.exists():
+            path.write_text(generate_key())
+            path.chmod(0o600)
+        key, origin = path.read_text().strip(), str(path)
+    if reason := weakness(key):  # the services would refuse it: say so before starting them
+        raise RuntimeError(f"the admin key from {origin} {reason}; the services will not start "
+                           "with it. Set CLOSEDLOOP_API_KEY to the output of `openssl rand -hex "
+                           f"32`, or delete {path} to have one generated")
+    return key
+
+
+def operator() -> str:
+    """The person running the stack: its admin key acts as them (verifications need a
+    person). CLOSEDLOOP_OPERATOR, else the login name."""
+    name = os.environ.get("CLOSEDLOOP_OPERATOR") or getpass.getuser()
+    return name.replace(",", " ").replace(":", " ").strip() or "operator"
 
 
 class Stack:
@@ -89,10 +104,10 @@ class Stack:
             self.log("starting embedded PostgreSQL …")
             self.postgres = EmbeddedPostgres(self.home / "postgres").start()
             database_url = ensure_database(self.postgres.server_url, DATABASE)
-        key = api_key(self.home)
+        key, person = api_key(self.home), operator()
         env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url,
                "CLOSEDLOOP_API_KEYS": ",".join(filter(None, [
-                   f"{key}:admin", os.environ.get("CLOSEDLOOP_API_KEYS", "")]))}
+                   f"{key}:admin@{person}", os.environ.get("CLOSEDLOOP_API_KEYS", "")]))}
         urls = {}
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
@@ -103,7 +118,8 @@ class Stack:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "closedloop.cli", "serve", name, "--port", str(port)],
                 env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.info = StackInfo(urls=urls, api_key=key, nats_url=nats_url, database_url=database_url)
+        self.info = StackInfo(urls=urls, api_key=key, nats_url=nats_url, database_url=database_url,
+                              operator=person)
         self._wait_ready(timeout)
         self.info.save(self.info_path)
         return self.info

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import causation
-from shared.auth import Role, require
+from shared.auth import refuse_undeclared
 from shared.errors import DomainError, Invalid, NotFound
 from shared.store import IntegrityError
 from shared.observability import ServiceMetrics, setup_logging, setup_tracing
@@ -130,7 +130,7 @@ def _nul(where: str) -> JSONResponse:
 
 def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[APIRouter],
               *, title: str, description: str) -> FastAPI:
-    """Compose one service: its routes (viewer role at least, stricter per route) around a
+    """Compose one service: its routes (each declaring the role it needs) around a
     runtime that owns the store, the bus, the relay, consumers, projections and workers."""
     metrics = ServiceMetrics(settings.service)
 
@@ -149,11 +149,13 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
     docs = {} if settings.open_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     api = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, **docs)
     api.state.api_keys = settings.api_keys
+    api.state.tokens = settings.token_verifier(parts.clock.now)
     api.state.metrics = metrics
     api.state.settings = settings
     api.include_router(open_routes())
-    for router in routers:
-        api.include_router(router, dependencies=[Depends(require(Role.VIEWER))])
+    for router in routers:  # each route declares its role (viewer at least); none by omission
+        refuse_undeclared(router.routes)
+        api.include_router(router)
     _install_error_handlers(api)
     FastAPIInstrumentor.instrument_app(api, excluded_urls="healthz,readyz,metrics")
     return api

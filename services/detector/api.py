@@ -17,14 +17,16 @@ from services.detector.schemas import (
 from services.detector.workers import evaluator_of
 
 router = APIRouter(prefix="/v1", tags=["detector"])
-responder = [Depends(require(Role.RESPONDER))]
+viewer = [Depends(require(Role.VIEWER))]
+# Samples and external alerts: machine senders with the ingest role, or responders.
+ingest = [Depends(require(Role.INGEST))]
 
 
 def detector(request: Request) -> DetectorApplication:
     return runtime_of(request).application
 
 
-@router.post("/samples", response_model=IngestResult, dependencies=responder,
+@router.post("/samples", response_model=IngestResult, dependencies=ingest,
              summary="Ingest a batch of metric samples and evaluate the rules",
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": SampleBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
@@ -42,7 +44,7 @@ async def post_samples(request: Request) -> dict[str, Any]:
                                               cause=request_cause(request))
 
 
-@router.get("/alerts", response_model=list[AlertRead], summary="Alerts, firing by default")
+@router.get("/alerts", response_model=list[AlertRead], dependencies=viewer, summary="Alerts, firing by default")
 async def list_alerts(request: Request,
                       status: Literal["firing", "resolved", "all"] = Query("firing"),
                       limit: int = Query(500, ge=1, le=5000)) -> list[dict]:
@@ -53,7 +55,7 @@ async def list_alerts(request: Request,
         return [dict(r) for r in await conn.fetch(query, *args)]
 
 
-@router.post("/ingest/alertmanager", response_model=IngestResult, dependencies=responder,
+@router.post("/ingest/alertmanager", response_model=IngestResult, dependencies=ingest,
              summary="Receive Prometheus Alertmanager alerts (webhook v4 body or API v2 list)")
 def alertmanager(request: Request,
                  payload: AlertmanagerWebhook | list[AlertmanagerAlert] = Body(...),
