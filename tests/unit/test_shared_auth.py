@@ -245,3 +245,25 @@ def test_acting_as_alone_refuses_a_service_key_where_a_person_is_needed():
 
     refused = TestClient(api).post("/verify", json={"verifier": "Cy"}, headers={"X-API-Key": RESP})
     assert refused.status_code == 403 and "a service key cannot act as a verifier" in refused.text
+
+
+def test_closedloop_serve_refuses_a_placeholder_key_with_the_setting_and_the_fix(monkeypatch, capsys):
+    from closedloop.cli import main
+
+    monkeypatch.setenv("CLOSEDLOOP_API_KEYS", "change-me-admin:admin")
+    assert main(["serve", "capa"]) == 2
+    refused = capsys.readouterr().err
+    assert refused.startswith("capa: refusing to start: CLOSEDLOOP_API_KEYS entry 1 (admin)")
+    assert "openssl rand -hex 32" in refused and "change-me-admin" not in refused
+
+
+def test_the_stack_generates_an_acceptable_admin_key_once_and_refuses_a_weak_one(tmp_path, monkeypatch):
+    from closedloop.stack import api_key
+
+    monkeypatch.delenv("CLOSEDLOOP_API_KEY", raising=False)
+    first = api_key(tmp_path)
+    assert weakness(first) is None and api_key(tmp_path) == first
+    assert (tmp_path / "api-key").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("CLOSEDLOOP_API_KEY", "secret")
+    with pytest.raises(RuntimeError, match="CLOSEDLOOP_API_KEY is shorter than 16 characters"):
+        api_key(tmp_path)
