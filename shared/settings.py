@@ -39,7 +39,8 @@ class ServiceSettings(BaseSettings):
     oidc_public_key: str = Field(default="", description="PEM, instead of a JWKS URL")
     oidc_algorithms: str = "RS256"
     oidc_person_claim: str = "preferred_username"
-    oidc_roles_claim: str = Field(default="roles", description="dotted path, e.g. realm_access.roles")
+    oidc_roles_claim: str = Field(default="roles",
+                                  description="dotted path, e.g. realm_access.roles")
     oidc_role_map: str = Field(default="", description="claim-value:role,…; empty: role names")
     # Followers of the log wake on every save (NOTIFY); this poll is only a safety net.
     relay_poll_seconds: float = 1.0

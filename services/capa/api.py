@@ -35,7 +35,8 @@ def _app(request: Request) -> CapaApplication:
     return runtime_of(request).application
 
 
-@router.get("", dependencies=viewer, response_model=CapaPage, summary="List CAPA cases (read model)")
+@router.get("", dependencies=viewer, response_model=CapaPage,
+            summary="List CAPA cases (read model)")
 async def list_cases(request: Request, incident_id: str | None = None,
                      status: CaseStatus | None = None,
                      limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
@@ -73,7 +74,8 @@ def add_action(capa_id: UUID, body: ActionCreate, request: Request,
     return action
 
 
-@router.get("/{capa_id}/actions/{action_id}", dependencies=viewer, response_model=ActionRead, summary="One action")
+@router.get("/{capa_id}/actions/{action_id}", dependencies=viewer, response_model=ActionRead,
+            summary="One action")
 def get_action(capa_id: UUID, action_id: str, request: Request) -> dict[str, Any]:
     return _app(request).action(capa_id, action_id)
 

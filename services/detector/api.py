@@ -44,7 +44,8 @@ async def post_samples(request: Request) -> dict[str, Any]:
                                               cause=request_cause(request))
 
 
-@router.get("/alerts", response_model=list[AlertRead], dependencies=viewer, summary="Alerts, firing by default")
+@router.get("/alerts", response_model=list[AlertRead], dependencies=viewer,
+            summary="Alerts, firing by default")
 async def list_alerts(request: Request,
                       status: Literal["firing", "resolved", "all"] = Query("firing"),
                       limit: int = Query(500, ge=1, le=5000)) -> list[dict]:

@@ -78,12 +78,14 @@ async def list_deliveries(request: Request, incident_id: str | None = None,
                            (incident_id, str(status) if status else None), limit, offset)
 
 
-@router.get("/deliveries/{delivery_id}", dependencies=viewer, response_model=DeliveryDetailRead, tags=["deliveries"])
+@router.get("/deliveries/{delivery_id}", dependencies=viewer, response_model=DeliveryDetailRead,
+            tags=["deliveries"])
 def get_delivery(delivery_id: UUID, request: Request) -> dict:
     return app_of(request).delivery(delivery_id)
 
 
-@router.get("/escalations", dependencies=viewer, response_model=EscalationPage, tags=["escalations"])
+@router.get("/escalations", dependencies=viewer, response_model=EscalationPage,
+            tags=["escalations"])
 async def list_escalations(request: Request, incident_id: str | None = None,
                            status: EscalationStatus | None = None,
                            limit: int = Query(100, ge=1, le=1000),

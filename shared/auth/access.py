@@ -17,6 +17,7 @@ _bearer = HTTPBearer(auto_error=False)
 _challenge = {"WWW-Authenticate": "Bearer"}
 
 
+# Plain def: a JWKS fetch blocks, so FastAPI runs it in its thread pool.
 def identify(request: Request,
              api_key: str | None = Depends(_api_key_header),
              bearer: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Identity:
@@ -41,13 +42,13 @@ class Requirement:
     def __init__(self, minimum: Role, person_bound: bool = False) -> None:
         self.minimum, self.person_bound = minimum, person_bound
 
-    def __call__(self, request: Request, identity: Identity = Depends(identify)) -> Role:
+    async def __call__(self, request: Request, identity: Identity = Depends(identify)) -> Role:
         if not identity.satisfies(self.minimum):
             raise HTTPException(403, self._too_weak(identity))
         if self.person_bound and identity.person is None:
-            raise HTTPException(403, f"this action must be done by a person: your {identity.source} "
-                                "is a service identity bound to no one. Use a key bound to you "
-                                "(key:role@you) or a token with your name in it")
+            raise HTTPException(403, "this action must be done by a person: your "
+                                f"{identity.source} is a service identity bound to no one. Use "
+                                "a key bound to you (key:role@you) or a token with your name in it")
         request.state.identity = identity
         request.state.role, request.state.person = identity.role, identity.person
         return identity.role

@@ -52,10 +52,12 @@ class TokenVerifier:
         claims = self._verified_claims(token)
         values = _claim(claims, self.roles_claim)
         values = values.split() if isinstance(values, str) else values or []
-        roles = frozenset(self.role_map[v] for v in values if isinstance(v, str) and v in self.role_map)
+        roles = frozenset(self.role_map[v] for v in values
+                          if isinstance(v, str) and v in self.role_map)
         if not roles:
-            raise HTTPException(403, f"the token carries no closedloop role: its {self.roles_claim!r} "
-                                f"claim has none of {', '.join(sorted(self.role_map))}; map your "
+            known = ", ".join(sorted(self.role_map))
+            raise HTTPException(403, "the token carries no closedloop role: its "
+                                f"{self.roles_claim!r} claim has none of {known}; map your "
                                 "groups with CLOSEDLOOP_OIDC_ROLE_MAP")
         person = _claim(claims, self.person_claim)
         return Identity(roles, person if isinstance(person, str) and person else None, "token")
@@ -68,7 +70,8 @@ class TokenVerifier:
                                 options={"require": ["exp", "iss", "aud"], "verify_exp": False,
                                          "verify_nbf": False, "verify_iat": False})
         except jwt.PyJWKClientConnectionError as error:
-            raise HTTPException(503, f"cannot fetch the identity provider's keys: {error}") from None
+            raise HTTPException(503, f"cannot fetch the identity provider's keys: {error}"
+                                ) from None
         except jwt.PyJWKClientError:
             raise _rejected("it is signed with a key the identity provider does not list (kid)")
         except jwt.InvalidAudienceError:
