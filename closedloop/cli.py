@@ -61,8 +61,17 @@ def masked(url: str) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from pydantic import ValidationError
+
     module = importlib.import_module(f"services.{args.service}.main")
-    uvicorn.run(module.create_app(), host=args.host, port=args.port, log_level="warning")
+    try:
+        app = module.create_app()
+    except ValidationError as refused:  # e.g. a placeholder API key: say which and how to fix
+        for error in refused.errors():
+            print(f"{args.service}: refusing to start: {error['msg'].removeprefix('Value error, ')}",
+                  file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

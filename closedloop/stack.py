@@ -4,6 +4,7 @@ Used by `closedloop up` (and `closedloop demo` when no stack is running). Data l
 `.closedloop/` so the next start finds it; NATS_URL / DATABASE_URL point at external servers."""
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import secrets
@@ -18,6 +19,7 @@ import httpx
 from closedloop.embedded.nats_server import NatsServer
 from closedloop.embedded.ports import free_port, port_is_free
 from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, ensure_database
+from shared.auth import generate_key, weakness
 
 SERVICES = {"detector": 8081, "incidents": 8082, "notifier": 8083, "capa": 8084}
 SECRETS_KEY = "CLOSEDLOOP_NOTIFIER_SECRETS_KEY"
@@ -33,6 +35,7 @@ class StackInfo:
     api_key: str
     nats_url: str
     database_url: str
+    operator: str = ""  # the person the admin key is bound to
     pid: int = field(default_factory=os.getpid)
 
     def save(self, path: Path) -> None:
@@ -69,9 +72,22 @@ def kept_secret(home: Path, variable: str, filename: str,
     return path.read_text().strip()
 
 
+def operator() -> str:
+    """The person running the stack: its admin key acts as them (verifications need a
+    person). CLOSEDLOOP_OPERATOR, else the login name."""
+    name = os.environ.get("CLOSEDLOOP_OPERATOR") or getpass.getuser()
+    return name.replace(",", " ").replace(":", " ").strip() or "operator"
+
+
 def api_key(home: Path) -> str:
-    """The admin key of this installation."""
-    return kept_secret(home, "CLOSEDLOOP_API_KEY", "api-key")
+    """The admin key of this installation, checked before the services would refuse it."""
+    key = kept_secret(home, "CLOSEDLOOP_API_KEY", "api-key", generate_key)
+    if reason := weakness(key):
+        origin = "CLOSEDLOOP_API_KEY" if os.environ.get("CLOSEDLOOP_API_KEY") else home / "api-key"
+        raise RuntimeError(f"the admin key from {origin} {reason}; the services will not start "
+                           "with it. Set CLOSEDLOOP_API_KEY to the output of `openssl rand -hex "
+                           f"32`, or delete {home / 'api-key'} to have one generated")
+    return key
 
 
 def notifier_secrets_key(home: Path) -> str:
@@ -122,13 +138,13 @@ class Stack:
             self.log("starting embedded PostgreSQL …")
             self.postgres = EmbeddedPostgres(self.home / "postgres").start()
             database_url = ensure_database(self.postgres.server_url, DATABASE)
-        key = api_key(self.home)
+        key, person = api_key(self.home), operator()
         env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url,
                SECRETS_KEY: notifier_secrets_key(self.home),
                ALLOWED_NETWORKS: self.allowed_networks,
                "CLOSEDLOOP_CHAIN_KEY": chain_key(self.home),
                "CLOSEDLOOP_API_KEYS": ",".join(filter(None, [
-                   f"{key}:admin", os.environ.get("CLOSEDLOOP_API_KEYS", "")]))}
+                   f"{key}:admin@{person}", os.environ.get("CLOSEDLOOP_API_KEYS", "")]))}
         urls = {}
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
@@ -139,7 +155,8 @@ class Stack:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "closedloop.cli", "serve", name, "--port", str(port)],
                 env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.info = StackInfo(urls=urls, api_key=key, nats_url=nats_url, database_url=database_url)
+        self.info = StackInfo(urls=urls, api_key=key, nats_url=nats_url, database_url=database_url,
+                              operator=person)
         self._wait_ready(timeout)
         self.info.save(self.info_path)
         return self.info

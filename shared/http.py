@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import causation
-from shared.auth import Role, require
+from shared.auth import Role, refuse_undeclared, require
 from shared.errors import DomainError, Invalid, NotFound
 from shared.limits import MAX_BODY_BYTES, REQUEST_ID
 from shared.store import IntegrityError
@@ -207,7 +207,7 @@ def _nul(where: str) -> JSONResponse:
 
 def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[APIRouter],
               *, title: str, description: str) -> FastAPI:
-    """Compose one service: its routes (viewer role at least, stricter per route) around a
+    """Compose one service: its routes (each declaring the role it needs) around a
     runtime that owns the store, the bus, the relay, consumers, projections and workers."""
     metrics = ServiceMetrics(settings.service)
 
@@ -226,13 +226,14 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
     docs = {} if settings.open_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     api = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, **docs)
     api.state.api_keys = settings.api_keys
+    api.state.tokens = settings.token_verifier(parts.clock.now)
     api.state.metrics = metrics
     api.state.settings = settings
     api.include_router(open_routes())
     api.include_router(health_details())
-    for router in routers:
-        api.include_router(router, dependencies=[Depends(require(Role.VIEWER))],
-                           responses=ERROR_RESPONSES)
+    for router in routers:  # each route declares its role (viewer at least); none by omission
+        refuse_undeclared(router.routes)
+        api.include_router(router, responses=ERROR_RESPONSES)
     _install_error_handlers(api)
     FastAPIInstrumentor.instrument_app(api, excluded_urls="healthz,readyz,metrics")
     _hoist_body_definitions(api)

@@ -1,18 +1,22 @@
 """Settings common to every service, read from the environment (never at import time)."""
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, field_validator
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.auth import ApiKeys
+from shared.auth import ApiKeys, TokenVerifier, parse_role_map
 
 
 class ServiceSettings(BaseSettings):
     """One service's settings. Subclasses set `service` and add their own fields."""
 
-    model_config = SettingsConfigDict(env_prefix="CLOSEDLOOP_", extra="ignore")
+    # hide_input_in_errors: a refused setting must not print its value (keys, passwords).
+    model_config = SettingsConfigDict(env_prefix="CLOSEDLOOP_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     service: str = "service"
     database_url: str = Field(
@@ -24,9 +28,20 @@ class ServiceSettings(BaseSettings):
         default="nats://127.0.0.1:4222",
         validation_alias=AliasChoices("NATS_URL", "CLOSEDLOOP_NATS_URL"),
     )
-    # NoDecode: the variable is `key:role,key:role`, not JSON.
-    api_keys: Annotated[ApiKeys, NoDecode] = Field(default_factory=ApiKeys,
-                                                   description="key:role,key:role")
+    # NoDecode: the variable is `key:role,key:role@person,sha256:<hex>:role`, not JSON.
+    # Placeholder or weak keys are refused here, so the service does not start with them.
+    api_keys: Annotated[ApiKeys, NoDecode] = Field(
+        default_factory=ApiKeys, description="key:role,key:role@person,sha256:<hex>:role")
+    # OIDC bearer tokens, beside API keys: on when a JWKS URL or a public key is set.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_public_key: str = Field(default="", description="PEM, instead of a JWKS URL")
+    oidc_algorithms: str = "RS256"
+    oidc_person_claim: str = "preferred_username"
+    oidc_roles_claim: str = Field(default="roles",
+                                  description="dotted path, e.g. realm_access.roles")
+    oidc_role_map: str = Field(default="", description="claim-value:role,…; empty: role names")
     # Followers of the log wake on every save (NOTIFY); this poll is only a safety net.
     relay_poll_seconds: float = 1.0
     consumer_batch: int = 100
@@ -41,10 +56,24 @@ class ServiceSettings(BaseSettings):
     # Keys the hash chain over stored events (tamper evidence); keep it out of the database.
     chain_key: str = ""
 
-    @field_validator("api_keys", mode="before")
-    @classmethod
-    def _parse_keys(cls, value: object) -> object:
-        return ApiKeys.parse(value) if isinstance(value, str) else value
+    @model_validator(mode="after")
+    def _check_oidc(self) -> "ServiceSettings":
+        if (self.oidc_jwks_url or self.oidc_public_key) and not (
+                self.oidc_issuer and self.oidc_audience):
+            raise ValueError("CLOSEDLOOP_OIDC_ISSUER and CLOSEDLOOP_OIDC_AUDIENCE must both be set "
+                             "when tokens are accepted (CLOSEDLOOP_OIDC_JWKS_URL or _PUBLIC_KEY)")
+        parse_role_map(self.oidc_role_map)
+        return self
+
+    def token_verifier(self, now: Callable[[], datetime]) -> TokenVerifier | None:
+        if not (self.oidc_jwks_url or self.oidc_public_key):
+            return None
+        return TokenVerifier(
+            issuer=self.oidc_issuer, audience=self.oidc_audience,
+            algorithms=[a.strip() for a in self.oidc_algorithms.split(",") if a.strip()],
+            person_claim=self.oidc_person_claim, roles_claim=self.oidc_roles_claim,
+            role_map=parse_role_map(self.oidc_role_map), now=now,
+            jwks_url=self.oidc_jwks_url, public_key=self.oidc_public_key)
 
     @property
     def schema_name(self) -> str:

@@ -13,14 +13,39 @@ from cryptography.fernet import Fernet
 
 from closedloop.embedded.ports import free_port
 
-ADMIN_KEY = "test-admin-key"
-VIEWER_KEY = "test-viewer-key"
-RESPONDER_KEY = "test-responder-key"
-API_KEYS = f"{ADMIN_KEY}:admin,{VIEWER_KEY}:viewer,{RESPONDER_KEY}:responder"
+# Keys long and random-looking enough for the services' placeholder rule (shared/auth/keys.py).
+ADMIN_KEY = "harness-adm-4f1c9e7b2d6a8c30"
+VIEWER_KEY = "harness-viewer-7c2e9a4f1b6d"
+RESPONDER_KEY = "harness-responder-3b8d5f0a2c7e"
+MANAGER_KEY = "harness-manager-9e1a6c4b8d2f"
+INGEST_KEY = "harness-ingest-5d0b3f8e1a9c"
+# Bound to a person: verifications need one. The operator's admin key plays `closedloop up`'s.
+PERSON_KEYS = {"alice": "harness-alice-2e7c4a9f1d6b", "bob": "harness-bob-8a3f6c1e9d4b"}
+OPERATOR, OPERATOR_KEY = "Zhang Min (quality)", "harness-operator-6b1d8f3a0e5c"
+API_KEYS = ",".join([f"{ADMIN_KEY}:admin", f"{VIEWER_KEY}:viewer", f"{RESPONDER_KEY}:responder",
+                     f"{MANAGER_KEY}:manager", f"{INGEST_KEY}:ingest",
+                     f"{OPERATOR_KEY}:admin@{OPERATOR}",
+                     *(f"{key}:responder@{name}" for name, key in PERSON_KEYS.items())])
 # The notifier seals channel secrets with a key, and the tests' webhook receivers listen on
 # loopback, which its egress policy refuses unless allowed explicitly.
 NOTIFIER_SAFETY = {"secrets_key": Fernet.generate_key().decode(),
                    "allowed_networks": "127.0.0.1/32"}
+
+
+def service_app(name: str, **settings: Any) -> Any:
+    """One service's app built from its own settings class, with what it cannot start without
+    (the notifier's secrets key and loopback allow-list) and the tests' keys by default."""
+    from importlib import import_module
+
+    main = import_module(f"services.{name}.main")
+    settings_class = {"detector": "DetectorSettings", "incidents": "IncidentsSettings",
+                      "notifier": "NotifierSettings", "capa": "CapaSettings"}[name]
+    required = NOTIFIER_SAFETY if name == "notifier" else {}
+    values = {"api_keys": API_KEYS, **required, **settings}
+    return main.create_app(getattr(import_module(f"services.{name}.settings"), settings_class)(**values))
+
+
+SERVICE_NAMES = ("detector", "incidents", "notifier", "capa")
 
 
 class RunningService:

@@ -17,6 +17,9 @@ from shared.http import Offset, request_cause, runtime_of
 
 router = APIRouter(prefix="/v1/capa", tags=["capa"])
 responder = [Depends(require(Role.RESPONDER))]
+viewer = [Depends(require(Role.VIEWER))]
+# Verification is the point of closure: only a person may do it, never a service key.
+verifier = [Depends(require(Role.RESPONDER, person_bound=True))]
 
 FILTER = "WHERE ($1::text IS NULL OR incident_id = $1) AND ($2::text IS NULL OR status = $2)"
 LIST = f"""
@@ -32,7 +35,8 @@ def _app(request: Request) -> CapaApplication:
     return runtime_of(request).application
 
 
-@router.get("", response_model=CapaPage, summary="List CAPA cases (read model)")
+@router.get("", dependencies=viewer, response_model=CapaPage,
+            summary="List CAPA cases (read model)")
 async def list_cases(request: Request, incident_id: str | None = None,
                      status: CaseStatus | None = None,
                      limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
@@ -44,7 +48,7 @@ async def list_cases(request: Request, incident_id: str | None = None,
     return {"items": [dict(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/{capa_id}", response_model=CapaRead,
+@router.get("/{capa_id}", dependencies=viewer, response_model=CapaRead,
             summary="One case: root cause, actions and its full history")
 def get_case(capa_id: UUID, request: Request) -> dict[str, Any]:
     return _app(request).case(capa_id)
@@ -70,7 +74,8 @@ def add_action(capa_id: UUID, body: ActionCreate, request: Request,
     return action
 
 
-@router.get("/{capa_id}/actions/{action_id}", response_model=ActionRead, summary="One action")
+@router.get("/{capa_id}/actions/{action_id}", dependencies=viewer, response_model=ActionRead,
+            summary="One action")
 def get_action(capa_id: UUID, action_id: str, request: Request) -> dict[str, Any]:
     return _app(request).action(capa_id, action_id)
 
@@ -85,7 +90,7 @@ def complete_action(capa_id: UUID, action_id: str, body: ActionCompletion, reque
 
 
 @router.post("/{capa_id}/actions/{action_id}/verify", response_model=CapaRead,
-             dependencies=responder,
+             dependencies=verifier,
              summary="Verify a completed action (not by its owner); ineffective reopens it")
 def verify_action(capa_id: UUID, action_id: str, body: ActionVerification,
                   request: Request) -> dict[str, Any]:

@@ -20,14 +20,16 @@ from services.detector.schemas import (
 from services.detector.workers import evaluator_of
 
 router = APIRouter(prefix="/v1", tags=["detector"])
-responder = [Depends(require(Role.RESPONDER))]
+viewer = [Depends(require(Role.VIEWER))]
+# Samples and external alerts: machine senders with the ingest role, or responders.
+ingest = [Depends(require(Role.INGEST))]
 
 
 def detector(request: Request) -> DetectorApplication:
     return runtime_of(request).application
 
 
-@router.post("/samples", response_model=IngestResult, dependencies=responder,
+@router.post("/samples", response_model=IngestResult, dependencies=ingest,
              summary="Ingest a batch of metric samples and evaluate the rules",
              openapi_extra=body_schema(SampleBatch))
 async def post_samples(request: Request) -> dict[str, Any] | JSONResponse:
@@ -52,7 +54,8 @@ async def post_samples(request: Request) -> dict[str, Any] | JSONResponse:
                             headers={"Retry-After": str(STANDBY_RETRY_SECONDS)}) from None
 
 
-@router.get("/alerts", response_model=list[AlertRead], summary="Alerts, firing by default")
+@router.get("/alerts", response_model=list[AlertRead], dependencies=viewer,
+            summary="Alerts, firing by default")
 async def list_alerts(request: Request,
                       status: Literal["firing", "resolved", "all"] = Query("firing"),
                       limit: int = Query(500, ge=1, le=5000)) -> list[dict]:
@@ -63,7 +66,7 @@ async def list_alerts(request: Request,
         return [dict(r) for r in await conn.fetch(query, *args)]
 
 
-@router.post("/ingest/alertmanager", response_model=IngestResult, dependencies=responder,
+@router.post("/ingest/alertmanager", response_model=IngestResult, dependencies=ingest,
              summary="Receive Prometheus Alertmanager alerts (webhook v4 body or API v2 list)",
              openapi_extra=body_schema(AlertmanagerWebhook | list[AlertmanagerAlert]))
 def alertmanager(request: Request, payload: Any = Body(..., include_in_schema=False),

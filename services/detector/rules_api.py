@@ -24,6 +24,7 @@ from services.detector.workers import announce_rule_change, evaluator_of
 router = APIRouter(prefix="/v1", tags=["rules"])
 manager = [Depends(require(Role.MANAGER))]
 responder = [Depends(require(Role.RESPONDER))]
+viewer = [Depends(require(Role.VIEWER))]
 
 
 def detector(request: Request) -> DetectorApplication:
@@ -69,19 +70,19 @@ async def enable_rule(rule_id: UUID, body: RuleEnable, request: Request,
     return await _changed_rules(request, change)
 
 
-@router.get("/rules", response_model=list[RuleRead])
+@router.get("/rules", dependencies=viewer, response_model=list[RuleRead])
 async def list_rules(request: Request) -> list[dict]:
     async with runtime_of(request).pool.acquire() as conn:
         rows = await conn.fetch("SELECT * FROM rules ORDER BY name")
     return [{**dict(r), "definition": json.loads(r["definition"])} for r in rows]
 
 
-@router.get("/rules/schema", summary="The JSON Schema of a rules file")
+@router.get("/rules/schema", dependencies=viewer, summary="The JSON Schema of a rules file")
 def rules_schema() -> dict:
     return RulesFile.model_json_schema()
 
 
-@router.get("/rules/health", response_model=list[RuleHealth],
+@router.get("/rules/health", dependencies=viewer, response_model=list[RuleHealth],
             summary="Per rule over recent days: alerts per day, suppressed, judged real or false")
 async def rule_health(request: Request, days: int = Query(30, ge=1, le=400)) -> list[dict]:
     async with runtime_of(request).pool.acquire() as conn:
@@ -102,12 +103,12 @@ def health_view(row: dict[str, Any], days: int) -> dict[str, Any]:
             "noisy": bool(row["suppressed"]) or (share is not None and share > 0.5)}
 
 
-@router.get("/rules/{rule_id}", response_model=RuleRead)
+@router.get("/rules/{rule_id}", dependencies=viewer, response_model=RuleRead)
 def get_rule(rule_id: UUID, app: DetectorApplication = Depends(detector)) -> dict:
     return app.rule(rule_id)
 
 
-@router.get("/rules/{rule_id}/history", response_model=list[RuleVersion],
+@router.get("/rules/{rule_id}/history", dependencies=viewer, response_model=list[RuleVersion],
             summary="Every version of the rule: what it said, who changed it, when")
 def rule_history(rule_id: UUID, app: DetectorApplication = Depends(detector)) -> list[dict]:
     return app.rule_history(rule_id)
@@ -137,7 +138,7 @@ async def _backtest(request: Request, app: DetectorApplication, spec: RuleSpec,
                               runtime.clock.now().timestamp(), rule_id)
 
 
-@router.get("/metrics/catalogue", response_model=list[MetricSpec],
+@router.get("/metrics/catalogue", dependencies=viewer, response_model=list[MetricSpec],
             summary="Declared metrics: what rules may refer to")
 def list_metrics(app: DetectorApplication = Depends(detector)) -> list[MetricSpec]:
     return sorted(app.catalogue().values(), key=lambda m: m.name)

@@ -18,13 +18,14 @@ from services.incidents.schemas import (
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 MAX_PAGE = 500
+viewer = [Depends(require(Role.VIEWER))]
 
 
 def _app(request: Request) -> IncidentsApplication:
     return runtime_of(request).application
 
 
-@router.get("", response_model=IncidentPage)
+@router.get("", dependencies=viewer, response_model=IncidentPage)
 async def list_incidents(
     request: Request,
     status: Status | None = None,
@@ -54,13 +55,13 @@ async def list_incidents(
     return IncidentPage(items=items, total=total)
 
 
-@router.get("/{id_or_ref}", response_model=IncidentRead)
+@router.get("/{id_or_ref}", dependencies=viewer, response_model=IncidentRead)
 def get_incident(id_or_ref: str, request: Request) -> dict[str, Any]:
     """By uuid or by ref (P0-2026-11-001), with the whole timeline."""
     return _app(request).incident(id_or_ref)
 
 
-@router.get("/{id_or_ref}/timeline", response_model=list[TimelineEntry])
+@router.get("/{id_or_ref}/timeline", dependencies=viewer, response_model=list[TimelineEntry])
 def get_timeline(id_or_ref: str, request: Request) -> list[dict[str, Any]]:
     return _app(request).timeline(id_or_ref)
 

@@ -21,6 +21,7 @@ from shared.http import Offset, request_cause, runtime_of
 
 router = APIRouter(prefix="/v1")
 manager = [Depends(require(Role.MANAGER))]
+viewer = [Depends(require(Role.VIEWER))]
 
 
 def app_of(request: Request) -> NotifierApplication:
@@ -67,7 +68,7 @@ def rotate_channel_secret(channel_id: UUID, body: SecretRotate, request: Request
         actor=caller(request), cause=request_cause(request))
 
 
-@router.get("/channels", response_model=ChannelPage, tags=["channels"])
+@router.get("/channels", dependencies=viewer, response_model=ChannelPage, tags=["channels"])
 async def list_channels(request: Request) -> dict:
     return await read_page(request, "channels", "true", "name", ())
 
@@ -97,12 +98,12 @@ def update_policy(policy_id: UUID, body: PolicyUpdate, request: Request) -> dict
         actor=caller(request), cause=request_cause(request))
 
 
-@router.get("/policies", response_model=PolicyPage, tags=["policies"])
+@router.get("/policies", dependencies=viewer, response_model=PolicyPage, tags=["policies"])
 async def list_policies(request: Request) -> dict:
     return await read_page(request, "policies", "true", "name", ())
 
 
-@router.get("/deliveries", response_model=DeliveryPage, tags=["deliveries"])
+@router.get("/deliveries", dependencies=viewer, response_model=DeliveryPage, tags=["deliveries"])
 async def list_deliveries(request: Request, incident_id: str | None = None,
                           status: DeliveryStatus | None = None,
                           limit: int = Query(100, ge=1, le=1000),
@@ -114,7 +115,8 @@ async def list_deliveries(request: Request, incident_id: str | None = None,
     return page
 
 
-@router.get("/deliveries/{delivery_id}", response_model=DeliveryDetailRead, tags=["deliveries"])
+@router.get("/deliveries/{delivery_id}", dependencies=viewer, response_model=DeliveryDetailRead,
+            tags=["deliveries"])
 def get_delivery(delivery_id: UUID, request: Request) -> dict:
     delivery = app_of(request).delivery(delivery_id)
     return delivery if sees_details(request) else for_viewer(delivery)
@@ -125,7 +127,8 @@ def sees_details(request: Request) -> bool:
     return getattr(request.state, "role", Role.VIEWER).rank >= Role.MANAGER.rank
 
 
-@router.get("/escalations", response_model=EscalationPage, tags=["escalations"])
+@router.get("/escalations", dependencies=viewer, response_model=EscalationPage,
+            tags=["escalations"])
 async def list_escalations(request: Request, incident_id: str | None = None,
                            status: EscalationStatus | None = None,
                            limit: int = Query(100, ge=1, le=1000),

@@ -21,7 +21,8 @@ from services.notifier.settings import NotifierSettings
 from closedloop.demo import Demo, print_timeline
 from closedloop.replay import replay
 from closedloop.stack import StackInfo
-from tests.harness import ADMIN_KEY, API_KEYS, NOTIFIER_SAFETY, RunningService, wait_until
+from tests.harness import (API_KEYS, NOTIFIER_SAFETY, OPERATOR, OPERATOR_KEY, RunningService,
+                           wait_until)
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +57,9 @@ def services(database_url, nats_url, spans):
 
 @pytest.fixture
 def stack(services, database_url, nats_url):
-    return StackInfo(urls={n: s.url for n, s in services.items()}, api_key=ADMIN_KEY,
-                     nats_url=nats_url, database_url=database_url)
+    # Like `closedloop up`: the admin key is the operator's, so the demo can verify actions.
+    return StackInfo(urls={n: s.url for n, s in services.items()}, api_key=OPERATOR_KEY,
+                     nats_url=nats_url, database_url=database_url, operator=OPERATOR)
 
 
 def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, capsys):

@@ -9,23 +9,8 @@ import pytest
 
 from closedloop.embedded.nats_server import NatsServer
 from closedloop.embedded.postgres import drop_database, ensure_database
-from services.capa.main import create_app as capa_app
-from services.capa.settings import CapaSettings
-from services.detector.main import create_app as detector_app
-from services.detector.settings import DetectorSettings
-from services.incidents.main import create_app as incidents_app
-from services.incidents.settings import IncidentsSettings
-from services.notifier.main import create_app as notifier_app
-from services.notifier.settings import NotifierSettings
-from tests.harness import API_KEYS, NOTIFIER_SAFETY, RunningService
+from tests.harness import SERVICE_NAMES, RunningService, service_app
 
-# name → (create_app, settings class, settings the service cannot start without)
-SERVICES = {
-    "detector": (detector_app, DetectorSettings, {}),
-    "incidents": (incidents_app, IncidentsSettings, {}),
-    "notifier": (notifier_app, NotifierSettings, NOTIFIER_SAFETY),
-    "capa": (capa_app, CapaSettings, {}),
-}
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +32,9 @@ def stack_infra(pg_server_url, tmp_path_factory):
 @pytest.fixture(scope="module")
 def running(stack_infra):
     database_url, nats_url = stack_infra
-    common = dict(database_url=database_url, nats_url=nats_url, api_keys=API_KEYS)
-    services = {name: RunningService(create(settings(**common, **required)))
-                for name, (create, settings, required) in SERVICES.items()}
+    services = {name: RunningService(service_app(name, database_url=database_url,
+                                                 nats_url=nats_url))
+                for name in SERVICE_NAMES}
     for service in services.values():
         service.start()
     yield services

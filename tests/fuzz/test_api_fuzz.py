@@ -10,8 +10,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from tests.fuzz.conftest import SERVICES
-from tests.harness import ADMIN_KEY
+from tests.harness import ADMIN_KEY, service_app
 
 pytestmark = pytest.mark.fuzz
 
@@ -25,9 +24,7 @@ FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, data
 def document(name: str) -> schemathesis.BaseSchema:
     """The service's OpenAPI document as its app builds it (building connects to nothing);
     the requests then go over HTTP to the same app running on real NATS and PostgreSQL."""
-    create, settings_class, required = SERVICES[name]
-    app = create(settings_class(database_url="postgresql://unused", nats_url="nats://unused",
-                                **required))
+    app = service_app(name, database_url="postgresql://unused", nats_url="nats://unused")
     schema = schemathesis.openapi.from_dict(app.openapi())
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                     max_examples=MAX_EXAMPLES)

@@ -16,7 +16,9 @@ from services.capa.main import create_app
 from services.capa.settings import CapaSettings
 from shared.bus.deadletter import REASON
 from shared.contracts import CapaClosed, CapaOpened, CloudEvent, IncidentResolved
-from tests.harness import ADMIN_KEY, API_KEYS, RESPONDER_KEY, VIEWER_KEY, RunningService, wait_until
+from tests.harness import (
+    ADMIN_KEY, API_KEYS, PERSON_KEYS, RESPONDER_KEY, VIEWER_KEY, RunningService, wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -128,8 +130,10 @@ def test_a_resolved_incident_is_analysed_acted_on_verified_by_someone_else_and_c
     assert (fix.status_code, guard.status_code) == (201, 201), (fix.text, guard.text)
     assert (fix.json()["id"], guard.json()["id"]) == ("A-1", "A-2")
 
+    # Verification is person-bound: bob verifies with his own key; a service key may not.
+    bob = capa.client(PERSON_KEYS["bob"])
     verify = {"verifier": "bob", "effective": True, "note": "checked"}
-    early = api.post(f"/v1/capa/{capa_id}/actions/A-1/verify", json=verify)
+    early = bob.post(f"/v1/capa/{capa_id}/actions/A-1/verify", json=verify)
     assert early.status_code == 409 and "only a completed action" in early.json()["detail"]
 
     for action, owner in (("A-1", "alice"), ("A-2", "dan")):
@@ -140,15 +144,22 @@ def test_a_resolved_incident_is_analysed_acted_on_verified_by_someone_else_and_c
                      json={"by": "alice", "evidence": "again"})
     assert twice.status_code == 409
 
+    robot = api.post(f"/v1/capa/{capa_id}/actions/A-1/verify", json=verify)
+    assert robot.status_code == 403 and "must be done by a person" in robot.json()["detail"]
+    as_someone_else = bob.post(f"/v1/capa/{capa_id}/actions/A-1/verify",
+                               json={**verify, "verifier": "carol"})
+    assert as_someone_else.status_code == 403
+    assert "belongs to bob; it cannot act as carol" in as_someone_else.json()["detail"]
+
     # The owner cannot verify their own action.
-    own = api.post(f"/v1/capa/{capa_id}/actions/A-1/verify", json={**verify, "verifier": "alice"})
+    own = capa.client(PERSON_KEYS["alice"]).post(f"/v1/capa/{capa_id}/actions/A-1/verify", json={**verify, "verifier": "alice"})
     assert own.status_code == 409
     assert own.json()["detail"] == (f"action A-1 of CAPA for {ref} cannot be verified by its "
                                     "owner alice: verification needs someone else")
 
-    first = api.post(f"/v1/capa/{capa_id}/actions/A-1/verify", json=verify).json()
+    first = bob.post(f"/v1/capa/{capa_id}/actions/A-1/verify", json=verify).json()
     assert first["status"] == "open" and first["closure_blockers"] == ["action A-2 is not verified"]
-    last = api.post(f"/v1/capa/{capa_id}/actions/A-2/verify", json=verify)
+    last = bob.post(f"/v1/capa/{capa_id}/actions/A-2/verify", json=verify)
     assert last.status_code == 200, last.text
     assert last.json()["status"] == "closed"
 
@@ -193,7 +204,7 @@ def test_an_ineffective_verification_sends_the_action_back_to_its_owner(capa, na
         "due_date": today().isoformat(), "acceptance_criteria": "no 5xx for a week"})
     api.post(f"/v1/capa/{capa_id}/actions/A-1/complete", json={"by": "alice", "evidence": "PR 1"})
 
-    reopened = api.post(f"/v1/capa/{capa_id}/actions/A-1/verify",
+    reopened = capa.client(PERSON_KEYS["bob"]).post(f"/v1/capa/{capa_id}/actions/A-1/verify",
                         json={"verifier": "bob", "effective": False, "note": "5xx came back"})
     assert reopened.status_code == 200, reopened.text
     action = api.get(f"/v1/capa/{capa_id}/actions/A-1").json()
