@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import nats
 
+from shared.bus.connection import connect_options
 from shared.bus.consumer import DurableConsumer, Subscription
 from shared.bus.relay import OutboxRelay, Translate
 from shared.bus.streams import ensure_streams
@@ -83,8 +84,8 @@ class ServiceRuntime:
         self.pool = await asyncpg.create_pool(
             asyncpg_dsn(url), min_size=1, max_size=10,
             server_settings={"search_path": s.schema_name, "application_name": f"closedloop-{s.service}"})
-        self.nc = await nats.connect(s.nats_url, name=f"closedloop-{s.service}",
-                                     max_reconnect_attempts=-1, drain_timeout=5)
+        self.nc = await nats.connect(name=f"closedloop-{s.service}", max_reconnect_attempts=-1,
+                                     drain_timeout=5, **connect_options(s))
         self.js = self.nc.jetstream()
         await ensure_streams(self.js)
 

@@ -1,7 +1,7 @@
 """Settings common to every service, read from the environment (never at import time)."""
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from typing import Annotated
 
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -9,7 +9,25 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared.auth import ApiKeys
 
 
-class ServiceSettings(BaseSettings):
+class NatsSettings(BaseSettings):
+    """How to reach NATS: the URL, this process's own NATS user, and TLS when the URL is
+    `tls://` or the server requires it (docs/adr/nats-users.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOSEDLOOP_", extra="ignore")
+
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL", "CLOSEDLOOP_NATS_URL"),
+    )
+    nats_user: str = Field(default="", description="this service's own NATS user")
+    nats_password: SecretStr = SecretStr("")
+    nats_tls_ca_file: str = Field(default="", description="CA that signed the server's cert")
+    # Both set: a client certificate for servers that verify clients (mutual TLS).
+    nats_tls_cert_file: str = ""
+    nats_tls_key_file: str = ""
+
+
+class ServiceSettings(NatsSettings):
     """One service's settings. Subclasses set `service` and add their own fields."""
 
     model_config = SettingsConfigDict(env_prefix="CLOSEDLOOP_", extra="ignore")
@@ -19,10 +37,6 @@ class ServiceSettings(BaseSettings):
         default="",
         validation_alias=AliasChoices("DATABASE_URL", "CLOSEDLOOP_DATABASE_URL"),
         description="PostgreSQL URL; the service keeps its data in a schema named after it.",
-    )
-    nats_url: str = Field(
-        default="nats://127.0.0.1:4222",
-        validation_alias=AliasChoices("NATS_URL", "CLOSEDLOOP_NATS_URL"),
     )
     # NoDecode: the variable is `key:role,key:role`, not JSON.
     api_keys: Annotated[ApiKeys, NoDecode] = Field(default_factory=ApiKeys,
