@@ -100,3 +100,18 @@ def test_a_client_certificate_without_its_key_is_refused_with_the_setting_to_fix
     settings = NatsSettings(nats_tls_cert_file=str(tmp_path / "client.pem"))
     with pytest.raises(ValueError, match="CLOSEDLOOP_NATS_TLS_KEY_FILE"):
         connect_options(settings)
+
+
+def test_the_cli_talks_to_the_local_stack_as_the_admin(tmp_path, monkeypatch):
+    from closedloop import cli
+    from closedloop.stack import StackInfo
+
+    for variable in ("NATS_URL", "CLOSEDLOOP_NATS_URL", "CLOSEDLOOP_NATS_USER"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(cli, "HOME", tmp_path)
+    passwords = nats_users.passwords(tmp_path)
+    StackInfo(urls={}, api_key="k", nats_url="nats://127.0.0.1:4999",
+              database_url="postgresql://x").save(tmp_path / "stack.json")
+    settings = cli.admin_nats()
+    assert (settings.nats_url, settings.nats_user) == ("nats://127.0.0.1:4999", nats_users.ADMIN)
+    assert settings.nats_password.get_secret_value() == passwords[nats_users.ADMIN]
