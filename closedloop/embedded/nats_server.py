@@ -63,8 +63,9 @@ class NatsServer:
         if not (self.authorization or self.tls):
             return []
         path = self.data_dir / "nats-server.conf"
-        path.write_text(self.authorization + (self.tls.block() if self.tls else ""))
-        path.chmod(0o600)  # password hashes
+        # 0600 from creation: it holds the users' password hashes.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(self.authorization + (self.tls.block() if self.tls else ""))
         return ["-c", str(path)]
 
     def start(self, timeout: float = 15.0) -> "NatsServer":
