@@ -148,12 +148,43 @@ def _on_stack_database(what: str, run) -> int:
         postgres.stop()
 
 
+def admin_nats():
+    """NATS as the admin user: CLOSEDLOOP_NATS_USER/PASSWORD (and NATS_URL) from the
+    environment, else the local stack's URL and generated admin password."""
+    from pydantic import SecretStr
+
+    from closedloop.nats_users import ADMIN, passwords
+    from shared.settings import NatsSettings
+
+    settings = NatsSettings()
+    if os.environ.get("NATS_URL") or os.environ.get("CLOSEDLOOP_NATS_URL"):
+        return settings
+    info = StackInfo.load(HOME / "stack.json")
+    update = {"nats_url": info.nats_url} if info else {}
+    if not settings.nats_user and (HOME / "nats-users.json").exists():
+        update.update(nats_user=ADMIN, nats_password=SecretStr(passwords(HOME)[ADMIN]))
+    return settings.model_copy(update=update)
+
+
 def cmd_dlq(args: argparse.Namespace) -> int:
     from closedloop.dlq import dlq_command
 
-    info = StackInfo.load(HOME / "stack.json")
-    nats_url = os.environ.get("NATS_URL") or (info.nats_url if info else "nats://127.0.0.1:4222")
-    return asyncio.run(dlq_command(nats_url, args.action, args.sequence))
+    return asyncio.run(dlq_command(admin_nats(), args.action, args.sequence))
+
+
+def cmd_streams(args: argparse.Namespace) -> int:
+    from closedloop.streams import provision_streams
+
+    names = asyncio.run(provision_streams(admin_nats()))
+    print(f"streams ready: {', '.join(names)}")
+    return 0
+
+
+def cmd_nats_config(args: argparse.Namespace) -> int:
+    from closedloop.nats_users import from_environment
+
+    print(from_environment(), end="")
+    return 0
 
 
 def _database_url() -> str:
@@ -191,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     dlq.add_argument("action", choices=["list", "replay"])
     dlq.add_argument("sequence", nargs="?", type=int, help="DLQ stream sequence to replay")
     dlq.set_defaults(run=cmd_dlq)
+    sub.add_parser("streams", help="create or update the streams (as the admin NATS user)"
+                   ).set_defaults(run=cmd_streams)
+    sub.add_parser("nats-config", help="print the NATS users and permissions block"
+                   ).set_defaults(run=cmd_nats_config)
     from closedloop.detector import register
     register(sub)
     args = parser.parse_args(argv)

