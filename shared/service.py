@@ -109,7 +109,7 @@ class ServiceRuntime:
         for sub in subscriptions:
             consumer = DurableConsumer(self.application, self.js, s.service, sub,
                                        batch=s.consumer_batch, max_deliver=s.max_deliver,
-                                       metrics=self.metrics)
+                                       metrics=self.metrics, clock=self.clock)
             self._spawn(f"consumer:{consumer.durable}", consumer.run)
         for worker in self.parts.workers:
             self._spawn(f"worker:{worker.__name__}", lambda w=worker: w(self))
