@@ -393,6 +393,7 @@ async def test_an_event_republished_after_the_duplicate_window_is_handled_once(
     second = (await js.publish(SUBJECT, envelope.to_bytes())).seq
     assert second == first + 1 and await stream_count(js, STREAM) == 2
     await consumers.start()
+    await eventually(lambda: seen(app, "late"), message="first copy handled")
     await eventually(lambda: settled(js), message="both copies acknowledged")
     assert app.value(TALLY) == 1 and seen(app, "late") == 1
     assert app.already_processed(key(41))
@@ -401,7 +402,7 @@ async def test_an_event_republished_after_the_duplicate_window_is_handled_once(
 
 async def test_a_person_lists_dead_letters_and_replays_one_with_the_cli(
         app, js, consumers, nats_url, capsys):
-    from closedloop.dlq import dlq_command
+    from closedloop.dlq import Selection, dlq_command
 
     def poison(contract: AlertRaised, tracking: Any) -> None:
         if contract.alert_id == "cli-poison" and not replayed:
@@ -413,10 +414,10 @@ async def test_a_person_lists_dead_letters_and_replays_one_with_the_cli(
     await consumers.start()
     [letter] = await eventually(lambda: stream_messages(js, "DLQ"), message="dead letter")
 
-    assert await dlq_command(nats_url, "list", None) == 0
+    assert await dlq_command(nats_url, "list", Selection()) == 0
     listing = capsys.readouterr().out
     assert f"#{letter.seq}" in listing and "store-042 is not known yet" in listing
 
     replayed.append(True)  # the cause is fixed; the message can go through now
-    assert await dlq_command(nats_url, "replay", letter.seq) == 0
+    assert await dlq_command(nats_url, "replay", Selection(sequence=letter.seq)) == 0
     await eventually(lambda: seen(app, "cli-poison") == 1, message="replayed message handled")
