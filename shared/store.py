@@ -36,6 +36,9 @@ def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "") -> d
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "5",
+        # Waiting for a pooled connection fails after 5 s (not 30): during an outage callers
+        # learn it well inside JetStream's ack_wait, and consumers hold their messages instead.
+        "POSTGRES_CONNECT_TIMEOUT": "5",
         "PROCESS_RECORDER_TOPIC": "shared.store:BatchProcessRecorder",
     }
 
