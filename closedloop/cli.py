@@ -167,9 +167,30 @@ def admin_nats():
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    from closedloop.dlq import dlq_command
+    from closedloop.dlq import Selection, dlq_command, store_relays
 
-    return asyncio.run(dlq_command(admin_nats(), args.action, args.sequence))
+    info = StackInfo.load(HOME / "stack.json")
+    selection = Selection(sequence=args.sequence, consumer=args.consumer, subject=args.subject,
+                          since=args.since, until=args.until)
+    # Relay dead letters are references into a service's store: replaying them reads it.
+    database_url = os.environ.get("DATABASE_URL") or (info.database_url if info else None)
+    relays = store_relays(database_url) if database_url else None
+    return asyncio.run(dlq_command(admin_nats(), args.action, selection, relays))
+
+
+def _timestamp(flag: str):
+    from datetime import datetime, timezone
+
+    def parse(text: str):
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{flag} {text!r}: use an ISO 8601 time, e.g. 2026-11-02T09:00 or "
+                "2026-11-02T09:00+01:00 (UTC when no offset is given)") from None
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+    return parse
 
 
 def cmd_streams(args: argparse.Namespace) -> int:
@@ -218,9 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--anchor", default="", metavar="HASH", type=_chain_hash,
                         help="a head printed by an earlier verify: it must still be in the log")
     verify.set_defaults(run=cmd_verify)
-    dlq = sub.add_parser("dlq", help="list dead letters or replay one")
+    dlq = sub.add_parser("dlq", help="list dead letters or replay them (one, or by filter)")
     dlq.add_argument("action", choices=["list", "replay"])
-    dlq.add_argument("sequence", nargs="?", type=int, help="DLQ stream sequence to replay")
+    dlq.add_argument("sequence", nargs="?", type=int, help="one DLQ stream sequence")
+    dlq.add_argument("--consumer", help="the durable consumer (e.g. incidents-detector) or "
+                                        "relay:<service> that dead-lettered them")
+    dlq.add_argument("--subject", help="original subject; NATS wildcards * and > allowed")
+    dlq.add_argument("--since", type=_timestamp("--since"), help="dead-lettered at or after (ISO 8601)")
+    dlq.add_argument("--until", type=_timestamp("--until"), help="dead-lettered before (ISO 8601)")
     dlq.set_defaults(run=cmd_dlq)
     sub.add_parser("streams", help="create or update the streams (as the admin NATS user)"
                    ).set_defaults(run=cmd_streams)

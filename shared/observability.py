@@ -39,9 +39,23 @@ class ServiceMetrics:
         self.consumed = Counter("closedloop_messages_consumed", "Messages handled and acked",
                                 ["service", "stream"], registry=self.registry)
         self.consumed = _Bound(self.consumed, service)
-        self.dead_lettered = Counter("closedloop_messages_dead_lettered",
-                                     "Messages sent to the dead-letter stream",
-                                     ["service"], registry=self.registry).labels(**labels)
+        # The bus: how far behind the relay is, what waits for each consumer, what came back.
+        self.dead_lettered = _Bound(Counter(
+            "closedloop_messages_dead_lettered",
+            "Messages (or, from the relay, references to stored events) sent to the dead-letter "
+            "stream, by the consumer or relay that gave up", ["service", "source"],
+            registry=self.registry), service)
+        self.relay_lag = Gauge("closedloop_relay_lag",
+                               "Stored events the outbox relay has not yet published "
+                               "(head notification id - relay position)", ["service"],
+                               registry=self.registry).labels(**labels)
+        self.consumer_pending = _Bound(Gauge(
+            "closedloop_consumer_pending", "Messages in the stream not yet delivered to this "
+            "durable consumer (JetStream num_pending)", ["service", "consumer"],
+            registry=self.registry), service)
+        self.redeliveries = _Bound(Counter(
+            "closedloop_messages_redelivered", "Messages received again (num_delivered > 1)",
+            ["service", "consumer"], registry=self.registry), service)
         self.http_requests = Counter("closedloop_http_requests", "HTTP requests handled",
                                      ["service", "method", "route", "status"],
                                      registry=self.registry)
@@ -55,11 +69,17 @@ class ServiceMetrics:
         self.ready = Gauge("closedloop_ready", "1 when the service is ready", ["service"],
                            registry=self.registry).labels(**labels)
 
+    def observe_relay(self, lag: int) -> None:
+        self.relay_lag.set(max(lag, 0))
+
+    def observe_consumer(self, consumer: str, pending: int) -> None:
+        self.consumer_pending.labels(consumer).set(pending)
+
 
 class _Bound:
-    """A labelled counter with the service label already applied."""
+    """A labelled counter (or gauge) with the service label already applied."""
 
-    def __init__(self, counter: Counter, service: str) -> None:
+    def __init__(self, counter: Counter | Gauge, service: str) -> None:
         self.counter, self.service = counter, service
 
     def labels(self, *values: str):

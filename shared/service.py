@@ -148,7 +148,7 @@ class ServiceRuntime:
         for sub in subscriptions:
             consumer = DurableConsumer(self.application, js, s.service, sub,
                                        batch=s.consumer_batch, max_deliver=s.max_deliver,
-                                       metrics=self.metrics)
+                                       metrics=self.metrics, clock=self.clock)
             self._spawn(f"consumer:{consumer.durable}", consumer.run)
 
     async def is_ready(self) -> bool:

@@ -40,6 +40,9 @@ def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "",
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "5",
+        # Waiting for a pooled connection fails after 5 s (not 30): during an outage callers
+        # learn it well inside JetStream's ack_wait, and consumers hold their messages instead.
+        "POSTGRES_CONNECT_TIMEOUT": "5",
         "PROCESS_RECORDER_TOPIC": "shared.store:BatchProcessRecorder",
     }
 
@@ -199,6 +202,39 @@ class ServiceApplication(Application[UUID]):
                              ).format(Identifier(recorder.datastore.schema),
                                       Identifier(recorder.tracking_table_name)),
                          (follower, notification_id))
+
+    def date_tracking_rows(self) -> None:
+        """Give tracking rows the time they were recorded, so old ones can be pruned; rows
+        written by code that does not know the column get it from the default."""
+        recorder = self.recorder
+        if not hasattr(recorder, "datastore"):
+            return
+        schema, table = recorder.datastore.schema, recorder.tracking_table_name
+        with recorder.datastore.transaction(commit=True) as curs:
+            # Checked first: ALTER TABLE takes an exclusive lock even when it changes nothing.
+            curs.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                         "AND table_name = %s AND column_name = 'recorded_at'", (schema, table))
+            if curs.fetchone() is None:
+                curs.execute(SQL("ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS recorded_at "
+                                 "timestamptz NOT NULL DEFAULT now()"
+                                 ).format(Identifier(schema), Identifier(table)))
+
+    def prune_tracking(self, older_than_seconds: float) -> int:
+        """Forget tracking rows older than the streams keep messages (no redelivery or relay
+        republish can reach back that far). The newest row of each name stays: for a log
+        follower (the relay) it is its position. Ages are the database's own time."""
+        recorder = self.recorder
+        if not hasattr(recorder, "datastore"):
+            return 0
+        table = SQL("{}.{}").format(Identifier(recorder.datastore.schema),
+                                    Identifier(recorder.tracking_table_name))
+        with recorder.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL(
+                "DELETE FROM {t} WHERE recorded_at < now() - make_interval(secs => %s) "
+                "AND (application_name, notification_id) NOT IN "
+                "(SELECT application_name, max(notification_id) FROM {t} GROUP BY application_name)"
+            ).format(t=table), (older_than_seconds,))
+            return curs.rowcount
 
     def decode(self, notification: Any) -> Any:
         return self.mapper.to_domain_event(notification)

@@ -1,6 +1,8 @@
-"""Durable pull consumers. Each message's effects are saved with a tracking row in the same
-transaction, so a redelivery is recognised and acknowledged without doing anything twice.
-Messages that can never be processed go to the dead-letter stream and are terminated."""
+"""Durable pull consumers. Each message's effects are saved with a tracking row (keyed by the
+publisher's message id) in the same transaction, so a redelivery or a republish is recognised
+and acknowledged without doing anything twice. While the database or NATS is away the consumer
+holds its messages and waits; only messages refused as invalid, or that a handler keeps failing
+on, go to the dead-letter stream and are terminated."""
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +19,10 @@ from pydantic import ValidationError
 
 from shared.bus import tracing
 from shared.bus.deadletter import REPLAY_FOR, dead_letter
+from shared.bus.faults import is_infrastructure
+from shared.bus.hold import through_outages
+from shared.bus.tracking import TrackingPruner, tracking_for
+from shared.clock import Clock, SystemClock
 from shared.contracts import CloudEvent, Contract, contract_for_type
 from shared.store import IntegrityError, ServiceApplication, Tracking
 
@@ -53,31 +59,43 @@ class Delivery:
 
 
 class DurableConsumer:
+    """`max_deliver` counts handler failures only: JetStream itself never gives up on a
+    message (its max_deliver is unlimited), because redeliveries after an outage or a crash
+    say nothing about the message."""
+
+    PENDING_EVERY_SECONDS = 5.0  # how often num_pending is refreshed on /metrics
+
     def __init__(self, app: ServiceApplication, js: Any, service: str, subscription: Subscription,
-                 *, batch: int = 100, max_deliver: int = 5, metrics: Any = None) -> None:
+                 *, batch: int = 100, max_deliver: int = 5, metrics: Any = None,
+                 clock: Clock | None = None, max_hold_wait: float = 10.0) -> None:
         self.app, self.js, self.service, self.sub = app, js, service, subscription
         self.batch, self.max_deliver, self.metrics = batch, max_deliver, metrics
+        self.max_hold_wait = max_hold_wait
         self.durable = f"{service}-{subscription.stream.lower()}"
-        self.position_name = subscription.stream  # refined at start with the stream's birth
         self.tracer = trace.get_tracer("closedloop.consumer")
+        self.pruner = TrackingPruner(app, clock or SystemClock())
+        self._in_hand: list[Any] = []  # fetched, not yet acked or termed: kept alive while held
 
     async def run(self) -> None:
         config = ConsumerConfig(
             durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL, filter_subjects=self.sub.subjects,
-            ack_wait=30, max_deliver=self.max_deliver, max_ack_pending=1000,
+            ack_wait=30, max_deliver=-1, max_ack_pending=1000,
         )
-        # Sequences restart at 1 when a stream is deleted and created again: tracking rows
-        # name the stream's incarnation, so new messages are never taken for old ones.
         info = await self.js.stream_info(self.sub.stream)
-        if info.created is not None:
-            self.position_name = f"{self.sub.stream}@{info.created.isoformat()}"
+        await self.pruner.start(info.config.max_age)
         # Create or update: a release that adds a contract or changes limits must reach an
         # existing durable (pull_subscribe alone only creates missing ones).
         await self.js.add_consumer(self.sub.stream, config)
         psub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.sub.stream)
+        loop = asyncio.get_running_loop()
+        pending_at = 0.0
         try:
             while True:
+                if self.metrics is not None and loop.time() >= pending_at:
+                    pending_at = loop.time() + self.PENDING_EVERY_SECONDS
+                    await self._observe_pending(psub)
+                await self.pruner.maybe_prune()
                 try:
                     messages = await psub.fetch(self.batch, timeout=1)
                 except (NatsTimeout, asyncio.TimeoutError):
@@ -87,14 +105,29 @@ class DurableConsumer:
             # Leave no subscription behind: unread messages on it would stall the drain.
             await psub.unsubscribe()
 
+    async def _observe_pending(self, psub: Any) -> None:
+        try:
+            info = await psub.consumer_info()
+        except Exception as error:  # NATS away: the fetch below reports it
+            if not is_infrastructure(error):
+                raise
+            return
+        self.metrics.observe_consumer(self.durable, info.num_pending)
+
     async def handle_all(self, messages: list[Any]) -> None:
         """Handle a fetched batch in one transaction when every message goes through; else
-        (a redelivery, a conflict, a handler error) one by one, each with its own verdict."""
+        (a redelivery, a conflict, a handler error, an outage) one by one, each with its own
+        verdict."""
+        self._in_hand = list(messages)
+        if self.metrics is not None:
+            again = sum(1 for m in messages if m.metadata.num_delivered > 1)
+            if again:
+                self.metrics.redeliveries.labels(self.durable).inc(again)
         readable = []
         for msg in messages:
             addressed_to = (msg.headers or {}).get(REPLAY_FOR)
             if addressed_to and addressed_to != self.durable:
-                await msg.ack()  # a dead letter replayed for another consumer
+                await self._ack(msg)  # a dead letter replayed for another consumer
                 continue
             try:
                 readable.append(Delivery(msg, *self.read(msg)))
@@ -102,7 +135,7 @@ class DurableConsumer:
                 await self.reject(msg, f"unreadable message: {error}")
         if len(readable) > 1 and await asyncio.to_thread(self._all_at_once, readable):
             for delivery in readable:
-                await delivery.msg.ack()
+                await self._ack(delivery.msg)
             if self.metrics is not None:
                 self.metrics.consumed.labels(self.sub.stream).inc(len(readable))
             return
@@ -118,14 +151,14 @@ class DurableConsumer:
             self.app.save_batch(run)
             return True
         except Exception:  # handled again one by one, where each message gets its verdict
-            return False
+            return False  # (and where an outage is waited out)
 
     def read(self, msg: Any) -> tuple[CloudEvent, Contract, Handler, Tracking]:
         envelope = CloudEvent.from_bytes(msg.data)
         contract_type = contract_for_type(envelope.type)
         contract = contract_type.model_validate(envelope.data)
         handler = self.sub.handlers[contract_type]
-        return envelope, contract, handler, Tracking(self.position_name, msg.metadata.sequence.stream)
+        return envelope, contract, handler, tracking_for(envelope)
 
     def _span(self, d: "Delivery"):
         return self.tracer.start_as_current_span(
@@ -141,18 +174,20 @@ class DurableConsumer:
         msg = d.msg
         with self._span(d):
             try:
-                done = await self.run_handler(d.handler, d.envelope, d.contract, d.tracking)
+                done = await through_outages(
+                    lambda: self.run_handler(d.handler, d.envelope, d.contract, d.tracking),
+                    lambda: self._in_hand, name=self.durable, max_wait=self.max_hold_wait)
             except Rejected as error:
                 await self.reject(msg, str(error))
                 return
             except IntegrityError:
                 await self.retry(msg, "concurrent changes to the same aggregate")
                 return
-            except Exception as error:  # transient until proven otherwise
+            except Exception as error:  # a handler bug, or a state that may yet change
                 log.exception("%s: handling %s failed", self.durable, d.envelope.type)
                 await self.retry(msg, repr(error))
                 return
-        await msg.ack()
+        await self._ack(msg)
         if done and self.metrics is not None:
             self.metrics.consumed.labels(self.sub.stream).inc()
 
@@ -172,15 +207,25 @@ class DurableConsumer:
                     raise
         return True
 
+    async def _ack(self, msg: Any) -> None:
+        await msg.ack()
+        self._settled(msg)
+
+    def _settled(self, msg: Any) -> None:
+        if msg in self._in_hand:
+            self._in_hand.remove(msg)
+
     async def retry(self, msg: Any, reason: str) -> None:
         if msg.metadata.num_delivered >= self.max_deliver:
             await self.reject(msg, f"gave up after {msg.metadata.num_delivered} attempts: {reason}")
         else:
             await msg.nak(delay=min(0.2 * 2 ** msg.metadata.num_delivered, 10))
+            self._settled(msg)
 
     async def reject(self, msg: Any, reason: str) -> None:
         log.warning("%s: dead-lettering message %s: %s", self.durable, msg.metadata.sequence.stream, reason)
         await dead_letter(self.js, self.service, self.durable, msg, reason)
         await msg.term()
+        self._settled(msg)
         if self.metrics is not None:
-            self.metrics.dead_lettered.inc()
+            self.metrics.dead_lettered.labels(self.durable).inc()

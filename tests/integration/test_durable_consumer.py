@@ -93,9 +93,9 @@ def quick_redelivery(monkeypatch):
     monkeypatch.setattr(consumer_module, "ConsumerConfig", config)
 
 
-async def position_name(js: Any) -> str:
-    """What the consumer's tracking rows are named: the stream and when it was created."""
-    return f"{STREAM}@{(await js.stream_info(STREAM)).created.isoformat()}"
+def key(sequence: int) -> Any:
+    """The tracking row of the message publish_alert put at this stream sequence."""
+    return consumer_module.Tracking("upstream", sequence)
 
 
 async def settled_for(js: Any, durable: str) -> bool:
@@ -139,8 +139,7 @@ async def test_a_consumer_killed_between_commit_and_ack_applies_every_message_ex
     # The batch touches one counter, so it could not commit at once and went one by one:
     # 1-4 are committed (4 without its ack); 5-10 were fetched in the same batch, never saved.
     assert app.value(TALLY) == 4
-    name = await position_name(js)
-    assert [app.already_processed(consumer_module.Tracking(name, seq)) for seq in range(1, 11)] \
+    assert [app.already_processed(key(seq)) for seq in range(1, 11)] \
         == [True] * 4 + [False] * 6
 
     await consumers.start()
@@ -155,8 +154,8 @@ async def test_a_consumer_killed_between_commit_and_ack_applies_every_message_ex
 
 async def test_a_lost_ack_and_a_re_send_do_not_apply_anything_twice(
         app, js, consumers, monkeypatch):
-    first_seq = await publish_alert(js, "r1", msg_id="upstream:r1:try1")
-    resent_seq = await publish_alert(js, "r1", msg_id="upstream:r1:try2")  # same content
+    first_seq = await publish_alert(js, "r1")
+    resent_seq = await publish_alert(js, "r1")  # same content, another message id
     assert resent_seq == first_seq + 1  # a new message for JetStream: not deduplicated
 
     real_ack = Msg.ack
@@ -178,7 +177,7 @@ async def test_a_lost_ack_and_a_re_send_do_not_apply_anything_twice(
     assert app.value(TALLY) == 2
     assert seen(app, "r1") == 1
     assert sorted(set(sequences(app))) == [first_seq, resent_seq]
-    assert app.already_processed(consumer_module.Tracking(await position_name(js), first_seq))
+    assert app.already_processed(key(first_seq))
     assert await stream_count(js, "DLQ") == 0
 
 
@@ -286,8 +285,7 @@ async def test_a_batch_of_independent_messages_commits_at_once(app, js, consumer
     await eventually(lambda: all(seen(app, f"b{i}") == 1 for i in range(20)),
                      message="every message handled")
     await eventually(lambda: settled(js), message="every message acknowledged")
-    name = await position_name(js)
-    assert all(app.already_processed(consumer_module.Tracking(name, seq)) for seq in range(1, 21))
+    assert all(app.already_processed(key(seq)) for seq in range(1, 21))
     # A fetch may hand over the first message alone (it then goes the single-message way);
     # every batch of two or more went in at once.
     assert len(one_by_one) <= 1
@@ -306,7 +304,7 @@ async def test_a_replayed_dead_letter_is_processed(app, js, consumers, database_
             AlertRaised: other.handle_alert_raised})).run())
 
     app.on_message = poison
-    original_seq = await publish_alert(js, "d-poison", msg_id="upstream:d-poison")
+    original_seq = await publish_alert(js, "d-poison")
     await consumers.start()
     [letter] = await eventually(lambda: stream_messages(js, "DLQ"), message="dead letter")
     assert letter.headers[deadletter.REASON] == "rule 42 does not exist"
@@ -322,7 +320,7 @@ async def test_a_replayed_dead_letter_is_processed(app, js, consumers, database_
     assert replayed.subject == SUBJECT and replayed.data == messages[0].data
     assert {h: v for h, v in (replayed.headers or {}).items() if h.startswith("Closedloop-")} \
         == {deadletter.REPLAY_FOR: DURABLE}
-    assert json.loads(replayed.data)["id"] == "upstream:d-poison"
+    assert json.loads(replayed.data)["id"] == f"upstream:{original_seq}"
     assert app.value(TALLY) == 1 and await stream_count(js, "DLQ") == 1
     # The other service skipped the replay addressed to this consumer.
     await eventually(lambda: settled_for(js, "other-detector"), message="other consumer idle")
@@ -365,23 +363,46 @@ def test_a_message_counts_as_processed_only_when_its_own_tracking_row_exists(app
     assert not app.already_processed(consumer_module.Tracking("INCIDENTS", 11))
 
 
-async def test_a_stream_created_again_does_not_pass_new_messages_off_as_old_ones(
+async def test_a_stream_created_again_neither_hides_new_messages_nor_repeats_old_ones(
         app, js, consumers):
-    """Sequences restart at 1 in a recreated stream; message 1 of the new stream is new."""
-    await publish_alert(js, "before")
+    """Sequences restart at 1 in a recreated stream, message ids do not: the producer's next
+    event is new, and an old event the relay sends again is recognised by its id."""
+    await publish_alert(js, "before", msg_id="upstream:1")
     task = await consumers.start()
     await eventually(lambda: seen(app, "before") == 1, message="first message handled")
     await consumers.kill(task)
     await js.delete_stream(STREAM)
     await ensure_streams(js)
-    await publish_alert(js, "after")  # sequence 1 again
+    assert await publish_alert(js, "before", msg_id="upstream:1") == 1  # republished, sequence 1
+    assert await publish_alert(js, "after", msg_id="upstream:2") == 2  # the next event
     await consumers.start()
     await eventually(lambda: seen(app, "after") == 1, message="the new message handled")
+    await eventually(lambda: settled(js), message="both acknowledged")
+    assert app.value(TALLY) == 2  # "before" counted once, across both incarnations
+
+
+async def test_an_event_republished_after_the_duplicate_window_is_handled_once(
+        app, js, consumers):
+    """A relay that had its acks but could not store its position for longer than the stream's
+    duplicate window publishes the same events again: JetStream stores them under new
+    sequences, and the consumer recognises them by their message id."""
+    envelope = alert_envelope("late", msg_id="upstream:41")
+    first = await publish_raw(js, envelope.to_bytes(), envelope.id)
+    # Past the window the server no longer remembers the id; published without it here, the
+    # stream stores a second copy exactly as it would then.
+    second = (await js.publish(SUBJECT, envelope.to_bytes())).seq
+    assert second == first + 1 and await stream_count(js, STREAM) == 2
+    await consumers.start()
+    await eventually(lambda: seen(app, "late"), message="first copy handled")
+    await eventually(lambda: settled(js), message="both copies acknowledged")
+    assert app.value(TALLY) == 1 and seen(app, "late") == 1
+    assert app.already_processed(key(41))
+    assert await stream_count(js, "DLQ") == 0
 
 
 async def test_a_person_lists_dead_letters_and_replays_one_with_the_cli(
         app, js, consumers, nats_url, capsys):
-    from closedloop.dlq import dlq_command
+    from closedloop.dlq import Selection, dlq_command
 
     def poison(contract: AlertRaised, tracking: Any) -> None:
         if contract.alert_id == "cli-poison" and not replayed:
@@ -393,10 +414,10 @@ async def test_a_person_lists_dead_letters_and_replays_one_with_the_cli(
     await consumers.start()
     [letter] = await eventually(lambda: stream_messages(js, "DLQ"), message="dead letter")
 
-    assert await dlq_command(nats_url, "list", None) == 0
+    assert await dlq_command(nats_url, "list", Selection()) == 0
     listing = capsys.readouterr().out
     assert f"#{letter.seq}" in listing and "store-042 is not known yet" in listing
 
     replayed.append(True)  # the cause is fixed; the message can go through now
-    assert await dlq_command(nats_url, "replay", letter.seq) == 0
+    assert await dlq_command(nats_url, "replay", Selection(sequence=letter.seq)) == 0
     await eventually(lambda: seen(app, "cli-poison") == 1, message="replayed message handled")

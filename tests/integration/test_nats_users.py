@@ -12,7 +12,7 @@ import nats
 import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
-from closedloop.dlq import dlq_command
+from closedloop.dlq import Selection, dlq_command
 from closedloop.nats_users import ADMIN
 from services.capa.main import create_app
 from services.capa.settings import CapaSettings
@@ -162,7 +162,8 @@ def test_capa_runs_with_its_own_user_and_the_admin_replays_its_dead_letter(
         assert service.runtime.failing() == {}
 
         # Replaying publishes to the incidents' subject: the admin's job, not capa's.
-        assert asyncio.run(dlq_command(secured_nats.settings(ADMIN), "replay", letter.seq)) == 0
+        assert asyncio.run(dlq_command(secured_nats.settings(ADMIN), "replay",
+                                       Selection(sequence=letter.seq))) == 0
         assert len(asyncio.run(stream("INCIDENTS"))) == 3
     finally:
         service.stop()

@@ -170,6 +170,10 @@ def alert_envelope(alert_id: str, *, msg_id: str | None = None) -> CloudEvent:
 
 
 async def publish_alert(js: Any, alert_id: str, *, msg_id: str | None = None) -> int:
+    """Publish as a relay would: the id is "upstream:<n>", n being the message's place in the
+    stream, so a test can name the tracking row of the message at a given sequence."""
+    if msg_id is None:
+        msg_id = f"upstream:{(await js.stream_info('DETECTOR')).state.last_seq + 1}"
     envelope = alert_envelope(alert_id, msg_id=msg_id)
     ack = await js.publish(SUBJECT, envelope.to_bytes(), headers={"Nats-Msg-Id": envelope.id})
     return ack.seq
