@@ -83,7 +83,10 @@ class Traffic:
         """The receiver's hook (its own thread): queue escalated incidents to resolve."""
         if (received.reason.startswith("escalation")
                 and index_of(received.entity) % self.resolve_every == 0 and self._loop):
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, received)
+            try:
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, received)
+            except RuntimeError:  # the load has stopped: nothing is resolved any more
+                pass
 
     def wait_load(self, timeout: float) -> bool:
         return self.load_done.wait(timeout)

@@ -14,6 +14,7 @@ from tests.faults.checks import verify, wait_caught_up
 from tests.faults.cluster import Cluster
 from tests.faults.load import Traffic
 from tests.faults.receiver import Receiver
+from tests.harness import wait_until
 
 SECRET = "fault-suite-webhook-secret"
 ESCALATE_AFTER_SECONDS = 2.0
@@ -86,13 +87,14 @@ def run(fault: Fault, load: Load, logs: Path, result: Result) -> None:
         receiver = Receiver(SECRET, on_receive=traffic.on_receive)
         configure(cluster, receiver)
         traffic.start()
-        _until(lambda: traffic.stats.accepted >= load.alerts * load.fault_after, 60,
-               "the load to reach the fault point")
+        wait_until(lambda: traffic.stats.accepted >= load.alerts * load.fault_after, 60,
+                   "the load to reach the fault point")
         (cluster.kill if fault.kill else cluster.stop_one)(fault.target)
         time.sleep(fault.down_seconds)  # the outage itself, not a wait for a condition
         cluster.start_one(fault.target)
         restarted = time.monotonic()
-        _until(lambda: traffic.wait_load(0.5), load.catch_up_timeout, "the load to be accepted")
+        wait_until(lambda: traffic.wait_load(0.5), load.catch_up_timeout,
+                   "the load to be accepted")
         stats = traffic.stats
         result.retried_requests, result.refusals = stats.retries, dict(stats.refusals)
         with httpx.Client(timeout=10, headers={"X-API-Key": cluster.api_key}) as http:
@@ -110,20 +112,13 @@ def run(fault: Fault, load: Load, logs: Path, result: Result) -> None:
         result.passed = not result.problems
         assert result.passed, f"{fault.name}: " + "; ".join(result.problems)
     finally:
-        if traffic is not None:
-            traffic.stop()
         if receiver is not None:
             receiver.close()
+        if traffic is not None:
+            traffic.stop()
         cluster.stop()
         nats_log = home / "nats" / "nats-server.log"
         if nats_log.exists():
             shutil.copy(nats_log, logs / "nats-server.log")
         shutil.rmtree(home, ignore_errors=True)
 
-
-def _until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
