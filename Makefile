@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install up demo status test test-integration bench replay clean
+.PHONY: install up demo status test test-integration test-faults bench replay clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(STAMP)        ## the whole suite against real NATS and PostgreSQL
 
 test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration
+
+test-faults: $(STAMP) ## kill and restart each part under load (~10 min; not part of `make test`)
+	$(PY) -m pytest -m faults tests/faults
 
 bench: $(STAMP)       ## print throughput and latency figures (never asserted)
 	$(PY) -m tests.bench.run_all
