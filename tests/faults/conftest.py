@@ -30,7 +30,8 @@ COLUMNS = (("scenario", "scenario", 22), ("passed", "ok", 4), ("alerts", "alerts
            ("retried_requests", "retried", 7), ("resolved", "resolved", 8),
            ("catch_up_after_restart_s", "catch-up s (restart)", 20),
            ("catch_up_after_load_s", "catch-up s (load end)", 21),
-           ("deliveries_received", "deliveries", 10), ("receiver_duplicates", "duplicates", 10))
+           ("deliveries_received", "deliveries", 10), ("receiver_duplicates", "duplicates", 10),
+           ("receiver_incomplete", "cut off", 8))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

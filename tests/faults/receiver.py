@@ -35,13 +35,22 @@ class Receiver:
         self.first: dict[str, Received] = {}  # delivery id → what it carried
         self.arrivals: Counter[str] = Counter()  # delivery id → how many times it came
         self.bad_signatures = 0
+        # Bodies cut short: the sender died mid-request (a SIGKILLed notifier). No server would
+        # act on them; they are counted apart so a signing fault is never excused as one.
+        self.incomplete = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the notifier's client expects
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    with receiver.lock:
+                        receiver.incomplete += 1
+                    self.close_connection = True
+                    return
                 receiver.record(body, self.headers.get(DELIVERY_HEADER, ""),
                                 self.headers.get(SIGNATURE_HEADER, ""))
                 self.send_response(200)

@@ -50,6 +50,7 @@ class Result:
     catch_up_after_load_s: float | None = None
     deliveries_received: int = 0
     receiver_duplicates: int = 0
+    receiver_incomplete: int = 0  # requests cut off by a killed sender
     passed: bool = False
     problems: list[str] = field(default_factory=list)
     progress: list[dict] = field(default_factory=list)  # from the load's end, every few s
@@ -109,6 +110,7 @@ def run(fault: Fault, load: Load, logs: Path, result: Result) -> None:
         result.resolved = len(traffic.resolved)
         first, _ = receiver.snapshot()
         result.deliveries_received, result.receiver_duplicates = len(first), receiver.duplicates
+        result.receiver_incomplete = receiver.incomplete
         result.passed = not result.problems
         assert result.passed, f"{fault.name}: " + "; ".join(result.problems)
     finally:
