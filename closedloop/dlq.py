@@ -139,14 +139,33 @@ async def dlq_command(server: str | NatsSettings, action: str, selection: Select
                       relay_for: RelayFor | None = None) -> int:
     # Replaying publishes to another producer's subject: only the admin NATS user may.
     settings = server if isinstance(server, NatsSettings) else NatsSettings(nats_url=server)
-    nc = await nats.connect(**connect_options(settings))
+    try:
+        # nats-py keeps trying an unreachable server during its first connect: bound it.
+        nc = await asyncio.wait_for(nats.connect(
+            **connect_options(settings), allow_reconnect=False, max_reconnect_attempts=1,
+            connect_timeout=5, error_cb=_quiet), 15)
+    except Exception as error:  # refused, unreachable, bad credentials: one line, not a trace
+        print(f"cannot reach NATS at {settings.nats_url} ({type(error).__name__}: {error}); "
+              "start the stack with `make up` or set NATS_URL")
+        return 1
     js = nc.jetstream()
     try:
+        try:
+            await js.stream_info("DLQ")
+        except NotFoundError:
+            print(f"NATS at {settings.nats_url} has no DLQ stream: it is not closedloop's "
+                  "(start the stack with `make up` or set NATS_URL), or `closedloop streams` "
+                  "has not run there yet")
+            return 1
         if action == "list":
             return await list_letters(js, selection)
         return await replay_letters(js, selection, relay_for)
     finally:
         await nc.close()
+
+
+async def _quiet(error: Exception) -> None:
+    """nats-py logs a traceback per failed attempt; the command reports the failure once."""
 
 
 def store_relays(database_url: str) -> RelayFor:

@@ -137,3 +137,16 @@ async def test_dead_letters_are_replayed_in_bulk_by_consumer_subject_and_time(
 async def _when(awaitable, predicate):
     value = await awaitable
     return value if predicate(value) else None
+
+
+async def test_the_dlq_command_says_plainly_when_there_is_no_closedloop_bus(nats_url, capsys):
+    from closedloop.embedded.ports import free_port
+
+    # Nobody listens on a fresh port: one line naming the URL, no traceback, exit 1.
+    nowhere = f"nats://127.0.0.1:{free_port()}"
+    assert await dlq_command(nowhere, "list", Selection()) == 1
+    assert f"cannot reach NATS at {nowhere}" in capsys.readouterr().out
+
+    # A NATS server without closedloop's streams (someone else's, or not provisioned yet).
+    assert await dlq_command(nats_url, "list", Selection()) == 1
+    assert "has no DLQ stream" in capsys.readouterr().out
