@@ -19,6 +19,7 @@ from tests.faults.receiver import Receiver
 
 OPENED, ESCALATED = "incident.opened", "escalation.step1"
 TRACE_EVERY = 5.0  # seconds between two progress records
+UNSETTLED = ("pending", "sending", "retrying")
 
 
 @dataclass
@@ -28,15 +29,18 @@ class Progress:
     escalation_notices: int
     resolved: int
     capa_cases: int
+    # Deliveries the notifier has not settled yet. A send cut off by a killed notifier stays
+    # 'sending' until its attempt's lease ends; only then is it retried and recorded.
+    unsettled: int = 0
 
     def done(self, alerts: int, to_resolve: int) -> bool:
         return (self.incidents == alerts and self.opened_notices == alerts
                 and self.escalation_notices == alerts and self.resolved == to_resolve
-                and self.capa_cases == to_resolve)
+                and self.capa_cases == to_resolve and self.unsettled == 0)
 
 
-def _total(http: httpx.Client, url: str) -> int:
-    response = http.get(url, params={"limit": 1})
+def _total(http: httpx.Client, url: str, **params: Any) -> int:
+    response = http.get(url, params={**params, "limit": 1})
     response.raise_for_status()
     return response.json()["total"]
 
@@ -63,7 +67,9 @@ def progress(http: httpx.Client, urls: dict[str, str], receiver: Receiver,
     return Progress(
         incidents=_total(http, f"{urls['incidents']}/v1/incidents"),
         opened_notices=reasons[OPENED], escalation_notices=reasons[ESCALATED],
-        resolved=len(traffic.resolved), capa_cases=_total(http, f"{urls['capa']}/v1/capa"))
+        resolved=len(traffic.resolved), capa_cases=_total(http, f"{urls['capa']}/v1/capa"),
+        unsettled=sum(_total(http, f"{urls['notifier']}/v1/deliveries", status=status)
+                      for status in UNSETTLED))
 
 
 def wait_caught_up(http: httpx.Client, urls: dict[str, str], receiver: Receiver,
