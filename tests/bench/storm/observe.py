@@ -103,12 +103,15 @@ class Profiles:
 
 
 LINE_NUMBER = re.compile(r":\d+\)$")
+PROJECT = ("services/", "shared/")  # where "total" looks: the frames below them are libraries
 
 
-def top_functions(collapsed: str, n: int = 12) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
+def top_functions(collapsed: str, n: int = 12,
+                  within: tuple[str, ...] = PROJECT) -> tuple[int, list, list]:
     """py-spy's raw output ("frame;frame;… count" per line, the leaf last) → the number of
-    samples and the `n` functions with most samples as the leaf (self) and anywhere in the
-    stack (total, counted once per stack). Line numbers are dropped: a function is one row."""
+    samples, the `n` functions with most samples as the leaf (self, any code), and the `n`
+    functions of the project's own files (`within`) with most samples anywhere in the stack
+    (total, once per stack). Line numbers are dropped: a function is one row."""
     samples, own, anywhere = 0, Counter(), Counter()
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -118,7 +121,8 @@ def top_functions(collapsed: str, n: int = 12) -> tuple[int, list[tuple[str, int
         samples += int(count)
         own[frames[-1]] += int(count)
         for frame in set(frames):
-            anywhere[frame] += int(count)
+            if frame.rpartition(" (")[2].startswith(within):
+                anywhere[frame] += int(count)
     return samples, own.most_common(n), anywhere.most_common(n)
 
 
@@ -129,9 +133,8 @@ def summary(files: dict[str, Path], n: int = 12) -> str:
             lines.append(f"{name}: no profile written")
             continue
         samples, own, anywhere = top_functions(path.read_text(), n)
-        lines.append(f"{name}: {samples} samples")
-        for title, rows in (("self", own), ("total", anywhere)):
+        lines.append(f"{name}: {samples} samples (wall time of busy threads)")
+        for title, rows in (("self", own), (f"total, in {' '.join(PROJECT)}", anywhere)):
             lines.append(f"  top {title}:")
             lines += [f"    {100 * c / max(samples, 1):5.1f}%  {frame}" for frame, c in rows]
     return "\n".join(lines)
-
