@@ -45,10 +45,11 @@ def test_too_few_distinct_alerts_to_fill_the_first_batch_is_refused():
 
 
 def test_a_row_measures_from_the_first_send_to_each_alerts_page():
-    log = SendLog(first_sent={0: 10.0, 1: 10.0, 2: 11.0}, accepted=4, started=10.0,
-                  finished=12.0, statuses=Counter({409: 1}))
+    log = SendLog(first_sent={0: 10.0, 1: 10.0, 2: 11.0, 3: 11.0}, accepted=4,
+                  taken={0, 1, 2}, started=10.0, finished=12.0, statuses=Counter({409: 1}))
     r = row("closedloop", "tiny", 4, log, paged={0: 10.5, 1: 12.0}, duplicated=1)
-    assert (r.distinct, r.ingest, r.lost, r.duplicated) == (3, 2.0, 1, 1)
+    # alert 2 was accepted and never paged (lost); alert 3 was never accepted (refused)
+    assert (r.distinct, r.ingest, r.lost, r.refused, r.duplicated) == (4, 2.0, 1, 1, 1)
     assert r.notifications == 2 / 2.0  # two pages, first send at 10 s, last page at 12 s
     assert (r.p50, r.p99) == (0.5, 2.0)
     assert r.errors == {409: 1}
@@ -56,8 +57,8 @@ def test_a_row_measures_from_the_first_send_to_each_alerts_page():
 
 def test_a_median_row_keeps_every_loss_and_error():
     def run(p50, lost, status):
-        log = SendLog(first_sent={0: 0.0, 1: 0.0}, accepted=2, started=0.0, finished=1.0,
-                      statuses=Counter({status: 1}))
+        log = SendLog(first_sent={0: 0.0, 1: 0.0}, accepted=2, taken={0, 1}, started=0.0,
+                      finished=1.0, statuses=Counter({status: 1}))
         paged = {0: p50} if lost else {0: p50, 1: p50}
         return row("closedloop", "s", 2, log, paged, duplicated=0)
 

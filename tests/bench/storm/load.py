@@ -49,6 +49,7 @@ class SendLog:
 
     first_sent: dict[int, float] = field(default_factory=dict)  # alert → its first body's send
     accepted: int = 0  # alert sends in 2xx answers
+    taken: set[int] = field(default_factory=set)  # alerts in at least one 2xx answer
     statuses: Counter = field(default_factory=Counter)  # non-2xx answers and transport errors
     started: float = 0.0
     finished: float = 0.0
@@ -96,6 +97,7 @@ async def post(http: httpx.AsyncClient, url: str, alerts: list[int], body: Body,
         else:
             if response.status_code < 300:
                 log.accepted += len(alerts)
+                log.taken.update(alerts)
                 return
             log.statuses[response.status_code] += 1
             if response.status_code < 500:

@@ -20,8 +20,9 @@ class Row:
     p50: float | None  # alert → webhook, seconds
     p95: float | None
     p99: float | None
-    lost: int
+    lost: int  # accepted at least once, never paged
     duplicated: int
+    refused: int = 0  # never accepted (every body carrying it answered 4xx or failed)
     errors: Counter = field(default_factory=Counter)
     memory: str = ""
 
@@ -36,7 +37,8 @@ def row(system: str, scenario: str, sends: int, log: SendLog, paged: dict[int, f
     return Row(system, scenario, sends, distinct, log.accepted / sending,
                len(paged) / max(last - log.started, 1e-9) if paged else 0.0,
                *(percentile(latencies, p) if latencies else None for p in (50, 95, 99)),
-               lost=distinct - len(paged), duplicated=duplicated, errors=log.statuses)
+               lost=len(log.taken - paged.keys()), duplicated=duplicated,
+               refused=len(log.first_sent.keys() - log.taken), errors=log.statuses)
 
 
 def median(rows: list[Row]) -> Row:
@@ -50,6 +52,7 @@ def median(rows: list[Row]) -> Row:
                first.distinct, *(mid(getattr(r, f) for r in rows) for f in
                                  ("ingest", "notifications", "p50", "p95", "p99")),
                lost=sum(r.lost for r in rows), duplicated=sum(r.duplicated for r in rows),
+               refused=sum(r.refused for r in rows),
                errors=sum((r.errors for r in rows), Counter()))
 
 
@@ -60,11 +63,11 @@ def seconds(value: float | None) -> str:
 
 
 HEADER = (f"{'system':<12} {'scenario':<22} {'sends':>6} {'distinct':>8} {'ingest/s':>9} "
-          f"{'notif/s':>8} {'p50':>9} {'p95':>9} {'p99':>9} {'lost':>5} {'dup':>4}  errors")
+          f"{'notif/s':>8} {'p50':>9} {'p95':>9} {'p99':>9} {'lost':>5} {'dup':>4} {'refused':>7}  HTTP errors")
 
 
 def format_row(r: Row) -> str:
     errors = ", ".join(f"{k}×{v}" for k, v in sorted(r.errors.items(), key=str)) or "none"
     return (f"{r.system:<12} {r.scenario:<22} {r.sends:>6} {r.distinct:>8} {r.ingest:>9,.0f} "
             f"{r.notifications:>8,.1f} {seconds(r.p50):>9} {seconds(r.p95):>9} "
-            f"{seconds(r.p99):>9} {r.lost:>5} {r.duplicated:>4}  {errors}")
+            f"{seconds(r.p99):>9} {r.lost:>5} {r.duplicated:>4} {r.refused:>7}  {errors}")

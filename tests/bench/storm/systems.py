@@ -188,4 +188,4 @@ def alertmanager_started(receiver_url: str, log=print) -> System:
         shutil.rmtree(home, ignore_errors=True)
 
     return System("alertmanager", f"{url}/api/v2/alerts", {}, alertmanager_api,
-                  {"alertmanager": process(running.pid)}, stop)
+                  processes={"alertmanager": process(running.pid)}, stop=stop)
