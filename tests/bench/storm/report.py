@@ -62,12 +62,12 @@ def seconds(value: float | None) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
-HEADER = (f"{'system':<12} {'scenario':<22} {'sends':>6} {'distinct':>8} {'ingest/s':>9} "
+HEADER = (f"{'system':<12} {'scenario':<24} {'sends':>6} {'distinct':>8} {'ingest/s':>9} "
           f"{'notif/s':>8} {'p50':>9} {'p95':>9} {'p99':>9} {'lost':>5} {'dup':>4} {'refused':>7}  HTTP errors")
 
 
 def format_row(r: Row) -> str:
     errors = ", ".join(f"{k}×{v}" for k, v in sorted(r.errors.items(), key=str)) or "none"
-    return (f"{r.system:<12} {r.scenario:<22} {r.sends:>6} {r.distinct:>8} {r.ingest:>9,.0f} "
+    return (f"{r.system:<12} {r.scenario:<24} {r.sends:>6} {r.distinct:>8} {r.ingest:>9,.0f} "
             f"{r.notifications:>8,.1f} {seconds(r.p50):>9} {seconds(r.p95):>9} "
             f"{seconds(r.p99):>9} {r.lost:>5} {r.duplicated:>4} {r.refused:>7}  {errors}")
