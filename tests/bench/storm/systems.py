@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psutil
@@ -106,9 +106,16 @@ def closedloop_attached(info: StackInfo) -> System:
             system.processes[name] = process(pid)
     if info.nats_url and (pid := listening_pid(info.nats_url)):
         system.processes["nats-server"] = process(pid)
-    if info.database_url and (pid := listening_pid(info.database_url)):
+    if info.database_url and (pid := postgres_pid(info.database_url)):
         system.processes["postgres"] = with_children(pid)
     return system
+
+
+def postgres_pid(url: str) -> int | None:
+    """The postmaster behind a URL: on a local port, or (the embedded server) on a unix
+    socket in its data directory."""
+    socket_dir = parse_qs(urlsplit(url).query).get("host", [""])[0]
+    return postmaster_pid(Path(socket_dir)) if socket_dir.startswith("/") else listening_pid(url)
 
 
 def configure_closedloop(system: System, receiver_url: str) -> None:
