@@ -50,7 +50,3 @@ class AlertmanagerReceiver(Receiver):
                 entity = alert["labels"]["entity"]
                 self.count(Received(entity, "firing", entity, "", entity))
 
-
-def receivers(pages: Pages) -> dict[str, Receiver]:
-    return {"closedloop": Receiver(SECRET, pages.on_receive),
-            "alertmanager": AlertmanagerReceiver(SECRET, pages.on_receive)}
