@@ -1,13 +1,17 @@
 """`make bench`: every benchmark, one after the other."""
 import asyncio
 
-from tests.bench import bench_bus, bench_engine, bench_ingest, bench_latency, bench_nab
+from tests.bench import (
+    bench_bus, bench_engine, bench_ingest, bench_latency, bench_nab, bench_storm,
+)
 
 if __name__ == "__main__":
     print("== bus ==")
     asyncio.run(bench_bus.main(5000))
     print("\n== sample → notification latency ==")
     bench_latency.main(50)
+    print("\n== alert storm (Alertmanager batches into the whole stack) ==")
+    bench_storm.main([])
     print("\n== rule engine ==")
     bench_engine.main()
     print("\n== detector ingest ==")

@@ -79,8 +79,11 @@ class Receiver:
             return
         document = json.loads(body)
         incident = document["incident"]
-        received = Received(delivery_id, document["reason"], incident["incident_id"],
-                            incident["ref"], incident["entity"])
+        self.count(Received(delivery_id, document["reason"], incident["incident_id"],
+                            incident["ref"], incident["entity"]))
+
+    def count(self, received: Received) -> None:
+        delivery_id = received.delivery_id
         with self.lock:
             self.arrivals[delivery_id] += 1
             first = delivery_id not in self.first

@@ -1,0 +1,1 @@
+"""The alert-storm benchmark (issue 8): load, receiver, systems, observation, report."""
