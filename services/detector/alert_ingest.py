@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
@@ -15,6 +16,7 @@ from shared.store import IntegrityError
 from services.detector.alertmanager import alertmanager_alerts, external_alerts, sent_states
 from services.detector.domain import alert_id_for
 from services.detector.firing import FiringSet, events_table
+from services.detector.schemas import AlertmanagerAlert
 
 # Webhook bodies are a few kilobytes; a big API v2 list is parsed in a worker thread so the
 # event loop keeps answering meanwhile.
@@ -51,10 +53,15 @@ class AlertIngest:
                     # What was stored while this request waited, or by the conflict's winner.
                     await self.firing.catch_up(self.pool, since=time.monotonic())
                     return await asyncio.to_thread(
-                        self.app.receive_external, external_alerts(alerts, now, status),
-                        self.firing.get, actor=actor, cause=cause,
-                        read_unknown=attempt.retry_state.attempt_number > 1)
+                        self._store, alerts, status, now, actor=actor, cause=cause,
+                        retried=attempt.retry_state.attempt_number > 1)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _store(self, alerts: list[AlertmanagerAlert], status: str | None, now: datetime, *,
+               actor: str, cause: dict[str, Any], retried: bool) -> dict[str, int]:
+        # After a conflict the set may miss what the winner stored: read what it does not know.
+        return self.app.receive_external(external_alerts(alerts, now, status), self.firing.get,
+                                         actor=actor, cause=cause, read_unknown=retried)
 
 
 def ingest_of(runtime: ServiceRuntime) -> AlertIngest:
