@@ -1,7 +1,9 @@
 """`make bench`: every benchmark, one after the other."""
 import asyncio
 
-from tests.bench import bench_bus, bench_engine, bench_ingest, bench_latency, bench_nab
+from tests.bench import (
+    bench_alert_ingest, bench_bus, bench_engine, bench_ingest, bench_latency, bench_nab,
+)
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -12,5 +14,7 @@ if __name__ == "__main__":
     bench_engine.main()
     print("\n== detector ingest ==")
     bench_ingest.main()
+    print("\n== Alertmanager ingest ==")
+    bench_alert_ingest.main()
     print("\n== adaptive scorer on NAB ==")
     bench_nab.main()
