@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -25,14 +25,15 @@ _WEBHOOK = TypeAdapter(AlertmanagerWebhook)
 _API_V2 = TypeAdapter(list[AlertmanagerAlert])
 
 
-def alertmanager_alerts(body: Any) -> tuple[list[AlertmanagerAlert], str | None]:
+def alertmanager_alerts(body: bytes) -> tuple[list[AlertmanagerAlert], str | None]:
     """A webhook v4 body (an object) or an API v2 alert list (an array) → its alerts and the
-    webhook's status. Picked by shape first, so errors name the field of the shape sent
+    webhook's status. Validated straight from the raw bytes (no json.loads, no dict tree in
+    between). Picked by shape first, so errors name the field of the shape sent
     ("alerts.0.annotations.description"), not of both."""
     try:
-        if isinstance(body, list):
-            return _API_V2.validate_python(body), None
-        webhook = _WEBHOOK.validate_python(body)
+        if body.lstrip()[:1] == b"[":
+            return _API_V2.validate_json(body), None
+        webhook = _WEBHOOK.validate_json(body)
     except ValidationError as error:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
@@ -52,26 +53,48 @@ class ExternalAlert:
     ends_at: datetime | None
 
 
+def sent_states(alerts: list[Any], now: datetime, webhook_status: str | None) -> list[tuple[str, bool]]:
+    """(fingerprint, firing) of each alert: all it takes to recognise a re-send, without
+    building the whole ExternalAlert."""
+    return [(_fingerprint(alert), _firing(alert, _ends_at(alert), now, webhook_status))
+            for alert in alerts]
+
+
 def external_alerts(alerts: list[Any], now: datetime, webhook_status: str | None) -> list[ExternalAlert]:
-    """`alerts` are validated AlertmanagerAlert models; API v2 alerts carry no status, so an
-    `endsAt` in the past means resolved."""
+    """`alerts` are validated AlertmanagerAlert models."""
     out = []
     for alert in alerts:
         labels = dict(alert.labels)
-        status = alert.status or webhook_status
-        # Alertmanager sends Go's zero time (year 1) for "no end set".
-        ends_at = alert.endsAt if alert.endsAt and alert.endsAt.year > 1 else None
-        firing = status == "firing" if status else ends_at is None or ends_at > now
+        ends_at = _ends_at(alert)
         out.append(ExternalAlert(
-            fingerprint=alert.fingerprint or fingerprint_of(
-                "alertmanager", *(f"{k}={v}" for k, v in sorted(labels.items()))),
-            firing=firing,
+            fingerprint=_fingerprint(alert),
+            firing=_firing(alert, ends_at, now, webhook_status),
             name=labels.get("alertname", "alert"),
             entity=next((labels[k] for k in ENTITY_LABELS if labels.get(k)), labels.get("alertname", "unknown")),
             severity=SEVERITY_LABELS.get(labels.get("severity", "").lower(), Severity.P2),
             labels=labels,
             summary=alert.annotations.get("summary") or alert.annotations.get("description", ""),
-            starts_at=alert.startsAt or now,
+            starts_at=_utc(alert.startsAt) if alert.startsAt else now,
             ends_at=ends_at,
         ))
     return out
+
+
+def _fingerprint(alert: Any) -> str:
+    return alert.fingerprint or fingerprint_of(
+        "alertmanager", *(f"{k}={v}" for k, v in sorted(alert.labels.items())))
+
+
+def _ends_at(alert: Any) -> datetime | None:
+    # Alertmanager sends Go's zero time (year 1) for "no end set".
+    return _utc(alert.endsAt) if alert.endsAt and alert.endsAt.year > 1 else None
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def _firing(alert: Any, ends_at: datetime | None, now: datetime, webhook_status: str | None) -> bool:
+    # API v2 alerts carry no status: an end in the past means resolved.
+    status = alert.status or webhook_status
+    return status == "firing" if status else ends_at is None or ends_at > now

@@ -4,14 +4,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from shared.auth import Role, caller, require
-from shared.http import body_schema, error_response, request_cause, runtime_of
+from shared.http import ErrorBody, body_schema, error_response, request_cause, runtime_of
+from shared.store import IntegrityError
 
-from services.detector.alertmanager import alertmanager_alerts, external_alerts
-from services.detector.app import DetectorApplication
+from services.detector.alert_ingest import ingest_of
 from services.detector.evaluator import STANDBY_RETRY_SECONDS, StandingBy
 from services.detector.ingest import BatchTooLarge, parse_batch
 from services.detector.schemas import (
@@ -23,10 +23,7 @@ router = APIRouter(prefix="/v1", tags=["detector"])
 viewer = [Depends(require(Role.VIEWER))]
 # Samples and external alerts: machine senders with the ingest role, or responders.
 ingest = [Depends(require(Role.INGEST))]
-
-
-def detector(request: Request) -> DetectorApplication:
-    return runtime_of(request).application
+CONFLICTED = "other requests kept changing the same alerts at the same moment; send them again"
 
 
 @router.post("/samples", response_model=IngestResult, dependencies=ingest,
@@ -68,10 +65,15 @@ async def list_alerts(request: Request,
 
 @router.post("/ingest/alertmanager", response_model=IngestResult, dependencies=ingest,
              summary="Receive Prometheus Alertmanager alerts (webhook v4 body or API v2 list)",
-             openapi_extra=body_schema(AlertmanagerWebhook | list[AlertmanagerAlert]))
-def alertmanager(request: Request, payload: Any = Body(..., include_in_schema=False),
-                 app: DetectorApplication = Depends(detector)) -> dict[str, int]:
-    alerts, status = alertmanager_alerts(payload)
-    converted = external_alerts(alerts, app.clock.now(), status)
-    return app.receive_external(converted, actor=f"alertmanager:{caller(request)}",
-                                cause=request_cause(request))
+             openapi_extra=body_schema(AlertmanagerWebhook | list[AlertmanagerAlert]),
+             responses={503: {"model": ErrorBody, "description": CONFLICTED}})
+async def alertmanager(request: Request) -> dict[str, int]:
+    """Re-sent alerts that change nothing store nothing. A change that keeps meeting
+    concurrent changes of the same alerts is answered 503 with Retry-After, never 4xx:
+    Alertmanager retries only 5xx (docs/adr/alert-ingest.md)."""
+    try:
+        return await ingest_of(runtime_of(request)).receive(
+            await request.body(), actor=f"alertmanager:{caller(request)}",
+            cause=request_cause(request))
+    except IntegrityError:
+        raise HTTPException(503, CONFLICTED, headers={"Retry-After": "1"}) from None

@@ -2,6 +2,7 @@
 external alerts, each a get → call → save."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -146,21 +147,27 @@ class DetectorApplication(ServiceApplication):
         self.save_tracked(alert, tracking=tracking)
 
     # -- external alerts ------------------------------------------------------------------
-    def receive_external(self, alerts: list[ExternalAlert], *, actor: str,
-                         cause: dict[str, Any]) -> dict[str, int]:
-        return self.retry_on_conflict(
-            lambda: self._receive_external(alerts, actor=actor, cause=cause))
-
-    def _receive_external(self, alerts: list[ExternalAlert], *, actor: str,
-                          cause: dict[str, Any]) -> dict[str, int]:
-        """Alerts from Alertmanager, deduplicated by fingerprint: a re-sent firing alert
-        changes nothing and stores nothing."""
+    def receive_external(self, alerts: list[ExternalAlert], known: Callable[[UUID], bool | None],
+                         *, actor: str, cause: dict[str, Any],
+                         read_unknown: bool = False) -> dict[str, int]:
+        """Alerts from Alertmanager, deduplicated by fingerprint. `known` says whether an
+        alert fires (True), was resolved (False) or was never raised (None) as far as the
+        caller knows (services/detector/alert_ingest.py): alerts it knows in the state sent
+        are not read at all. The changes are saved in one transaction; an IntegrityError
+        means another writer changed one of them first."""
         now = self.clock.now()
         changed: dict[UUID, Alert] = {}
         raised = resolved = 0
         for ext in alerts:
             aid = alert_id_for(ext.fingerprint)
-            alert = changed.get(aid) or self.get_or_none(aid)
+            alert = changed.get(aid)
+            state = alert.firing if alert else known(aid)
+            if ext.firing == bool(state):
+                continue  # a re-send, or the resolve of an alert that is not firing
+            # A change: decided on the aggregate itself. One never raised does not exist,
+            # unless the caller doubts it (after a conflict): then read it.
+            if alert is None and (state is not None or read_unknown):
+                alert = self.get_or_none(aid)
             if ext.firing and not (alert and alert.firing):
                 alert = alert or Alert(fingerprint=ext.fingerprint, source="alertmanager",
                                        name=ext.name, entity=ext.entity, rule_id=None,

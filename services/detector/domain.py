@@ -3,6 +3,7 @@ no wall clock."""
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -22,6 +23,7 @@ def fingerprint_of(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
+@lru_cache(maxsize=1 << 16)  # each re-sent alert asks again; uuid5 costs microseconds
 def alert_id_for(fingerprint: str) -> UUID:
     return uuid5(NS, f"alert:{fingerprint}")
 

@@ -1,17 +1,19 @@
 """Detector API vocabulary."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.limits import (
     ITEMS, MANY, URL, Annotations, Labels, LongText, Name, OptionalName,
 )
 
 from services.detector.rules import RuleSpec
+
+AlertStatus = Literal["firing", "resolved"]
 
 
 class Sample(BaseModel):
@@ -141,27 +143,22 @@ class AlertRead(BaseModel):
 
 
 class AlertmanagerAlert(BaseModel):
-    """One alert as Alertmanager sends it (webhook v4) or as its API v2 accepts it."""
+    """One alert as Alertmanager sends it (webhook v4) or as its API v2 accepts it. Times
+    without a zone are read as UTC where they are used (services.detector.alertmanager):
+    a Python validator here would cost more than the rest of the alert's validation."""
 
     labels: Labels = Field(min_length=1)
     annotations: Annotations = Field(default_factory=dict)
-    status: str | None = Field(None, pattern="^(firing|resolved)$")
+    status: AlertStatus | None = None
     startsAt: datetime | None = None
     endsAt: datetime | None = None
     generatorURL: str | None = Field(None, max_length=URL)
     fingerprint: Name | None = None
 
-    @field_validator("startsAt", "endsAt")
-    @classmethod
-    def aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value
-
 
 class AlertmanagerWebhook(BaseModel):
     version: OptionalName = "4"
-    status: str | None = Field(None, pattern="^(firing|resolved)$")
+    status: AlertStatus | None = None
     receiver: OptionalName | None = None
     groupKey: LongText | None = None
     alerts: list[AlertmanagerAlert] = Field(max_length=MANY)

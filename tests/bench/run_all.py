@@ -2,7 +2,8 @@
 import asyncio
 
 from tests.bench import (
-    bench_bus, bench_engine, bench_ingest, bench_latency, bench_nab, bench_storm,
+    bench_alert_ingest, bench_bus, bench_engine, bench_ingest, bench_latency, bench_nab,
+    bench_storm,
 )
 
 if __name__ == "__main__":
@@ -16,5 +17,7 @@ if __name__ == "__main__":
     bench_engine.main()
     print("\n== detector ingest ==")
     bench_ingest.main()
+    print("\n== Alertmanager ingest ==")
+    bench_alert_ingest.main()
     print("\n== adaptive scorer on NAB ==")
     bench_nab.main()
