@@ -2,7 +2,6 @@
 routes as an explicit opt-in, and errors that name the field and the fix."""
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -19,9 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared import causation
 from shared.auth import Role, refuse_undeclared, require
 from shared.errors import DomainError, Invalid, NotFound
-from shared.limits import MAX_BODY_BYTES, REQUEST_ID
 from shared.store import IntegrityError
 from shared.observability import ServiceMetrics, setup_logging, setup_tracing
+from shared.request_guard import RequestGuard, RequestMetrics, error_response
 from shared.service import ServiceParts, ServiceRuntime
 from shared.settings import ServiceSettings
 
@@ -151,59 +150,6 @@ def _install_error_handlers(api: FastAPI) -> None:
     async def conflict(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
-    @api.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics = request.app.state.metrics
-        metrics.http_requests.labels(metrics.service, request.method, route,
-                                     str(response.status_code)).inc()
-        metrics.http_seconds.labels(metrics.service, request.method, route).observe(
-            time.perf_counter() - started)
-        return response
-
-    @api.middleware("http")
-    async def guard_input(request: Request, call_next):
-        """Refuse what must never be stored: bodies past the size limit (declared or, when
-        chunked, counted) and NUL characters, which PostgreSQL text cannot hold and which
-        would otherwise leave an event no read model could show."""
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return _too_large(int(length))
-        if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
-            return _nul("url")
-        if len(request.headers.get("X-Request-Id", "")) > REQUEST_ID:  # stored on every event
-            return error_response(422, "headers.X-Request-Id", f"at most {REQUEST_ID} characters",
-                          "send a shorter request id, or none (the trace id is used then)")
-        if request.method in ("POST", "PUT", "PATCH"):
-            body, size = [], 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    return _too_large(size)
-                body.append(chunk)
-            request._body = b"".join(body)  # what the route reads (BaseHTTPMiddleware replays it)
-            if b"\\u0000" in request._body.lower():
-                return _nul("body")
-        return await call_next(request)
-
-
-def error_response(status: int, field: str, message: str, fix: str) -> JSONResponse:
-    """One error in the shape of the validation errors: detail plus errors[field, message, fix]."""
-    return JSONResponse({"detail": f"{field}: {message}; {fix}",
-                         "errors": [{"field": field, "message": message, "fix": fix}]}, status)
-
-
-def _too_large(size: int) -> JSONResponse:
-    return error_response(413, "body", f"at most {MAX_BODY_BYTES} bytes ({size} so far)",
-                  "split it into smaller batches")
-
-
-def _nul(where: str) -> JSONResponse:
-    return error_response(422, where, "text must not contain NUL (\\u0000) characters",
-                  "remove them and send again")
-
 
 def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[APIRouter],
               *, title: str, description: str) -> FastAPI:
@@ -235,6 +181,8 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
         refuse_undeclared(router.routes)
         api.include_router(router, responses=ERROR_RESPONSES)
     _install_error_handlers(api)
+    api.add_middleware(RequestGuard)
+    api.add_middleware(RequestMetrics, metrics=metrics)  # the outermost: refusals count too
     FastAPIInstrumentor.instrument_app(api, excluded_urls="healthz,readyz,metrics")
     _hoist_body_definitions(api)
     return api

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from shared.auth import Role, caller, require
-from shared.http import ErrorBody, body_schema, error_response, request_cause, runtime_of
+from shared.http import ErrorBody, body_schema, request_cause, runtime_of
+from shared.request_guard import error_response
 from shared.store import IntegrityError
 
 from services.detector.alert_ingest import ingest_of

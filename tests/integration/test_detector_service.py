@@ -156,7 +156,7 @@ def test_a_chunked_body_is_held_to_the_same_size_limit(detector):
     """Without Content-Length the limit is counted while reading, not trusted from a header."""
     import json as _json
 
-    from shared.http import MAX_BODY_BYTES
+    from shared.limits import MAX_BODY_BYTES
 
     sample = _json.dumps({"metric": "m", "entity": "e", "value": 1}).encode()
 
