@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from copy import deepcopy
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -55,7 +56,25 @@ def ensure_schema(database_url: str, schema: str) -> None:
 
 
 class ChangedInThisBatch(Exception):
-    """A handler in a batch read an aggregate an earlier handler of the batch changed."""
+    """A handler in a batch asked for an earlier version of an aggregate the batch changed."""
+
+
+class Batch(ProcessingEvent):
+    """What the handlers of one batch saved: their events, the tracking rows of their messages,
+    and the aggregates as they left them, which later handlers of the batch read instead of
+    the store (that does not know them until the batch commits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trackings: list[Tracking] = []
+        self.saved_kwargs["trackings"] = self.trackings  # BatchProcessRecorder writes them
+
+    def pending(self, aggregate_id: UUID) -> Any | None:
+        """A copy of the aggregate as this batch left it, or None when the batch did not save
+        it. A copy, so a handler that changes it and then fails leaves nothing behind, as it
+        would one message at a time."""
+        aggregate = self.aggregates.get(aggregate_id)
+        return deepcopy(aggregate) if aggregate is not None else None
 
 
 class BatchProcessRecorder(ChainedProcessRecorder):
@@ -81,12 +100,13 @@ class ServiceApplication(Application[UUID]):
         read = self.repository.get
 
         def get(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
-            batch = getattr(self._local, "batch", None)
-            if batch is not None and aggregate_id in batch.aggregates:
-                # An earlier message of the batch changed it and the store does not know
-                # yet: reading it here would decide on stale state. Go one by one instead.
+            batch: Batch | None = getattr(self._local, "batch", None)
+            if batch is None or aggregate_id not in batch.aggregates:
+                return read(aggregate_id, *args, **kwargs)
+            if args or kwargs.get("version") is not None:
+                # The store holds none of the batch's versions yet: go one by one instead.
                 raise ChangedInThisBatch(f"aggregate {aggregate_id} changed earlier in the batch")
-            return read(aggregate_id, *args, **kwargs)
+            return batch.pending(aggregate_id)  # read your own writes
 
         self.repository.get = get  # type: ignore[method-assign]
 
@@ -100,31 +120,31 @@ class ServiceApplication(Application[UUID]):
     def save_tracked(self, *objs: Any, tracking: Tracking | None) -> None:
         """Save aggregates and, in the same transaction, the position of the message that
         caused them. Raises IntegrityError when that message was already processed."""
-        batch = getattr(self._local, "batch", None)
+        batch: Batch | None = getattr(self._local, "batch", None)
         if batch is not None:  # inside save_batch(): written together at the end
             batch.collect_events(*objs)
             if tracking is not None:
                 batch.trackings.append(tracking)
             return
-        processing = ProcessingEvent(tracking=tracking)
-        processing.collect_events(*objs)
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
+        self._write(ProcessingEvent(tracking=tracking), objs)
 
     def save_batch(self, run: Callable[[], None]) -> None:
         """Run several message handlers and write everything they saved, with every tracking
-        row, in one transaction. Any failure (a conflict, a redelivery, a handler error)
-        writes nothing and raises; the caller then handles the messages one by one."""
-        batch = ProcessingEvent()
-        batch.trackings = []  # type: ignore[attr-defined]
+        row, in one transaction. A handler reads what earlier handlers of the batch saved as
+        they left it. Any failure (a conflict, a redelivery, a handler error) writes nothing
+        and raises; the caller then handles the messages one by one."""
+        batch = Batch()
         self._local.batch = batch
         try:
             run()
         finally:
             self._local.batch = None
-        recordings = self.events.put(batch.events, trackings=batch.trackings)  # type: ignore[attr-defined]
-        self._take_snapshots(batch)
+        self._write(batch, ())
+
+    def _write(self, processing: ProcessingEvent, objs: tuple[Any, ...]) -> None:
+        processing.collect_events(*objs)
+        recordings = self._record(processing)  # also refreshes the aggregate cache, if any
+        self._take_snapshots(processing)
         self._notify(recordings)
 
     def _notify(self, recordings: list[Any]) -> None:
@@ -175,15 +195,24 @@ class ServiceApplication(Application[UUID]):
         """Whether this exact message was recorded. eventsourcing's has_tracking_id() answers
         "is the highest position at least this one", which is wrong for out-of-order
         redelivery: message 10 failing after message 11 succeeded would be taken as done."""
+        return tracking in self.processed_among([tracking])
+
+    def processed_among(self, trackings: list[Tracking]) -> set[Tracking]:
+        """Which of these messages were recorded, in one query."""
         recorder = self.recorder
         if not hasattr(recorder, "datastore"):  # in-memory recorders keep a high-water mark only
-            return recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
-        statement = SQL("SELECT 1 FROM {}.{} WHERE application_name = %s AND notification_id = %s"
+            return {t for t in trackings
+                    if recorder.has_tracking_id(t.application_name, t.notification_id)}
+        statement = SQL("SELECT application_name, notification_id FROM {}.{} "
+                        "WHERE (application_name, notification_id) IN "
+                        "(SELECT * FROM unnest(%s::text[], %s::bigint[]))"
                         ).format(Identifier(recorder.datastore.schema),
                                  Identifier(recorder.tracking_table_name))
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (tracking.application_name, tracking.notification_id))
-            return curs.fetchone() is not None
+            curs.execute(statement, ([t.application_name for t in trackings],
+                                     [t.notification_id for t in trackings]))
+            return {Tracking(row["application_name"], row["notification_id"])
+                    for row in curs.fetchall()}
 
     def position(self, follower: str) -> int:
         """Last notification id a follower of this application's log has finished with."""

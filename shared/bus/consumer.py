@@ -64,6 +64,7 @@ class DurableConsumer:
     say nothing about the message."""
 
     PENDING_EVERY_SECONDS = 5.0  # how often num_pending is refreshed on /metrics
+    BATCH_CONFLICTS = 3  # a batch that conflicts with another writer is run again this often
 
     def __init__(self, app: ServiceApplication, js: Any, service: str, subscription: Subscription,
                  *, batch: int = 100, max_deliver: int = 5, metrics: Any = None,
@@ -133,6 +134,7 @@ class DurableConsumer:
                 readable.append(Delivery(msg, *self.read(msg)))
             except (ValidationError, ValueError, KeyError) as error:
                 await self.reject(msg, f"unreadable message: {error}")
+        readable = await self._skip_processed(readable)
         if len(readable) > 1 and await asyncio.to_thread(self._all_at_once, readable):
             for delivery in readable:
                 await self._ack(delivery.msg)
@@ -142,16 +144,41 @@ class DurableConsumer:
         for delivery in readable:
             await self.handle_one(delivery)
 
+    async def _skip_processed(self, deliveries: list["Delivery"]) -> list["Delivery"]:
+        """Acknowledge redelivered messages that were processed already (their ack was lost,
+        or the process died before it), so the rest of their batch can still go in at once:
+        one of them in a batch would fail its commit and send every message one by one."""
+        again = [d for d in deliveries if d.msg.metadata.num_delivered > 1]
+        if not again:
+            return deliveries
+        try:
+            done = await asyncio.to_thread(self.app.processed_among, [d.tracking for d in again])
+        except Exception:  # the database is away: the handlers below wait it out
+            return deliveries
+        for d in again:
+            if d.tracking in done:
+                await self._ack(d.msg)
+        return [d for d in deliveries if d.tracking not in done]
+
     def _all_at_once(self, deliveries: list["Delivery"]) -> bool:
         def run() -> None:
             for d in deliveries:
                 with self._span(d):
                     d.handler(d.envelope, d.contract, d.tracking)
-        try:
-            self.app.save_batch(run)
-            return True
-        except Exception:  # handled again one by one, where each message gets its verdict
-            return False  # (and where an outage is waited out)
+
+        for attempt in range(self.BATCH_CONFLICTS):
+            try:
+                self.app.save_batch(run)
+                return True
+            except IntegrityError:
+                # Another writer changed one of the batch's aggregates first (a replica, a
+                # command, another consumer of this service): again, with fresh state. A
+                # message processed before fails the same way each time: one by one, then.
+                if attempt == self.BATCH_CONFLICTS - 1:
+                    return False
+            except Exception:  # handled again one by one, where each message gets its verdict
+                return False  # (and where an outage is waited out)
+        return False
 
     def read(self, msg: Any) -> tuple[CloudEvent, Contract, Handler, Tracking]:
         envelope = CloudEvent.from_bytes(msg.data)

@@ -23,7 +23,10 @@ from tests.unit.test_incidents_domain import (  # noqa: F401 (collected again he
 )
 from tests.unit.test_shared_store import (  # noqa: F401 (collected again here)
     test_a_batch_of_independent_changes_is_written_together,
-    test_reading_what_an_earlier_handler_of_the_batch_changed_aborts_the_batch,
+    test_a_change_a_failing_handler_did_not_save_is_not_seen_by_the_next,
+    test_a_failing_batch_writes_nothing,
+    test_a_handler_reads_what_an_earlier_handler_of_the_batch_saved,
+    test_an_earlier_version_of_something_the_batch_changed_is_not_read,
 )
 from tests.unit.test_notifier_domain import (  # noqa: F401 (collected again here)
     app,
