@@ -41,6 +41,9 @@ class Subscription:
     stream: str
     handlers: dict[type[Contract], Handler]
     subjects: list[str] = field(default_factory=list)
+    # Called with a batch's contracts before its handlers run, to read what they will need in
+    # a few queries instead of one each (ServiceApplication.read_ahead).
+    read_ahead: Callable[[list[Contract]], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.subjects:
@@ -162,6 +165,8 @@ class DurableConsumer:
 
     def _all_at_once(self, deliveries: list["Delivery"]) -> bool:
         def run() -> None:
+            if self.sub.read_ahead is not None:
+                self.sub.read_ahead([d.contract for d in deliveries])
             for d in deliveries:
                 with self._span(d):
                     d.handler(d.envelope, d.contract, d.tracking)

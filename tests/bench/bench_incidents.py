@@ -3,7 +3,7 @@
 PostgreSQL. Prints incidents/s, raised → opened p50/p95/p99 (published → IncidentOpened seen
 on the bus) and the consumer's batch sizes.
 
-Run: .venv/bin/python -m tests.bench.bench_incidents [BURST] [RATE] [SECONDS]
+Run: .venv/bin/python -m tests.bench.bench_incidents [BURST] [RATE] [SECONDS] [RESENT]
      (default: a burst of 2000 new P1 alerts, then 250 alerts/s for 10 s of which 80% re-sent; 0 skips one)"""
 from __future__ import annotations
 
@@ -184,10 +184,11 @@ async def bench(nats_url: str, args: list[str]) -> None:
         count = int(args[0]) if args else 2000
         rate = float(args[1]) if len(args) > 1 else 250.0
         seconds = float(args[2]) if len(args) > 2 else 10.0
+        resent = float(args[3]) if len(args) > 3 else 0.8
         if count:
             await burst(nc, count, ("P1",), batches)
         if rate:
-            await steady(nc, rate, seconds, batches)
+            await steady(nc, rate, seconds, batches, resent)
     finally:
         await nc.close()
 
