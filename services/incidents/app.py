@@ -86,9 +86,8 @@ class IncidentsApplication(ServiceApplication):
                            f"{', '.join(Severity)}") from None
         at, actor, cause = self.clock.now(), producer_of(envelope), from_message(envelope)
         details = alert.model_dump(mode="json", exclude={"fingerprint", "entity", "severity"})
-        link = (self.get_or_none(FingerprintLink.create_id(alert.fingerprint))
-                or FingerprintLink(fingerprint=alert.fingerprint, at=at, actor=actor, cause=cause))
-        current = self._current_incident(link)
+        link = self.get_or_none(FingerprintLink.create_id(alert.fingerprint))
+        current = self._current_incident(link) if link is not None else None
         if current is not None and alert.alert_id in current.alert_ids:
             self.save_tracked(tracking=tracking)  # the same alert sent again: nothing new
             return
@@ -101,10 +100,14 @@ class IncidentsApplication(ServiceApplication):
         number = self.next_number(scope, floor=self._numbered_before(scope))
         ref = format_ref(severity, at, number)
         incident = Incident.open(
-            fingerprint=alert.fingerprint, occurrence=link.occurrences + 1, ref=ref,
-            severity=severity, title=f"{alert.name} on {alert.entity}", entity=alert.entity,
-            alert=details, at=at, actor=actor, cause=cause)
-        link.link(incident.id, at, actor, cause)
+            fingerprint=alert.fingerprint, occurrence=link.occurrences + 1 if link else 1,
+            ref=ref, severity=severity, title=f"{alert.name} on {alert.entity}",
+            entity=alert.entity, alert=details, at=at, actor=actor, cause=cause)
+        if link is None:
+            link = FingerprintLink(fingerprint=alert.fingerprint, at=at, actor=actor,
+                                   cause=cause, first_incident_id=incident.id)
+        else:
+            link.link(incident.id, at, actor, cause)
         # One transaction: a ref is never issued without its incident, nor an incident twice.
         self.save_tracked(link, incident, tracking=tracking,
                           numbers=(Numbered(scope, number, incident.id),))

@@ -45,6 +45,33 @@ def test_a_batch_of_alerts_of_one_severity_is_saved_once_with_consecutive_refs(f
     assert second["alert_ids"] == ["a-2", "a-2b"]
 
 
+def test_a_new_incident_stores_two_events_and_its_number(feed):
+    written = saves(feed)
+    feed.raise_alert("a-1", fingerprint="fp-1", severity="P2")
+    assert written == [2]  # the link started with its incident, and the incident
+    [incident_id] = feed.incident_ids()
+    assert str(feed.app.number_owner("P2-2026-11", 1)) == incident_id
+    link = feed.app.repository.get(FingerprintLink.create_id("fp-1"))
+    assert (link.occurrences, str(link.current_incident_id), link.version) == (1, incident_id, 1)
+
+
+def test_a_link_an_earlier_release_stored_in_two_events_still_loads_and_links_on(feed):
+    october = Incident.open(
+        fingerprint="fp-old", occurrence=1, ref="P2-2026-10-001", severity=Severity.P2,
+        title="t", entity="store-1", alert={"alert_id": "a-1"}, at=T0, actor="detector",
+        cause=CAUSE)
+    link = FingerprintLink(fingerprint="fp-old", at=T0, actor="detector", cause=CAUSE)
+    link.link(october.id, T0, "detector", CAUSE)
+    feed.app.save(link, october)
+    loaded = feed.app.repository.get(link.id)
+    assert (loaded.occurrences, loaded.current_incident_id, loaded.version) == (1, october.id, 2)
+
+    feed.app.resolve(str(october.id), "alice", "restarted", CAUSE)
+    feed.raise_alert("a-2", fingerprint="fp-old", severity="P2")  # a new outage
+    assert feed.app.repository.get(link.id).occurrences == 2
+    assert feed.app.incident("P2-2026-11-001")["occurrence"] == 2
+
+
 def test_a_batch_that_fails_issues_no_ref_and_leaves_no_gap(feed):
     def fails_at_the_end() -> None:
         for n in range(1, 4):

@@ -39,10 +39,13 @@ class FingerprintLink(Aggregate):
         return uuid5(NAMESPACE, f"fingerprint:{fingerprint}")
 
     @event("Started")
-    def __init__(self, fingerprint: str, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+    def __init__(self, fingerprint: str, at: datetime, actor: str, cause: dict[str, Any],
+                 first_incident_id: UUID | None = None) -> None:
+        # Started with its first incident: one event, not two, for each new fingerprint
+        # (links stored before carry no first incident and are linked by IncidentLinked).
         self.fingerprint = fingerprint
-        self.occurrences = 0
-        self.current_incident_id: UUID | None = None
+        self.occurrences = 0 if first_incident_id is None else 1
+        self.current_incident_id: UUID | None = first_incident_id
 
     @event("IncidentLinked")
     def link(self, incident_id: UUID, at: datetime, actor: str, cause: dict[str, Any]) -> None:
