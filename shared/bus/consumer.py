@@ -158,10 +158,10 @@ class DurableConsumer:
             done = await asyncio.to_thread(self.app.processed_among, [d.tracking for d in again])
         except Exception:  # the database is away: the handlers below wait it out
             return deliveries
-        for d in again:
-            if d.tracking in done:
-                await self._ack(d.msg)
-        return [d for d in deliveries if d.tracking not in done]
+        skipped = [d for d in again if d.tracking in done]
+        for d in skipped:
+            await self._ack(d.msg)
+        return [d for d in deliveries if not any(d is s for s in skipped)]
 
     def _all_at_once(self, deliveries: list["Delivery"]) -> bool:
         def run() -> None:
@@ -178,12 +178,18 @@ class DurableConsumer:
             except IntegrityError:
                 # Another writer changed one of the batch's aggregates first (a replica, a
                 # command, another consumer of this service): again, with fresh state. A
-                # message processed before fails the same way each time: one by one, then.
-                if attempt == self.BATCH_CONFLICTS - 1:
+                # message processed before would fail the same way each time: one by one.
+                if attempt == self.BATCH_CONFLICTS - 1 or self._any_processed(deliveries):
                     return False
             except Exception:  # handled again one by one, where each message gets its verdict
                 return False  # (and where an outage is waited out)
         return False
+
+    def _any_processed(self, deliveries: list["Delivery"]) -> bool:
+        try:
+            return bool(self.app.processed_among([d.tracking for d in deliveries]))
+        except Exception:  # the database is away: one by one, where outages are waited out
+            return True
 
     def read(self, msg: Any) -> tuple[CloudEvent, Contract, Handler, Tracking]:
         envelope = CloudEvent.from_bytes(msg.data)
