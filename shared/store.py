@@ -2,21 +2,28 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError, Application, ProcessingEvent, project_aggregate,
+)
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.popo import POPOFactory
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
+from shared.batch import Batch, ChangedInThisBatch, collect
 from shared.chain import ChainedProcessRecorder
+from shared.recorders import MemoryProcessRecorder, Numbered
 
 A = TypeVar("A")
 
-__all__ = ["ServiceApplication", "Tracking", "IntegrityError", "eventsourcing_env", "ensure_schema"]
+__all__ = ["ServiceApplication", "Tracking", "IntegrityError", "Numbered", "ChangedInThisBatch",
+           "eventsourcing_env", "ensure_schema"]
 
 
 def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "",
@@ -43,7 +50,7 @@ def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "",
         # Waiting for a pooled connection fails after 5 s (not 30): during an outage callers
         # learn it well inside JetStream's ack_wait, and consumers hold their messages instead.
         "POSTGRES_CONNECT_TIMEOUT": "5",
-        "PROCESS_RECORDER_TOPIC": "shared.store:BatchProcessRecorder",
+        "PROCESS_RECORDER_TOPIC": "shared.recorders:BatchProcessRecorder",
     }
 
 
@@ -52,21 +59,6 @@ def ensure_schema(database_url: str, schema: str) -> None:
         # Checking first lets a role without CREATE on the database use a prepared schema.
         if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-
-
-class ChangedInThisBatch(Exception):
-    """A handler in a batch read an aggregate an earlier handler of the batch changed."""
-
-
-class BatchProcessRecorder(ChainedProcessRecorder):
-    """Chains every stored event to the one before it (shared/chain.py), and also records the
-    tracking rows of several messages with their events, in one transaction
-    (`trackings=[...]`): a consumer's batch costs one commit, not one each."""
-
-    def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
-        for tracking in kwargs.get("trackings", ()):
-            self._insert_tracking(curs, tracking=tracking)
-        super()._insert_events(curs, stored_events, **kwargs)
 
 
 class ServiceApplication(Application[UUID]):
@@ -81,51 +73,76 @@ class ServiceApplication(Application[UUID]):
         read = self.repository.get
 
         def get(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
-            batch = getattr(self._local, "batch", None)
-            if batch is not None and aggregate_id in batch.aggregates:
-                # An earlier message of the batch changed it and the store does not know
-                # yet: reading it here would decide on stale state. Go one by one instead.
+            batch = self._batch()
+            if batch is None or not batch.knows(aggregate_id):
+                return read(aggregate_id, *args, **kwargs)
+            if args or kwargs.get("version") is not None:  # an earlier version
+                if aggregate_id not in batch.aggregates:
+                    return read(aggregate_id, *args, **kwargs)
+                # The store holds none of the batch's versions yet: go one by one instead.
                 raise ChangedInThisBatch(f"aggregate {aggregate_id} changed earlier in the batch")
-            return read(aggregate_id, *args, **kwargs)
+            return batch.get(aggregate_id)  # read your own writes
 
         self.repository.get = get  # type: ignore[method-assign]
 
     def construct_recorder(self):  # type: ignore[override]
+        if isinstance(self.factory, POPOFactory):
+            return MemoryProcessRecorder()
         recorder = self.factory.process_recorder()
         if isinstance(recorder, ChainedProcessRecorder):
             recorder.chain_key = (self.env.get("CHAIN_KEY") or "").encode()
         return recorder
 
+    def _batch(self) -> Batch | None:
+        return getattr(self._local, "batch", None)
+
     # -- saving ---------------------------------------------------------------------------
-    def save_tracked(self, *objs: Any, tracking: Tracking | None) -> None:
+    def save_tracked(self, *objs: Any, tracking: Tracking | None,
+                     numbers: tuple[Numbered, ...] = ()) -> None:
         """Save aggregates and, in the same transaction, the position of the message that
-        caused them. Raises IntegrityError when that message was already processed."""
-        batch = getattr(self._local, "batch", None)
+        caused them and the numbers issued to them (next_number). Raises IntegrityError when
+        that message was already processed, or another writer took one of the numbers."""
+        batch = self._batch()
         if batch is not None:  # inside save_batch(): written together at the end
-            batch.collect_events(*objs)
-            if tracking is not None:
-                batch.trackings.append(tracking)
+            batch.collect(objs, tracking, numbers)
             return
         processing = ProcessingEvent(tracking=tracking)
-        processing.collect_events(*objs)
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
+        processing.saved_kwargs["numbers"] = list(numbers)
+        self._write(processing, objs)
 
     def save_batch(self, run: Callable[[], None]) -> None:
         """Run several message handlers and write everything they saved, with every tracking
-        row, in one transaction. Any failure (a conflict, a redelivery, a handler error)
-        writes nothing and raises; the caller then handles the messages one by one."""
-        batch = ProcessingEvent()
-        batch.trackings = []  # type: ignore[attr-defined]
+        row, in one transaction. A handler reads what earlier handlers of the batch saved as
+        they left it. Any failure (a conflict, a redelivery, a handler error) writes nothing
+        and raises; the caller then handles the messages one by one."""
+        batch = Batch()
         self._local.batch = batch
         try:
             run()
         finally:
             self._local.batch = None
-        recordings = self.events.put(batch.events, trackings=batch.trackings)  # type: ignore[attr-defined]
-        self._take_snapshots(batch)
+        self._write(batch, ())
+
+    def _write(self, processing: ProcessingEvent, objs: tuple[Any, ...]) -> None:
+        collect(processing, objs)
+        recordings = self._record(processing)  # also refreshes the aggregate cache, if any
+        self._take_snapshots(processing)
         self._notify(recordings)
+
+    def next_number(self, scope: str, floor: int = 0) -> int:
+        """The next gap-free number of `scope` (at least floor + 1); it is issued when saved
+        with save_tracked(numbers=...). Inside a batch, the store is asked once per scope."""
+        batch = self._batch()
+        if batch is not None and scope in batch.highest:
+            return batch.highest[scope] + 1
+        highest = max(self.recorder.highest_number(scope), floor)
+        if batch is not None:
+            batch.highest[scope] = highest
+        return highest + 1
+
+    def number_owner(self, scope: str, number: int) -> UUID | None:
+        """The aggregate number `number` of `scope` was issued to."""
+        return self.recorder.number_owner(scope, number)
 
     def _notify(self, recordings: list[Any]) -> None:
         if recordings:
@@ -168,6 +185,23 @@ class ServiceApplication(Application[UUID]):
         except AggregateNotFoundError:
             return None
 
+    def read_ahead(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, Any]:
+        """Inside a batch, read these aggregates in one query for its handlers, who then get
+        them without a round trip each (a miss too). Returns those found, to look at, not to
+        change. Outside a batch, or with snapshots (read from the snapshot, one by one), reads
+        nothing."""
+        batch = self._batch()
+        if batch is None or self.snapshots is not None:
+            return {}
+        wanted = [i for i in dict.fromkeys(aggregate_ids) if not batch.knows(i)]
+        events: dict[UUID, list[Any]] = defaultdict(list)
+        for stored in self.recorder.select_events_of(wanted) if wanted else ():
+            events[stored.originator_id].append(self.mapper.to_domain_event(stored))
+        for aggregate_id in wanted:
+            found = events.get(aggregate_id)
+            batch.read_ahead[aggregate_id] = project_aggregate(None, found) if found else None
+        return {i: a for i, a in batch.read_ahead.items() if a is not None and i in events}
+
     def stored_events(self, aggregate_id: UUID) -> list[Any]:
         return list(self.events.get(aggregate_id))
 
@@ -175,15 +209,24 @@ class ServiceApplication(Application[UUID]):
         """Whether this exact message was recorded. eventsourcing's has_tracking_id() answers
         "is the highest position at least this one", which is wrong for out-of-order
         redelivery: message 10 failing after message 11 succeeded would be taken as done."""
+        return tracking in self.processed_among([tracking])
+
+    def processed_among(self, trackings: list[Tracking]) -> set[Tracking]:
+        """Which of these messages were recorded, in one query."""
         recorder = self.recorder
         if not hasattr(recorder, "datastore"):  # in-memory recorders keep a high-water mark only
-            return recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
-        statement = SQL("SELECT 1 FROM {}.{} WHERE application_name = %s AND notification_id = %s"
+            return {t for t in trackings
+                    if recorder.has_tracking_id(t.application_name, t.notification_id)}
+        statement = SQL("SELECT application_name, notification_id FROM {}.{} "
+                        "WHERE (application_name, notification_id) IN "
+                        "(SELECT * FROM unnest(%s::text[], %s::bigint[]))"
                         ).format(Identifier(recorder.datastore.schema),
                                  Identifier(recorder.tracking_table_name))
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (tracking.application_name, tracking.notification_id))
-            return curs.fetchone() is not None
+            curs.execute(statement, ([t.application_name for t in trackings],
+                                     [t.notification_id for t in trackings]))
+            return {Tracking(row["application_name"], row["notification_id"])
+                    for row in curs.fetchall()}
 
     def position(self, follower: str) -> int:
         """Last notification id a follower of this application's log has finished with."""

@@ -13,15 +13,14 @@ from shared.causation import from_message, from_timer
 from shared.clock import Clock
 from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
-    CapaClosed, CapaOpened, CapaRootCauseRecorded, CloudEvent,
+    CapaClosed, CapaOpened, CapaRootCauseRecorded, CloudEvent, Contract,
     EscalationTriggered, NotificationDelivered, NotificationFailed,
 )
-from shared.store import ServiceApplication, Tracking
+from shared.store import Numbered, ServiceApplication, Tracking
 
 from services.incidents.domain import (
     FingerprintLink, Incident, IncidentNotFound, RaciRole, RefCounter, RefIndex, Severity,
-    Status,
-    format_ref,
+    Status, format_ref, parse_ref, ref_scope,
 )
 from services.incidents.timeline import timeline_of
 
@@ -34,11 +33,9 @@ def producer_of(envelope: CloudEvent) -> str:
 
 
 class IncidentsApplication(ServiceApplication):
-    # Every opened incident issues a number: snapshot counters so busy months stay cheap.
-    snapshotting_intervals = {RefCounter: 100}
-
     def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
         self.clock = clock
+        self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued
         super().__init__(env)
 
     # -- commands (API) ------------------------------------------------------------------
@@ -89,9 +86,8 @@ class IncidentsApplication(ServiceApplication):
                            f"{', '.join(Severity)}") from None
         at, actor, cause = self.clock.now(), producer_of(envelope), from_message(envelope)
         details = alert.model_dump(mode="json", exclude={"fingerprint", "entity", "severity"})
-        link = (self.get_or_none(FingerprintLink.create_id(alert.fingerprint))
-                or FingerprintLink(fingerprint=alert.fingerprint, at=at, actor=actor, cause=cause))
-        current = self._current_incident(link)
+        link = self.get_or_none(FingerprintLink.create_id(alert.fingerprint))
+        current = self._current_incident(link) if link is not None else None
         if current is not None and alert.alert_id in current.alert_ids:
             self.save_tracked(tracking=tracking)  # the same alert sent again: nothing new
             return
@@ -99,19 +95,39 @@ class IncidentsApplication(ServiceApplication):
             current.record_alert(details, at, actor, cause)
             self.save_tracked(current, tracking=tracking)
             return
-        counter = (self.get_or_none(RefCounter.create_id(str(severity), f"{at:%Y-%m}"))
-                   or RefCounter(severity=str(severity), month=f"{at:%Y-%m}", at=at, actor=actor,
-                                 cause=cause))
-        counter.issue(at, actor, cause)
-        ref = format_ref(severity, at, counter.last)
+        # Gap-free per severity and month: the store records the number with the incident.
+        scope = ref_scope(severity, at)
+        number = self.next_number(scope, floor=self._numbered_before(scope))
+        ref = format_ref(severity, at, number)
         incident = Incident.open(
-            fingerprint=alert.fingerprint, occurrence=link.occurrences + 1, ref=ref,
-            severity=severity, title=f"{alert.name} on {alert.entity}", entity=alert.entity,
-            alert=details, at=at, actor=actor, cause=cause)
-        link.link(incident.id, at, actor, cause)
-        index = RefIndex(ref=ref, incident_id=incident.id, at=at, actor=actor, cause=cause)
+            fingerprint=alert.fingerprint, occurrence=link.occurrences + 1 if link else 1,
+            ref=ref, severity=severity, title=f"{alert.name} on {alert.entity}",
+            entity=alert.entity, alert=details, at=at, actor=actor, cause=cause)
+        if link is None:
+            link = FingerprintLink(fingerprint=alert.fingerprint, at=at, actor=actor,
+                                   cause=cause, first_incident_id=incident.id)
+        else:
+            link.link(incident.id, at, actor, cause)
         # One transaction: a ref is never issued without its incident, nor an incident twice.
-        self.save_tracked(link, counter, incident, index, tracking=tracking)
+        self.save_tracked(link, incident, tracking=tracking,
+                          numbers=(Numbered(scope, number, incident.id),))
+
+    def read_ahead_alerts(self, contracts: list[Contract]) -> None:
+        """A batch of alerts reads its fingerprints' links in one query, and their current
+        incidents in one more, instead of a round trip or two per alert."""
+        links = self.read_ahead(FingerprintLink.create_id(c.fingerprint) for c in contracts
+                                if isinstance(c, (AlertRaised, AlertResolved)))
+        self.read_ahead(link.current_incident_id for link in links.values()
+                        if isinstance(link, FingerprintLink) and link.current_incident_id)
+
+    def _numbered_before(self, scope: str) -> int:
+        """The last number a RefCounter of an earlier release issued in this scope (it never
+        changes now, so it is read once per scope)."""
+        if scope not in self._legacy_last:
+            severity, month = scope.split("-", 1)
+            counter = self.get_or_none(RefCounter.create_id(severity, month))
+            self._legacy_last[scope] = counter.last if isinstance(counter, RefCounter) else 0
+        return self._legacy_last[scope]
 
     def handle_alert_resolved(self, envelope: CloudEvent, alert: AlertResolved,
                               tracking: Tracking) -> None:
@@ -216,6 +232,9 @@ class IncidentsApplication(ServiceApplication):
         """The id an incident would have, from its uuid or its human ref (P0-2026-11-001)."""
         text = id_or_ref.strip()
         if REF.match(text):
+            if (numbered := parse_ref(text)) and (owner := self.number_owner(*numbered)):
+                return owner
+            # Issued by an earlier release, which indexed its refs in RefIndex aggregates.
             index = self.get_or_none(RefIndex.create_id(text.upper()))
             if isinstance(index, RefIndex):
                 return index.incident_id

@@ -17,7 +17,7 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
         Subscription(stream="DETECTOR", handlers={
             AlertRaised: app.handle_alert_raised,
             AlertResolved: app.handle_alert_resolved,
-        }),
+        }, read_ahead=app.read_ahead_alerts),
         Subscription(stream="NOTIFIER", handlers={
             NotificationDelivered: app.handle_notification_delivered,
             NotificationFailed: app.handle_notification_failed,

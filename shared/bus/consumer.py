@@ -41,6 +41,9 @@ class Subscription:
     stream: str
     handlers: dict[type[Contract], Handler]
     subjects: list[str] = field(default_factory=list)
+    # Called with a batch's contracts before its handlers run, to read what they will need in
+    # a few queries instead of one each (ServiceApplication.read_ahead).
+    read_ahead: Callable[[list[Contract]], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.subjects:
@@ -64,6 +67,7 @@ class DurableConsumer:
     say nothing about the message."""
 
     PENDING_EVERY_SECONDS = 5.0  # how often num_pending is refreshed on /metrics
+    BATCH_CONFLICTS = 3  # a batch that conflicts with another writer is run again this often
 
     def __init__(self, app: ServiceApplication, js: Any, service: str, subscription: Subscription,
                  *, batch: int = 100, max_deliver: int = 5, metrics: Any = None,
@@ -133,6 +137,7 @@ class DurableConsumer:
                 readable.append(Delivery(msg, *self.read(msg)))
             except (ValidationError, ValueError, KeyError) as error:
                 await self.reject(msg, f"unreadable message: {error}")
+        readable = await self._skip_processed(readable)
         if len(readable) > 1 and await asyncio.to_thread(self._all_at_once, readable):
             for delivery in readable:
                 await self._ack(delivery.msg)
@@ -142,16 +147,49 @@ class DurableConsumer:
         for delivery in readable:
             await self.handle_one(delivery)
 
+    async def _skip_processed(self, deliveries: list["Delivery"]) -> list["Delivery"]:
+        """Acknowledge redelivered messages that were processed already (their ack was lost,
+        or the process died before it), so the rest of their batch can still go in at once:
+        one of them in a batch would fail its commit and send every message one by one."""
+        again = [d for d in deliveries if d.msg.metadata.num_delivered > 1]
+        if not again:
+            return deliveries
+        try:
+            done = await asyncio.to_thread(self.app.processed_among, [d.tracking for d in again])
+        except Exception:  # the database is away: the handlers below wait it out
+            return deliveries
+        skipped = [d for d in again if d.tracking in done]
+        for d in skipped:
+            await self._ack(d.msg)
+        return [d for d in deliveries if not any(d is s for s in skipped)]
+
     def _all_at_once(self, deliveries: list["Delivery"]) -> bool:
         def run() -> None:
+            if self.sub.read_ahead is not None:
+                self.sub.read_ahead([d.contract for d in deliveries])
             for d in deliveries:
                 with self._span(d):
                     d.handler(d.envelope, d.contract, d.tracking)
+
+        for attempt in range(self.BATCH_CONFLICTS):
+            try:
+                self.app.save_batch(run)
+                return True
+            except IntegrityError:
+                # Another writer changed one of the batch's aggregates first (a replica, a
+                # command, another consumer of this service): again, with fresh state. A
+                # message processed before would fail the same way each time: one by one.
+                if attempt == self.BATCH_CONFLICTS - 1 or self._any_processed(deliveries):
+                    return False
+            except Exception:  # handled again one by one, where each message gets its verdict
+                return False  # (and where an outage is waited out)
+        return False
+
+    def _any_processed(self, deliveries: list["Delivery"]) -> bool:
         try:
-            self.app.save_batch(run)
+            return bool(self.app.processed_among([d.tracking for d in deliveries]))
+        except Exception:  # the database is away: one by one, where outages are waited out
             return True
-        except Exception:  # handled again one by one, where each message gets its verdict
-            return False  # (and where an outage is waited out)
 
     def read(self, msg: Any) -> tuple[CloudEvent, Contract, Handler, Tracking]:
         envelope = CloudEvent.from_bytes(msg.data)

@@ -21,9 +21,22 @@ from tests.unit.test_incidents_domain import (  # noqa: F401 (collected again he
     test_the_whole_story_from_alert_to_closure_through_the_application,
     test_unknown_ids_and_refs_are_not_found,
 )
+from tests.unit.test_incidents_numbering import (  # noqa: F401 (collected again here)
+    test_a_batch_of_alerts_of_one_severity_is_saved_once_with_consecutive_refs,
+    test_a_batch_that_fails_issues_no_ref_and_leaves_no_gap,
+    test_a_link_an_earlier_release_stored_in_two_events_still_loads_and_links_on,
+    test_a_new_incident_stores_two_events_and_its_number,
+    test_refs_continue_after_those_an_earlier_release_issued_which_still_resolve,
+)
 from tests.unit.test_shared_store import (  # noqa: F401 (collected again here)
     test_a_batch_of_independent_changes_is_written_together,
-    test_reading_what_an_earlier_handler_of_the_batch_changed_aborts_the_batch,
+    test_a_change_a_failing_handler_did_not_save_is_not_seen_by_the_next,
+    test_a_failing_batch_writes_nothing,
+    test_a_handler_reads_what_an_earlier_handler_of_the_batch_saved,
+    test_an_earlier_version_of_something_the_batch_changed_is_not_read,
+    test_a_batch_reads_ahead_in_one_go_and_its_handlers_read_what_it_found,
+    test_a_failed_batch_issues_no_number_and_a_number_is_issued_once,
+    test_numbers_are_consecutive_per_scope_inside_a_batch_and_after_it,
 )
 from tests.unit.test_notifier_domain import (  # noqa: F401 (collected again here)
     app,

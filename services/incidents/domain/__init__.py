@@ -6,10 +6,12 @@ from services.incidents.domain.errors import (
 )
 from services.incidents.domain.incident import SLA, Incident, RaciRole, Severity, Sla, Status
 from services.incidents.domain.vocabulary import Verdict
-from services.incidents.domain.numbering import FingerprintLink, RefCounter, RefIndex, format_ref
+from services.incidents.domain.numbering import (
+    FingerprintLink, RefCounter, RefIndex, format_ref, parse_ref, ref_scope,
+)
 
 __all__ = [
     "NAMESPACE", "SLA", "Sla", "Severity", "Status", "Incident", "FingerprintLink", "RefCounter",
-    "RefIndex", "format_ref", "IncidentNotFound", "IncidentFinished", "AlreadyAcknowledged",
-    "AlreadyResolved", "NotClosed", "RaciRole", "Verdict",
+    "RefIndex", "format_ref", "parse_ref", "ref_scope", "IncidentNotFound", "IncidentFinished",
+    "AlreadyAcknowledged", "AlreadyResolved", "NotClosed", "RaciRole", "Verdict",
 ]

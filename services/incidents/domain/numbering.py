@@ -1,5 +1,7 @@
 """Deduplication and numbering: which incident an alert fingerprint belongs to, and the
-human refs (P0-2026-11-001) issued per severity and month."""
+human refs (P0-2026-11-001) issued per severity and month. The numbers themselves are issued
+by the store with the incident (docs/adr/incident-refs.md); RefCounter and RefIndex are how
+releases before that numbered, kept so their stored events still load and their refs resolve."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,8 +14,21 @@ from services.incidents.domain.ids import NAMESPACE
 from services.incidents.domain.incident import Severity
 
 
-def format_ref(severity: Severity, opened_at: datetime, number: int) -> str:
-    return f"{severity}-{opened_at:%Y-%m}-{number:03d}"
+def ref_scope(severity: Severity | str, opened_at: datetime) -> str:
+    """What refs are numbered within: one severity in one month (P1-2026-12)."""
+    return f"{severity}-{opened_at:%Y-%m}"
+
+
+def format_ref(severity: Severity | str, opened_at: datetime, number: int) -> str:
+    return f"{ref_scope(severity, opened_at)}-{number:03d}"
+
+
+def parse_ref(ref: str) -> tuple[str, int] | None:
+    """P1-2026-12-007 → ("P1-2026-12", 7); None unless written as format_ref writes it."""
+    scope, _, digits = ref.upper().rpartition("-")
+    if not digits.isdigit() or f"{scope}-{int(digits):03d}" != ref.upper():
+        return None
+    return scope, int(digits)
 
 
 class FingerprintLink(Aggregate):
@@ -24,10 +39,13 @@ class FingerprintLink(Aggregate):
         return uuid5(NAMESPACE, f"fingerprint:{fingerprint}")
 
     @event("Started")
-    def __init__(self, fingerprint: str, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+    def __init__(self, fingerprint: str, at: datetime, actor: str, cause: dict[str, Any],
+                 first_incident_id: UUID | None = None) -> None:
+        # Started with its first incident: one event, not two, for each new fingerprint
+        # (links stored before carry no first incident and are linked by IncidentLinked).
         self.fingerprint = fingerprint
-        self.occurrences = 0
-        self.current_incident_id: UUID | None = None
+        self.occurrences = 0 if first_incident_id is None else 1
+        self.current_incident_id: UUID | None = first_incident_id
 
     @event("IncidentLinked")
     def link(self, incident_id: UUID, at: datetime, actor: str, cause: dict[str, Any]) -> None:
@@ -36,8 +54,9 @@ class FingerprintLink(Aggregate):
 
 
 class RefCounter(Aggregate):
-    """Issues the sequence numbers of one severity and month; optimistic concurrency on this
-    aggregate is what keeps two replicas from issuing the same ref."""
+    """Legacy, no longer written: issued the numbers of one severity and month, one event per
+    incident, so every incident of a batch read and changed this one aggregate. Its `last` is
+    where the store's numbering of that month goes on from."""
 
     @staticmethod
     def create_id(severity: str, month: str) -> UUID:
@@ -55,7 +74,8 @@ class RefCounter(Aggregate):
 
 
 class RefIndex(Aggregate):
-    """ref → incident id, written in the same save as the incident so lookups never lag."""
+    """Legacy, no longer written: ref → incident id of the refs RefCounter issued (the store's
+    numbers record the owner of each number they issue)."""
 
     @staticmethod
     def create_id(ref: str) -> UUID:
