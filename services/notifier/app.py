@@ -4,7 +4,10 @@ read the configuration from its cache (config_cache.py), checked against the sto
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from services.notifier.attempts import Attempts
@@ -15,6 +18,7 @@ from services.notifier.domain import (
     Channel, Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationNotFound,
     EscalationPolicy, Reason,
 )
+from services.notifier.handoff import Handoff
 from services.notifier.sealing import Sealer
 from services.notifier.store_reads import StoreReads
 from services.notifier.views import attempt_history, delivery_view
@@ -41,6 +45,8 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         super().__init__(env)
         self.reads = StoreReads(self)
         self.config_cache = ConfigCache(self, self.reads)
+        self.handoff = Handoff()
+        self._batch = threading.local()  # the consumer batch this thread is deciding, if any
 
     # -- message handlers -----------------------------------------------------------------
     def handle_incident_opened(self, envelope: CloudEvent, contract: IncidentOpened,
@@ -49,13 +55,11 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         escalation_id = Escalation.create_id(contract.incident_id)
 
         def created_by_it(routing: Routing) -> list[UUID]:
-            # For a new incident these do not exist yet: asked in the same query as the
-            # configuration's versions instead of one read each.
             return [escalation_id, *(
                 Delivery.create_id(contract.incident_id, str(Reason.INCIDENT_OPENED), cid)
                 for p in routing.matching(contract.severity) for cid in p.notify)]
 
-        routing, existing = self.config_cache.current(also=created_by_it)
+        routing, existing = self._deciding(created_by_it)
         policies = routing.matching(contract.severity)
         if not policies:
             log.info("incident %s (%s): no policy covers this severity; nobody is notified",
@@ -63,9 +67,30 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         notify = [routing.channel(cid) for p in policies for cid in p.notify]
         deliveries = self._schedule(incident_of(contract), notify, Reason.INCIDENT_OPENED,
                                     contract.opened_at, at, "notifier", cause, existing)
+        self._claim_at_once(deliveries, routing, at)
         escalation = (self._start_escalation(contract, policies, routing, at, cause)
                       if escalation_id not in existing else self._not_restarted(contract))
         self.save_tracked(*deliveries, escalation, tracking=tracking)
+
+    def save_batch(self, run: Callable[[], None]) -> None:
+        self._batch.routing, self._batch.active = None, True
+        try:
+            super().save_batch(run)
+        finally:
+            self._batch.routing, self._batch.active = None, False
+
+    def _deciding(self, creates: Callable[[Routing], list[UUID]]) -> tuple[Routing, set[UUID]]:
+        """The configuration to decide with, and which of the aggregates the decision
+        `creates` exist already. Alone, one query answers both. In a consumer batch (one
+        transaction) the configuration is checked once, by its first decision, and nothing
+        is asked about the aggregates: for new incidents they do not exist, and a message
+        whose do (a redelivery) makes the batch's save conflict, after which the consumer
+        handles each message alone, asking."""
+        if not getattr(self._batch, "active", False):
+            return self.config_cache.current(also=creates)
+        if self._batch.routing is None:
+            self._batch.routing = self.config_cache.current()[0]
+        return self._batch.routing, set()
 
     def handle_incident_acknowledged(self, envelope: CloudEvent, contract: IncidentAcknowledged,
                                      tracking: Tracking) -> None:
@@ -112,6 +137,23 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
                 at=at, actor=actor, cause=cause)
         return list(scheduled.values())
 
+    def _claim_at_once(self, deliveries: list[Delivery], routing: Routing, at: datetime) -> None:
+        """Claim first attempts in the save that schedules them, while this process's
+        delivery worker has room; it sends them once the save commits (handoff.py)."""
+        for delivery in deliveries:
+            if not self.handoff.has_room():
+                return
+            job = self._claim(delivery, 1, routing, at)
+            if job is not None:
+                self.handoff.claimed(job, at)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        # eventsourcing's hook after every committed save (consumer batches included).
+        super()._notify(recordings)
+        self.handoff.committed((r.domain_event.originator_id, r.domain_event.attempt)
+                               for r in recordings
+                               if isinstance(r.domain_event, Delivery.AttemptStarted))
+
     def _start_escalation(self, contract: IncidentOpened, policies: list[EscalationPolicy],
                           routing: Routing, at: datetime, cause: dict) -> Escalation | None:
         # One timer per incident: when several policies match, the earliest delay wins and
@@ -151,6 +193,7 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         channels = [routing.channel(c["id"]) for c in escalation.escalate_to]
         deliveries = self._schedule(incident, channels, Reason.ESCALATION_STEP1, at, at,
                                     ESCALATE_WORKER, cause, existing)
+        self._claim_at_once(deliveries, routing, at)
         self.save(escalation, *deliveries)
         return [str(d.id) for d in deliveries]
 

@@ -42,6 +42,7 @@ class Claimed:
     target: Target
     notification: Notification
     trace: dict[str, str]
+    lease_until: datetime  # past it, the attempt is taken for interrupted and tried again
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ class Attempts:
                       "severity": delivery.severity, "title": delivery.title,
                       "entity": delivery.entity},
             occurred_at=delivery.occurred_at)
-        return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace)
+        return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace,
+                       delivery.lease_until)
 
     def record_outcomes(self, reports: list[Reported]) -> dict[UUID, str]:
         """Record what the sends came back with, in one transaction; returns each recorded

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -47,28 +48,36 @@ DUE_ESCALATIONS = """
 
 
 async def deliver_due(runtime: Any) -> None:
-    """Claim due attempts in batches, send each in its own task (at most
-    `channel_concurrency` at once per channel), and record the outcomes in batches."""
-    settings = runtime.settings
+    """Send the attempts handed over by this process's handlers (handoff.py) and claim due
+    ones from the read model in batches (retries, interrupted attempts, and what the handlers
+    had no room for); each send runs in its own task, at most `channel_concurrency` at once
+    per channel, and outcomes are recorded in batches."""
+    settings, app = runtime.settings, runtime.application
     in_flight: set[UUID] = set()
     egress, tls = settings.egress, httpx.create_ssl_context()
     lanes = Lanes(lambda: guarded_client(egress, settings.webhook_timeout_seconds,
                                          connections=1, ssl_context=tls),
                   settings.channel_concurrency)
-    outcomes = OutcomeRecorder(runtime.application, in_flight, settings.worker_batch)
+    outcomes = OutcomeRecorder(app, in_flight, settings.worker_batch)
+    loop = asyncio.get_running_loop()
     try:
         async with asyncio.TaskGroup() as tasks:
+            def start(jobs: list[Claimed]) -> None:
+                for job in jobs:
+                    in_flight.add(job.delivery_id)
+                    tasks.create_task(send(runtime, lanes, job, outcomes))
+
+            app.handoff.open(lambda jobs: loop.call_soon_threadsafe(start, jobs),
+                             free=lambda: settings.worker_batch - len(in_flight))
             tasks.create_task(outcomes.run())
             while True:
                 seen = runtime.read_models.generation
                 room = settings.worker_batch - len(in_flight)
-                claimed = await _survive(claim_due_deliveries(runtime, in_flight, room),
-                                         "deliver_due")
-                for job in claimed or []:
-                    in_flight.add(job.delivery_id)
-                    tasks.create_task(send(runtime, lanes, job, outcomes))
+                start(await _survive(claim_due_deliveries(runtime, in_flight, room),
+                                     "deliver_due") or [])
                 await runtime.read_models.wait(seen, settings.worker_poll_seconds)
     finally:
+        app.handoff.close()
         await lanes.aclose()
 
 
@@ -88,9 +97,16 @@ async def claim_due_deliveries(runtime: Any, in_flight: set[UUID], limit: int) -
 
 
 async def send(runtime: Any, lanes: Lanes, job: Claimed, outcomes: "OutcomeRecorder") -> None:
-    n = job.notification
+    n, timeout = job.notification, runtime.settings.webhook_timeout_seconds
     try:
         async with lanes.lane(job.channel_id) as integrations:
+            if runtime.clock.now() + timedelta(seconds=2 * timeout) >= job.lease_until:
+                # Waited so long that the lease could end mid-send and another worker send
+                # it again: leave it to the interrupted-attempt path.
+                log.warning("delivery %s attempt %d: lease nearly over; not sent", n.delivery_id,
+                            n.attempt)
+                outcomes.in_flight.discard(job.delivery_id)
+                return
             with tracer.start_as_current_span(
                 "notifier.DeliverDue.send", context=tracing.extract(job.trace),
                 kind=SpanKind.CLIENT,
