@@ -5,7 +5,7 @@ out, and two saves of the same version end in IntegrityError for one of them."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -43,6 +43,9 @@ class Claimed:
     notification: Notification
     trace: dict[str, str]
     lease_until: datetime  # past it, the attempt is taken for interrupted and tried again
+    # The delivery as claimed, so its outcome is recorded without reading it again (if
+    # another writer changed it meanwhile, the save conflicts and it is read).
+    delivery: Delivery = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Reported:
     attempt: int
     outcome: Outcome
     at: datetime
+    claimed: Delivery | None = field(default=None, repr=False, compare=False)
 
 
 class Attempts:
@@ -122,16 +126,16 @@ class Attempts:
                       "entity": delivery.entity},
             occurred_at=delivery.occurred_at)
         return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace,
-                       delivery.lease_until)
+                       delivery.lease_until, delivery)
 
     def record_outcomes(self, reports: list[Reported]) -> dict[UUID, str]:
         """Record what the sends came back with, in one transaction; returns each recorded
         delivery's new status. When another writer changed one of them meanwhile, each is
         recorded on its own, so that one conflict costs no other outcome."""
-        found = self.reads.get_many(r.delivery_id for r in reports)
+        found = self.reads.get_many(r.delivery_id for r in reports if r.claimed is None)
         changed, statuses = [], {}
         for report in reports:
-            delivery = found.get(report.delivery_id)
+            delivery = report.claimed or found.get(report.delivery_id)
             if not isinstance(delivery, Delivery):
                 continue
             try:
@@ -145,12 +149,12 @@ class Attempts:
         try:
             self.save(*changed)
         except IntegrityError:
-            if len(reports) == 1:
+            if len(reports) == 1 and reports[0].claimed is None:
                 raise
             statuses = {}
             for report in reports:
                 try:
-                    statuses.update(self.record_outcomes([report]))
+                    statuses.update(self.record_outcomes([replace(report, claimed=None)]))
                 except IntegrityError as conflict:
                     log.warning("delivery %s attempt %d: outcome not recorded: %s",
                                 report.delivery_id, report.attempt, conflict)

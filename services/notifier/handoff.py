@@ -6,12 +6,15 @@ room, so no claim waits in memory long enough for its lease to run out; beyond t
 processes without a delivery worker, deliveries are claimed from the read model as before."""
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from uuid import UUID
 
 from services.notifier.attempts import Claimed
+
+log = logging.getLogger(__name__)
 
 Intake = Callable[[list[Claimed]], None]  # thread-safe: called from the saving thread
 
@@ -55,4 +58,8 @@ class Handoff:
                     and self._pending[delivery_id].notification.attempt == attempt]
             intake = self._intake
         if jobs and intake is not None:
-            intake(jobs)
+            try:
+                intake(jobs)
+            except RuntimeError:  # the worker's loop has closed: the leases will run out
+                log.warning("%d claimed attempt(s) not handed over: the worker has stopped",
+                            len(jobs))

@@ -120,7 +120,8 @@ async def send(runtime: Any, lanes: Lanes, job: Claimed, outcomes: "OutcomeRecor
         log.exception("delivery %s attempt %d: could not send", n.delivery_id, n.attempt)
         outcomes.in_flight.discard(job.delivery_id)
         return
-    outcomes.put(job, Reported(job.delivery_id, n.attempt, outcome, runtime.clock.now()))
+    outcomes.put(job, Reported(job.delivery_id, n.attempt, outcome, runtime.clock.now(),
+                               job.delivery))
 
 
 class OutcomeRecorder:

@@ -11,26 +11,11 @@ from services.notifier.attempts import Due
 from services.notifier.channels import EgressPolicy
 from services.notifier.domain import Delivery, DeliveryStatus
 from shared.clock import ManualClock
-from shared.store import Tracking, ensure_schema, eventsourcing_env
+from shared.store import Tracking
 from tests.unit.test_notifier_domain import CAUSE, SEALER, T0, opened, setup_routing
-from tests.unit.test_notifier_batches import (  # noqa: F401 (collected again here)
-    test_a_consumer_batch_checks_the_configuration_once,
-    test_a_first_attempt_is_claimed_with_its_scheduling_and_handed_over_once_committed,
-    test_a_redelivery_in_a_batch_conflicts_and_is_then_handled_alone,
-    test_an_attempt_whose_sender_never_reported_is_recorded_interrupted_in_the_batch,
-    test_due_deliveries_are_claimed_together_and_one_already_claimed_is_left_out,
-    test_outcomes_are_recorded_together_and_one_refused_costs_no_other,
-    app,
-)
+from tests.integration.test_applications_on_postgres import store_env  # noqa: F401
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store_env(database_url) -> dict[str, str]:
-    schema = f"app_{uuid.uuid4().hex[:8]}"
-    ensure_schema(database_url, schema)
-    return eventsourcing_env(database_url, schema)
 
 
 def replica(store_env) -> NotifierApplication:
