@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -17,10 +18,13 @@ import asyncpg
 import httpx
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from services.notifier.attempts import Claimed, Due, Reported
 from services.notifier.channels import guarded_client
 from services.notifier.channels.lanes import Lanes
+from services.notifier.domain import ATTEMPT_LEASE
+from shared.bus.faults import is_infrastructure
 from shared.bus import tracing
 from shared.errors import DomainError
 from shared.store import IntegrityError
@@ -58,7 +62,8 @@ async def deliver_due(runtime: Any) -> None:
     lanes = Lanes(lambda: guarded_client(egress, settings.webhook_timeout_seconds,
                                          connections=1, ssl_context=tls),
                   settings.channel_concurrency)
-    outcomes = OutcomeRecorder(app, in_flight, settings.worker_batch)
+    outcomes = OutcomeRecorder(app, in_flight, settings.worker_batch,
+                               settings.outcome_linger_seconds)
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.TaskGroup() as tasks:
@@ -125,11 +130,13 @@ async def send(runtime: Any, lanes: Lanes, job: Claimed, outcomes: "OutcomeRecor
 
 
 class OutcomeRecorder:
-    """Records outcomes as they come back: whatever arrived while the previous batch was
-    being saved goes into the next transaction, so no outcome waits for a batch to fill."""
+    """Records outcomes in batches: what arrives within `linger` seconds of the first, and
+    while the previous batch is being saved, goes into one transaction. Recording a little
+    later delays nobody (the receiver has the message), and every transaction saved here is
+    one fewer competing with the consumers' for the event store."""
 
-    def __init__(self, app: Any, in_flight: set[UUID], batch: int) -> None:
-        self.app, self.in_flight, self.batch = app, in_flight, batch
+    def __init__(self, app: Any, in_flight: set[UUID], batch: int, linger: float) -> None:
+        self.app, self.in_flight, self.batch, self.linger = app, in_flight, batch, linger
         self.queue: asyncio.Queue[tuple[Claimed, Reported]] = asyncio.Queue()
 
     def put(self, job: Claimed, report: Reported) -> None:
@@ -138,12 +145,12 @@ class OutcomeRecorder:
     async def run(self) -> None:
         while True:
             batch = [await self.queue.get()]
+            await asyncio.sleep(self.linger)
             while not self.queue.empty() and len(batch) < self.batch:
                 batch.append(self.queue.get_nowait())
             statuses: dict[UUID, str] = {}
             try:
-                statuses = await asyncio.to_thread(self.app.record_outcomes,
-                                                   [report for _, report in batch])
+                statuses = await self.record([report for _, report in batch])
             except Exception:
                 # These attempts stay claimed until their leases end; then they count as
                 # interrupted and are tried again.
@@ -157,6 +164,23 @@ class OutcomeRecorder:
                          n.incident["ref"], n.reason, n.attempt,
                          statuses.get(job.delivery_id, "not recorded"),
                          f" ({error})" if error else "")
+
+
+    async def record(self, reports: list[Reported]) -> dict[UUID, str]:
+        # While the database is away, keep trying well inside the attempts' leases: an
+        # outcome given up means the message is sent again once its lease ends.
+        async for attempt in AsyncRetrying(
+                retry=retry_if_exception(is_infrastructure), reraise=True,
+                stop=stop_after_delay(ATTEMPT_LEASE.total_seconds() / 2),
+                wait=wait_exponential_jitter(initial=0.2, max=5)):
+            with attempt:
+                try:
+                    return await asyncio.to_thread(self.app.record_outcomes, reports)
+                except Exception:
+                    # A save that failed leaves the claimed objects ahead of the store.
+                    reports = [replace(r, claimed=None) for r in reports]
+                    raise
+        raise AssertionError("unreachable: tenacity reraises")
 
 
 async def escalate_due(runtime: Any) -> None:

@@ -203,6 +203,11 @@ def report(title: str, contracts: list[IncidentOpened], receiver: Receiver,
         legs["scheduled → claimed"].append(s["AttemptStarted"] - s["Scheduled"])
         legs["claimed → received"].append(first[incident_id] - s["AttemptStarted"])
         legs["received → recorded"].append(s["Delivered"] - first[incident_id])
+    worst = max(first, key=lambda i: first[i] - opened[i])
+    s = per.get(worst, {})
+    print(f"  slowest: opened +{(first[worst] - opened[worst]) * 1000:.0f} ms; " + ", ".join(
+        f"{name} +{(s[name] - opened[worst]) * 1000:.0f}" for name in
+        ("Scheduled", "AttemptStarted", "AttemptFailed", "Delivered") if name in s))
     for leg, values in legs.items():
         if values:
             print(f"  {leg:<22} p50 {percentile(values, 50) * 1000:7.1f} ms   "
@@ -214,6 +219,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(pid: int, limit: float = 120.0) -> None:
+    """Wait until the notifier has digested the previous phase (its relay and projection run
+    behind the sends): under 5% of a core for a second."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(1.0)
+        if cpu_seconds(pid) - before < 0.05:
+            return
+
+
 def profile(pid: int, logs: Path, title: str) -> subprocess.Popen | None:
     """With PYSPY=1, py-spy samples the notifier (all threads, idle ones left out) into
     collapsed stacks beside its log."""
@@ -222,7 +238,7 @@ def profile(pid: int, logs: Path, title: str) -> subprocess.Popen | None:
     out = logs / (title.replace(" ", "_").replace("/", "") + ".collapsed")
     print(f"  profile: {out}")
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
-                             str(pid), "-o", str(out), "--format", "raw", "-r", "200"],
+                             str(pid), "-o", str(out), "--format", "raw", "-r", "200", *os.environ.get("PYSPY_ARGS", "").split()],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -235,6 +251,7 @@ def run(plan: list[tuple[str, int, float | None]]) -> None:
         try:
             configure(url, receiver)
             for title, count, rate in plan:
+                settle(process.pid)
                 receiver.arrivals.clear()
                 cpu = cpu_seconds(process.pid)
                 profiler = profile(process.pid, logs, title)

@@ -3,14 +3,18 @@ claimed and recorded many to a transaction (each delivery's guard still deciding
 attempts claimed with their scheduling and handed to the worker only once committed."""
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 from cryptography.fernet import Fernet
+from eventsourcing.persistence import OperationalError
 
 from services.notifier.app import NotifierApplication
 from services.notifier.attempts import Due, Reported
 from services.notifier.channels import EgressPolicy, Outcome
 from services.notifier.domain import ATTEMPT_LEASE, Delivery, DeliveryStatus, ErrorClass
 from services.notifier.sealing import Sealer
+from services.notifier.workers import OutcomeRecorder
 from shared.clock import ManualClock
 from shared.store import IntegrityError, Tracking
 from tests.unit.test_notifier_domain import CAUSE, SEALER, T0, opened, seconds, setup_routing
@@ -164,3 +168,22 @@ def test_without_room_in_the_worker_the_read_model_path_claims(app):
     app.handoff.open(handed.extend, free=lambda: 0)
     _, [delivery] = schedule(app, "inc-h2")
     assert handed == [] and status(app, delivery) is DeliveryStatus.PENDING
+
+
+async def test_outcomes_are_recorded_once_the_database_is_back_reading_the_deliveries_again():
+    class StoreAwayOnce:
+        def __init__(self) -> None:
+            self.calls: list[list] = []
+
+        def record_outcomes(self, reports: list[Reported]) -> dict:
+            self.calls.append([r.claimed for r in reports])
+            if len(self.calls) == 1:
+                raise OperationalError("the database is restarting")
+            return {r.delivery_id: "delivered" for r in reports}
+
+    store, report = StoreAwayOnce(), Reported(uuid4(), 1, Outcome.success(200), T0,
+                                              claimed=object())
+    recorder = OutcomeRecorder(store, set(), batch=10, linger=0)
+    assert await recorder.record([report]) == {report.delivery_id: "delivered"}
+    # The failed save may have changed the claimed object: the retry reads the delivery.
+    assert store.calls == [[report.claimed], [None]]
