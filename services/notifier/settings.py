@@ -15,8 +15,6 @@ class NotifierSettings(ServiceSettings):
     worker_batch: int = Field(200, ge=1)
     # Sends in flight at once to one channel (a receiver is not flooded by a storm).
     channel_concurrency: int = Field(32, ge=1)
-    # How long the first outcome of a batch waits for others to share its transaction.
-    outcome_linger_seconds: float = Field(0.05, ge=0)
     webhook_timeout_seconds: float = Field(5.0, gt=0)
     # Internal destinations a channel may reach: CIDRs and host names, comma-separated.
     # Empty (the default) means public addresses only.

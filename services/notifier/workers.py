@@ -62,8 +62,7 @@ async def deliver_due(runtime: Any) -> None:
     lanes = Lanes(lambda: guarded_client(egress, settings.webhook_timeout_seconds,
                                          connections=1, ssl_context=tls),
                   settings.channel_concurrency)
-    outcomes = OutcomeRecorder(app, in_flight, settings.worker_batch,
-                               settings.outcome_linger_seconds)
+    outcomes = OutcomeRecorder(app, in_flight, settings.worker_batch)
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.TaskGroup() as tasks:
@@ -130,13 +129,12 @@ async def send(runtime: Any, lanes: Lanes, job: Claimed, outcomes: "OutcomeRecor
 
 
 class OutcomeRecorder:
-    """Records outcomes in batches: what arrives within `linger` seconds of the first, and
-    while the previous batch is being saved, goes into one transaction. Recording a little
-    later delays nobody (the receiver has the message), and every transaction saved here is
-    one fewer competing with the consumers' for the event store."""
+    """Records outcomes as they come back: whatever arrived while the previous batch was
+    being saved goes into the next transaction. No outcome waits for a batch to fill: one
+    sent but not recorded when the process dies is sent again once its lease ends."""
 
-    def __init__(self, app: Any, in_flight: set[UUID], batch: int, linger: float) -> None:
-        self.app, self.in_flight, self.batch, self.linger = app, in_flight, batch, linger
+    def __init__(self, app: Any, in_flight: set[UUID], batch: int) -> None:
+        self.app, self.in_flight, self.batch = app, in_flight, batch
         self.queue: asyncio.Queue[tuple[Claimed, Reported]] = asyncio.Queue()
 
     def put(self, job: Claimed, report: Reported) -> None:
@@ -145,7 +143,6 @@ class OutcomeRecorder:
     async def run(self) -> None:
         while True:
             batch = [await self.queue.get()]
-            await asyncio.sleep(self.linger)
             while not self.queue.empty() and len(batch) < self.batch:
                 batch.append(self.queue.get_nowait())
             statuses: dict[UUID, str] = {}

@@ -183,7 +183,7 @@ async def test_outcomes_are_recorded_once_the_database_is_back_reading_the_deliv
 
     store, report = StoreAwayOnce(), Reported(uuid4(), 1, Outcome.success(200), T0,
                                               claimed=object())
-    recorder = OutcomeRecorder(store, set(), batch=10, linger=0)
+    recorder = OutcomeRecorder(store, set(), batch=10)
     assert await recorder.record([report]) == {report.delivery_id: "delivered"}
     # The failed save may have changed the claimed object: the retry reads the delivery.
     assert store.calls == [[report.claimed], [None]]
