@@ -5,7 +5,8 @@ received p50/p95/p99, lost and doubled, and where a delivery's time went (from t
 store: opened → scheduled → claimed → received → recorded).
 
 Run: .venv/bin/python -m tests.bench.bench_notifier [burst N | steady RATE SECONDS] ...
-     e.g. `burst 1000`, `burst 10000`, `steady 250 20` (default: all three)."""
+     e.g. `burst 1000`, `burst 10000`, `steady 250 20` (default: all three).
+     PYSPY=1 samples the notifier with py-spy (PYSPY_ARGS="--gil" for CPU only)."""
 from __future__ import annotations
 
 import asyncio
