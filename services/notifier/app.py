@@ -27,7 +27,7 @@ from shared.clock import Clock
 from shared.contracts import (
     CloudEvent, IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
 )
-from shared.store import ServiceApplication, Tracking
+from shared.store import IntegrityError, ServiceApplication, Tracking
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         self.config_cache = ConfigCache(self, self.reads)
         self.handoff = Handoff()
         self._batch = threading.local()  # the consumer batch this thread is deciding, if any
+        self._batch_conflicted = False
 
     # -- message handlers -----------------------------------------------------------------
     def handle_incident_opened(self, envelope: CloudEvent, contract: IncidentOpened,
@@ -73,9 +74,15 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         self.save_tracked(*deliveries, escalation, tracking=tracking)
 
     def save_batch(self, run: Callable[[], None]) -> None:
-        self._batch.routing, self._batch.active = None, True
+        # After a batch that conflicted, the next one asks like single messages do: should
+        # the consumer try the same messages as a batch again, they go through this time.
+        self._batch.routing, self._batch.active = None, not self._batch_conflicted
         try:
             super().save_batch(run)
+            self._batch_conflicted = False
+        except IntegrityError:
+            self._batch_conflicted = True
+            raise
         finally:
             self._batch.routing, self._batch.active = None, False
 
@@ -84,8 +91,8 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         `creates` exist already. Alone, one query answers both. In a consumer batch (one
         transaction) the configuration is checked once, by its first decision, and nothing
         is asked about the aggregates: for new incidents they do not exist, and a message
-        whose do (a redelivery) makes the batch's save conflict, after which the consumer
-        handles each message alone, asking."""
+        whose do (a redelivery) makes the batch's save conflict; the messages are then
+        handled again, asking (alone, or in a batch that asks: see save_batch)."""
         if not getattr(self._batch, "active", False):
             return self.config_cache.current(also=creates)
         if self._batch.routing is None:

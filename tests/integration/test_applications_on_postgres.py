@@ -24,7 +24,7 @@ from tests.unit.test_incidents_domain import (  # noqa: F401 (collected again he
 from tests.unit.test_notifier_batches import (  # noqa: F401 (collected again here)
     test_a_consumer_batch_checks_the_configuration_once,
     test_a_first_attempt_is_claimed_with_its_scheduling_and_handed_over_once_committed,
-    test_a_redelivery_in_a_batch_conflicts_and_is_then_handled_alone,
+    test_a_redelivery_in_a_batch_conflicts_and_goes_through_when_tried_again,
     test_an_attempt_whose_sender_never_reported_is_recorded_interrupted_in_the_batch,
     test_due_deliveries_are_claimed_together_and_one_already_claimed_is_left_out,
     test_outcomes_are_recorded_together_and_one_refused_costs_no_other,
