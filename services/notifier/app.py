@@ -1,33 +1,40 @@
 """The notifier application: channels and policies, the handlers that schedule deliveries and
-start escalation timers, and the commands workers use to claim, record and escalate."""
+start escalation timers, and the commands workers use to claim, record and escalate. Decisions
+read the configuration from its cache (config_cache.py), checked against the store first."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+from services.notifier.attempts import Attempts
 from services.notifier.channels.egress import EgressPolicy
+from services.notifier.config_cache import ConfigCache, Routing
 from services.notifier.configuration import Configuration
 from services.notifier.domain import (
-    Channel, Delivery, DeliveryNotFound, Directory, EarlyStop, ErrorClass, Escalation,
-    EscalationNotFound, EscalationPolicy, Reason,
+    Channel, Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationNotFound,
+    EscalationPolicy, Reason,
 )
-from services.notifier.sealing import Sealer, SealingError
+from services.notifier.handoff import Handoff
+from services.notifier.sealing import Sealer
+from services.notifier.store_reads import StoreReads
 from services.notifier.views import attempt_history, delivery_view
 from shared.causation import from_message, from_timer
 from shared.clock import Clock
 from shared.contracts import (
     CloudEvent, IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
 )
-from shared.store import ServiceApplication, Tracking
+from shared.store import IntegrityError, ServiceApplication, Tracking
 
 log = logging.getLogger(__name__)
 
-DELIVER_WORKER = "notifier.deliver_due"
 ESCALATE_WORKER = "notifier.escalate_due"
 
 
-class NotifierApplication(Configuration, ServiceApplication):
+class NotifierApplication(Configuration, Attempts, ServiceApplication):
     snapshotting_intervals = {Directory: 50}  # every channel and policy is listed in it
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
@@ -36,21 +43,61 @@ class NotifierApplication(Configuration, ServiceApplication):
         self.sealer, self.egress = sealer, egress
         self.max_attempts = max_attempts
         super().__init__(env)
+        self.reads = StoreReads(self)
+        self.config_cache = ConfigCache(self, self.reads)
+        self.handoff = Handoff()
+        self._batch = threading.local()  # the consumer batch this thread is deciding, if any
+        self._batch_conflicted = False
 
     # -- message handlers -----------------------------------------------------------------
     def handle_incident_opened(self, envelope: CloudEvent, contract: IncidentOpened,
                                tracking: Tracking) -> None:
         cause, at = from_message(envelope), self.clock.now()
-        policies = [p for p in self._policies() if p.matches(contract.severity)]
+        escalation_id = Escalation.create_id(contract.incident_id)
+
+        def created_by_it(routing: Routing) -> list[UUID]:
+            return [escalation_id, *(
+                Delivery.create_id(contract.incident_id, str(Reason.INCIDENT_OPENED), cid)
+                for p in routing.matching(contract.severity) for cid in p.notify)]
+
+        routing, existing = self._deciding(created_by_it)
+        policies = routing.matching(contract.severity)
         if not policies:
             log.info("incident %s (%s): no policy covers this severity; nobody is notified",
                      contract.ref, contract.severity)
-        incident = incident_of(contract)
-        notify = [self._channel(cid) for p in policies for cid in p.notify]
-        deliveries = self._schedule(incident, notify, Reason.INCIDENT_OPENED,
-                                    contract.opened_at, at, "notifier", cause)
-        escalation = self._start_escalation(contract, policies, at, cause)
+        notify = [routing.channel(cid) for p in policies for cid in p.notify]
+        deliveries = self._schedule(incident_of(contract), notify, Reason.INCIDENT_OPENED,
+                                    contract.opened_at, at, "notifier", cause, existing)
+        self._claim_at_once(deliveries, routing, at)
+        escalation = (self._start_escalation(contract, policies, routing, at, cause)
+                      if escalation_id not in existing else self._not_restarted(contract))
         self.save_tracked(*deliveries, escalation, tracking=tracking)
+
+    def save_batch(self, run: Callable[[], None]) -> None:
+        # After a batch that conflicted, the next one asks like single messages do: should
+        # the consumer try the same messages as a batch again, they go through this time.
+        self._batch.routing, self._batch.active = None, not self._batch_conflicted
+        try:
+            super().save_batch(run)
+            self._batch_conflicted = False
+        except IntegrityError:
+            self._batch_conflicted = True
+            raise
+        finally:
+            self._batch.routing, self._batch.active = None, False
+
+    def _deciding(self, creates: Callable[[Routing], list[UUID]]) -> tuple[Routing, set[UUID]]:
+        """The configuration to decide with, and which of the aggregates the decision
+        `creates` exist already. Alone, one query answers both. In a consumer batch (one
+        transaction) the configuration is checked once, by its first decision, and nothing
+        is asked about the aggregates: for new incidents they do not exist, and a message
+        whose do (a redelivery) makes the batch's save conflict; the messages are then
+        handled again, asking (alone, or in a batch that asks: see save_batch)."""
+        if not getattr(self._batch, "active", False):
+            return self.config_cache.current(also=creates)
+        if self._batch.routing is None:
+            self._batch.routing = self.config_cache.current()[0]
+        return self._batch.routing, set()
 
     def handle_incident_acknowledged(self, envelope: CloudEvent, contract: IncidentAcknowledged,
                                      tracking: Tracking) -> None:
@@ -80,13 +127,14 @@ class NotifierApplication(Configuration, ServiceApplication):
             self.save_tracked(tracking=tracking)
 
     def _schedule(self, incident: dict[str, str], channels: list[Channel], reason: Reason,
-                  occurred_at: datetime, at: datetime, actor: str, cause: dict) -> list[Delivery]:
+                  occurred_at: datetime, at: datetime, actor: str, cause: dict,
+                  existing: set[UUID]) -> list[Delivery]:
         scheduled: dict[UUID, Delivery] = {}
         for channel in channels:
             delivery_id = Delivery.create_id(incident["incident_id"], str(reason), str(channel.id))
             if delivery_id in scheduled:
                 continue  # two matching policies name the same channel: one message
-            if self.get_or_none(delivery_id) is not None:
+            if delivery_id in existing:
                 log.info("incident %s: %s to %s was scheduled before (redelivered message)",
                          incident["ref"], reason, channel.name)
                 continue
@@ -96,83 +144,45 @@ class NotifierApplication(Configuration, ServiceApplication):
                 at=at, actor=actor, cause=cause)
         return list(scheduled.values())
 
+    def _claim_at_once(self, deliveries: list[Delivery], routing: Routing, at: datetime) -> None:
+        """Claim first attempts in the save that schedules them, while this process's
+        delivery worker has room; it sends them once the save commits (handoff.py)."""
+        for delivery in deliveries:
+            if not self.handoff.has_room():
+                return
+            job = self._claim(delivery, 1, routing, at)
+            if job is not None:
+                self.handoff.claimed(job, at)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        # eventsourcing's hook after every committed save (consumer batches included).
+        super()._notify(recordings)
+        self.handoff.committed((r.domain_event.originator_id, r.domain_event.attempt)
+                               for r in recordings
+                               if isinstance(r.domain_event, Delivery.AttemptStarted))
+
     def _start_escalation(self, contract: IncidentOpened, policies: list[EscalationPolicy],
-                          at: datetime, cause: dict) -> Escalation | None:
+                          routing: Routing, at: datetime, cause: dict) -> Escalation | None:
         # One timer per incident: when several policies match, the earliest delay wins and
         # their escalation channels are merged (in policy order, without repeats).
         escalating = [p for p in policies if p.escalate_to]
         if not escalating:
             return None
-        existing = self.get_or_none(Escalation.create_id(contract.incident_id))
-        if isinstance(existing, EarlyStop):
-            log.info("incident %s was acknowledged before it reached the notifier: no escalation",
-                     contract.ref)
-            return None
-        if existing is not None:
-            return None  # redelivered message: the timer already runs
         channel_ids = list(dict.fromkeys(cid for p in escalating for cid in p.escalate_to))
         delay = min(p.escalate_after_seconds for p in escalating)
         return Escalation(
             **incident_of(contract), opened_at=contract.opened_at,
             due_at=contract.opened_at + timedelta(seconds=delay),
-            escalate_to=[{"id": cid, "name": self._channel(cid).name} for cid in channel_ids],
+            escalate_to=[{"id": cid, "name": routing.channel(cid).name} for cid in channel_ids],
             policy_ids=[str(p.id) for p in escalating], at=at, actor="notifier", cause=cause)
 
+    def _not_restarted(self, contract: IncidentOpened) -> None:
+        if isinstance(self.get_or_none(Escalation.create_id(contract.incident_id)), EarlyStop):
+            log.info("incident %s was acknowledged before it reached the notifier: no escalation",
+                     contract.ref)
+        # else a redelivered message: the timer already runs
+
     # -- worker commands ------------------------------------------------------------------
-    def start_attempt(self, delivery_id: UUID, attempt: int, at: datetime) -> dict | None:
-        """Claim attempt n and return what to send (the channel's secrets opened); None when
-        there is nothing to send (channel disabled: skipped; secret unreadable: failed)."""
-        delivery = self._delivery(delivery_id)
-        cause = self._worker_cause(delivery)
-        channel = self._channel(delivery.channel_id)
-        if not channel.enabled:
-            delivery.skip(f"channel {channel.name} is disabled: {channel.disabled_why}",
-                          at, DELIVER_WORKER, cause)
-            self.save(delivery)
-            return None
-        previous = channel.previous_secret_at(at)
-        delivery.start_attempt(attempt, at, DELIVER_WORKER, cause)
-        try:
-            target = {"kind": str(channel.kind), "url": channel.url,
-                      "secret": self.sealer.open(channel.secret),
-                      "headers": self.sealer.open_headers(channel.headers),
-                      "previous_secret": self.sealer.open(previous) if previous else None}
-        except SealingError as error:  # the key that sealed it is gone: no retry can help
-            delivery.record_failure(attempt, str(error), False, at, DELIVER_WORKER, cause)
-            self.save(delivery)
-            return None
-        self.save(delivery)
-        return {
-            "target": target,
-            "notification": {
-                "delivery_id": str(delivery.id), "attempt": attempt, "reason": delivery.reason,
-                "incident": {"incident_id": delivery.incident_id, "ref": delivery.ref,
-                             "severity": delivery.severity, "title": delivery.title,
-                             "entity": delivery.entity},
-                "occurred_at": delivery.occurred_at},
-            "trace": delivery.trace,
-        }
-
-    def record_outcome(self, delivery_id: UUID, attempt: int, *, delivered: bool,
-                       status_code: int | None, error: str | None, retryable: bool,
-                       at: datetime, error_class: str | None = None) -> str:
-        delivery = self._delivery(delivery_id)
-        cause = self._worker_cause(delivery)
-        if delivered:
-            delivery.record_success(attempt, status_code, at, DELIVER_WORKER, cause)
-        else:
-            delivery.record_failure(attempt, error or "unknown error", retryable, at,
-                                    DELIVER_WORKER, cause, status_code=status_code,
-                                    error_class=error_class or ErrorClass.UNKNOWN)
-        self.save(delivery)
-        return str(delivery.status)
-
-    def record_interrupted(self, delivery_id: UUID, at: datetime) -> str:
-        delivery = self._delivery(delivery_id)
-        delivery.record_interrupted(at, DELIVER_WORKER, self._worker_cause(delivery))
-        self.save(delivery)
-        return str(delivery.status)
-
     def escalate(self, incident_id: str, at: datetime) -> list[str]:
         """Fire the incident's escalation (once: the guard refuses a second time) and schedule
         its messages in the same save. Returns the new delivery ids."""
@@ -184,16 +194,15 @@ class NotifierApplication(Configuration, ServiceApplication):
         incident = {"incident_id": escalation.incident_id, "ref": escalation.ref,
                     "severity": escalation.severity, "title": escalation.title,
                     "entity": escalation.entity}
-        channels = [self._channel(c["id"]) for c in escalation.escalate_to]
+        delivery_ids = [Delivery.create_id(incident_id, str(Reason.ESCALATION_STEP1), c["id"])
+                        for c in escalation.escalate_to]
+        routing, existing = self.config_cache.current(also=lambda _: delivery_ids)
+        channels = [routing.channel(c["id"]) for c in escalation.escalate_to]
         deliveries = self._schedule(incident, channels, Reason.ESCALATION_STEP1, at, at,
-                                    ESCALATE_WORKER, cause)
+                                    ESCALATE_WORKER, cause, existing)
+        self._claim_at_once(deliveries, routing, at)
         self.save(escalation, *deliveries)
         return [str(d.id) for d in deliveries]
-
-    @staticmethod
-    def _worker_cause(delivery: Delivery) -> dict:
-        # Keep the incident's correlation id so its whole story can be followed.
-        return {**from_timer(DELIVER_WORKER), "correlation_id": delivery.correlation_id}
 
     # -- queries --------------------------------------------------------------------------
     def delivery(self, delivery_id: UUID) -> dict:
@@ -203,13 +212,6 @@ class NotifierApplication(Configuration, ServiceApplication):
             raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
         delivery = self._delivery(delivery_id)
         return {**delivery_view(delivery), "history": attempt_history(events)}
-
-    # -- lookups --------------------------------------------------------------------------
-    def _delivery(self, delivery_id: UUID) -> Delivery:
-        found = self.get_or_none(delivery_id)
-        if not isinstance(found, Delivery):
-            raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
-        return found
 
 
 def incident_of(contract: IncidentOpened) -> dict[str, str]:

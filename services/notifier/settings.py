@@ -11,7 +11,10 @@ class NotifierSettings(ServiceSettings):
     service: str = "notifier"
     delivery_max_attempts: int = Field(5, ge=1, le=20)
     worker_poll_seconds: float = Field(0.1, gt=0)
-    worker_batch: int = Field(50, ge=1)
+    # Attempts one replica claims in one transaction and has in flight at most.
+    worker_batch: int = Field(200, ge=1)
+    # Sends in flight at once to one channel (a receiver is not flooded by a storm).
+    channel_concurrency: int = Field(32, ge=1)
     webhook_timeout_seconds: float = Field(5.0, gt=0)
     # Internal destinations a channel may reach: CIDRs and host names, comma-separated.
     # Empty (the default) means public addresses only.

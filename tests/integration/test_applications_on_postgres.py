@@ -28,6 +28,14 @@ from tests.unit.test_incidents_numbering import (  # noqa: F401 (collected again
     test_a_new_incident_stores_two_events_and_its_number,
     test_refs_continue_after_those_an_earlier_release_issued_which_still_resolve,
 )
+from tests.unit.test_notifier_batches import (  # noqa: F401 (collected again here)
+    test_a_consumer_batch_checks_the_configuration_once,
+    test_a_first_attempt_is_claimed_with_its_scheduling_and_handed_over_once_committed,
+    test_a_redelivery_in_a_batch_conflicts_and_goes_through_when_tried_again,
+    test_an_attempt_whose_sender_never_reported_is_recorded_interrupted_in_the_batch,
+    test_due_deliveries_are_claimed_together_and_one_already_claimed_is_left_out,
+    test_outcomes_are_recorded_together_and_one_refused_costs_no_other,
+)
 from tests.unit.test_shared_store import (  # noqa: F401 (collected again here)
     test_a_batch_of_independent_changes_is_written_together,
     test_a_change_a_failing_handler_did_not_save_is_not_seen_by_the_next,

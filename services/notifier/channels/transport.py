@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,20 +65,24 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     no public hook for the network backend, so the pool it built is replaced by one built
     the same way; the constructor fails loudly if a future httpx changes that shape."""
 
-    def __init__(self, policy: EgressPolicy) -> None:
-        super().__init__()
+    def __init__(self, policy: EgressPolicy, connections: int = 100,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        # Building a TLS context loads the CA bundle (~10 ms): clients opened together share one.
+        ssl_context = ssl_context or httpx.create_ssl_context()
+        super().__init__(verify=ssl_context)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             raise RuntimeError("httpx.AsyncHTTPTransport no longer keeps its pool in _pool; "
                                "the notifier's egress guard needs updating")
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry, network_backend=GuardedBackend(policy))
+            ssl_context=ssl_context, max_connections=connections,
+            max_keepalive_connections=connections, keepalive_expiry=httpx.Limits(
+                max_connections=connections).keepalive_expiry,
+            network_backend=GuardedBackend(policy))
 
 
-def guarded_client(policy: EgressPolicy, timeout: float) -> httpx.AsyncClient:
+def guarded_client(policy: EgressPolicy, timeout: float, connections: int = 100,
+                   ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
     # trust_env=False: an HTTP(S)_PROXY from the environment would move the connect to the
     # proxy, out of the guard's sight. Redirects are not followed: a 3xx is a final answer.
-    return httpx.AsyncClient(transport=GuardedTransport(policy), timeout=timeout,
-                             trust_env=False, follow_redirects=False)
+    return httpx.AsyncClient(transport=GuardedTransport(policy, connections, ssl_context),
+                             timeout=timeout, trust_env=False, follow_redirects=False)
