@@ -46,7 +46,7 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         self.reads = StoreReads(self)
         self.config_cache = ConfigCache(self, self.reads)
         self.handoff = Handoff()
-        self._batch = threading.local()  # the consumer batch this thread is deciding, if any
+        self._deciding_batch = threading.local()  # the consumer batch this thread is deciding, if any
         self._batch_conflicted = False
 
     # -- message handlers -----------------------------------------------------------------
@@ -76,7 +76,7 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
     def save_batch(self, run: Callable[[], None]) -> None:
         # After a batch that conflicted, the next one asks like single messages do: should
         # the consumer try the same messages as a batch again, they go through this time.
-        self._batch.routing, self._batch.active = None, not self._batch_conflicted
+        self._deciding_batch.routing, self._deciding_batch.active = None, not self._batch_conflicted
         try:
             super().save_batch(run)
             self._batch_conflicted = False
@@ -84,7 +84,7 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
             self._batch_conflicted = True
             raise
         finally:
-            self._batch.routing, self._batch.active = None, False
+            self._deciding_batch.routing, self._deciding_batch.active = None, False
 
     def _deciding(self, creates: Callable[[Routing], list[UUID]]) -> tuple[Routing, set[UUID]]:
         """The configuration to decide with, and which of the aggregates the decision
@@ -93,11 +93,11 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         is asked about the aggregates: for new incidents they do not exist, and a message
         whose do (a redelivery) makes the batch's save conflict; the messages are then
         handled again, asking (alone, or in a batch that asks: see save_batch)."""
-        if not getattr(self._batch, "active", False):
+        if not getattr(self._deciding_batch, "active", False):
             return self.config_cache.current(also=creates)
-        if self._batch.routing is None:
-            self._batch.routing = self.config_cache.current()[0]
-        return self._batch.routing, set()
+        if self._deciding_batch.routing is None:
+            self._deciding_batch.routing = self.config_cache.current()[0]
+        return self._deciding_batch.routing, set()
 
     def handle_incident_acknowledged(self, envelope: CloudEvent, contract: IncidentAcknowledged,
                                      tracking: Tracking) -> None:
