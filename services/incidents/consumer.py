@@ -22,7 +22,7 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
             NotificationDelivered: app.handle_notification_delivered,
             NotificationFailed: app.handle_notification_failed,
             EscalationTriggered: app.handle_escalation_triggered,
-        }),
+        }, read_ahead=app.read_ahead_incidents),
         Subscription(stream="CAPA", handlers={
             CapaOpened: app.handle_capa_opened,
             CapaRootCauseRecorded: app.handle_capa_root_cause_recorded,
@@ -30,5 +30,5 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
             CapaActionCompleted: app.handle_capa_action_completed,
             CapaActionVerified: app.handle_capa_action_verified,
             CapaClosed: app.handle_capa_closed,
-        }),
+        }, read_ahead=app.read_ahead_incidents),
     ]

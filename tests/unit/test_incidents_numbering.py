@@ -113,3 +113,33 @@ def test_a_ref_is_read_only_as_it_is_written():
     assert parse_ref("p1-2026-12-1200") == ("P1-2026-12", 1200)
     assert parse_ref("P1-2026-12-0007") is None  # not a ref this service issued
     assert parse_ref("P1-2026-12-x") is None
+
+
+def test_a_batch_of_delivery_facts_reads_its_incidents_in_one_go(feed):
+    from shared.contracts import NotificationDelivered
+
+    for n in range(1, 4):
+        feed.raise_alert(f"a-{n}", fingerprint=f"fp-{n}", severity="P1")
+    ids = sorted(feed.incident_ids())
+    facts = [NotificationDelivered(
+        notification_id=f"n-{i}", incident_id=incident_id, ref="P1", channel_id="c",
+        channel_name="robot", reason="incident.opened", attempts=1, status_code=200, at=T0)
+        for i, incident_id in enumerate(ids)]
+    reads: list[object] = []
+    read = feed.app.recorder.select_events
+
+    def counting(*args, **kwargs):
+        reads.append(kwargs.get("originator_id", args[:1]))
+        return read(*args, **kwargs)
+
+    def one_batch() -> None:
+        feed.app.read_ahead_incidents(facts)
+        feed.app.recorder.select_events = counting
+        for fact in facts:
+            feed.send(feed.app.handle_notification_delivered, fact)
+
+    feed.app.save_batch(one_batch)
+    feed.app.recorder.select_events = read
+    assert reads == []  # every incident came from the one read ahead
+    for incident_id in ids:
+        assert "notification delivered" in [e["action"] for e in feed.app.timeline(incident_id)]
