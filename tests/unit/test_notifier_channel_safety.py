@@ -4,14 +4,15 @@ edit, disable and rotation rules."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from datetime import timedelta
 
-import httpcore
+import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
 from services.notifier.channels.egress import DestinationRefused, EgressPolicy
-from services.notifier.channels.transport import GuardedBackend
+from services.notifier.channels.transport import guarded_session
 from services.notifier.app import NotifierApplication
 from services.notifier.domain import AttemptRefused, Delivery, DeliveryStatus, InvalidChannel
 from services.notifier.sealing import Sealer, SealingError
@@ -62,34 +63,39 @@ def test_only_ip_literals_are_judged_when_a_channel_is_defined():
     assert NO_ALLOW_LIST.literal_refusal("https://localhost/x") is None  # checked at send
 
 
-class RecordingBackend(httpcore.AsyncNetworkBackend):
-    """Records where the guard asked to connect; never opens a socket."""
+def send_recording_connects(policy: EgressPolicy, url: str) -> list[str]:
+    """POST through the guarded session; the addresses it tried to connect to (a socket
+    factory records them and opens nothing)."""
+    connected: list[str] = []
 
-    def __init__(self) -> None:
-        self.connected: list[str] = []
+    def record(addr_info):
+        connected.append(addr_info[4][0])
+        raise OSError("recorded only")
 
-    async def connect_tcp(self, host, port, timeout=None, local_address=None,
-                          socket_options=None):
-        self.connected.append(host)
-        raise httpcore.ConnectError("recorded only")
+    async def send() -> None:
+        async with guarded_session(policy, 2, ssl.create_default_context(),
+                                   socket_factory=record) as session:
+            async with session.post(url, data=b"{}", allow_redirects=False):
+                pass
+
+    with pytest.raises((aiohttp.ClientConnectionError, DestinationRefused)) as raised:
+        asyncio.run(send())
+    connected.append(raised.type.__name__)
+    return connected
 
 
 def test_the_guard_connects_to_the_addresses_it_checked_never_to_the_name_again():
-    inner = RecordingBackend()
-    guard = GuardedBackend(EgressPolicy.parse("127.0.0.1/32,::1/128"), inner)
-    with pytest.raises(httpcore.ConnectError):
-        asyncio.run(guard.connect_tcp("localhost", 9, timeout=2))
-    assert inner.connected and "localhost" not in inner.connected
-    assert set(inner.connected) <= {"127.0.0.1", "::1"}
+    *connected, error = send_recording_connects(EgressPolicy.parse("127.0.0.1/32,::1/128"),
+                                                "http://localhost:9/hook")
+    assert error != "DestinationRefused"
+    assert connected and "localhost" not in connected
+    assert set(connected) <= {"127.0.0.1", "::1"}
 
 
 def test_the_guard_refuses_before_connecting():
-    inner = RecordingBackend()
-    guard = GuardedBackend(NO_ALLOW_LIST, inner)
-    for host in ("localhost", "127.0.0.1", "169.254.169.254"):
-        with pytest.raises(DestinationRefused):
-            asyncio.run(guard.connect_tcp(host, 80, timeout=2))
-    assert inner.connected == []
+    for host in ("localhost", "127.0.0.1", "[::1]", "169.254.169.254"):
+        assert send_recording_connects(NO_ALLOW_LIST, f"http://{host}:80/") == [
+            "DestinationRefused"]
 
 
 def test_sealed_values_open_with_any_listed_key_and_seal_with_the_first():

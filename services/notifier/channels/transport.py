@@ -1,88 +1,84 @@
-"""The HTTP client channels send with: its connection layer resolves each host itself,
-checks every address against the egress policy and connects to a checked address, so DNS
-cannot answer one address to the check and another to the connect (rebinding). TLS still
-verifies the URL's host name (SNI and certificate), and the Host header is the URL's."""
+"""The HTTP client channels send with (aiohttp): its resolver resolves each host, checks every
+address against the egress policy and hands the connector only checked addresses, which it
+connects to without asking DNS again, so DNS cannot answer one address to the check and
+another to the connect (rebinding). A URL whose host is an IP literal never reaches a
+resolver, so a request middleware judges the literal first. TLS still verifies the URL's
+host name (SNI and certificate), and the Host header is the URL's."""
 from __future__ import annotations
 
-import asyncio
+import ipaddress
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from services.notifier.channels.egress import EgressPolicy
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, policy: EgressPolicy,
-                 inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+class GuardedResolver(AbstractResolver):
+    def __init__(self, policy: EgressPolicy, inner: AbstractResolver | None = None) -> None:
         self.policy = policy
-        self.inner = inner or httpcore.AnyIOBackend()
+        self.inner = inner or aiohttp.ThreadedResolver()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None,
-                          ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve(host, port, timeout)
-        self.policy.check_resolved(host, addresses)
-        error: Exception | None = None
-        for address in addresses:  # the checked addresses, never the name again
-            try:
-                return await self.inner.connect_tcp(address, port, timeout=timeout,
-                                                    local_address=local_address,
-                                                    socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as failed:
-                error = failed
-        assert error is not None
-        raise error
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        resolved = await self.inner.resolve(host, port, family)
+        self.policy.check_resolved(host, list(dict.fromkeys(r["host"] for r in resolved)))
+        return resolved
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None,
-                                  ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("channels never connect to unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+    async def close(self) -> None:
+        await self.inner.close()
 
 
-async def resolve(host: str, port: int, timeout: float | None) -> list[str]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
-    except asyncio.TimeoutError:
-        raise httpcore.ConnectTimeout(f"resolving {host} took too long") from None
-    except socket.gaierror as error:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {error.strerror}") from None
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+def literal_guard(policy: EgressPolicy) -> Any:
+    """A request middleware refusing internal IP literals, which aiohttp connects to as they
+    are, without a resolver."""
+    async def guard(request: aiohttp.ClientRequest, handler: Any) -> aiohttp.ClientResponse:
+        host = request.url.raw_host or ""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass  # a name: the resolver checks what it resolves to
+        else:
+            policy.check_resolved(host, [host])
+        return await handler(request)
+    return guard
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport with the guarded backend under its connection pool. httpx has
-    no public hook for the network backend, so the pool it built is replaced by one built
-    the same way; the constructor fails loudly if a future httpx changes that shape."""
-
-    def __init__(self, policy: EgressPolicy, connections: int = 100,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
-        # Building a TLS context loads the CA bundle (~10 ms): clients opened together share one.
-        ssl_context = ssl_context or httpx.create_ssl_context()
-        super().__init__(verify=ssl_context)
-        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
-            raise RuntimeError("httpx.AsyncHTTPTransport no longer keeps its pool in _pool; "
-                               "the notifier's egress guard needs updating")
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context, max_connections=connections,
-            max_keepalive_connections=connections, keepalive_expiry=httpx.Limits(
-                max_connections=connections).keepalive_expiry,
-            network_backend=GuardedBackend(policy))
+def guarded_session(policy: EgressPolicy, timeout: float, ssl_context: ssl.SSLContext,
+                    socket_factory: Callable[[Any], socket.socket] | None = None,
+                    ) -> aiohttp.ClientSession:
+    """One session, one connection pool: aiohttp's pool takes an idle connection without
+    looking at the others, so there is no need for httpx-era lanes of one connection each.
+    No connection limit here: the delivery worker bounds sends in flight (`worker_batch`) and
+    the lanes bound them per channel. socket_factory is for tests that record connects."""
+    connector = aiohttp.TCPConnector(resolver=GuardedResolver(policy), ssl=ssl_context,
+                                     limit=0, socket_factory=socket_factory)
+    # trust_env=False (the default, said out loud): an HTTP(S)_PROXY from the environment
+    # would move the connect to the proxy, out of the guard's sight. total bounds the whole
+    # exchange, resolving included. auto_decompress=False: the body is only drained, bounded.
+    return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False,
+                                 timeout=aiohttp.ClientTimeout(total=timeout),
+                                 middlewares=(literal_guard(policy),))
 
 
-def guarded_client(policy: EgressPolicy, timeout: float, connections: int = 100,
-                   ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
-    # trust_env=False: an HTTP(S)_PROXY from the environment would move the connect to the
-    # proxy, out of the guard's sight. Redirects are not followed: a 3xx is a final answer.
-    return httpx.AsyncClient(transport=GuardedTransport(policy, connections, ssl_context),
-                             timeout=timeout, trust_env=False, follow_redirects=False)
+# A receiver's answer is read only to keep the connection reusable; past this the connection
+# is dropped rather than read (a hostile receiver must not fill the notifier's memory).
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+async def drain(response: aiohttp.ClientResponse) -> None:
+    """Read and discard the body, at most MAX_RESPONSE_BYTES; a longer one closes the
+    connection instead of being read to its end."""
+    if (response.content_length or 0) > MAX_RESPONSE_BYTES:
+        response.close()
+        return
+    seen = 0
+    while chunk := await response.content.read(MAX_RESPONSE_BYTES):
+        seen += len(chunk)
+        if seen > MAX_RESPONSE_BYTES:
+            response.close()
+            return

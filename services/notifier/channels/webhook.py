@@ -8,10 +8,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-import httpx
+import aiohttp
 
 from services.notifier.channels.base import ErrorClass, Notification, Outcome, Target
 from services.notifier.channels.egress import DestinationRefused
+from services.notifier.channels.transport import drain
 
 SIGNATURE_HEADER = "X-Closedloop-Signature"
 PREVIOUS_SIGNATURE_HEADER = "X-Closedloop-Signature-Previous"
@@ -44,8 +45,8 @@ def is_retryable(status_code: int) -> bool:
 
 
 class WebhookChannel:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
 
     async def send(self, target: Target, notification: Notification,
                    sent_at: datetime) -> Outcome:
@@ -62,20 +63,22 @@ class WebhookChannel:
         if target.previous_secret:
             headers[PREVIOUS_SIGNATURE_HEADER] = sign(target.previous_secret, body)
         try:
-            response = await self.client.post(target.url, content=body, headers=headers)
+            # Redirects are not followed: a 3xx is a final answer.
+            async with self.session.post(target.url, data=body, headers=headers,
+                                         allow_redirects=False) as response:
+                await drain(response)
+                status = response.status
         except DestinationRefused as refused:
             # Policy, not weather: trying again gives the same answer.
             return Outcome.failure(str(refused), ErrorClass.DESTINATION_REFUSED, retryable=False)
-        except httpx.TimeoutException:
+        except TimeoutError:  # aiohttp's timeouts are TimeoutErrors
             return Outcome.failure("the receiver did not answer in time", ErrorClass.TIMEOUT,
                                    retryable=True)
-        except httpx.HTTPError as error:
+        except aiohttp.ClientError as error:
             # Connection refused, DNS, TLS…: the network may recover.
             return Outcome.failure(f"{type(error).__name__}: {error}", ErrorClass.NETWORK,
                                    retryable=True)
-        if 200 <= response.status_code < 300:
-            return Outcome.success(response.status_code)
-        return Outcome.failure(f"the receiver answered HTTP {response.status_code}",
-                               ErrorClass.HTTP_STATUS,
-                               retryable=is_retryable(response.status_code),
-                               status_code=response.status_code)
+        if 200 <= status < 300:
+            return Outcome.success(status)
+        return Outcome.failure(f"the receiver answered HTTP {status}", ErrorClass.HTTP_STATUS,
+                               retryable=is_retryable(status), status_code=status)
