@@ -66,6 +66,8 @@ class NotPublishable(Exception):
 
 
 class OutboxRelay:
+    LAG_EVERY_SECONDS = 1.0  # how often the relay's lag is measured for /metrics while busy
+
     def __init__(self, app: ServiceApplication, js: Any, service: str, translate: Translate,
                  *, poll_seconds: float = 0.05, batch: int = 500, metrics: Any = None,
                  ack_timeout: float = 10.0) -> None:
@@ -78,12 +80,16 @@ class OutboxRelay:
     async def run(self) -> None:
         position = await asyncio.to_thread(self.app.position, self.name)
         caught_up = None if self.metrics is None else lambda: self.metrics.observe_relay(0)
+        loop, lag_at = asyncio.get_running_loop(), 0.0
         with LogFollower(self.app, poll_seconds=self.poll_seconds, batch=self.batch) as follower:
             async for batch in follower.batches(position, on_caught_up=caught_up):
                 await self.publish_batch(batch)
                 position = batch[-1][0].id
                 await asyncio.to_thread(self.app.advance, self.name, position)
-                if self.metrics is not None:
+                # The lag costs a query: asked at most once a period, not after every batch
+                # (a save made meanwhile waits for each round trip before it is published).
+                if self.metrics is not None and loop.time() >= lag_at:
+                    lag_at = loop.time() + self.LAG_EVERY_SECONDS
                     head = await asyncio.to_thread(self.app.recorder.max_notification_id)
                     self.metrics.observe_relay((head or 0) - position)
 
