@@ -61,6 +61,8 @@ def test_only_ip_literals_are_judged_when_a_channel_is_defined():
     assert "private" in NO_ALLOW_LIST.literal_refusal("http://10.1.2.3/x")
     assert "loopback" in NO_ALLOW_LIST.literal_refusal("http://[::1]:8080/x")
     assert NO_ALLOW_LIST.literal_refusal("https://localhost/x") is None  # checked at send
+    for shorthand in ("127.1", "2130706433", "0x7f.0.0.1"):  # loopback, as C reads them
+        assert "shorthand" in NO_ALLOW_LIST.literal_refusal(f"http://{shorthand}/x")
 
 
 def send_recording_connects(policy: EgressPolicy, url: str) -> list[str]:

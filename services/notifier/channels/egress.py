@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -108,5 +109,18 @@ class EgressPolicy:
         try:
             ipaddress.ip_address(host)
         except ValueError:
+            if _ipv4_shorthand(host):
+                return (f"{host} is an IPv4 address in shorthand; write it in full "
+                        "dotted form (a.b.c.d)")
             return None
         return self.refusal(host)
+
+
+def _ipv4_shorthand(host: str) -> bool:
+    """`127.1`, `2130706433`, `0x7f.0.0.1`: names the C resolver reads as IPv4 addresses but
+    the address checks would take for host names; refused, not guessed."""
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return False
+    return True
