@@ -4,9 +4,11 @@ against Prometheus Alertmanager; a local receiver checks signatures and times ea
 Prints per scenario: ingest alerts/s, notifications/s, alert → webhook p50/p95/p99, lost
 (accepted, never paged), duplicated (an entity paged more than once), refused (no body carrying
 it was accepted: Alertmanager retries only 5xx, so a 4xx leaves the alert until its next group
-flush), HTTP errors seen by the senders, and peak memory per process. Asserts nothing.
+flush), HTTP errors seen by the senders, and peak memory per process. `open-<N>` brings N
+distinct alerts in (each opens an incident and pages) and then prints the memory the system
+holds with N open incidents (firing alerts, for Alertmanager), settled. Asserts nothing.
 
-Run: .venv/bin/python -m tests.bench.bench_storm [burst-1k storm-10k steady-250]
+Run: .venv/bin/python -m tests.bench.bench_storm [burst-1k storm-10k steady-250 open-50k]
        [--against closedloop --against alertmanager] [--runs 3] [--profile DIR]
 By default each run starts its own stack in a temporary directory (embedded NATS and
 PostgreSQL unless NATS_URL / DATABASE_URL are set). A running stack instead: --stack
@@ -32,6 +34,7 @@ from tests.bench.storm.receiver import AlertmanagerReceiver, Pages, Receiver, SE
 
 PROFILED = ("detector", "incidents", "notifier")
 SETTLE = 3.0  # seconds to go on listening once every alert paged: a duplicate comes late
+MARK_EVERY = 10_000  # pages between two notes of the whole stack's memory (open-<N>)
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,19 @@ class Scenario:
     sends: int
     resend_share: float
     rate: float | None = None  # alert sends per second; None: as fast as the senders go
+    hold: bool = False  # measure the memory held once every alert paged (open incidents)
 
 
-def scenarios(duration: float, rate: float) -> dict[str, Scenario]:
+def scenarios(duration: float, rate: float, open_alerts: int = 50_000) -> dict[str, Scenario]:
     return {s.name: s for s in (
         Scenario("burst-1k", 1_000, 0.0),
         Scenario("storm-10k", 10_000, 0.8),
-        Scenario(f"steady-{rate:g}", round(rate * duration), 0.8, rate))}
+        Scenario(f"steady-{rate:g}", round(rate * duration), 0.8, rate),
+        Scenario(f"open-{thousands(open_alerts)}", open_alerts, 0.0, hold=True))}
+
+
+def thousands(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 class Bench:
@@ -83,7 +92,10 @@ class Bench:
             with observe.PeakMemory(system.processes) as memory, self.profiles(system, run_id):
                 log = asyncio.run(load.send(system.ingest_url, system.headers, batches,
                                             system.body(run_id), rate=scenario.rate))
-                paged = self.wait_pages(run_id, len(log.taken), log.finished)
+                paged = self.wait_pages(run_id, len(log.taken), log.finished,
+                                        memory if scenario.hold else None)
+                if scenario.hold:
+                    memory.settle(self.args.hold)
             counts = pages_per_entity(self.receivers[system_name], f"{run_id}-")
         finally:
             system.stop()
@@ -92,11 +104,18 @@ class Bench:
         row.memory = memory.line()
         return row
 
-    def wait_pages(self, run_id: str, accepted: int, sent: float) -> dict[int, float]:
+    def wait_pages(self, run_id: str, accepted: int, sent: float,
+                   memory: observe.PeakMemory | None = None) -> dict[int, float]:
+        """Every accepted alert's first page, waiting up to --timeout after the last send;
+        with `memory`, the whole stack's memory is noted every MARK_EVERY pages."""
         prefix = f"{run_id}-"
         deadline = sent + self.args.timeout
-        while len(self.pages.of(prefix)) < accepted and time.monotonic() < deadline:
-            time.sleep(0.05)
+        marked = 0
+        while (paged := len(self.pages.of(prefix))) < accepted and time.monotonic() < deadline:
+            if memory and paged >= marked + MARK_EVERY:
+                marked = paged // MARK_EVERY * MARK_EVERY
+                memory.mark(f"{marked} paged")
+            time.sleep(0.25 if memory else 0.05)
         time.sleep(SETTLE)
         return {int(entity.rsplit("-", 1)[1]): at for entity, at in self.pages.of(prefix).items()}
 
@@ -125,12 +144,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench_storm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenarios", nargs="*", metavar="scenario",
-                        help="burst-1k, storm-10k, steady-<rate> (default: all three)")
+                        help="burst-1k, storm-10k, steady-<rate>, open-<N> "
+                             "(default: the first three)")
     parser.add_argument("--against", action="append", choices=["closedloop", "alertmanager"],
                         help="the system(s) to load, in order (default: closedloop)")
     parser.add_argument("--runs", type=int, default=1, help="runs of each scenario; >1 adds a median row")
     parser.add_argument("--duration", type=float, default=20.0, help="steady scenario, seconds")
     parser.add_argument("--rate", type=float, default=250.0, help="steady scenario, alerts/s")
+    parser.add_argument("--open", type=int, default=50_000, metavar="N",
+                        help="open-<N> scenario: distinct alerts, each an open incident")
+    parser.add_argument("--hold", type=float, default=5.0,
+                        help="open scenario: seconds of memory samples once all paged")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds after the last send to wait for every page")
     parser.add_argument("--profile", metavar="DIR",
@@ -148,8 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     # SIGINT ignored; SIGTERM would end it without running `finally`).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    known = scenarios(args.duration, args.rate)
-    chosen = args.scenarios or list(known)
+    known = scenarios(args.duration, args.rate, args.open)
+    chosen = args.scenarios or [s.name for s in known.values() if not s.hold]
     if unknown := [name for name in chosen if name not in known]:
         raise SystemExit(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(known)}")
     bench = Bench(args)

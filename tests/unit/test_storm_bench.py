@@ -77,3 +77,25 @@ def test_a_profile_is_summarised_per_function_self_and_total():
     assert own[:2] == [("commit (psycopg/db.py)", 6), ("read (psycopg/db.py)", 3)]
     # total: the project's own functions only, a recursive one counted once per stack
     assert anywhere == [("handle (services/x/app.py)", 10)]
+
+
+def test_the_open_scenario_is_named_for_its_count_and_run_only_when_asked():
+    from tests.bench.bench_storm import scenarios
+
+    known = scenarios(20.0, 250.0, open_alerts=20_000)
+    assert known["open-20k"].sends == 20_000 and known["open-20k"].resend_share == 0.0
+    assert "open-12345" in scenarios(20.0, 250.0, open_alerts=12_345)
+    assert [s.name for s in known.values() if not s.hold] == ["burst-1k", "storm-10k", "steady-250"]
+
+
+def test_memory_held_is_noted_at_marks_and_settled_after_the_run():
+    import psutil
+
+    from tests.bench.storm.observe import PeakMemory
+
+    with PeakMemory({"me": lambda: [psutil.Process()]}, interval=0.01) as memory:
+        memory.sample()
+        memory.mark("10000 paged")
+        memory.settle(0.05)
+    assert memory.settled["me"] > 0 and memory.marks[0][0] == "10000 paged"
+    assert "settled PSS MiB: me" in memory.line() and "10000 paged" in memory.line()

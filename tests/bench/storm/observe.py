@@ -21,12 +21,16 @@ MIB = 1024 * 1024
 class PeakMemory:
     """Samples each named group of processes every `interval` seconds in a thread: the peak of
     the group's summed RSS, and of its summed PSS (shared pages split between the processes
-    sharing them: PostgreSQL's backends all map its shared buffers)."""
+    sharing them: PostgreSQL's backends all map its shared buffers). The latest sample is kept
+    too, for memory held at a point of the run (`marks`) and once the run is over (`settle`)."""
 
     def __init__(self, groups: dict[str, Processes], interval: float = 0.5) -> None:
         self.groups, self.interval = groups, interval
         self.rss: Counter[str] = Counter()
         self.pss: Counter[str] = Counter()
+        self.latest: Counter[str] = Counter()  # PSS of the last sample
+        self.marks: list[tuple[str, float]] = []  # (what, whole PSS in MiB then)
+        self.settled: Counter[str] = Counter()  # mean PSS over `settle`
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
 
@@ -58,6 +62,22 @@ class PeakMemory:
                 rss, pss = rss + info.rss, pss + getattr(info, "pss", info.rss)
             self.rss[name] = max(self.rss[name], rss)
             self.pss[name] = max(self.pss[name], pss)
+            self.latest[name] = pss
+
+    def mark(self, what: str) -> None:
+        """Note the whole stack's memory (PSS) now, e.g. "10000 paged"."""
+        self.marks.append((what, sum(self.latest.values()) / MIB))
+
+    def settle(self, seconds: float) -> None:
+        """Memory held with nothing more coming: the mean PSS per group of the samples taken
+        over `seconds` (sampled here, so the thread's interval does not matter)."""
+        samples = max(1, round(seconds / self.interval))
+        total: Counter[str] = Counter()
+        for _ in range(samples):
+            self.sample()
+            total.update(self.latest)
+            self._stop.wait(self.interval)
+        self.settled = Counter({name: total[name] / samples for name in self.groups})
 
     def line(self) -> str:
         parts = []
@@ -67,7 +87,14 @@ class PeakMemory:
                 text += f" (PSS {self.pss[name] / MIB:.0f})"
             parts.append(text)
         total = sum(self.pss[n] for n in self.groups) / MIB
-        return f"peak MiB: {', '.join(parts)}; whole (PSS) {total:.0f}"
+        text = f"peak MiB: {', '.join(parts)}; whole (PSS) {total:.0f}"
+        if self.settled:
+            held = ", ".join(f"{n} {self.settled[n] / MIB:.0f}" for n in self.groups)
+            text += (f"\n  settled PSS MiB: {held}; whole "
+                     f"{sum(self.settled.values()) / MIB:.0f}")
+        if self.marks:
+            text += "\n  whole PSS MiB at: " + ", ".join(f"{w} {m:.0f}" for w, m in self.marks)
+        return text
 
 
 def py_spy() -> str | None:
