@@ -32,11 +32,16 @@ class Progress:
     # Deliveries the notifier has not settled yet. A send cut off by a killed notifier stays
     # 'sending' until its attempt's lease ends; only then is it retried and recorded.
     unsettled: int = 0
+    # Deliveries the notifier's read model shows delivered. A first attempt goes out before
+    # its delivery is projected, so the receiver can be complete while the read model (fed
+    # from the bus) still lags: an empty 'unsettled' alone does not mean settled.
+    delivered: int = 0
 
     def done(self, alerts: int, to_resolve: int) -> bool:
         return (self.incidents == alerts and self.opened_notices == alerts
                 and self.escalation_notices == alerts and self.resolved == to_resolve
-                and self.capa_cases == to_resolve and self.unsettled == 0)
+                and self.capa_cases == to_resolve and self.unsettled == 0
+                and self.delivered == 2 * alerts)
 
 
 def _total(http: httpx.Client, url: str, **params: Any) -> int:
@@ -69,7 +74,8 @@ def progress(http: httpx.Client, urls: dict[str, str], receiver: Receiver,
         opened_notices=reasons[OPENED], escalation_notices=reasons[ESCALATED],
         resolved=len(traffic.resolved), capa_cases=_total(http, f"{urls['capa']}/v1/capa"),
         unsettled=sum(_total(http, f"{urls['notifier']}/v1/deliveries", status=status)
-                      for status in UNSETTLED))
+                      for status in UNSETTLED),
+        delivered=_total(http, f"{urls['notifier']}/v1/deliveries", status="delivered"))
 
 
 def wait_caught_up(http: httpx.Client, urls: dict[str, str], receiver: Receiver,
