@@ -3,6 +3,7 @@ secrets; anyone with a key can see what was sent, what was retried, and which es
 fired (viewers and responders see why a message failed only as a generic reason)."""
 from __future__ import annotations
 
+import json
 from uuid import UUID
 
 import asyncpg
@@ -76,23 +77,18 @@ async def list_channels(request: Request) -> dict:
 @router.post("/policies", status_code=201, response_model=PolicyRead, dependencies=manager,
              tags=["policies"])
 def define_policy(body: PolicyCreate, request: Request) -> dict:
+    ladder = body.model_dump(mode="json", exclude_none=True, exclude={"name", "severities"})
     return app_of(request).define_policy(
-        name=body.name, severities=[str(s) for s in body.severities],
-        notify=[str(c) for c in body.notify], escalate_after_seconds=body.escalate_after_seconds,
-        escalate_to=[str(c) for c in body.escalate_to], actor=caller(request),
-        cause=request_cause(request))
+        name=body.name, severities=[str(s) for s in body.severities], actor=caller(request),
+        cause=request_cause(request), **ladder)
 
 
 @router.patch("/policies/{policy_id}", response_model=PolicyRead, dependencies=manager,
               tags=["policies"])
 def update_policy(policy_id: UUID, body: PolicyUpdate, request: Request) -> dict:
     # null means "leave as it is", like a field left out
-    changes = body.model_dump(exclude_none=True, exclude={"enabled", "disabled_reason"})
-    for field in ("notify", "escalate_to"):
-        if field in changes:
-            changes[field] = [str(c) for c in changes[field]]
-    if "severities" in changes:
-        changes["severities"] = [str(s) for s in changes["severities"]]
+    changes = body.model_dump(mode="json", exclude_none=True,
+                              exclude={"enabled", "disabled_reason"})
     return app_of(request).update_policy(
         policy_id, changes=changes, enabled=body.enabled, why=body.disabled_reason,
         actor=caller(request), cause=request_cause(request))
@@ -100,7 +96,10 @@ def update_policy(policy_id: UUID, body: PolicyUpdate, request: Request) -> dict
 
 @router.get("/policies", dependencies=viewer, response_model=PolicyPage, tags=["policies"])
 async def list_policies(request: Request) -> dict:
-    return await read_page(request, "policies", "true", "name", ())
+    page = await read_page(request, "policies", "true", "name", ())
+    for policy in page["items"]:
+        policy["steps"] = json.loads(policy["steps"])  # jsonb comes back as text
+    return page
 
 
 @router.get("/deliveries", dependencies=viewer, response_model=DeliveryPage, tags=["deliveries"])

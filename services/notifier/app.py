@@ -15,10 +15,12 @@ from services.notifier.channels.egress import EgressPolicy
 from services.notifier.config_cache import ConfigCache, Routing
 from services.notifier.configuration import Configuration
 from services.notifier.domain import (
-    Channel, Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationNotFound,
+    ChannelNotFound, Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationNotFound,
     EscalationPolicy, Reason,
 )
+from services.notifier.domain.ladder import merge
 from services.notifier.handoff import Handoff
+from services.notifier.recipients import Recipient, Resolution, resolve
 from services.notifier.sealing import Sealer
 from services.notifier.store_reads import StoreReads
 from services.notifier.views import attempt_history, delivery_view
@@ -32,6 +34,7 @@ from shared.store import IntegrityError, ServiceApplication, Tracking
 log = logging.getLogger(__name__)
 
 ESCALATE_WORKER = "notifier.escalate_due"
+OPENED = str(Reason.INCIDENT_OPENED)
 
 
 class NotifierApplication(Configuration, Attempts, ServiceApplication):
@@ -53,20 +56,24 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
     def handle_incident_opened(self, envelope: CloudEvent, contract: IncidentOpened,
                                tracking: Tracking) -> None:
         cause, at = from_message(envelope), self.clock.now()
+        incident = incident_of(contract)
         escalation_id = Escalation.create_id(contract.incident_id)
 
+        def step0(routing: Routing) -> Resolution:
+            policies = routing.matching(contract.severity)
+            ladder = merge([p.ladder for p in policies]) if policies else None
+            return resolve(ladder.targets(0) if ladder else (), incident, at, routing)
+
         def created_by_it(routing: Routing) -> list[UUID]:
-            return [escalation_id, *(
-                Delivery.create_id(contract.incident_id, str(Reason.INCIDENT_OPENED), cid)
-                for p in routing.matching(contract.severity) for cid in p.notify)]
+            return [escalation_id, *(r.delivery_id(contract.incident_id, OPENED)
+                                     for r in step0(routing).recipients)]
 
         routing, existing = self._deciding(created_by_it)
         policies = routing.matching(contract.severity)
         if not policies:
             log.info("incident %s (%s): no policy covers this severity; nobody is notified",
                      contract.ref, contract.severity)
-        notify = [routing.channel(cid) for p in policies for cid in p.notify]
-        deliveries = self._schedule(incident_of(contract), notify, Reason.INCIDENT_OPENED,
+        deliveries = self._schedule(incident, step0(routing).recipients, OPENED,
                                     contract.opened_at, at, "notifier", cause, existing)
         self._claim_at_once(deliveries, routing, at)
         escalation = (self._start_escalation(contract, policies, routing, at, cause)
@@ -126,22 +133,22 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
         else:
             self.save_tracked(tracking=tracking)
 
-    def _schedule(self, incident: dict[str, str], channels: list[Channel], reason: Reason,
+    def _schedule(self, incident: dict[str, str], recipients: list[Recipient], reason: str,
                   occurred_at: datetime, at: datetime, actor: str, cause: dict,
                   existing: set[UUID]) -> list[Delivery]:
         scheduled: dict[UUID, Delivery] = {}
-        for channel in channels:
-            delivery_id = Delivery.create_id(incident["incident_id"], str(reason), str(channel.id))
-            if delivery_id in scheduled:
-                continue  # two matching policies name the same channel: one message
+        for recipient in recipients:
+            delivery_id = recipient.delivery_id(incident["incident_id"], reason)
             if delivery_id in existing:
                 log.info("incident %s: %s to %s was scheduled before (redelivered message)",
-                         incident["ref"], reason, channel.name)
+                         incident["ref"], reason, recipient.key)
                 continue
             scheduled[delivery_id] = Delivery(
-                **incident, occurred_at=occurred_at, channel_id=str(channel.id),
-                channel_name=channel.name, reason=str(reason), max_attempts=self.max_attempts,
-                at=at, actor=actor, cause=cause)
+                **incident, occurred_at=occurred_at,
+                channel_id=str(recipient.channel.id), channel_name=recipient.channel.name,
+                reason=reason, max_attempts=self.max_attempts, at=at, actor=actor, cause=cause,
+                recipient=recipient.person,
+                target=f"{recipient.target.kind}:{recipient.target.ref}")
         return list(scheduled.values())
 
     def _claim_at_once(self, deliveries: list[Delivery], routing: Routing, at: datetime) -> None:
@@ -163,18 +170,21 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
 
     def _start_escalation(self, contract: IncidentOpened, policies: list[EscalationPolicy],
                           routing: Routing, at: datetime, cause: dict) -> Escalation | None:
-        # One timer per incident: when several policies match, the earliest delay wins and
-        # their escalation channels are merged (in policy order, without repeats).
-        escalating = [p for p in policies if p.escalate_to]
-        if not escalating:
+        # One ladder per incident: when several policies match, their ladders merge step by
+        # step (ladder.merge).
+        if not policies:
             return None
-        channel_ids = list(dict.fromkeys(cid for p in escalating for cid in p.escalate_to))
-        delay = min(p.escalate_after_seconds for p in escalating)
-        return Escalation(
-            **incident_of(contract), opened_at=contract.opened_at,
-            due_at=contract.opened_at + timedelta(seconds=delay),
-            escalate_to=[{"id": cid, "name": routing.channel(cid).name} for cid in channel_ids],
-            policy_ids=[str(p.id) for p in escalating], at=at, actor="notifier", cause=cause)
+        ladder = merge([p.ladder for p in policies])
+        names = {}
+        for cid in ladder.channel_ids():
+            try:
+                names[cid] = routing.channel(cid).name
+            except ChannelNotFound:
+                continue  # said when its step fires
+        return Escalation.start(
+            incident=incident_of(contract), opened_at=contract.opened_at, ladder=ladder,
+            policy_ids=[str(p.id) for p in policies], channel_names=names, at=at,
+            actor="notifier", cause=cause)
 
     def _not_restarted(self, contract: IncidentOpened) -> None:
         if isinstance(self.get_or_none(Escalation.create_id(contract.incident_id)), EarlyStop):
@@ -184,21 +194,27 @@ class NotifierApplication(Configuration, Attempts, ServiceApplication):
 
     # -- worker commands ------------------------------------------------------------------
     def escalate(self, incident_id: str, at: datetime) -> list[str]:
-        """Fire the incident's escalation (once: the guard refuses a second time) and schedule
-        its messages in the same save. Returns the new delivery ids."""
+        """Fire the incident's due step (once: the guard refuses a second time), resolving
+        its targets now, and schedule its messages in the same save. Returns the new
+        delivery ids."""
         escalation = self.get_or_none(Escalation.create_id(incident_id))
         if not isinstance(escalation, Escalation):
             raise EscalationNotFound(f"incident {incident_id} has no escalation")
         cause = {**from_timer(ESCALATE_WORKER), "correlation_id": escalation.correlation_id}
-        escalation.escalate(at, ESCALATE_WORKER, cause)
+        fired = escalation.due_step(at)
         incident = {"incident_id": escalation.incident_id, "ref": escalation.ref,
                     "severity": escalation.severity, "title": escalation.title,
                     "entity": escalation.entity}
-        delivery_ids = [Delivery.create_id(incident_id, str(Reason.ESCALATION_STEP1), c["id"])
-                        for c in escalation.escalate_to]
-        routing, existing = self.config_cache.current(also=lambda _: delivery_ids)
-        channels = [routing.channel(c["id"]) for c in escalation.escalate_to]
-        deliveries = self._schedule(incident, channels, Reason.ESCALATION_STEP1, at, at,
+        targets = escalation.ladder.targets(fired.step)
+
+        def created_by_it(routing: Routing) -> list[UUID]:
+            return [r.delivery_id(incident_id, fired.reason)
+                    for r in resolve(targets, incident, at, routing).recipients]
+
+        routing, existing = self.config_cache.current(also=created_by_it)
+        resolution = resolve(targets, incident, at, routing)
+        escalation.escalate([r.told() for r in resolution.recipients], at, ESCALATE_WORKER, cause)
+        deliveries = self._schedule(incident, resolution.recipients, fired.reason, at, at,
                                     ESCALATE_WORKER, cause, existing)
         self._claim_at_once(deliveries, routing, at)
         self.save(escalation, *deliveries)

@@ -72,16 +72,16 @@ class Configuration:
             raise InvalidChannel("url", why)
 
     # -- policies -------------------------------------------------------------------------
-    def define_policy(self, *, name: str, severities: list[str], notify: list[str],
-                      escalate_after_seconds: float, escalate_to: list[str], actor: str,
-                      cause: dict) -> dict:
-        self._check_channels_exist(notify=notify, escalate_to=escalate_to)
+    def define_policy(self, *, name: str, severities: list[str], actor: str, cause: dict,
+                      **ladder: Any) -> dict:
+        """`ladder`: steps and repeat, or the shorthand notify, escalate_after_seconds and
+        escalate_to (policy.py)."""
+        self._check_targets(EscalationPolicy.normalised(name=name, severities=severities,
+                                                        **ladder), "steps" not in ladder)
 
         def make(at: datetime, id: UUID | None) -> EscalationPolicy:  # noqa: A002
-            return EscalationPolicy.define(
-                name=name, severities=severities, notify=notify,
-                escalate_after_seconds=escalate_after_seconds, escalate_to=escalate_to,
-                at=at, actor=actor, cause=cause, id=id)
+            return EscalationPolicy.define(name=name, severities=severities, at=at,
+                                           actor=actor, cause=cause, id=id, **ladder)
 
         policy = self._create_listed(make, EscalationPolicy, name, Directory.list_policy,
                                      actor, cause)
@@ -91,22 +91,29 @@ class Configuration:
                       enabled: bool | None = None, why: str | None = None, actor: str,
                       cause: dict) -> dict:
         policy = self._policy(str(policy_id))
-        self._check_channels_exist(**{k: changes[k] for k in ("notify", "escalate_to")
-                                      if k in changes})
         if "name" in changes and changes["name"] != policy.name:
             self._check_name_free(EscalationPolicy, changes["name"])
         at = self.clock.now()
-        policy.revise(changes, at, actor, cause)
+        if policy.revise(changes, at, actor, cause):
+            self._check_targets(policy.definition, "steps" not in changes)
         self._switch(policy, enabled, why, at, actor, cause)
         self.save(policy)
         return policy_view(policy)
 
-    def _check_channels_exist(self, **fields: list[str]) -> None:
-        for field, channel_ids in fields.items():
-            for channel_id in channel_ids:
-                if self._channel_or_none(str(channel_id)) is None:
-                    raise UnknownChannel(field, f"channel {channel_id} does not exist; "
-                                         "register it with POST /v1/channels first")
+    def _check_targets(self, definition: dict, shorthand: bool) -> None:
+        """Every target a ladder names must exist now (people and schedules can still leave
+        or change later: a step says what it could not resolve when it fires). The error
+        names the field as it was written."""
+        for n, step in enumerate(definition["steps"]):
+            for i, target in enumerate(step["targets"]):
+                if target["kind"] != "channel":
+                    continue
+                if self._channel_or_none(str(target["ref"])) is None:
+                    field = (("notify", "escalate_to")[n] if shorthand
+                             else f"steps[{n}].targets[{i}].ref")
+                    raise UnknownChannel(field,
+                                         f"channel {target['ref']} does not exist; register it "
+                                         "with POST /v1/channels first")
 
     # -- shared steps ---------------------------------------------------------------------
     @staticmethod

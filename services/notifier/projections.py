@@ -3,12 +3,14 @@ find due work in `deliveries` and `escalations`; every write sets absolute value
 replay of the log rebuilds the same rows."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
 
 from services.notifier.domain import Channel, Delivery, Escalation, EscalationPolicy
 from services.notifier.domain.channel import url_hint
+from services.notifier.domain.routing import ladder_of, shorthand_of
 from shared.readmodels import Apply, Projection
 
 
@@ -35,6 +37,8 @@ class NotifierProjection(Projection):
                 id uuid PRIMARY KEY,
                 name text NOT NULL,
                 severities text[] NOT NULL,
+                steps jsonb NOT NULL,
+                repeat integer NOT NULL,
                 notify text[] NOT NULL,
                 escalate_after_seconds double precision NOT NULL,
                 escalate_to text[] NOT NULL,
@@ -53,6 +57,8 @@ class NotifierProjection(Projection):
                 channel_id text NOT NULL,
                 channel_name text NOT NULL,
                 reason text NOT NULL,
+                person text,
+                target text,
                 status text NOT NULL,
                 attempts integer NOT NULL,
                 last_status_code integer,
@@ -76,6 +82,8 @@ class NotifierProjection(Projection):
                 due_at timestamptz NOT NULL,
                 escalate_to text[] NOT NULL,
                 policy_ids text[] NOT NULL,
+                step integer NOT NULL DEFAULT 0,
+                round integer NOT NULL DEFAULT 0,
                 escalated_at timestamptz,
                 waited_seconds double precision,
                 stopped_why text,
@@ -149,39 +157,50 @@ def touched(table: str) -> Apply:
     return apply
 
 
+def _policy_columns(e: Any) -> tuple:
+    ladder = ladder_of(getattr(e, "steps", None), getattr(e, "repeat", 0),
+                       getattr(e, "notify", ()), getattr(e, "escalate_after_seconds", 0.0),
+                       getattr(e, "escalate_to", ()))
+    short = shorthand_of(ladder)
+    return (e.originator_id, e.name, list(e.severities), json.dumps(ladder.as_list()),
+            ladder.repeat, short["notify"], short["escalate_after_seconds"],
+            short["escalate_to"], e.at, e.actor)
+
+
 async def policy_defined(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
-        """INSERT INTO policies (id, name, severities, notify, escalate_after_seconds,
-                                 escalate_to, enabled, created_at, created_by, updated_at,
-                                 updated_by)
-           VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8, $7, $8)
+        """INSERT INTO policies (id, name, severities, steps, repeat, notify,
+                                 escalate_after_seconds, escalate_to, enabled, created_at,
+                                 created_by, updated_at, updated_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10, $9, $10)
            ON CONFLICT (id) DO UPDATE SET severities = EXCLUDED.severities,
+               steps = EXCLUDED.steps, repeat = EXCLUDED.repeat,
                notify = EXCLUDED.notify, escalate_to = EXCLUDED.escalate_to,
                escalate_after_seconds = EXCLUDED.escalate_after_seconds, enabled = true,
                disabled_why = NULL, updated_at = EXCLUDED.updated_at,
                updated_by = EXCLUDED.updated_by""",
-        e.originator_id, e.name, list(e.severities), list(e.notify),
-        e.escalate_after_seconds, list(e.escalate_to), e.at, e.actor)
+        *_policy_columns(e))
 
 
 async def policy_revised(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
-        "UPDATE policies SET name = $2, severities = $3, notify = $4, "
-        "escalate_after_seconds = $5, escalate_to = $6, updated_at = $7, updated_by = $8 "
+        "UPDATE policies SET name = $2, severities = $3, steps = $4, repeat = $5, notify = $6, "
+        "escalate_after_seconds = $7, escalate_to = $8, updated_at = $9, updated_by = $10 "
         "WHERE id = $1",
-        e.originator_id, e.name, list(e.severities), list(e.notify),
-        e.escalate_after_seconds, list(e.escalate_to), e.at, e.actor)
+        *_policy_columns(e))
 
 
 async def delivery_scheduled(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         """INSERT INTO deliveries (id, incident_id, ref, channel_id, channel_name, reason,
-                                   status, attempts, next_attempt_at, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)
+                                   person, target, status, attempts, next_attempt_at,
+                                   created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $8, $9, 'pending', 0, $7, $7, $7)
            ON CONFLICT (id) DO UPDATE SET status = 'pending', attempts = 0,
                last_status_code = NULL, last_error = NULL, last_error_class = NULL,
                next_attempt_at = EXCLUDED.next_attempt_at, updated_at = EXCLUDED.updated_at""",
-        e.originator_id, e.incident_id, e.ref, e.channel_id, e.channel_name, e.reason, e.at)
+        e.originator_id, e.incident_id, e.ref, e.channel_id, e.channel_name, e.reason, e.at,
+        (getattr(e, "recipient", None) or {}).get("handle"), getattr(e, "target", None))
 
 
 async def attempt_started(conn: asyncpg.Connection, e: Any) -> None:
@@ -235,10 +254,14 @@ async def escalation_started(conn: asyncpg.Connection, e: Any) -> None:
 
 
 async def escalated(conn: asyncpg.Connection, e: Any) -> None:
+    # A step with more to come leaves the escalation waiting for the next one.
+    next_due = getattr(e, "next_due_at", None)
     await conn.execute(
-        "UPDATE escalations SET status = 'escalated', escalated_at = $2, waited_seconds = $3, "
+        "UPDATE escalations SET status = $4, step = $5, round = $6, "
+        "due_at = coalesce($7, due_at), escalated_at = $2, waited_seconds = $3, "
         "updated_at = $2 WHERE id = $1",
-        e.originator_id, e.at, e.waited_seconds)
+        e.originator_id, e.at, e.waited_seconds, "waiting" if next_due else "escalated",
+        e.step, getattr(e, "round", 0), next_due)
 
 
 async def escalation_stopped(conn: asyncpg.Connection, e: Any) -> None:

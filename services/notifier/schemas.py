@@ -10,6 +10,7 @@ from shared.limits import ITEMS, TITLE, URL, Headers, Name
 
 from services.notifier.domain import ChannelKind, DeliveryStatus, EscalationStatus, Severity
 from services.notifier.domain.channel import MAX_GRACE, MIN_SECRET_LENGTH
+from services.notifier.domain.ladder import MAX_REPEAT, MAX_STEPS, MAX_TARGETS, TargetKind
 
 
 class ChannelCreate(BaseModel):
@@ -70,16 +71,40 @@ class ChannelPage(BaseModel):
     total: int
 
 
+class TargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: TargetKind = Field(description="channel (an id), person (a handle), schedule, team, "
+                                         "or role (held for the incident's entity)")
+    ref: str = Field(min_length=1, max_length=200)
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    targets: list[TargetIn] = Field(min_length=1, max_length=MAX_TARGETS)
+    delay_seconds: float = Field(gt=0, allow_inf_nan=False,
+                                 description="how long this step waits for an "
+                                             "acknowledgement before the next one")
+
+
 class PolicyCreate(BaseModel):
+    """Either `steps` (a ladder) or the shorthand `notify` + `escalate_after_seconds` (+
+    `escalate_to`): channels told at once, other channels after the delay."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Name
     severities: list[Severity] = Field(min_length=1, max_length=len(Severity))
-    notify: list[UUID] = Field(min_length=1, max_length=ITEMS,
-                               description="channel ids told when it opens")
-    escalate_after_seconds: float = Field(gt=0, allow_inf_nan=False)
-    escalate_to: list[UUID] = Field(default_factory=list, max_length=ITEMS,
-                                    description="channel ids told when nobody acks in time")
+    steps: list[StepIn] | None = Field(None, min_length=1, max_length=MAX_STEPS,
+                                       description="step 0 is told when the incident opens")
+    repeat: int = Field(0, ge=0, le=MAX_REPEAT,
+                        description="times the whole ladder starts again after its last step")
+    notify: list[UUID] | None = Field(None, min_length=1, max_length=ITEMS,
+                                      description="channel ids told when it opens")
+    escalate_after_seconds: float | None = Field(None, gt=0, allow_inf_nan=False)
+    escalate_to: list[UUID] | None = Field(None, max_length=ITEMS,
+                                           description="channel ids told when nobody acks in time")
 
 
 class PolicyUpdate(BaseModel):
@@ -92,6 +117,8 @@ class PolicyUpdate(BaseModel):
     notify: list[UUID] | None = Field(None, min_length=1)
     escalate_after_seconds: float | None = Field(None, gt=0, allow_inf_nan=False)
     escalate_to: list[UUID] | None = None
+    steps: list[StepIn] | None = Field(None, min_length=1, max_length=MAX_STEPS)
+    repeat: int | None = Field(None, ge=0, le=MAX_REPEAT)
     enabled: bool | None = Field(None, description="false: it matches no incident")
     disabled_reason: str | None = Field(None, max_length=500)
 
@@ -100,9 +127,11 @@ class PolicyRead(BaseModel):
     id: UUID
     name: str
     severities: list[Severity]
-    notify: list[UUID]
-    escalate_after_seconds: float
-    escalate_to: list[UUID]
+    steps: list[StepIn]
+    repeat: int
+    notify: list[str] = Field(description="step 0's channels")
+    escalate_after_seconds: float = Field(description="step 0's delay")
+    escalate_to: list[str] = Field(description="step 1's channels")
     enabled: bool
     disabled_why: str | None
     created_at: datetime

@@ -29,7 +29,10 @@ def _escalated(event: Any) -> EscalationTriggered:
     return EscalationTriggered(
         incident_id=event.incident_id, ref=event.ref, step=event.step,
         channel_ids=list(event.channel_ids), waited_seconds=event.waited_seconds, at=event.at,
-        channel_names=list(event.channel_names))
+        channel_names=list(event.channel_names), reason=getattr(event, "reason", ""),
+        round=getattr(event, "round", 0),
+        people=list(dict.fromkeys(t["person"] for t in getattr(event, "told", ())
+                                  if "person" in t)))
 
 
 TRANSLATIONS: dict[type, Callable[[Any], Contract]] = {

@@ -29,7 +29,7 @@ def channel_view(channel: Channel) -> dict:
 
 
 def policy_view(policy: EscalationPolicy) -> dict:
-    return {"id": policy.id, **policy.definition, "enabled": policy.enabled,
+    return {"id": policy.id, **policy.definition, **policy.shorthand, "enabled": policy.enabled,
             "disabled_why": policy.disabled_why, "created_at": policy.defined_at,
             "updated_at": policy.updated_at}
 

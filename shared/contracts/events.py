@@ -137,6 +137,9 @@ class EscalationTriggered(Contract):
     waited_seconds: float
     at: datetime
     channel_names: list[str] = []
+    reason: str = "escalation.step1"  # escalation.step<N>, or .repeat<R> on a repeat
+    round: int = 0  # 0 on the ladder's first pass
+    people: list[str] = []  # handles of the people the step's targets resolved to
 
 
 class CapaOpened(Contract):

@@ -50,6 +50,10 @@ def new_escalation(delay: float = 300) -> Escalation:
                       at=T0, actor="notifier", cause=CAUSE)
 
 
+# Who the due step's targets resolved to (the application resolves them when it fires).
+TOLD = [{"target": "channel:ch-2", "channel_id": "ch-2", "channel_name": "managers"}]
+
+
 def event_names(aggregate) -> list[str]:
     return [type(e).__name__ for e in aggregate.collect_events()]
 
@@ -180,10 +184,10 @@ def test_delivered_and_failed_translate_to_public_contracts():
 
 def test_an_escalation_fires_once_when_due():
     escalation = new_escalation(delay=300)
-    escalation.escalate(T0 + seconds(301), "timer", CAUSE)
+    escalation.escalate(TOLD, T0 + seconds(301), "timer", CAUSE)
     assert escalation.status is EscalationStatus.ESCALATED
     with pytest.raises(EscalationNotWaiting, match="P0-2026-11-001 cannot escalate"):
-        escalation.escalate(T0 + seconds(400), "other-replica", CAUSE)
+        escalation.escalate(TOLD, T0 + seconds(400), "other-replica", CAUSE)
     events = escalation.collect_events()
     assert [type(e).__name__ for e in events] == ["Started", "Escalated"]
     triggered = to_contract(events[-1])
@@ -195,7 +199,7 @@ def test_an_escalation_fires_once_when_due():
 def test_an_escalation_refuses_to_fire_before_its_delay():
     escalation = new_escalation(delay=300)
     with pytest.raises(EscalationNotDue, match="cannot escalate before"):
-        escalation.escalate(T0 + seconds(299), "timer", CAUSE)
+        escalation.escalate(TOLD, T0 + seconds(299), "timer", CAUSE)
     assert escalation.status is EscalationStatus.WAITING
 
 
@@ -203,7 +207,7 @@ def test_an_acknowledged_incident_does_not_escalate():
     escalation = new_escalation()
     assert escalation.stop("acknowledged by ana", T0 + seconds(10), "ana", CAUSE) is True
     with pytest.raises(EscalationNotWaiting, match="already stopped"):
-        escalation.escalate(T0 + seconds(1000), "timer", CAUSE)
+        escalation.escalate(TOLD, T0 + seconds(1000), "timer", CAUSE)
     # A second stop (e.g. resolved after acked) changes nothing.
     assert escalation.stop("resolved by ana", T0 + seconds(20), "ana", CAUSE) is False
     assert event_names(escalation) == ["Started", "Stopped"]
@@ -211,7 +215,7 @@ def test_an_acknowledged_incident_does_not_escalate():
 
 def test_an_ack_after_the_escalation_fired_is_a_no_op():
     escalation = new_escalation(delay=1)
-    escalation.escalate(T0 + seconds(2), "timer", CAUSE)
+    escalation.escalate(TOLD, T0 + seconds(2), "timer", CAUSE)
     assert escalation.stop("acknowledged by ana", T0 + seconds(3), "ana", CAUSE) is False
     assert escalation.status is EscalationStatus.ESCALATED
     assert event_names(escalation) == ["Started", "Escalated"]

@@ -9,6 +9,7 @@ from services.notifier.domain.delivery import (
 from services.notifier.domain.escalation import (
     EarlyStop, Escalation, EscalationNotDue, EscalationNotWaiting, EscalationStatus,
 )
+from services.notifier.domain.ladder import Fired, InvalidLadder, Ladder, Step, Target, TargetKind
 from services.notifier.domain.routing import (
     DIRECTORY_ID, Directory, EscalationPolicy, InvalidPolicy, NameTaken, UnknownChannel,
 )
@@ -38,4 +39,5 @@ __all__ = [
     "DIRECTORY_ID", "Channel", "Directory", "EscalationPolicy", "InvalidChannel",
     "InvalidPolicy", "NameTaken", "UnknownChannel", "ChannelNotFound", "PolicyNotFound",
     "DeliveryNotFound", "EscalationNotFound", "ErrorClass",
+    "Fired", "InvalidLadder", "Ladder", "Step", "Target", "TargetKind",
 ]

@@ -3,59 +3,80 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from services.notifier.domain.common import Cause, Severity, key_id
+from services.notifier.domain.ladder import Ladder, TargetKind
 from shared.errors import DomainError, Invalid
 
 
 class EscalationPolicy(Aggregate):
-    """Which severities it covers, who is told first, and who is told when nobody acks."""
+    """Which severities it covers and its ladder: who is told when the incident opens, and
+    who next while nobody acknowledges (ladder.py). `notify`, `escalate_after_seconds` and
+    `escalate_to` are the shorthand for a two-step ladder of channels."""
 
     @staticmethod
     def create_id(name: str) -> UUID:
         return key_id(f"policy:{name}")
 
     @classmethod
-    def define(cls, *, name: str, severities: list[str], notify: list[str],
-               escalate_after_seconds: float, escalate_to: list[str], at: datetime,
-               actor: str, cause: Cause, id: UUID | None = None,  # noqa: A002
+    def define(cls, *, name: str, severities: list[str], at: datetime, actor: str,
+               cause: Cause, id: UUID | None = None, **ladder: Any,  # noqa: A002
                ) -> "EscalationPolicy":
-        definition = cls.normalised(name=name, severities=severities, notify=notify,
-                                    escalate_after_seconds=escalate_after_seconds,
-                                    escalate_to=escalate_to)
+        definition = cls.normalised(name=name, severities=severities, **ladder)
         fields = dict(**definition, at=at, actor=actor, cause=cause)
         # An explicit id when the name's own id is still held by a since-renamed policy.
         return cls._create(cls.Defined, id=id, **fields) if id else cls(**fields)
 
     @classmethod
-    def normalised(cls, **definition) -> dict:
-        cls.check_definition(**definition)
-        return {"name": definition["name"],
-                "severities": [str(s) for s in definition["severities"]],
-                "notify": [str(c) for c in definition["notify"]],
-                "escalate_after_seconds": float(definition["escalate_after_seconds"]),
-                "escalate_to": [str(c) for c in definition["escalate_to"]]}
+    def normalised(cls, *, name: str, severities: list[str], steps: list[dict] | None = None,
+                   repeat: int = 0, notify: list[str] | None = None,
+                   escalate_after_seconds: float | None = None,
+                   escalate_to: list[str] | None = None) -> dict:
+        """The stored definition: {name, severities, steps, repeat}; the shorthand fields
+        become the two steps they stand for."""
+        check_severities(name, severities)
+        if steps is None:
+            ladder = shorthand_ladder(notify, escalate_after_seconds, escalate_to or [])
+            ladder = Ladder(ladder.steps, repeat)
+            Ladder.parse(ladder.as_list(), repeat)  # the same checks as a written ladder
+        else:
+            ladder = Ladder.parse(steps, repeat)
+        return {"name": name, "severities": [str(s) for s in severities],
+                "steps": ladder.as_list(), "repeat": ladder.repeat}
 
     @event("Defined")
-    def __init__(self, name: str, severities: list[str], notify: list[str],
-                 escalate_after_seconds: float, escalate_to: list[str], at: datetime,
-                 actor: str, cause: Cause) -> None:
-        self.name = name
-        self.severities = [Severity(s) for s in severities]
-        self.notify, self.escalate_to = notify, escalate_to
-        self.escalate_after_seconds = escalate_after_seconds
+    def __init__(self, name: str, severities: list[str], at: datetime, actor: str, cause: Cause,
+                 steps: list[dict] | None = None, repeat: int = 0,
+                 notify: list[str] = (), escalate_after_seconds: float = 0.0,
+                 escalate_to: list[str] = ()) -> None:
+        self._define(name, severities, steps, repeat, notify, escalate_after_seconds, escalate_to)
         self.defined_at, self.defined_by = at, actor
         self.enabled, self.disabled_why = True, None
         self.updated_at, self.updated_by = at, actor
 
+    def _define(self, name: str, severities: list[str], steps: list[dict] | None, repeat: int,
+                notify: list[str], escalate_after_seconds: float, escalate_to: list[str]) -> None:
+        self.name, self.severities = name, [Severity(s) for s in severities]
+        self.ladder = ladder_of(steps, repeat, notify, escalate_after_seconds, escalate_to)
+
     @property
     def definition(self) -> dict:
         return {"name": self.name, "severities": [str(s) for s in self.severities],
-                "notify": list(self.notify), "escalate_after_seconds": self.escalate_after_seconds,
-                "escalate_to": list(self.escalate_to)}
+                "steps": self.ladder.as_list(), "repeat": self.ladder.repeat}
+
+    @property
+    def shorthand(self) -> dict:
+        """The ladder read as the shorthand fields: step 0's channels, its delay, step 1's
+        channels (other kinds of targets are only in `steps`)."""
+        return shorthand_of(self.ladder)
+
+    # Kept for code that reads a policy's channels.
+    notify = property(lambda self: self.shorthand["notify"])
+    escalate_to = property(lambda self: self.shorthand["escalate_to"])
 
     def matches(self, severity: str) -> bool:
         """A disabled policy matches nothing."""
@@ -63,8 +84,16 @@ class EscalationPolicy(Aggregate):
 
     # -- commands -------------------------------------------------------------------------
     def revise(self, changes: dict, at: datetime, actor: str, cause: Cause) -> bool:
-        """Apply the given fields over the current definition; False when nothing changes."""
-        revised = self.normalised(**{**self.definition, **changes})
+        """Apply the given fields over the current definition; False when nothing changes.
+        Shorthand fields replace the ladder with the two channel steps they stand for."""
+        current = self.definition
+        if SHORTHAND & changes.keys():
+            current.pop("steps")
+            current.update({**self.shorthand, **changes})
+            current.pop("steps", None)
+        else:
+            current.update(changes)
+        revised = self.normalised(**current)
         if revised == self.definition:
             return False
         self._revise(**revised, at=at, actor=actor, cause=cause)
@@ -84,12 +113,10 @@ class EscalationPolicy(Aggregate):
 
     # -- events ---------------------------------------------------------------------------
     @event("Revised")
-    def _revise(self, name: str, severities: list[str], notify: list[str],
-                escalate_after_seconds: float, escalate_to: list[str], at: datetime,
-                actor: str, cause: Cause) -> None:
-        self.name, self.severities = name, [Severity(s) for s in severities]
-        self.notify, self.escalate_to = notify, escalate_to
-        self.escalate_after_seconds = escalate_after_seconds
+    def _revise(self, name: str, severities: list[str], at: datetime, actor: str, cause: Cause,
+                steps: list[dict] | None = None, repeat: int = 0, notify: list[str] = (),
+                escalate_after_seconds: float = 0.0, escalate_to: list[str] = ()) -> None:
+        self._define(name, severities, steps, repeat, notify, escalate_after_seconds, escalate_to)
         self.updated_at, self.updated_by = at, actor
 
     @event("Disabled")
@@ -102,25 +129,53 @@ class EscalationPolicy(Aggregate):
         self.enabled, self.disabled_why = True, None
         self.updated_at, self.updated_by = at, actor
 
-    @staticmethod
-    def check_definition(*, name: str, severities: list[str], notify: list[str],
-                         escalate_after_seconds: float, escalate_to: list[str]) -> None:
-        if not name.strip():
-            raise InvalidPolicy("name", "a policy needs a name")
-        if not severities:
-            raise InvalidPolicy("severities", "list at least one severity (P0..P3)")
-        unknown = [s for s in severities if s not in Severity.__members__.values()]
-        if unknown:
-            raise InvalidPolicy("severities", f"{', '.join(map(str, unknown))} is not one of "
-                                f"{', '.join(Severity)}")
-        if not notify:
-            raise InvalidPolicy("notify", "list at least one channel to notify")
-        for field, channels in (("notify", notify), ("escalate_to", escalate_to)):
-            if len(set(map(str, channels))) != len(channels):
-                raise InvalidPolicy(field, "a channel is listed twice")
-        if not math.isfinite(escalate_after_seconds) or escalate_after_seconds <= 0:
-            raise InvalidPolicy("escalate_after_seconds", "must be a positive number of "
-                                f"seconds, got {escalate_after_seconds}")
+
+SHORTHAND = {"notify", "escalate_after_seconds", "escalate_to"}
+
+
+def ladder_of(steps: list[dict] | None, repeat: int, notify: list[str] = (),
+              escalate_after_seconds: float = 0.0, escalate_to: list[str] = ()) -> Ladder:
+    """A stored definition's ladder: policies defined before ladders stored the shorthand
+    fields only."""
+    if steps is None:
+        return Ladder.from_channels(list(notify), escalate_after_seconds, list(escalate_to))
+    return Ladder.parse(steps, repeat)
+
+
+def shorthand_of(ladder: Ladder) -> dict:
+    def channels(step: int) -> list[str]:
+        if step >= len(ladder.steps):
+            return []
+        return [t.ref for t in ladder.targets(step) if t.kind is TargetKind.CHANNEL]
+
+    return {"notify": channels(0), "escalate_after_seconds": ladder.steps[0].delay_seconds,
+            "escalate_to": channels(1)}
+
+
+def check_severities(name: str, severities: list[str]) -> None:
+    if not name.strip():
+        raise InvalidPolicy("name", "a policy needs a name")
+    if not severities:
+        raise InvalidPolicy("severities", "list at least one severity (P0..P3)")
+    unknown = [s for s in severities if s not in Severity.__members__.values()]
+    if unknown:
+        raise InvalidPolicy("severities", f"{', '.join(map(str, unknown))} is not one of "
+                            f"{', '.join(Severity)}")
+
+
+def shorthand_ladder(notify: list[str] | None, escalate_after_seconds: float | None,
+                     escalate_to: list[str]) -> Ladder:
+    if not notify:
+        raise InvalidPolicy("notify", "list at least one channel to notify (or give `steps`)")
+    for field, channels in (("notify", notify), ("escalate_to", escalate_to)):
+        if len(set(map(str, channels))) != len(channels):
+            raise InvalidPolicy(field, "a channel is listed twice")
+    if escalate_after_seconds is None or not math.isfinite(escalate_after_seconds) \
+            or escalate_after_seconds <= 0:
+        raise InvalidPolicy("escalate_after_seconds", "must be a positive number of "
+                            f"seconds, got {escalate_after_seconds}")
+    return Ladder.from_channels([str(c) for c in notify], float(escalate_after_seconds),
+                                [str(c) for c in escalate_to])
 
 
 DIRECTORY_ID = key_id("directory")
