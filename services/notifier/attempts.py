@@ -124,7 +124,7 @@ class Attempts:
             incident={"incident_id": delivery.incident_id, "ref": delivery.ref,
                       "severity": delivery.severity, "title": delivery.title,
                       "entity": delivery.entity},
-            occurred_at=delivery.occurred_at)
+            occurred_at=delivery.occurred_at, recipient=delivery.recipient)
         return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace,
                        delivery.lease_until, delivery)
 

@@ -150,6 +150,9 @@ class DeliveryRead(BaseModel):
     channel_id: UUID
     channel_name: str
     reason: str
+    person: str | None = Field(None, description="the person it is for (a handle), if any")
+    target: str | None = Field(None, description="the ladder target that chose it, e.g. "
+                                                 "schedule:sre-primary")
     status: DeliveryStatus
     attempts: int
     last_status_code: int | None
@@ -186,10 +189,13 @@ class EscalationRead(BaseModel):
     incident_id: str
     ref: str
     severity: str
-    status: EscalationStatus
+    status: EscalationStatus = Field(description="waiting for its next step, escalated (every "
+                                                 "step fired), or stopped")
     opened_at: datetime
-    due_at: datetime
-    escalate_to: list[UUID]
+    due_at: datetime = Field(description="when the next step fires (while waiting)")
+    escalate_to: list[UUID] = Field(description="step 1's channels")
+    step: int = Field(description="the last step fired (0: the opening's)")
+    round: int = Field(description="the pass over the ladder (0: the first)")
     escalated_at: datetime | None
     waited_seconds: float | None
     stopped_why: str | None

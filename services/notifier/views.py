@@ -38,6 +38,7 @@ def delivery_view(delivery: Delivery) -> dict:
     return {"id": delivery.id, "incident_id": delivery.incident_id, "ref": delivery.ref,
             "channel_id": delivery.channel_id, "channel_name": delivery.channel_name,
             "reason": delivery.reason, "status": str(delivery.status),
+            "person": (delivery.recipient or {}).get("handle"), "target": delivery.target,
             "attempts": delivery.attempts, "last_status_code": delivery.last_status_code,
             "last_error": delivery.last_error, "last_error_class": delivery.last_error_class,
             "next_attempt_at": delivery.next_attempt_at, "updated_at": delivery.updated_at}

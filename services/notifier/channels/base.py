@@ -29,6 +29,7 @@ class Notification:
     reason: str
     incident: dict[str, Any]  # incident_id, ref, severity, title, entity
     occurred_at: datetime
+    recipient: dict[str, str] | None = None  # the person it is for: handle, name, medium, address
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ def body_of(notification: Notification, sent_at: datetime) -> bytes:
         "occurred_at": notification.occurred_at.isoformat(),
         "sent_at": sent_at.isoformat(),
     }
+    if notification.recipient:  # a message for one person: the receiver routes it to them
+        document["recipient"] = notification.recipient
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
