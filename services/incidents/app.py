@@ -167,7 +167,8 @@ class IncidentsApplication(ServiceApplication):
         self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
                      i.record_escalation(fact.step, list(fact.channel_ids),
                                          fact.waited_seconds, at, actor, cause,
-                                         channel_names=list(fact.channel_names)))
+                                         channel_names=list(fact.channel_names),
+                                         reason=fact.reason, people=list(fact.people)))
 
     # -- message handlers: CAPA -------------------------------------------------------------
     def handle_capa_opened(self, envelope: CloudEvent, fact: CapaOpened,

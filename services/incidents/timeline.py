@@ -72,8 +72,18 @@ def _failed(e: Any, _: dict[str, Any]) -> str:
 def _escalated(e: Any, _: dict[str, Any]) -> str:
     # Names when the notifier sent them; ids from older events.
     channels = ", ".join(repr(c) for c in (e.channel_names or e.channel_ids)) or "no channels"
-    return (f"no acknowledgement after {_duration(e.waited_seconds)}: escalation step {e.step} "
-            f"notifies {channels}")
+    people = getattr(e, "people", ())
+    told = f"{', '.join(people)} via {channels}" if people else channels
+    step = f"step {e.step}" + (f" (repeat {r})" if (r := _repeat_of(getattr(e, "reason", None)))
+                               else "")
+    return (f"no acknowledgement after {_duration(e.waited_seconds)}: escalation {step} "
+            f"notifies {told}")
+
+
+def _repeat_of(reason: str | None) -> int:
+    """escalation.step1.repeat2 → 2; 0 on the ladder's first pass."""
+    head, _, tail = (reason or "").rpartition(".repeat")
+    return int(tail) if head and tail.isdigit() else 0
 
 
 def _acknowledged(e: Any, seen: dict[str, Any]) -> str:

@@ -58,6 +58,7 @@ class Incident(Aggregate):
         self.capa_id: str | None = None
         self.notification_keys: list[str] = []
         self.escalation_steps: list[int] = []
+        self.escalation_reasons: list[str] = []  # a repeated ladder fires a step again
         self.verified_action_ids: list[str] = []
         self.capa_steps: list[str] = []
         self.sla_breaches: list[str] = []  # "respond", "resolve"
@@ -197,15 +198,20 @@ class Incident(Aggregate):
 
     def record_escalation(self, step: int, channel_ids: list[str], waited_seconds: float,
                           at: datetime, actor: str, cause: dict[str, Any],
-                          channel_names: list[str] | None = None) -> None:
-        if step not in self.escalation_steps:
+                          channel_names: list[str] | None = None, reason: str | None = None,
+                          people: list[str] | None = None) -> None:
+        reason = reason or f"escalation.step{step}"
+        if reason not in self.escalation_reasons:
             self._escalate(step=step, channel_ids=channel_ids, waited_seconds=waited_seconds,
-                           at=at, actor=actor, cause=cause, channel_names=channel_names or [])
+                           at=at, actor=actor, cause=cause, channel_names=channel_names or [],
+                           reason=reason, people=people or [])
 
     @event("Escalated")
     def _escalate(self, step: int, channel_ids: list[str], waited_seconds: float, at: datetime,
-                  actor: str, cause: dict[str, Any], channel_names: tuple[str, ...] = ()) -> None:
+                  actor: str, cause: dict[str, Any], channel_names: tuple[str, ...] = (),
+                  reason: str | None = None, people: tuple[str, ...] = ()) -> None:
         self.escalation_steps.append(step)
+        self.escalation_reasons.append(reason or f"escalation.step{step}")
 
     # -- CAPA ------------------------------------------------------------------------------
     def record_capa_opened(self, capa_id: str, title: str, at: datetime, actor: str,
