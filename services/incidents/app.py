@@ -14,7 +14,7 @@ from shared.clock import Clock
 from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded, CloudEvent, Contract,
-    EscalationTriggered, NotificationDelivered, NotificationFailed,
+    EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
 )
 from shared.store import Numbered, ServiceApplication, Tracking
 
@@ -169,6 +169,13 @@ class IncidentsApplication(ServiceApplication):
                                          fact.waited_seconds, at, actor, cause,
                                          channel_names=list(fact.channel_names),
                                          reason=fact.reason, people=list(fact.people)))
+
+    def handle_incident_staffed(self, envelope: CloudEvent, fact: IncidentStaffed,
+                                tracking: Tracking) -> None:
+        raci = {"responsible": fact.responsible, "accountable": fact.accountable,
+                "consulted": fact.consulted, "informed": fact.informed}
+        self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
+                          i.staff(raci, list(fact.unresolved), at, actor, cause))
 
     # -- message handlers: CAPA -------------------------------------------------------------
     def handle_capa_opened(self, envelope: CloudEvent, fact: CapaOpened,

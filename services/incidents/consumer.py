@@ -6,7 +6,7 @@ from shared.bus.consumer import Subscription
 from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded,
-    EscalationTriggered, NotificationDelivered, NotificationFailed,
+    EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
 )
 
 from services.incidents.app import IncidentsApplication
@@ -22,6 +22,7 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
             NotificationDelivered: app.handle_notification_delivered,
             NotificationFailed: app.handle_notification_failed,
             EscalationTriggered: app.handle_escalation_triggered,
+            IncidentStaffed: app.handle_incident_staffed,
         }, read_ahead=app.read_ahead_incidents),
         Subscription(stream="CAPA", handlers={
             CapaOpened: app.handle_capa_opened,

@@ -51,6 +51,7 @@ class IncidentsProjection(Projection):
             Incident.CapaStepRecorded: capa_step,
             Incident.SlaBreached: sla_breached,
             Incident.RoleAssigned: role_assigned,
+            Incident.Staffed: staffed,
             Incident.ActionVerified: action_verified,
             Incident.Closed: closed,
             Incident.Archived: archived,
@@ -93,6 +94,13 @@ async def role_assigned(conn: asyncpg.Connection, e: Any) -> None:
     if e.role in ("responsible", "accountable"):  # the list shows who does and who answers
         await conn.execute(f"UPDATE incidents SET {e.role} = $2 WHERE id = $1",
                            e.originator_id, e.person)
+
+
+async def staffed(conn: asyncpg.Connection, e: Any) -> None:
+    for role in ("responsible", "accountable"):  # the list shows the first of each
+        if e.raci.get(role):
+            await conn.execute(f"UPDATE incidents SET {role} = $2 WHERE id = $1",
+                               e.originator_id, e.raci[role][0])
 
 
 async def sla_breached(conn: asyncpg.Connection, e: Any) -> None:

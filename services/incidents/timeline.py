@@ -32,7 +32,8 @@ def timeline_of(events: list[Any]) -> list[dict[str, Any]]:
 
 
 def _opened(e: Any, seen: dict[str, Any]) -> str:
-    seen.update(ref=e.ref, respond_by=e.respond_by, resolve_by=e.resolve_by)
+    seen.update(ref=e.ref, respond_by=e.respond_by, resolve_by=e.resolve_by,
+                severity=e.severity)
     alert = e.alert
     measured = ""
     if alert.get("value") is not None:
@@ -147,6 +148,15 @@ def _role_assigned(e: Any, seen: dict[str, Any]) -> str:
     return f"{e.person} is {role} ({role.label}) for {seen.get('ref', 'the incident')}: {how}"
 
 
+def _staffed(e: Any, seen: dict[str, Any]) -> str:
+    roles = [f"{RaciRole(role)} ({RaciRole(role).label}): {', '.join(people)}"
+             for role, people in e.raci.items()]
+    kept = [f"{role} kept as assigned" for role in e.kept]
+    missing = [f"unresolved {why}" for why in e.unresolved]
+    told = "; ".join(roles + kept + missing) or "nobody"
+    return f"staffed from the {seen.get('severity', 'severity')}'s RACI matrix: {told}"
+
+
 def _closed(e: Any, _: dict[str, Any]) -> str:
     return (f"CAPA {e.capa_id} closed with root cause {e.root_cause!r} and "
             f"{_count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
@@ -167,6 +177,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.NotificationDelivered: ("notification delivered", _delivered),
     Incident.NotificationFailed: ("notification failed", _failed),
     Incident.Escalated: ("escalated", _escalated),
+    Incident.Staffed: ("staffed", _staffed),
     Incident.Acknowledged: ("acknowledged", _acknowledged),
     Incident.Resolved: ("resolved", _resolved),
     Incident.CapaOpened: ("CAPA opened", _capa_opened),

@@ -3,7 +3,7 @@ from shared.contracts.envelope import CloudEvent, DEAD_LETTER_PREFIX
 from shared.contracts.events import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded, Contract,
-    EscalationTriggered, IncidentAcknowledged, IncidentClosed, IncidentOpened,
+    EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
     IncidentResolved, IncidentSlaBreached, NotificationDelivered, NotificationFailed, contract_for_type,
     CONTRACTS,
 )
@@ -12,6 +12,6 @@ __all__ = [
     "CloudEvent", "DEAD_LETTER_PREFIX", "Contract", "CONTRACTS", "contract_for_type",
     "AlertRaised", "AlertResolved", "IncidentOpened", "IncidentAcknowledged",
     "IncidentResolved", "IncidentSlaBreached", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
-    "EscalationTriggered", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
+    "EscalationTriggered", "IncidentStaffed", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed",
 ]

@@ -142,6 +142,22 @@ class EscalationTriggered(Contract):
     people: list[str] = []  # handles of the people the step's targets resolved to
 
 
+class IncidentStaffed(Contract):
+    """Who the RACI matrix names for an incident, resolved against the organisation when it
+    opened (people by handle). Roles assigned by hand before it arrives are kept."""
+
+    PRODUCER, AGGREGATE, EVENT = "notifier", "incident", "staffed"
+    incident_id: str
+    ref: str
+    severity: str
+    responsible: list[str]
+    accountable: list[str]
+    consulted: list[str] = []
+    informed: list[str] = []
+    unresolved: list[str] = []  # "<role>: why" for matrix roles nobody holds
+    at: datetime
+
+
 class CapaOpened(Contract):
     PRODUCER, AGGREGATE, EVENT = "capa", "case", "opened"
     capa_id: str
@@ -217,7 +233,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
         IncidentSlaBreached, IncidentClosed, NotificationDelivered, NotificationFailed, EscalationTriggered,
-        CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted,
+        IncidentStaffed, CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed,
     )
 }

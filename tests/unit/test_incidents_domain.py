@@ -475,3 +475,21 @@ def test_raci_roles_one_responsible_one_accountable_many_consulted_and_informed(
     incident.close("c", "root", 1, T0, "capa", CAUSE)
     with pytest.raises(IncidentFinished, match="cannot change who is informed"):
         incident.assign(RaciRole.INFORMED, "late", T0, "lead", CAUSE)
+
+
+def test_staffing_from_the_raci_matrix_fills_roles_nobody_was_given():
+    incident = open_incident()
+    incident.acknowledge("alice", "on it", T0, "alice", CAUSE)  # responsible by taking it on
+    incident.staff({"responsible": ["chen.jing", "li.na"], "accountable": ["zhao.lei"],
+                    "consulted": [], "informed": ["wang.fang"]}, ["运营专家: nobody holds it"],
+                   T0, "notifier", CAUSE)
+    assert incident.raci == {RaciRole.RESPONSIBLE: ["alice"], RaciRole.ACCOUNTABLE: ["zhao.lei"],
+                             RaciRole.CONSULTED: [], RaciRole.INFORMED: ["wang.fang"]}
+    incident.staff({"responsible": ["x"], "accountable": ["y"]}, [], T0, "notifier", CAUSE)
+    assert incident.raci[RaciRole.ACCOUNTABLE] == ["zhao.lei"]  # staffing arrives once
+    events = incident.collect_events()
+    assert names(events).count("Staffed") == 1
+    [line] = [e["detail"] for e in timeline_of(events) if e["action"] == "staffed"]
+    assert line == ("staffed from the P0's RACI matrix: accountable (批准): zhao.lei; "
+                    "informed (知会): wang.fang; responsible kept as assigned; "
+                    "unresolved 运营专家: nobody holds it")

@@ -59,6 +59,7 @@ class Incident(Aggregate):
         self.notification_keys: list[str] = []
         self.escalation_steps: list[int] = []
         self.escalation_reasons: list[str] = []  # a repeated ladder fires a step again
+        self.staffed = False
         self.verified_action_ids: list[str] = []
         self.capa_steps: list[str] = []
         self.sla_breaches: list[str] = []  # "respond", "resolve"
@@ -113,6 +114,26 @@ class Incident(Aggregate):
         self.check_not_finished(f"change who is {role}")
         if person not in self.raci[role]:
             self._role_assigned(role=str(role), person=person, at=at, actor=actor, cause=cause)
+
+    def staff(self, raci: dict[str, list[str]], unresolved: list[str], at: datetime,
+              actor: str, cause: dict[str, Any]) -> None:
+        """The RACI matrix's people for this incident (the notifier resolves them against
+        the organisation). A role someone was already given, by hand or by acknowledging,
+        keeps them; staffing arrives once."""
+        if self.staffed:
+            return
+        given = {role: people for role, people in raci.items()
+                 if people and not self.raci[RaciRole(role)]}
+        kept = [role for role, people in raci.items() if people and role not in given]
+        self._staffed(raci=given, kept=kept, unresolved=unresolved, at=at, actor=actor,
+                      cause=cause)
+
+    @event("Staffed")
+    def _staffed(self, raci: dict[str, list[str]], kept: list[str], unresolved: list[str],
+                 at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        for role, people in raci.items():
+            self.raci[RaciRole(role)] = list(people)
+        self.staffed = True
 
     @event("RoleAssigned")
     def _role_assigned(self, role: str, person: str, at: datetime, actor: str,
