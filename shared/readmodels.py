@@ -13,6 +13,8 @@ from typing import Any
 
 import asyncpg
 
+from eventsourcing.utils import get_topic
+
 from shared.bus.follower import Batch, LogFollower
 from shared.clock import Clock, SystemClock
 from shared.store import ServiceApplication
@@ -211,7 +213,10 @@ class ProjectionRunner:
                     pass
 
     def follower(self) -> LogFollower:
-        return LogFollower(self.app, poll_seconds=self.poll_seconds)
+        # Only the events this projection handles: a service with several projections reads
+        # each event once per projection that needs it, not once per projection.
+        return LogFollower(self.app, poll_seconds=self.poll_seconds,
+                           topics=[get_topic(cls) for cls in self._handlers])
 
     async def apply(self, batch: Batch) -> None:
         async with self.pool.acquire() as conn, conn.transaction():

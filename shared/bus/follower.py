@@ -3,7 +3,7 @@ polling for saves made by other replicas."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from shared.store import ServiceApplication
@@ -18,8 +18,11 @@ class LogFollower:
     the batch instead of skipping it."""
 
     def __init__(self, app: ServiceApplication, *, poll_seconds: float = 0.05,
-                 batch: int = 500) -> None:
+                 batch: int = 500, topics: Sequence[str] = ()) -> None:
+        """`topics`: only events of these topics (all when empty). A reader that handles a
+        few kinds of event then neither reads nor decodes the others."""
         self.app, self.poll_seconds, self.batch = app, poll_seconds, batch
+        self.topics = tuple(topics)
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
         self._listener = lambda: loop.call_soon_threadsafe(self._wake.set)
@@ -37,7 +40,8 @@ class LogFollower:
         while True:
             self._wake.clear()
             notifications = await asyncio.to_thread(
-                self.app.recorder.select_notifications, position + 1, self.batch)
+                self.app.recorder.select_notifications, position + 1, self.batch,
+                topics=self.topics)
             if not notifications:
                 if on_caught_up is not None:
                     on_caught_up()
