@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from services.detector.rules import definition_of
+# The rules engine (and numpy with it) is imported by the commands that use it, not here:
+# every `closedloop serve` process parses its arguments through this module.
 
 
 def register(sub: Any) -> None:
@@ -111,6 +112,8 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
 
 
 def plan_changes(wanted: Any, metrics: dict[str, dict], rules: dict[str, dict]) -> dict[str, list]:
+    from services.detector.rules import definition_of
+
     declared = [m.model_dump(mode="json") for m in wanted.metrics]
     plan: dict[str, list] = {"metrics": [m for m in declared if metrics.get(m["name"]) != m],
                              "create": [], "change": [], "same": [],
@@ -147,6 +150,8 @@ def _yaml(definition: dict) -> str:
 
 # -- backtest -------------------------------------------------------------------------------
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from services.detector.rules import definition_of
+
     rules_file = _load(args.file)
     rule = _pick(rules_file, args.rule)
     metric = next((m for m in rules_file.metrics if m.name == rule.metric), None)

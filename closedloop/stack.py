@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from closedloop import nats_users
 from closedloop.embedded.nats_server import NatsServer
 from closedloop.embedded.ports import free_port, port_is_free
@@ -55,6 +53,8 @@ class StackInfo:
             return None
 
     def healthy(self) -> bool:
+        import httpx  # not at the top: each service process imports this module via the CLI
+
         try:
             return all(httpx.get(f"{u}/readyz", timeout=1).status_code == 200
                        for u in self.urls.values())

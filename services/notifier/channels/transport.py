@@ -7,6 +7,7 @@ host name (SNI and certificate), and the Host header is the URL's."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import ssl
 from collections.abc import Callable
@@ -46,6 +47,19 @@ def literal_guard(policy: EgressPolicy) -> Any:
             policy.check_resolved(host, [host])
         return await handler(request)
     return guard
+
+
+def verified_tls_context() -> ssl.SSLContext:
+    """The CAs receivers' certificates are verified against: SSL_CERT_FILE or SSL_CERT_DIR
+    when set, else certifi's bundle (the trust of httpx.create_ssl_context(), without
+    importing httpx into the notifier for it: ~10 MiB per process)."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def guarded_session(policy: EgressPolicy, timeout: float, ssl_context: ssl.SSLContext,
