@@ -57,6 +57,9 @@ def test_the_canonical_form_parses_back_to_the_same_matcher():
     ('foo!~"(?<!x)y"', "lookarounds"),
     ('foo=~"(?P<n>a)(?P=n)"', "named backreferences"),
     ('foo=~"a++"', "possessive"),
+    ('foo=~"a{1001}"', "at most 1000"),
+    ('foo=~"a{2,5000}"', "at most 1000"),
+    ("foo=~" + "(" * 500 + ")" * 500, "not a valid regex"),
 ])
 def test_a_matcher_that_does_not_parse_is_refused_naming_field_and_matcher(text, why):
     if text == "foo==bar":

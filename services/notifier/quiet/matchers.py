@@ -28,6 +28,8 @@ NOT_RE2 = [
     (re.compile(r"\(\?\("), "conditionals ((?(1)...))"),
     (re.compile(r"[*+?}]\+"), "possessive quantifiers (a*+)"),
 ]
+REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+MAX_REPEAT = 1000
 
 
 class MatchType(StrEnum):
@@ -141,9 +143,12 @@ def new_matcher(name: str, type_: MatchType, value: str, field_name: str = "matc
         if pattern.search(value):
             raise Invalid(field_name, f'{name}{type_}"{value}": {what} are not supported '
                           "(matchers use RE2 syntax, as in Alertmanager)")
+    if any(int(n or 0) > MAX_REPEAT for pair in REPEAT.findall(value) for n in pair):
+        raise Invalid(field_name, f'{name}{type_}"{value}": a repeat count is at most '
+                      f"{MAX_REPEAT} (as in RE2)")
     try:
         compiled = re.compile(f"(?:{value})")
-    except re.error as error:
+    except (re.error, OverflowError, RecursionError) as error:
         raise Invalid(field_name, f'{name}{type_}"{value}": not a valid regex ({error})') from None
     return Matcher(name, type_, value, compiled)
 

@@ -65,7 +65,7 @@ class Weekly:
 def zone_named(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise Invalid("time_zone", f"{name!r} is not a known IANA time zone "
                       "(e.g. Asia/Shanghai, Europe/Berlin, UTC)") from None
 
