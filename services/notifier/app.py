@@ -20,6 +20,8 @@ from services.notifier.domain import (
 )
 from services.notifier.domain.ladder import merge
 from services.notifier.handoff import Handoff
+from services.notifier.quiet.commands import Quieting
+from services.notifier.quiet.index import QuietIndex
 from services.notifier.recipients import Recipient, Resolution, resolve
 from services.notifier.sealing import Sealer
 from services.notifier.store_reads import StoreReads
@@ -37,8 +39,9 @@ ESCALATE_WORKER = "notifier.escalate_due"
 OPENED = str(Reason.INCIDENT_OPENED)
 
 
-class NotifierApplication(Configuration, Attempts, ServiceApplication):
-    snapshotting_intervals = {Directory: 50}  # every channel and policy is listed in it
+class NotifierApplication(Configuration, Quieting, Attempts, ServiceApplication):
+    # Every channel and policy is listed in the directory, every quiet rule in its index.
+    snapshotting_intervals = {Directory: 50, QuietIndex: 50}
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
                  egress: EgressPolicy, max_attempts: int = 5) -> None:

@@ -8,6 +8,8 @@ from services.notifier.api import router
 from services.notifier.app import NotifierApplication
 from services.notifier.consumer import subscriptions
 from services.notifier.projections import NotifierProjection
+from services.notifier.quiet.api import router as quiet_router
+from services.notifier.quiet.projection import QuietProjection
 from services.notifier.sealing import Sealer
 from services.notifier.settings import NotifierSettings
 from services.notifier.translate import to_contract
@@ -26,7 +28,7 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
             env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts),
         translate=to_contract,
         subscribe=subscriptions,
-        projections=[NotifierProjection()],
+        projections=[NotifierProjection(), QuietProjection()],
         workers=[deliver_due, escalate_due],
         clock=clock or SystemClock(),
     )
@@ -38,7 +40,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock | None = N
     return build_api(
         settings,
         service_parts(settings, clock),
-        routers=[router],
+        routers=[router, quiet_router],
         title="closedloop notifier",
         description="Containment: tells the right people on the right channels, signs every "
                     "webhook, retries with backoff, and escalates when nobody acknowledges.",
