@@ -19,6 +19,7 @@ from services.notifier.domain import (
     EscalationPolicy, Reason,
 )
 from services.notifier.handoff import Handoff
+from services.notifier.oncall.commands import Schedules
 from services.notifier.sealing import Sealer
 from services.notifier.store_reads import StoreReads
 from services.notifier.views import attempt_history, delivery_view
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 ESCALATE_WORKER = "notifier.escalate_due"
 
 
-class NotifierApplication(Configuration, Attempts, ServiceApplication):
+class NotifierApplication(Configuration, Schedules, Attempts, ServiceApplication):
     snapshotting_intervals = {Directory: 50}  # every channel and policy is listed in it
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,

@@ -61,7 +61,7 @@ def parse_layer(raw: dict[str, Any], field: str, index: int) -> Layer:
     except ValueError:
         raise InvalidSchedule(f"{field}.rotation", f"must be one of {', '.join(Rotation)}") from None
     turn = turn_length(raw, field, rotation)
-    handoff = parse_clock(raw.get("handoff_time", "00:00"), f"{field}.handoff_time")
+    handoff = parse_clock(raw.get("handoff_time", "09:00"), f"{field}.handoff_time")
     weekday = raw.get("handoff_weekday")
     if rotation is Rotation.WEEKLY:
         weekday = parse_weekday(weekday or "mon", f"{field}.handoff_weekday")
@@ -185,10 +185,14 @@ def check_overlaps(overrides: tuple[Override, ...]) -> None:
     other: the second is refused."""
     for i, late in enumerate(overrides):
         for early in overrides[:i]:
-            if early.person == late.person and early.start < late.end and late.start < early.end:
-                raise InvalidSchedule(f"overrides[{i}]", f"{late.person} already has override "
-                                      f"{early.id} from {early.start.isoformat()} to "
-                                      f"{early.end.isoformat()}; overrides for one person must not overlap")
+            check_apart(early, late, f"overrides[{i}]")
+
+
+def check_apart(early: Override, late: Override, field: str) -> None:
+    if early.person == late.person and early.start < late.end and late.start < early.end:
+        raise InvalidSchedule(field, f"{late.person} already has override {early.id} from "
+                              f"{early.start.isoformat()} to {early.end.isoformat()}; overrides "
+                              "for one person must not overlap")
 
 
 def parse_clock(value: Any, field: str, allow_24: bool = False) -> time | None:
