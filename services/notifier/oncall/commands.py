@@ -66,13 +66,18 @@ class Schedules:
         return schedule_view(self._live_schedule(name))
 
     def schedule_plan(self, name: str) -> Plan:
-        """The engine's view of a schedule, parsed once per stored version."""
-        schedule = self._live_schedule(name)
+        """The engine's view of a schedule. It is parsed once per stored version: a lookup
+        asks the store only for the latest version number while nothing changes."""
+        schedule_id = Schedule.create_id(name)
+        version = self.reads.latest_versions([schedule_id]).get(schedule_id)
         with self._plans_lock:
             cache = self.__dict__.setdefault("_plans", {})
-            cached = cache.get(schedule.id)
-            if cached is None or cached[0] != schedule.version:
-                cache[schedule.id] = cached = (schedule.version, schedule.plan())
+            cached = cache.get(schedule_id)
+        if cached is None or cached[0] != version:
+            schedule = self._live_schedule(name)
+            cached = (schedule.version, schedule.plan())
+            with self._plans_lock:
+                cache[schedule_id] = cached
         return cached[1]
 
     def who_is_on_call(self, name: str, at: datetime | None = None) -> list[str]:

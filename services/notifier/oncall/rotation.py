@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.notifier.oncall.model import Layer
+from services.notifier.oncall.model import WEEK_MINUTES, Layer
 from services.notifier.oncall.wallclock import instant, reading
 
 Held = tuple[str, datetime, datetime]  # (handle, since, until)
 WEEK = timedelta(weeks=1)
 MINUTE = timedelta(minutes=1)
+SLACK = 3 * 60  # minutes: more than any zone's clock change
 
 
 def handoff(layer: Layer, zone: ZoneInfo, k: int) -> datetime:
@@ -48,13 +49,15 @@ def week_of(at: datetime, zone: ZoneInfo) -> datetime:
 
 def window_at(layer: Layer, zone: ZoneInfo, at: datetime) -> tuple[datetime, datetime] | None:
     monday = week_of(at, zone)
-    for week in (monday - WEEK, monday):  # a window may reach over from last week
+    wall = (reading(at, zone) - monday) // MINUTE
+    for week, minute in ((monday - WEEK, wall + WEEK_MINUTES), (monday, wall)):
         for start, end in layer.windows:
-            since = instant(week + start * MINUTE, zone)
-            if since > at:
-                break  # windows are sorted by start
-            until = instant(week + end * MINUTE, zone)
-            if at < until:
+            # The clock reading picks the candidates (with slack for a changed hour); the
+            # instants decide.
+            if not start - SLACK <= minute < end + SLACK:
+                continue
+            since, until = instant(week + start * MINUTE, zone), instant(week + end * MINUTE, zone)
+            if since <= at < until:
                 return since, until
     return None
 
