@@ -20,6 +20,7 @@ from services.notifier.domain import (
 )
 from services.notifier.domain.ladder import merge
 from services.notifier.handoff import Handoff
+from services.notifier.oncall.commands import Schedules
 from services.notifier.quiet.commands import Quieting
 from services.notifier.quiet.index import QuietIndex
 from services.notifier.recipients import Recipient, Resolution, resolve
@@ -39,7 +40,7 @@ ESCALATE_WORKER = "notifier.escalate_due"
 OPENED = str(Reason.INCIDENT_OPENED)
 
 
-class NotifierApplication(Configuration, Quieting, Attempts, ServiceApplication):
+class NotifierApplication(Configuration, Quieting, Schedules, Attempts, ServiceApplication):
     # Every channel and policy is listed in the directory, every quiet rule in its index.
     snapshotting_intervals = {Directory: 50, QuietIndex: 50}
 
