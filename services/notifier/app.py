@@ -14,6 +14,7 @@ from services.notifier.attempts import Attempts
 from services.notifier.channels.egress import EgressPolicy
 from services.notifier.config_cache import ConfigCache, Routing
 from services.notifier.configuration import Configuration
+from services.notifier.directory import Organisation, OrganisationCommands
 from services.notifier.domain import (
     Channel, Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationNotFound,
     EscalationPolicy, Reason,
@@ -34,8 +35,10 @@ log = logging.getLogger(__name__)
 ESCALATE_WORKER = "notifier.escalate_due"
 
 
-class NotifierApplication(Configuration, Attempts, ServiceApplication):
-    snapshotting_intervals = {Directory: 50}  # every channel and policy is listed in it
+class NotifierApplication(Configuration, OrganisationCommands, Attempts, ServiceApplication):
+    # Every channel and policy is listed in the directory; every person, team and unit in
+    # the organisation.
+    snapshotting_intervals = {Directory: 50, Organisation: 50}
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
                  egress: EgressPolicy, max_attempts: int = 5) -> None:

@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from services.notifier.api import router
 from services.notifier.app import NotifierApplication
 from services.notifier.consumer import subscriptions
+from services.notifier.directory.api import router as directory_router
+from services.notifier.directory.projection import DirectoryProjection
 from services.notifier.projections import NotifierProjection
 from services.notifier.sealing import Sealer
 from services.notifier.settings import NotifierSettings
@@ -26,7 +28,7 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
             env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts),
         translate=to_contract,
         subscribe=subscriptions,
-        projections=[NotifierProjection()],
+        projections=[NotifierProjection(), DirectoryProjection()],
         workers=[deliver_due, escalate_due],
         clock=clock or SystemClock(),
     )
@@ -38,7 +40,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock | None = N
     return build_api(
         settings,
         service_parts(settings, clock),
-        routers=[router],
+        routers=[router, directory_router],
         title="closedloop notifier",
         description="Containment: tells the right people on the right channels, signs every "
                     "webhook, retries with backoff, and escalates when nobody acknowledges.",
