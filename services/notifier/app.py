@@ -15,6 +15,7 @@ from services.notifier.channels.egress import EgressPolicy
 from services.notifier.config_cache import ConfigCache, Routing
 from services.notifier.configuration import Configuration
 from services.notifier.directory import Organisation, OrganisationCommands
+from services.notifier.directory.cache import OrgCache
 from services.notifier.domain import (
     Channel, Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationNotFound,
     EscalationPolicy, Reason,
@@ -48,6 +49,7 @@ class NotifierApplication(Configuration, OrganisationCommands, Attempts, Service
         super().__init__(env)
         self.reads = StoreReads(self)
         self.config_cache = ConfigCache(self, self.reads)
+        self.org_cache = OrgCache(self, self.reads)
         self.handoff = Handoff()
         self._deciding_batch = threading.local()  # the consumer batch this thread is deciding, if any
         self._batch_conflicted = False

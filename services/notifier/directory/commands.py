@@ -17,7 +17,7 @@ from services.notifier.directory.people import Person
 from services.notifier.directory.teams import Team
 from services.notifier.directory.units import Unit
 from services.notifier.directory.views import (
-    chart_of, holders_view, organisation_view, person_view, team_view, unit_view,
+    holders_view, organisation_view, person_view, team_view, unit_view,
 )
 
 # New entries are listed in the one Organisation aggregate, so concurrent creations conflict;
@@ -26,7 +26,8 @@ LISTING_RETRIES = 5
 
 
 class OrganisationCommands:
-    """Mixed into NotifierApplication (get_or_none, save, clock, retry_on_conflict, reads)."""
+    """Mixed into NotifierApplication (get_or_none, save, clock, retry_on_conflict, reads,
+    org_cache)."""
 
     # -- people ---------------------------------------------------------------------------
     def add_person(self, *, definition: dict[str, Any], actor: str, cause: dict) -> dict:
@@ -132,9 +133,9 @@ class OrganisationCommands:
 
     # -- queries --------------------------------------------------------------------------
     def org_chart(self) -> OrgChart:
-        """The organisation as it is stored now (one query for all its entries)."""
-        organisation = self.get_or_none(ORGANISATION_ID)
-        return chart_of(organisation, self._org_entries(organisation))
+        """The organisation as it is stored now: from memory, after one query has checked
+        that nothing changed (cache.py). Shared between threads: never change it."""
+        return self.org_cache.current()
 
     def whole_organisation(self) -> dict:
         """Settings and every person, team and unit, read from the store (not the read
