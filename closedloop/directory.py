@@ -88,7 +88,8 @@ def current_entries(directory: dict[str, Any], plural: str, key: str,
     for item in directory[plural]:
         entry = {f: item[f] for f in fields}
         if plural == "people":
-            entry |= {"left": item["left"], "left_reason": item["left_why"] if item["left"] else None}
+            entry |= {"left": item["left"],
+                      "left_reason": item["left_why"] if item["left"] else None}
         found[item[key]] = entry
     return found
 
@@ -177,7 +178,9 @@ def execute(client: Any, plan: dict[str, Any]) -> None:
                     checked(client.patch(f"/v1/people/{entry[key]}", json=_leaving(entry)))
         for changed_kind, name, entry, _ in plan["change"]:
             if changed_kind == kind:
-                body = _body(kind, entry, keep_key=False) | (_leaving(entry) if kind == "person" else {})
+                body = _body(kind, entry, keep_key=False)
+                if kind == "person":
+                    body |= _leaving(entry)
                 checked(client.patch(f"/v1/{plural}/{name}", json=body))
     if plan["labels"]:
         checked(client.put("/v1/organisation", json={"entity_labels": plan["labels"][1]}))

@@ -183,8 +183,8 @@ class OrganisationCommands:
     def _org_listing(self, at: datetime, actor: str, cause: dict) -> Organisation:
         return self.get_or_none(ORGANISATION_ID) or Organisation(at=at, actor=actor, cause=cause)
 
-    def _save_org_entries(self, entry: Any, list_in: Callable[..., None], at: datetime, actor: str,
-                     cause: dict) -> None:
+    def _save_org_entries(self, entry: Any, list_in: Callable[..., None], at: datetime,
+                          actor: str, cause: dict) -> None:
         organisation = self._org_listing(at, actor, cause)
         list_in(organisation, entry.id, at, actor, cause)
         self.save(entry, organisation)
@@ -201,14 +201,16 @@ class OrganisationCommands:
         return found
 
     def _org_team(self, name: str) -> Team:
-        team = self._org_found(Team.create_id(name), Team, TeamNotFound(f"team {name} does not exist"))
+        team = self._org_found(Team.create_id(name), Team,
+                               TeamNotFound(f"team {name} does not exist"))
         if team.disbanded:
             raise TeamNotFound(f"team {name} was disbanded ({team.disbanded_why}); form it "
                                "again with POST /v1/teams")
         return team
 
     def _org_unit(self, key: str) -> Unit:
-        unit = self._org_found(Unit.create_id(key), Unit, UnitNotFound(f"unit {key} does not exist"))
+        unit = self._org_found(Unit.create_id(key), Unit,
+                               UnitNotFound(f"unit {key} does not exist"))
         if unit.removed:
             raise UnitNotFound(f"unit {key} was removed ({unit.removed_why}); define it again "
                                "with POST /v1/units")
