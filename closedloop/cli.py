@@ -1,5 +1,5 @@
 """The `closedloop` command: up, demo, status, serve, replay, verify, dlq, rules, backtest,
-detect."""
+detect, directory."""
 from __future__ import annotations
 
 import argparse
@@ -252,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
                    ).set_defaults(run=cmd_streams)
     sub.add_parser("nats-config", help="print the NATS users and permissions block"
                    ).set_defaults(run=cmd_nats_config)
-    from closedloop.detector import register
-    register(sub)
+    from closedloop import detector, directory
+    detector.register(sub)
+    directory.register(sub)
     args = parser.parse_args(argv)
     return args.run(args)
 

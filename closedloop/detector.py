@@ -15,6 +15,8 @@ import yaml
 # The rules engine (and numpy with it) is imported by the commands that use it, not here:
 # every `closedloop serve` process parses its arguments through this module.
 
+from closedloop.client import checked, server_options, service_client
+
 
 def register(sub: Any) -> None:
     rules = sub.add_parser("rules", help="rules as code").add_subparsers(dest="action", required=True)
@@ -48,21 +50,11 @@ def register(sub: Any) -> None:
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="detector URL (default: the running stack's)")
-    parser.add_argument("--api-key", default=os.environ.get("CLOSEDLOOP_API_KEY"))
+    server_options(parser, "detector")
 
 
 def _client(args: argparse.Namespace):
-    import httpx
-
-    from closedloop.stack import StackInfo
-
-    info = StackInfo.load(Path(os.environ.get("CLOSEDLOOP_HOME", ".closedloop")) / "stack.json")
-    url = args.url or os.environ.get("CLOSEDLOOP_DETECTOR_URL") or (info.urls["detector"] if info else None)
-    key = args.api_key or (info.api_key if info else None)
-    if not url:
-        raise SystemExit("no detector to talk to: start the stack (`make up`) or pass --url")
-    return httpx.Client(base_url=url, headers={"X-API-Key": key or ""}, timeout=60)
+    return service_client(args, "detector")
 
 
 def _load(path: Path):
@@ -76,11 +68,7 @@ def _load(path: Path):
         raise SystemExit(f"{path}: {error}") from None
 
 
-def _checked(response) -> Any:
-    if response.status_code >= 400:
-        raise SystemExit(f"{response.request.method} {response.request.url.path}: "
-                         f"{response.status_code} {response.text}")
-    return response.json()
+_checked = checked
 
 
 # -- rules apply ----------------------------------------------------------------------------

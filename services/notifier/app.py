@@ -14,6 +14,8 @@ from services.notifier.attempts import Attempts
 from services.notifier.channels.egress import EgressPolicy
 from services.notifier.config_cache import ConfigCache, Routing
 from services.notifier.configuration import Configuration
+from services.notifier.directory import Organisation, OrganisationCommands
+from services.notifier.directory.cache import OrgCache
 from services.notifier.domain import (
     ChannelNotFound, Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationNotFound,
     EscalationPolicy, Reason,
@@ -40,9 +42,11 @@ ESCALATE_WORKER = "notifier.escalate_due"
 OPENED = str(Reason.INCIDENT_OPENED)
 
 
-class NotifierApplication(Configuration, Quieting, Schedules, Attempts, ServiceApplication):
-    # Every channel and policy is listed in the directory, every quiet rule in its index.
-    snapshotting_intervals = {Directory: 50, QuietIndex: 50}
+class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedules, Attempts,
+                          ServiceApplication):
+    # Every channel and policy is listed in the directory; every person, team and unit in
+    # the organisation; every quiet rule in its index.
+    snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50}
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
                  egress: EgressPolicy, max_attempts: int = 5) -> None:
@@ -52,6 +56,7 @@ class NotifierApplication(Configuration, Quieting, Schedules, Attempts, ServiceA
         super().__init__(env)
         self.reads = StoreReads(self)
         self.config_cache = ConfigCache(self, self.reads)
+        self.org_cache = OrgCache(self, self.reads)
         self.handoff = Handoff()
         self._deciding_batch = threading.local()  # the consumer batch this thread is deciding, if any
         self._batch_conflicted = False

@@ -9,6 +9,8 @@ from services.notifier.app import NotifierApplication
 from services.notifier.consumer import subscriptions
 from services.notifier.oncall.api import router as schedules_router
 from services.notifier.oncall.projection import SchedulesProjection
+from services.notifier.directory.api import router as directory_router
+from services.notifier.directory.projection import DirectoryProjection
 from services.notifier.projections import NotifierProjection
 from services.notifier.quiet.api import router as quiet_router
 from services.notifier.quiet.projection import QuietProjection
@@ -30,7 +32,7 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
             env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts),
         translate=to_contract,
         subscribe=subscriptions,
-        projections=[NotifierProjection(), QuietProjection(), SchedulesProjection()],
+        projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(), DirectoryProjection()],
         workers=[deliver_due, escalate_due],
         clock=clock or SystemClock(),
     )
@@ -42,7 +44,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock | None = N
     return build_api(
         settings,
         service_parts(settings, clock),
-        routers=[router, quiet_router, schedules_router],
+        routers=[router, quiet_router, schedules_router, directory_router],
         title="closedloop notifier",
         description="Containment: tells the right people on the right channels, signs every "
                     "webhook, retries with backoff, and escalates when nobody acknowledges.",
