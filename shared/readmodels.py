@@ -187,7 +187,7 @@ class ProjectionRunner:
         try:
             with self.follower() as follower:
                 async for batch in follower.batches(self.position, on_caught_up=self.caught_up.set):
-                    await self.apply(batch)
+                    await self.apply(batch, follower.position)
         finally:
             keep_alive.cancel()
             await asyncio.gather(keep_alive, return_exceptions=True)
@@ -218,7 +218,9 @@ class ProjectionRunner:
         return LogFollower(self.app, poll_seconds=self.poll_seconds,
                            topics=[get_topic(cls) for cls in self._handlers])
 
-    async def apply(self, batch: Batch) -> None:
+    async def apply(self, batch: Batch, up_to: int) -> None:
+        """Apply a batch (possibly empty: events of other topics skipped) and store the
+        position `up_to`."""
         async with self.pool.acquire() as conn, conn.transaction():
             # Handlers name tables unqualified: they land in this runner's version.
             await conn.execute(f"SET LOCAL search_path TO {quoted(self.schema)}, {quoted(self.base)}")
@@ -227,11 +229,11 @@ class ProjectionRunner:
                 handler = self._handlers.get(type(event))
                 if handler is not None:
                     await handler(conn, event)
-            last = batch[-1][0].id
+            last = up_to
             await conn.execute(f"UPDATE {self._positions} SET position = $2 WHERE projection = $1",
                                self.projection.name, last)
         self.position = last
-        if self.changes is not None:
+        if batch and self.changes is not None:
             self.changes.notify()
 
     async def _check_position(self, conn: asyncpg.Connection) -> None:
@@ -252,7 +254,7 @@ class ProjectionRunner:
         self.position = 0
         with self.follower() as follower:
             async for batch in follower.batches(0, until_caught_up=True):
-                await self.apply(batch)
+                await self.apply(batch, follower.position)
         async with self.pool.acquire() as conn:
             await conn.execute(f"UPDATE {self._positions} SET caught_up = true, seen_at = $2 "
                                "WHERE projection = $1", self.projection.name, self.clock.now())

@@ -71,7 +71,7 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
         def step0(routing: Routing) -> Resolution:
             policies = routing.matching(contract.severity)
             ladder = merge([p.ladder for p in policies]) if policies else None
-            return resolve(ladder.targets(0) if ladder else (), incident, at, routing)
+            return resolve(ladder.targets(0) if ladder else (), incident, at, routing, self)
 
         def created_by_it(routing: Routing) -> list[UUID]:
             return [escalation_id, *(r.delivery_id(contract.incident_id, OPENED)
@@ -218,10 +218,10 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
 
         def created_by_it(routing: Routing) -> list[UUID]:
             return [r.delivery_id(incident_id, fired.reason)
-                    for r in resolve(targets, incident, at, routing).recipients]
+                    for r in resolve(targets, incident, at, routing, self).recipients]
 
         routing, existing = self.config_cache.current(also=created_by_it)
-        resolution = resolve(targets, incident, at, routing)
+        resolution = resolve(targets, incident, at, routing, self)
         escalation.escalate([r.told() for r in resolution.recipients], at, ESCALATE_WORKER, cause)
         deliveries = self._schedule(incident, resolution.recipients, fired.reason, at, at,
                                     ESCALATE_WORKER, cause, existing)

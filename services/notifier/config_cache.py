@@ -64,6 +64,10 @@ class Routing:
     def matching(self, severity: str) -> list[EscalationPolicy]:
         return [p for p in self.policies() if p.matches(severity)]
 
+    def channel_named(self, name: str) -> Channel | None:
+        return next((c for c in self.aggregates.values()
+                     if isinstance(c, Channel) and c.name == name), None)
+
     def channel(self, channel_id: str) -> Channel:
         try:
             found = self.aggregates.get(UUID(channel_id))

@@ -7,10 +7,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 from services.notifier.config_cache import Routing
+from services.notifier.directory.chart import OrgChart
 from services.notifier.domain import Channel, ChannelNotFound, Delivery, Target, TargetKind
+from shared.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +47,21 @@ class Resolution:
     unresolved: list[str]  # "<kind>:<ref>: why"
 
 
+class People(Protocol):
+    """Where people are found (the notifier application: its organisation and schedules)."""
+
+    def org_chart(self) -> OrgChart: ...
+
+    def who_is_on_call(self, name: str, at: datetime | None = None) -> list[str]: ...
+
+
 def resolve(targets: Iterable[Target], incident: dict[str, str], at: datetime,
-            routing: Routing) -> Resolution:
+            routing: Routing, people: People | None = None) -> Resolution:
     recipients: dict[str, Recipient] = {}
     unresolved: list[str] = []
     for target in targets:
         try:
-            found = _resolve(target, incident, at, routing)
+            found = _resolve(target, incident, at, routing, people)
         except LookupError as why:
             unresolved.append(f"{target.kind}:{target.ref}: {why}")
             continue
@@ -62,11 +73,60 @@ def resolve(targets: Iterable[Target], incident: dict[str, str], at: datetime,
     return Resolution(list(recipients.values()), unresolved)
 
 
-def _resolve(target: Target, incident: dict[str, str], at: datetime,
-             routing: Routing) -> list[Recipient]:
+def _resolve(target: Target, incident: dict[str, str], at: datetime, routing: Routing,
+             people: People | None) -> list[Recipient]:
     if target.kind is TargetKind.CHANNEL:
         try:
             return [Recipient(routing.channel(target.ref), target)]
         except ChannelNotFound:
             raise LookupError("the channel no longer exists") from None
-    raise LookupError(f"{target.kind} targets are not resolvable here")
+    if people is None:
+        raise LookupError(f"{target.kind} targets need the organisation")
+    chart = people.org_chart()
+    handles = _handles(target, incident, at, chart, people)
+    found = [r for h in handles for r in _contacts(h, target, chart, routing)]
+    if not found:
+        raise LookupError(f"nobody reachable ({', '.join(handles) or 'nobody'} found, "
+                          "none with a contact on a registered channel)")
+    return found
+
+
+def _handles(target: Target, incident: dict[str, str], at: datetime, chart: OrgChart,
+             people: People) -> list[str]:
+    if target.kind is TargetKind.PERSON:
+        return [target.ref]
+    if target.kind is TargetKind.SCHEDULE:
+        try:
+            return people.who_is_on_call(target.ref, at)
+        except NotFound as missing:
+            raise LookupError(str(missing)) from None
+    if target.kind is TargetKind.TEAM:
+        team = chart.teams.get(target.ref)
+        if team is None:
+            raise LookupError(f"team {target.ref} does not exist")
+        if team.get("schedule"):  # the team's on-call people, when it has a schedule
+            return _handles(Target(TargetKind.SCHEDULE, team["schedule"]), incident, at,
+                            chart, people)
+        return chart.team_members(target.ref)
+    holders = chart.resolve(incident.get("entity", ""), None, target.ref)
+    if holders is None:
+        raise LookupError(f"entity {incident.get('entity')!r} belongs to no unit")
+    return holders.handles
+
+
+def _contacts(handle: str, target: Target, chart: OrgChart, routing: Routing) -> list[Recipient]:
+    """A person is reached on every contact whose channel is registered (and not when they
+    have left)."""
+    person = chart.person(handle)
+    if person is None or not chart.is_reachable(handle):
+        return []
+    found = []
+    for contact in person.get("contacts", []):
+        channel = routing.channel_named(contact["channel"]) if contact.get("channel") else None
+        if channel is None:
+            continue
+        found.append(Recipient(channel, target, {
+            "handle": handle, "name": person.get("name", handle),
+            "language": person.get("language", "zh"), "medium": contact["medium"],
+            "address": contact["address"]}))
+    return found

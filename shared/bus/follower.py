@@ -23,6 +23,7 @@ class LogFollower:
         few kinds of event then neither reads nor decodes the others."""
         self.app, self.poll_seconds, self.batch = app, poll_seconds, batch
         self.topics = tuple(topics)
+        self.position = 0  # the log read so far (with topics: skipped events included)
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
         self._listener = lambda: loop.call_soon_threadsafe(self._wake.set)
@@ -36,12 +37,22 @@ class LogFollower:
 
     async def batches(self, after: int, *, until_caught_up: bool = False,
                       on_caught_up: Callable[[], None] | None = None) -> AsyncIterator[Batch]:
-        position = after
+        position = self.position = after
         while True:
             self._wake.clear()
-            notifications = await asyncio.to_thread(
-                self.app.recorder.select_notifications, position + 1, self.batch,
-                topics=self.topics)
+            head = None
+            if self.topics:
+                # Read up to the head as it is now: ids are issued in commit order (the
+                # events table is locked per save), so everything up to it is visible and
+                # the position can move past events of other topics.
+                head = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
+            notifications = [] if head is not None and head <= position else (
+                await asyncio.to_thread(self.app.recorder.select_notifications, position + 1,
+                                        self.batch, stop=head, topics=self.topics))
+            if not notifications and head is not None and head > position:
+                position = self.position = head
+                yield []  # nothing to apply: only the position moves
+                continue
             if not notifications:
                 if on_caught_up is not None:
                     on_caught_up()
@@ -52,5 +63,6 @@ class LogFollower:
                 except TimeoutError:
                     pass
                 continue
-            yield [(n, self.app.decode(n)) for n in notifications]
-            position = notifications[-1].id
+            batch = [(n, self.app.decode(n)) for n in notifications]
+            position = self.position = notifications[-1].id
+            yield batch

@@ -155,7 +155,7 @@ async def test_a_runner_that_lost_its_lease_stops_instead_of_writing_out_of_orde
     stale = ProjectionRunner(app, pool, ToyBoard())  # believes it is at position 0
     batch = [(n, app.decode(n)) for n in app.recorder.select_notifications(1, 10)]
     with pytest.raises(PositionMoved):
-        await stale.apply(batch)
+        await stale.apply(batch, batch[-1][0].id)
     assert await tables(pool) == before
     assert await stored_position(pool) == head(app)
 
