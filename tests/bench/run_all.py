@@ -3,7 +3,7 @@ import asyncio
 
 from tests.bench import (
     bench_alert_ingest, bench_bus, bench_engine, bench_ingest, bench_latency, bench_nab,
-    bench_storm,
+    bench_oncall, bench_storm,
 )
 
 if __name__ == "__main__":
@@ -19,5 +19,7 @@ if __name__ == "__main__":
     bench_ingest.main()
     print("\n== Alertmanager ingest ==")
     bench_alert_ingest.main()
+    print("\n== who is on call ==")
+    bench_oncall.main()
     print("\n== adaptive scorer on NAB ==")
     bench_nab.main()
