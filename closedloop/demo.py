@@ -139,6 +139,11 @@ class Demo:
         wait_for("the store-ops notification", lambda: self._got("/store-ops", ref))
         say("3. store-ops notified (webhook, HMAC signature valid)")
         wait_for("the escalation", lambda: self._got("/regional-manager", ref), timeout=30)
+        # The message can reach the manager before the incident has heard of its escalation
+        # (that fact travels over the bus): the story goes on once the incident knows.
+        wait_for("the escalation on the incident's timeline", lambda: any(
+            e["action"] == "escalated"
+            for e in self.call("incidents", "GET", f"/v1/incidents/{ref}")["timeline"]))
         say(f"4. nobody acknowledged within {ESCALATE_AFTER_SECONDS:g}s → escalated to the regional manager")
         self.call("incidents", "POST", f"/v1/incidents/{ref}/acknowledge",
                   json={"by": "Li Wei (store manager)", "note": "on it"})
