@@ -93,7 +93,7 @@ def test_silences_are_created_listed_by_state_and_expired(notifier, clock):
             return {item["id"] for item in page["items"]}
 
         wait_until(lambda: ids("active") == {active.json()["id"]}, WAIT, "the active silence")
-        assert ids("pending") == {pending.json()["id"]}
+        wait_until(lambda: ids("pending") == {pending.json()["id"]}, WAIT, "the pending silence")
 
         assert manager.delete(f"/v1/silences/{active.json()['id']}").json()["state"] == "expired"
         assert manager.delete(f"/v1/silences/{active.json()['id']}").status_code == 409
