@@ -76,7 +76,9 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
 
 
 async def acknowledged(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute("UPDATE incidents SET status = $2, acknowledged_at = $3 WHERE id = $1",
+    # Acknowledged again after a re-trigger: the response time stays the first one.
+    await conn.execute("UPDATE incidents SET status = $2, "
+                       "acknowledged_at = coalesce(acknowledged_at, $3) WHERE id = $1",
                        e.originator_id, e.status, e.at)
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from services.incidents.domain import Incident, RaciRole
+from services.incidents.domain.incident import RETRIGGER
 
 Describe = Callable[[Any, dict[str, Any]], str]
 
@@ -75,6 +76,9 @@ def _escalated(e: Any, _: dict[str, Any]) -> str:
     channels = ", ".join(repr(c) for c in (e.channel_names or e.channel_ids)) or "no channels"
     people = getattr(e, "people", ())
     told = f"{', '.join(people)} via {channels}" if people else channels
+    if (getattr(e, "reason", None) or "").startswith(RETRIGGER):
+        return (f"acknowledged but still not resolved after {_duration(e.waited_seconds)}: "
+                f"reminder to {told}; the escalation resumes")
     step = f"step {e.step}" + (f" (repeat {r})" if (r := _repeat_of(getattr(e, "reason", None)))
                                else "")
     return (f"no acknowledgement after {_duration(e.waited_seconds)}: escalation {step} "

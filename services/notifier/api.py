@@ -89,6 +89,8 @@ def update_policy(policy_id: UUID, body: PolicyUpdate, request: Request) -> dict
     # null means "leave as it is", like a field left out
     changes = body.model_dump(mode="json", exclude_none=True,
                               exclude={"enabled", "disabled_reason"})
+    if changes.get("retrigger_after_seconds") == 0:
+        changes["retrigger_after_seconds"] = None
     return app_of(request).update_policy(
         policy_id, changes=changes, enabled=body.enabled, why=body.disabled_reason,
         actor=caller(request), cause=request_cause(request))

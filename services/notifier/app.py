@@ -18,7 +18,7 @@ from services.notifier.directory import Organisation, OrganisationCommands
 from services.notifier.directory.cache import OrgCache
 from services.notifier.domain import (
     ChannelNotFound, Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationNotFound,
-    EscalationPolicy, Reason,
+    EscalationPolicy, EscalationStatus, Reason, Target, TargetKind,
 )
 from services.notifier.domain.ladder import merge
 from services.notifier.handoff import Handoff
@@ -117,8 +117,14 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
 
     def handle_incident_acknowledged(self, envelope: CloudEvent, contract: IncidentAcknowledged,
                                      tracking: Tracking) -> None:
-        self._stop_escalation(contract.incident_id, f"acknowledged by {contract.by}",
-                              contract.by, envelope, tracking)
+        at, cause = self.clock.now(), from_message(envelope)
+        existing = self.get_or_none(Escalation.create_id(contract.incident_id))
+        if isinstance(existing, Escalation):
+            existing.acknowledge(contract.by, at, contract.by, cause)
+            self.save_tracked(existing, tracking=tracking)
+        else:
+            self._stop_escalation(contract.incident_id, f"acknowledged by {contract.by}",
+                                  contract.by, envelope, tracking)
 
     def handle_incident_resolved(self, envelope: CloudEvent, contract: IncidentResolved,
                                  tracking: Tracking) -> None:
@@ -210,10 +216,12 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
         if not isinstance(escalation, Escalation):
             raise EscalationNotFound(f"incident {incident_id} has no escalation")
         cause = {**from_timer(ESCALATE_WORKER), "correlation_id": escalation.correlation_id}
-        fired = escalation.due_step(at)
         incident = {"incident_id": escalation.incident_id, "ref": escalation.ref,
                     "severity": escalation.severity, "title": escalation.title,
                     "entity": escalation.entity}
+        if escalation.status is EscalationStatus.ACKNOWLEDGED:
+            return self._retrigger(escalation, incident, at, cause)
+        fired = escalation.due_step(at)
         targets = escalation.ladder.targets(fired.step)
 
         def created_by_it(routing: Routing) -> list[UUID]:
@@ -225,6 +233,29 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
         escalation.escalate([r.told() for r in resolution.recipients], at, ESCALATE_WORKER, cause)
         deliveries = self._schedule(incident, resolution.recipients, fired.reason, at, at,
                                     ESCALATE_WORKER, cause, existing)
+        self._claim_at_once(deliveries, routing, at)
+        self.save(escalation, *deliveries)
+        return [str(d.id) for d in deliveries]
+
+    def _retrigger(self, escalation: Escalation, incident: dict[str, str], at: datetime,
+                   cause: dict) -> list[str]:
+        """Acknowledged and still not resolved: remind whoever acknowledged (or, when they
+        cannot be reached, those told first) and let the ladder resume."""
+        by = escalation.retrigger_due(at)
+        reason = escalation.retrigger_reason
+
+        def reminded(routing: Routing) -> Resolution:
+            found = resolve([Target(TargetKind.PERSON, by)], incident, at, routing, self)
+            return found if found.recipients else resolve(escalation.ladder.targets(0),
+                                                          incident, at, routing, self)
+
+        routing, existing = self.config_cache.current(
+            also=lambda r: [x.delivery_id(incident["incident_id"], reason)
+                            for x in reminded(r).recipients])
+        recipients = reminded(routing).recipients
+        escalation.retrigger([r.told() for r in recipients], at, ESCALATE_WORKER, cause)
+        deliveries = self._schedule(incident, recipients, reason, at, at, ESCALATE_WORKER,
+                                    cause, existing)
         self._claim_at_once(deliveries, routing, at)
         self.save(escalation, *deliveries)
         return [str(d.id) for d in deliveries]

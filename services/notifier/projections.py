@@ -91,7 +91,7 @@ class NotifierProjection(Projection):
                 updated_at timestamptz NOT NULL
             );
             CREATE INDEX IF NOT EXISTS escalations_due ON escalations (due_at)
-                WHERE status = 'waiting'""",
+                WHERE status IN ('waiting', 'acknowledged')""",
     }
 
     def handlers(self) -> dict[type, Apply]:
@@ -114,6 +114,8 @@ class NotifierProjection(Projection):
             Escalation.Started: escalation_started,
             Escalation.Escalated: escalated,
             Escalation.Stopped: escalation_stopped,
+            Escalation.Acknowledged: escalation_acknowledged,
+            Escalation.Retriggered: escalated,
         }
 
 
@@ -262,6 +264,14 @@ async def escalated(conn: asyncpg.Connection, e: Any) -> None:
         "updated_at = $2 WHERE id = $1",
         e.originator_id, e.at, e.waited_seconds, "waiting" if next_due else "escalated",
         e.step, getattr(e, "round", 0), next_due)
+
+
+async def escalation_acknowledged(conn: asyncpg.Connection, e: Any) -> None:
+    # Due again when the re-trigger time passes with the incident still unresolved.
+    await conn.execute(
+        "UPDATE escalations SET status = 'acknowledged', due_at = $2, updated_at = $3 "
+        "WHERE id = $1",
+        e.originator_id, e.retrigger_at, e.at)
 
 
 async def escalation_stopped(conn: asyncpg.Connection, e: Any) -> None:

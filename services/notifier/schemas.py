@@ -105,6 +105,10 @@ class PolicyCreate(BaseModel):
     escalate_after_seconds: float | None = Field(None, gt=0, allow_inf_nan=False)
     escalate_to: list[UUID] | None = Field(None, max_length=ITEMS,
                                            description="channel ids told when nobody acks in time")
+    retrigger_after_seconds: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="acknowledged but not resolved this long: the acknowledger is reminded "
+                    "and the ladder resumes; null: an acknowledgement stops it")
 
 
 class PolicyUpdate(BaseModel):
@@ -119,6 +123,8 @@ class PolicyUpdate(BaseModel):
     escalate_to: list[UUID] | None = None
     steps: list[StepIn] | None = Field(None, min_length=1, max_length=MAX_STEPS)
     repeat: int | None = Field(None, ge=0, le=MAX_REPEAT)
+    retrigger_after_seconds: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="0 switches re-triggering off")
     enabled: bool | None = Field(None, description="false: it matches no incident")
     disabled_reason: str | None = Field(None, max_length=500)
 
@@ -129,6 +135,7 @@ class PolicyRead(BaseModel):
     severities: list[Severity]
     steps: list[StepIn]
     repeat: int
+    retrigger_after_seconds: float | None
     notify: list[str] = Field(description="step 0's channels")
     escalate_after_seconds: float = Field(description="step 0's delay")
     escalate_to: list[str] = Field(description="step 1's channels")
@@ -189,10 +196,12 @@ class EscalationRead(BaseModel):
     incident_id: str
     ref: str
     severity: str
-    status: EscalationStatus = Field(description="waiting for its next step, escalated (every "
-                                                 "step fired), or stopped")
+    status: EscalationStatus = Field(description="waiting for its next step, acknowledged "
+                                                 "(re-triggers at due_at if still unresolved), "
+                                                 "escalated (every step fired), or stopped")
     opened_at: datetime
-    due_at: datetime = Field(description="when the next step fires (while waiting)")
+    due_at: datetime = Field(description="when the next step fires (while waiting) or the "
+                                         "re-trigger (while acknowledged)")
     escalate_to: list[UUID] = Field(description="step 1's channels")
     step: int = Field(description="the last step fired (0: the opening's)")
     round: int = Field(description="the pass over the ladder (0: the first)")

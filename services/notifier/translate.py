@@ -39,6 +39,7 @@ TRANSLATIONS: dict[type, Callable[[Any], Contract]] = {
     Delivery.Delivered: _delivered,
     Delivery.Failed: _failed,
     Escalation.Escalated: _escalated,
+    Escalation.Retriggered: _escalated,
 }
 
 to_contract = translator(TRANSLATIONS)

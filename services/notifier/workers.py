@@ -44,7 +44,7 @@ DUE_DELIVERIES = """
 
 DUE_ESCALATIONS = """
     SELECT incident_id FROM escalations
-    WHERE status = 'waiting' AND due_at <= $1
+    WHERE status IN ('waiting', 'acknowledged') AND due_at <= $1
     ORDER BY due_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED"""

@@ -19,6 +19,8 @@ from services.incidents.domain.vocabulary import (  # noqa: F401 (re-exported)
 
 
 _FINISHED = (Status.CLOSED, Status.ARCHIVED)
+# The notifier's reminder after an acknowledgement was left unresolved too long.
+RETRIGGER = "escalation.retrigger"
 
 
 class Incident(Aggregate):
@@ -52,6 +54,7 @@ class Incident(Aggregate):
         self.opened_at, self.respond_by, self.resolve_by = at, respond_by, resolve_by
         self.acknowledged_at: datetime | None = None
         self.acknowledged_by: str | None = None
+        self.ack_lapsed = False  # the notifier re-triggered: it may be acknowledged again
         self.resolved_at: datetime | None = None
         self.resolved_by: str | None = None
         self.resolution = ""
@@ -144,7 +147,9 @@ class Incident(Aggregate):
     @event("Acknowledged")
     def _acknowledge(self, ref: str, by: str, note: str, status: str, at: datetime, actor: str,
                      cause: dict[str, Any]) -> None:
-        self.acknowledged_at, self.acknowledged_by = at, by
+        if self.acknowledged_at is None:  # the response time is the first acknowledgement's
+            self.acknowledged_at, self.acknowledged_by = at, by
+        self.ack_lapsed = False
         self.status = Status(status)
 
     def resolve(self, by: str, summary: str, at: datetime, actor: str,
@@ -233,6 +238,8 @@ class Incident(Aggregate):
                   reason: str | None = None, people: tuple[str, ...] = ()) -> None:
         self.escalation_steps.append(step)
         self.escalation_reasons.append(reason or f"escalation.step{step}")
+        if (reason or "").startswith(RETRIGGER):
+            self.ack_lapsed = True
 
     # -- CAPA ------------------------------------------------------------------------------
     def record_capa_opened(self, capa_id: str, title: str, at: datetime, actor: str,
@@ -307,7 +314,7 @@ class Incident(Aggregate):
                 f"({self.status.label})")
 
     def check_not_acknowledged(self) -> None:
-        if self.acknowledged_at is not None:
+        if self.acknowledged_at is not None and not self.ack_lapsed:
             raise AlreadyAcknowledged(
                 f"incident {self.ref} cannot be acknowledged twice: {self.acknowledged_by} "
                 f"acknowledged it at {self.acknowledged_at.isoformat()}")

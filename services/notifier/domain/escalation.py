@@ -2,7 +2,7 @@
 acknowledgement (or resolution) stops it first."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -15,6 +15,7 @@ from shared.errors import DomainError
 
 class EscalationStatus(StrEnum):
     WAITING = "waiting"  # a step is due later
+    ACKNOWLEDGED = "acknowledged"  # re-triggers when still not resolved at due_at
     ESCALATED = "escalated"  # every step (and repeat) has fired
     STOPPED = "stopped"
 
@@ -48,7 +49,8 @@ class Escalation(Aggregate):
     def __init__(self, incident_id: str, ref: str, severity: str, title: str, entity: str,
                  opened_at: datetime, due_at: datetime, escalate_to: list[dict[str, str]],
                  policy_ids: list[str], at: datetime, actor: str, cause: Cause,
-                 steps: list[dict] | None = None, repeat: int = 0) -> None:
+                 steps: list[dict] | None = None, repeat: int = 0,
+                 retrigger_seconds: float | None = None) -> None:
         self.incident_id, self.ref, self.severity = incident_id, ref, severity
         self.title, self.entity = title, entity
         self.opened_at, self.due_at = opened_at, due_at
@@ -57,8 +59,11 @@ class Escalation(Aggregate):
             self.ladder = Ladder.from_channels([], (due_at - opened_at).total_seconds(),
                                                [c["id"] for c in escalate_to])
         else:
-            self.ladder = Ladder.parse(steps, repeat)
-        self.next: Fired | None = self.ladder.after(Fired(0, 0))
+            self.ladder = Ladder.parse(steps, repeat, retrigger_seconds=retrigger_seconds)
+        self.last = Fired(0, 0)  # the step told last
+        self.next: Fired | None = self.ladder.after(self.last)
+        self.acknowledged_by: str | None = None
+        self.retriggers = 0
         self.status = EscalationStatus.WAITING
         self.step = 0
         self.correlation_id = cause.get("correlation_id")
@@ -76,8 +81,8 @@ class Escalation(Aggregate):
         escalate_to = [{"id": t.ref, "name": channel_names.get(t.ref, t.ref)}
                        for t in step1 if t.kind is TargetKind.CHANNEL]
         return cls(**incident, opened_at=opened_at, due_at=following[1], escalate_to=escalate_to,
-                   policy_ids=policy_ids, steps=ladder.as_list(), repeat=ladder.repeat, at=at,
-                   actor=actor, cause=cause)
+                   policy_ids=policy_ids, steps=ladder.as_list(), repeat=ladder.repeat,
+                   retrigger_seconds=ladder.retrigger_seconds, at=at, actor=actor, cause=cause)
 
     # -- commands -------------------------------------------------------------------------
     def due_step(self, at: datetime) -> Fired:
@@ -106,11 +111,61 @@ class Escalation(Aggregate):
         return fired
 
     def stop(self, why: str, at: datetime, actor: str, cause: Cause) -> bool:
-        """Stop the climb; a no-op (False) once the ladder is done or was already stopped."""
-        if self.status is not EscalationStatus.WAITING:
+        """Stop the climb (and any re-trigger); a no-op (False) once the ladder is done or
+        was already stopped."""
+        if self.status not in (EscalationStatus.WAITING, EscalationStatus.ACKNOWLEDGED):
             return False
         self._stop(why=why, at=at, actor=actor, cause=cause)
         return True
+
+    def acknowledge(self, by: str, at: datetime, actor: str, cause: Cause) -> bool:
+        """Without a re-trigger time the climb stops. With one it pauses: if the incident
+        is still not resolved when that time has passed, the acknowledger is reminded and
+        the steps not yet told follow (retrigger). False when there is nothing to pause."""
+        if self.ladder.retrigger_seconds is None:
+            return self.stop(f"acknowledged by {by}", at, actor, cause)
+        if self.status is EscalationStatus.STOPPED:
+            return False
+        self._acknowledge(by=by, at=at, actor=actor, cause=cause,
+                          retrigger_at=at + timedelta(seconds=self.ladder.retrigger_seconds))
+        return True
+
+    def retrigger_due(self, at: datetime) -> str:
+        """Who acknowledged and let the time pass; refused unless a re-trigger is due."""
+        if self.status is not EscalationStatus.ACKNOWLEDGED:
+            raise EscalationNotWaiting(
+                f"incident {self.ref} cannot re-trigger: its escalation is {self.status}")
+        self.check_due(at)
+        assert self.acknowledged_by is not None
+        return self.acknowledged_by
+
+    @property
+    def retrigger_reason(self) -> str:
+        """Why the next reminder is sent (part of its deliveries' ids): each re-trigger is
+        its own."""
+        return f"escalation.retrigger{self.retriggers + 1}"
+
+    def retrigger(self, told: list[dict[str, str]], at: datetime, actor: str,
+                  cause: Cause) -> str:
+        """Remind (`told`: as for escalate) and resume the climb where it paused: the step
+        not yet told comes after the wait of the one told last. Returns the reminder's
+        reason, which names which re-trigger it is."""
+        by = self.retrigger_due(at)
+        following = None
+        if self.next is not None:
+            following = (self.next, at + timedelta(
+                seconds=self.ladder.steps[self.last.step].delay_seconds))
+        reason = self.retrigger_reason
+        channels = dict.fromkeys((t["channel_id"], t["channel_name"]) for t in told)
+        self._retrigger(reason=reason, acknowledged_by=by, incident_id=self.incident_id,
+                        ref=self.ref, step=self.last.step, round=self.last.round, channel_ids=[c for c, _ in channels],
+                        channel_names=[n for _, n in channels],
+                        waited_seconds=(at - self.opened_at).total_seconds(), told=told,
+                        next_step=following[0].step if following else None,
+                        next_round=following[0].round if following else None,
+                        next_due_at=following[1] if following else None,
+                        at=at, actor=actor, cause=cause)
+        return reason
 
     # -- events ---------------------------------------------------------------------------
     @event("Escalated")
@@ -120,9 +175,31 @@ class Escalation(Aggregate):
                   round: int = 0, next_step: int | None = None,  # noqa: A002
                   next_round: int | None = None, next_due_at: datetime | None = None) -> None:
         self.step, self.escalated_at = step, at
+        self.last = Fired(step, round)
+        self._continue(next_step, next_round, next_due_at)
+
+    @event("Acknowledged")
+    def _acknowledge(self, by: str, at: datetime, actor: str, cause: Cause,
+                     retrigger_at: datetime) -> None:
+        self.status, self.acknowledged_by, self.due_at = (EscalationStatus.ACKNOWLEDGED, by,
+                                                          retrigger_at)
+
+    @event("Retriggered")
+    def _retrigger(self, reason: str, acknowledged_by: str, incident_id: str, ref: str,
+                   step: int, round: int, channel_ids: list[str],  # noqa: A002
+                   channel_names: list[str], waited_seconds: float, told: list[dict],
+                   at: datetime, actor: str, cause: Cause, next_step: int | None = None, next_round: int | None = None,
+                   next_due_at: datetime | None = None) -> None:
+        self.retriggers += 1
+        self.acknowledged_by = None
+        self._continue(next_step, next_round, next_due_at)
+
+    def _continue(self, next_step: int | None, next_round: int | None,
+                  next_due_at: datetime | None) -> None:
         if next_due_at is None:
             self.status, self.next = EscalationStatus.ESCALATED, None
         else:
+            self.status = EscalationStatus.WAITING
             self.next, self.due_at = Fired(next_step, next_round), next_due_at
 
     @event("Stopped")

@@ -64,9 +64,13 @@ class Fired:
 class Ladder:
     steps: tuple[Step, ...]
     repeat: int = 0
+    # Acknowledged but not resolved this long: the acknowledger is reminded and the climb
+    # resumes. None: an acknowledgement stops the ladder for good.
+    retrigger_seconds: float | None = None
 
     @classmethod
-    def parse(cls, steps: list[dict[str, Any]], repeat: int = 0, field: str = "steps") -> "Ladder":
+    def parse(cls, steps: list[dict[str, Any]], repeat: int = 0, field: str = "steps",
+              retrigger_seconds: float | None = None) -> "Ladder":
         """A ladder from its definition; InvalidLadder names the field that is wrong."""
         if not steps:
             raise InvalidLadder(field, "list at least one step")
@@ -74,7 +78,11 @@ class Ladder:
             raise InvalidLadder(field, f"at most {MAX_STEPS} steps")
         if not isinstance(repeat, int) or not 0 <= repeat <= MAX_REPEAT:
             raise InvalidLadder("repeat", f"must be a whole number from 0 to {MAX_REPEAT}")
-        return cls(tuple(_step(s, f"{field}[{i}]") for i, s in enumerate(steps)), repeat)
+        if retrigger_seconds is not None and not _positive(retrigger_seconds):
+            raise InvalidLadder("retrigger_after_seconds", "must be a positive number of "
+                                f"seconds (or null), got {retrigger_seconds!r}")
+        return cls(tuple(_step(s, f"{field}[{i}]") for i, s in enumerate(steps)), repeat,
+                   None if retrigger_seconds is None else float(retrigger_seconds))
 
     @classmethod
     def from_channels(cls, notify: list[str], escalate_after_seconds: float,
@@ -114,15 +122,18 @@ class Ladder:
 
 def merge(ladders: list[Ladder]) -> Ladder:
     """Several matching policies make one ladder: step n tells every policy's step n, waits
-    the shortest of their delays, and the most repeats win. Targets keep policy order and
-    appear once per step."""
+    the shortest of their delays, and the most repeats win, as does the shortest re-trigger.
+    Targets keep policy order and appear once per step."""
     depth = max(len(ladder.steps) for ladder in ladders)
     steps = []
     for n in range(depth):
         present = [ladder.steps[n] for ladder in ladders if n < len(ladder.steps)]
         targets = tuple(dict.fromkeys(t for s in present for t in s.targets))
         steps.append(Step(targets, min(s.delay_seconds for s in present)))
-    return Ladder(tuple(steps), max(ladder.repeat for ladder in ladders))
+    retriggers = [ladder.retrigger_seconds for ladder in ladders
+                  if ladder.retrigger_seconds is not None]
+    return Ladder(tuple(steps), max(ladder.repeat for ladder in ladders),
+                  min(retriggers) if retriggers else None)
 
 
 def _step(raw: dict[str, Any], field: str) -> Step:
@@ -137,11 +148,15 @@ def _step(raw: dict[str, Any], field: str) -> Step:
     if len(set(parsed)) != len(parsed):
         raise InvalidLadder(f"{field}.targets", "a target is listed twice")
     delay = raw.get("delay_seconds")
-    if not isinstance(delay, (int, float)) or isinstance(delay, bool) \
-            or not math.isfinite(delay) or delay <= 0:
+    if not _positive(delay):
         raise InvalidLadder(f"{field}.delay_seconds",
                             f"must be a positive number of seconds, got {delay!r}")
     return Step(parsed, float(delay))
+
+
+def _positive(seconds: Any) -> bool:
+    return (isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+            and math.isfinite(seconds) and seconds > 0)
 
 
 def _target(raw: Any, field: str) -> Target:

@@ -35,38 +35,42 @@ class EscalationPolicy(Aggregate):
     def normalised(cls, *, name: str, severities: list[str], steps: list[dict] | None = None,
                    repeat: int = 0, notify: list[str] | None = None,
                    escalate_after_seconds: float | None = None,
-                   escalate_to: list[str] | None = None) -> dict:
-        """The stored definition: {name, severities, steps, repeat}; the shorthand fields
-        become the two steps they stand for."""
+                   escalate_to: list[str] | None = None,
+                   retrigger_after_seconds: float | None = None) -> dict:
+        """The stored definition: {name, severities, steps, repeat, retrigger_after_seconds};
+        the shorthand fields become the two steps they stand for."""
         check_severities(name, severities)
         if steps is None:
-            ladder = shorthand_ladder(notify, escalate_after_seconds, escalate_to or [])
-            ladder = Ladder(ladder.steps, repeat)
-            Ladder.parse(ladder.as_list(), repeat)  # the same checks as a written ladder
-        else:
-            ladder = Ladder.parse(steps, repeat)
+            steps = shorthand_ladder(notify, escalate_after_seconds, escalate_to or []).as_list()
+        ladder = Ladder.parse(steps, repeat, retrigger_seconds=retrigger_after_seconds)
         return {"name": name, "severities": [str(s) for s in severities],
-                "steps": ladder.as_list(), "repeat": ladder.repeat}
+                "steps": ladder.as_list(), "repeat": ladder.repeat,
+                "retrigger_after_seconds": ladder.retrigger_seconds}
 
     @event("Defined")
     def __init__(self, name: str, severities: list[str], at: datetime, actor: str, cause: Cause,
                  steps: list[dict] | None = None, repeat: int = 0,
                  notify: list[str] = (), escalate_after_seconds: float = 0.0,
-                 escalate_to: list[str] = ()) -> None:
-        self._define(name, severities, steps, repeat, notify, escalate_after_seconds, escalate_to)
+                 escalate_to: list[str] = (), retrigger_after_seconds: float | None = None,
+                 ) -> None:
+        self._define(name, severities, steps, repeat, notify, escalate_after_seconds, escalate_to,
+                     retrigger_after_seconds)
         self.defined_at, self.defined_by = at, actor
         self.enabled, self.disabled_why = True, None
         self.updated_at, self.updated_by = at, actor
 
     def _define(self, name: str, severities: list[str], steps: list[dict] | None, repeat: int,
-                notify: list[str], escalate_after_seconds: float, escalate_to: list[str]) -> None:
+                notify: list[str], escalate_after_seconds: float, escalate_to: list[str],
+                retrigger_after_seconds: float | None) -> None:
         self.name, self.severities = name, [Severity(s) for s in severities]
-        self.ladder = ladder_of(steps, repeat, notify, escalate_after_seconds, escalate_to)
+        self.ladder = ladder_of(steps, repeat, notify, escalate_after_seconds, escalate_to,
+                                retrigger_after_seconds)
 
     @property
     def definition(self) -> dict:
         return {"name": self.name, "severities": [str(s) for s in self.severities],
-                "steps": self.ladder.as_list(), "repeat": self.ladder.repeat}
+                "steps": self.ladder.as_list(), "repeat": self.ladder.repeat,
+                "retrigger_after_seconds": self.ladder.retrigger_seconds}
 
     @property
     def shorthand(self) -> dict:
@@ -115,8 +119,10 @@ class EscalationPolicy(Aggregate):
     @event("Revised")
     def _revise(self, name: str, severities: list[str], at: datetime, actor: str, cause: Cause,
                 steps: list[dict] | None = None, repeat: int = 0, notify: list[str] = (),
-                escalate_after_seconds: float = 0.0, escalate_to: list[str] = ()) -> None:
-        self._define(name, severities, steps, repeat, notify, escalate_after_seconds, escalate_to)
+                escalate_after_seconds: float = 0.0, escalate_to: list[str] = (),
+                retrigger_after_seconds: float | None = None) -> None:
+        self._define(name, severities, steps, repeat, notify, escalate_after_seconds, escalate_to,
+                     retrigger_after_seconds)
         self.updated_at, self.updated_by = at, actor
 
     @event("Disabled")
@@ -134,12 +140,13 @@ SHORTHAND = {"notify", "escalate_after_seconds", "escalate_to"}
 
 
 def ladder_of(steps: list[dict] | None, repeat: int, notify: list[str] = (),
-              escalate_after_seconds: float = 0.0, escalate_to: list[str] = ()) -> Ladder:
+              escalate_after_seconds: float = 0.0, escalate_to: list[str] = (),
+              retrigger_after_seconds: float | None = None) -> Ladder:
     """A stored definition's ladder: policies defined before ladders stored the shorthand
     fields only."""
     if steps is None:
         return Ladder.from_channels(list(notify), escalate_after_seconds, list(escalate_to))
-    return Ladder.parse(steps, repeat)
+    return Ladder.parse(steps, repeat, retrigger_seconds=retrigger_after_seconds)
 
 
 def shorthand_of(ladder: Ladder) -> dict:
