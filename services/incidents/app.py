@@ -168,7 +168,8 @@ class IncidentsApplication(ServiceApplication):
                      i.record_escalation(fact.step, list(fact.channel_ids),
                                          fact.waited_seconds, at, actor, cause,
                                          channel_names=list(fact.channel_names),
-                                         reason=fact.reason, people=list(fact.people)))
+                                         reason=fact.reason, people=list(fact.people),
+                                         unresolved=list(fact.unresolved)))
 
     def handle_incident_staffed(self, envelope: CloudEvent, fact: IncidentStaffed,
                                 tracking: Tracking) -> None:

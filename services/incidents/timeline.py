@@ -76,13 +76,15 @@ def _escalated(e: Any, _: dict[str, Any]) -> str:
     channels = ", ".join(repr(c) for c in (e.channel_names or e.channel_ids)) or "no channels"
     people = getattr(e, "people", ())
     told = f"{', '.join(people)} via {channels}" if people else channels
+    missed = getattr(e, "unresolved", ())
+    unreached = f"; could not reach {'; '.join(missed)}" if missed else ""
     if (getattr(e, "reason", None) or "").startswith(RETRIGGER):
         return (f"acknowledged but still not resolved after {_duration(e.waited_seconds)}: "
-                f"reminder to {told}; the escalation resumes")
+                f"reminder to {told}; the escalation resumes{unreached}")
     step = f"step {e.step}" + (f" (repeat {r})" if (r := _repeat_of(getattr(e, "reason", None)))
                                else "")
     return (f"no acknowledgement after {_duration(e.waited_seconds)}: escalation {step} "
-            f"notifies {told}")
+            f"notifies {told}{unreached}")
 
 
 def _repeat_of(reason: str | None) -> int:

@@ -230,7 +230,8 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
 
         routing, existing = self.config_cache.current(also=created_by_it)
         resolution = resolve(targets, incident, at, routing, self)
-        escalation.escalate([r.told() for r in resolution.recipients], at, ESCALATE_WORKER, cause)
+        escalation.escalate([r.told() for r in resolution.recipients], at, ESCALATE_WORKER, cause,
+                            resolution.unresolved)
         deliveries = self._schedule(incident, resolution.recipients, fired.reason, at, at,
                                     ESCALATE_WORKER, cause, existing)
         self._claim_at_once(deliveries, routing, at)
@@ -246,14 +247,18 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
 
         def reminded(routing: Routing) -> Resolution:
             found = resolve([Target(TargetKind.PERSON, by)], incident, at, routing, self)
-            return found if found.recipients else resolve(escalation.ladder.targets(0),
-                                                          incident, at, routing, self)
+            if found.recipients:
+                return found
+            first = resolve(escalation.ladder.targets(0), incident, at, routing, self)
+            return Resolution(first.recipients, found.unresolved + first.unresolved)
 
         routing, existing = self.config_cache.current(
             also=lambda r: [x.delivery_id(incident["incident_id"], reason)
                             for x in reminded(r).recipients])
-        recipients = reminded(routing).recipients
-        escalation.retrigger([r.told() for r in recipients], at, ESCALATE_WORKER, cause)
+        found = reminded(routing)
+        recipients = found.recipients
+        escalation.retrigger([r.told() for r in recipients], at, ESCALATE_WORKER, cause,
+                             found.unresolved)
         deliveries = self._schedule(incident, recipients, reason, at, at, ESCALATE_WORKER,
                                     cause, existing)
         self._claim_at_once(deliveries, routing, at)

@@ -32,7 +32,8 @@ def _escalated(event: Any) -> EscalationTriggered:
         channel_names=list(event.channel_names), reason=getattr(event, "reason", ""),
         round=getattr(event, "round", 0),
         people=list(dict.fromkeys(t["person"] for t in getattr(event, "told", ())
-                                  if "person" in t)))
+                                  if "person" in t)),
+        unresolved=list(getattr(event, "unresolved", ())))
 
 
 TRANSLATIONS: dict[type, Callable[[Any], Contract]] = {

@@ -140,6 +140,7 @@ class EscalationTriggered(Contract):
     reason: str = "escalation.step1"  # escalation.step<N>, or .repeat<R> on a repeat
     round: int = 0  # 0 on the ladder's first pass
     people: list[str] = []  # handles of the people the step's targets resolved to
+    unresolved: list[str] = []  # "<kind>:<ref>: why" for targets the step could not reach
 
 
 class IncidentStaffed(Contract):

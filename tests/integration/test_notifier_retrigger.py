@@ -70,6 +70,8 @@ def test_an_acknowledged_incident_left_unresolved_reminds_and_resumes(notifier, 
         and len(t) == 3 and t, WAIT, "three EscalationTriggered")
     assert [t.data["reason"] for t in triggered] == [
         "escalation.step1", "escalation.retrigger1", "escalation.step2"]
+    [why] = triggered[1].data["unresolved"]  # the reminder says whom it could not reach
+    assert why.startswith("person:li.na: "), why
 
     # Acknowledged again after the reminder: paused again, and the next reminder is its own.
     acknowledge(nats_url, clock, incident)

@@ -225,17 +225,19 @@ class Incident(Aggregate):
     def record_escalation(self, step: int, channel_ids: list[str], waited_seconds: float,
                           at: datetime, actor: str, cause: dict[str, Any],
                           channel_names: list[str] | None = None, reason: str | None = None,
-                          people: list[str] | None = None) -> None:
+                          people: list[str] | None = None,
+                          unresolved: list[str] | None = None) -> None:
         reason = reason or f"escalation.step{step}"
         if reason not in self.escalation_reasons:
             self._escalate(step=step, channel_ids=channel_ids, waited_seconds=waited_seconds,
                            at=at, actor=actor, cause=cause, channel_names=channel_names or [],
-                           reason=reason, people=people or [])
+                           reason=reason, people=people or [], unresolved=unresolved or [])
 
     @event("Escalated")
     def _escalate(self, step: int, channel_ids: list[str], waited_seconds: float, at: datetime,
                   actor: str, cause: dict[str, Any], channel_names: tuple[str, ...] = (),
-                  reason: str | None = None, people: tuple[str, ...] = ()) -> None:
+                  reason: str | None = None, people: tuple[str, ...] = (),
+                  unresolved: tuple[str, ...] = ()) -> None:
         self.escalation_steps.append(step)
         self.escalation_reasons.append(reason or f"escalation.step{step}")
         if (reason or "").startswith(RETRIGGER):

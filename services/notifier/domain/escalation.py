@@ -93,9 +93,10 @@ class Escalation(Aggregate):
         return self.next
 
     def escalate(self, told: list[dict[str, str]], at: datetime, actor: str,
-                 cause: Cause) -> Fired:
+                 cause: Cause, unresolved: list[str] = ()) -> Fired:
         """Fire the due step. `told` says who its targets resolved to ({"channel_id",
-        "channel_name", and for a person "person"}, plus the "target" that led there)."""
+        "channel_name", and for a person "person"}, plus the "target" that led there);
+        `unresolved` which targets reached nobody, and why."""
         fired = self.due_step(at)
         following = self.ladder.next_due(fired, at)
         channels = dict.fromkeys((t["channel_id"], t["channel_name"]) for t in told)
@@ -103,7 +104,7 @@ class Escalation(Aggregate):
                        ref=self.ref, channel_ids=[c for c, _ in channels],
                        channel_names=[n for _, n in channels],
                        waited_seconds=(at - self.opened_at).total_seconds(), told=told,
-                       round=fired.round,
+                       round=fired.round, unresolved=list(unresolved),
                        next_step=following[0].step if following else None,
                        next_round=following[0].round if following else None,
                        next_due_at=following[1] if following else None,
@@ -146,7 +147,7 @@ class Escalation(Aggregate):
         return f"escalation.retrigger{self.retriggers + 1}"
 
     def retrigger(self, told: list[dict[str, str]], at: datetime, actor: str,
-                  cause: Cause) -> str:
+                  cause: Cause, unresolved: list[str] = ()) -> str:
         """Remind (`told`: as for escalate) and resume the climb where it paused: the step
         not yet told comes after the wait of the one told last. Returns the reminder's
         reason, which names which re-trigger it is."""
@@ -161,7 +162,7 @@ class Escalation(Aggregate):
                         ref=self.ref, step=self.last.step, round=self.last.round, channel_ids=[c for c, _ in channels],
                         channel_names=[n for _, n in channels],
                         waited_seconds=(at - self.opened_at).total_seconds(), told=told,
-                        next_step=following[0].step if following else None,
+                        unresolved=list(unresolved), next_step=following[0].step if following else None,
                         next_round=following[0].round if following else None,
                         next_due_at=following[1] if following else None,
                         at=at, actor=actor, cause=cause)
@@ -173,7 +174,8 @@ class Escalation(Aggregate):
                   channel_ids: list[str], waited_seconds: float, at: datetime, actor: str,
                   cause: Cause, channel_names: tuple[str, ...] = (), told: list[dict] = (),
                   round: int = 0, next_step: int | None = None,  # noqa: A002
-                  next_round: int | None = None, next_due_at: datetime | None = None) -> None:
+                  next_round: int | None = None, next_due_at: datetime | None = None,
+                  unresolved: list[str] = ()) -> None:
         self.step, self.escalated_at = step, at
         self.last = Fired(step, round)
         self._continue(next_step, next_round, next_due_at)
@@ -188,8 +190,9 @@ class Escalation(Aggregate):
     def _retrigger(self, reason: str, acknowledged_by: str, incident_id: str, ref: str,
                    step: int, round: int, channel_ids: list[str],  # noqa: A002
                    channel_names: list[str], waited_seconds: float, told: list[dict],
-                   at: datetime, actor: str, cause: Cause, next_step: int | None = None, next_round: int | None = None,
-                   next_due_at: datetime | None = None) -> None:
+                   at: datetime, actor: str, cause: Cause, next_step: int | None = None,
+                   next_round: int | None = None, next_due_at: datetime | None = None,
+                   unresolved: list[str] = ()) -> None:
         self.retriggers += 1
         self.acknowledged_by = None
         self._continue(next_step, next_round, next_due_at)
