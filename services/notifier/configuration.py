@@ -10,11 +10,13 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from services.notifier.channels.egress import EgressPolicy
+from services.notifier.oncall.aggregate import Schedule
 from services.notifier.domain import (
     DIRECTORY_ID, Channel, ChannelNotFound, Directory, EscalationPolicy, InvalidChannel,
-    NameTaken, PolicyNotFound, UnknownChannel,
+    NameTaken, PolicyNotFound,
 )
 from services.notifier.sealing import Sealer
+from services.notifier.target_checks import Reach, check_targets
 from services.notifier.views import channel_view, policy_view
 
 DIRECTORY_RETRIES = 5
@@ -94,26 +96,24 @@ class Configuration:
         if "name" in changes and changes["name"] != policy.name:
             self._check_name_free(EscalationPolicy, changes["name"])
         at = self.clock.now()
+        named = policy.people()  # those who left since may stay; no newcomer who left
         if policy.revise(changes, at, actor, cause):
-            self._check_targets(policy.definition, "steps" not in changes)
+            self._check_targets(policy.definition, "steps" not in changes, named)
         self._switch(policy, enabled, why, at, actor, cause)
         self.save(policy)
         return policy_view(policy)
 
-    def _check_targets(self, definition: dict, shorthand: bool) -> None:
-        """Every target a ladder names must exist now (people and schedules can still leave
-        or change later: a step says what it could not resolve when it fires). The error
-        names the field as it was written."""
-        for n, step in enumerate(definition["steps"]):
-            for i, target in enumerate(step["targets"]):
-                if target["kind"] != "channel":
-                    continue
-                if self._channel_or_none(str(target["ref"])) is None:
-                    field = (("notify", "escalate_to")[n] if shorthand
-                             else f"steps[{n}].targets[{i}].ref")
-                    raise UnknownChannel(field,
-                                         f"channel {target['ref']} does not exist; register it "
-                                         "with POST /v1/channels first")
+    def _check_targets(self, definition: dict, shorthand: bool,
+                       named_before: list[str] = ()) -> None:
+        """Every target a ladder names must exist now and every step reach someone (people
+        and schedules can still leave or change later: a step says what it could not
+        resolve when it fires). The error names the field as it was written."""
+        channels = self._channels()
+        check_targets(definition, shorthand, Reach(
+            chart=self.org_chart(), channel_ids={str(c.id) for c in channels},
+            channel_names={c.name for c in channels},
+            schedule_exists=self._schedule_exists,
+            people_before=named_before))
 
     # -- shared steps ---------------------------------------------------------------------
     @staticmethod
@@ -156,6 +156,10 @@ class Configuration:
 
     def _policies(self) -> list[EscalationPolicy]:
         return self._listed(lambda d: d.policy_ids)
+
+    def _schedule_exists(self, name: str) -> bool:
+        found = self.get_or_none(Schedule.create_id(name))
+        return isinstance(found, Schedule) and not found.deleted
 
     def _channels(self) -> list[Channel]:
         return self._listed(lambda d: d.channel_ids)

@@ -42,6 +42,7 @@ class NotifierProjection(Projection):
                 notify text[] NOT NULL,
                 escalate_after_seconds double precision NOT NULL,
                 escalate_to text[] NOT NULL,
+                retrigger_after_seconds double precision,
                 enabled boolean NOT NULL DEFAULT true,
                 disabled_why text,
                 created_at timestamptz NOT NULL,
@@ -162,20 +163,21 @@ def touched(table: str) -> Apply:
 def _policy_columns(e: Any) -> tuple:
     ladder = ladder_of(getattr(e, "steps", None), getattr(e, "repeat", 0),
                        getattr(e, "notify", ()), getattr(e, "escalate_after_seconds", 0.0),
-                       getattr(e, "escalate_to", ()))
+                       getattr(e, "escalate_to", ()), getattr(e, "retrigger_after_seconds", None))
     short = shorthand_of(ladder)
     return (e.originator_id, e.name, list(e.severities), json.dumps(ladder.as_list()),
             ladder.repeat, short["notify"], short["escalate_after_seconds"],
-            short["escalate_to"], e.at, e.actor)
+            short["escalate_to"], e.at, e.actor, ladder.retrigger_seconds)
 
 
 async def policy_defined(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         """INSERT INTO policies (id, name, severities, steps, repeat, notify,
                                  escalate_after_seconds, escalate_to, enabled, created_at,
-                                 created_by, updated_at, updated_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10, $9, $10)
+                                 created_by, updated_at, updated_by, retrigger_after_seconds)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10, $9, $10, $11)
            ON CONFLICT (id) DO UPDATE SET severities = EXCLUDED.severities,
+               retrigger_after_seconds = EXCLUDED.retrigger_after_seconds,
                steps = EXCLUDED.steps, repeat = EXCLUDED.repeat,
                notify = EXCLUDED.notify, escalate_to = EXCLUDED.escalate_to,
                escalate_after_seconds = EXCLUDED.escalate_after_seconds, enabled = true,
@@ -187,8 +189,8 @@ async def policy_defined(conn: asyncpg.Connection, e: Any) -> None:
 async def policy_revised(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE policies SET name = $2, severities = $3, steps = $4, repeat = $5, notify = $6, "
-        "escalate_after_seconds = $7, escalate_to = $8, updated_at = $9, updated_by = $10 "
-        "WHERE id = $1",
+        "escalate_after_seconds = $7, escalate_to = $8, updated_at = $9, updated_by = $10, "
+        "retrigger_after_seconds = $11 WHERE id = $1",
         *_policy_columns(e))
 
 

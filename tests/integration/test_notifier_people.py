@@ -45,7 +45,6 @@ def test_a_p0_on_a_store_pages_the_store_and_region_then_the_region_head(
                       "roles": {"店长": ["li.na"]}, "entities": ["checkout-api"]}):
             created = manager.post("/v1/units", json=unit)
             assert created.status_code == 201, created.text
-        assert manager.patch("/v1/people/ma.chao", json={"left": True}).status_code == 200
         policy = manager.post("/v1/policies", json={
             "name": "store-red", "severities": ["P0"], "steps": [
                 {"targets": [{"kind": "role", "ref": "店长"}, {"kind": "role", "ref": "战区运营"},
@@ -53,6 +52,14 @@ def test_a_p0_on_a_store_pages_the_store_and_region_then_the_region_head(
                              {"kind": "person", "ref": "ma.chao"}], "delay_seconds": 900},
                 {"targets": [{"kind": "role", "ref": "战区负责人"}], "delay_seconds": 900}]})
         assert policy.status_code == 201, policy.text
+        # ma.chao leaves: the policy keeps naming him, but nobody may add him anew.
+        assert manager.patch("/v1/people/ma.chao", json={"left": True}).status_code == 200
+        refused = manager.post("/v1/policies", json={
+            "name": "store-red-2", "severities": ["P1"], "steps": [
+                {"targets": [{"kind": "person", "ref": "ma.chao"}], "delay_seconds": 900}]})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "steps[0].targets[0].ref"
+        assert "ma.chao has left" in refused.text
 
     incident = incident_opened(clock)  # entity checkout-api: the store's till system
     publish(nats_url, incident)

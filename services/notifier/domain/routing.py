@@ -82,6 +82,11 @@ class EscalationPolicy(Aggregate):
     notify = property(lambda self: self.shorthand["notify"])
     escalate_to = property(lambda self: self.shorthand["escalate_to"])
 
+    def people(self) -> list[str]:
+        """The handles its ladder names."""
+        return [t.ref for step in self.ladder.steps for t in step.targets
+                if t.kind is TargetKind.PERSON]
+
     def matches(self, severity: str) -> bool:
         """A disabled policy matches nothing."""
         return self.enabled and severity in self.severities
