@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +33,14 @@ def checked(response) -> Any:
         raise SystemExit(f"{response.request.method} {response.request.url.path}: "
                          f"{response.status_code} {response.text}")
     return response.json() if response.content else None
+
+
+def confirmed(args: argparse.Namespace) -> bool:
+    """Whether to apply a plan already printed: --yes, else a prompt at a terminal (without
+    one, --yes is required)."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print("not applied: pass --yes to apply without a prompt", file=sys.stderr)
+        return False
+    return input("Apply these changes? [y/N] ").strip().lower() in ("y", "yes")

@@ -15,7 +15,7 @@ import yaml
 # The rules engine (and numpy with it) is imported by the commands that use it, not here:
 # every `closedloop serve` process parses its arguments through this module.
 
-from closedloop.client import checked, server_options, service_client
+from closedloop.client import checked, confirmed, server_options, service_client
 
 
 def register(sub: Any) -> None:
@@ -83,12 +83,8 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
             return 0
         if args.dry_run:
             return 0
-        if not args.yes:
-            if not sys.stdin.isatty():
-                print("not applied: pass --yes to apply without a prompt", file=sys.stderr)
-                return 1
-            if input("Apply these changes? [y/N] ").strip().lower() not in ("y", "yes"):
-                return 1
+        if not confirmed(args):
+            return 1
         if plan["metrics"]:
             _checked(client.put("/v1/metrics/catalogue", json=plan["metrics"]))
         for definition in plan["create"]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from closedloop.client import checked, server_options, service_client
+from closedloop.client import checked, confirmed, server_options, service_client
 
 # kind → (its key field, its collection in the API and in the file), in the order changes
 # are sent: people before the units and teams that name them.
@@ -42,12 +41,8 @@ def cmd_directory_apply(args: argparse.Namespace) -> int:
             return 0
         if args.dry_run:
             return 0
-        if not args.yes:
-            if not sys.stdin.isatty():
-                print("not applied: pass --yes to apply without a prompt", file=sys.stderr)
-                return 1
-            if input("Apply these changes? [y/N] ").strip().lower() not in ("y", "yes"):
-                return 1
+        if not confirmed(args):
+            return 1
         execute(client, plan)
     print("applied.")
     return 0
