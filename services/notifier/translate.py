@@ -5,9 +5,10 @@ from collections.abc import Callable
 from typing import Any
 
 from services.notifier.domain import Delivery, Escalation
+from services.notifier.raci.staffing import Staffing
 from shared.bus.relay import translator
 from shared.contracts import (
-    Contract, EscalationTriggered, NotificationDelivered, NotificationFailed,
+    Contract, EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
 )
 
 
@@ -35,10 +36,19 @@ def _escalated(event: Any) -> EscalationTriggered:
                                   if "person" in t)))
 
 
+def _staffed(event: Any) -> IncidentStaffed:
+    return IncidentStaffed(
+        incident_id=event.incident_id, ref=event.ref, severity=event.severity,
+        responsible=list(event.responsible), accountable=list(event.accountable),
+        consulted=list(event.consulted), informed=list(event.informed),
+        unresolved=list(event.unresolved), at=event.at)
+
+
 TRANSLATIONS: dict[type, Callable[[Any], Contract]] = {
     Delivery.Delivered: _delivered,
     Delivery.Failed: _failed,
     Escalation.Escalated: _escalated,
+    Staffing.Staffed: _staffed,
 }
 
 to_contract = translator(TRANSLATIONS)
