@@ -152,7 +152,7 @@ def _stages(raw: Any) -> dict[str, dict[str, float]]:
             if not _number(seconds) or seconds <= 0:
                 raise InvalidRaci(f"{field}.{severity}.{stage}", f"a positive number of "
                                   f"seconds, got {seconds!r}")
-        stages[severity] = {s: float(boxes[s]) for s in Stage if s in boxes}
+        stages[severity] = {str(s): float(boxes[s]) for s in Stage if s in boxes}
     return dict(sorted(stages.items()))
 
 
