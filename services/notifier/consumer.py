@@ -6,7 +6,7 @@ from services.notifier.app import NotifierApplication
 from shared.bus.consumer import Subscription
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, IncidentAcknowledged,
-    IncidentClosed, IncidentOpened, IncidentResolved,
+    IncidentClosed, IncidentOpened, IncidentResolved, IncidentStageEntered,
 )
 
 
@@ -16,6 +16,7 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentAcknowledged: app.handle_incident_acknowledged,
         IncidentResolved: app.handle_incident_resolved,
         IncidentClosed: app.handle_incident_closed,
+        IncidentStageEntered: app.handle_incident_stage_entered,
     }), Subscription(stream="CAPA", handlers={
         CapaActionAdded: app.handle_capa_action_added,
         CapaActionCompleted: app.handle_capa_action_completed,

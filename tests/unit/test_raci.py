@@ -23,7 +23,7 @@ from services.notifier.raci.staffing import Staffing, find_people
 from shared.clock import ManualClock
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, CloudEvent, IncidentAcknowledged,
-    IncidentOpened, IncidentResolved,
+    IncidentClosed, IncidentOpened, IncidentResolved, IncidentStageEntered,
 )
 from shared.store import Tracking
 from tests.unit.test_notifier_domain import CAUSE, SEALER, SECRET, T0, seconds
@@ -37,7 +37,8 @@ SEED = {
            "informed": ["战区负责人"]},
     "P2": {"responsible": ["店长"], "accountable": ["店长"], "consulted": ["运营专家"]},
 }
-DEADLINES = {"warn_at": 0.8, "up_after_seconds": 600, "up_roles": ["战区负责人", "运营总监"]}
+DEADLINES = {"warn_at": 0.8, "up_after_seconds": 600, "up_roles": ["战区负责人", "运营总监"],
+             "stages": {"P0": {"planning": 3600, "executing": 7200}}}
 UNITS = [
     {"key": "hq", "name": "总部", "roles": {"运营总监": ["wang.jianguo"]}},
     {"key": "south", "name": "华南战区", "parent": "hq",
@@ -287,3 +288,36 @@ def test_bad_rules_through_the_application_are_refused_naming_the_field(app):
         app.define_raci(matrix={"P0": {"responsible": ["店长"]}}, deadlines=None, actor="m",
                         cause=CAUSE)
     assert refused.value.field == "matrix.P0.accountable"
+
+
+def test_a_stage_past_its_time_box_is_chased_and_the_next_stage_ends_it(app):
+    im = store_network(app)
+    open_p0(app, "inc-r5")
+    resolved_at = T0 + seconds(120)
+    app.handle_incident_resolved(*_with_tracking(IncidentResolved(
+        incident_id="inc-r5", ref="P0-2026-11-017", severity="P0", title="t",
+        entity="store-017", by="li.na", at=resolved_at, status="planning"), 2))
+    planning = app.repository.get(deadline_id("inc-r5", "stage:planning"))
+    assert planning.due_at == resolved_at + seconds(3600)
+    app.chase(planning.id, resolved_at + seconds(2880))  # 80% of the hour
+    assert sent(app, "inc-r5", im, "late.planning.warning", "stage:planning") == [
+        "li.na", "zhou.min"]
+
+    executing_at = resolved_at + seconds(3000)
+    app.handle_incident_stage_entered(*_with_tracking(IncidentStageEntered(
+        incident_id="inc-r5", stage="executing", at=executing_at), 3))
+    assert app.repository.get(planning.id).status is DeadlineStatus.MET
+    executing = app.repository.get(deadline_id("inc-r5", "stage:executing"))
+    assert executing.due_at == executing_at + seconds(7200)
+    # A later message naming the same stage (another action planned) sets nothing new.
+    app.handle_incident_stage_entered(*_with_tracking(IncidentStageEntered(
+        incident_id="inc-r5", stage="executing", at=executing_at + seconds(60)), 4))
+    assert app.repository.get(executing.id).due_at == executing.due_at
+    # P0 has no time box for verifying: entering it only ends executing.
+    app.handle_incident_stage_entered(*_with_tracking(IncidentStageEntered(
+        incident_id="inc-r5", stage="verifying", at=executing_at + seconds(120)), 5))
+    assert app.repository.get(executing.id).status is DeadlineStatus.MET
+    assert app.get_or_none(deadline_id("inc-r5", "stage:verifying")) is None
+    app.handle_incident_closed(*_with_tracking(IncidentClosed(
+        incident_id="inc-r5", ref="P0-2026-11-017", at=executing_at + seconds(180)), 6))
+    assert sent(app, "inc-r5", im, "incident.closed") == ["wang.jianguo"]

@@ -13,6 +13,7 @@ from services.notifier.raci.deadline import Deadline, MetEarly, deadline_id
 from services.notifier.raci.opening import OpeningPlan, plan_opening
 from services.notifier.raci.reach import Why, reach
 from services.notifier.raci.rules import RACI_RULES_ID, Raci, RaciRules, normalised
+from services.notifier.raci.stages import StageDeadlines
 from services.notifier.raci.staffing import Staffing
 from services.notifier.raci.views import rules_view, staffing_view
 from shared.causation import from_message
@@ -28,7 +29,7 @@ class StaffingNotFound(NotFound):
     pass
 
 
-class RaciCommands(CapaDeadlines, Chasing):
+class RaciCommands(StageDeadlines, CapaDeadlines, Chasing):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 
@@ -76,11 +77,14 @@ class RaciCommands(CapaDeadlines, Chasing):
     def raci_on_resolved(self, contract: IncidentResolved, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"],
                          f"resolved by {contract.by}", envelope)
-        return [*met, *self._inform(contract.incident_id, "incident.resolved", contract.at,
-                                    envelope)]
+        entered = self._enter_stage(contract.incident_id, contract.status, contract.at, None,
+                                    envelope)
+        return [*met, *entered, *self._inform(contract.incident_id, "incident.resolved",
+                                              contract.at, envelope)]
 
     def raci_on_closed(self, contract: IncidentClosed, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"], "closed", envelope)
+        met += self._stages_over(contract.incident_id, "closed", envelope)
         return [*met, *self._inform(contract.incident_id, "incident.closed", contract.at,
                                     envelope)]
 
@@ -101,10 +105,11 @@ class RaciCommands(CapaDeadlines, Chasing):
         self._claim_at_once(deliveries, routing, at)
         return deliveries
 
-    def _meet(self, incident_id: str, keys: list[str], why: str,
-              envelope: CloudEvent) -> list[Any]:
+    def _meet(self, incident_id: str, keys: list[str], why: str, envelope: CloudEvent,
+              early: bool = True) -> list[Any]:
         """Deadlines met; one not set yet (its start still on its way) is recorded as met
-        early, so that the start does not chase anyone. Without rules nothing is kept."""
+        early when `early`, so that the start does not chase anyone. Without rules nothing
+        is kept."""
         at, cause = self.clock.now(), from_message(envelope)
         changed: list[Any] = []
         found = self.reads.get_many(deadline_id(incident_id, k) for k in keys)
@@ -113,7 +118,7 @@ class RaciCommands(CapaDeadlines, Chasing):
             if isinstance(deadline, Deadline):
                 if deadline.meet(why, at, "notifier", cause):
                     changed.append(deadline)
-            elif deadline is None and self.raci_rules_stored() is not None:
+            elif deadline is None and early and self.raci_rules_stored() is not None:
                 changed.append(MetEarly(incident_id=incident_id, key=key, why=why, at=at,
                                         actor="notifier", cause=cause))
         return changed
