@@ -43,7 +43,8 @@ RULES = {
                "informed": ["战区负责人"]},
         "P2": {"responsible": ["店长"], "accountable": ["店长"], "consulted": ["运营专家"]}},
     "deadlines": {"warn_at": 0.8, "up_after_seconds": 3600, "verify_within_seconds": 86400,
-                  "up_roles": ["战区负责人", "运营总监"]},
+                  "up_roles": ["战区负责人", "运营总监"],
+                  "stages": {"P0": {"planning": 86400, "executing": 604800}}},
 }
 
 
@@ -100,6 +101,19 @@ def test_a_p0_on_a_store_opens_staffed_and_the_informed_hear_of_resolution_and_c
                        "the Informed told of the resolution")
             timeline = responder.get(f"/v1/incidents/{ref}/timeline").json()
             assert any(e["action"] == "staffed" for e in timeline)
+        # 方案制定中 has a day: its clock started with the resolution. Planning an action moves
+        # the incident to 执行中, which ends it and starts its own week.
+        planning = wait_until(lambda: deadline(notifier, incident["id"], "stage:planning"),
+                              WAIT, "the planning stage's time box")
+        assert planning["status"] == "waiting"
+        publish(nats_url, CapaActionAdded(
+            capa_id="c-1", incident_id=incident["id"], action_id="A-1", kind="corrective",
+            title="换收银机", owner="li.na", due_date=(clock.now() + timedelta(days=3)).date(),
+            acceptance_criteria="一周无故障", by="zhao.lei", at=clock.now()))
+        executing = wait_until(lambda: deadline(notifier, incident["id"], "stage:executing"),
+                               WAIT, "the executing stage's time box")
+        assert executing["kind"] == "executing" and executing["status"] == "waiting"
+        assert deadline(notifier, incident["id"], "stage:planning")["status"] == "met"
         # The incidents service closes it when the CAPA case closes; its closure as it
         # publishes it.
         publish(nats_url, IncidentClosed(incident_id=incident["id"], ref=ref, capa_id="c-1",
@@ -109,6 +123,8 @@ def test_a_p0_on_a_store_opens_staffed_and_the_informed_hear_of_resolution_and_c
         assert told(receiver, incident["id"], "incident.r") + told(
             receiver, incident["id"], "incident.c") == [
             ("incident.resolved", "wang.jianguo"), ("incident.closed", "wang.jianguo")]
+        wait_until(lambda: deadline(notifier, incident["id"], "stage:executing")["status"]
+                   == "met", WAIT, "the closure ends the stage")
     finally:
         incidents.stop()
 
