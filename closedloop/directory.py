@@ -1,5 +1,6 @@
 """`closedloop directory apply` and `closedloop directory show`: the organisation (people,
-teams, units, entity labels) as code, applied over the notifier's API."""
+teams, units, entity labels, and the RACI rules that staff incidents from it) as code,
+applied over the notifier's API."""
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,8 @@ def register(sub: Any) -> None:
 def cmd_directory_apply(args: argparse.Namespace) -> int:
     wanted = load(args.file)
     with service_client(args, "notifier") as client:
-        plan = plan_changes(wanted, checked(client.get("/v1/directory")))
+        current = {**checked(client.get("/v1/directory")), "raci": checked(client.get("/v1/raci"))}
+        plan = plan_changes(wanted, current)
         print(describe(plan))
         if not changes_in(plan):
             return 0
@@ -54,13 +56,20 @@ def load(path: Path) -> dict[str, Any]:
 
     from services.notifier.directory import Person, Team, Unit
     from services.notifier.directory.schemas import OrgFile
+    from services.notifier.raci.rules import normalised
     from shared.errors import Invalid
 
     try:
         org = OrgFile.model_validate(yaml.safe_load(path.read_text()) or {})
     except (ValidationError, yaml.YAMLError) as error:
         raise SystemExit(f"{path}: {error}") from None
-    entries: dict[str, Any] = {"entity_labels": org.entity_labels}
+    entries: dict[str, Any] = {"entity_labels": org.entity_labels, "raci": None}
+    if org.raci is not None:
+        try:
+            matrix, deadlines = normalised(*org.raci.as_rules())
+        except Invalid as error:
+            raise SystemExit(f"{path}: raci.{error}") from None
+        entries["raci"] = {"matrix": matrix, "deadlines": deadlines}
     for kind, (key, plural), normalise in (("person", KINDS["person"], Person.normalised),
                                            ("unit", KINDS["unit"], Unit.normalised),
                                            ("team", KINDS["team"], Team.normalised)):
@@ -99,6 +108,7 @@ def plan_changes(wanted: dict[str, Any], directory: dict[str, Any]) -> dict[str,
     plan: dict[str, Any] = {
         "labels": (directory["entity_labels"], labels)
         if labels is not None and labels != directory["entity_labels"] else None,
+        "raci": raci_change(wanted.get("raci"), directory.get("raci")),
         "create": [], "change": [], "same": [], "untouched": []}
     for kind, (key, plural) in KINDS.items():
         current = current_entries(directory, plural, key, fields[kind])
@@ -122,6 +132,12 @@ def plan_changes(wanted: dict[str, Any], directory: dict[str, Any]) -> dict[str,
     return plan
 
 
+def raci_change(wanted: dict | None, current: dict | None) -> tuple[dict, dict] | None:
+    """(current, wanted) RACI rules when the file has them and they differ."""
+    now = {k: (current or {}).get(k) for k in ("matrix", "deadlines")}
+    return (now, wanted) if wanted is not None and wanted != now else None
+
+
 def parents_first(units: list[dict]) -> list[dict]:
     """Units ordered so that a parent defined in the same file comes before its children."""
     by_key, ordered, placed = {u["key"]: u for u in units}, [], set()
@@ -141,7 +157,7 @@ def parents_first(units: list[dict]) -> list[dict]:
 
 
 def changes_in(plan: dict[str, Any]) -> bool:
-    return bool(plan["labels"] or plan["create"] or plan["change"])
+    return bool(plan["labels"] or plan.get("raci") or plan["create"] or plan["change"])
 
 
 def describe(plan: dict[str, Any]) -> str:
@@ -149,6 +165,11 @@ def describe(plan: dict[str, Any]) -> str:
     if plan["labels"]:
         old, new = plan["labels"]
         lines.append(f"~ entity labels [{', '.join(old)}] → [{', '.join(new)}]")
+    if plan.get("raci"):
+        old, new = plan["raci"]
+        lines.append("~ raci rules")
+        lines += ["    " + line for line in difflib.unified_diff(
+            _yaml(old).splitlines(), _yaml(new).splitlines(), "current", "file", lineterm="", n=1)]
     lines += [f"+ {kind} {entry[KINDS[kind][0]]}" for kind, entry in plan["create"]]
     for kind, key, new, old in plan["change"]:
         lines.append(f"~ {kind} {key}")
@@ -179,6 +200,8 @@ def execute(client: Any, plan: dict[str, Any]) -> None:
                 checked(client.patch(f"/v1/{plural}/{name}", json=body))
     if plan["labels"]:
         checked(client.put("/v1/organisation", json={"entity_labels": plan["labels"][1]}))
+    if plan.get("raci"):  # last: the rules name roles the units above hold
+        checked(client.put("/v1/raci", json=plan["raci"][1]))
 
 
 def _body(kind: str, entry: dict, keep_key: bool) -> dict:
@@ -197,7 +220,8 @@ def _yaml(definition: dict) -> str:
 # -- show -----------------------------------------------------------------------------------
 def cmd_directory_show(args: argparse.Namespace) -> int:
     with service_client(args, "notifier") as client:
-        print(as_file(checked(client.get("/v1/directory"))), end="")
+        print(as_file({**checked(client.get("/v1/directory")),
+                       "raci": checked(client.get("/v1/raci"))}), end="")
     return 0
 
 
@@ -211,9 +235,11 @@ def as_file(directory: dict[str, Any]) -> str:
         left = {"left": True, "left_reason": p["left_why"]} if p["left"] else {}
         return {f: p[f] for f in PERSON_FIELDS} | left
 
+    raci = directory.get("raci") or {}
     return yaml.safe_dump({
         "entity_labels": directory["entity_labels"],
         "people": [person(p) for p in directory["people"]],
         "units": [{f: u[f] for f in UNIT_FIELDS} for u in directory["units"]],
         "teams": [{f: t[f] for f in TEAM_FIELDS} for t in directory["teams"]],
-    }, sort_keys=False, allow_unicode=True)
+    } | ({"raci": {"matrix": raci["matrix"], "deadlines": raci["deadlines"]}}
+         if raci.get("matrix") else {}), sort_keys=False, allow_unicode=True)

@@ -22,7 +22,7 @@ ADMIN = "closedloop"  # provisions streams, lists and replays dead letters (`clo
 CONSUMES: dict[str, tuple[str, ...]] = {
     "detector": ("INCIDENTS",),
     "incidents": ("DETECTOR", "NOTIFIER", "CAPA"),
-    "notifier": ("INCIDENTS",),
+    "notifier": ("INCIDENTS", "CAPA"),
     "capa": ("INCIDENTS",),
 }
 USERS = (*PRODUCERS, ADMIN)

@@ -8,6 +8,7 @@ from shared.contracts import (
 )
 
 from services.incidents.domain import Incident
+from services.incidents.stages import STAGE_STEPS
 
 
 
@@ -27,7 +28,7 @@ def _resolved(e: Incident.Resolved) -> IncidentResolved:
         incident_id=str(e.originator_id), ref=e.ref, severity=e.severity, title=e.title,
         entity=e.entity, by=e.by, summary=e.summary, at=e.at,
         fingerprint=getattr(e, "fingerprint", None) or None,
-        verdict=getattr(e, "verdict", "confirmed"))
+        verdict=getattr(e, "verdict", "confirmed"), status=e.status)
 
 
 def _sla_breached(e: Incident.SlaBreached) -> IncidentSlaBreached:
@@ -46,6 +47,7 @@ _TABLE = {
     Incident.Resolved: _resolved,
     Incident.SlaBreached: _sla_breached,
     Incident.Closed: _closed,
+    **STAGE_STEPS,
 }
 
 to_contract = translator(_TABLE)

@@ -24,8 +24,9 @@ from services.notifier.domain.ladder import merge
 from services.notifier.handoff import Handoff
 from services.notifier.oncall.commands import Schedules
 from services.notifier.quiet.commands import Quieting
+from services.notifier.raci.commands import RaciCommands
 from services.notifier.quiet.index import QuietIndex
-from services.notifier.recipients import Recipient, Resolution, resolve
+from services.notifier.recipients import Recipient, resolve
 from services.notifier.sealing import Sealer
 from services.notifier.store_reads import StoreReads
 from services.notifier.views import attempt_history, delivery_view
@@ -42,8 +43,8 @@ ESCALATE_WORKER = "notifier.escalate_due"
 OPENED = str(Reason.INCIDENT_OPENED)
 
 
-class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedules, Attempts,
-                          ServiceApplication):
+class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Quieting, Schedules,
+                          Attempts, ServiceApplication):
     # Every channel and policy is listed in the directory; every person, team and unit in
     # the organisation; every quiet rule in its index.
     snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50}
@@ -67,27 +68,30 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
         cause, at = from_message(envelope), self.clock.now()
         incident = incident_of(contract)
         escalation_id = Escalation.create_id(contract.incident_id)
+        raci = self.raci_opening(contract, incident, at, cause)  # staffing, R/A/I, deadlines
 
-        def step0(routing: Routing) -> Resolution:
+        def step0(routing: Routing) -> list[Recipient]:
             policies = routing.matching(contract.severity)
             ladder = merge([p.ladder for p in policies]) if policies else None
-            return resolve(ladder.targets(0) if ladder else (), incident, at, routing, self)
+            ladder_step0 = resolve(ladder.targets(0) if ladder else (), incident, at, routing, self)
+            return raci.of(routing).recipients(ladder_step0.recipients, routing)
 
         def created_by_it(routing: Routing) -> list[UUID]:
-            return [escalation_id, *(r.delivery_id(contract.incident_id, OPENED)
-                                     for r in step0(routing).recipients)]
+            return [escalation_id, *raci.of(routing).ids,
+                    *(r.delivery_id(contract.incident_id, OPENED) for r in step0(routing))]
 
         routing, existing = self._deciding(created_by_it)
         policies = routing.matching(contract.severity)
         if not policies:
             log.info("incident %s (%s): no policy covers this severity; nobody is notified",
                      contract.ref, contract.severity)
-        deliveries = self._schedule(incident, step0(routing).recipients, OPENED,
+        deliveries = self._schedule(incident, step0(routing), OPENED,
                                     contract.opened_at, at, "notifier", cause, existing)
         self._claim_at_once(deliveries, routing, at)
         escalation = (self._start_escalation(contract, policies, routing, at, cause)
                       if escalation_id not in existing else self._not_restarted(contract))
-        self.save_tracked(*deliveries, escalation, tracking=tracking)
+        self.save_tracked(*deliveries, escalation, *raci.of(routing).new(existing),
+                          tracking=tracking)
 
     def save_batch(self, run: Callable[[], None]) -> None:
         # After a batch that conflicted, the next one asks like single messages do: should
@@ -117,43 +121,48 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
 
     def handle_incident_acknowledged(self, envelope: CloudEvent, contract: IncidentAcknowledged,
                                      tracking: Tracking) -> None:
-        at, cause = self.clock.now(), from_message(envelope)
+        also = self.raci_on_acknowledged(contract, envelope)
         existing = self.get_or_none(Escalation.create_id(contract.incident_id))
-        if isinstance(existing, Escalation):
-            existing.acknowledge(contract.by, at, contract.by, cause)
-            self.save_tracked(existing, tracking=tracking)
+        if isinstance(existing, Escalation):  # it pauses, or stops (Escalation.acknowledge)
+            existing.acknowledge(contract.by, self.clock.now(), contract.by,
+                                 from_message(envelope))
+            self.save_tracked(existing, *also, tracking=tracking)
         else:
             self._stop_escalation(contract.incident_id, f"acknowledged by {contract.by}",
-                                  contract.by, envelope, tracking)
+                                  contract.by, envelope, tracking, also=also)
 
     def handle_incident_resolved(self, envelope: CloudEvent, contract: IncidentResolved,
                                  tracking: Tracking) -> None:
         self._stop_escalation(contract.incident_id, f"resolved by {contract.by}",
-                              contract.by, envelope, tracking)
+                              contract.by, envelope, tracking,
+                              also=self.raci_on_resolved(contract, envelope))
 
     def handle_incident_closed(self, envelope: CloudEvent, contract: IncidentClosed,
                                tracking: Tracking) -> None:
-        self._stop_escalation(contract.incident_id, "closed", "incidents", envelope, tracking)
+        self._stop_escalation(contract.incident_id, "closed", "incidents", envelope, tracking,
+                              also=self.raci_on_closed(contract, envelope))
 
     def _stop_escalation(self, incident_id: str, why: str, actor: str, envelope: CloudEvent,
-                         tracking: Tracking) -> None:
+                         tracking: Tracking, also: list[Any] = ()) -> None:
+        """`also`: what else the message changed (deadlines met, the Informed told)."""
         at, cause = self.clock.now(), from_message(envelope)
         existing = self.get_or_none(Escalation.create_id(incident_id))
         if isinstance(existing, Escalation):
             existing.stop(why, at, actor, cause)
-            self.save_tracked(existing, tracking=tracking)
+            self.save_tracked(existing, *also, tracking=tracking)
         elif existing is None:  # the opening has not arrived yet
             self.save_tracked(EarlyStop(incident_id=incident_id, why=why, at=at, actor=actor,
-                                        cause=cause), tracking=tracking)
+                                        cause=cause), *also, tracking=tracking)
         else:
-            self.save_tracked(tracking=tracking)
+            self.save_tracked(*also, tracking=tracking)
 
     def _schedule(self, incident: dict[str, str], recipients: list[Recipient], reason: str,
                   occurred_at: datetime, at: datetime, actor: str, cause: dict,
-                  existing: set[UUID]) -> list[Delivery]:
+                  existing: set[UUID], occasion: str | None = None,
+                  about: dict | None = None) -> list[Delivery]:
         scheduled: dict[UUID, Delivery] = {}
         for recipient in recipients:
-            delivery_id = recipient.delivery_id(incident["incident_id"], reason)
+            delivery_id = recipient.delivery_id(incident["incident_id"], reason, occasion)
             if delivery_id in existing:
                 log.info("incident %s: %s to %s was scheduled before (redelivered message)",
                          incident["ref"], reason, recipient.key)
@@ -163,7 +172,8 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Schedul
                 channel_id=str(recipient.channel.id), channel_name=recipient.channel.name,
                 reason=reason, max_attempts=self.max_attempts, at=at, actor=actor, cause=cause,
                 recipient=recipient.person,
-                target=f"{recipient.target.kind}:{recipient.target.ref}")
+                target=f"{recipient.target.kind}:{recipient.target.ref}",
+                occasion=occasion, about=about)
         return list(scheduled.values())
 
     def _claim_at_once(self, deliveries: list[Delivery], routing: Routing, at: datetime) -> None:

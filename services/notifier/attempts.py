@@ -124,7 +124,8 @@ class Attempts:
             incident={"incident_id": delivery.incident_id, "ref": delivery.ref,
                       "severity": delivery.severity, "title": delivery.title,
                       "entity": delivery.entity},
-            occurred_at=delivery.occurred_at, recipient=delivery.recipient)
+            occurred_at=delivery.occurred_at, recipient=delivery.recipient,
+            about=getattr(delivery, "about", None))
         return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace,
                        delivery.lease_until, delivery)
 

@@ -16,6 +16,7 @@ from services.notifier.channels.base import Target
 from services.notifier.domain import (
     DIRECTORY_ID, Channel, ChannelNotFound, Directory, EscalationPolicy,
 )
+from services.notifier.raci.rules import RACI_RULES_ID, RaciRules
 from services.notifier.sealing import Sealer, SealingError
 from services.notifier.store_reads import StoreReads
 
@@ -43,14 +44,17 @@ class Routing:
     directory: Directory | None = None
     aggregates: dict[UUID, Any] = field(default_factory=dict)
     _opened: dict[UUID, Opened] = field(default_factory=dict)
+    raci: RaciRules | None = None  # the RACI matrix and deadline settings, once defined
 
     @property
     def watched(self) -> list[UUID]:
-        return [DIRECTORY_ID, *self.aggregates]
+        return [DIRECTORY_ID, RACI_RULES_ID, *self.aggregates]
 
     def version_of(self, aggregate_id: UUID) -> int | None:
         if aggregate_id == DIRECTORY_ID:
             return self.directory.version if self.directory is not None else None
+        if aggregate_id == RACI_RULES_ID:
+            return self.raci.version if self.raci is not None else None
         found = self.aggregates.get(aggregate_id)
         return found.version if found is not None else None
 
@@ -139,5 +143,7 @@ class ConfigCache:
             aggregates = {i: kept[i] if i in kept else loaded[i] for i in listed
                           if i in kept or i in loaded}
             opened = {i: o for i, o in old._opened.items() if i in kept}
-            self._routing = Routing(directory, aggregates, opened)
+            raci = (old.raci if versions.get(RACI_RULES_ID) == old.version_of(RACI_RULES_ID)
+                    else self.app.get_or_none(RACI_RULES_ID))
+            self._routing = Routing(directory, aggregates, opened, raci)
             return self._routing

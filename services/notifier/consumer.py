@@ -1,9 +1,13 @@
-"""What the notifier listens to: the incidents' lifecycle."""
+"""What the notifier listens to: the incidents' lifecycle, and the CAPA case's actions (their
+deadlines are chased)."""
 from __future__ import annotations
 
 from services.notifier.app import NotifierApplication
 from shared.bus.consumer import Subscription
-from shared.contracts import IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved
+from shared.contracts import (
+    CapaActionAdded, CapaActionCompleted, CapaActionVerified, IncidentAcknowledged,
+    IncidentClosed, IncidentOpened, IncidentResolved, IncidentStageEntered,
+)
 
 
 def subscriptions(app: NotifierApplication) -> list[Subscription]:
@@ -12,4 +16,9 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentAcknowledged: app.handle_incident_acknowledged,
         IncidentResolved: app.handle_incident_resolved,
         IncidentClosed: app.handle_incident_closed,
+        IncidentStageEntered: app.handle_incident_stage_entered,
+    }), Subscription(stream="CAPA", handlers={
+        CapaActionAdded: app.handle_capa_action_added,
+        CapaActionCompleted: app.handle_capa_action_completed,
+        CapaActionVerified: app.handle_capa_action_verified,
     })]

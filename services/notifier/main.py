@@ -14,6 +14,9 @@ from services.notifier.directory.projection import DirectoryProjection
 from services.notifier.projections import NotifierProjection
 from services.notifier.quiet.api import router as quiet_router
 from services.notifier.quiet.projection import QuietProjection
+from services.notifier.raci.api import router as raci_router
+from services.notifier.raci.projection import DeadlinesProjection
+from services.notifier.raci.worker import chase_due
 from services.notifier.sealing import Sealer
 from services.notifier.settings import NotifierSettings
 from services.notifier.translate import to_contract
@@ -32,8 +35,9 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
             env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts),
         translate=to_contract,
         subscribe=subscriptions,
-        projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(), DirectoryProjection()],
-        workers=[deliver_due, escalate_due],
+        projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(),
+                     DirectoryProjection(), DeadlinesProjection()],
+        workers=[deliver_due, escalate_due, chase_due],
         clock=clock or SystemClock(),
     )
 
@@ -44,7 +48,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock | None = N
     return build_api(
         settings,
         service_parts(settings, clock),
-        routers=[router, quiet_router, schedules_router, directory_router],
+        routers=[router, quiet_router, schedules_router, directory_router, raci_router],
         title="closedloop notifier",
         description="Containment: tells the right people on the right channels, signs every "
                     "webhook, retries with backoff, and escalates when nobody acknowledges.",

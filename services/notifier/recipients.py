@@ -29,8 +29,9 @@ class Recipient:
         """What makes one message of a step distinct: the channel, and the person on it."""
         return f"{self.channel.id}/{self.person['handle']}" if self.person else str(self.channel.id)
 
-    def delivery_id(self, incident_id: str, reason: str) -> UUID:
-        return Delivery.create_id(incident_id, reason, str(self.channel.id), self.person)
+    def delivery_id(self, incident_id: str, reason: str, occasion: str | None = None) -> UUID:
+        return Delivery.create_id(incident_id, reason, str(self.channel.id), self.person,
+                                  occasion)
 
     def told(self) -> dict[str, str]:
         """How the step records it (and the delivery explains itself)."""
@@ -84,7 +85,7 @@ def _resolve(target: Target, incident: dict[str, str], at: datetime, routing: Ro
         raise LookupError(f"{target.kind} targets need the organisation")
     chart = people.org_chart()
     handles = _handles(target, incident, at, chart, people)
-    found = [r for h in handles for r in _contacts(h, target, chart, routing)]
+    found = [r for h in handles for r in contacts_of(h, target, chart, routing)]
     if not found:
         raise LookupError(f"nobody reachable ({', '.join(handles) or 'nobody'} found, "
                           "none with a contact on a registered channel)")
@@ -114,9 +115,10 @@ def _handles(target: Target, incident: dict[str, str], at: datetime, chart: OrgC
     return holders.handles
 
 
-def _contacts(handle: str, target: Target, chart: OrgChart, routing: Routing) -> list[Recipient]:
+def contacts_of(handle: str, target: Target, chart: OrgChart,
+                routing: Routing) -> list[Recipient]:
     """A person is reached on every contact whose channel is registered (and not when they
-    have left)."""
+    have left). `target` is what chose them: a ladder target, or any kind/ref pair."""
     person = chart.person(handle)
     if person is None or not chart.is_reachable(handle):
         return []

@@ -5,9 +5,10 @@ from collections.abc import Callable
 from typing import Any
 
 from services.notifier.domain import Delivery, Escalation
+from services.notifier.raci.staffing import Staffing
 from shared.bus.relay import translator
 from shared.contracts import (
-    Contract, EscalationTriggered, NotificationDelivered, NotificationFailed,
+    Contract, EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
 )
 
 
@@ -36,11 +37,20 @@ def _escalated(event: Any) -> EscalationTriggered:
         unresolved=list(getattr(event, "unresolved", ())))
 
 
+def _staffed(event: Any) -> IncidentStaffed:
+    return IncidentStaffed(
+        incident_id=event.incident_id, ref=event.ref, severity=event.severity,
+        responsible=list(event.responsible), accountable=list(event.accountable),
+        consulted=list(event.consulted), informed=list(event.informed),
+        unresolved=list(event.unresolved), at=event.at)
+
+
 TRANSLATIONS: dict[type, Callable[[Any], Contract]] = {
     Delivery.Delivered: _delivered,
     Delivery.Failed: _failed,
     Escalation.Escalated: _escalated,
     Escalation.Retriggered: _escalated,
+    Staffing.Staffed: _staffed,
 }
 
 to_contract = translator(TRANSLATIONS)

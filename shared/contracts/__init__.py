@@ -4,14 +4,14 @@ from shared.contracts.events import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded, Contract,
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
-    IncidentResolved, IncidentSlaBreached, NotificationDelivered, NotificationFailed, contract_for_type,
+    IncidentResolved, IncidentSlaBreached, IncidentStageEntered, NotificationDelivered, NotificationFailed, contract_for_type,
     CONTRACTS,
 )
 
 __all__ = [
     "CloudEvent", "DEAD_LETTER_PREFIX", "Contract", "CONTRACTS", "contract_for_type",
     "AlertRaised", "AlertResolved", "IncidentOpened", "IncidentAcknowledged",
-    "IncidentResolved", "IncidentSlaBreached", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
+    "IncidentResolved", "IncidentSlaBreached", "IncidentStageEntered", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
     "EscalationTriggered", "IncidentStaffed", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed",
 ]

@@ -82,6 +82,21 @@ class IncidentResolved(Contract):
     at: datetime
     fingerprint: str | None = None  # the alert fingerprint the incident grew from
     verdict: str = "confirmed"  # or "false_positive": the alert should not have fired
+    status: str | None = None  # the stage it moved to: "planning" (方案制定中) unless further on
+
+
+class IncidentStageEntered(Contract):
+    """The incident is in a time-boxed stage: planning (方案制定中), executing (执行中) or
+    verifying (验证中). Published with each CAPA step that leaves it there; stages only move
+    forward, so the first message naming a stage is its entry and a later stage ends it.
+    The resolution's entry into planning is IncidentResolved.status."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "stage", "entered"
+    incident_id: str
+    stage: str
+    at: datetime
+    ref: str | None = None
+    due_by: datetime | None = None  # when the producer knows the stage's time box
 
 
 class IncidentSlaBreached(Contract):
@@ -233,7 +248,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
-        IncidentSlaBreached, IncidentClosed, NotificationDelivered, NotificationFailed, EscalationTriggered,
+        IncidentSlaBreached, IncidentStageEntered, IncidentClosed, NotificationDelivered, NotificationFailed, EscalationTriggered,
         IncidentStaffed, CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed,
     )

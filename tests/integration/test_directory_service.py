@@ -122,6 +122,7 @@ def test_applying_the_store_network_twice_changes_nothing_the_second_time(
         notifier, capsys, tmp_path):
     first = apply(notifier, STORE_NETWORK, capsys)
     assert "+ unit store-042" in first and "+ person li.na" in first and "applied." in first
+    assert "~ raci rules" in first
     second = apply(notifier, STORE_NETWORK, capsys)
     assert "no changes." in second and "+ " not in second and "~ " not in second
 
@@ -134,6 +135,9 @@ def test_applying_the_store_network_twice_changes_nothing_the_second_time(
             "entity": "store-017", "role": "运营总监"}).json()
         assert (boss["held_at"], boss["walked"]) == ("hq", ["store-017", "south", "hq"])
         assert responder.get("/v1/people/ma.chao").json()["left"] is True
+        raci = responder.get("/v1/raci").json()
+        assert raci["matrix"]["P2"]["consulted"] == ["运营专家"]
+        assert raci["deadlines"]["stages"]["P0"]["verifying"] == 259200
 
     # `show` prints the file format: applying its output changes nothing either.
     assert closedloop(["directory", "show", "--url", notifier.url, "--api-key", ADMIN_KEY]) == 0

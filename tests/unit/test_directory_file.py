@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from closedloop.directory import as_file, describe, load, plan_changes
 from services.notifier.directory import OrgChart
 
@@ -17,7 +19,7 @@ def stored(entries: dict) -> dict:
     people = [{k: v for k, v in p.items() if k != "left_reason"}
               | {"left_why": p["left_reason"] if p["left"] else None} for p in entries["people"]]
     return {"entity_labels": entries["entity_labels"], "people": people,
-            "teams": entries["teams"], "units": entries["units"]}
+            "teams": entries["teams"], "units": entries["units"], "raci": entries["raci"]}
 
 
 def chart_of(entries: dict) -> OrgChart:
@@ -74,3 +76,24 @@ def test_show_prints_what_apply_reads(tmp_path):
     shown.write_text(as_file(current))
     plan = plan_changes(load(shown), current)
     assert (plan["create"], plan["change"], plan["labels"]) == ([], [], None)
+
+
+def test_the_store_network_carries_the_seeds_raci_matrix_and_applies_it_once():
+    entries = load(STORE_NETWORK)
+    assert entries["raci"]["matrix"]["P0"] == {
+        "responsible": ["运营专家", "店长"], "accountable": ["战区负责人"], "consulted": [],
+        "informed": ["运营总监"]}
+    plan = plan_changes(entries, EMPTY)
+    assert plan["raci"][1] == entries["raci"] and "~ raci rules" in describe(plan)
+    again = plan_changes(entries, stored(entries))
+    assert again["raci"] is None and describe(again).endswith("no changes.")
+    # `show` prints it back in the file's format.
+    assert "运营总监" in as_file(stored(entries)).split("raci:")[1]
+
+
+def test_a_bad_raci_section_is_refused_naming_the_field(tmp_path):
+    bad = tmp_path / "org.yaml"
+    bad.write_text("raci:\n  matrix:\n    P0: {responsible: [店长]}\n")
+    with pytest.raises(SystemExit) as refused:
+        load(bad)
+    assert "raci.matrix.P0.accountable" in str(refused.value)

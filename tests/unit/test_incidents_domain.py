@@ -14,7 +14,7 @@ from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded, CloudEvent,
     Contract, EscalationTriggered, IncidentAcknowledged, IncidentClosed, IncidentOpened,
-    IncidentResolved, NotificationDelivered,
+    IncidentResolved, IncidentStageEntered, NotificationDelivered,
 )
 from shared.store import Tracking
 
@@ -248,7 +248,7 @@ def test_the_timeline_tells_who_did_what_and_why_in_order():
 
 
 # -- what crosses NATS --------------------------------------------------------------------------------
-def test_only_the_four_lifecycle_events_become_public_contracts():
+def test_the_lifecycle_and_the_time_boxed_stages_become_public_contracts():
     incident = open_incident()
     incident.record_alert({"alert_id": "a-2"}, T0, "detector", CAUSE)
     incident.resolve("alice", "fixed", T0, "alice", CAUSE)
@@ -256,12 +256,27 @@ def test_only_the_four_lifecycle_events_become_public_contracts():
     incident.close("capa-1", "cause", 1, T0, "capa", CAUSE)
     contracts = [c for c in map(to_contract, incident.collect_events()) if c is not None]
     assert [type(c) for c in contracts] == [IncidentOpened, IncidentAcknowledged,
-                                            IncidentResolved, IncidentClosed]
-    opened, _, resolved, closed = contracts
+                                            IncidentResolved, IncidentStageEntered,
+                                            IncidentClosed]
+    opened, _, resolved, planning, closed = contracts
     assert (opened.ref, opened.alert_id, opened.severity) == ("P0-2026-11-001", "a-1", "P0")
     assert opened.respond_by == T0 + timedelta(minutes=5)
     assert (resolved.by, resolved.summary, resolved.entity) == ("alice", "fixed", "store-42")
+    assert resolved.status == "planning" and planning.stage == "planning"
     assert (closed.incident_id, closed.capa_id) == (str(incident.id), "capa-1")
+
+
+def test_each_capa_step_says_the_time_boxed_stage_it_leaves_the_incident_in():
+    incident = open_incident()
+    incident.record_capa_step("added:A-1", "action planned", {}, Status.EXECUTING, T0, "capa",
+                              CAUSE)
+    incident.record_capa_step("completed:A-1", "action completed", {}, Status.VERIFYING,
+                              T0 + timedelta(hours=1), "capa", CAUSE)
+    stages = [c for c in map(to_contract, incident.collect_events())
+              if isinstance(c, IncidentStageEntered)]
+    assert [(c.stage, c.at, c.incident_id) for c in stages] == [
+        ("executing", T0, str(incident.id)), ("verifying", T0 + timedelta(hours=1),
+                                              str(incident.id))]
 
 
 # -- the application: alerts deduplicated into incidents (in-memory store; the same stories run

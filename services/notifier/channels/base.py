@@ -30,6 +30,7 @@ class Notification:
     incident: dict[str, Any]  # incident_id, ref, severity, title, entity
     occurred_at: datetime
     recipient: dict[str, str] | None = None  # the person it is for: handle, name, medium, address
+    about: dict[str, Any] | None = None  # what a chase is about: deadline, subject, due_at
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ def body_of(notification: Notification, sent_at: datetime) -> bytes:
     }
     if notification.recipient:  # a message for one person: the receiver routes it to them
         document["recipient"] = notification.recipient
+    if notification.about:  # a chase: which deadline, about what, due when
+        document["about"] = notification.about
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 

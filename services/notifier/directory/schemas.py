@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.notifier.directory.people import Language, Medium
+from services.notifier.raci.schemas import RaciSpec
 from shared.limits import ITEMS, MANY, NAME, TITLE, Name, OptionalName, ShortText
 
 Day = Annotated[str, StringConstraints(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")]
@@ -196,3 +197,5 @@ class OrgFile(Strict):
     people: list[PersonEntry] = Field(default_factory=list)
     teams: list[TeamCreate] = Field(default_factory=list)
     units: list[UnitCreate] = Field(default_factory=list)
+    raci: RaciSpec | None = Field(None, description="the RACI matrix per severity and the "
+                                  "deadline settings (PUT /v1/raci)")

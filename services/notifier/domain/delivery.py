@@ -37,22 +37,27 @@ def backoff(attempt: int) -> timedelta:
 class Delivery(Aggregate):
     @staticmethod
     def create_id(incident_id: str, reason: str, channel_id: str,
-                  recipient: dict[str, str] | None = None) -> UUID:
-        """One message per incident, reason, channel and (when it is for a person) person."""
+                  recipient: dict[str, str] | None = None, occasion: str | None = None) -> UUID:
+        """One message per incident, reason, channel and (when it is for a person) person;
+        and per occasion when one reason can recur (each CAPA action has its deadline)."""
         key = f"{channel_id}/{recipient['handle']}" if recipient else channel_id
-        return key_id(f"{incident_id}:{reason}:{key}")
+        why = f"{reason}/{occasion}" if occasion else reason
+        return key_id(f"{incident_id}:{why}:{key}")
 
     @event("Scheduled")
     def __init__(self, incident_id: str, ref: str, severity: str, title: str, entity: str,
                  occurred_at: datetime, channel_id: str, channel_name: str, reason: str,
                  max_attempts: int, at: datetime, actor: str, cause: Cause,
-                 recipient: dict[str, str] | None = None, target: str | None = None) -> None:
+                 recipient: dict[str, str] | None = None, target: str | None = None,
+                 occasion: str | None = None, about: dict | None = None) -> None:
         self.incident_id, self.ref, self.severity = incident_id, ref, severity
         self.title, self.entity, self.occurred_at = title, entity, occurred_at
         self.channel_id, self.channel_name, self.reason = channel_id, channel_name, reason
         # The person it is for (handle, name, language, medium, address), and the ladder
         # target that chose them ("schedule:sre-primary"): every delivery says why.
         self.recipient, self.target = recipient, target
+        # What a chase is about (the deadline, its subject and due time), for the receiver.
+        self.occasion, self.about = occasion, about
         self.max_attempts = max_attempts
         self.status = DeliveryStatus.PENDING
         self.attempts = 0

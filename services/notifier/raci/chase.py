@@ -1,0 +1,70 @@
+"""The chase of a late stage, fired by the chase_due worker: the due phase of one deadline
+resolves whom it tells now (the Responsible, the Accountable, or the holders one level up)
+and schedules their messages in the same save as the phase, which fires once."""
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from services.notifier.config_cache import Routing
+from services.notifier.directory.chart import OrgChart
+from services.notifier.raci.deadline import Deadline, Phase
+from services.notifier.raci.reach import Why, one_level_up, reach, unreachable
+from services.notifier.recipients import Recipient
+from shared.causation import from_timer
+from shared.errors import NotFound
+
+CHASE_WORKER = "notifier.chase_due"
+
+
+class DeadlineNotFound(NotFound):
+    pass
+
+
+class Chasing:
+    """Mixed into NotifierApplication through RaciCommands."""
+
+    def chase(self, deadline_id: UUID, at: datetime) -> list[str]:
+        """Fire the deadline's due phase (refused when met, done or not due). Returns the
+        new delivery ids."""
+        deadline = self.get_or_none(deadline_id)
+        if not isinstance(deadline, Deadline):
+            raise DeadlineNotFound(f"deadline {deadline_id} does not exist")
+        cause = {**from_timer(CHASE_WORKER), "correlation_id": deadline.correlation_id}
+        phase = deadline.due_phase(at)
+        reason, chart = deadline.reason(phase), self.org_chart()
+        handles, why, unresolved = chased_people(deadline, phase, chart)
+
+        def told(routing: Routing) -> list[Recipient]:
+            return reach(handles, why, chart, routing)
+
+        routing, existing = self.config_cache.current(
+            also=lambda r: [x.delivery_id(deadline.incident_id, reason, deadline.key)
+                            for x in told(r)])
+        recipients = told(routing)
+        deadline.chase([x.told() for x in recipients],
+                       [*unresolved, *unreachable(handles, recipients)], at, CHASE_WORKER, cause)
+        deliveries = self._schedule(
+            deadline.incident, recipients, reason, at, at, CHASE_WORKER, cause, existing,
+            occasion=deadline.key,
+            about={"deadline": deadline.kind, "subject": deadline.subject, "phase": str(phase),
+                   "due_at": deadline.due_at.isoformat()})
+        self._claim_at_once(deliveries, routing, at)
+        self.save(deadline, *deliveries)
+        return [str(d.id) for d in deliveries]
+
+
+def chased_people(deadline: Deadline, phase: Phase,
+                  chart: OrgChart) -> tuple[list[str], Why, list[str]]:
+    """Handles told in this phase, what chose them, and what could not be found."""
+    if phase is Phase.WARNING:
+        return deadline.responsible, Why("raci", "responsible"), (
+            [] if deadline.responsible else ["responsible: nobody named"])
+    if phase is Phase.DEADLINE:
+        return deadline.accountable, Why("raci", "accountable"), (
+            [] if deadline.accountable else ["accountable: nobody named"])
+    unit = chart.unit_for(deadline.incident["entity"])
+    up = one_level_up(chart, deadline.accountable_at, deadline.up_roles,
+                      unit["key"] if unit else None)
+    return up.handles, Why("up", f"{up.role}@{up.unit}"), (
+        [f"up: {up.why_not}"] if up.why_not else [])

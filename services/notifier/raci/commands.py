@@ -1,0 +1,124 @@
+"""The RACI commands, mixed into NotifierApplication: the rules are defined; an opening is
+staffed; the Informed hear of resolution and closure; deadlines are met by the incident's
+and the CAPA case's progress. The chase itself is in chase.py."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from services.notifier.raci.capa import CapaDeadlines
+from services.notifier.raci.chase import Chasing
+from services.notifier.raci.deadline import Deadline, MetEarly, deadline_id
+from services.notifier.raci.opening import OpeningPlan, plan_opening
+from services.notifier.raci.reach import Why, reach
+from services.notifier.raci.rules import RACI_RULES_ID, Raci, RaciRules, normalised
+from services.notifier.raci.stages import StageDeadlines
+from services.notifier.raci.staffing import Staffing
+from services.notifier.raci.views import rules_view, staffing_view
+from shared.causation import from_message
+from shared.contracts import (
+    CloudEvent, IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
+)
+from shared.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+class StaffingNotFound(NotFound):
+    pass
+
+
+class RaciCommands(StageDeadlines, CapaDeadlines, Chasing):
+    """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
+    org_chart, _schedule, _claim_at_once)."""
+
+    # -- rules ----------------------------------------------------------------------------
+    def define_raci(self, *, matrix: dict, deadlines: dict | None, actor: str,
+                    cause: dict) -> dict:
+        matrix, deadlines = normalised(matrix, deadlines)
+        at, stored = self.clock.now(), self.raci_rules_stored()
+        if stored is None:
+            stored = RaciRules(matrix=matrix, deadlines=deadlines, at=at, actor=actor,
+                               cause=cause)
+        else:
+            stored.revise(matrix, deadlines, at, actor, cause)
+        self.save(stored)
+        return rules_view(stored)
+
+    def raci_rules(self) -> dict:
+        return rules_view(self.raci_rules_stored())
+
+    def raci_rules_stored(self) -> RaciRules | None:
+        found = self.get_or_none(RACI_RULES_ID)
+        return found if isinstance(found, RaciRules) else None
+
+    def staffing_of(self, incident_id: str) -> dict:
+        staffing = self.get_or_none(Staffing.create_id(incident_id))
+        if not isinstance(staffing, Staffing):
+            raise StaffingNotFound(f"incident {incident_id} was not staffed by the RACI "
+                                   "matrix (no row for its severity when it opened, or "
+                                   "unknown here)")
+        return staffing_view(staffing)
+
+    # -- the incident's lifecycle -----------------------------------------------------------
+    def raci_opening(self, contract: IncidentOpened, incident: dict[str, str], at: datetime,
+                     cause: dict) -> OpeningPlan:
+        return OpeningPlan(lambda rules: plan_opening(
+            rules, self.org_chart, incident, getattr(contract, "labels", None),
+            contract.respond_by, contract.resolve_by, contract.opened_at, at, "notifier",
+            cause))
+
+    def raci_on_acknowledged(self, contract: IncidentAcknowledged,
+                             envelope: CloudEvent) -> list[Any]:
+        return self._meet(contract.incident_id, ["respond"], f"acknowledged by {contract.by}",
+                          envelope)
+
+    def raci_on_resolved(self, contract: IncidentResolved, envelope: CloudEvent) -> list[Any]:
+        met = self._meet(contract.incident_id, ["respond", "resolve"],
+                         f"resolved by {contract.by}", envelope)
+        entered = self._enter_stage(contract.incident_id, contract.status, contract.at, None,
+                                    envelope)
+        return [*met, *entered, *self._inform(contract.incident_id, "incident.resolved",
+                                              contract.at, envelope)]
+
+    def raci_on_closed(self, contract: IncidentClosed, envelope: CloudEvent) -> list[Any]:
+        met = self._meet(contract.incident_id, ["respond", "resolve"], "closed", envelope)
+        met += self._stages_over(contract.incident_id, "closed", envelope)
+        return [*met, *self._inform(contract.incident_id, "incident.closed", contract.at,
+                                    envelope)]
+
+    def _inform(self, incident_id: str, reason: str, occurred_at: datetime,
+                envelope: CloudEvent) -> list[Any]:
+        """The incident's Informed people, once per reason (a redelivery schedules nothing)."""
+        staffing = self.get_or_none(Staffing.create_id(incident_id))
+        if not isinstance(staffing, Staffing) or not staffing.informed:
+            return []
+        at, cause = self.clock.now(), from_message(envelope)
+        routing, _ = self.config_cache.current()
+        recipients = reach(staffing.informed, Why("raci", str(Raci.INFORMED)),
+                           self.org_chart(), routing)
+        existing = set(self.reads.latest_versions(
+            r.delivery_id(incident_id, reason) for r in recipients))
+        deliveries = self._schedule(staffing.incident, recipients, reason, occurred_at, at,
+                                    "notifier", cause, existing)
+        self._claim_at_once(deliveries, routing, at)
+        return deliveries
+
+    def _meet(self, incident_id: str, keys: list[str], why: str, envelope: CloudEvent,
+              early: bool = True) -> list[Any]:
+        """Deadlines met; one not set yet (its start still on its way) is recorded as met
+        early when `early`, so that the start does not chase anyone. Without rules nothing
+        is kept."""
+        at, cause = self.clock.now(), from_message(envelope)
+        changed: list[Any] = []
+        found = self.reads.get_many(deadline_id(incident_id, k) for k in keys)
+        for key in keys:
+            deadline = found.get(deadline_id(incident_id, key))
+            if isinstance(deadline, Deadline):
+                if deadline.meet(why, at, "notifier", cause):
+                    changed.append(deadline)
+            elif deadline is None and early and self.raci_rules_stored() is not None:
+                changed.append(MetEarly(incident_id=incident_id, key=key, why=why, at=at,
+                                        actor="notifier", cause=cause))
+        return changed

@@ -1,0 +1,154 @@
+"""One deadline of one incident (respond, resolve, a CAPA action's due date, its verification,
+a stage's time box) and its chase: the Responsible is warned at a share of the time, the
+Accountable is told at the deadline, then the holders one level up. Each phase fires once;
+meeting the deadline (an acknowledgement, a completion …) stops the chase."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from services.notifier.domain.common import Cause, key_id
+from shared.errors import DomainError
+
+
+class Phase(StrEnum):
+    WARNING = "warning"  # to the Responsible, at warn_at of the time
+    DEADLINE = "deadline"  # to the Accountable
+    UP = "up"  # to the holders one level above the Accountable
+
+
+class DeadlineStatus(StrEnum):
+    WAITING = "waiting"  # a phase is due later
+    MET = "met"  # met before its chase ended
+    DONE = "done"  # every phase fired
+
+
+def deadline_id(incident_id: str, key: str) -> UUID:
+    """`key`: respond, resolve, action:<id>, verification:<id>, stage:<name>."""
+    return key_id(f"deadline:{incident_id}:{key}")
+
+
+class MetEarly(Aggregate):
+    """A deadline met before it was set (messages from two streams, or a redelivery, came in
+    another order): it keeps the late start from chasing anyone."""
+
+    @staticmethod
+    def create_id(incident_id: str, key: str) -> UUID:
+        return deadline_id(incident_id, key)
+
+    @event("Recorded")
+    def __init__(self, incident_id: str, key: str, why: str, at: datetime, actor: str,
+                 cause: Cause) -> None:
+        self.incident_id, self.key, self.why = incident_id, key, why
+
+
+class Deadline(Aggregate):
+    @staticmethod
+    def create_id(incident_id: str, key: str) -> UUID:
+        return deadline_id(incident_id, key)
+
+    @event("Set")
+    def __init__(self, incident_id: str, key: str, kind: str, subject: str | None,
+                 incident: dict[str, str], started_at: datetime, due_at: datetime,
+                 warn_at: datetime | None, up_at: datetime, responsible: list[str],
+                 accountable: list[str], accountable_at: list[dict[str, str]],
+                 up_roles: list[str], at: datetime, actor: str, cause: Cause) -> None:
+        self.incident_id, self.key, self.kind, self.subject = incident_id, key, kind, subject
+        self.incident = incident
+        self.started_at, self.due_at, self.warn_at, self.up_at = started_at, due_at, warn_at, up_at
+        self.responsible, self.accountable = responsible, accountable
+        self.accountable_at, self.up_roles = accountable_at, up_roles
+        self.status = DeadlineStatus.WAITING
+        self.next: Phase | None = Phase.WARNING if warn_at is not None else Phase.DEADLINE
+        self.fired: list[str] = []
+        self.correlation_id = cause.get("correlation_id")
+
+    @classmethod
+    def set(cls, *, incident: dict[str, str], key: str, kind: str, subject: str | None,
+            started_at: datetime, due_at: datetime, warn_share: float,
+            up_after_seconds: float, responsible: list[str], accountable: list[str],
+            accountable_at: list[dict[str, str]], up_roles: list[str], at: datetime,
+            actor: str, cause: Cause) -> "Deadline":
+        """No warning when there is no time left to warn in (the deadline has passed, or
+        its warning point has)."""
+        warn_at = started_at + (due_at - started_at) * warn_share
+        return cls(incident_id=incident["incident_id"], key=key, kind=kind, subject=subject,
+                   incident=incident, started_at=started_at, due_at=due_at,
+                   warn_at=warn_at if at < warn_at < due_at else None,
+                   up_at=due_at + timedelta(seconds=up_after_seconds),
+                   responsible=responsible, accountable=accountable,
+                   accountable_at=accountable_at, up_roles=up_roles, at=at, actor=actor,
+                   cause=cause)
+
+    @property
+    def next_at(self) -> datetime | None:
+        return self._time_of(self.next)
+
+    def _time_of(self, phase: Phase | None) -> datetime | None:
+        return {Phase.WARNING: self.warn_at, Phase.DEADLINE: self.due_at,
+                Phase.UP: self.up_at, None: None}[phase]
+
+    def reason(self, phase: Phase) -> str:
+        """Why its messages are sent: late.<kind>.<phase> (late.verification.deadline)."""
+        return f"late.{self.kind}.{phase}"
+
+    # -- commands -------------------------------------------------------------------------
+    def due_phase(self, at: datetime) -> Phase:
+        """The phase to fire now; refused when met, done, or not due yet."""
+        self.check_waiting()
+        self.check_due(at)
+        assert self.next is not None  # waiting means a phase is next
+        return self.next
+
+    def chase(self, told: list[dict[str, str]], unresolved: list[str], at: datetime,
+              actor: str, cause: Cause) -> Phase:
+        """Fire the due phase; `told` says whom it reached (person, channel, target)."""
+        phase = self.due_phase(at)
+        following = {Phase.WARNING: Phase.DEADLINE, Phase.DEADLINE: Phase.UP}.get(phase)
+        self._chased(phase=str(phase), reason=self.reason(phase), told=told,
+                     unresolved=unresolved, next_phase=str(following) if following else None,
+                     next_at=self._time_of(following), at=at, actor=actor, cause=cause)
+        return phase
+
+    def meet(self, why: str, at: datetime, actor: str, cause: Cause) -> bool:
+        """Stop the chase; a no-op (False) once met or done."""
+        if self.status is not DeadlineStatus.WAITING:
+            return False
+        self._met(why=why, late=at > self.due_at, at=at, actor=actor, cause=cause)
+        return True
+
+    # -- events ---------------------------------------------------------------------------
+    @event("Chased")
+    def _chased(self, phase: str, reason: str, told: list[dict], unresolved: list[str],
+                next_phase: str | None, next_at: datetime | None, at: datetime, actor: str,
+                cause: Cause) -> None:
+        self.fired.append(phase)
+        self.next = Phase(next_phase) if next_phase else None
+        if self.next is None:
+            self.status = DeadlineStatus.DONE
+
+    @event("Met")
+    def _met(self, why: str, late: bool, at: datetime, actor: str, cause: Cause) -> None:
+        self.status, self.met_why, self.met_at = DeadlineStatus.MET, why, at
+
+    # -- guards ---------------------------------------------------------------------------
+    def check_waiting(self) -> None:
+        if self.status is not DeadlineStatus.WAITING:
+            raise DeadlineNotWaiting(f"incident {self.incident['ref']}: deadline {self.key} "
+                                     f"is already {self.status}")
+
+    def check_due(self, at: datetime) -> None:
+        if self.next_at is not None and at < self.next_at:
+            raise DeadlineNotDue(f"incident {self.incident['ref']}: deadline {self.key} has "
+                                 f"nothing due before {self.next_at.isoformat()}")
+
+
+class DeadlineNotWaiting(DomainError):
+    """The deadline was met, or its chase has ended."""
+
+
+class DeadlineNotDue(DomainError):
+    """The next phase of the chase is not due yet."""

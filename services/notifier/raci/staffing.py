@@ -1,0 +1,98 @@
+"""Who an incident's RACI letters name: the matrix row for its severity resolved against the
+organisation tree for its entity when it opens (each role found by walking up from the
+entity's unit). The result is stored once per incident, as it was found; what nobody holds
+is listed, never dropped."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from services.notifier.directory.chart import OrgChart
+from services.notifier.domain.common import Cause, key_id
+from services.notifier.raci.deadline import Deadline
+from services.notifier.raci.rules import Raci
+
+
+@dataclass(frozen=True)
+class Found:
+    people: dict[str, list[str]]  # RACI letter → handles, in matrix order, each once
+    unresolved: list[str]  # "<letter> (<role>): why"
+    accountable_at: list[dict[str, str]] = field(default_factory=list)  # {role, unit}
+    unit: str | None = None  # the entity's unit
+
+
+def find_people(chart: OrgChart, entity: str, labels: Mapping[str, str] | None,
+                row: dict[str, list[str]]) -> Found:
+    placed = chart.unit_for(entity, labels)
+    people: dict[str, list[str]] = {str(letter): [] for letter in Raci}
+    unresolved: list[str] = []
+    accountable_at: list[dict[str, str]] = []
+    for letter in Raci:
+        for role in row.get(letter, []):
+            if placed is None:
+                unresolved.append(f"{letter} ({role}): entity {entity} belongs to no unit")
+                continue
+            holders = chart.role_holders(placed["key"], role)
+            if holders.held_at is None:
+                unresolved.append(f"{letter} ({role}): nobody holds it from {placed['key']} "
+                                  "up to the root")
+                continue
+            people[letter] += [h for h in holders.handles if h not in people[letter]]
+            if letter is Raci.ACCOUNTABLE:
+                accountable_at.append({"role": role, "unit": holders.held_at})
+    return Found(people, unresolved, accountable_at, placed["key"] if placed else None)
+
+
+class Staffing(Aggregate):
+    """One incident's RACI people as resolved at its opening (published as IncidentStaffed),
+    with what later deadlines need: where the Accountable's role was held, to go one level
+    up from there."""
+
+    @staticmethod
+    def create_id(incident_id: str) -> UUID:
+        return key_id(f"staffing:{incident_id}")
+
+    @event("Staffed")
+    def __init__(self, incident_id: str, ref: str, severity: str, title: str, entity: str,
+                 unit: str | None, responsible: list[str], accountable: list[str],
+                 consulted: list[str], informed: list[str], unresolved: list[str],
+                 accountable_at: list[dict[str, str]], at: datetime, actor: str,
+                 cause: Cause) -> None:
+        self.incident_id, self.ref, self.severity = incident_id, ref, severity
+        self.title, self.entity, self.unit = title, entity, unit
+        self.responsible, self.accountable = responsible, accountable
+        self.consulted, self.informed = consulted, informed
+        self.unresolved, self.accountable_at = unresolved, accountable_at
+        self.staffed_at = at
+        self.correlation_id = cause.get("correlation_id")
+
+    @classmethod
+    def record(cls, *, incident: dict[str, str], found: Found, at: datetime, actor: str,
+               cause: Cause) -> "Staffing":
+        return cls(**incident, unit=found.unit, **found.people, unresolved=found.unresolved,
+                   accountable_at=found.accountable_at, at=at, actor=actor, cause=cause)
+
+    @property
+    def incident(self) -> dict[str, str]:
+        return {"incident_id": self.incident_id, "ref": self.ref, "severity": self.severity,
+                "title": self.title, "entity": self.entity}
+
+    def people(self, letter: Raci) -> list[str]:
+        return list(getattr(self, str(letter)))
+
+    def deadline(self, *, key: str, kind: str, subject: str | None, started_at: datetime,
+                 due_at: datetime, responsible: list[str], settings: dict[str, Any],
+                 at: datetime, actor: str, cause: Cause) -> Deadline:
+        """A deadline of this incident: `responsible` warned, its Accountable told, then one
+        level up from where the Accountable's role was held."""
+        return Deadline.set(
+            incident=self.incident, key=key, kind=kind, subject=subject, started_at=started_at,
+            due_at=due_at, warn_share=settings["warn_at"],
+            up_after_seconds=settings["up_after_seconds"], responsible=responsible,
+            accountable=self.accountable, accountable_at=self.accountable_at,
+            up_roles=settings["up_roles"], at=at, actor=actor, cause=cause)
