@@ -26,7 +26,7 @@ from services.notifier.oncall.commands import Schedules
 from services.notifier.quiet.commands import Quieting
 from services.notifier.raci.commands import RaciCommands
 from services.notifier.quiet.index import QuietIndex
-from services.notifier.recipients import Recipient, resolve
+from services.notifier.recipients import Recipient, Resolution, resolve
 from services.notifier.sealing import Sealer
 from services.notifier.store_reads import StoreReads
 from services.notifier.views import attempt_history, delivery_view
