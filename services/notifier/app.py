@@ -25,6 +25,7 @@ from services.notifier.handoff import Handoff
 from services.notifier.oncall.commands import Schedules
 from services.notifier.quiet.commands import Quieting
 from services.notifier.raci.commands import RaciCommands
+from services.notifier.raci.staffing import Staffing
 from services.notifier.quiet.index import QuietIndex
 from services.notifier.recipients import Recipient, Resolution, resolve
 from services.notifier.sealing import Sealer
@@ -250,13 +251,18 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
 
     def _retrigger(self, escalation: Escalation, incident: dict[str, str], at: datetime,
                    cause: dict) -> list[str]:
-        """Acknowledged and still not resolved: remind whoever acknowledged (or, when they
-        cannot be reached, those told first) and let the ladder resume."""
+        """Acknowledged and still not resolved: remind whoever acknowledged and the
+        incident's Responsible (or, when none can be reached, those told first) and let the
+        ladder resume."""
         by = escalation.retrigger_due(at)
         reason = escalation.retrigger_reason
 
+        staffing = self.get_or_none(Staffing.create_id(incident["incident_id"]))
+        responsible = staffing.responsible if isinstance(staffing, Staffing) else []
+        people = [Target(TargetKind.PERSON, h) for h in dict.fromkeys([by, *responsible])]
+
         def reminded(routing: Routing) -> Resolution:
-            found = resolve([Target(TargetKind.PERSON, by)], incident, at, routing, self)
+            found = resolve(people, incident, at, routing, self)
             if found.recipients:
                 return found
             first = resolve(escalation.ladder.targets(0), incident, at, routing, self)
