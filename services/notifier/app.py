@@ -91,7 +91,7 @@ class NotifierApplication(Configuration, OrganisationCommands, Quieting, Holding
         else:
             held = hold is not None
             opening = self.record_opening(incident, labels, contract.trial, routes, policies,
-                                          hold, at, cause)
+                                          hold, at, cause, escalation_id in existing)
         if held:
             self.save_tracked(opening, tracking=tracking)
             return

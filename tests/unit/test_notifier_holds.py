@@ -234,3 +234,15 @@ def test_escalation_after_a_release_climbs_as_usual(app):
     [delivery_id] = app.escalate("inc-10", app.clock.now())
     assert app.get_or_none(Escalation.create_id("inc-10")).status is EscalationStatus.ESCALATED
     assert delivery_id == str(Delivery.create_id("inc-10", "escalation.step1", managers))
+
+
+def test_an_incident_resolved_before_its_opening_arrived_does_not_fire(app):
+    setup_routing(app)
+    resolved = IncidentResolved(incident_id="inc-11", ref="P0-2026-11-001", severity="P0",
+                                title="store offline", entity="store-042", by="li.na", at=T0)
+    app.handle_incident_resolved(
+        CloudEvent(id="incidents:3", source="closedloop/incidents", type=resolved.type_name(),
+                   time=T0, data=resolved.model_dump(mode="json")),
+        resolved, Tracking("INCIDENTS", 3))
+    app.handle_incident_opened(*opened("inc-11", seq=4))
+    assert not app.get_or_none(Opening.create_id("inc-11")).firing  # inhibits nothing

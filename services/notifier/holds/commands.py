@@ -55,13 +55,21 @@ class Holding:
 
     def record_opening(self, incident: dict[str, str], labels: dict[str, str], trial: bool,
                        routes: list[dict], policies: list[Any], hold: dict[str, Any] | None,
-                       at: datetime, cause: dict) -> Opening:
+                       at: datetime, cause: dict, stopped_early: bool) -> Opening:
+        """`stopped_early`: an acknowledgement or resolution may have overtaken the opening
+        (EarlyStop); a resolution means its alert fires no more."""
         if hold is not None:
             log.info("incident %s: notifications held by %s %s", incident["ref"], hold["kind"],
                      hold.get("name") or hold.get("id"))
-        return Opening.record(incident=incident, labels=labels, trial=trial, routes=routes,
-                       policy_ids=[str(p.id) for p in policies], hold=hold,
-                       recheck_at=recheck_at(hold), at=at, actor="notifier", cause=cause)
+        opening = Opening.record(
+            incident=incident, labels=labels, trial=trial, routes=routes,
+            policy_ids=[str(p.id) for p in policies], hold=hold, recheck_at=recheck_at(hold),
+            at=at, actor="notifier", cause=cause)
+        stop = (self.get_or_none(Escalation.create_id(incident["incident_id"]))  # type: ignore[attr-defined]
+                if stopped_early else None)
+        if isinstance(stop, EarlyStop) and not stop.why.startswith("acknowledged"):
+            opening.end(stop.why, at, "notifier", cause)
+        return opening
 
     def held_before(self, opening_id: UUID) -> bool:
         """A redelivered opening: whether the first decision held it (then it stays so)."""

@@ -81,6 +81,7 @@ async def recorded(conn: asyncpg.Connection, e: Any) -> None:
         e.incident["incident_id"], e.incident["ref"], json.dumps(e.labels), status,
         not e.trial, *_hold_columns(e.hold), e.recheck_at, e.originator_version, e.at,
         e.originator_id)
+    await _source_gone(conn, e)
 
 
 async def rechecked(conn: asyncpg.Connection, e: Any) -> None:
@@ -88,6 +89,18 @@ async def rechecked(conn: asyncpg.Connection, e: Any) -> None:
         "UPDATE openings SET hold_kind = $2, hold_id = $3, source_incident_id = $4, "
         "recheck_at = $5, version = $6, updated_at = $7 WHERE id = $1",
         e.originator_id, *_hold_columns(e.hold), e.recheck_at, e.originator_version, e.at)
+    await _source_gone(conn, e)
+
+
+async def _source_gone(conn: asyncpg.Connection, e: Any) -> None:
+    # An inhibiting incident that ended between the decision and its commit: its Ended came
+    # first in the log and marked nothing, so the hold is looked at again now.
+    await conn.execute(
+        """UPDATE openings o SET recheck_at = $2
+           WHERE o.id = $1 AND o.status = 'held' AND o.source_incident_id IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM openings s
+                             WHERE s.incident_id = o.source_incident_id AND s.firing)""",
+        e.originator_id, e.at)
 
 
 def finished(status: str) -> Apply:
