@@ -106,7 +106,9 @@ class DetectorApplication(ServiceApplication):
 
     def _apply(self, transitions: list[Any], actor: str, cause: dict[str, Any]) -> dict[str, int]:
         now = self.clock.now()
-        names = {str(rule.id): rule.name for rule in self.rules()} if transitions else {}
+        rules = self.rules() if transitions else []
+        names = {str(rule.id): rule.name for rule in rules}
+        trials = {str(rule.id) for rule in rules if rule.definition.get("trial")}
         changed: dict[UUID, Alert] = {}
         counts = {"raised": 0, "resolved": 0, "suppressed": 0}
         for t in transitions:
@@ -120,7 +122,8 @@ class DetectorApplication(ServiceApplication):
                 continue
             if t.kind == "raise" and not alert.firing:
                 alert.raise_alert(severity=t.severity, value=t.value, threshold=None,
-                                  summary=t.summary, started_at=at, at=now, actor=actor, cause=cause)
+                                  summary=t.summary, started_at=at, at=now, actor=actor, cause=cause,
+                                  trial=t.rule in trials)
             elif t.kind == "resolve" and alert.firing:
                 alert.resolve(value=t.value, resolved_at=at, at=now, actor=actor, cause=cause)
             elif t.kind == "suppress":

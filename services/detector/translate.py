@@ -13,7 +13,8 @@ def _raised(e: Any) -> AlertRaised:
     return AlertRaised(
         alert_id=e.alert_id, fingerprint=e.fingerprint, source=e.source, rule_id=e.rule_id,
         name=e.name, metric=e.metric, entity=e.entity, labels=e.labels, severity=e.severity,
-        value=e.value, threshold=e.threshold, summary=e.summary, started_at=e.started_at)
+        value=e.value, threshold=e.threshold, summary=e.summary, started_at=e.started_at,
+        trial=getattr(e, "trial", False))
 
 
 def _resolved(e: Any) -> AlertResolved:

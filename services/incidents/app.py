@@ -22,6 +22,7 @@ from services.incidents.domain import (
     FingerprintLink, Incident, IncidentNotFound, RaciRole, RefCounter, RefIndex, Severity,
     Status, format_ref, parse_ref, ref_scope,
 )
+from services.incidents.holds import HoldFacts
 from services.incidents.timeline import timeline_of
 
 REF = re.compile(r"^P[0-3]-\d{4}-\d{2}-\d{3,}$", re.IGNORECASE)
@@ -32,7 +33,7 @@ def producer_of(envelope: CloudEvent) -> str:
     return envelope.source.rsplit("/", 1)[-1] or envelope.source
 
 
-class IncidentsApplication(ServiceApplication):
+class IncidentsApplication(HoldFacts, ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
         self.clock = clock
         self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued

@@ -7,6 +7,7 @@ from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded,
     EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
+    NotificationsHeld, NotificationsReleased,
 )
 
 from services.incidents.app import IncidentsApplication
@@ -23,6 +24,8 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
             NotificationFailed: app.handle_notification_failed,
             EscalationTriggered: app.handle_escalation_triggered,
             IncidentStaffed: app.handle_incident_staffed,
+            NotificationsHeld: app.handle_notifications_held,
+            NotificationsReleased: app.handle_notifications_released,
         }, read_ahead=app.read_ahead_incidents),
         Subscription(stream="CAPA", handlers={
             CapaOpened: app.handle_capa_opened,

@@ -163,6 +163,33 @@ def _staffed(e: Any, seen: dict[str, Any]) -> str:
     return f"staffed from the {seen.get('severity', 'severity')}'s RACI matrix: {told}"
 
 
+_HELD_BY = {"silence": "silence", "maintenance": "maintenance window",
+            "inhibition": "inhibition rule"}
+
+
+def _held(e: Any, _: dict[str, Any]) -> str:
+    h = e.hold
+    if h["kind"] == "trial":
+        return ("raised by a rule in trial mode (内部试运行): recorded here, nobody is "
+                "notified")
+    name = f" {h['name']!r}" if h.get("name") else ""
+    what = f"{_HELD_BY.get(h['kind'], h['kind'])}{name} ({h.get('hold_id')})"
+    if h["kind"] == "inhibition":
+        source = f" {h['source_ref']}" if h.get("source_ref") else " an inhibiting incident"
+        return f"notifications held by {what} while{source} is open"
+    until = f" until {_clock(_time(h['until']))}" if h.get("until") else ""
+    return f"notifications held by {what}{until}: nobody is notified while it holds"
+
+
+def _released(e: Any, _: dict[str, Any]) -> str:
+    r = e.release
+    name = f" {r['name']!r}" if r.get("name") else ""
+    policies = f" ({', '.join(r['policies'])})" if r.get("policies") else ""
+    return (f"{_HELD_BY.get(r['kind'], r['kind'])}{name} no longer holds the incident after "
+            f"{_duration(r['held_seconds'])} and it is still open: the first step is notified "
+            f"now and the escalation{policies} starts from here")
+
+
 def _closed(e: Any, _: dict[str, Any]) -> str:
     return (f"CAPA {e.capa_id} closed with root cause {e.root_cause!r} and "
             f"{_count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
@@ -184,6 +211,8 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.NotificationFailed: ("notification failed", _failed),
     Incident.Escalated: ("escalated", _escalated),
     Incident.Staffed: ("staffed", _staffed),
+    Incident.NotificationsHeld: ("notifications held", _held),
+    Incident.NotificationsReleased: ("notifications released", _released),
     Incident.Acknowledged: ("acknowledged", _acknowledged),
     Incident.Resolved: ("resolved", _resolved),
     Incident.CapaOpened: ("CAPA opened", _capa_opened),
@@ -203,6 +232,11 @@ def _against(at: datetime, deadline: datetime | None, what: str) -> str:
     if at <= deadline:
         return f"within the {what} SLA, {_duration((deadline - at).total_seconds())} to spare"
     return f"{_duration((at - deadline).total_seconds())} past the {what} SLA"
+
+
+def _time(value: datetime | str) -> datetime:
+    """Facts keep their contract's JSON form: times arrive as ISO text."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def _clock(at: datetime) -> str:

@@ -16,7 +16,19 @@ def _opened(e: Incident.Opened) -> IncidentOpened:
     return IncidentOpened(
         incident_id=str(e.originator_id), ref=e.ref, fingerprint=e.fingerprint,
         severity=e.severity, title=e.title, entity=e.entity, alert_id=e.alert["alert_id"],
-        opened_at=e.at, respond_by=e.respond_by, resolve_by=e.resolve_by)
+        opened_at=e.at, respond_by=e.respond_by, resolve_by=e.resolve_by,
+        labels=labels_of(e), trial=bool(e.alert.get("trial", False)))
+
+
+def labels_of(e: Incident.Opened) -> dict[str, str]:
+    """What the notifier's routes and quiet rules match on: the alert's labels, with
+    `alertname` and `entity` where the alert has none (as Alertmanager names them), and
+    `severity` always the incident's (an Alertmanager alert's own `critical` is not a level)."""
+    labels = {str(k): str(v) for k, v in (e.alert.get("labels") or {}).items()}
+    labels.setdefault("alertname", str(e.alert.get("name") or ""))
+    labels.setdefault("entity", e.entity)
+    labels["severity"] = e.severity
+    return labels
 
 
 def _acknowledged(e: Incident.Acknowledged) -> IncidentAcknowledged:

@@ -22,11 +22,15 @@ from services.notifier.domain import (
 )
 from services.notifier.domain.ladder import merge
 from services.notifier.handoff import Handoff
+from services.notifier.holds.commands import Holding
+from services.notifier.holds.decision import labels_of, routed
+from services.notifier.holds.opening import Opening
 from services.notifier.oncall.commands import Schedules
 from services.notifier.quiet.commands import Quieting
-from services.notifier.raci.commands import RaciCommands
-from services.notifier.raci.staffing import Staffing
 from services.notifier.quiet.index import QuietIndex
+from services.notifier.raci.commands import RaciCommands
+from services.notifier.raci.opening import StaffedOpening
+from services.notifier.raci.staffing import Staffing
 from services.notifier.recipients import Recipient, Resolution, resolve
 from services.notifier.sealing import Sealer
 from services.notifier.store_reads import StoreReads
@@ -44,7 +48,8 @@ ESCALATE_WORKER = "notifier.escalate_due"
 OPENED = str(Reason.INCIDENT_OPENED)
 
 
-class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Quieting, Schedules,
+class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Quieting, Holding,
+                          Schedules,
                           Attempts, ServiceApplication):
     # Every channel and policy is listed in the directory; every person, team and unit in
     # the organisation; every quiet rule in its index.
@@ -66,38 +71,76 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
     # -- message handlers -----------------------------------------------------------------
     def handle_incident_opened(self, envelope: CloudEvent, contract: IncidentOpened,
                                tracking: Tracking) -> None:
+        """Route the incident's labels to its policies and tell their step 0, unless quiet
+        rules or trial mode hold its notifications (holds/): then nothing is sent and the
+        hold is recorded, to be released by the release worker."""
         cause, at = from_message(envelope), self.clock.now()
-        incident = incident_of(contract)
+        incident, labels = incident_of(contract), labels_of(contract)
         escalation_id = Escalation.create_id(contract.incident_id)
+        opening_id = Opening.create_id(contract.incident_id)
+        rules = self.quiet_now()
+        hold = self.hold_at_opening(contract.incident_id, labels, contract.trial, rules, at)
         raci = self.raci_opening(contract, incident, at, cause)  # staffing, R/A/I, deadlines
 
-        def step0(routing: Routing) -> list[Recipient]:
-            policies = routing.matching(contract.severity)
-            ladder = merge([p.ladder for p in policies]) if policies else None
-            ladder_step0 = resolve(ladder.targets(0) if ladder else (), incident, at, routing, self)
-            return raci.of(routing).recipients(ladder_step0.recipients, routing)
-
         def created_by_it(routing: Routing) -> list[UUID]:
-            return [escalation_id, *raci.of(routing).ids,
-                    *(r.delivery_id(contract.incident_id, OPENED) for r in step0(routing))]
+            staffed = raci.of(routing)
+            told = ([] if hold is not None else self._told_at_opening(
+                routed(rules, labels, routing.policies())[0], incident, at, routing, staffed))
+            return [escalation_id, opening_id, *staffed.ids,
+                    *(r.delivery_id(contract.incident_id, OPENED) for r in told)]
 
         routing, existing = self._deciding(created_by_it)
-        policies = routing.matching(contract.severity)
+        policies, routes = routed(rules, labels, routing.policies())
+        staffed = raci.of(routing)
+        opening = None
+        if opening_id in existing:  # a redelivered message: the first decision stands
+            held = self.held_before(opening_id)
+        else:
+            held = hold is not None
+            opening = self.record_opening(incident, labels, contract.trial, routes, policies,
+                                          hold, at, cause, escalation_id in existing)
+        if held:  # staffed (the incident shows its people), but nobody told or chased
+            self.save_tracked(opening, *staffed.new(existing, deadlines=False),
+                              tracking=tracking)
+            return
+        told = self._tell(incident, policies, routing, contract.opened_at, at, "notifier", cause,
+                          existing, staffed)
+        self.save_tracked(*told, opening, *staffed.new(existing), tracking=tracking)
+
+    def _told_at_opening(self, policies: list[EscalationPolicy], incident: dict[str, str],
+                         at: datetime, routing: Routing, staffed: StaffedOpening
+                         ) -> list[Recipient]:
+        """The ladder's step 0 and the RACI people paged or informed at the opening, each
+        person once."""
+        ladder = merge([p.ladder for p in policies]) if policies else None
+        step0 = resolve(ladder.targets(0) if ladder else (), incident, at, routing, self)
+        return staffed.recipients(step0.recipients, routing)
+
+    def _tell(self, incident: dict[str, str], policies: list[EscalationPolicy], routing: Routing,
+              started_at: datetime, at: datetime, actor: str, cause: dict,
+              existing: set[UUID], staffed: StaffedOpening | None = None) -> list[Any]:
+        """Step 0's messages (with the RACI people's), and the timer for the later steps
+        counting from `started_at` (the opening, or the release of a hold); what `existing`
+        names is not made again."""
+        staffed = staffed if staffed is not None else self.raci_staffed(incident["incident_id"])
         if not policies:
-            log.info("incident %s (%s): no policy covers this severity; nobody is notified",
-                     contract.ref, contract.severity)
-        deliveries = self._schedule(incident, step0(routing), OPENED,
-                                    contract.opened_at, at, "notifier", cause, existing)
+            log.info("incident %s (%s): no route chose a policy; nobody is notified",
+                     incident["ref"], incident["severity"])
+        deliveries = self._schedule(
+            incident, self._told_at_opening(policies, incident, at, routing, staffed), OPENED,
+            started_at, at, actor, cause, existing)
         self._claim_at_once(deliveries, routing, at)
-        escalation = (self._start_escalation(contract, policies, routing, at, cause)
-                      if escalation_id not in existing else self._not_restarted(contract))
-        self.save_tracked(*deliveries, escalation, *raci.of(routing).new(existing),
-                          tracking=tracking)
+        escalation = (self._start_escalation(incident, started_at, policies, routing, at, actor,
+                                             cause)
+                      if Escalation.create_id(incident["incident_id"]) not in existing
+                      else self._not_restarted(incident))
+        return [*deliveries, escalation]
 
     def save_batch(self, run: Callable[[], None]) -> None:
         # After a batch that conflicted, the next one asks like single messages do: should
         # the consumer try the same messages as a batch again, they go through this time.
         self._deciding_batch.routing, self._deciding_batch.active = None, not self._batch_conflicted
+        self._deciding_batch.quiet = None
         try:
             super().save_batch(run)
             self._batch_conflicted = False
@@ -106,6 +149,7 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
             raise
         finally:
             self._deciding_batch.routing, self._deciding_batch.active = None, False
+            self._deciding_batch.quiet = None
 
     def _deciding(self, creates: Callable[[Routing], list[UUID]]) -> tuple[Routing, set[UUID]]:
         """The configuration to decide with, and which of the aggregates the decision
@@ -135,27 +179,30 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
     def handle_incident_resolved(self, envelope: CloudEvent, contract: IncidentResolved,
                                  tracking: Tracking) -> None:
         self._stop_escalation(contract.incident_id, f"resolved by {contract.by}",
-                              contract.by, envelope, tracking,
+                              contract.by, envelope, tracking, ends_alert=True,
                               also=self.raci_on_resolved(contract, envelope))
 
     def handle_incident_closed(self, envelope: CloudEvent, contract: IncidentClosed,
                                tracking: Tracking) -> None:
         self._stop_escalation(contract.incident_id, "closed", "incidents", envelope, tracking,
-                              also=self.raci_on_closed(contract, envelope))
+                              ends_alert=True, also=self.raci_on_closed(contract, envelope))
 
     def _stop_escalation(self, incident_id: str, why: str, actor: str, envelope: CloudEvent,
-                         tracking: Tracking, also: list[Any] = ()) -> None:
+                         tracking: Tracking, ends_alert: bool = False,
+                         also: list[Any] = ()) -> None:
         """`also`: what else the message changed (deadlines met, the Informed told)."""
         at, cause = self.clock.now(), from_message(envelope)
+        # Resolved or closed: its alert no longer fires, nor holds others (holds/).
+        ended = self.end_opening(incident_id, why, at, actor, cause) if ends_alert else None
         existing = self.get_or_none(Escalation.create_id(incident_id))
         if isinstance(existing, Escalation):
             existing.stop(why, at, actor, cause)
-            self.save_tracked(existing, *also, tracking=tracking)
-        elif existing is None:  # the opening has not arrived yet
+            self.save_tracked(existing, ended, *also, tracking=tracking)
+        elif existing is None:  # the opening has not arrived yet, or its hold not released
             self.save_tracked(EarlyStop(incident_id=incident_id, why=why, at=at, actor=actor,
-                                        cause=cause), *also, tracking=tracking)
+                                        cause=cause), ended, *also, tracking=tracking)
         else:
-            self.save_tracked(*also, tracking=tracking)
+            self.save_tracked(ended, *also, tracking=tracking)
 
     def _schedule(self, incident: dict[str, str], recipients: list[Recipient], reason: str,
                   occurred_at: datetime, at: datetime, actor: str, cause: dict,
@@ -194,8 +241,9 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
                                for r in recordings
                                if isinstance(r.domain_event, Delivery.AttemptStarted))
 
-    def _start_escalation(self, contract: IncidentOpened, policies: list[EscalationPolicy],
-                          routing: Routing, at: datetime, cause: dict) -> Escalation | None:
+    def _start_escalation(self, incident: dict[str, str], started_at: datetime,
+                          policies: list[EscalationPolicy], routing: Routing, at: datetime,
+                          actor: str, cause: dict) -> Escalation | None:
         # One ladder per incident: when several policies match, their ladders merge step by
         # step (ladder.merge).
         if not policies:
@@ -208,14 +256,14 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
             except ChannelNotFound:
                 continue  # said when its step fires
         return Escalation.start(
-            incident=incident_of(contract), opened_at=contract.opened_at, ladder=ladder,
+            incident=incident, opened_at=started_at, ladder=ladder,
             policy_ids=[str(p.id) for p in policies], channel_names=names, at=at,
-            actor="notifier", cause=cause)
+            actor=actor, cause=cause)
 
-    def _not_restarted(self, contract: IncidentOpened) -> None:
-        if isinstance(self.get_or_none(Escalation.create_id(contract.incident_id)), EarlyStop):
+    def _not_restarted(self, incident: dict[str, str]) -> None:
+        if isinstance(self.get_or_none(Escalation.create_id(incident["incident_id"])), EarlyStop):
             log.info("incident %s was acknowledged before it reached the notifier: no escalation",
-                     contract.ref)
+                     incident["ref"])
         # else a redelivered message: the timer already runs
 
     # -- worker commands ------------------------------------------------------------------

@@ -11,6 +11,9 @@ from services.notifier.oncall.api import router as schedules_router
 from services.notifier.oncall.projection import SchedulesProjection
 from services.notifier.directory.api import router as directory_router
 from services.notifier.directory.projection import DirectoryProjection
+from services.notifier.holds.api import router as holds_router
+from services.notifier.holds.projection import OpeningsProjection
+from services.notifier.holds.worker import release_held
 from services.notifier.projections import NotifierProjection
 from services.notifier.quiet.api import router as quiet_router
 from services.notifier.quiet.projection import QuietProjection
@@ -36,8 +39,8 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
         translate=to_contract,
         subscribe=subscriptions,
         projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(),
-                     DirectoryProjection(), DeadlinesProjection()],
-        workers=[deliver_due, escalate_due, chase_due],
+                     DirectoryProjection(), DeadlinesProjection(), OpeningsProjection()],
+        workers=[deliver_due, escalate_due, chase_due, release_held],
         clock=clock or SystemClock(),
     )
 
@@ -48,7 +51,8 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock | None = N
     return build_api(
         settings,
         service_parts(settings, clock),
-        routers=[router, quiet_router, schedules_router, directory_router, raci_router],
+        routers=[router, quiet_router, schedules_router, directory_router, raci_router,
+                 holds_router],
         title="closedloop notifier",
         description="Containment: tells the right people on the right channels, signs every "
                     "webhook, retries with backoff, and escalates when nobody acknowledges.",

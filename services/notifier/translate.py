@@ -5,10 +5,12 @@ from collections.abc import Callable
 from typing import Any
 
 from services.notifier.domain import Delivery, Escalation
+from services.notifier.holds.opening import Opening
 from services.notifier.raci.staffing import Staffing
 from shared.bus.relay import translator
 from shared.contracts import (
     Contract, EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
+    NotificationsHeld, NotificationsReleased,
 )
 
 
@@ -45,12 +47,35 @@ def _staffed(event: Any) -> IncidentStaffed:
         unresolved=list(event.unresolved), at=event.at)
 
 
-TRANSLATIONS: dict[type, Callable[[Any], Contract]] = {
+def _held(event: Any) -> NotificationsHeld | None:
+    hold = event.hold
+    if hold is None:  # told at once: the deliveries say the rest
+        return None
+    incident_id, ref = ((event.incident["incident_id"], event.incident["ref"])
+                        if hasattr(event, "incident") else (event.incident_id, event.ref))
+    return NotificationsHeld(
+        incident_id=incident_id, ref=ref, kind=hold["kind"], hold_id=hold.get("id"),
+        name=hold.get("name") or "", until=hold.get("until"), source_ref=hold.get("source_ref"),
+        at=event.at)
+
+
+def _released(event: Any) -> NotificationsReleased:
+    hold = event.hold
+    return NotificationsReleased(
+        incident_id=event.incident_id, ref=event.ref, kind=hold["kind"], hold_id=hold.get("id"),
+        name=hold.get("name") or "", held_seconds=event.held_seconds,
+        policies=list(event.policies), at=event.at)
+
+
+TRANSLATIONS: dict[type, Callable[[Any], Contract | None]] = {
     Delivery.Delivered: _delivered,
     Delivery.Failed: _failed,
     Escalation.Escalated: _escalated,
     Escalation.Retriggered: _escalated,
     Staffing.Staffed: _staffed,
+    Opening.Recorded: _held,
+    Opening.Rechecked: _held,
+    Opening.Released: _released,
 }
 
 to_contract = translator(TRANSLATIONS)

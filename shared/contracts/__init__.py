@@ -4,7 +4,8 @@ from shared.contracts.events import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded, Contract,
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
-    IncidentResolved, IncidentSlaBreached, IncidentStageEntered, NotificationDelivered, NotificationFailed, contract_for_type,
+    IncidentResolved, IncidentSlaBreached, IncidentStageEntered, NotificationDelivered, NotificationFailed,
+    NotificationsHeld, NotificationsReleased, contract_for_type,
     CONTRACTS,
 )
 
@@ -12,6 +13,6 @@ __all__ = [
     "CloudEvent", "DEAD_LETTER_PREFIX", "Contract", "CONTRACTS", "contract_for_type",
     "AlertRaised", "AlertResolved", "IncidentOpened", "IncidentAcknowledged",
     "IncidentResolved", "IncidentSlaBreached", "IncidentStageEntered", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
-    "EscalationTriggered", "IncidentStaffed", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
+    "EscalationTriggered", "IncidentStaffed", "NotificationsHeld", "NotificationsReleased", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed",
 ]

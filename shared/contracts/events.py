@@ -37,6 +37,7 @@ class AlertRaised(Contract):
     threshold: float | None = None
     summary: str = ""
     started_at: datetime
+    trial: bool = False  # raised by a rule in trial mode (内部试运行): recorded, nobody told
 
 
 class AlertResolved(Contract):
@@ -60,6 +61,10 @@ class IncidentOpened(Contract):
     opened_at: datetime
     respond_by: datetime
     resolve_by: datetime
+    # The alert's labels plus alertname and entity where it has none, and severity (always
+    # the incident's): what routes and quiet rules match on.
+    labels: dict[str, str] = {}
+    trial: bool = False  # grew from an alert raised by a rule in trial mode: nobody is told
 
 
 class IncidentAcknowledged(Contract):
@@ -158,6 +163,37 @@ class EscalationTriggered(Contract):
     unresolved: list[str] = []  # "<kind>:<ref>: why" for targets the step could not reach
 
 
+class NotificationsHeld(Contract):
+    """Nobody is told about the incident for now: a quiet rule holds its notifications, or it
+    grew from a rule in trial mode (then for good). Sent again when another reason takes
+    over (a silence ends inside a maintenance window)."""
+
+    PRODUCER, AGGREGATE, EVENT = "notifier", "notification", "held"
+    incident_id: str
+    ref: str
+    kind: str  # silence, maintenance, inhibition or trial
+    hold_id: str | None = None  # the silence, window or inhibition rule; none for trial
+    name: str = ""  # a window's or rule's name, a silence's comment
+    until: datetime | None = None  # none: while the inhibiting incident fires, or for good
+    source_ref: str | None = None  # inhibition: the incident whose alert holds this one
+    at: datetime
+
+
+class NotificationsReleased(Contract):
+    """What held the incident's notifications ended while it was still open: its first
+    step is told now and its escalation ladder starts from here."""
+
+    PRODUCER, AGGREGATE, EVENT = "notifier", "notification", "released"
+    incident_id: str
+    ref: str
+    kind: str  # of the hold that ended last
+    hold_id: str | None = None
+    name: str = ""
+    held_seconds: float
+    policies: list[str] = []  # the escalation policies the routes chose at release
+    at: datetime
+
+
 class IncidentStaffed(Contract):
     """Who the RACI matrix names for an incident, resolved against the organisation when it
     opened (people by handle). Roles assigned by hand before it arrives are kept."""
@@ -249,7 +285,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
         IncidentSlaBreached, IncidentStageEntered, IncidentClosed, NotificationDelivered, NotificationFailed, EscalationTriggered,
-        IncidentStaffed, CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted,
+        IncidentStaffed, NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed,
     )
 }

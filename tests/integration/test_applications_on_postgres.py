@@ -29,12 +29,19 @@ from tests.unit.test_incidents_numbering import (  # noqa: F401 (collected again
     test_refs_continue_after_those_an_earlier_release_issued_which_still_resolve,
 )
 from tests.unit.test_notifier_batches import (  # noqa: F401 (collected again here)
-    test_a_consumer_batch_checks_the_configuration_once,
+    test_a_consumer_batch_checks_the_configuration_and_quiet_rules_once,
     test_a_first_attempt_is_claimed_with_its_scheduling_and_handed_over_once_committed,
     test_a_redelivery_in_a_batch_conflicts_and_goes_through_when_tried_again,
     test_an_attempt_whose_sender_never_reported_is_recorded_interrupted_in_the_batch,
     test_due_deliveries_are_claimed_together_and_one_already_claimed_is_left_out,
     test_outcomes_are_recorded_together_and_one_refused_costs_no_other,
+)
+from tests.unit.test_notifier_holds import (  # noqa: F401 (collected again here)
+    test_a_hold_resolved_meanwhile_is_dropped_and_never_released,
+    test_a_look_at_a_version_the_opening_has_left_is_refused,
+    test_a_redelivered_held_opening_still_tells_nobody,
+    test_a_silence_holds_step0_then_releases_it_when_it_ends_and_the_ladder_counts_from_then,
+    test_trial_mode_holds_for_good_and_says_so,
 )
 from tests.unit.test_shared_store import (  # noqa: F401 (collected again here)
     test_a_batch_of_independent_changes_is_written_together,
@@ -52,7 +59,7 @@ from tests.unit.test_notifier_domain import (  # noqa: F401 (collected again her
     test_an_acknowledgement_stops_the_timer,
     test_an_acknowledgement_that_overtakes_the_opening_keeps_the_timer_from_starting,
     test_an_escalation_fires_once_and_schedules_its_messages_in_the_same_save,
-    test_an_incident_no_policy_covers_is_recorded_as_processed_without_events,
+    test_an_incident_no_policy_covers_records_only_why_nobody_is_told,
     test_an_opened_incident_schedules_deliveries_and_a_timer_and_a_redelivery_adds_nothing,
     test_two_replicas_claiming_the_same_attempt_collide_on_save,
 )

@@ -199,3 +199,25 @@ def test_a_verdict_is_recorded_once_per_incident():
                 incident="P0-2026-11-001", entity="store-042", started_at=T0, resolved_at=None,
                 at=T0, **WHO)
     assert alert.verdicts == {"P0-2026-11-001": "false_positive"}
+
+
+# -- trial mode ------------------------------------------------------------------------------
+
+def test_a_rule_in_trial_raises_alerts_marked_trial_and_others_read_as_before():
+    from services.detector.app import DetectorApplication
+    from services.detector.rules import RuleSpec, definition_of
+    from services.detector.rules.transitions import Transition
+
+    assert "trial" not in definition_of(RuleSpec.model_validate(NPS_RULE))  # unchanged diff
+    app = DetectorApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    ids = {}
+    for name, trial in (("nps-trial", True), ("nps-live", False)):
+        spec = RuleSpec.model_validate({**NPS_RULE, "name": name, "trial": trial})
+        ids[name] = str(app.define_rule(spec, seen={"store.nps"}, **WHO)["id"])
+    app.apply_transitions([Transition(rule=ids[name], entity="store-042", metric="store.nps",
+                                      labels={}, kind="raise", severity="P0", ts=T0.timestamp(),
+                                      value=42.0, summary="low") for name in ids], **WHO)
+    raised = {c.name: c for c in (to_contract(app.decode(n))
+                                  for n in app.recorder.select_notifications(1, 100))
+              if isinstance(c, AlertRaised)}
+    assert raised["nps-trial"].trial is True and raised["nps-live"].trial is False

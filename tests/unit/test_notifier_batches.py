@@ -112,7 +112,7 @@ def test_a_channel_secret_is_opened_once_per_change_not_per_send(store_env):
     assert job.target.secret == "n3w-s3cret-n3w-s3cret" and sealer.opened == 2
 
 
-def test_a_consumer_batch_checks_the_configuration_once(app):
+def test_a_consumer_batch_checks_the_configuration_and_quiet_rules_once(app):
     oncall, _ = setup_routing(app)
     app.reads.latest_versions = checks = Counting(app.reads.latest_versions)
 
@@ -122,7 +122,7 @@ def test_a_consumer_batch_checks_the_configuration_once(app):
             app.handle_incident_opened(envelope, contract, tracking)
 
     app.save_batch(batch)
-    assert checks.calls == 1
+    assert checks.calls == 2  # the channels and policies once, the routes and quiet rules once
     assert status(app, Delivery.create_id("inc-c14", "incident.opened", oncall)) is (
         DeliveryStatus.PENDING)
 

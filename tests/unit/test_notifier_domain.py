@@ -337,13 +337,16 @@ def test_an_opened_incident_schedules_deliveries_and_a_timer_and_a_redelivery_ad
     assert app.already_processed(Tracking("INCIDENTS", 2))
 
 
-def test_an_incident_no_policy_covers_is_recorded_as_processed_without_events(app):
+def test_an_incident_no_policy_covers_records_only_why_nobody_is_told(app):
     setup_routing(app)
     head = app.recorder.max_notification_id()
     envelope, contract, tracking = opened("inc-8", severity="P3")
     app.handle_incident_opened(envelope, contract, tracking)
-    assert app.recorder.max_notification_id() == head
+    # One event: the opening (its labels fire for inhibition rules), no delivery, no timer.
+    assert app.recorder.max_notification_id() == head + 1
     assert app.already_processed(tracking)
+    [route] = app.opening("inc-8")["routes"]
+    assert route["policies"] == [] and "no enabled policy covers severity 'P3'" in route["note"]
 
 
 def test_two_replicas_claiming_the_same_attempt_collide_on_save(app):

@@ -251,6 +251,10 @@ class RuleSpec(Strict):
     clear_after: Count | DurationText = 1
     budget: Budget | None = None
     enabled: bool = True
+    # Trial mode (内部试运行): the rule raises alerts that open incidents as usual, but the
+    # notifier tells nobody about them; their timelines say so.
+    trial: bool = Field(False, description="trial mode (内部试运行): alerts are raised and "
+                        "incidents opened, but nobody is notified")
 
     @model_validator(mode="after")
     def _coherent(self) -> RuleSpec:
@@ -296,4 +300,7 @@ def load_rules_file(text: str) -> RulesFile:
 def definition_of(rule: RuleSpec) -> dict[str, Any]:
     """A rule's stored JSON form: what was said, without the unset options; `rules apply`
     compares these to decide what changed."""
-    return rule.model_dump(mode="json", by_alias=True, exclude_none=True)
+    definition = rule.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if not definition.get("trial"):  # rules stored before trial mode read the same as before
+        definition.pop("trial", None)
+    return definition

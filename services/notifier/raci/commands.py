@@ -10,7 +10,7 @@ from typing import Any
 from services.notifier.raci.capa import CapaDeadlines
 from services.notifier.raci.chase import Chasing
 from services.notifier.raci.deadline import Deadline, MetEarly, deadline_id
-from services.notifier.raci.opening import OpeningPlan, plan_opening
+from services.notifier.raci.opening import OpeningPlan, StaffedOpening, plan_opening
 from services.notifier.raci.reach import Why, reach
 from services.notifier.raci.rules import RACI_RULES_ID, Raci, RaciRules, normalised
 from services.notifier.raci.stages import StageDeadlines
@@ -60,6 +60,14 @@ class RaciCommands(StageDeadlines, CapaDeadlines, Chasing):
                                    "matrix (no row for its severity when it opened, or "
                                    "unknown here)")
         return staffing_view(staffing)
+
+    def raci_staffed(self, incident_id: str) -> StaffedOpening:
+        """The people staffed when the incident opened, to be told now (a hold released):
+        nothing when no matrix row staffed it."""
+        staffing = self.get_or_none(Staffing.create_id(incident_id))
+        if not isinstance(staffing, Staffing):
+            return StaffedOpening()
+        return StaffedOpening(staffing, [], self.org_chart())
 
     # -- the incident's lifecycle -----------------------------------------------------------
     def raci_opening(self, contract: IncidentOpened, incident: dict[str, str], at: datetime,

@@ -21,7 +21,7 @@ TOLD_AT_OPENING = (Raci.RESPONSIBLE, Raci.ACCOUNTABLE, Raci.INFORMED)
 
 
 @dataclass(frozen=True)
-class Opening:
+class StaffedOpening:
     staffing: Staffing | None = None
     deadlines: list[Deadline] = field(default_factory=list)
     chart: OrgChart | None = None  # the organisation it was staffed from
@@ -35,8 +35,11 @@ class Opening:
     def created(self) -> list[Any]:
         return [self.staffing, *self.deadlines] if self.staffing is not None else []
 
-    def new(self, existing: set[UUID]) -> list[Any]:
-        return [a for a in self.created if a.id not in existing]
+    def new(self, existing: set[UUID], deadlines: bool = True) -> list[Any]:
+        """What is not stored yet; without the deadlines when nobody is to be chased (the
+        incident's notifications are held)."""
+        return [a for a in self.created if a.id not in existing
+                and (deadlines or not isinstance(a, Deadline))]
 
     def recipients(self, ladder: list[Recipient], routing: Routing) -> list[Recipient]:
         """The ladder's step 0, then the RACI people it did not already reach."""
@@ -54,11 +57,11 @@ class OpeningPlan:
     cached configuration, then again once it is refreshed), each made once: the organisation
     is read only when a matrix row applies, so incidents without one cost nothing more."""
 
-    def __init__(self, decide: Callable[[RaciRules | None], Opening]) -> None:
+    def __init__(self, decide: Callable[[RaciRules | None], StaffedOpening]) -> None:
         self._decide = decide
-        self._made: dict[int | None, Opening] = {}
+        self._made: dict[int | None, StaffedOpening] = {}
 
-    def of(self, routing: Routing) -> Opening:
+    def of(self, routing: Routing) -> StaffedOpening:
         rules = routing.raci
         key = rules.version if rules is not None else None
         if key not in self._made:
@@ -69,11 +72,11 @@ class OpeningPlan:
 def plan_opening(rules: RaciRules | None, chart: Callable[[], OrgChart],
                  incident: dict[str, str], labels: dict[str, str] | None,
                  respond_by: datetime, resolve_by: datetime, opened_at: datetime,
-                 at: datetime, actor: str, cause: dict) -> Opening:
+                 at: datetime, actor: str, cause: dict) -> StaffedOpening:
     """Nothing when no matrix row covers the severity: the incident is staffed by hand."""
     row = rules.roles_for(incident["severity"]) if rules is not None else None
     if row is None:
-        return Opening()
+        return StaffedOpening()
     organisation = chart()
     found = find_people(organisation, incident["entity"], labels, row)
     staffing = Staffing.record(incident=incident, found=found, at=at, actor=actor, cause=cause)
@@ -81,4 +84,4 @@ def plan_opening(rules: RaciRules | None, chart: Callable[[], OrgChart],
                                    due_at=due_at, responsible=staffing.responsible,
                                    settings=rules.deadlines, at=at, actor=actor, cause=cause)
                  for kind, due_at in (("respond", respond_by), ("resolve", resolve_by))]
-    return Opening(staffing, deadlines, organisation)
+    return StaffedOpening(staffing, deadlines, organisation)
