@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shared.bus.connection import inbox_prefix
-from shared.bus.streams import PRODUCERS, stream_name
+from shared.bus.streams import PRODUCERS
 from shared.contracts import DEAD_LETTER_PREFIX
 
 ADMIN = "closedloop"  # provisions streams, lists and replays dead letters (`closedloop dlq`)

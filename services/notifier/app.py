@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,10 +17,10 @@ from services.notifier.configuration import Configuration
 from services.notifier.directory import Organisation, OrganisationCommands
 from services.notifier.directory.cache import OrgCache
 from services.notifier.domain import (
-    ChannelNotFound, Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationNotFound,
-    EscalationPolicy, EscalationStatus, Reason, Target, TargetKind,
+    Delivery, DeliveryNotFound, Directory, EarlyStop, Escalation, EscalationPolicy, Reason,
 )
 from services.notifier.domain.ladder import merge
+from services.notifier.escalating import Escalating
 from services.notifier.handoff import Handoff
 from services.notifier.holds.commands import Holding
 from services.notifier.holds.decision import labels_of, routed
@@ -30,12 +30,11 @@ from services.notifier.quiet.commands import Quieting
 from services.notifier.quiet.index import QuietIndex
 from services.notifier.raci.commands import RaciCommands
 from services.notifier.raci.opening import StaffedOpening
-from services.notifier.raci.staffing import Staffing
-from services.notifier.recipients import Recipient, Resolution, resolve
+from services.notifier.recipients import Recipient, resolve
 from services.notifier.sealing import Sealer
 from services.notifier.store_reads import StoreReads
 from services.notifier.views import attempt_history, delivery_view
-from shared.causation import from_message, from_timer
+from shared.causation import from_message
 from shared.clock import Clock
 from shared.contracts import (
     CloudEvent, IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved,
@@ -44,12 +43,11 @@ from shared.store import IntegrityError, ServiceApplication, Tracking
 
 log = logging.getLogger(__name__)
 
-ESCALATE_WORKER = "notifier.escalate_due"
 OPENED = str(Reason.INCIDENT_OPENED)
 
 
 class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Quieting, Holding,
-                          Schedules,
+                          Schedules, Escalating,
                           Attempts, ServiceApplication):
     # Every channel and policy is listed in the directory; every person, team and unit in
     # the organisation; every quiet rule in its index.
@@ -240,94 +238,6 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
         self.handoff.committed((r.domain_event.originator_id, r.domain_event.attempt)
                                for r in recordings
                                if isinstance(r.domain_event, Delivery.AttemptStarted))
-
-    def _start_escalation(self, incident: dict[str, str], started_at: datetime,
-                          policies: list[EscalationPolicy], routing: Routing, at: datetime,
-                          actor: str, cause: dict) -> Escalation | None:
-        # One ladder per incident: when several policies match, their ladders merge step by
-        # step (ladder.merge).
-        if not policies:
-            return None
-        ladder = merge([p.ladder for p in policies])
-        names = {}
-        for cid in ladder.channel_ids():
-            try:
-                names[cid] = routing.channel(cid).name
-            except ChannelNotFound:
-                continue  # said when its step fires
-        return Escalation.start(
-            incident=incident, opened_at=started_at, ladder=ladder,
-            policy_ids=[str(p.id) for p in policies], channel_names=names, at=at,
-            actor=actor, cause=cause)
-
-    def _not_restarted(self, incident: dict[str, str]) -> None:
-        if isinstance(self.get_or_none(Escalation.create_id(incident["incident_id"])), EarlyStop):
-            log.info("incident %s was acknowledged before it reached the notifier: no escalation",
-                     incident["ref"])
-        # else a redelivered message: the timer already runs
-
-    # -- worker commands ------------------------------------------------------------------
-    def escalate(self, incident_id: str, at: datetime) -> list[str]:
-        """Fire the incident's due step (once: the guard refuses a second time), resolving
-        its targets now, and schedule its messages in the same save. Returns the new
-        delivery ids."""
-        escalation = self.get_or_none(Escalation.create_id(incident_id))
-        if not isinstance(escalation, Escalation):
-            raise EscalationNotFound(f"incident {incident_id} has no escalation")
-        cause = {**from_timer(ESCALATE_WORKER), "correlation_id": escalation.correlation_id}
-        incident = {"incident_id": escalation.incident_id, "ref": escalation.ref,
-                    "severity": escalation.severity, "title": escalation.title,
-                    "entity": escalation.entity}
-        if escalation.status is EscalationStatus.ACKNOWLEDGED:
-            return self._retrigger(escalation, incident, at, cause)
-        fired = escalation.due_step(at)
-        targets = escalation.ladder.targets(fired.step)
-
-        def created_by_it(routing: Routing) -> list[UUID]:
-            return [r.delivery_id(incident_id, fired.reason)
-                    for r in resolve(targets, incident, at, routing, self).recipients]
-
-        routing, existing = self.config_cache.current(also=created_by_it)
-        resolution = resolve(targets, incident, at, routing, self)
-        escalation.escalate([r.told() for r in resolution.recipients], at, ESCALATE_WORKER, cause,
-                            resolution.unresolved)
-        deliveries = self._schedule(incident, resolution.recipients, fired.reason, at, at,
-                                    ESCALATE_WORKER, cause, existing)
-        self._claim_at_once(deliveries, routing, at)
-        self.save(escalation, *deliveries)
-        return [str(d.id) for d in deliveries]
-
-    def _retrigger(self, escalation: Escalation, incident: dict[str, str], at: datetime,
-                   cause: dict) -> list[str]:
-        """Acknowledged and still not resolved: remind whoever acknowledged and the
-        incident's Responsible (or, when none can be reached, those told first) and let the
-        ladder resume."""
-        by = escalation.retrigger_due(at)
-        reason = escalation.retrigger_reason
-
-        staffing = self.get_or_none(Staffing.create_id(incident["incident_id"]))
-        responsible = staffing.responsible if isinstance(staffing, Staffing) else []
-        people = [Target(TargetKind.PERSON, h) for h in dict.fromkeys([by, *responsible])]
-
-        def reminded(routing: Routing) -> Resolution:
-            found = resolve(people, incident, at, routing, self)
-            if found.recipients:
-                return found
-            first = resolve(escalation.ladder.targets(0), incident, at, routing, self)
-            return Resolution(first.recipients, found.unresolved + first.unresolved)
-
-        routing, existing = self.config_cache.current(
-            also=lambda r: [x.delivery_id(incident["incident_id"], reason)
-                            for x in reminded(r).recipients])
-        found = reminded(routing)
-        recipients = found.recipients
-        escalation.retrigger([r.told() for r in recipients], at, ESCALATE_WORKER, cause,
-                             found.unresolved)
-        deliveries = self._schedule(incident, recipients, reason, at, at, ESCALATE_WORKER,
-                                    cause, existing)
-        self._claim_at_once(deliveries, routing, at)
-        self.save(escalation, *deliveries)
-        return [str(d.id) for d in deliveries]
 
     # -- queries --------------------------------------------------------------------------
     def delivery(self, delivery_id: UUID) -> dict:

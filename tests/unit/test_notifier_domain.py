@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from cryptography.fernet import Fernet
 
-from services.notifier.app import EscalationNotFound, NotifierApplication
+from services.notifier.app import NotifierApplication
+from services.notifier.domain import EscalationNotFound
 from services.notifier.domain import (
     ATTEMPT_LEASE, AttemptRefused, Channel, Delivery, DeliveryStatus, Directory, EarlyStop,
     Escalation,
