@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -198,6 +198,26 @@ async def fire_due_escalations(runtime: Any) -> None:
                     continue
             log.info("incident %s escalated: %d message(s) scheduled",
                      row["incident_id"], len(scheduled))
+
+
+async def act_on_due_rows(runtime: Any, query: str, span: str,
+                          act: Callable[[asyncpg.Record, datetime], Any],
+                          describe: Callable[[asyncpg.Record], dict[str, str]]) -> None:
+    """One pass of a timer worker: lock the due rows (`query` takes now and a limit, FOR
+    UPDATE SKIP LOCKED), run `act(row, now)` for each in a thread, and log what it did or
+    why its aggregate refused (another replica, or a lagging read model, was first)."""
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(query, now, runtime.settings.worker_batch)
+        for row in rows:
+            attributes = describe(row)
+            with tracer.start_as_current_span(span, attributes=attributes):
+                try:
+                    outcome = await asyncio.to_thread(act, row, now)
+                except REFUSED as refused:
+                    log.info("%s %s: refused: %s", span, attributes, refused)
+                    continue
+            log.info("%s %s: %s", span, attributes, outcome)
 
 
 async def _survive(work: Awaitable[Any], name: str) -> Any:

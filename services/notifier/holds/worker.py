@@ -4,16 +4,12 @@ FOR UPDATE SKIP LOCKED, and the opening's guard refuses a look at a version othe
 one the row showed, so two passes never release (or re-hold) the same incident twice."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from opentelemetry import trace
-
-from services.notifier.workers import REFUSED, _survive
+from services.notifier.workers import _survive, act_on_due_rows
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("closedloop.notifier")
 
 DUE_HOLDS = """
     SELECT incident_id, version FROM openings
@@ -33,17 +29,8 @@ async def release_held(runtime: Any) -> None:
 
 
 async def recheck_due_holds(runtime: Any) -> None:
-    app, now = runtime.application, runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(DUE_HOLDS, now, runtime.settings.worker_batch)
-        for row in rows:
-            attributes = {"closedloop.incident_id": row["incident_id"]}
-            with tracer.start_as_current_span("notifier.ReleaseHeld.recheck",
-                                              attributes=attributes):
-                try:
-                    outcome = await asyncio.to_thread(app.release_held, row["incident_id"],
-                                                      row["version"], now)
-                except REFUSED as refused:
-                    log.info("hold of incident %s not looked at: %s", row["incident_id"], refused)
-                    continue
-            log.info("incident %s: %s", row["incident_id"], outcome)
+    app = runtime.application
+    await act_on_due_rows(
+        runtime, DUE_HOLDS, "notifier.ReleaseHeld.recheck",
+        lambda row, now: app.release_held(row["incident_id"], row["version"], now),
+        lambda row: {"closedloop.incident_id": row["incident_id"]})

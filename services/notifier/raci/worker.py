@@ -7,12 +7,9 @@ import asyncio
 import logging
 from typing import Any
 
-from opentelemetry import trace
-
-from services.notifier.workers import REFUSED, _survive
+from services.notifier.workers import _survive, act_on_due_rows
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("closedloop.notifier")
 
 DUE_DEADLINES = """
     SELECT id, ref, key FROM deadlines
@@ -29,16 +26,8 @@ async def chase_due(runtime: Any) -> None:
 
 
 async def fire_due_chases(runtime: Any) -> None:
-    app, now = runtime.application, runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(DUE_DEADLINES, now, runtime.settings.worker_batch)
-        for row in rows:
-            attributes = {"closedloop.deadline": row["key"], "closedloop.ref": row["ref"]}
-            with tracer.start_as_current_span("notifier.ChaseDue.fire", attributes=attributes):
-                try:
-                    scheduled = await asyncio.to_thread(app.chase, row["id"], now)
-                except REFUSED as refused:
-                    log.info("deadline %s of %s not chased: %s", row["key"], row["ref"], refused)
-                    continue
-            log.info("incident %s: deadline %s chased, %d message(s) scheduled", row["ref"],
-                     row["key"], len(scheduled))
+    app = runtime.application
+    await act_on_due_rows(
+        runtime, DUE_DEADLINES, "notifier.ChaseDue.fire",
+        lambda row, now: f"{len(app.chase(row['id'], now))} message(s) scheduled",
+        lambda row: {"closedloop.deadline": row["key"], "closedloop.ref": row["ref"]})
