@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from shared.bus.relay import translator
 from shared.contracts import (
-    IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved, IncidentSlaBreached,
+    IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved, IncidentRoleAssigned,
+    IncidentSlaBreached,
 )
 
 from services.incidents.domain import Incident
@@ -43,6 +44,12 @@ def _resolved(e: Incident.Resolved) -> IncidentResolved:
         verdict=getattr(e, "verdict", "confirmed"), status=e.status)
 
 
+def _role_assigned(e: Incident.RoleAssigned) -> IncidentRoleAssigned:
+    return IncidentRoleAssigned(incident_id=str(e.originator_id), ref=getattr(e, "ref", None),
+                                role=e.role, person=e.person, via=getattr(e, "via", "hand"),
+                                at=e.at)
+
+
 def _sla_breached(e: Incident.SlaBreached) -> IncidentSlaBreached:
     return IncidentSlaBreached(incident_id=str(e.originator_id), ref=e.ref, severity=e.severity,
                                kind=e.kind, deadline=e.deadline, at=e.at)
@@ -57,6 +64,7 @@ _TABLE = {
     Incident.Opened: _opened,
     Incident.Acknowledged: _acknowledged,
     Incident.Resolved: _resolved,
+    Incident.RoleAssigned: _role_assigned,
     Incident.SlaBreached: _sla_breached,
     Incident.Closed: _closed,
     **STAGE_STEPS,

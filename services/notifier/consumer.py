@@ -6,7 +6,7 @@ from services.notifier.app import NotifierApplication
 from shared.bus.consumer import Subscription
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, IncidentAcknowledged,
-    IncidentClosed, IncidentOpened, IncidentResolved, IncidentStageEntered,
+    IncidentClosed, IncidentOpened, IncidentResolved, IncidentRoleAssigned, IncidentStageEntered,
 )
 
 
@@ -17,6 +17,7 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentResolved: app.handle_incident_resolved,
         IncidentClosed: app.handle_incident_closed,
         IncidentStageEntered: app.handle_incident_stage_entered,
+        IncidentRoleAssigned: app.handle_incident_role_assigned,
     }), Subscription(stream="CAPA", handlers={
         CapaActionAdded: app.handle_capa_action_added,
         CapaActionCompleted: app.handle_capa_action_completed,

@@ -104,6 +104,21 @@ class IncidentStageEntered(Contract):
     due_by: datetime | None = None  # when the producer knows the stage's time box
 
 
+class IncidentRoleAssigned(Contract):
+    """Someone was given a RACI role on the incident after it opened: by hand (`via` "hand")
+    or by acknowledging it with nobody responsible yet (`via` "acknowledged"). Responsible and
+    Accountable name one person, so `person` replaces whoever held them; Consulted and
+    Informed are added to."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "role", "assigned"
+    incident_id: str
+    role: str  # responsible, accountable, consulted, informed
+    person: str
+    at: datetime
+    ref: str | None = None  # absent from assignments recorded before it was published
+    via: str = "hand"
+
+
 class IncidentSlaBreached(Contract):
     PRODUCER, AGGREGATE, EVENT = "incidents", "sla", "breached"
     incident_id: str
@@ -284,8 +299,10 @@ CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
-        IncidentSlaBreached, IncidentStageEntered, IncidentClosed, NotificationDelivered, NotificationFailed, EscalationTriggered,
-        IncidentStaffed, NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted,
+        IncidentSlaBreached, IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
+        NotificationDelivered, NotificationFailed, EscalationTriggered, IncidentStaffed,
+        NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
+        CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed,
     )
 }

@@ -14,7 +14,7 @@ from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded, CloudEvent,
     Contract, EscalationTriggered, IncidentAcknowledged, IncidentClosed, IncidentOpened,
-    IncidentResolved, IncidentStageEntered, NotificationDelivered,
+    IncidentResolved, IncidentRoleAssigned, IncidentStageEntered, NotificationDelivered,
 )
 from shared.store import Tracking
 
@@ -256,9 +256,13 @@ def test_the_lifecycle_and_the_time_boxed_stages_become_public_contracts():
     incident.close("capa-1", "cause", 1, T0, "capa", CAUSE)
     contracts = [c for c in map(to_contract, incident.collect_events()) if c is not None]
     assert [type(c) for c in contracts] == [IncidentOpened, IncidentAcknowledged,
-                                            IncidentResolved, IncidentStageEntered,
-                                            IncidentClosed]
-    opened, _, resolved, planning, closed = contracts
+                                            IncidentRoleAssigned, IncidentResolved,
+                                            IncidentStageEntered, IncidentClosed]
+    opened, _, taken, resolved, planning, closed = contracts
+    # Who resolves an incident nobody acknowledged took it on: the notifier follows, and
+    # does not tell them what they just did.
+    assert (taken.role, taken.person, taken.via) == ("responsible", "alice", "acknowledged")
+    assert taken.ref == opened.ref
     assert (opened.ref, opened.alert_id, opened.severity) == ("P0-2026-11-001", "a-1", "P0")
     assert opened.respond_by == T0 + timedelta(minutes=5)
     assert (resolved.by, resolved.summary, resolved.entity) == ("alice", "fixed", "store-42")
@@ -490,6 +494,12 @@ def test_raci_roles_one_responsible_one_accountable_many_consulted_and_informed(
     incident.close("c", "root", 1, T0, "capa", CAUSE)
     with pytest.raises(IncidentFinished, match="cannot change who is informed"):
         incident.assign(RaciRole.INFORMED, "late", T0, "lead", CAUSE)
+    assigned = [c for c in map(to_contract, incident.collect_events())
+                if isinstance(c, IncidentRoleAssigned)]
+    assert [(c.role, c.person, c.via) for c in assigned] == [
+        ("responsible", "alice", "acknowledged"), ("responsible", "bob", "hand"),
+        ("accountable", "region-east", "hand"), ("consulted", "dba", "hand"),
+        ("consulted", "network", "hand"), ("informed", "store-042", "hand")]
 
 
 def test_staffing_from_the_raci_matrix_fills_roles_nobody_was_given():

@@ -18,7 +18,7 @@ from services.notifier.raci.deadline import (
     Deadline, DeadlineNotDue, DeadlineNotWaiting, DeadlineStatus, Phase, deadline_id,
 )
 from services.notifier.raci.reach import one_level_up
-from services.notifier.raci.rules import InvalidRaci, normalised
+from services.notifier.raci.rules import InvalidRaci, Raci, normalised
 from services.notifier.raci.staffing import Staffing, find_people
 from shared.clock import ManualClock
 from shared.contracts import (
@@ -64,6 +64,24 @@ def test_the_seed_matrix_names_people_for_a_p0_on_a_store():
                             "consulted": [], "informed": ["wang.jianguo"]}
     assert found.accountable_at == [{"role": "战区负责人", "unit": "south"}]
     assert found.unresolved == [] and found.unit == "store-017"
+
+
+def test_a_letter_given_by_hand_replaces_r_and_a_and_adds_to_c_and_i():
+    found = find_people(chart(), "store-017", None, normalised(SEED, None)[0]["P0"])
+    incident = {"incident_id": "inc-1", "ref": "P0-1", "severity": "P0", "title": "t",
+                "entity": "store-017"}
+    staffing = Staffing.record(incident=incident, found=found, at=T0, actor="notifier",
+                               cause=CAUSE)
+    # One of the matrix's two Responsibles named by hand becomes the only one.
+    assert staffing.assign(Raci.RESPONSIBLE, "li.na", T0, "notifier", CAUSE)
+    assert staffing.responsible == ["li.na"]
+    assert staffing.assign(Raci.RESPONSIBLE, "sun.hao", T0, "notifier", CAUSE)
+    assert staffing.assign(Raci.INFORMED, "zhou.min", T0, "notifier", CAUSE)
+    assert not staffing.assign(Raci.RESPONSIBLE, "sun.hao", T0, "notifier", CAUSE)
+    assert not staffing.assign(Raci.INFORMED, "zhou.min", T0, "notifier", CAUSE)
+    assert staffing.assign(Raci.ACCOUNTABLE, "zhao.lei", T0, "notifier", CAUSE) is False
+    assert (staffing.responsible, staffing.accountable, staffing.informed) == (
+        ["sun.hao"], ["zhao.lei"], ["wang.jianguo", "zhou.min"])
 
 
 def test_roles_nobody_holds_are_listed_unresolved():

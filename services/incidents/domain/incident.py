@@ -109,14 +109,15 @@ class Incident(Aggregate):
                           at=at, actor=actor, cause=cause)
         if not self.raci[RaciRole.RESPONSIBLE]:  # who takes it on is responsible until told
             self._role_assigned(role=str(RaciRole.RESPONSIBLE), person=by, at=at, actor=actor,
-                                cause=cause)
+                                cause=cause, via="acknowledged", ref=self.ref)
 
     # -- RACI ----------------------------------------------------------------------------------
     def assign(self, role: RaciRole, person: str, at: datetime, actor: str,
                cause: dict[str, Any]) -> None:
         self.check_not_finished(f"change who is {role}")
         if person not in self.raci[role]:
-            self._role_assigned(role=str(role), person=person, at=at, actor=actor, cause=cause)
+            self._role_assigned(role=str(role), person=person, at=at, actor=actor, cause=cause,
+                                ref=self.ref)
 
     def staff(self, raci: dict[str, list[str]], unresolved: list[str], at: datetime,
               actor: str, cause: dict[str, Any]) -> None:
@@ -140,7 +141,7 @@ class Incident(Aggregate):
 
     @event("RoleAssigned")
     def _role_assigned(self, role: str, person: str, at: datetime, actor: str,
-                       cause: dict[str, Any]) -> None:
+                       cause: dict[str, Any], via: str = "hand", ref: str | None = None) -> None:
         role = RaciRole(role)
         self.raci[role] = [person] if role.single else [*self.raci[role], person]
 

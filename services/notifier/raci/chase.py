@@ -10,11 +10,13 @@ from services.notifier.config_cache import Routing
 from services.notifier.directory.chart import OrgChart
 from services.notifier.raci.deadline import Deadline, Phase
 from services.notifier.raci.reach import Why, one_level_up, reach, unreachable
+from services.notifier.raci.staffing import Staffing
 from services.notifier.recipients import Recipient
 from shared.causation import from_timer
 from shared.errors import NotFound
 
 CHASE_WORKER = "notifier.chase_due"
+OWNED = "action:"  # a CAPA action's due date: its Responsible is the action's owner
 
 
 class DeadlineNotFound(NotFound):
@@ -33,7 +35,9 @@ class Chasing:
         cause = {**from_timer(CHASE_WORKER), "correlation_id": deadline.correlation_id}
         phase = deadline.due_phase(at)
         reason, chart = deadline.reason(phase), self.org_chart()
-        handles, why, unresolved = chased_people(deadline, phase, chart)
+        staffing = self.get_or_none(Staffing.create_id(deadline.incident_id))
+        handles, why, unresolved = chased_people(
+            deadline, phase, chart, staffing if isinstance(staffing, Staffing) else None)
 
         def told(routing: Routing) -> list[Recipient]:
             return reach(handles, why, chart, routing)
@@ -54,15 +58,22 @@ class Chasing:
         return [str(d.id) for d in deliveries]
 
 
-def chased_people(deadline: Deadline, phase: Phase,
-                  chart: OrgChart) -> tuple[list[str], Why, list[str]]:
-    """Handles told in this phase, what chose them, and what could not be found."""
+def chased_people(deadline: Deadline, phase: Phase, chart: OrgChart,
+                  staffing: Staffing | None = None) -> tuple[list[str], Why, list[str]]:
+    """Handles told in this phase, what chose them, and what could not be found. The
+    incident's people as they are now (someone reassigned by hand is chased, not who the
+    matrix named at opening); a CAPA deadline's Responsible stays the action's owner."""
+    responsible, accountable = deadline.responsible, deadline.accountable
+    if staffing is not None:
+        accountable = staffing.accountable
+        if not deadline.key.startswith(OWNED):
+            responsible = staffing.responsible
     if phase is Phase.WARNING:
-        return deadline.responsible, Why("raci", "responsible"), (
-            [] if deadline.responsible else ["responsible: nobody named"])
+        return responsible, Why("raci", "responsible"), (
+            [] if responsible else ["responsible: nobody named"])
     if phase is Phase.DEADLINE:
-        return deadline.accountable, Why("raci", "accountable"), (
-            [] if deadline.accountable else ["accountable: nobody named"])
+        return accountable, Why("raci", "accountable"), (
+            [] if accountable else ["accountable: nobody named"])
     unit = chart.unit_for(deadline.incident["entity"])
     up = one_level_up(chart, deadline.accountable_at, deadline.up_roles,
                       unit["key"] if unit else None)

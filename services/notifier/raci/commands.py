@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from services.notifier.raci.assignment import Assignments
 from services.notifier.raci.capa import CapaDeadlines
 from services.notifier.raci.chase import Chasing
 from services.notifier.raci.deadline import Deadline, MetEarly, deadline_id
@@ -29,7 +30,7 @@ class StaffingNotFound(NotFound):
     pass
 
 
-class RaciCommands(StageDeadlines, CapaDeadlines, Chasing):
+class RaciCommands(StageDeadlines, CapaDeadlines, Chasing, Assignments):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 

@@ -18,6 +18,9 @@ from services.notifier.raci.deadline import Deadline
 from services.notifier.raci.rules import Raci
 
 
+MANY = (Raci.CONSULTED, Raci.INFORMED)  # the letters more than one person holds
+
+
 @dataclass(frozen=True)
 class Found:
     people: dict[str, list[str]]  # RACI letter → handles, in matrix order, each once
@@ -84,6 +87,23 @@ class Staffing(Aggregate):
 
     def people(self, letter: Raci) -> list[str]:
         return list(getattr(self, str(letter)))
+
+    def assign(self, letter: Raci, person: str, at: datetime, actor: str,
+               cause: Cause) -> bool:
+        """Someone given a letter on the incident after it opened: Responsible and
+        Accountable name one person (the new one replaces), Consulted and Informed are
+        added to. False (nothing recorded) when they hold it already."""
+        if person in self.people(letter) and (len(self.people(letter)) == 1
+                                              or letter in MANY):
+            return False
+        self._assigned(letter=str(letter), person=person, at=at, actor=actor, cause=cause)
+        return True
+
+    @event("Assigned")
+    def _assigned(self, letter: str, person: str, at: datetime, actor: str,
+                  cause: Cause) -> None:
+        people = self.people(Raci(letter))
+        setattr(self, letter, [*people, person] if Raci(letter) in MANY else [person])
 
     def deadline(self, *, key: str, kind: str, subject: str | None, started_at: datetime,
                  due_at: datetime, responsible: list[str], settings: dict[str, Any],
