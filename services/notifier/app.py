@@ -96,7 +96,8 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
         else:
             held = hold is not None
             opening = self.record_opening(incident, labels, contract.trial, routes, policies,
-                                          hold, at, cause, escalation_id in existing)
+                                          hold, at, cause, escalation_id in existing,
+                                          sla_of(contract))
         if held:  # staffed (the incident shows its people), but nobody told or chased
             self.save_tracked(opening, *staffed.new(existing, deadlines=False),
                               tracking=tracking)
@@ -247,6 +248,13 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
             raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
         delivery = self._delivery(delivery_id)
         return {**delivery_view(delivery), "history": attempt_history(events)}
+
+
+def sla_of(contract: IncidentOpened) -> dict[str, float]:
+    """The time the incident had to be acknowledged and resolved, in seconds from its
+    opening: a held incident is given the same once its hold is released."""
+    return {kind: (due - contract.opened_at).total_seconds()
+            for kind, due in (("respond", contract.respond_by), ("resolve", contract.resolve_by))}
 
 
 def incident_of(contract: IncidentOpened) -> dict[str, str]:

@@ -173,7 +173,8 @@ def test_an_overdue_verification_chases_the_accountable_manager_then_one_level_u
     [up] = [json.loads(r["body"]) for r in receiver.received("/im", iid)
             if json.loads(r["body"])["reason"] == "late.verification.up"]
     assert up["about"]["subject"] == "A-1" and up["about"]["deadline"] == "verification"
-    assert deadline(notifier, iid, "verification:A-1")["fired"] == ["warning", "deadline", "up"]
+    wait_until(lambda: deadline(notifier, iid, "verification:A-1")["fired"] == [
+        "warning", "deadline", "up"], WAIT, "the read model showing each phase fired once")
 
     publish(nats_url, CapaActionVerified(
         capa_id="c-1", incident_id=iid, action_id="A-1", kind="corrective", owner="李娜",
@@ -185,3 +186,31 @@ def test_an_overdue_verification_chases_the_accountable_manager_then_one_level_u
     assert items[0]["target"] == "up:运营总监@hq" and items[0]["person"] == "wang.jianguo"
     # Nothing else was late: respond and resolve were met, the action was done in time.
     assert not told(receiver, iid, "late.respond") and not told(receiver, iid, "late.action")
+
+
+def test_a_held_incident_is_chased_from_its_release_with_the_time_it_had(
+        notifier, receiver, nats_url, clock):
+    store_network(notifier, receiver)
+    with notifier.client(MANAGER_KEY) as manager:
+        silence = manager.post("/v1/silences", json={
+            "matchers": ['entity="store-017"'], "comment": "门店装修",
+            "ends_at": (clock.now() + timedelta(hours=2)).isoformat()})
+        assert silence.status_code == 201, silence.text
+    incident = incident_opened(clock).model_copy(update={"entity": "store-017"})
+    iid = incident.incident_id
+    publish(nats_url, incident)
+    with notifier.client(VIEWER_KEY) as viewer:
+        wait_until(lambda: viewer.get(f"/v1/staffings/{iid}").status_code == 200, WAIT,
+                   "staffed while held")
+    clock.advance(timedelta(minutes=30))  # past its respond deadline: nobody was told
+    assert deadline(notifier, iid, "respond") is None and not told(receiver, iid)
+
+    clock.advance(timedelta(minutes=90))  # the silence ends: told, and chased from now
+    respond = wait_until(lambda: deadline(notifier, iid, "respond"), WAIT, "its deadlines")
+    assert respond["due_at"].startswith((clock.now() + timedelta(minutes=15))
+                                        .isoformat()[:16])
+    assert deadline(notifier, iid, "resolve")["status"] == "waiting"
+    clock.advance(timedelta(minutes=12))
+    wait_until(lambda: told(receiver, iid, "late.respond"), WAIT, "the warning")
+    assert told(receiver, iid, "late.respond") == [
+        ("late.respond.warning", "li.na"), ("late.respond.warning", "zhou.min")]

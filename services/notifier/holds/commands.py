@@ -55,16 +55,18 @@ class Holding:
 
     def record_opening(self, incident: dict[str, str], labels: dict[str, str], trial: bool,
                        routes: list[dict], policies: list[Any], hold: dict[str, Any] | None,
-                       at: datetime, cause: dict, stopped_early: bool) -> Opening:
+                       at: datetime, cause: dict, stopped_early: bool,
+                       sla: dict[str, float]) -> Opening:
         """`stopped_early`: an acknowledgement or resolution may have overtaken the opening
-        (EarlyStop); a resolution means its alert fires no more."""
+        (EarlyStop); a resolution means its alert fires no more. `sla`: seconds it had to
+        be acknowledged and resolved (given again from a release)."""
         if hold is not None:
             log.info("incident %s: notifications held by %s %s", incident["ref"], hold["kind"],
                      hold.get("name") or hold.get("id"))
         opening = Opening.record(
             incident=incident, labels=labels, trial=trial, routes=routes,
             policy_ids=[str(p.id) for p in policies], hold=hold, recheck_at=recheck_at(hold),
-            at=at, actor="notifier", cause=cause)
+            sla=sla, at=at, actor="notifier", cause=cause)
         stop = (self.get_or_none(Escalation.create_id(incident["incident_id"]))  # type: ignore[attr-defined]
                 if stopped_early else None)
         if isinstance(stop, EarlyStop) and not stop.why.startswith("acknowledged"):
@@ -123,7 +125,9 @@ class Holding:
                         RELEASE_WORKER, cause)
         told = self._tell(incident, policies, routing, at, at,  # type: ignore[attr-defined]
                           RELEASE_WORKER, cause, existing, staffed)
-        self.save(opening, *told)  # type: ignore[attr-defined]
+        chased = self.raci_deadlines_from(  # type: ignore[attr-defined]
+            incident_id, opening.sla, at, RELEASE_WORKER, cause)
+        self.save(opening, *told, *chased)  # type: ignore[attr-defined]
         return "released"
 
     # -- queries --------------------------------------------------------------------------

@@ -38,13 +38,15 @@ class Opening(Aggregate):
     @event("Recorded")
     def __init__(self, incident: dict[str, str], labels: dict[str, str], trial: bool,
                  routes: list[dict[str, Any]], policy_ids: list[str], hold: dict | None,
-                 recheck_at: datetime | None, at: datetime, actor: str, cause: Cause) -> None:
+                 recheck_at: datetime | None, at: datetime, actor: str, cause: Cause,
+                 sla: dict[str, float] | None = None) -> None:
         """`hold`: None when step 0 was told at once; else kind, id, name, until (and for an
         inhibition the source incident). `recheck_at`: when the rules are looked at again
-        (the hold's end; None while an inhibiting incident fires, and for trial)."""
+        (the hold's end; None while an inhibiting incident fires, and for trial). `sla`:
+        seconds from the opening to its respond and resolve deadlines."""
         self.incident, self.labels, self.trial = incident, labels, trial
         self.incident_id, self.ref = incident["incident_id"], incident["ref"]
-        self.hold, self.recheck_at = hold, recheck_at
+        self.hold, self.recheck_at, self.sla = hold, recheck_at, sla or {}
         self.held_since = at
         self.status = (OpeningStatus.TOLD if hold is None else
                        OpeningStatus.TRIAL if hold["kind"] == "trial" else OpeningStatus.HELD)

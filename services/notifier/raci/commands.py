@@ -4,7 +4,7 @@ and the CAPA case's progress. The chase itself is in chase.py."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.notifier.raci.assignment import Assignments
@@ -69,6 +69,20 @@ class RaciCommands(StageDeadlines, CapaDeadlines, Chasing, Assignments):
         if not isinstance(staffing, Staffing):
             return StaffedOpening()
         return StaffedOpening(staffing, [], self.org_chart())
+
+    def raci_deadlines_from(self, incident_id: str, sla: dict[str, float], at: datetime,
+                            actor: str, cause: dict) -> list[Deadline]:
+        """A held incident's respond and resolve deadlines, set when its hold is released:
+        it has from then the time it had from its opening (nobody was told meanwhile)."""
+        staffing = self.get_or_none(Staffing.create_id(incident_id))
+        if not isinstance(staffing, Staffing):
+            return []
+        settings = self._deadline_settings()
+        return [staffing.deadline(key=kind, kind=kind, subject=None, started_at=at,
+                                  due_at=at + timedelta(seconds=seconds),
+                                  responsible=staffing.responsible, settings=settings, at=at,
+                                  actor=actor, cause=cause)
+                for kind, seconds in sla.items() if not self._started(incident_id, kind)]
 
     # -- the incident's lifecycle -----------------------------------------------------------
     def raci_opening(self, contract: IncidentOpened, incident: dict[str, str], at: datetime,
