@@ -24,6 +24,11 @@ class NotifierSettings(ServiceSettings):
     secrets_key: str = Field("", repr=False, validation_alias=AliasChoices(
         "secrets_key", "CLOSEDLOOP_NOTIFIER_SECRETS_KEY"))
 
+    # Where people open the console and one-click links: incident links and acknowledge links
+    # in messages start with it. Empty: messages carry no links.
+    public_url: str = Field("", validation_alias=AliasChoices(
+        "public_url", "CLOSEDLOOP_PUBLIC_URL"))
+
     @field_validator("allowed_networks")
     @classmethod
     def _parse_networks(cls, value: str) -> str:
