@@ -258,3 +258,21 @@ def test_a_weekly_digest_collects_the_week_and_is_sent_on_its_weekday(store_env,
     assert delivery.reason == "digest.weekly"
     assert delivery.about["digest"]["counts"] == {"fired": 2, "open": 2, "closed": 0}
     assert delivery.about["message"]["subject"].startswith("周报汇总 2026-11-09")
+
+
+def test_a_redelivered_opening_adds_nothing_and_digest_off_pages_again(store_env, clock):
+    story = Story(store_env, clock)
+    gateway = organise(story.app, {"digest": "daily"}, {"li.na": "Asia/Shanghai"})
+    first = story.opened(1, "fridge-017")
+    digest = digest_of(story.app, gateway, "li.na", "daily", "Asia/Shanghai", clock.now())
+    version = digest.version
+    story.handle(first, "handle_incident_opened")  # the same incident, redelivered
+    assert story.app.get_or_none(digest.id).version == version
+
+    [policy] = story.app._policies()
+    story.app.update_policy(policy.id, changes={"digest": "off"}, **WHO)
+    story.opened(2, "fridge-017")
+    person = {"handle": "li.na"}
+    assert story.app.get_or_none(Delivery.create_id("inc-2", "incident.opened", gateway,
+                                                    person)) is not None
+    assert set(story.app.get_or_none(digest.id).items) == {"inc-1"}
