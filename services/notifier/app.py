@@ -14,7 +14,7 @@ from services.notifier.attempts import Attempts
 from services.notifier.channels.egress import EgressPolicy
 from services.notifier.config_cache import ConfigCache, Routing
 from services.notifier.configuration import Configuration
-from services.notifier.digests.aggregate import DigestedIncident, ItemStatus
+from services.notifier.digests.aggregate import Digest, DigestedIncident, ItemStatus
 from services.notifier.digests.commands import Digesting
 from services.notifier.directory import Organisation, OrganisationCommands
 from services.notifier.directory.cache import OrgCache
@@ -52,8 +52,9 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
                           Schedules, Escalating, Digesting,
                           Attempts, ServiceApplication):
     # Every channel and policy is listed in the directory; every person, team and unit in
-    # the organisation; every quiet rule in its index.
-    snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50}
+    # the organisation; every quiet rule in its index; a day's low-severity incidents in a
+    # recipient's digest.
+    snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50, Digest: 50}
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
                  egress: EgressPolicy, max_attempts: int = 5) -> None:

@@ -276,3 +276,17 @@ def test_a_redelivered_opening_adds_nothing_and_digest_off_pages_again(store_env
     assert story.app.get_or_none(Delivery.create_id("inc-2", "incident.opened", gateway,
                                                     person)) is not None
     assert set(story.app.get_or_none(digest.id).items) == {"inc-1"}
+
+
+def test_a_busy_day_is_read_back_from_snapshots_and_says_the_same(store_env, clock):
+    story = Story(store_env, clock)
+    gateway = organise(story.app, {"digest": "daily"}, {"li.na": "Asia/Shanghai"})
+    for n in range(60):  # past the digest's snapshotting interval
+        story.opened(n, "fridge-017" if n % 2 else "fridge-018")
+    digest = digest_of(story.app, gateway, "li.na", "daily", "Asia/Shanghai", clock.now())
+    assert story.app.snapshots.get(digest.id) is not None
+    story.at("2026-11-03T01:00")
+    assert story.replica().send_digest(digest.id, clock.now()).endswith(
+        "60 fired, 60 open, 0 closed")
+    units = sent_message(story.app, story.app.get_or_none(digest.id)).about["digest"]["units"]
+    assert [(u["name"], u["fired"]) for u in units] == [("深圳宝安店", 30), ("广州天河店", 30)]
