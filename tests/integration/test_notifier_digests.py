@@ -16,6 +16,7 @@ from services.notifier.channels import EgressPolicy
 from services.notifier.digests.aggregate import Digest, DigestSent
 from services.notifier.domain import Delivery, Escalation
 from services.notifier.domain.cadence import Cadence
+from services.notifier.holds.opening import Opening
 from shared.clock import ManualClock
 from shared.contracts import CloudEvent, IncidentClosed, IncidentOpened, IncidentResolved
 from shared.store import IntegrityError, Tracking
@@ -290,3 +291,19 @@ def test_a_busy_day_is_read_back_from_snapshots_and_says_the_same(store_env, clo
         "60 fired, 60 open, 0 closed")
     units = sent_message(story.app, story.app.get_or_none(digest.id)).about["digest"]["units"]
     assert [(u["name"], u["fired"]) for u in units] == [("深圳宝安店", 30), ("广州天河店", 30)]
+
+
+def test_a_silenced_incident_reaches_the_digest_only_when_its_hold_is_released(store_env,
+                                                                             clock):
+    story = Story(store_env, clock)
+    gateway = organise(story.app, {"digest": "daily"}, {"li.na": "Asia/Shanghai"})
+    story.app.create_silence(matchers='entity=~"fridge-.*"', starts_at=clock.now(),
+                             ends_at=clock.now() + timedelta(minutes=30), comment="refit",
+                             **WHO)
+    story.opened(1, "fridge-017")
+    assert digest_of(story.app, gateway, "li.na", "daily", "Asia/Shanghai", clock.now()) is None
+    clock.advance(timedelta(minutes=30))
+    opening = story.app.get_or_none(Opening.create_id("inc-1"))
+    assert story.app.release_held("inc-1", opening.version, clock.now()) == "released"
+    digest = digest_of(story.app, gateway, "li.na", "daily", "Asia/Shanghai", clock.now())
+    assert set(digest.items) == {"inc-1"}
