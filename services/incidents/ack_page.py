@@ -57,7 +57,8 @@ class AckLinkRead(BaseModel):
 
 class AckLinkRefusal(BaseModel):
     detail: str
-    reason: str = Field(description="malformed, forged, expired, used, not_found or off")
+    reason: str | None = Field(None, description="malformed, forged, expired, used, not_found "
+                                             "or off; absent when no link route was reached")
 
 
 _REFUSALS = {code: {"model": AckLinkRefusal, "content": {"text/html": {}},

@@ -281,3 +281,21 @@ async def test_without_a_key_the_incidents_service_refuses_every_link_and_says_w
         refused = await client.post(f"/v1/ack/{mint()}")
     assert refused.status_code == 404
     assert refused.json()["reason"] == "off" and "CLOSEDLOOP_ACK_LINK_KEY" in refused.text
+
+
+def test_the_stack_keeps_one_link_key_and_points_links_at_the_incidents_service(
+        tmp_path, monkeypatch):
+    from closedloop.stack import ack_link_key, public_url
+
+    monkeypatch.delenv("CLOSEDLOOP_ACK_LINK_KEY", raising=False)
+    monkeypatch.delenv("CLOSEDLOOP_PUBLIC_URL", raising=False)
+    key = ack_link_key(tmp_path)
+    assert ack_link_key(tmp_path) == key  # the next start finds the same one
+    assert (tmp_path / "ack-link-key").stat().st_mode & 0o777 == 0o600
+    assert AckLinks(key).verify(mint(AckLinks(key)), T0).person == "li.na"  # long enough
+    urls = {"incidents": "http://127.0.0.1:8082", "notifier": "http://127.0.0.1:8083"}
+    assert public_url(urls) == "http://127.0.0.1:8082"
+    monkeypatch.setenv("CLOSEDLOOP_PUBLIC_URL", "https://closedloop.example.com")
+    monkeypatch.setenv("CLOSEDLOOP_ACK_LINK_KEY", "k" * 40)
+    assert public_url(urls) == "https://closedloop.example.com"
+    assert ack_link_key(tmp_path) == "k" * 40
