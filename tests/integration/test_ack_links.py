@@ -84,6 +84,9 @@ def test_a_page_acknowledges_as_its_person_once_and_a_late_or_altered_link_chang
         assert all(url.startswith(f"{incidents.url}/v1/ack/") for url in sent.values())
         assert len(set(sent.values())) == 3
 
+        # The three deliveries are on the timeline (the notifier's facts arrive on their own).
+        wait_until(lambda: sum(e["action"] == "notification delivered" for e in story()) == 3,
+                   WAIT, "the deliveries recorded")
         with httpx.Client(timeout=10) as browser:  # no API key: the link is the credential
             # Opening it shows what and as whom, and changes nothing (previews open links).
             before = story()
