@@ -139,7 +139,9 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        named = [{"field": exc.field, "message": str(exc)}] if getattr(exc, "field", None) else []
+        return JSONResponse({"detail": str(exc), **({"errors": named} if named else {})},
+                            status_code=404)
 
     @api.exception_handler(IntegrityError)
     async def concurrent_change(_: Request, exc: IntegrityError) -> JSONResponse:
