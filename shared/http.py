@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import causation
 from shared.auth import Role, refuse_undeclared, require
+from shared.clock import AdjustableClock
+from shared.clock_api import clock_routes
 from shared.errors import DomainError, Invalid, NotFound
 from shared.store import IntegrityError
 from shared.observability import ServiceMetrics, setup_logging, setup_tracing
@@ -158,6 +160,10 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
     """Compose one service: its routes (each declaring the role it needs) around a
     runtime that owns the store, the bus, the relay, consumers, projections and workers."""
     metrics = ServiceMetrics(settings.service)
+    extra: list[APIRouter] = []
+    if settings.clock_adjustable:  # the runtime and every part read the adjustable clock
+        parts.clock = AdjustableClock(parts.clock)
+        extra.append(clock_routes(parts.clock, settings.service))
 
     @asynccontextmanager
     async def lifespan(api: FastAPI):
@@ -179,7 +185,7 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
     api.state.settings = settings
     api.include_router(open_routes())
     api.include_router(health_details())
-    for router in routers:  # each route declares its role (viewer at least); none by omission
+    for router in [*routers, *extra]:  # each route declares its role; none by omission
         refuse_undeclared(router.routes)
         api.include_router(router, responses=ERROR_RESPONSES)
     _install_error_handlers(api)
