@@ -6,6 +6,7 @@ next step. Nobody waits for those minutes: the stack's clocks are moved forward
 (CLOSEDLOOP_CLOCK_ADJUSTABLE, POST /v1/clock/advance on each service)."""
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -119,10 +120,11 @@ class StoresDemo(Demo):
                 f"({incident['severity']})")
             self.wait_for_reason(incident, "incident.opened", settle=True)
             say("4. told at once: the ladder's first step and the RACI people")
-            for seconds, reason in ADVANCES:
+            for number, (seconds, reason) in enumerate(ADVANCES, 5):
                 self.advance(seconds)
                 self.wait_for_reason(incident, reason)
-                say(f"5. +{self.moved // 60} silent minutes (clocks moved {seconds}s): {reason}")
+                say(f"{number}. +{self.moved // 60} silent minutes (every clock moved "
+                    f"{seconds}s): {reason}")
             rows = self.table_rows(incident)
         finally:
             self.resume_other_demo_policies()
@@ -224,16 +226,23 @@ def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def pad(text: str, width: int) -> str:
+    """Left-aligned to `width` terminal columns: CJK characters take two."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(width - used, 0)
+
+
 def print_table(rows: list[dict[str, Any]], incident: dict[str, Any],
                 say: Callable[[str], None] = print) -> None:
     say(f"Who was told about {incident['ref']} — {incident['title']} ({incident['severity']})")
-    say(f"{'when':<9} {'+min':>5}  {'who':<28} {'roles':<30} {'RACI':<5} {'status':<10} why")
-    say("-" * 130)
+    say(f"{pad('UTC', 9)} {'+min':>5}  {pad('who', 26)} {pad('roles', 22)} {pad('RACI', 5)} "
+        f"{pad('status', 10)} why")
+    say("-" * 120)
     for r in rows:
         minutes, seconds = divmod(int(r["after_seconds"]), 60)
-        say(f"{r['at'].strftime('%H:%M:%S'):<9} {minutes:>2}:{seconds:02d}  {r['who']:<28} "
-            f"{', '.join(r['roles']):<30} {''.join(r['raci']) or '-':<5} {r['status']:<10} "
-            f"{r['why']}")
+        say(f"{pad(r['at'].strftime('%H:%M:%S'), 9)} {minutes:>2}:{seconds:02d}  "
+            f"{pad(r['who'], 26)} {pad(', '.join(r['roles']), 22)} "
+            f"{pad(''.join(r['raci']) or '-', 5)} {pad(r['status'], 10)} {r['why']}")
 
 
 def run_stores_demo(info: StackInfo) -> int:
