@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from closedloop.demo import DEMO_SECRET, wait_for
 from closedloop.demo_stores import StoresDemo, print_table
 from closedloop.stack import StackInfo
 from services.capa.main import create_app as capa_app
@@ -41,10 +42,23 @@ def stack(database_url, nats_url):
 
 def test_a_red_alert_on_a_store_tells_who_when_and_why(stack, capsys):
     demo = StoresDemo(stack)
+    # Another demo's P0 policy on the same stack (the NPS story's, with its 2-second step)
+    # would merge into the ladder: it is paused while the story plays.
+    nps_room = demo.call("notifier", "POST", "/v1/channels", json={
+        "name": "demo nps-room", "url": demo.receiver.url("/nps"), "secret": DEMO_SECRET})
+    nps = demo.call("notifier", "POST", "/v1/policies", json={
+        "name": "demo P0 store incidents", "severities": ["P0"],
+        "steps": [{"targets": [{"kind": "channel", "ref": nps_room["id"]}], "delay_seconds": 2}]})
     try:
         rows = demo.run()
+        # enabled again (the policies' read model may be a moment behind)
+        nps_after = wait_for("the NPS policy enabled again",
+                             lambda: demo.policies()[nps["name"]]["enabled"] and
+                             demo.policies()[nps["name"]])
     finally:
         demo.close()
+    assert nps_after["enabled"] is True
+    assert not any(r["path"] == "/nps" for r in demo.receiver.received)
     hq = f"总部 (demo hq-room{demo.suffix})"
 
     def minute(row: dict) -> int:
