@@ -8,7 +8,7 @@ import pytest
 
 from tests.harness import MANAGER_KEY, VIEWER_KEY, wait_until
 from tests.integration.test_notifier_service import (  # noqa: F401 (fixtures)
-    SECRET, WAIT, clock, deliveries, incident_opened, notifier, publish, receiver,
+    SECRET, WAIT, clock, deliveries, incident_opened, notifier, publish,
 )
 
 pytestmark = pytest.mark.integration
