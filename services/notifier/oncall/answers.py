@@ -84,8 +84,10 @@ def team_on_call(schedules: Schedules, name: str, at: datetime,
 
 
 def teams_attached(chart: OrgChart, key: str) -> list[str]:
-    """The teams one of whose members holds a role in the unit itself."""
-    holders = {h for hs in chart.units[key]["roles"].values() for h in hs}
+    """The teams one of whose members holds a role in the unit itself (someone who left
+    links nothing)."""
+    holders = {h for hs in chart.units[key]["roles"].values() for h in hs
+               if chart.is_reachable(h)}
     return sorted(name for name, team in chart.teams.items()
                   if holders.intersection(team["members"]))
 
