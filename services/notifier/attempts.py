@@ -125,7 +125,7 @@ class Attempts:
                       "severity": delivery.severity, "title": delivery.title,
                       "entity": delivery.entity},
             occurred_at=delivery.occurred_at, recipient=delivery.recipient,
-            about=getattr(delivery, "about", None))
+            about=getattr(delivery, "about", None), facts=getattr(delivery, "facts", None))
         return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace,
                        delivery.lease_until, delivery)
 

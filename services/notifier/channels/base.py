@@ -31,6 +31,9 @@ class Notification:
     occurred_at: datetime
     recipient: dict[str, str] | None = None  # the person it is for: handle, name, medium, address
     about: dict[str, Any] | None = None  # what a chase is about: deadline, subject, due_at
+    # What the opening measured (metric, value, threshold, firing_since), its SLA (opened_at,
+    # respond_by, resolve_by) and who was Responsible: what messages show; None when unknown.
+    facts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
