@@ -48,6 +48,7 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
 def create_app(settings: NotifierSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     Sealer(settings.secrets_key).require()  # no key, no start: secrets are never stored in clear
+    settings.message_renderer()  # the operator's templates compiled once, before any page
     return build_api(
         settings,
         service_parts(settings, clock),

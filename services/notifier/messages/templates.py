@@ -1,0 +1,98 @@
+"""Where a message's template comes from: the shipped set (templates/<language>/<name>.
+<medium>.j2), under an operator's directory of the same layout (CLOSEDLOOP_TEMPLATES_DIR)
+that is checked at start-up. Both run sandboxed: a template reads what it is given and can
+call nothing else."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from services.notifier.messages import vocabulary as words
+
+SHIPPED = Path(__file__).parent / "templates"
+MEDIA = ("chat", "email", "sms")
+FILE = re.compile(r"^(?P<name>[a-z0-9_.-]+)\.(?P<medium>[a-z]+)\.j2$")
+
+# Reasons that recur with a number or a letter share one template (a table, not ifs);
+# an operator may still write one for an exact reason (escalation.step2.chat.j2).
+FAMILIES = (
+    (re.compile(r"^escalation\.step\d+(\.repeat\d+)?$"), "escalation.step"),
+    (re.compile(r"^escalation\.retrigger\d+$"), "escalation.retrigger"),
+    (re.compile(r"^late\.[a-z_]+\.(?P<phase>warning|deadline|up)$"), "late.{phase}"),
+    (re.compile(r"^raci\.assigned\.[a-z]+$"), "raci.assigned"),
+)
+
+
+def family_of(reason: str) -> str:
+    for pattern, family in FAMILIES:
+        found = pattern.match(reason)
+        if found:
+            return family.format(**found.groupdict())
+    return reason
+
+
+class TemplateRefused(ValueError):
+    """An operator's template that cannot be used: start-up stops, naming file and line."""
+
+
+def _environment(loader, html: bool) -> SandboxedEnvironment:
+    # StrictUndefined: a misspelt variable in an override fails its render (and the shipped
+    # template is used, the failure recorded) instead of sending a blank.
+    env = SandboxedEnvironment(loader=loader, autoescape=html, undefined=StrictUndefined,
+                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+                               auto_reload=False)
+    env.filters["num"] = words.number
+    return env
+
+
+class TemplateSet:
+    """Text and HTML environments over one loader: HTML parts are escaped, the others not
+    (a title with '&' reads as such in chat and SMS)."""
+
+    def __init__(self, directories: list[Path]) -> None:
+        self.directories = directories
+        loader = ChoiceLoader([FileSystemLoader(str(d)) for d in directories])
+        self.text, self.html = _environment(loader, False), _environment(loader, True)
+
+    def find(self, reason: str, medium: str, language: str) -> tuple[str, str]:
+        """The template's name for this reason, and the family it was chosen as."""
+        language = language if language in words.LANGUAGES else "zh"
+        family = family_of(reason)
+        for name in (reason, family, "default"):
+            candidate = f"{language}/{name}.{medium}.j2"
+            try:
+                self.text.loader.get_source(self.text, candidate)
+            except TemplateNotFound:
+                continue
+            return candidate, family
+        raise TemplateNotFound(f"{language}/default.{medium}.j2")
+
+    def get(self, name: str, html: bool = False) -> Template:
+        return (self.html if html else self.text).get_template(name)
+
+
+def check_overrides(directory: Path) -> list[str]:
+    """Compile every template of an operator's directory; the first that does not compile
+    (or is not named <language>/<name>.<medium>.j2) refuses start-up. Returns their names."""
+    if not directory.is_dir():
+        raise TemplateRefused(f"CLOSEDLOOP_TEMPLATES_DIR {directory} is not a directory")
+    env = _environment(ChoiceLoader([FileSystemLoader(str(directory)),
+                                     FileSystemLoader(str(SHIPPED))]), False)
+    names = []
+    for path in sorted(directory.rglob("*.j2")):
+        relative = path.relative_to(directory)
+        found = FILE.match(path.name)
+        if len(relative.parts) != 2 or found is None or found["medium"] not in MEDIA:
+            raise TemplateRefused(
+                f"{path}: not where a template goes; name it <language>/<reason>.<medium>.j2 "
+                f"with a medium among {', '.join(MEDIA)} (e.g. zh/incident.opened.chat.j2)")
+        try:
+            env.get_template(relative.as_posix())
+        except TemplateSyntaxError as error:
+            raise TemplateRefused(f"{path}:{error.lineno}: {error.message}") from None
+        names.append(relative.as_posix())
+    return names
