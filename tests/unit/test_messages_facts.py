@@ -6,15 +6,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from services.incidents.domain import Incident, Severity
 from services.incidents.translate import to_contract
+from services.notifier.app import NotifierApplication
+from services.notifier.channels import EgressPolicy
 from services.notifier.domain import Delivery
 from services.notifier.messages import render
 from services.notifier.raci.deadline import deadline_id
+from shared.clock import ManualClock
 from shared.contracts import IncidentOpened
 from tests.unit.test_incidents_domain import CAUSE as INCIDENT_CAUSE, T0 as INCIDENT_T0
-from tests.unit.test_notifier_domain import CAUSE, T0, seconds
-from tests.unit.test_raci import _with_tracking, app, store_network  # noqa: F401 (fixture)
+from tests.unit.test_notifier_domain import CAUSE, SEALER, T0, seconds
+from tests.unit.test_raci import _with_tracking, store_network
+
+
+@pytest.fixture
+def app(store_env):
+    return NotifierApplication(store_env, ManualClock(T0), sealer=SEALER, egress=EgressPolicy())
 
 
 def test_the_opening_alerts_measure_is_on_incident_opened():
@@ -30,7 +40,7 @@ def test_the_opening_alerts_measure_is_on_incident_opened():
     assert opened.firing_since == INCIDENT_T0 - timedelta(minutes=4)
 
 
-def test_deliveries_carry_the_facts_and_the_message_shows_them(app):  # noqa: F811
+def test_deliveries_carry_the_facts_and_the_message_shows_them(app):
     im = store_network(app)
     app.define_policy(name="store", severities=["P0"], actor="mgr", cause=CAUSE,
                       steps=[{"targets": [{"kind": "role", "ref": "店长"}], "delay_seconds": 60},
