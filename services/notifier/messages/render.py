@@ -12,8 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Template
-
 from services.notifier.channels.base import Notification
 from services.notifier.messages.context import template_context
 from services.notifier.messages.model import Message
@@ -65,12 +63,12 @@ class Renderer:
 
 
 def parts(templates: TemplateSet, name: str, context: dict[str, Any], medium: str) -> Message:
-    found = _blocks(templates.get(name), context)
+    found = _blocks(templates, name, False, context)
     subject = found.get("subject", "").strip()
-    markdown = found.get("markdown") or found.get("text") or found["body"]
+    markdown = found.get("markdown") or found.get("text") or found.get("body", "")
     text = found.get("text") or markdown
     if medium == "email":
-        page = _blocks(templates.get(name, html=True), context).get("html")
+        page = _blocks(templates, name, True, context).get("html")
     else:
         page = None
     return Message(subject=subject, text=text.strip(), markdown=markdown.strip(),
@@ -79,14 +77,25 @@ def parts(templates: TemplateSet, name: str, context: dict[str, Any], medium: st
                    template=name)
 
 
-def _blocks(template: Template, context: dict[str, Any]) -> dict[str, str]:
-    """Each part the template (or one it extends) defines, rendered on its own: the full
-    render registers the blocks of the whole `extends` chain, then each is called. `body`
-    is the full render: the text of a template that defines no parts."""
+def _blocks(templates: TemplateSet, name: str, html: bool,
+            context: dict[str, Any]) -> dict[str, str]:
+    """Each part the template (or one it extends) defines, rendered on its own, with the
+    blocks of its `extends` chain registered as Jinja does (nearest first). A template that
+    defines no part is all `body`: its full render."""
+    template, chain = templates.get(name, html), templates.chain(name, html)
     ctx = template.new_context(context)
-    body = "".join(template.root_render_func(ctx))
+    if chain is None:  # a dynamic `extends`: a full render registers the chain
+        for _ in template.root_render_func(ctx):
+            pass
+    else:
+        ctx.blocks = {}
+        for link in chain:
+            for block, function in link.blocks.items():
+                ctx.blocks.setdefault(block, []).append(function)
     found = {part: "".join(ctx.blocks[part][0](ctx)) for part in PARTS if part in ctx.blocks}
-    return {"body": body, **found}
+    if not found:
+        found["body"] = "".join(template.root_render_func(ctx))
+    return found
 
 
 def plain(notification: Notification, ack_url: str | None = None) -> Message:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
-from jinja2 import TemplateSyntaxError
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from services.notifier.messages import vocabulary as words
@@ -57,10 +57,21 @@ class TemplateSet:
         self.directories = directories
         loader = ChoiceLoader([FileSystemLoader(str(d)) for d in directories])
         self.text, self.html = _environment(loader, False), _environment(loader, True)
+        # Found once per reason, medium and language (a loader reads the disk to answer).
+        self._found: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self._chains: dict[tuple[str, bool], list[Template] | None] = {}
 
     def find(self, reason: str, medium: str, language: str) -> tuple[str, str]:
         """The template's name for this reason, and the family it was chosen as."""
         language = language if language in words.LANGUAGES else "zh"
+        key = (reason, medium, language)
+        if key not in self._found:
+            if len(self._found) > 10_000:  # reasons are few; this only bounds a surprise
+                self._found.clear()
+            self._found[key] = self._find(reason, medium, language)
+        return self._found[key]
+
+    def _find(self, reason: str, medium: str, language: str) -> tuple[str, str]:
         family = family_of(reason)
         for name in (reason, family, "default"):
             candidate = f"{language}/{name}.{medium}.j2"
@@ -73,6 +84,23 @@ class TemplateSet:
 
     def get(self, name: str, html: bool = False) -> Template:
         return (self.html if html else self.text).get_template(name)
+
+    def chain(self, name: str, html: bool = False) -> list[Template] | None:
+        """The template and those it extends, nearest first: their blocks are the parts.
+        None when a template extends a name known only at render time."""
+        key = (name, html)
+        if key not in self._chains:
+            env, found, current = self.html if html else self.text, [], name
+            while current is not None:
+                found.append(env.get_template(current))
+                source = env.loader.get_source(env, current)[0]
+                extends = env.parse(source).find(nodes.Extends)
+                if extends is not None and not isinstance(extends.template, nodes.Const):
+                    found = None
+                    break
+                current = extends.template.value if extends is not None else None
+            self._chains[key] = found
+        return self._chains[key]
 
 
 def check_overrides(directory: Path) -> list[str]:
