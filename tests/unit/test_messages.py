@@ -160,7 +160,8 @@ def test_an_operators_template_is_used_and_may_extend_the_shipped_one(tmp_path):
     renderer = Renderer(tmp_path)
     opened = renderer.render(notification("incident.opened"), "chat", now=NOW)
     assert opened.subject.startswith("🔴 严重 P0 | 门店告警：")
-    assert opened.template == "zh/incident.opened.chat.j2" and opened.fallback_reason is None
+    assert opened.template == "override:zh/incident.opened.chat.j2"
+    assert opened.fallback_reason is None
     other = renderer.render(notification("something.new", "en"), "sms", "en", now=NOW)
     assert other.text == "P0-2026-11-001 needs you"
 
@@ -170,7 +171,7 @@ def test_an_override_failing_at_send_time_falls_back_to_the_shipped_one(tmp_path
     message = Renderer(tmp_path).render(notification("incident.opened"), "chat", now=NOW)
     shipped = render(notification("incident.opened"), "chat", now=NOW)
     assert (message.subject, message.markdown) == (shipped.subject, shipped.markdown)
-    assert message.template == "zh/incident.opened.chat.j2"
+    assert message.template == "zh/incident.opened.chat.j2"  # the shipped one was sent
     assert "UndefinedError" in message.fallback_reason
     assert "no_such_fact" in message.fallback_reason
 
@@ -209,3 +210,12 @@ def test_the_settings_keep_one_renderer(tmp_path):
     settings = NotifierSettings(templates_dir=str(tmp_path))
     assert settings.message_renderer() is settings.message_renderer()
     assert settings.message_renderer().overridden == ["zh/default.chat.j2"]
+
+
+def test_when_no_template_renders_the_plain_form_is_sent():
+    # A fact of a shape no template expected (a value that is not a number).
+    n = notification("incident.opened")
+    n = replace(n, facts={**n.facts, "value": "twelve"})
+    message = render(n, "sms", now=NOW)
+    assert message.template == "plain" and "ValueError" in message.fallback_reason
+    assert message.text.startswith("[P0] P0-2026-11-001 Store NPS collapse on store-042")

@@ -5,6 +5,7 @@ and of chases, and a sent attempt renders them in the recipient's language and z
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +21,8 @@ from shared.contracts import IncidentOpened
 from tests.unit.test_incidents_domain import CAUSE as INCIDENT_CAUSE, T0 as INCIDENT_T0
 from tests.unit.test_notifier_domain import CAUSE, SEALER, T0, seconds
 from tests.unit.test_raci import _with_tracking, store_network
+
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture
@@ -51,6 +54,9 @@ def test_deliveries_carry_the_facts_and_the_message_shows_them(app):
         title="收银系统故障", entity="store-017", alert_id="a-1", opened_at=T0,
         respond_by=T0 + seconds(300), resolve_by=T0 + seconds(14400), metric="pos_errors",
         value=42.0, threshold=5.0, firing_since=T0 - seconds(120))
+    # 赵磊 reads English in Berlin.
+    app.update_person("zhao.lei", changes={"language": "en", "time_zone": "Europe/Berlin"},
+                      left=None, why=None, actor="mgr", cause=CAUSE)
     app.handle_incident_opened(*_with_tracking(contract, 1))
 
     opened = app.get_or_none(Delivery.create_id("inc-f1", "incident.opened", im,
@@ -68,6 +74,13 @@ def test_deliveries_carry_the_facts_and_the_message_shows_them(app):
     step1 = app.get_or_none(Delivery.create_id("inc-f1", "escalation.step1", im,
                                                {"handle": "zhao.lei"}))
     assert step1.facts["value"] == 42.0
+    assert (step1.recipient["language"], step1.recipient["time_zone"]) == ("en", "Europe/Berlin")
+    sent = app.start_attempt(step1.id, 1, T0 + seconds(60)).notification
+    message = render(sent, "email", sent.recipient["language"], now=T0 + seconds(60))
+    assert message.subject.startswith("🔴 Critical P0 | Escalated: not acknowledged")
+    assert "pos_errors = 42 (threshold 5)" in message.text
+    assert f"acknowledge by {(T0 + seconds(300)).astimezone(BERLIN):%Y-%m-%d %H:%M} CET" \
+        in message.text
     # And so does a chase of the respond deadline, with its own Responsible and due time.
     app.chase(deadline_id("inc-f1", "respond"), T0 + seconds(240))
     warned = app.get_or_none(Delivery.create_id("inc-f1", "late.respond.warning", im,

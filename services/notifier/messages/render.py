@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ class Renderer:
         self.overrides = Path(overrides) if overrides else None
         self.overridden = check_overrides(self.overrides) if self.overrides else []
         self.shipped = TemplateSet([SHIPPED])
-        self.templates = (TemplateSet([self.overrides, SHIPPED]) if self.overrides
-                          else self.shipped)
+        self.templates = (TemplateSet([self.overrides, SHIPPED], self.overrides)
+                          if self.overrides else self.shipped)
 
     def render(self, notification: Notification, medium: str, language: str = "zh", *,
                ack_url: str | None = None, public_url: str | None = None,
@@ -50,16 +51,18 @@ class Renderer:
             return attempt(self.templates)
         except Exception as error:  # an override's mistake, or a fact no template expected
             failure = f"{type(error).__name__}: {error}"
-        log.warning("delivery %s: template for %s/%s/%s failed (%s); shipped one used",
-                    notification.delivery_id, language, notification.reason, medium, failure)
         if self.templates is not self.shipped:
             try:
-                message = attempt(self.shipped)
-                return Message(**{**message.__dict__, "fallback_reason": failure})
+                message = replace(attempt(self.shipped), fallback_reason=failure)
+                log.warning("delivery %s: template for %s %s %s failed (%s); the shipped one "
+                            "was sent", notification.delivery_id, language, notification.reason,
+                            medium, failure)
+                return message
             except Exception as error:
                 failure = f"{failure}; shipped: {type(error).__name__}: {error}"
-        message = plain(notification, ack_url)
-        return Message(**{**message.__dict__, "fallback_reason": failure})
+        log.error("delivery %s: no template rendered %s %s %s (%s); the plain form was sent",
+                  notification.delivery_id, language, notification.reason, medium, failure)
+        return replace(plain(notification, ack_url), fallback_reason=failure)
 
 
 def parts(templates: TemplateSet, name: str, context: dict[str, Any], medium: str) -> Message:
@@ -74,7 +77,7 @@ def parts(templates: TemplateSet, name: str, context: dict[str, Any], medium: st
     return Message(subject=subject, text=text.strip(), markdown=markdown.strip(),
                    html=(page or "<br>".join(html.escape(line)
                                              for line in text.strip().splitlines())).strip(),
-                   template=name)
+                   template=templates.origin(name))
 
 
 def _blocks(templates: TemplateSet, name: str, html: bool,

@@ -53,8 +53,8 @@ class TemplateSet:
     """Text and HTML environments over one loader: HTML parts are escaped, the others not
     (a title with '&' reads as such in chat and SMS)."""
 
-    def __init__(self, directories: list[Path]) -> None:
-        self.directories = directories
+    def __init__(self, directories: list[Path], overrides: Path | None = None) -> None:
+        self.directories, self.overrides = directories, overrides
         loader = ChoiceLoader([FileSystemLoader(str(d)) for d in directories])
         self.text, self.html = _environment(loader, False), _environment(loader, True)
         # Found once per reason, medium and language (a loader reads the disk to answer).
@@ -81,6 +81,12 @@ class TemplateSet:
                 continue
             return candidate, family
         raise TemplateNotFound(f"{language}/default.{medium}.j2")
+
+    def origin(self, name: str) -> str:
+        """How a message names the template it came from: an operator's is marked."""
+        if self.overrides is not None and (self.overrides / name).is_file():
+            return f"override:{name}"
+        return name
 
     def get(self, name: str, html: bool = False) -> Template:
         return (self.html if html else self.text).get_template(name)
