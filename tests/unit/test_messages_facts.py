@@ -1,7 +1,8 @@
 """The facts a message shows travel from the alert: the incidents service puts the opening
 alert's metric, value, threshold and firing time on IncidentOpened; the notifier keeps them
 with the SLA and the Responsible on the deliveries of the opening, of later escalation steps
-and of chases, and a sent attempt renders them in the recipient's language and zone."""
+and of chases (a held incident's deadlines counted from its release), and a sent attempt
+renders them in the recipient's language and zone."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -14,12 +15,14 @@ from services.incidents.translate import to_contract
 from services.notifier.app import NotifierApplication
 from services.notifier.channels import EgressPolicy
 from services.notifier.domain import Delivery
+from services.notifier.holds.opening import Opening
 from services.notifier.messages import render
 from services.notifier.raci.deadline import deadline_id
 from shared.clock import ManualClock
 from shared.contracts import IncidentOpened
 from tests.unit.test_incidents_domain import CAUSE as INCIDENT_CAUSE, T0 as INCIDENT_T0
-from tests.unit.test_notifier_domain import CAUSE, SEALER, T0, seconds
+from tests.unit.test_notifier_domain import CAUSE, SEALER, T0, seconds, setup_routing
+from tests.unit.test_notifier_holds import opened
 from tests.unit.test_raci import _with_tracking, store_network
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -87,3 +90,19 @@ def test_deliveries_carry_the_facts_and_the_message_shows_them(app):
                                                 {"handle": "li.na"}, "respond"))
     assert warned.facts["metric"] == "pos_errors"
     assert warned.about["responsible"] == ["zhou.min", "li.na"]
+
+
+def test_a_released_incidents_messages_count_its_deadlines_from_the_release(app):
+    oncall, _ = setup_routing(app)
+    app.create_silence(matchers='store=~"sz-.*"', starts_at=T0,
+                       ends_at=T0 + timedelta(minutes=30), comment="store refit", actor="li.na",
+                       cause=CAUSE)
+    app.handle_incident_opened(*opened("inc-held"))
+    app.clock.advance(timedelta(minutes=30))
+    version = app.get_or_none(Opening.create_id("inc-held")).version
+    assert app.release_held("inc-held", version, app.clock.now()) == "released"
+
+    told = app.get_or_none(Delivery.create_id("inc-held", "incident.opened", oncall))
+    # It had 15 minutes to be acknowledged when it opened; it has them from the release.
+    assert told.facts["respond_by"] == (T0 + timedelta(minutes=45)).isoformat()
+    assert told.facts["opened_at"] == T0.isoformat()
