@@ -152,9 +152,12 @@ def _install_error_handlers(api: FastAPI) -> None:
 
 
 def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[APIRouter],
-              *, title: str, description: str) -> FastAPI:
+              *, title: str, description: str,
+              open_routers: Sequence[APIRouter] = ()) -> FastAPI:
     """Compose one service: its routes (each declaring the role it needs) around a
-    runtime that owns the store, the bus, the relay, consumers, projections and workers."""
+    runtime that owns the store, the bus, the relay, consumers, projections and workers.
+    `open_routers` take no API key because the request carries its own credential (a
+    signed link) that each of their routes checks: the opt-in is named where it is made."""
     metrics = ServiceMetrics(settings.service)
 
     @asynccontextmanager
@@ -180,6 +183,8 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
     for router in routers:  # each route declares its role (viewer at least); none by omission
         refuse_undeclared(router.routes)
         api.include_router(router, responses=ERROR_RESPONSES)
+    for router in open_routers:
+        api.include_router(router)
     _install_error_handlers(api)
     api.add_middleware(RequestGuard)
     api.add_middleware(RequestMetrics, metrics=metrics)  # the outermost: refusals count too

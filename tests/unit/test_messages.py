@@ -124,7 +124,7 @@ def test_times_are_in_the_recipients_zone_and_no_public_url_means_no_link():
     n = replace(n, recipient={**n.recipient, "time_zone": "Europe/Berlin"})
     message = render(n, "chat", "en", public_url="", now=NOW)
     assert "by 2026-11-03 10:19 CET" in message.markdown
-    assert "/incidents/" not in message.markdown and "http" not in message.text
+    assert "/v1/incidents/" not in message.markdown and "http" not in message.text
 
 
 def test_without_facts_a_message_still_says_what_it_knows():
@@ -219,3 +219,10 @@ def test_when_no_template_renders_the_plain_form_is_sent():
     message = render(n, "sms", now=NOW)
     assert message.template == "plain" and "ValueError" in message.fallback_reason
     assert message.text.startswith("[P0] P0-2026-11-001 Store NPS collapse on store-042")
+
+
+def test_a_pages_own_acknowledge_link_is_used_unless_one_is_given():
+    n = replace(notification("incident.opened"), ack_url=f"{PUBLIC}/v1/ack/signed")
+    assert f"[一键确认]({PUBLIC}/v1/ack/signed)" in render(n, "chat", now=NOW).markdown
+    assert "[一键确认](https://other/ack)" in render(n, "chat", ack_url="https://other/ack",
+                                                   now=NOW).markdown

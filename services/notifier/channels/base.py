@@ -34,6 +34,7 @@ class Notification:
     # What the opening measured (metric, value, threshold, firing_since), its SLA (opened_at,
     # respond_by, resolve_by) and who was Responsible: what messages show; None when unknown.
     facts: dict[str, Any] | None = None
+    ack_url: str | None = field(default=None, repr=False)  # one-click acknowledge: a credential
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ def template_context(notification: Notification, medium: str, language: str, *,
     deadline = _deadline(family, about, facts)
     due_at = when(deadline["at"]) if deadline else None
     responsible = about.get("responsible") or facts.get("responsible") or []
-    link = (f"{public_url.rstrip('/')}/incidents/{incident.get('incident_id')}"
-            if public_url and incident.get("incident_id") else None)
+    # The incidents service answers an incident by its ref too: shorter, and readable in SMS.
+    link = (f"{public_url.rstrip('/')}/v1/incidents/{incident.get('ref')}"
+            if public_url and incident.get("ref") else None)
     return {
         "reason": notification.reason, "kind": family, "medium": medium, "language": language,
         "incident": {"id": incident.get("incident_id"), "ref": incident.get("ref") or "",

@@ -39,6 +39,7 @@ class Renderer:
         if medium not in MEDIA:  # webhooks send the notification's JSON, not a text
             return plain(notification, ack_url)
         at = now or notification.occurred_at
+        ack_url = ack_url if ack_url is not None else getattr(notification, "ack_url", None)
 
         def attempt(templates: TemplateSet) -> Message:
             name, family = templates.find(notification.reason, medium, language)
