@@ -23,7 +23,7 @@ DEADLINE_KINDS = {
     "planning": {"zh": "方案制定", "en": "plan the fix"},
     "executing": {"zh": "执行", "en": "carry out the plan"},
     "verifying": {"zh": "验证", "en": "verify the fix"},
-    "action": {"zh": "整改措施", "en": "corrective action"},
+    "action": {"zh": "整改措施", "en": "complete the action"},
     "verification": {"zh": "措施验证", "en": "verify the action"},
 }
 
