@@ -180,8 +180,9 @@ def test_the_sandbox_refuses_to_reach_beyond_the_facts(tmp_path):
     write(tmp_path, "zh/incident.opened.chat.j2",
           "{{ ''.__class__.__mro__[1].__subclasses__() }}")
     write(tmp_path, "zh/incident.opened.sms.j2", "{{ incident.items.__globals__ }}")
+    write(tmp_path, "zh/incident.opened.email.j2", "{{ responsible.append('mallory') }}")
     renderer = Renderer(tmp_path)
-    for medium in ("chat", "sms"):
+    for medium in ("chat", "sms", "email"):
         message = renderer.render(notification("incident.opened"), medium, now=NOW)
         assert "SecurityError" in message.fallback_reason or \
             "UndefinedError" in message.fallback_reason, message.fallback_reason
@@ -195,6 +196,13 @@ def test_a_template_that_does_not_compile_refuses_start_up_naming_file_and_line(
         Renderer(tmp_path)
     with pytest.raises(ValidationError, match=f"{path}:3"):
         NotifierSettings(templates_dir=str(tmp_path))
+
+
+def test_hidden_copies_are_not_templates(tmp_path):
+    # A Kubernetes ConfigMap volume keeps its files under ..data and links to them.
+    write(tmp_path, "..data/zh/incident.opened.chat.j2", "{{ incident.ref }} 门店")
+    (tmp_path / "zh").symlink_to(tmp_path / "..data" / "zh")
+    assert Renderer(tmp_path).overridden == ["zh/incident.opened.chat.j2"]
 
 
 def test_a_template_out_of_place_refuses_start_up(tmp_path):

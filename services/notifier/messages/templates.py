@@ -4,12 +4,13 @@ that is checked at start-up. Both run sandboxed: a template reads what it is giv
 call nothing else."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2 import TemplateSyntaxError, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from services.notifier.messages import vocabulary as words
 
@@ -39,10 +40,11 @@ class TemplateRefused(ValueError):
     """An operator's template that cannot be used: start-up stops, naming file and line."""
 
 
-def _environment(loader, html: bool) -> SandboxedEnvironment:
+def _environment(loader, html: bool) -> ImmutableSandboxedEnvironment:
+    # The sandbox, immutable too: a template reads its variables and changes none of them.
     # StrictUndefined: a misspelt variable in an override fails its render (and the shipped
     # template is used, the failure recorded) instead of sending a blank.
-    env = SandboxedEnvironment(loader=loader, autoescape=html, undefined=StrictUndefined,
+    env = ImmutableSandboxedEnvironment(loader=loader, autoescape=html, undefined=StrictUndefined,
                                trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
                                auto_reload=False)
     env.filters["num"] = words.number
@@ -117,7 +119,7 @@ def check_overrides(directory: Path) -> list[str]:
     env = _environment(ChoiceLoader([FileSystemLoader(str(directory)),
                                      FileSystemLoader(str(SHIPPED))]), False)
     names = []
-    for path in sorted(directory.rglob("*.j2")):
+    for path in template_files(directory):
         relative = path.relative_to(directory)
         found = FILE.match(path.name)
         if len(relative.parts) != 2 or found is None or found["medium"] not in MEDIA:
@@ -130,3 +132,15 @@ def check_overrides(directory: Path) -> list[str]:
             raise TemplateRefused(f"{path}:{error.lineno}: {error.message}") from None
         names.append(relative.as_posix())
     return names
+
+
+def template_files(directory: Path) -> list[Path]:
+    """Every *.j2 under the directory, following links (a Kubernetes ConfigMap volume links
+    each folder to its hidden ..data copy) and skipping hidden names."""
+    found = []
+    for root, folders, files in os.walk(directory, followlinks=True):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        found += [Path(root) / f for f in sorted(files)
+                  if f.endswith(".j2") and not f.startswith(".")]
+    return found
+
