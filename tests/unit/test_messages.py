@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from services.notifier.channels.base import Notification
 from services.notifier.messages import render
-from services.notifier.messages.render import Renderer
+from services.notifier.main import create_app
+from services.notifier.messages.render import Renderer, install
 from services.notifier.messages.templates import SHIPPED, TemplateRefused, family_of
 from services.notifier.settings import NotifierSettings
 
@@ -22,6 +23,7 @@ SNAPSHOTS = Path(__file__).parent / "snapshots" / "messages"
 OPENED = datetime(2026, 11, 3, 9, 14, 6, tzinfo=timezone.utc)
 NOW = OPENED + timedelta(minutes=3)
 PUBLIC = "https://closedloop.example.com"
+SECRETS_KEY = "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="  # any Fernet key
 ACK = f"{PUBLIC}/ack/2ddaf962?t=tok"
 
 # A real reason each shipped template answers (several reasons share one template).
@@ -234,3 +236,15 @@ def test_a_pages_own_acknowledge_link_is_used_unless_one_is_given():
     assert f"[一键确认]({PUBLIC}/v1/ack/signed)" in render(n, "chat", now=NOW).markdown
     assert "[一键确认](https://other/ack)" in render(n, "chat", ack_url="https://other/ack",
                                                    now=NOW).markdown
+
+
+def test_the_service_installs_its_renderer_for_every_render_call(tmp_path):
+    write(tmp_path, "zh/default.chat.j2", "{{ incident.ref }} 运维自定义")
+    settings = NotifierSettings(templates_dir=str(tmp_path), secrets_key=SECRETS_KEY)
+    try:
+        create_app(settings)
+        message = render(notification("something.new"), "chat", now=NOW)
+        assert message.text == "P0-2026-11-001 运维自定义"
+        assert message.template == "override:zh/default.chat.j2"
+    finally:
+        install(Renderer())  # the shipped templates again for the other tests

@@ -115,18 +115,25 @@ def plain(notification: Notification, ack_url: str | None = None) -> Message:
                    html="<br>".join(html.escape(line) for line in lines), template="plain")
 
 
-_shipped: Renderer | None = None
+_installed: Renderer | None = None
+
+
+def install(renderer: Renderer) -> None:
+    """Make this the renderer `render()` uses: the notifier's start-up installs its
+    settings' one (create_app), so channels calling `render()` send operators' templates."""
+    global _installed
+    _installed = renderer
 
 
 def render(notification: Notification, medium: str, language: str = "zh", *,
            ack_url: str | None = None, public_url: str | None = None,
            now: datetime | None = None, renderer: Renderer | None = None,
            time_zone: str | None = None) -> Message:
-    """With the service's renderer (settings.message_renderer()), or the shipped templates."""
-    global _shipped
+    """With the renderer given, else the one installed at start-up, else the shipped
+    templates alone."""
     if renderer is None:
-        if _shipped is None:
-            _shipped = Renderer()
-        renderer = _shipped
+        if _installed is None:
+            install(Renderer())
+        renderer = _installed
     return renderer.render(notification, medium, language, ack_url=ack_url,
                            public_url=public_url, now=now, time_zone=time_zone)
