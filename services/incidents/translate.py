@@ -18,7 +18,9 @@ def _opened(e: Incident.Opened) -> IncidentOpened:
         incident_id=str(e.originator_id), ref=e.ref, fingerprint=e.fingerprint,
         severity=e.severity, title=e.title, entity=e.entity, alert_id=e.alert["alert_id"],
         opened_at=e.at, respond_by=e.respond_by, resolve_by=e.resolve_by,
-        labels=labels_of(e), trial=bool(e.alert.get("trial", False)))
+        labels=labels_of(e), trial=bool(e.alert.get("trial", False)),
+        metric=e.alert.get("metric"), value=e.alert.get("value"),
+        threshold=e.alert.get("threshold"), firing_since=e.alert.get("started_at"))
 
 
 def labels_of(e: Incident.Opened) -> dict[str, str]:

@@ -130,6 +130,7 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
         names is not made again. Digest policies note the incident for their recipients'
         next digest instead."""
         staffed = staffed if staffed is not None else self.raci_staffed(incident["incident_id"])
+        incident = with_responsible(incident, staffed)
         digested = self.digest_opening(incident, policies, routing, at, actor, cause, existing)
         if not policies:
             log.info("incident %s (%s): no route chose a policy; nobody is notified",
@@ -277,6 +278,27 @@ def sla_of(contract: IncidentOpened) -> dict[str, float]:
             for kind, due in (("respond", contract.respond_by), ("resolve", contract.resolve_by))}
 
 
-def incident_of(contract: IncidentOpened) -> dict[str, str]:
+def incident_of(contract: IncidentOpened) -> dict[str, Any]:
+    """The incident as the notifier's aggregates keep it, with the opening's facts that
+    messages show (what was measured against which threshold, since when, the SLA)."""
     return {"incident_id": contract.incident_id, "ref": contract.ref,
-            "severity": contract.severity, "title": contract.title, "entity": contract.entity}
+            "severity": contract.severity, "title": contract.title, "entity": contract.entity,
+            "facts": facts_of(contract)}
+
+
+def with_responsible(incident: dict[str, Any], staffed: StaffedOpening) -> dict[str, Any]:
+    """The incident with its Responsible at the opening among its facts, for the messages."""
+    if staffed.staffing is None or incident.get("facts") is None:
+        return incident
+    return {**incident, "facts": {**incident["facts"],
+                                  "responsible": list(staffed.staffing.responsible)}}
+
+
+def facts_of(contract: IncidentOpened) -> dict[str, Any]:
+    def iso(at: datetime | None) -> str | None:
+        return at.isoformat() if at is not None else None
+    return {"metric": getattr(contract, "metric", None), "value": getattr(contract, "value", None),
+            "threshold": getattr(contract, "threshold", None),
+            "firing_since": iso(getattr(contract, "firing_since", None)),
+            "opened_at": iso(contract.opened_at), "respond_by": iso(contract.respond_by),
+            "resolve_by": iso(contract.resolve_by)}

@@ -127,7 +127,7 @@ class Attempts:
                       "severity": delivery.severity, "title": delivery.title,
                       "entity": delivery.entity},
             occurred_at=delivery.occurred_at, recipient=delivery.recipient,
-            about=getattr(delivery, "about", None),
+            about=getattr(delivery, "about", None), facts=getattr(delivery, "facts", None),
             ack_url=self.page_links.url_for(delivery, at) if self.page_links else None)
         return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace,
                        delivery.lease_until, delivery)

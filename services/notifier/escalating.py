@@ -61,7 +61,7 @@ class Escalating:
         cause = {**from_timer(ESCALATE_WORKER), "correlation_id": escalation.correlation_id}
         incident = {"incident_id": escalation.incident_id, "ref": escalation.ref,
                     "severity": escalation.severity, "title": escalation.title,
-                    "entity": escalation.entity}
+                    "entity": escalation.entity, "facts": getattr(escalation, "facts", None)}
         if escalation.status is EscalationStatus.ACKNOWLEDGED:
             return self._retrigger(escalation, incident, at, cause)
         fired = escalation.due_step(at)

@@ -18,6 +18,7 @@ from services.notifier.directory.projection import DirectoryProjection
 from services.notifier.holds.api import router as holds_router
 from services.notifier.holds.projection import OpeningsProjection
 from services.notifier.holds.worker import release_held
+from services.notifier.messages.render import install as install_renderer
 from services.notifier.projections import NotifierProjection
 from services.notifier.quiet.api import router as quiet_router
 from services.notifier.quiet.projection import QuietProjection
@@ -55,6 +56,8 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
 def create_app(settings: NotifierSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     Sealer(settings.secrets_key).require()  # no key, no start: secrets are never stored in clear
+    # The operator's templates, compiled once before any page, for every render() call.
+    install_renderer(settings.message_renderer())
     return build_api(
         settings,
         service_parts(settings, clock),

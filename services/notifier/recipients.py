@@ -133,6 +133,7 @@ def contacts_of(handle: str, target: Target, chart: OrgChart,
             continue
         found.append(Recipient(channel, target, {
             "handle": handle, "name": person.get("name", handle),
-            "language": person.get("language", "zh"), "medium": contact["medium"],
+            "language": person.get("language", "zh"),
+            "time_zone": person.get("time_zone", "Asia/Shanghai"), "medium": contact["medium"],
             "address": contact["address"]}))
     return found

@@ -1,9 +1,13 @@
 """Notifier settings, read from CLOSEDLOOP_* environment variables."""
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, field_validator
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator
 
 from services.notifier.channels.egress import EgressPolicy
+from services.notifier.messages.render import Renderer
+from services.notifier.messages.templates import check_overrides
 from shared.ack_links import check_keys
 from shared.settings import ServiceSettings
 
@@ -37,6 +41,25 @@ class NotifierSettings(ServiceSettings):
     ack_link_hours: float = Field(24.0, gt=0, le=24 * 30)  # how long a link works
 
     _check_ack_link_key = field_validator("ack_link_key")(check_keys)
+
+    # An operator's message templates, laid out as the shipped ones (docs/messages.md): each
+    # is compiled at start-up, and one that does not compile refuses it, naming file and line.
+    templates_dir: str = Field("", validation_alias=AliasChoices(
+        "templates_dir", "CLOSEDLOOP_TEMPLATES_DIR"))
+    _renderer: Renderer | None = PrivateAttr(None)
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _check_templates(cls, value: str) -> str:
+        if value:
+            check_overrides(Path(value))
+        return value
+
+    def message_renderer(self) -> Renderer:
+        """One renderer per settings: templates are compiled once, then cached."""
+        if self._renderer is None:
+            self._renderer = Renderer(self.templates_dir or None)
+        return self._renderer
 
     @field_validator("allowed_networks")
     @classmethod

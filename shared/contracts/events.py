@@ -65,6 +65,12 @@ class IncidentOpened(Contract):
     # the incident's): what routes and quiet rules match on.
     labels: dict[str, str] = {}
     trial: bool = False  # grew from an alert raised by a rule in trial mode: nobody is told
+    # What the opening alert measured, for the messages people read: the metric, its value
+    # against the rule's threshold, and since when it has been firing (older senders: none).
+    metric: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    firing_since: datetime | None = None
 
 
 class IncidentAcknowledged(Contract):

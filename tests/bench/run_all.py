@@ -2,8 +2,8 @@
 import asyncio
 
 from tests.bench import (
-    bench_alert_ingest, bench_bus, bench_engine, bench_ingest, bench_latency, bench_nab,
-    bench_oncall, bench_storm,
+    bench_alert_ingest, bench_bus, bench_engine, bench_ingest, bench_latency, bench_messages,
+    bench_nab, bench_oncall, bench_storm,
 )
 
 if __name__ == "__main__":
@@ -21,5 +21,7 @@ if __name__ == "__main__":
     bench_alert_ingest.main()
     print("\n== who is on call ==")
     bench_oncall.main()
+    print("\n== message rendering ==")
+    bench_messages.main()
     print("\n== adaptive scorer on NAB ==")
     bench_nab.main()

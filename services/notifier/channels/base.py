@@ -29,8 +29,12 @@ class Notification:
     reason: str
     incident: dict[str, Any]  # incident_id, ref, severity, title, entity
     occurred_at: datetime
-    recipient: dict[str, str] | None = None  # the person it is for: handle, name, medium, address
+    # The person it is for: handle, name, language, time_zone, medium, address.
+    recipient: dict[str, str] | None = None
     about: dict[str, Any] | None = None  # what a chase is about: deadline, subject, due_at
+    # What the opening measured (metric, value, threshold, firing_since), its SLA (opened_at,
+    # respond_by, resolve_by) and who was Responsible: what messages show; None when unknown.
+    facts: dict[str, Any] | None = None
     ack_url: str | None = field(default=None, repr=False)  # one-click acknowledge: a credential
 
 

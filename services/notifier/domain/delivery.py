@@ -49,8 +49,12 @@ class Delivery(Aggregate):
                  occurred_at: datetime, channel_id: str, channel_name: str, reason: str,
                  max_attempts: int, at: datetime, actor: str, cause: Cause,
                  recipient: dict[str, str] | None = None, target: str | None = None,
-                 occasion: str | None = None, about: dict | None = None) -> None:
+                 occasion: str | None = None, about: dict | None = None,
+                 facts: dict | None = None) -> None:
         self.incident_id, self.ref, self.severity = incident_id, ref, severity
+        # What the opening measured and its SLA (app.facts_of), for the message; None for
+        # deliveries scheduled before the notifier kept them.
+        self.facts = facts
         self.title, self.entity, self.occurred_at = title, entity, occurred_at
         self.channel_id, self.channel_name, self.reason = channel_id, channel_name, reason
         # The person it is for (handle, name, language, medium, address), and the ladder

@@ -50,8 +50,9 @@ class Escalation(Aggregate):
                  opened_at: datetime, due_at: datetime, escalate_to: list[dict[str, str]],
                  policy_ids: list[str], at: datetime, actor: str, cause: Cause,
                  steps: list[dict] | None = None, repeat: int = 0,
-                 retrigger_seconds: float | None = None) -> None:
+                 retrigger_seconds: float | None = None, facts: dict | None = None) -> None:
         self.incident_id, self.ref, self.severity = incident_id, ref, severity
+        self.facts = facts  # the opening's facts, for the messages of later steps
         self.title, self.entity = title, entity
         self.opened_at, self.due_at = opened_at, due_at
         self.escalate_to, self.policy_ids = escalate_to, policy_ids
