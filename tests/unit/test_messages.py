@@ -248,3 +248,16 @@ def test_the_service_installs_its_renderer_for_every_render_call(tmp_path):
         assert message.template == "override:zh/default.chat.j2"
     finally:
         install(Renderer())  # the shipped templates again for the other tests
+
+
+def test_a_digest_is_sent_as_it_was_written_for_its_reader():
+    # The digest worker renders the whole list once, in the reader's language (digest.py);
+    # every medium takes its part of that rendering, not a per-incident template.
+    written = {"subject": "Daily digest 2026-12-01 · 3 fired / 1 open / 2 closed",
+               "text": "3 fired", "markdown": "**3 fired**", "html": "<p>3 fired</p>",
+               "template": "en/digest"}
+    about = {"digest": {"every": "daily"}, "message": written}
+    for medium in ("chat", "email", "sms"):
+        sent = render(notification("digest.daily", "en", about=about), medium, "en")
+        assert (sent.subject, sent.text, sent.markdown, sent.html, sent.template) == (
+            written["subject"], "3 fired", "**3 fired**", "<p>3 fired</p>", "en/digest")

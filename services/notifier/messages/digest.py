@@ -1,6 +1,7 @@
 """A digest rendered for every medium in the recipient's language: chat markdown (and the
 plain text drawn from the same template), and the email's HTML. Templates live beside this
-module (templates/<language>/digest.<form>.j2) and run in Jinja's sandbox, with HTML
+module (digest_templates/<language>/digest.<form>.j2, apart from the per-reason
+templates: a digest is a list of incidents, not one notification) and run in Jinja's sandbox, with HTML
 escaped in the email form: incident titles come from alert rules, not from us."""
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from services.notifier.messages.model import Message
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent / "digest_templates"
 LANGUAGES = ("zh", "en")
 SUBJECTS = {
     "zh": {"daily": "日报汇总", "weekly": "周报汇总"},

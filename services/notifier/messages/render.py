@@ -38,6 +38,9 @@ class Renderer:
                now: datetime | None = None, time_zone: str | None = None) -> Message:
         if medium not in MEDIA:  # webhooks send the notification's JSON, not a text
             return plain(notification, ack_url)
+        written = (notification.about or {}).get("message")
+        if written:  # a digest: rendered once when sent, in its reader's language (digest.py)
+            return Message(**written)
         at = now or notification.occurred_at
         ack_url = ack_url if ack_url is not None else getattr(notification, "ack_url", None)
 
