@@ -11,6 +11,7 @@ from shared.service import ServiceParts
 from services.incidents.api import router
 from services.incidents.app import IncidentsApplication
 from services.incidents.consumer import subscriptions
+from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
 from services.incidents.translate import to_contract
@@ -32,7 +33,7 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
     return build_api(
         settings or IncidentsSettings(),
         service_parts(clock),
-        routers=[router],
+        routers=[router, lifecycle_router],
         title="closedloop incidents",
         description="Alerts deduplicated into P0–P3 incidents with SLA clocks; acknowledge, "
                     "resolve and follow each incident's timeline to its verified closure.",

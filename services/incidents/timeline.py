@@ -8,6 +8,7 @@ from typing import Any
 
 from services.incidents.domain import Incident, RaciRole
 from services.incidents.domain.incident import RETRIGGER
+from services.incidents.lifecycle_views import LIFECYCLE_STORY
 
 Describe = Callable[[Any, dict[str, Any]], str]
 
@@ -222,6 +223,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.RoleAssigned: ("role assigned", _role_assigned),
     Incident.Closed: ("closed", _closed),
     Incident.Archived: ("archived", _archived),
+    **LIFECYCLE_STORY,
 }
 
 

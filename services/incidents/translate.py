@@ -9,6 +9,7 @@ from shared.contracts import (
 )
 
 from services.incidents.domain import Incident
+from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
 from services.incidents.stages import STAGE_STEPS
 
 
@@ -18,7 +19,8 @@ def _opened(e: Incident.Opened) -> IncidentOpened:
         incident_id=str(e.originator_id), ref=e.ref, fingerprint=e.fingerprint,
         severity=e.severity, title=e.title, entity=e.entity, alert_id=e.alert["alert_id"],
         opened_at=e.at, respond_by=e.respond_by, resolve_by=e.resolve_by,
-        labels=labels_of(e), trial=bool(e.alert.get("trial", False)))
+        labels=labels_of(e), trial=bool(e.alert.get("trial", False)),
+        reporter=e.alert.get("reporter"))
 
 
 def labels_of(e: Incident.Opened) -> dict[str, str]:
@@ -68,6 +70,7 @@ _TABLE = {
     Incident.SlaBreached: _sla_breached,
     Incident.Closed: _closed,
     **STAGE_STEPS,
+    **LIFECYCLE_CONTRACTS,
 }
 
 to_contract = translator(_TABLE)
