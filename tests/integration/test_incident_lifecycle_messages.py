@@ -16,7 +16,7 @@ from services.incidents.main import create_app as incidents_app
 from services.incidents.settings import IncidentsSettings
 from shared.contracts import CapaClosed
 from tests.harness import API_KEYS, MANAGER_KEY, RESPONDER_KEY, RunningService, wait_until
-from tests.integration.test_notifier_raci import store_network, told
+from tests.integration.test_notifier_raci import deadline, store_network, told
 from tests.integration.test_notifier_service import (  # noqa: F401 (fixtures)
     WAIT, clock, escalation, notifier, publish, receiver, setup_routing,
 )
@@ -76,6 +76,9 @@ def test_those_who_should_know_hear_of_each_step_of_the_incidents_life(
                 ("incident.severity_changed", "sun.hao"),
                 ("incident.severity_changed", "wang.jianguo")]
             assert reasons(receiver, "/oncall", iid) == ["incident.severity_changed"]
+            # The notifier's respond chase moved to the P0 deadline too.
+            wait_until(lambda: (deadline(notifier, iid, "respond") or {}).get("due_at", "")[:16]
+                       == now["respond_by"][:16], WAIT, "the respond chase moved")
             wait_until(lambda: (escalation(notifier, iid) or {}).get("status") == "waiting",
                        WAIT, "the P0 ladder's timer")
             clock.advance(timedelta(seconds=61))

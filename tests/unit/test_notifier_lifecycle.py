@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from services.notifier.domain import Delivery, Escalation, EscalationStatus
 from services.notifier.domain.ladder import Fired
+from services.notifier.raci.deadline import Phase, deadline_id
 from services.notifier.raci.followers import Followers
 from shared.contracts import (
     IncidentAcknowledged, IncidentFollowed, IncidentOpened, IncidentProgressPosted,
@@ -111,6 +112,23 @@ def test_raising_an_unacknowledged_incident_to_p0_pages_the_p0_ladder_and_starts
     escalation = app.repository.get(Escalation.create_id("inc-l2"))
     assert escalation.status is EscalationStatus.WAITING and escalation.severity == "P0"
     assert escalation.due_at == app.clock.now() + seconds(900)
+    # The respond chase now runs to the P0 deadline: warned at 80% of its five minutes.
+    respond = app.repository.get(deadline_id("inc-l2", "respond"))
+    assert respond.due_at == T0 + seconds(300) and respond.next is Phase.WARNING
+    assert respond.next_at == T0 + seconds(240)
+    assert app.repository.get(deadline_id("inc-l2", "resolve")).due_at == T0 + seconds(14400)
+
+
+def test_a_deadline_moved_past_its_warning_goes_straight_to_the_accountable(app):
+    network(app)
+    story = Story(app, "inc-l6")
+    story.open()
+    app.clock.advance(seconds(280))  # 80% of the P0 five minutes has passed
+    story.severity("P0", "P2", by="li.na")
+    respond = app.repository.get(deadline_id("inc-l6", "respond"))
+    assert respond.warn_at is None and respond.next is Phase.DEADLINE
+    app.chase(respond.id, T0 + seconds(300))
+    assert app.repository.get(respond.id).fired == ["deadline"]
 
 
 def test_a_raise_in_hand_or_a_lowering_tells_people_but_pages_nobody(app):

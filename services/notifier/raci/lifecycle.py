@@ -2,7 +2,8 @@
 update, is reopened, resolved or closed, its Responsible, Accountable and Informed, its
 reporter and its followers are told, each person once and never the person who did it.
 Raising an unacknowledged incident to P0/P1, and reopening one, start its escalation
-ladder over (step 0 told with the same message)."""
+ladder over (step 0 told with the same message); a severity change moves the respond and
+resolve chases to the new times."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +14,7 @@ from services.notifier.domain import ChannelNotFound, EarlyStop, Escalation
 from services.notifier.domain.ladder import merge
 from services.notifier.holds.decision import routed
 from services.notifier.holds.opening import Opening, OpeningStatus
+from services.notifier.raci.deadline import Deadline, deadline_id
 from services.notifier.raci.followers import Followers
 from services.notifier.raci.reach import Why, reach
 from services.notifier.raci.rules import Raci
@@ -44,8 +46,10 @@ class LifecycleMessages:
                                          tracking: Tracking) -> None:
         raised = _rank(contract.severity) < _rank(contract.previous)
         pages = raised and contract.severity in PAGED and not contract.acknowledged
+        moved = self._move_deadlines(contract.incident_id, {
+            "respond": contract.respond_by, "resolve": contract.resolve_by}, envelope)
         self._tell_and_rearm(envelope, contract.incident_id, SEVERITY_CHANGED, contract.at,
-                             contract.by, contract.severity, pages, tracking)
+                             contract.by, contract.severity, pages, tracking, also=moved)
 
     def handle_incident_reopened(self, envelope: CloudEvent, contract: IncidentReopened,
                                  tracking: Tracking) -> None:
@@ -129,13 +133,30 @@ class LifecycleMessages:
     # -- the ladder again ----------------------------------------------------------------------
     def _tell_and_rearm(self, envelope: CloudEvent, incident_id: str, reason: str,
                         occurred_at: datetime, actor: str, severity: str, rearm: bool,
-                        tracking: Tracking) -> None:
+                        tracking: Tracking, also: list[Any] = ()) -> None:
         paged, escalation = [], None
         if rearm and self._incident_known(incident_id) is not None:
             paged, escalation = self._ladder_again(incident_id, severity, envelope)
         told = self.tell_lifecycle(incident_id, reason, occurred_at, actor, envelope,
                                    severity=severity, paged=paged)
-        self.save_tracked(*told, escalation, tracking=tracking)  # type: ignore[attr-defined]
+        self.save_tracked(*told, escalation, *also,  # type: ignore[attr-defined]
+                          tracking=tracking)
+
+    def _move_deadlines(self, incident_id: str, due: dict[str, datetime],
+                        envelope: CloudEvent) -> list[Any]:
+        """The respond and resolve chases still waiting, towards the new severity's times."""
+        settings = self._deadline_settings()  # type: ignore[attr-defined]
+        at, cause = self.clock.now(), from_message(envelope)  # type: ignore[attr-defined]
+        found = self.reads.get_many(  # type: ignore[attr-defined]
+            deadline_id(incident_id, key) for key in due)
+        moved = []
+        for key, due_at in due.items():
+            deadline = found.get(deadline_id(incident_id, key))
+            if isinstance(deadline, Deadline) and deadline.move(
+                    due_at, settings["warn_at"], settings["up_after_seconds"], at,
+                    "notifier", cause):
+                moved.append(deadline)
+        return moved
 
     def _ladder_again(self, incident_id: str, severity: str,
                       envelope: CloudEvent) -> tuple[list[Recipient], Any]:
