@@ -132,7 +132,7 @@ def test_a_closed_incident_takes_no_progress_and_no_followers():
 
 # -- the application, the bus and the timeline ----------------------------------------------------
 @pytest.fixture
-def app(store_env) -> IncidentsApplication:
+def incidents(store_env) -> IncidentsApplication:
     return Feed(store_env).app
 
 
@@ -145,40 +145,40 @@ def published(app: IncidentsApplication) -> list:
     return contracts
 
 
-def test_a_declared_incident_records_its_reporter_who_follows_it(app):
-    declared = app.declare(Severity.P1, "门店停电", "store-017", "整店停电", "sun.hao", CAUSE)
+def test_a_declared_incident_records_its_reporter_who_follows_it(incidents):
+    declared = incidents.declare(Severity.P1, "门店停电", "store-017", "整店停电", "sun.hao", CAUSE)
     assert declared["ref"] == "P1-2026-11-001" and declared["reporter"] == "sun.hao"
     assert declared["followers"] == ["sun.hao"] and declared["status"] == "new"
-    opened, followed = published(app)
+    opened, followed = published(incidents)
     assert isinstance(opened, IncidentOpened) and opened.reporter == "sun.hao"
     assert opened.labels["alertname"] == "门店停电" and opened.severity == "P1"
     assert isinstance(followed, IncidentFollowed) and followed.via == "reporter"
-    again = app.declare(Severity.P1, "门店停电", "store-018", "", "sun.hao", CAUSE)
+    again = incidents.declare(Severity.P1, "门店停电", "store-018", "", "sun.hao", CAUSE)
     assert again["ref"] == "P1-2026-11-002"  # gap-free, like alert-raised incidents
 
 
-def test_each_lifecycle_change_is_published_and_told_on_the_timeline(app):
-    ref = app.declare(Severity.P2, "收银慢", "store-017", "", "sun.hao", CAUSE)["ref"]
-    app.follow(ref, "wang.jianguo", "zhao.lei", CAUSE)
-    app.change_severity(ref, Severity.P0, "全店无法收银", "zhao.lei", CAUSE)
-    app.post_progress(ref, "已派工程师", "li.na", CAUSE)
-    app.resolve(ref, "li.na", "换了交换机", CAUSE)
-    app.reopen(ref, "又断了", "zhou.min", CAUSE)
-    app.unfollow(ref, "wang.jianguo", "wang.jianguo", CAUSE)
-    kinds = [type(c) for c in published(app)]
+def test_each_lifecycle_change_is_published_and_told_on_the_timeline(incidents):
+    ref = incidents.declare(Severity.P2, "收银慢", "store-017", "", "sun.hao", CAUSE)["ref"]
+    incidents.follow(ref, "wang.jianguo", "zhao.lei", CAUSE)
+    incidents.change_severity(ref, Severity.P0, "全店无法收银", "zhao.lei", CAUSE)
+    incidents.post_progress(ref, "已派工程师", "li.na", CAUSE)
+    incidents.resolve(ref, "li.na", "换了交换机", CAUSE)
+    incidents.reopen(ref, "又断了", "zhou.min", CAUSE)
+    incidents.unfollow(ref, "wang.jianguo", "wang.jianguo", CAUSE)
+    kinds = [type(c) for c in published(incidents)]
     assert kinds == [IncidentOpened, IncidentFollowed, IncidentFollowed,
                      IncidentSeverityChanged, IncidentProgressPosted,
                      # resolving implies acknowledging, which makes li.na responsible
                      IncidentAcknowledged, IncidentRoleAssigned, IncidentResolved,
                      IncidentReopened, IncidentUnfollowed]
-    [changed] = [c for c in published(app) if isinstance(c, IncidentSeverityChanged)]
+    [changed] = [c for c in published(incidents) if isinstance(c, IncidentSeverityChanged)]
     assert changed.ref == ref and (changed.previous, changed.severity) == ("P2", "P0")
     assert changed.respond_by == T0 + timedelta(minutes=5)
-    [reopened] = [c for c in published(app) if isinstance(c, IncidentReopened)]
+    [reopened] = [c for c in published(incidents) if isinstance(c, IncidentReopened)]
     assert (reopened.was, reopened.status, reopened.by) == ("planning", "investigating",
                                                             "zhou.min")
     # The ref keeps its P2: a ref is issued once and never renumbered.
-    incident = app.incident(ref)
+    incident = incidents.incident(ref)
     assert incident["severity"] == "P0" and incident["followers"] == ["sun.hao"]
     assert incident["progress_updates"] == 1 and incident["reopened"] == 1
     story = {e["action"]: e["detail"] for e in incident["timeline"]}
@@ -192,10 +192,10 @@ def test_each_lifecycle_change_is_published_and_told_on_the_timeline(app):
     assert [e["action"] for e in incident["timeline"]].count("followed") == 2
 
 
-def test_unfollowed_has_the_contract_shape(app):
-    ref = app.declare(Severity.P3, "灯坏了", "store-017", "", "sun.hao", CAUSE)["ref"]
-    app.unfollow(ref, "sun.hao", "sun.hao", CAUSE)
-    last = published(app)[-1]
+def test_unfollowed_has_the_contract_shape(incidents):
+    ref = incidents.declare(Severity.P3, "灯坏了", "store-017", "", "sun.hao", CAUSE)["ref"]
+    incidents.unfollow(ref, "sun.hao", "sun.hao", CAUSE)
+    last = published(incidents)[-1]
     assert isinstance(last, IncidentUnfollowed) and last.person == "sun.hao"
     envelope = CloudEvent(id="incidents:3", source="closedloop/incidents",
                           type=last.type_name(), time=T0, data=last.model_dump(mode="json"))
