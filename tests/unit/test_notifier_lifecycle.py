@@ -86,6 +86,8 @@ def test_a_progress_update_reaches_r_a_reporter_and_followers_once_each_not_its_
     assert app.get_or_none(Followers.create_id("inc-l1")).people == ["sun.hao", "chen.jing"]
     update = story.progress("chen.jing")
     assert told(app, "inc-l1", "incident.progress", update, im) == ["li.na", "sun.hao"]
+    assert app.get_or_none(Delivery.create_id("inc-l1", "incident.progress", im,
+                                              {"handle": "li.na"}, update)).severity == "P2"
     scheduled = [e for e in map(app.decode, app.recorder.select_notifications(1, 10000))
                  if isinstance(e, Delivery.Scheduled) and e.reason == "incident.progress"]
     # One message each, though sun.hao is both reporter and follower.
@@ -138,6 +140,9 @@ def test_a_raise_in_hand_or_a_lowering_tells_people_but_pages_nobody(app):
     in_hand = story.severity("P0", "P2", by="zhao.lei", acknowledged=True)
     assert told(app, "inc-l3", "incident.severity_changed", in_hand, im) == ["li.na"]
     lowered = story.severity("P3", "P0", by="zhao.lei")
+    later = story.progress("zhao.lei")
+    assert app.get_or_none(Delivery.create_id("inc-l3", "incident.progress", im,
+                                              {"handle": "li.na"}, later)).severity == "P3"
     for occasion in (in_hand, lowered):
         assert app.get_or_none(Delivery.create_id(
             "inc-l3", "incident.severity_changed", oncall, None, occasion)) is None

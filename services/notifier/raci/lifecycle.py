@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
 
 from services.notifier.domain import ChannelNotFound, EarlyStop, Escalation
+from services.notifier.domain.common import Cause, key_id
 from services.notifier.domain.ladder import merge
 from services.notifier.holds.decision import routed
 from services.notifier.holds.opening import Opening, OpeningStatus
@@ -48,6 +52,7 @@ class LifecycleMessages:
         pages = raised and contract.severity in PAGED and not contract.acknowledged
         moved = self._move_deadlines(contract.incident_id, {
             "respond": contract.respond_by, "resolve": contract.resolve_by}, envelope)
+        moved.append(self._note_severity(contract.incident_id, contract.severity, envelope))
         self._tell_and_rearm(envelope, contract.incident_id, SEVERITY_CHANGED, contract.at,
                              contract.by, contract.severity, pages, tracking, also=moved)
 
@@ -126,9 +131,24 @@ class LifecycleMessages:
                 log.info("incident %s: notifications held; lifecycle message not sent",
                          opening.ref)
                 return None
-            return dict(opening.incident)
-        staffing = self.get_or_none(Staffing.create_id(incident_id))  # type: ignore[attr-defined]
-        return staffing.incident if isinstance(staffing, Staffing) else None
+            known = dict(opening.incident)
+        else:
+            staffing = self.get_or_none(Staffing.create_id(incident_id))  # type: ignore[attr-defined]
+            if not isinstance(staffing, Staffing):
+                return None
+            known = dict(staffing.incident)
+        note = self.get_or_none(CurrentSeverity.create_id(incident_id))  # type: ignore[attr-defined]
+        return {**known, "severity": note.severity} if isinstance(note, CurrentSeverity) else known
+
+    def _note_severity(self, incident_id: str, severity: str,
+                       envelope: CloudEvent) -> "CurrentSeverity":
+        at, cause = self.clock.now(), from_message(envelope)  # type: ignore[attr-defined]
+        note = self.get_or_none(CurrentSeverity.create_id(incident_id))  # type: ignore[attr-defined]
+        if not isinstance(note, CurrentSeverity):
+            return CurrentSeverity(incident_id=incident_id, severity=severity, at=at,
+                                   actor="notifier", cause=cause)
+        note.change(severity, at, "notifier", cause)
+        return note
 
     # -- the ladder again ----------------------------------------------------------------------
     def _tell_and_rearm(self, envelope: CloudEvent, incident_id: str, reason: str,
@@ -191,6 +211,27 @@ class LifecycleMessages:
             return step0, None
         return step0, self._start_escalation(  # type: ignore[attr-defined]
             incident, at, policies, routing, at, "notifier", cause)
+
+
+class CurrentSeverity(Aggregate):
+    """An incident's severity since it changed: later lifecycle messages name it (the
+    opening and the staffing keep the one it opened with)."""
+
+    @staticmethod
+    def create_id(incident_id: str) -> UUID:
+        return key_id(f"severity:{incident_id}")
+
+    @event("Noted")
+    def __init__(self, incident_id: str, severity: str, at: datetime, actor: str,
+                 cause: Cause) -> None:
+        self.incident_id, self.severity = incident_id, severity
+
+    def change(self, severity: str, at: datetime, actor: str, cause: Cause) -> None:
+        self._changed(severity=severity, at=at, actor=actor, cause=cause)
+
+    @event("Changed")
+    def _changed(self, severity: str, at: datetime, actor: str, cause: Cause) -> None:
+        self.severity = severity
 
 
 def _rank(severity: str) -> int:
