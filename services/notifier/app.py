@@ -26,6 +26,7 @@ from services.notifier.holds.commands import Holding
 from services.notifier.holds.decision import labels_of, routed
 from services.notifier.holds.opening import Opening
 from services.notifier.oncall.commands import Schedules
+from services.notifier.page_links import PageLinks
 from services.notifier.quiet.commands import Quieting
 from services.notifier.quiet.index import QuietIndex
 from services.notifier.raci.commands import RaciCommands
@@ -54,9 +55,11 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
     snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50}
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
-                 egress: EgressPolicy, max_attempts: int = 5) -> None:
+                 egress: EgressPolicy, max_attempts: int = 5,
+                 page_links: PageLinks | None = None) -> None:
         self.clock = clock
         self.sealer, self.egress = sealer, egress
+        self.page_links = page_links  # None: pages carry no one-click acknowledge link
         self.max_attempts = max_attempts
         super().__init__(env)
         self.reads = StoreReads(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, field_validator
 
 from services.notifier.channels.egress import EgressPolicy
+from shared.ack_links import check_keys
 from shared.settings import ServiceSettings
 
 
@@ -28,6 +29,14 @@ class NotifierSettings(ServiceSettings):
     # in messages start with it. Empty: messages carry no links.
     public_url: str = Field("", validation_alias=AliasChoices(
         "public_url", "CLOSEDLOOP_PUBLIC_URL"))
+
+    # Signs the one-click acknowledge link in each page to a person (the incidents service
+    # checks it with the same key): comma-separated, the first signs. Links need public_url
+    # too; either empty, pages carry none.
+    ack_link_key: str = Field("", repr=False)
+    ack_link_hours: float = Field(24.0, gt=0, le=24 * 30)  # how long a link works
+
+    _check_ack_link_key = field_validator("ack_link_key")(check_keys)
 
     @field_validator("allowed_networks")
     @classmethod

@@ -190,6 +190,22 @@ class IncidentUnfollowed(Contract):
     at: datetime
 
 
+class IncidentPageRead(Contract):
+    """A person opened the one-click acknowledge link of a page they were sent (a read
+    receipt). `acknowledged`: this acknowledged the incident as them (IncidentAcknowledged
+    follows); otherwise `acknowledged_by` had acknowledged it already, or it was finished."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "page", "read"
+    incident_id: str
+    ref: str
+    person: str
+    delivery_id: str  # the notifier's delivery that carried the link
+    link_id: str
+    acknowledged: bool
+    at: datetime
+    acknowledged_by: str | None = None
+
+
 class IncidentSlaBreached(Contract):
     PRODUCER, AGGREGATE, EVENT = "incidents", "sla", "breached"
     incident_id: str
@@ -373,6 +389,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         IncidentSlaBreached, IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
         IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
         IncidentUnfollowed,
+        IncidentPageRead,
         NotificationDelivered, NotificationFailed, EscalationTriggered, IncidentStaffed,
         NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
         CapaActionAdded, CapaActionCompleted,

@@ -28,3 +28,7 @@ class SeverityUnchanged(DomainError):
 
 class NotReopenable(DomainError):
     """Only a resolved or closed incident can be reopened; an archived one cannot."""
+
+
+class LinkAlreadyUsed(DomainError):
+    """A one-click acknowledge link works once; it was used already."""

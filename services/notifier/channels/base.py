@@ -31,6 +31,7 @@ class Notification:
     occurred_at: datetime
     recipient: dict[str, str] | None = None  # the person it is for: handle, name, medium, address
     about: dict[str, Any] | None = None  # what a chase is about: deadline, subject, due_at
+    ack_url: str | None = field(default=None, repr=False)  # one-click acknowledge: a credential
 
 
 @dataclass(frozen=True)
