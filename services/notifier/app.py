@@ -14,6 +14,8 @@ from services.notifier.attempts import Attempts
 from services.notifier.channels.egress import EgressPolicy
 from services.notifier.config_cache import ConfigCache, Routing
 from services.notifier.configuration import Configuration
+from services.notifier.digests.aggregate import Digest, DigestedIncident, ItemStatus
+from services.notifier.digests.commands import Digesting
 from services.notifier.directory import Organisation, OrganisationCommands
 from services.notifier.directory.cache import OrgCache
 from services.notifier.domain import (
@@ -48,11 +50,12 @@ OPENED = str(Reason.INCIDENT_OPENED)
 
 
 class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Quieting, Holding,
-                          Schedules, Escalating,
+                          Schedules, Escalating, Digesting,
                           Attempts, ServiceApplication):
     # Every channel and policy is listed in the directory; every person, team and unit in
-    # the organisation; every quiet rule in its index.
-    snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50}
+    # the organisation; every quiet rule in its index; a day's low-severity incidents in a
+    # recipient's digest.
+    snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50, Digest: 50}
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
                  egress: EgressPolicy, max_attempts: int = 5,
@@ -87,8 +90,8 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
             staffed = raci.of(routing)
             told = ([] if hold is not None else self._told_at_opening(
                 routed(rules, labels, routing.policies())[0], incident, at, routing, staffed))
-            return [escalation_id, opening_id, *staffed.ids,
-                    *(r.delivery_id(contract.incident_id, OPENED) for r in told)]
+            return [escalation_id, opening_id, DigestedIncident.create_id(contract.incident_id),
+                    *staffed.ids, *(r.delivery_id(contract.incident_id, OPENED) for r in told)]
 
         routing, existing = self._deciding(created_by_it)
         policies, routes = routed(rules, labels, routing.policies())
@@ -113,7 +116,8 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
                          at: datetime, routing: Routing, staffed: StaffedOpening
                          ) -> list[Recipient]:
         """The ladder's step 0 and the RACI people paged or informed at the opening, each
-        person once."""
+        person once. Digest policies page nobody (digests/)."""
+        policies = paging(policies)
         ladder = merge([p.ladder for p in policies]) if policies else None
         step0 = resolve(ladder.targets(0) if ladder else (), incident, at, routing, self)
         return staffed.recipients(step0.recipients, routing)
@@ -123,11 +127,14 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
               existing: set[UUID], staffed: StaffedOpening | None = None) -> list[Any]:
         """Step 0's messages (with the RACI people's), and the timer for the later steps
         counting from `started_at` (the opening, or the release of a hold); what `existing`
-        names is not made again."""
+        names is not made again. Digest policies note the incident for their recipients'
+        next digest instead."""
         staffed = staffed if staffed is not None else self.raci_staffed(incident["incident_id"])
+        digested = self.digest_opening(incident, policies, routing, at, actor, cause, existing)
         if not policies:
             log.info("incident %s (%s): no route chose a policy; nobody is notified",
                      incident["ref"], incident["severity"])
+        policies = paging(policies)
         deliveries = self._schedule(
             incident, self._told_at_opening(policies, incident, at, routing, staffed), OPENED,
             started_at, at, actor, cause, existing)
@@ -136,7 +143,7 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
                                              cause)
                       if Escalation.create_id(incident["incident_id"]) not in existing
                       else self._not_restarted(incident))
-        return [*deliveries, escalation]
+        return [*deliveries, escalation, *digested]
 
     def save_batch(self, run: Callable[[], None]) -> None:
         # After a batch that conflicted, the next one asks like single messages do: should
@@ -180,14 +187,19 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
 
     def handle_incident_resolved(self, envelope: CloudEvent, contract: IncidentResolved,
                                  tracking: Tracking) -> None:
+        digested = self.digest_end(contract.incident_id, ItemStatus.RESOLVED, self.clock.now(),
+                                   contract.by, from_message(envelope))
         self._stop_escalation(contract.incident_id, f"resolved by {contract.by}",
                               contract.by, envelope, tracking, ends_alert=True,
-                              also=self.raci_on_resolved(contract, envelope))
+                              also=[*self.raci_on_resolved(contract, envelope), *digested])
 
     def handle_incident_closed(self, envelope: CloudEvent, contract: IncidentClosed,
                                tracking: Tracking) -> None:
+        digested = self.digest_end(contract.incident_id, ItemStatus.CLOSED, self.clock.now(),
+                                   "incidents", from_message(envelope))
         self._stop_escalation(contract.incident_id, "closed", "incidents", envelope, tracking,
-                              ends_alert=True, also=self.raci_on_closed(contract, envelope))
+                              ends_alert=True,
+                              also=[*self.raci_on_closed(contract, envelope), *digested])
 
     def _stop_escalation(self, incident_id: str, why: str, actor: str, envelope: CloudEvent,
                          tracking: Tracking, ends_alert: bool = False,
@@ -251,6 +263,11 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
             raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
         delivery = self._delivery(delivery_id)
         return {**delivery_view(delivery), "history": attempt_history(events)}
+
+
+def paging(policies: list[EscalationPolicy]) -> list[EscalationPolicy]:
+    """The policies that page and escalate (not digest ones)."""
+    return [p for p in policies if not p.digests]
 
 
 def sla_of(contract: IncidentOpened) -> dict[str, float]:

@@ -9,6 +9,9 @@ from services.notifier.app import NotifierApplication
 from services.notifier.consumer import subscriptions
 from services.notifier.oncall.api import router as schedules_router
 from services.notifier.oncall.projection import SchedulesProjection
+from services.notifier.digests.api import router as digests_router
+from services.notifier.digests.projection import DigestsProjection
+from services.notifier.digests.worker import send_digests
 from services.notifier.page_links import PageLinks
 from services.notifier.directory.api import router as directory_router
 from services.notifier.directory.projection import DirectoryProjection
@@ -42,8 +45,9 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
         translate=to_contract,
         subscribe=subscriptions,
         projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(),
-                     DirectoryProjection(), DeadlinesProjection(), OpeningsProjection()],
-        workers=[deliver_due, escalate_due, chase_due, release_held],
+                     DirectoryProjection(), DeadlinesProjection(), OpeningsProjection(),
+                     DigestsProjection()],
+        workers=[deliver_due, escalate_due, chase_due, release_held, send_digests],
         clock=clock or SystemClock(),
     )
 
@@ -55,7 +59,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock | None = N
         settings,
         service_parts(settings, clock),
         routers=[router, quiet_router, schedules_router, directory_router, raci_router,
-                 holds_router],
+                 holds_router, digests_router],
         title="closedloop notifier",
         description="Containment: tells the right people on the right channels, signs every "
                     "webhook, retries with backoff, and escalates when nobody acknowledges.",

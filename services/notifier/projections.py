@@ -43,6 +43,7 @@ class NotifierProjection(Projection):
                 escalate_after_seconds double precision NOT NULL,
                 escalate_to text[] NOT NULL,
                 retrigger_after_seconds double precision,
+                digest jsonb,
                 enabled boolean NOT NULL DEFAULT true,
                 disabled_why text,
                 created_at timestamptz NOT NULL,
@@ -168,17 +169,28 @@ def _policy_columns(e: Any) -> tuple:
     short = shorthand_of(ladder)
     return (e.originator_id, e.name, list(e.severities), json.dumps(ladder.as_list()),
             ladder.repeat, short["notify"], short["escalate_after_seconds"],
-            short["escalate_to"], e.at, e.actor, ladder.retrigger_seconds)
+            short["escalate_to"], e.at, e.actor, ladder.retrigger_seconds, _digest_column(e))
+
+
+def _digest_column(e: Any) -> str | None:
+    """A digest policy's cadence (null for a paging policy, and for events from before)."""
+    if getattr(e, "digest", None) is None:
+        return None
+    return json.dumps({"digest": e.digest, "digest_at": e.digest_at,
+                       "digest_weekday": e.digest_weekday,
+                       "digest_time_zone": e.digest_time_zone})
 
 
 async def policy_defined(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         """INSERT INTO policies (id, name, severities, steps, repeat, notify,
                                  escalate_after_seconds, escalate_to, enabled, created_at,
-                                 created_by, updated_at, updated_by, retrigger_after_seconds)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10, $9, $10, $11)
+                                 created_by, updated_at, updated_by, retrigger_after_seconds,
+                                 digest)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10, $9, $10, $11, $12)
            ON CONFLICT (id) DO UPDATE SET severities = EXCLUDED.severities,
                retrigger_after_seconds = EXCLUDED.retrigger_after_seconds,
+               digest = EXCLUDED.digest,
                steps = EXCLUDED.steps, repeat = EXCLUDED.repeat,
                notify = EXCLUDED.notify, escalate_to = EXCLUDED.escalate_to,
                escalate_after_seconds = EXCLUDED.escalate_after_seconds, enabled = true,
@@ -191,7 +203,7 @@ async def policy_revised(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE policies SET name = $2, severities = $3, steps = $4, repeat = $5, notify = $6, "
         "escalate_after_seconds = $7, escalate_to = $8, updated_at = $9, updated_by = $10, "
-        "retrigger_after_seconds = $11 WHERE id = $1",
+        "retrigger_after_seconds = $11, digest = $12 WHERE id = $1",
         *_policy_columns(e))
 
 

@@ -109,6 +109,18 @@ class PolicyCreate(BaseModel):
         None, gt=0, allow_inf_nan=False,
         description="acknowledged but not resolved this long: the acknowledger is reminded "
                     "and the ladder resumes; null: an acknowledgement stops it")
+    digest: str | None = Field(
+        None, max_length=10, description="daily or weekly: its incidents are collected into "
+                                         "a digest for step 0's people and channels instead "
+                                         "of paging them; null: a paging policy")
+    digest_at: str | None = Field(None, max_length=10,
+                                  description="HH:MM on the recipient's clock (default 09:00)")
+    digest_weekday: str | None = Field(None, max_length=10,
+                                       description="weekly digests: mon..sun (default mon)")
+    digest_time_zone: str | None = Field(
+        None, max_length=64, description="the clock of recipients that are channels rather "
+                                         "than people (default Asia/Shanghai); people read "
+                                         "their own time zone")
 
 
 class PolicyUpdate(BaseModel):
@@ -125,6 +137,18 @@ class PolicyUpdate(BaseModel):
     repeat: int | None = Field(None, ge=0, le=MAX_REPEAT)
     retrigger_after_seconds: float | None = Field(
         None, ge=0, allow_inf_nan=False, description="0 switches re-triggering off")
+    digest: str | None = Field(
+        None, max_length=10, description="daily, weekly or off: its incidents are collected into "
+                                         "a digest for step 0's people and channels instead "
+                                         "of paging them; off: page again")
+    digest_at: str | None = Field(None, max_length=10,
+                                  description="HH:MM on the recipient's clock (default 09:00)")
+    digest_weekday: str | None = Field(None, max_length=10,
+                                       description="weekly digests: mon..sun (default mon)")
+    digest_time_zone: str | None = Field(
+        None, max_length=64, description="the clock of recipients that are channels rather "
+                                         "than people (default Asia/Shanghai); people read "
+                                         "their own time zone")
     enabled: bool | None = Field(None, description="false: it matches no incident")
     disabled_reason: str | None = Field(None, max_length=500)
 
@@ -136,6 +160,10 @@ class PolicyRead(BaseModel):
     steps: list[StepIn]
     repeat: int
     retrigger_after_seconds: float | None
+    digest: str | None = Field(None, description="daily or weekly for a digest policy")
+    digest_at: str | None = None
+    digest_weekday: str | None = None
+    digest_time_zone: str | None = None
     notify: list[str] = Field(description="step 0's channels")
     escalate_after_seconds: float = Field(description="step 0's delay")
     escalate_to: list[str] = Field(description="step 1's channels")
