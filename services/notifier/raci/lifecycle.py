@@ -191,6 +191,7 @@ class LifecycleMessages:
         labels = {**opening.labels, "severity": severity}
         policies, _ = routed(self.quiet_now(), labels,  # type: ignore[attr-defined]
                              routing.policies())
+        policies = [p for p in policies if not p.digests]  # digest policies page nobody
         if not policies:
             log.info("incident %s (%s): no route chose a policy; no ladder", opening.ref,
                      severity)
