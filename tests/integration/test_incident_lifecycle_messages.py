@@ -91,6 +91,9 @@ def test_those_who_should_know_hear_of_each_step_of_the_incidents_life(
                        "the update")
             assert told(receiver, iid, "incident.progress") == [
                 ("incident.progress", "sun.hao"), ("incident.progress", "wang.jianguo")]
+            update = next(json.loads(r["body"]) for r in receiver.received("/im", iid)
+                          if json.loads(r["body"])["reason"] == "incident.progress")
+            assert update["about"] == {"by": "li.na", "number": 1, "text": "已联系收银系统厂商"}
 
             # zhao.lei is none of them: the store manager hears he took it on.
             assert api.post(f"/v1/incidents/{ref}/acknowledge",

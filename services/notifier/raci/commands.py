@@ -99,21 +99,22 @@ class RaciCommands(LifecycleMessages, Following, StageDeadlines, CapaDeadlines, 
         met = self._meet(contract.incident_id, ["respond"], f"acknowledged by {contract.by}",
                          envelope)
         return [*met, *self.tell_lifecycle(contract.incident_id, ACKNOWLEDGED, contract.at,
-                                           contract.by, envelope)]
+                                           contract.by, envelope, about={"by": contract.by})]
 
     def raci_on_resolved(self, contract: IncidentResolved, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"],
                          f"resolved by {contract.by}", envelope)
         entered = self._enter_stage(contract.incident_id, contract.status, contract.at, None,
                                     envelope)
-        return [*met, *entered, *self.tell_lifecycle(contract.incident_id, RESOLVED,
-                                                     contract.at, contract.by, envelope)]
+        return [*met, *entered, *self.tell_lifecycle(
+            contract.incident_id, RESOLVED, contract.at, contract.by, envelope,
+            about={"by": contract.by, "summary": contract.summary})]
 
     def raci_on_closed(self, contract: IncidentClosed, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"], "closed", envelope)
         met += self._stages_over(contract.incident_id, "closed", envelope)
         return [*met, *self.tell_lifecycle(contract.incident_id, CLOSED, contract.at, None,
-                                           envelope)]
+                                           envelope, about={"capa_id": contract.capa_id})]
 
     def _meet(self, incident_id: str, keys: list[str], why: str, envelope: CloudEvent,
               early: bool = True) -> list[Any]:

@@ -54,26 +54,33 @@ class LifecycleMessages:
             "respond": contract.respond_by, "resolve": contract.resolve_by}, envelope)
         moved.append(self._note_severity(contract.incident_id, contract.severity, envelope))
         self._tell_and_rearm(envelope, contract.incident_id, SEVERITY_CHANGED, contract.at,
-                             contract.by, contract.severity, pages, tracking, also=moved)
+                             contract.by, contract.severity, pages, tracking, also=moved,
+                             about={"by": contract.by, "previous": contract.previous,
+                                    "severity": contract.severity, "reason": contract.reason})
 
     def handle_incident_reopened(self, envelope: CloudEvent, contract: IncidentReopened,
                                  tracking: Tracking) -> None:
         self._tell_and_rearm(envelope, contract.incident_id, REOPENED, contract.at,
-                             contract.by, contract.severity, True, tracking)
+                             contract.by, contract.severity, True, tracking,
+                             about={"by": contract.by, "reason": contract.reason,
+                                    "was": contract.was})
 
     def handle_incident_progress_posted(self, envelope: CloudEvent,
                                         contract: IncidentProgressPosted,
                                         tracking: Tracking) -> None:
         told = self.tell_lifecycle(contract.incident_id, PROGRESS, contract.at, contract.author,
-                                   envelope)
+                                   envelope, about={"by": contract.author,
+                                                    "number": contract.number,
+                                                    "text": contract.text})
         self.save_tracked(*told, tracking=tracking)  # type: ignore[attr-defined]
 
     # -- telling ------------------------------------------------------------------------------
     def tell_lifecycle(self, incident_id: str, reason: str, occurred_at: datetime,
                        actor: str | None, envelope: CloudEvent, severity: str | None = None,
-                       paged: list[Recipient] = ()) -> list[Any]:
+                       paged: list[Recipient] = (), about: dict | None = None) -> list[Any]:
         """Schedule `reason` to the incident's audience (and `paged`, a ladder's step 0),
-        each recipient once. The message names its occasion (the envelope), so the same
+        each recipient once; `about` is what happened (who, and the update's text or the
+        reason given), for the message to say. The message names its occasion (the envelope), so the same
         reason told again later (a second resolution after a reopening) is a new message
         while a redelivery schedules nothing."""
         incident = self._incident_known(incident_id)
@@ -96,7 +103,7 @@ class LifecycleMessages:
             r.delivery_id(incident_id, reason, envelope.id) for r in recipients))
         deliveries = self._schedule(  # type: ignore[attr-defined]
             incident, recipients, reason, occurred_at, at, "notifier", cause, existing,
-            occasion=envelope.id)
+            occasion=envelope.id, about=about)
         self._claim_at_once(deliveries, routing, at)  # type: ignore[attr-defined]
         return deliveries
 
@@ -153,12 +160,13 @@ class LifecycleMessages:
     # -- the ladder again ----------------------------------------------------------------------
     def _tell_and_rearm(self, envelope: CloudEvent, incident_id: str, reason: str,
                         occurred_at: datetime, actor: str, severity: str, rearm: bool,
-                        tracking: Tracking, also: list[Any] = ()) -> None:
+                        tracking: Tracking, also: list[Any] = (),
+                        about: dict | None = None) -> None:
         paged, escalation = [], None
         if rearm and self._incident_known(incident_id) is not None:
             paged, escalation = self._ladder_again(incident_id, severity, envelope)
         told = self.tell_lifecycle(incident_id, reason, occurred_at, actor, envelope,
-                                   severity=severity, paged=paged)
+                                   severity=severity, paged=paged, about=about)
         self.save_tracked(*told, escalation, *also,  # type: ignore[attr-defined]
                           tracking=tracking)
 
