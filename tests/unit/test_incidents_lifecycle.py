@@ -182,6 +182,8 @@ def test_each_lifecycle_change_is_published_and_told_on_the_timeline(incidents):
     assert incident["severity"] == "P0" and incident["followers"] == ["sun.hao"]
     assert incident["progress_updates"] == 1 and incident["reopened"] == 1
     story = {e["action"]: e["detail"] for e in incident["timeline"]}
+    assert story["opened"] == (f"P2 incident {ref} '收银慢' on store-017 reported by sun.hao; "
+                               "respond by 2026-11-02 10:00 UTC, resolve by 2026-11-05 09:00 UTC")
     assert story["severity changed"].startswith("zhao.lei changed the severity from P2 to P0: "
                                                 "全店无法收银; respond by 2026-11-02 09:05 UTC")
     assert story["progress"] == "update 1 from li.na: 已派工程师"
