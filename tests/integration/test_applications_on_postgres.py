@@ -29,6 +29,7 @@ from tests.unit.test_incidents_lifecycle import (  # noqa: F401 (collected again
 from tests.unit.test_notifier_lifecycle import (  # noqa: F401 (collected again here)
     test_a_progress_update_reaches_r_a_reporter_and_followers_once_each_not_its_author,
     test_a_reopened_incident_climbs_its_ladder_again_under_new_reasons,
+    test_an_opening_a_follow_and_a_raise_in_one_consumer_batch_tell_the_same_story,
     test_raising_an_unacknowledged_incident_to_p0_pages_the_p0_ladder_and_starts_it,
 )
 from tests.unit.test_incidents_numbering import (  # noqa: F401 (collected again here)

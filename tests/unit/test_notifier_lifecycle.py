@@ -185,3 +185,20 @@ def test_an_incident_in_trial_mode_tells_nobody_of_its_lifecycle(app):
     assert told(app, "inc-l5", "incident.severity_changed", raised, im) == []
     assert told(app, "inc-l5", "incident.progress", update, im) == []
     assert app.get_or_none(Escalation.create_id("inc-l5")) is None
+
+
+def test_an_opening_a_follow_and_a_raise_in_one_consumer_batch_tell_the_same_story(app):
+    im, oncall = network(app)
+    story = Story(app, "inc-l7")
+
+    def batch() -> None:
+        story.open()
+        story.follow("sun.hao", via="reporter")
+        story.severity("P0", "P2", by="li.na")
+
+    app.save_batch(batch)
+    assert told(app, "inc-l7", "incident.severity_changed", "m:3", im) == ["sun.hao"]
+    assert app.get_or_none(Delivery.create_id("inc-l7", "incident.severity_changed", oncall,
+                                              None, "m:3")) is not None
+    # The deadlines the opening set earlier in the batch moved with the raise.
+    assert app.repository.get(deadline_id("inc-l7", "respond")).due_at == T0 + seconds(300)

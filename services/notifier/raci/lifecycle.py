@@ -175,11 +175,11 @@ class LifecycleMessages:
         """The respond and resolve chases still waiting, towards the new severity's times."""
         settings = self._deadline_settings()  # type: ignore[attr-defined]
         at, cause = self.clock.now(), from_message(envelope)  # type: ignore[attr-defined]
-        found = self.reads.get_many(  # type: ignore[attr-defined]
-            deadline_id(incident_id, key) for key in due)
         moved = []
         for key, due_at in due.items():
-            deadline = found.get(deadline_id(incident_id, key))
+            # One at a time, through the repository: in a consumer batch this sees the
+            # deadlines an opening earlier in the batch set.
+            deadline = self.get_or_none(deadline_id(incident_id, key))  # type: ignore[attr-defined]
             if isinstance(deadline, Deadline) and deadline.move(
                     due_at, settings["warn_at"], settings["up_after_seconds"], at,
                     "notifier", cause):
