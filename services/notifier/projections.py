@@ -118,6 +118,7 @@ class NotifierProjection(Projection):
             Escalation.Stopped: escalation_stopped,
             Escalation.Acknowledged: escalation_acknowledged,
             Escalation.Retriggered: escalated,
+            Escalation.Rearmed: escalation_rearmed,
         }
 
 
@@ -267,6 +268,17 @@ async def escalation_started(conn: asyncpg.Connection, e: Any) -> None:
                stopped_at = NULL, updated_at = EXCLUDED.updated_at""",
         e.originator_id, e.incident_id, e.ref, e.severity, e.opened_at, e.due_at,
         [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
+
+
+async def escalation_rearmed(conn: asyncpg.Connection, e: Any) -> None:
+    # The ladder starts over: waiting for its step 1 again (or done, with no later step).
+    await conn.execute(
+        "UPDATE escalations SET status = $2, severity = $3, opened_at = $4, due_at = $5, "
+        "escalate_to = $6, policy_ids = $7, step = 0, round = 0, escalated_at = NULL, "
+        "waited_seconds = NULL, stopped_why = NULL, stopped_at = NULL, updated_at = $8 "
+        "WHERE id = $1",
+        e.originator_id, "waiting" if e.waiting else "escalated", e.severity, e.opened_at,
+        e.due_at, [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
 
 
 async def escalated(conn: asyncpg.Connection, e: Any) -> None:
