@@ -43,14 +43,14 @@ class Chasing:
             return reach(handles, why, chart, routing)
 
         routing, existing = self.config_cache.current(
-            also=lambda r: [x.delivery_id(deadline.incident_id, reason, deadline.key)
+            also=lambda r: [x.delivery_id(deadline.incident_id, reason, deadline.occasion)
                             for x in told(r)])
         recipients = told(routing)
         deadline.chase([x.told() for x in recipients],
                        [*unresolved, *unreachable(handles, recipients)], at, CHASE_WORKER, cause)
         deliveries = self._schedule(
             deadline.incident, recipients, reason, at, at, CHASE_WORKER, cause, existing,
-            occasion=deadline.key,
+            occasion=deadline.occasion,
             about={"deadline": deadline.kind, "subject": deadline.subject, "phase": str(phase),
                    "due_at": deadline.due_at.isoformat(),
                    "responsible": list(deadline.responsible)})

@@ -12,6 +12,7 @@ from services.notifier.raci.capa import CapaDeadlines
 from services.notifier.raci.chase import Chasing
 from services.notifier.raci.deadline import Deadline, MetEarly, deadline_id
 from services.notifier.raci.followers import Following
+from services.notifier.raci.incident_chases import IncidentChases
 from services.notifier.raci.lifecycle import ACKNOWLEDGED, CLOSED, RESOLVED, LifecycleMessages
 from services.notifier.raci.opening import OpeningPlan, StaffedOpening, plan_opening
 from services.notifier.raci.rules import RACI_RULES_ID, RaciRules, normalised
@@ -31,8 +32,8 @@ class StaffingNotFound(NotFound):
     pass
 
 
-class RaciCommands(LifecycleMessages, Following, StageDeadlines, CapaDeadlines, Chasing,
-                   Assignments):
+class RaciCommands(LifecycleMessages, IncidentChases, Following, StageDeadlines, CapaDeadlines,
+                   Chasing, Assignments):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 
