@@ -306,7 +306,8 @@ class NotificationsReleased(Contract):
 
 class IncidentStaffed(Contract):
     """Who the RACI matrix names for an incident, resolved against the organisation when it
-    opened (people by handle). Roles assigned by hand before it arrives are kept."""
+    opened, or again when its severity changed (people by handle). Roles assigned by hand
+    before it arrives are kept."""
 
     PRODUCER, AGGREGATE, EVENT = "notifier", "incident", "staffed"
     incident_id: str

@@ -42,7 +42,7 @@ class IncidentChases:
         whose notifications are held (nobody is chased while nobody is told)."""
         incident_id = contract.incident_id
         staffing = self.get_or_none(Staffing.create_id(incident_id))  # type: ignore[attr-defined]
-        if not isinstance(staffing, Staffing) or self._incident_known(  # type: ignore[attr-defined]
+        if not isinstance(staffing, Staffing) or not staffing.matrix or self._incident_known(  # type: ignore[attr-defined]
                 incident_id) is None:
             return []
         settings = self._deadline_settings()  # type: ignore[attr-defined]

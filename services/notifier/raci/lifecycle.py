@@ -49,9 +49,12 @@ class LifecycleMessages:
                                          tracking: Tracking) -> None:
         raised = _rank(contract.severity) < _rank(contract.previous)
         pages = raised and contract.severity in PAGED and not contract.acknowledged
-        moved = self._move_deadlines(contract.incident_id, {
+        moved = self._move_deadlines(contract.incident_id, {  # type: ignore[attr-defined]
             "respond": contract.respond_by, "resolve": contract.resolve_by}, envelope)
         moved.append(self._note_severity(contract.incident_id, contract.severity, envelope))
+        # Re-staffed after the moves (its first chases are set where none moved); the message
+        # below goes to the people as they were (the repository has the stored staffing).
+        moved += self._restaff(contract, envelope)  # type: ignore[attr-defined]
         self._tell_and_rearm(envelope, contract.incident_id, SEVERITY_CHANGED, contract.at,
                              contract.by, contract.severity, pages, tracking, also=moved,
                              about={"by": contract.by, "previous": contract.previous,
