@@ -1,6 +1,8 @@
 """A severity change re-staffs the incident from the new severity's matrix row (letters
 given by hand kept over it; the people newly Responsible or Accountable told), the chases
-name the new people and use the new severity's time boxes."""
+name the new people and use the new severity's time boxes; an incident no matrix row
+staffed still follows the letters given by hand (told, and heard of its lifecycle) without
+being chased, and is staffed and chased once a change gives it a severity with a row."""
 from __future__ import annotations
 
 from services.notifier.domain import Delivery
@@ -75,3 +77,31 @@ def test_the_stage_in_progress_takes_the_new_severitys_time_box(app):
     moved = app.repository.get(planning)
     assert moved.due_at == resolved_at + seconds(3600)  # from when the stage was entered
     assert moved.next is Phase.WARNING and moved.next_at == resolved_at + seconds(2880)
+
+
+def test_hand_letters_without_a_matrix_row_are_followed_then_a_raise_staffs_and_chases(app):
+    im, _ = network(app)
+    story = Story(app, "inc-s3")
+    story.open(severity="P3")  # no P3 row: nobody staffed, nothing chased
+    assert app.get_or_none(Staffing.create_id("inc-s3")) is None
+    given = assign(story, "responsible", "sun.hao")
+    assert told(app, "inc-s3", "raci.assigned.responsible", given, im) == ["sun.hao"]
+    assert people(app, "inc-s3") == (["sun.hao"], [], [], [])
+    staffing = app.repository.get(Staffing.create_id("inc-s3"))
+    assert not staffing.matrix
+    events = list(app.events.get(Staffing.create_id("inc-s3")))
+    assert TRANSLATIONS[type(events[0])](events[0]) is None  # no matrix staffing to publish
+    assert app.get_or_none(deadline_id("inc-s3", "respond")) is None
+    update = story.progress("li.na")
+    assert told(app, "inc-s3", "incident.progress", update, im) == ["sun.hao"]
+
+    raised = story.severity("P1", "P3", by="li.na")
+    # The P1 row: 运营专家 A, 战区负责人 I; the Responsible named by hand is kept.
+    assert people(app, "inc-s3") == (["sun.hao"], ["zhou.min"], [], ["zhao.lei"])
+    assert told(app, "inc-s3", "raci.assigned.accountable", raised, im) == ["zhou.min"]
+    assert told(app, "inc-s3", "raci.assigned.responsible", raised, im) == []
+    respond = app.repository.get(deadline_id("inc-s3", "respond"))
+    # Chased from the change (a minute in): warned at 80% of the time left to respond.
+    assert respond.due_at == T0 + seconds(300) and respond.next is Phase.WARNING
+    assert respond.next_at == T0 + seconds(60 + 240 * 0.8)
+    assert app.repository.get(deadline_id("inc-s3", "resolve")).due_at == T0 + seconds(14400)
