@@ -87,8 +87,8 @@ def test_hand_letters_without_a_matrix_row_are_followed_then_a_raise_staffs_and_
     given = assign(story, "responsible", "sun.hao")
     assert told(app, "inc-s3", "raci.assigned.responsible", given, im) == ["sun.hao"]
     assert people(app, "inc-s3") == (["sun.hao"], [], [], [])
-    staffing = app.repository.get(Staffing.create_id("inc-s3"))
-    assert not staffing.matrix
+    assert app.staffing_of("inc-s3")["matrix"] is False
+    assert app.staffing_of("inc-s3")["by_hand"] == {"responsible": ["sun.hao"]}
     events = list(app.events.get(Staffing.create_id("inc-s3")))
     assert TRANSLATIONS[type(events[0])](events[0]) is None  # no matrix staffing to publish
     assert app.get_or_none(deadline_id("inc-s3", "respond")) is None

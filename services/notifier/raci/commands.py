@@ -61,9 +61,9 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
     def staffing_of(self, incident_id: str) -> dict:
         staffing = self.get_or_none(Staffing.create_id(incident_id))
         if not isinstance(staffing, Staffing):
-            raise StaffingNotFound(f"incident {incident_id} was not staffed by the RACI "
-                                   "matrix (no row for its severity when it opened, or "
-                                   "unknown here)")
+            raise StaffingNotFound(f"incident {incident_id} was not staffed (no matrix row "
+                                   "for its severity and nobody given a letter by hand, "
+                                   "or unknown here)")
         return staffing_view(staffing)
 
     def raci_staffed(self, incident_id: str) -> StaffedOpening:
