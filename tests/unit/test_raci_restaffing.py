@@ -9,7 +9,9 @@ from services.notifier.domain import Delivery
 from services.notifier.raci.deadline import Phase, deadline_id
 from services.notifier.raci.staffing import Staffing
 from services.notifier.translate import TRANSLATIONS
-from shared.contracts import IncidentResolved, IncidentRoleAssigned, IncidentStaffed
+from shared.contracts import (
+    IncidentReopened, IncidentResolved, IncidentRoleAssigned, IncidentStaffed,
+)
 from tests.unit.test_notifier_domain import CAUSE, T0, seconds
 from tests.unit.test_notifier_lifecycle import REF, Story, network, told
 from tests.unit.test_raci import DEADLINES, SEED, app  # noqa: F401 (fixture)
@@ -105,3 +107,35 @@ def test_hand_letters_without_a_matrix_row_are_followed_then_a_raise_staffs_and_
     assert respond.due_at == T0 + seconds(300) and respond.next is Phase.WARNING
     assert respond.next_at == T0 + seconds(60 + 240 * 0.8)
     assert app.repository.get(deadline_id("inc-s3", "resolve")).due_at == T0 + seconds(14400)
+
+
+def test_in_consumer_batches_a_raise_keeps_the_earlier_assignment_and_a_reopening_chases(app):
+    im, _ = network(app)
+    story = Story(app, "inc-s4")
+    reopened_at = T0 + seconds(600)
+
+    def raised() -> None:
+        story.open()  # P2
+        assign(story, "accountable", "zhou.min")
+        story.severity("P0", "P2", by="li.na")
+
+    def reopened() -> None:
+        story.send(app.handle_incident_resolved, IncidentResolved(
+            incident_id="inc-s4", ref=REF, severity="P0", title="t", entity="store-017",
+            by="li.na", at=T0 + seconds(120)))
+        story.send(app.handle_incident_reopened, IncidentReopened(
+            incident_id="inc-s4", ref=REF, severity="P0", reason="又卡了", by="sun.hao",
+            was="planning", status="investigating", at=reopened_at,
+            respond_by=reopened_at + seconds(300), resolve_by=reopened_at + seconds(14400)))
+
+    app.save_batch(raised)
+    app.save_batch(reopened)
+    assert people(app, "inc-s4") == (["zhou.min", "li.na"], ["zhou.min"], [],
+                                     ["wang.jianguo"])
+    assert told(app, "inc-s4", "raci.assigned.responsible", "m:3", im) == ["zhou.min"]
+    respond = app.repository.get(deadline_id("inc-s4", "respond"))
+    assert respond.due_at == reopened_at + seconds(300) and respond.rounds == 1
+    assert respond.next is Phase.WARNING and respond.next_at == reopened_at + seconds(240)
+    app.chase(respond.id, respond.next_at)  # warned again under the new round's occasion
+    assert told(app, "inc-s4", "late.respond.warning", "respond.round2", im) == [
+        "li.na", "zhou.min"]
