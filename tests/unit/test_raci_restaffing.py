@@ -139,3 +139,16 @@ def test_in_consumer_batches_a_raise_keeps_the_earlier_assignment_and_a_reopenin
     app.chase(respond.id, respond.next_at)  # warned again under the new round's occasion
     assert told(app, "inc-s4", "late.respond.warning", "respond.round2", im) == [
         "li.na", "zhou.min"]
+
+
+def test_hand_letters_stay_unchased_when_the_new_severity_has_no_row_either(app):
+    im, _ = network(app)
+    app.define_raci(matrix={"P0": SEED["P0"]}, deadlines=DEADLINES, actor="mgr", cause=CAUSE)
+    story = Story(app, "inc-s5")
+    story.open(severity="P3")
+    assign(story, "responsible", "sun.hao")
+    story.severity("P1", "P3", by="li.na")
+    assert people(app, "inc-s5") == (["sun.hao"], [], [], [])
+    assert app.staffing_of("inc-s5")["matrix"] is False
+    assert app.staffing_of("inc-s5")["severity"] == "P1"
+    assert app.get_or_none(deadline_id("inc-s5", "respond")) is None

@@ -12,7 +12,7 @@ from typing import Any
 from services.notifier.holds.opening import Opening
 from services.notifier.raci.deadline import Deadline, deadline_id
 from services.notifier.raci.reach import Why, reach
-from services.notifier.raci.rules import Stage
+from services.notifier.raci.rules import Raci, Stage
 from services.notifier.raci.staffing import Staffing, find_people
 from shared.causation import from_message
 from shared.contracts import CloudEvent, IncidentSeverityChanged
@@ -52,13 +52,13 @@ class Restaffing:
             assert found is not None
             staffing = Staffing.record(incident={**incident, "severity": contract.severity},
                                        found=found, at=at, actor="notifier", cause=cause)
-            newly = {letter: staffing.people(letter)  # type: ignore[arg-type]
-                     for letter in ("responsible", "accountable") if staffing.people(letter)}  # type: ignore[arg-type]
+            newly = {str(letter): staffing.people(letter)
+                     for letter in (Raci.RESPONSIBLE, Raci.ACCOUNTABLE) if staffing.people(letter)}
         changed: list[Any] = [staffing]
         if self._incident_known(incident_id) is None:  # type: ignore[attr-defined]
             return changed  # held: told, and chased, once released
         changed += self._tell_given(staffing, newly, contract, envelope, chart)
-        if not chased:  # its first chases: from the opening, like one that had a row
+        if staffing.matrix and not chased:  # a row staffs it now: its first chases
             changed += self._first_chases(staffing, contract, envelope)
         changed += self._rebox_stage(staffing, contract, envelope)
         return changed
