@@ -77,6 +77,7 @@ def test_those_who_should_know_hear_of_each_step_of_the_incidents_life(
             assert told(receiver, iid, "incident.severity_changed") == [
                 ("incident.severity_changed", "sun.hao"),
                 ("incident.severity_changed", "wang.jianguo")]
+            wait_until(lambda: reasons(receiver, "/oncall", iid), WAIT, "the P0 ladder's step 0")
             assert reasons(receiver, "/oncall", iid) == ["incident.severity_changed"]
             # Re-staffed from the P0 row: 运营专家 joins as Responsible, 战区负责人 is Accountable.
             wait_until(lambda: len(told(receiver, iid, "raci.assigned")) == 2, WAIT,
