@@ -35,6 +35,7 @@ from services.notifier.raci.commands import RaciCommands
 from services.notifier.raci.opening import StaffedOpening
 from services.notifier.recipients import Recipient, resolve
 from services.notifier.sealing import Sealer
+from services.notifier.shown_messages import ShownMessages
 from services.notifier.store_reads import StoreReads
 from services.notifier.views import attempt_history, delivery_view
 from shared.causation import from_message
@@ -51,7 +52,7 @@ OPENED = str(Reason.INCIDENT_OPENED)
 
 class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Quieting, Holding,
                           Schedules, Escalating, Digesting,
-                          Attempts, ServiceApplication):
+                          Attempts, ShownMessages, ServiceApplication):
     # Every channel and policy is listed in the directory; every person, team and unit in
     # the organisation; every quiet rule in its index; a day's low-severity incidents in a
     # recipient's digest.
