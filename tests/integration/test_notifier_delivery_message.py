@@ -30,8 +30,9 @@ def notifier(database_url, nats_url, clock):
 
 def test_each_delivery_shows_the_message_its_reader_got(notifier, nats_url, clock, receiver):
     with notifier.client(MANAGER_KEY) as manager:
-        gateway = manager.post("/v1/channels", json={
-            "name": "im-gateway", "url": receiver.url("/im"), "secret": SECRET}).json()
+        assert manager.post("/v1/channels", json={
+            "name": "im-gateway", "url": receiver.url("/im"), "secret": SECRET}
+        ).status_code == 201
         room = manager.post("/v1/channels", json={
             "name": "ops-room", "url": receiver.url("/room"), "secret": SECRET}).json()
         for handle, name, language, zone in (("li.na", "李娜", "zh", "Asia/Shanghai"),
