@@ -80,7 +80,8 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
         rules or trial mode hold its notifications (holds/): then nothing is sent and the
         hold is recorded, to be released by the release worker."""
         cause, at = from_message(envelope), self.clock.now()
-        incident, labels = incident_of(contract), labels_of(contract)
+        labels = labels_of(contract)
+        incident = with_unit(incident_of(contract), self.org_chart(), labels)
         escalation_id = Escalation.create_id(contract.incident_id)
         opening_id = Opening.create_id(contract.incident_id)
         rules = self.quiet_now()
@@ -285,6 +286,16 @@ def incident_of(contract: IncidentOpened) -> dict[str, Any]:
     return {"incident_id": contract.incident_id, "ref": contract.ref,
             "severity": contract.severity, "title": contract.title, "entity": contract.entity,
             "facts": facts_of(contract)}
+
+
+def with_unit(incident: dict[str, Any], chart: Any, labels: dict[str, str]) -> dict[str, Any]:
+    """The incident with the unit its entity belongs to among its facts, as it stood at the
+    opening: messages name the store (深圳宝安店), not only its key."""
+    unit = chart.unit_for(incident.get("entity", ""), labels)
+    if unit is None or incident.get("facts") is None:
+        return incident
+    return {**incident, "facts": {**incident["facts"],
+                                  "unit": {"key": unit["key"], "name": unit["name"]}}}
 
 
 def with_responsible(incident: dict[str, Any], staffed: StaffedOpening) -> dict[str, Any]:
