@@ -80,8 +80,7 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
         rules or trial mode hold its notifications (holds/): then nothing is sent and the
         hold is recorded, to be released by the release worker."""
         cause, at = from_message(envelope), self.clock.now()
-        labels = labels_of(contract)
-        incident = with_unit(incident_of(contract), self.org_chart(), labels)
+        incident, labels = incident_of(contract), labels_of(contract)
         escalation_id = Escalation.create_id(contract.incident_id)
         opening_id = Opening.create_id(contract.incident_id)
         rules = self.quiet_now()
@@ -288,22 +287,15 @@ def incident_of(contract: IncidentOpened) -> dict[str, Any]:
             "facts": facts_of(contract)}
 
 
-def with_unit(incident: dict[str, Any], chart: Any, labels: dict[str, str]) -> dict[str, Any]:
-    """The incident with the unit its entity belongs to among its facts, as it stood at the
-    opening: messages name the store (深圳宝安店), not only its key."""
-    unit = chart.unit_for(incident.get("entity", ""), labels)
-    if unit is None or incident.get("facts") is None:
-        return incident
-    return {**incident, "facts": {**incident["facts"],
-                                  "unit": {"key": unit["key"], "name": unit["name"]}}}
-
-
 def with_responsible(incident: dict[str, Any], staffed: StaffedOpening) -> dict[str, Any]:
-    """The incident with its Responsible at the opening among its facts, for the messages."""
+    """The incident with its Responsible at the opening among its facts, and the unit its
+    entity was placed in when it was staffed, for the messages."""
     if staffed.staffing is None or incident.get("facts") is None:
         return incident
+    unit = (getattr(staffed.staffing, "facts", None) or {}).get("unit")
     return {**incident, "facts": {**incident["facts"],
-                                  "responsible": list(staffed.staffing.responsible)}}
+                                  "responsible": list(staffed.staffing.responsible),
+                                  **({"unit": unit} if unit else {})}}
 
 
 def facts_of(contract: IncidentOpened) -> dict[str, Any]:
