@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from services.notifier.contact_limits import ContactLimits
 from services.notifier.attempts import Attempts
 from services.notifier.channels.egress import EgressPolicy
 from services.notifier.config_cache import ConfigCache, Routing
@@ -54,9 +55,12 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
     snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50}
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
-                 egress: EgressPolicy, max_attempts: int = 5) -> None:
+                 egress: EgressPolicy, max_attempts: int = 5,
+                 contact_limits: ContactLimits | None = None) -> None:
         self.clock = clock
         self.sealer, self.egress = sealer, egress
+        # None: no per-person rate limits (tools and tests that send nothing).
+        self.contact_limits = contact_limits or ContactLimits({})
         self.max_attempts = max_attempts
         super().__init__(env)
         self.reads = StoreReads(self)

@@ -33,9 +33,11 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
     settings = settings or NotifierSettings()
     sealer = Sealer(settings.secrets_key)
     egress, max_attempts = settings.egress, settings.delivery_max_attempts
+    limits = settings.limits  # one per process: the window is counted in this worker
     return ServiceParts(
         application=lambda env, clk: NotifierApplication(
-            env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts),
+            env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts,
+            contact_limits=limits),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(),

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, field_validator
 
 from services.notifier.channels.egress import EgressPolicy
+from services.notifier.contact_limits import DEFAULT as DEFAULT_LIMITS
+from services.notifier.contact_limits import ContactLimits, parse_limits
 from shared.settings import ServiceSettings
 
 
@@ -28,6 +30,23 @@ class NotifierSettings(ServiceSettings):
     # in messages start with it. Empty: messages carry no links.
     public_url: str = Field("", validation_alias=AliasChoices(
         "public_url", "CLOSEDLOOP_PUBLIC_URL"))
+
+    # Per-person rate limits by medium (contact_limits.py): "<medium>=<count>/<window>,…".
+    contact_limits: str = Field(DEFAULT_LIMITS, validation_alias=AliasChoices(
+        "contact_limits", "CLOSEDLOOP_NOTIFIER_CONTACT_LIMITS"))
+    # Threads Apprise sends in (its sends block); one channel may use a quarter of them.
+    apprise_threads: int = Field(16, ge=1, le=256, validation_alias=AliasChoices(
+        "apprise_threads", "CLOSEDLOOP_APPRISE_THREADS"))
+
+    @field_validator("contact_limits")
+    @classmethod
+    def _parse_limits(cls, value: str) -> str:
+        parse_limits(value)  # refuse a bad entry at start-up, naming it
+        return value
+
+    @property
+    def limits(self) -> ContactLimits:
+        return ContactLimits(parse_limits(self.contact_limits))
 
     @field_validator("allowed_networks")
     @classmethod

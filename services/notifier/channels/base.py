@@ -31,6 +31,8 @@ class Notification:
     occurred_at: datetime
     recipient: dict[str, str] | None = None  # the person it is for: handle, name, medium, address
     about: dict[str, Any] | None = None  # what a chase is about: deadline, subject, due_at
+    # Messages held back by the person's rate limit, told in this one (ref, title, reason).
+    folded: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,19 @@ class Outcome:
     error: str | None = None
     retryable: bool = False
     error_class: ErrorClass | None = None
+    # Why the shipped template was used instead of the operator's (messages/render.py):
+    # recorded with the attempt so the odd-looking message explains itself.
+    fallback_reason: str | None = None
 
     @classmethod
-    def success(cls, status_code: int) -> "Outcome":
-        return cls(True, status_code)
+    def success(cls, status_code: int | None, *, fallback_reason: str | None = None) -> "Outcome":
+        return cls(True, status_code, fallback_reason=fallback_reason)
 
     @classmethod
     def failure(cls, error: str, error_class: ErrorClass, *, retryable: bool,
-                status_code: int | None = None) -> "Outcome":
-        return cls(False, status_code, error, retryable, error_class)
+                status_code: int | None = None,
+                fallback_reason: str | None = None) -> "Outcome":
+        return cls(False, status_code, error, retryable, error_class, fallback_reason)
 
 
 class Integration(Protocol):

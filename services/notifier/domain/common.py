@@ -19,7 +19,25 @@ def key_id(key: str) -> UUID:
 
 
 class ChannelKind(StrEnum):
-    WEBHOOK = "webhook"
+    WEBHOOK = "webhook"  # our own signed JSON, for machines
+    # Chat robots, through Apprise (channels/apprise_channel.py).
+    WECOM = "wecom"
+    DINGTALK = "dingtalk"
+    FEISHU = "feishu"  # Feishu or Lark
+    SLACK = "slack"
+    TEAMS = "teams"  # Microsoft Teams through a Workflows (Power Automate) webhook
+    APPRISE = "apprise"  # any Apprise URL, for services without a kind of their own
+    EMAIL = "email"  # SMTP with TLS (channels/email.py)
+    SMS = "sms"  # an SMS gateway Apprise speaks to
+
+
+# What a person's contact on a channel of each kind is: a step that reaches a person on a
+# channel needs a contact of this medium there.
+MEDIUM_OF_KIND = {
+    ChannelKind.WEBHOOK: "webhook", ChannelKind.EMAIL: "email", ChannelKind.SMS: "sms",
+    ChannelKind.WECOM: "chat", ChannelKind.DINGTALK: "chat", ChannelKind.FEISHU: "chat",
+    ChannelKind.SLACK: "chat", ChannelKind.TEAMS: "chat", ChannelKind.APPRISE: "chat",
+}
 
 
 class Reason(StrEnum):
@@ -39,4 +57,6 @@ class ErrorClass(StrEnum):
     DESTINATION_REFUSED = "destination_refused"
     CHANNEL_DISABLED = "channel_disabled"
     INTERRUPTED = "interrupted"
+    THROTTLED = "throttled"  # held back by the person's rate limit (not a failure)
+    REJECTED = "rejected"  # the receiver refused the message itself (bad token, bad body)
     UNKNOWN = "unknown"
