@@ -39,8 +39,9 @@ class AppriseChannel:
             url = with_recipient(url, recipient["address"])
         text_only = self.kind in TEXT_ONLY
         body = message.text if text_only else message.markdown
-        # An SMS carries no title: the text says it all, and every character costs.
-        title = "" if self.kind is ChannelKind.SMS else message.subject
+        # Where there is no title of its own (SMS, text-only robots) Apprise would put the
+        # subject above the text, which already says it.
+        title = "" if text_only else message.subject
         loop = asyncio.get_running_loop()
         sent, seen = await loop.run_in_executor(
             self.pool, self._send, url, title, body, "text" if text_only else "markdown")
@@ -58,6 +59,8 @@ class AppriseChannel:
             # Our own retries, backoff and timeout; Apprise's would hide attempts from the
             # delivery's history.
             plugin.socket_connect_timeout = plugin.socket_read_timeout = self.timeout
+            # No links to Apprise's icons (hosted by a third party) in our messages.
+            plugin.include_image = False
             try:
                 sent = plugin.notify(body=body, title=title, body_format=body_format)
             except Exception as error:  # noqa: BLE001 - a refusal or a library fault
@@ -83,6 +86,8 @@ def judge(kind: ChannelKind, sent: bool | None, seen: Seen) -> Outcome:
     for line in seen.log:
         if found := STATUS.search(line):
             status = int(found.group(1))
+            if 200 <= status < 300:
+                break  # received, then refused in the answer's body: below
             return Outcome.failure(f"the {kind} service answered HTTP {status}",
                                    ErrorClass.HTTP_STATUS, retryable=is_retryable(status),
                                    status_code=status)

@@ -66,6 +66,10 @@ def install() -> None:
         library.propagate = False
         library.setLevel(logging.WARNING)
         library.addHandler(_ThreadLog())
+        # urllib3 logs each request line, query string included, at DEBUG: a DingTalk
+        # token is in it. Not from the guarded threads.
+        logging.getLogger("urllib3.connectionpool").addFilter(
+            lambda record: current_seen() is None)
 
 
 class _ThreadLog(logging.Handler):
