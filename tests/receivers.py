@@ -4,6 +4,7 @@ certificates from a test CA made here (so TLS is verified as in production, for 
 services' real host names)."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import ssl
@@ -89,6 +90,9 @@ class HttpReceiver:
     answer: str = '{"errcode":0,"code":0,"status":"ok"}'
     received: list[Received] = field(default_factory=list)
     port: int = 0
+    # Requests whose query has one of these values wait for `release` (a slow receiver).
+    hold: set[str] = field(default_factory=set)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
 
     async def start(self, tls: ssl.SSLContext | None = None) -> "HttpReceiver":
@@ -104,6 +108,8 @@ class HttpReceiver:
     async def _handle(self, request: web.Request) -> web.Response:
         self.received.append(Received(request.host, request.path, dict(request.query),
                                       dict(request.headers), await request.read()))
+        if self.hold & set(request.query.values()):
+            await self.release.wait()
         return web.Response(status=self.status, text=self.answer,
                             content_type="application/json")
 

@@ -6,6 +6,7 @@ to a local SMSEagle gateway. Failures answer whether trying again could help, to
 reach the log or the outcome."""
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -15,12 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
 
+import aiohttp
 import pytest
 from aiosmtpd.controller import Controller
 
 from services.notifier.channels.apprise_channel import AppriseChannel
 from services.notifier.channels.base import Notification, Target
 from services.notifier.channels.egress import EgressPolicy
+from services.notifier.channels.lanes import Lanes, Senders
 from services.notifier.channels.email import EmailChannel
 from services.notifier.channels.thread_egress import Guard
 from services.notifier.domain import ChannelKind, ErrorClass
@@ -314,3 +317,31 @@ async def test_email_to_an_internal_server_is_refused_unless_allowed(smtp_server
                secret=""), notification(), SENT_AT)
 
     assert outcome.error_class == ErrorClass.DESTINATION_REFUSED and inbox.messages == []
+
+
+# -- lanes -------------------------------------------------------------------------------------
+
+async def test_a_slow_robot_holds_only_its_own_lanes_never_the_others(ca, robot):
+    robot.hold = {"sl0w"}
+    lanes = Lanes(Senders(session=aiohttp.ClientSession(), policy=LOOPBACK,
+                          tls_context=ca.client_context(), timeout=5, apprise_threads=4,
+                          guard=local(robot.port)), per_channel=32)
+    assert lanes.lanes_for(ChannelKind.WECOM) == 1  # a quarter of the threads
+
+    async def send_via(channel_id: str, key: str):
+        async with lanes.lane(channel_id, ChannelKind.WECOM) as integrations:
+            return await integrations[ChannelKind.WECOM].send(
+                Target(kind="wecom", url=f"wecombot://{key}", secret=""), notification(),
+                SENT_AT)
+
+    try:
+        slow = [asyncio.create_task(send_via("slow", "sl0w")) for _ in range(3)]
+        fast = [await send_via("fast", "f4st") for _ in range(3)]  # while the slow one hangs
+
+        assert all(outcome.delivered for outcome in fast)
+        assert [r.query["key"] for r in robot.received].count("sl0w") == 1  # one lane only
+        robot.release.set()
+        assert all(outcome.delivered for outcome in await asyncio.gather(*slow))
+    finally:
+        robot.release.set()
+        await lanes.aclose()
