@@ -16,7 +16,7 @@ from services.notifier.domain import (
     DIRECTORY_ID, Channel, ChannelKind, ChannelNotFound, Directory, EscalationPolicy, InvalidChannel,
     NameTaken, PolicyNotFound,
 )
-from services.notifier.domain.common import MEDIUM_OF_KIND
+from services.notifier.domain.common import CONTACT_MEDIUM
 from services.notifier.sealing import Sealer
 from services.notifier.target_checks import Reach, check_targets
 from services.notifier.views import channel_view, policy_view
@@ -119,7 +119,8 @@ class Configuration:
         check_targets(definition, shorthand, Reach(
             chart=self.org_chart(), channel_ids={str(c.id) for c in channels},
             channel_names={c.name for c in channels},
-            channel_media={c.name: MEDIUM_OF_KIND[c.kind] for c in channels},
+            channel_media={c.name: CONTACT_MEDIUM[c.kind] for c in channels
+                           if c.kind in CONTACT_MEDIUM},
             schedule_exists=self._schedule_exists,
             people_before=named_before))
 

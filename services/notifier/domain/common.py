@@ -31,13 +31,17 @@ class ChannelKind(StrEnum):
     SMS = "sms"  # an SMS gateway Apprise speaks to
 
 
-# What a person's contact on a channel of each kind is: a step that reaches a person on a
-# channel needs a contact of this medium there.
+# What each kind sends, which decides how a message is rendered for it.
 MEDIUM_OF_KIND = {
     ChannelKind.WEBHOOK: "webhook", ChannelKind.EMAIL: "email", ChannelKind.SMS: "sms",
     ChannelKind.WECOM: "chat", ChannelKind.DINGTALK: "chat", ChannelKind.FEISHU: "chat",
     ChannelKind.SLACK: "chat", ChannelKind.TEAMS: "chat", ChannelKind.APPRISE: "chat",
 }
+# The medium a person's contact on a channel of this kind must be (a step that reaches a
+# person there needs such a contact). Webhooks and generic Apprise URLs take any: the
+# receiver (a machine, or the URL's own target) decides what the address means.
+CONTACT_MEDIUM = {kind: medium for kind, medium in MEDIUM_OF_KIND.items()
+                  if kind not in (ChannelKind.WEBHOOK, ChannelKind.APPRISE)}
 
 
 class Reason(StrEnum):
