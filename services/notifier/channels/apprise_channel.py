@@ -59,8 +59,9 @@ class AppriseChannel:
             # Our own retries, backoff and timeout; Apprise's would hide attempts from the
             # delivery's history.
             plugin.socket_connect_timeout = plugin.socket_read_timeout = self.timeout
-            # No links to Apprise's icons (hosted by a third party) in our messages.
-            plugin.include_image = False
+            # No links to Apprise's icons (hosted by a third party) in our messages, and, as
+            # for webhooks, a redirect is a final answer.
+            plugin.include_image, plugin.redirects = False, False
             try:
                 sent = plugin.notify(body=body, title=title, body_format=body_format)
             except Exception as error:  # noqa: BLE001 - a refusal or a library fault
