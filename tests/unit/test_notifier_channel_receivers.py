@@ -253,6 +253,14 @@ class Inbox:
         return "250 OK"
 
 
+def accept_alerts(server, session, envelope, mechanism, auth_data):
+    """aiosmtpd's authenticator: the one login the tests' server knows."""
+    from aiosmtpd.smtp import AuthResult
+
+    ok = (auth_data.login, auth_data.password) == (b"alerts", b"p4ss w0rd")
+    return AuthResult(success=ok, handled=False)  # not handled: the server answers 535
+
+
 @pytest.fixture
 def smtp_server(ca):
     inbox = Inbox()
@@ -260,7 +268,8 @@ def smtp_server(ca):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     controller = Controller(inbox, hostname="127.0.0.1", port=port,
-                            tls_context=ca.server_context(), require_starttls=True)
+                            tls_context=ca.server_context(), require_starttls=True,
+                            authenticator=accept_alerts, auth_require_tls=True)
     controller.start()
     yield inbox, port
     controller.stop()
@@ -289,6 +298,27 @@ async def test_email_is_sent_over_starttls_as_text_and_html_alternatives(ca, smt
         return mail.get_body((kind,)).get_content().replace("\r\n", "\n").strip()
 
     assert part("plain") == message.text.strip() and part("html") == message.html.strip()
+
+
+@pytest.mark.parametrize(("password", "delivered", "retryable"), [
+    ("p4ss%20w0rd", True, None), ("wrong", False, False)])
+async def test_email_logs_in_after_starttls_and_a_refused_login_is_final(
+        ca, smtp_server, password, delivered, retryable):
+    inbox, port = smtp_server
+
+    async def resolve(host, _):
+        return [("127.0.0.1", port)]
+
+    channel = EmailChannel(LOOPBACK, ca.client_context(), timeout=5, resolve=resolve)
+    url = (f"smtp://alerts:{password}@mail.example.com:{port}/"
+           "?from=alerts@example.com&to=ops@example.com")
+    outcome = await channel.send(Target(kind="email", url=url, secret=""), notification(),
+                                 SENT_AT)
+
+    assert outcome.delivered is delivered and len(inbox.messages) == int(delivered)
+    if not delivered:
+        assert (outcome.retryable, outcome.status_code) == (retryable, 535)
+        assert password not in outcome.error
 
 
 async def test_email_refuses_a_server_whose_certificate_is_not_trusted(smtp_server):

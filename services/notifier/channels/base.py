@@ -12,7 +12,7 @@ from services.notifier.domain.common import ErrorClass
 @dataclass(frozen=True)
 class Target:
     kind: str
-    url: str
+    url: str = field(repr=False)  # an Apprise or SMTP URL holds tokens and passwords
     secret: str = field(repr=False)  # never printed, never logged
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     # The secret before a rotation, while its grace window lasts: receivers not yet told the

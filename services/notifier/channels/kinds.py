@@ -4,7 +4,7 @@ URL as people may see it, with tokens and passwords masked."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from services.notifier.domain import ChannelKind, InvalidChannel
 
@@ -66,8 +66,9 @@ class EmailUrl:
             port = parts.port or (465 if parts.scheme == "smtps" else 587)
         except ValueError:
             raise InvalidChannel("url", "the port must be a number from 1 to 65535") from None
-        return cls(parts.hostname, port, parts.scheme == "smtps", parts.username,
-                   parts.password, sender, query.get("to"))
+        return cls(parts.hostname, port, parts.scheme == "smtps",
+                   unquote(parts.username) if parts.username else None,
+                   unquote(parts.password) if parts.password else None, sender, query.get("to"))
 
     def masked(self) -> str:
         who = f"{self.username}:****@" if self.password else (
