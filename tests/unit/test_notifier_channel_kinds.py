@@ -45,6 +45,7 @@ def register(app, name: str, kind: str, url: str, **extra) -> dict:
     ("slack", "https://hooks.slack.com/services/T1234/B5678/abcdefghijklmnopqrstuvwx"),
     ("teams", "workflows://teams.example.com:443/wf123/s1g"), ("sms", SMS),
     ("sms", "smseagle://t0ken@gateway.example.com/"), ("apprise", "ntfy://alerts-topic"),
+    ("apprise", "json://u:p4ssw0rd@hooks.example.com/s3cr3ts3cr3t?+X-Token=k3y1234"),
     ("email", "smtps://alerts:p4ssw0rd@mail.example.com/?from=alerts@example.com"),
 ])
 def test_each_kind_takes_its_services_urls_and_shows_them_masked(kind, url):

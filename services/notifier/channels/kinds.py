@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from services.notifier.domain import ChannelKind, InvalidChannel
+from services.notifier.domain.channel import url_hint
 
 # Apprise plugins (module names) each kind may use. `apprise` takes any; `sms` the SMS
 # gateways Apprise speaks to.
@@ -123,8 +124,9 @@ def check_url(kind: ChannelKind, url: str) -> Checked:
     masked = plugin.url(privacy=True)
     if probe is not url:
         masked = masked.replace(quote(PROBE_NUMBER, safe=""), "")
-    # Apprise's own options (retry=0&wait=…) only make the shown URL longer.
-    masked = masked.split("?", 1)[0] if kind is not ChannelKind.APPRISE else masked
+    # Apprise's own options (retry=0&wait=…) only make the shown URL longer, and a generic
+    # URL's path and query can hold what Apprise does not know to mask (a json:// header).
+    masked = masked.split("?", 1)[0] if kind is not ChannelKind.APPRISE else url_hint(masked)
     # Only some services' URLs name a host (self-hosted ones); in the others the "host" is a
     # token or a phone number, and the service's own host is fixed.
     host = plugin.host if "host" in type(plugin).template_tokens else None
