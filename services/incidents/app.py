@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from shared.ack_links import AckClaims
 from shared.bus.consumer import Rejected
 from shared.causation import from_message, from_timer
 from shared.clock import Clock
@@ -55,6 +56,24 @@ class IncidentsApplication(HoldFacts, ServiceApplication):
 
     def archive(self, id_or_ref: str, actor: str, cause: dict[str, Any]) -> dict:
         return self._change(id_or_ref, lambda i, at: i.archive(at, actor, cause))
+
+    def read_page(self, link: AckClaims, cause: dict[str, Any]) -> dict[str, Any]:
+        """The person paged opened their one-click link (verified by the route): the read is
+        recorded, and acknowledges as them when the incident still wants it. A link used
+        before is refused (LinkAlreadyUsed) and changes nothing."""
+        def attempt() -> dict[str, Any]:
+            incident = self._incident(link.incident_id)
+            acknowledged = incident.read_page(link.link_id, link.person, link.delivery_id,
+                                              self.clock.now(), cause)
+            self.save(incident)
+            return {"incident": state_of(incident), "acknowledged": acknowledged}
+
+        return self.retry_on_conflict(attempt)
+
+    def page_link(self, link: AckClaims) -> dict[str, Any]:
+        """What a link's confirmation page shows: the incident, and when the link was used."""
+        incident = self._incident(link.incident_id)
+        return {"incident": state_of(incident), "used_at": incident.used_links.get(link.link_id)}
 
     def _change(self, id_or_ref: str, command: Callable[[Incident, datetime], None]) -> dict:
         def attempt() -> dict:

@@ -98,6 +98,17 @@ def _acknowledged(e: Any, seen: dict[str, Any]) -> str:
     return f"{e.by} acknowledged {e.ref}{note} ({_against(e.at, seen.get('respond_by'), 'response')})"
 
 
+def _page_read(e: Any, seen: dict[str, Any]) -> str:
+    ref = e.ref or seen.get("ref", "the incident")
+    if e.acknowledged:
+        outcome = "acknowledging it with one click"
+    elif e.acknowledged_by:
+        outcome = f"{e.acknowledged_by} had acknowledged it already"
+    else:
+        outcome = "it could no longer be acknowledged"
+    return f"{e.person} opened the page for {ref} (delivery {e.delivery_id}): {outcome}"
+
+
 def _resolved(e: Any, seen: dict[str, Any]) -> str:
     summary = f": {e.summary}" if e.summary else ""
     return (f"{e.by} resolved {e.ref}, service restored{summary} "
@@ -213,6 +224,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.Staffed: ("staffed", _staffed),
     Incident.NotificationsHeld: ("notifications held", _held),
     Incident.NotificationsReleased: ("notifications released", _released),
+    Incident.PageRead: ("page read", _page_read),
     Incident.Acknowledged: ("acknowledged", _acknowledged),
     Incident.Resolved: ("resolved", _resolved),
     Incident.CapaOpened: ("CAPA opened", _capa_opened),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from shared.bus.relay import translator
 from shared.contracts import (
-    IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved, IncidentRoleAssigned,
-    IncidentSlaBreached,
+    IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentPageRead, IncidentResolved,
+    IncidentRoleAssigned, IncidentSlaBreached,
 )
 
 from services.incidents.domain import Incident
@@ -36,6 +36,13 @@ def _acknowledged(e: Incident.Acknowledged) -> IncidentAcknowledged:
     return IncidentAcknowledged(incident_id=str(e.originator_id), ref=e.ref, by=e.by, at=e.at)
 
 
+def _page_read(e: Incident.PageRead) -> IncidentPageRead:
+    return IncidentPageRead(incident_id=str(e.originator_id), ref=e.ref, person=e.person,
+                            delivery_id=e.delivery_id, link_id=e.link_id,
+                            acknowledged=e.acknowledged, acknowledged_by=e.acknowledged_by,
+                            at=e.at)
+
+
 def _resolved(e: Incident.Resolved) -> IncidentResolved:
     return IncidentResolved(
         incident_id=str(e.originator_id), ref=e.ref, severity=e.severity, title=e.title,
@@ -63,6 +70,7 @@ def _closed(e: Incident.Closed) -> IncidentClosed:
 _TABLE = {
     Incident.Opened: _opened,
     Incident.Acknowledged: _acknowledged,
+    Incident.PageRead: _page_read,
     Incident.Resolved: _resolved,
     Incident.RoleAssigned: _role_assigned,
     Incident.SlaBreached: _sla_breached,

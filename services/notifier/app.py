@@ -27,6 +27,7 @@ from services.notifier.holds.commands import Holding
 from services.notifier.holds.decision import labels_of, routed
 from services.notifier.holds.opening import Opening
 from services.notifier.oncall.commands import Schedules
+from services.notifier.page_links import PageLinks
 from services.notifier.quiet.commands import Quieting
 from services.notifier.quiet.index import QuietIndex
 from services.notifier.raci.commands import RaciCommands
@@ -56,11 +57,13 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
                  egress: EgressPolicy, max_attempts: int = 5,
-                 contact_limits: ContactLimits | None = None) -> None:
+                 contact_limits: ContactLimits | None = None,
+                 page_links: PageLinks | None = None) -> None:
         self.clock = clock
         self.sealer, self.egress = sealer, egress
         # None: no per-person rate limits (tools and tests that send nothing).
         self.contact_limits = contact_limits or ContactLimits({})
+        self.page_links = page_links  # None: pages carry no one-click acknowledge link
         self.max_attempts = max_attempts
         super().__init__(env)
         self.reads = StoreReads(self)

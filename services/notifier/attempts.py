@@ -14,6 +14,7 @@ from services.notifier.channels.base import Notification, Outcome, Target
 from services.notifier.config_cache import ConfigCache, Routing
 from services.notifier.contact_limits import ContactLimits, Decision
 from services.notifier.domain import Delivery, DeliveryNotFound, DeliveryStatus, ErrorClass
+from services.notifier.page_links import PageLinks
 from services.notifier.sealing import Sealer, SealingError
 from services.notifier.store_reads import StoreReads
 from shared.causation import from_timer
@@ -67,6 +68,7 @@ class Attempts:
     reads: StoreReads
     config_cache: ConfigCache
     contact_limits: ContactLimits
+    page_links: PageLinks | None
 
     def claim_attempts(self, due: list[Due], at: datetime) -> list[Claimed]:
         """Start the next attempt of every due delivery (or, for one whose sender never
@@ -131,7 +133,8 @@ class Attempts:
                       "severity": delivery.severity, "title": delivery.title,
                       "entity": delivery.entity},
             occurred_at=delivery.occurred_at, recipient=delivery.recipient,
-            about=getattr(delivery, "about", None), folded=decision.carries)
+            about=getattr(delivery, "about", None), folded=decision.carries,
+            ack_url=self.page_links.url_for(delivery, at) if self.page_links else None)
         return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace,
                        delivery.lease_until, delivery)
 

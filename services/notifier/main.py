@@ -9,6 +9,7 @@ from services.notifier.app import NotifierApplication
 from services.notifier.consumer import subscriptions
 from services.notifier.oncall.api import router as schedules_router
 from services.notifier.oncall.projection import SchedulesProjection
+from services.notifier.page_links import PageLinks
 from services.notifier.directory.api import router as directory_router
 from services.notifier.directory.projection import DirectoryProjection
 from services.notifier.holds.api import router as holds_router
@@ -34,10 +35,11 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
     sealer = Sealer(settings.secrets_key)
     egress, max_attempts = settings.egress, settings.delivery_max_attempts
     limits = settings.limits  # one per process: the window is counted in this worker
+    page_links = PageLinks.from_settings(settings)
     return ServiceParts(
         application=lambda env, clk: NotifierApplication(
             env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts,
-            contact_limits=limits),
+            contact_limits=limits, page_links=page_links),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(),

@@ -172,6 +172,8 @@ class DeliveryRead(BaseModel):
                                                "one for viewers")
     last_error_class: str | None
     next_attempt_at: datetime | None
+    created_at: datetime = Field(description="when it was scheduled: the incident's opening, "
+                                             "the step or the chase that made it")
     updated_at: datetime
 
 

@@ -6,6 +6,7 @@ from pydantic import AliasChoices, Field, field_validator
 from services.notifier.channels.egress import EgressPolicy
 from services.notifier.contact_limits import DEFAULT as DEFAULT_LIMITS
 from services.notifier.contact_limits import ContactLimits, parse_limits
+from shared.ack_links import check_keys
 from shared.settings import ServiceSettings
 
 
@@ -47,6 +48,13 @@ class NotifierSettings(ServiceSettings):
     @property
     def limits(self) -> ContactLimits:
         return ContactLimits(parse_limits(self.contact_limits))
+    # Signs the one-click acknowledge link in each page to a person (the incidents service
+    # checks it with the same key): comma-separated, the first signs. Links need public_url
+    # too; either empty, pages carry none.
+    ack_link_key: str = Field("", repr=False)
+    ack_link_hours: float = Field(24.0, gt=0, le=24 * 30)  # how long a link works
+
+    _check_ack_link_key = field_validator("ack_link_key")(check_keys)
 
     @field_validator("allowed_networks")
     @classmethod

@@ -42,7 +42,8 @@ def delivery_view(delivery: Delivery) -> dict:
             "person": (delivery.recipient or {}).get("handle"), "target": delivery.target,
             "attempts": delivery.attempts, "last_status_code": delivery.last_status_code,
             "last_error": delivery.last_error, "last_error_class": delivery.last_error_class,
-            "next_attempt_at": delivery.next_attempt_at, "updated_at": delivery.updated_at}
+            "next_attempt_at": delivery.next_attempt_at, "created_at": delivery.scheduled_at,
+            "updated_at": delivery.updated_at}
 
 
 def generic_error(error: str | None, error_class: str | None) -> str | None:

@@ -119,6 +119,22 @@ class IncidentRoleAssigned(Contract):
     via: str = "hand"
 
 
+class IncidentPageRead(Contract):
+    """A person opened the one-click acknowledge link of a page they were sent (a read
+    receipt). `acknowledged`: this acknowledged the incident as them (IncidentAcknowledged
+    follows); otherwise `acknowledged_by` had acknowledged it already, or it was finished."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "page", "read"
+    incident_id: str
+    ref: str
+    person: str
+    delivery_id: str  # the notifier's delivery that carried the link
+    link_id: str
+    acknowledged: bool
+    at: datetime
+    acknowledged_by: str | None = None
+
+
 class IncidentSlaBreached(Contract):
     PRODUCER, AGGREGATE, EVENT = "incidents", "sla", "breached"
     incident_id: str
@@ -300,6 +316,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
         IncidentSlaBreached, IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
+        IncidentPageRead,
         NotificationDelivered, NotificationFailed, EscalationTriggered, IncidentStaffed,
         NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
         CapaActionAdded, CapaActionCompleted,

@@ -38,12 +38,13 @@ PERSON = {"handle": "li.lei", "name": "Li Lei", "language": "zh", "medium": "cha
           "address": "li.lei"}
 
 
-def notification(recipient: dict | None = None, folded: tuple = ()) -> Notification:
+def notification(recipient: dict | None = None, folded: tuple = (),
+                 ack_url: str | None = None) -> Notification:
     return Notification(
         delivery_id="d-1", attempt=1, reason="incident.opened",
         incident={"incident_id": "inc-1", "ref": "P0-2026-11-001", "severity": "P0",
                   "title": "数据库宕机 db down", "entity": "db-1"},
-        occurred_at=SENT_AT, recipient=recipient, folded=folded)
+        occurred_at=SENT_AT, recipient=recipient, folded=folded, ack_url=ack_url)
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +182,16 @@ async def test_a_folded_message_lists_what_was_held_back(robot, pool):
     assert outcome.delivered
     content = json.loads(robot.received[0].body)["text"]["content"]
     assert "另有 1 条消息" in content and "- P1-2026-11-002 disk full (incident.opened)" in content
+
+
+async def test_a_page_carries_its_one_click_acknowledge_link(robot, pool):
+    link = "https://closedloop.example.com/v1/ack/t0k"
+    outcome = await send(ChannelKind.WECOM, "wecombot://k3y1234", local(robot.port), pool,
+                         ack_url=link)
+
+    assert outcome.delivered
+    assert json.loads(robot.received[0].body)["text"]["content"] == render(
+        notification(PERSON, ack_url=link), "chat", "zh", ack_url=link, now=SENT_AT).text
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(503, True), (429, True), (400, False),

@@ -20,3 +20,7 @@ class AlreadyResolved(DomainError):
 
 class NotClosed(DomainError):
     """Only a closed incident can be archived."""
+
+
+class LinkAlreadyUsed(DomainError):
+    """A one-click acknowledge link works once; it was used already."""

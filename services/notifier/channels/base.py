@@ -33,6 +33,7 @@ class Notification:
     about: dict[str, Any] | None = None  # what a chase is about: deadline, subject, due_at
     # Messages held back by the person's rate limit, told in this one (ref, title, reason).
     folded: tuple[dict[str, str], ...] = ()
+    ack_url: str | None = field(default=None, repr=False)  # one-click acknowledge: a credential
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ FOLDED_HEADING = {"zh": "另有 {n} 条消息因发送频率限制合并于此�
 def compose(notification: Notification, medium: str, *, public_url: str | None,
             now: datetime) -> Message:
     language = (notification.recipient or {}).get("language") or DEFAULT_LANGUAGE
-    message = render(notification, medium, language, public_url=public_url or None, now=now)
+    message = render(notification, medium, language, ack_url=notification.ack_url,
+                     public_url=public_url or None, now=now)
     return with_folded(message, notification.folded, language)
 
 

@@ -68,7 +68,7 @@ class Delivery(Aggregate):
         self.last_status_code: int | None = None
         self.last_error: str | None = None
         self.last_error_class: str | None = None
-        self.updated_at = at
+        self.scheduled_at = self.updated_at = at
         # Later attempts are made by a worker; they carry on the incident's correlation id
         # and trace so the whole story can be followed.
         self.correlation_id = cause.get("correlation_id")
