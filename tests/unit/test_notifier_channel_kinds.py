@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from services.notifier.app import NotifierApplication
-from services.notifier.attempts import Due
-from services.notifier.channels import EgressPolicy
+from services.notifier.attempts import Due, Reported
+from services.notifier.channels import EgressPolicy, Outcome
 from services.notifier.channels.kinds import EmailUrl, check_url
 from services.notifier.contact_limits import ContactLimits, Limit, parse_limits
 from services.notifier.directory.chart import OrgChart
@@ -197,3 +197,17 @@ def test_messages_over_a_persons_limit_are_throttled_then_folded_into_one(app):
     assert [h["outcome"] for h in carried] == ["throttled", "sending"]
     assert carried[1]["folded"] == [str(ids[3])]
     json.dumps(carried, default=str)  # the history is plain data
+
+
+def test_a_template_fallback_is_recorded_on_the_attempt(app):
+    channel = register(app, "robot", "dingtalk", DINGTALK)["id"]
+    delivery = person_delivery(app, "inc-f", str(channel))
+    [job] = app.claim_attempts([Due(delivery.id, "pending", 0)], T0)
+    fallback = "template chat.zh failed: 'incident' is undefined; the shipped one was used"
+
+    app.record_outcomes([Reported(delivery.id, 1, Outcome.success(200, fallback_reason=fallback),
+                                  T0 + seconds(1))])
+
+    [attempt] = app.delivery(delivery.id)["history"]
+    assert (attempt["outcome"], attempt["fallback_reason"]) == ("delivered", fallback)
+    assert job.notification.recipient["language"] == "zh"
