@@ -4,15 +4,17 @@ incident opened reaches a real SMTP server as text and HTML."""
 from __future__ import annotations
 
 import html
+import json
 import socket
 from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.harness import VIEWER_KEY, wait_until
+from tests.harness import MANAGER_KEY, VIEWER_KEY, wait_until
 from tests.integration.test_notifier_service import (  # noqa: F401 (fixtures)
-    WAIT, clock, delivery_with, incident_opened, notifier, publish, start_notifier,
+    WAIT, Receiver, clock, deliveries, delivery_with, incident_opened, notifier, publish,
+    start_notifier,
 )
 from tests.receivers import make_ca
 
@@ -100,3 +102,67 @@ def test_an_opened_incident_is_mailed_over_starttls_as_text_and_html(
     assert html.escape(incident.title) in mail.get_body(("html",)).get_content()
     assert mail["X-Closedloop-Delivery"] == delivered["id"]
     assert delivered["last_status_code"] == 250
+
+
+class SmsGateway(Receiver):
+    """An SMSEagle gateway on loopback: records each text and answers as SMSEagle does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.server.RequestHandlerClass.answer = (  # type: ignore[attr-defined]
+            b'{"result": {"message_id": "1", "status": "ok"}}')
+
+
+@pytest.fixture
+def gateway():
+    server = SmsGateway()
+    yield server
+    server.close()
+
+
+def test_a_persons_sms_over_the_limit_are_held_back_then_folded_into_one(
+        database_url, nats_url, clock, gateway):  # noqa: F811
+    """Four P0s in a minute for one on-call person with sms=2/15m: two texts now, the other
+    two held back; 15 minutes later one text tells the third and carries the fourth."""
+    receiver = gateway
+    service = start_notifier(database_url, nats_url, clock, contact_limits="sms=2/15m")
+    url = receiver.url("/").rstrip("/").replace("http://", "smseagle://t0ken@")
+    try:
+        with service.client(MANAGER_KEY) as manager:
+            made = manager.post("/v1/channels", json={"name": "pager-sms", "kind": "sms",
+                                                      "url": f"{url}/"})
+            assert made.status_code == 201, made.text
+            assert manager.post("/v1/people", json={
+                "handle": "wu.qi", "name": "吴琦", "time_zone": "Asia/Shanghai",
+                "contacts": [{"medium": "sms", "address": "+8613800000000",
+                              "channel": "pager-sms"}]}).status_code == 201
+            policy_made = manager.post("/v1/policies", json={
+                "name": "page-wu", "severities": ["P0"], "steps": [
+                    {"targets": [{"kind": "person", "ref": "wu.qi"}], "delay_seconds": 86400}]})
+            assert policy_made.status_code == 201, policy_made.text
+        incidents = [incident_opened(clock) for _ in range(4)]
+        for incident in incidents:
+            publish(nats_url, incident)
+            clock.advance(10)
+
+        def statuses() -> list[tuple[str, str | None]]:
+            found = [deliveries(service, i.incident_id) for i in incidents]
+            return [(d[0]["status"], d[0]["last_error_class"]) if d else ("-", None)
+                    for d in found]
+
+        wait_until(lambda: sorted(statuses()) == [("delivered", None)] * 2
+                   + [("retrying", "throttled")] * 2, WAIT, "two sent, two held back")
+        assert len(receiver.requests) == 2
+        clock.advance(15 * 60)
+        wait_until(lambda: sorted(s for s, _ in statuses()) == ["delivered"] * 3 + ["folded"],
+                   WAIT, "the held-back ones sent as one")
+        [folded] = [i for i, (s, _) in zip(incidents, statuses()) if s == "folded"]
+        [record] = deliveries(service, folded.incident_id)
+        with service.client(VIEWER_KEY) as viewer:
+            history = viewer.get(f"/v1/deliveries/{record['id']}").json()["history"]
+    finally:
+        service.stop()
+    assert len(receiver.requests) == 3  # four messages, three texts
+    text = json.dumps(json.loads(receiver.requests[2]["body"]), ensure_ascii=False)
+    assert "+8613800000000" in text and "另有 1 条消息" in text and folded.ref in text
+    assert [h["outcome"] for h in history] == ["throttled", "folded"]
