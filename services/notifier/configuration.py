@@ -75,7 +75,10 @@ class Configuration:
         people may see it (tokens masked) for kinds whose URL is sealed."""
         checked = check_url(kind, url)
         host = f"[{checked.host}]" if ":" in (checked.host or "") else checked.host
-        why = self.egress.literal_refusal(f"//{host}") if host else None
+        try:
+            why = self.egress.literal_refusal(f"//{host}") if host else None
+        except ValueError:
+            why = f"{checked.host!r} is not a host name or an address"
         if why is not None:
             raise InvalidChannel("url", why)
         return checked.hint

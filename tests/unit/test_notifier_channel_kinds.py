@@ -62,6 +62,9 @@ def test_each_kind_takes_its_services_urls_and_shows_them_masked(kind, url):
     ("apprise", "nope://whatever", "Apprise cannot read this URL"),
     ("email", "smtp://mail.example.com/", "?from=alerts@example.com"),
     ("email", "https://mail.example.com/", "smtps://"),
+    ("email", "smtps://[mail.example.com/?from=a@example.com", "this is not a URL"),
+    ("email", "smtps://mail.example.com:99999/?from=a@example.com", "port"),
+    ("webhook", "https://[::1/x", "this is not a URL"),
 ])
 def test_a_url_the_kind_cannot_use_is_refused_naming_the_field_and_the_fix(kind, url, fix):
     with pytest.raises(InvalidChannel) as refused:

@@ -25,6 +25,7 @@ PLUGINS: dict[ChannelKind, frozenset[str] | None] = {
         "telnyx", "twilio", "vonage"}),
 }
 EXAMPLES = {
+    ChannelKind.EMAIL: "smtps://user:password@host:465/?from=alerts@example.com",
     ChannelKind.WECOM: "wecombot://<key>",
     ChannelKind.DINGTALK: "dingtalk://<token>/ or dingtalk://<secret>@<token>/",
     ChannelKind.FEISHU: "feishu://<token> or lark://<token>",
@@ -112,6 +113,16 @@ class Checked:
 def check_url(kind: ChannelKind, url: str) -> Checked:
     """Check a channel's URL for its kind. Raises InvalidChannel naming the field and the
     fix."""
+    try:
+        return _checked(kind, url)
+    except ValueError as error:  # urllib's own refusals: a bad port, an unclosed [IPv6
+        if isinstance(error, InvalidChannel):
+            raise
+        raise InvalidChannel("url", f"this is not a URL ({error}); expected "
+                             f"{EXAMPLES.get(kind, 'https://…')}") from None
+
+
+def _checked(kind: ChannelKind, url: str) -> Checked:
     if kind is ChannelKind.WEBHOOK:
         return Checked(None, urlsplit(url).hostname)
     if kind is ChannelKind.EMAIL:
