@@ -214,3 +214,19 @@ def test_a_template_fallback_is_recorded_on_the_attempt(app):
     [attempt] = app.delivery(delivery.id)["history"]
     assert (attempt["outcome"], attempt["fallback_reason"]) == ("delivered", fallback)
     assert job.notification.recipient["language"] == "zh"
+
+
+def test_a_contact_on_a_channel_of_another_medium_is_refused_when_the_person_is_written(app):
+    register(app, "pager-sms", "sms", SMS)
+    person = {"handle": "wu.qi", "name": "Wu Qi", "time_zone": "Asia/Shanghai", "contacts": [
+        {"medium": "email", "address": "wu@example.com", "channel": "pager-sms"}]}
+    with pytest.raises(Invalid) as refused:
+        app.add_person(definition=person, actor="mgr", cause=CAUSE)
+    assert refused.value.field == "contacts[0].medium" and "sends sms" in str(refused.value)
+
+    app.add_person(definition={**person, "contacts": [
+        {"medium": "sms", "address": "+8613800000000", "channel": "pager-sms"}]},
+        actor="mgr", cause=CAUSE)
+    with pytest.raises(Invalid):
+        app.update_person("wu.qi", changes={"contacts": person["contacts"]}, left=None,
+                          why=None, actor="mgr", cause=CAUSE)
