@@ -113,6 +113,8 @@ class NotifierProjection(Projection):
             Delivery.Delivered: delivered,
             Delivery.Failed: delivery_failed,
             Delivery.Skipped: delivery_skipped,
+            Delivery.Throttled: delivery_throttled,
+            Delivery.Folded: delivery_folded,
             Escalation.Started: escalation_started,
             Escalation.Escalated: escalated,
             Escalation.Stopped: escalation_stopped,
@@ -120,6 +122,12 @@ class NotifierProjection(Projection):
             Escalation.Retriggered: escalated,
             Escalation.Rearmed: escalation_rearmed,
         }
+
+
+def shown(e: Any) -> str:
+    """The URL as people see it: the masked form kept with the event (sealed URLs), else
+    the hint of a webhook's URL."""
+    return getattr(e, "hint", None) or url_hint(e.url)
 
 
 async def channel_registered(conn: asyncpg.Connection, e: Any) -> None:
@@ -133,7 +141,7 @@ async def channel_registered(conn: asyncpg.Connection, e: Any) -> None:
                url = EXCLUDED.url, has_secret = EXCLUDED.has_secret,
                header_names = EXCLUDED.header_names, enabled = true, disabled_why = NULL,
                updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by""",
-        e.originator_id, e.name, e.kind, url_hint(e.url), bool(e.secret), sorted(e.headers),
+        e.originator_id, e.name, e.kind, shown(e), bool(e.secret), sorted(e.headers),
         e.at, e.actor)
 
 
@@ -142,7 +150,7 @@ async def channel_updated(conn: asyncpg.Connection, e: Any) -> None:
         "UPDATE channels SET name = coalesce($2, name), url = coalesce($3, url), "
         "header_names = coalesce($4, header_names), updated_at = $5, updated_by = $6 "
         "WHERE id = $1",
-        e.originator_id, e.name, url_hint(e.url) if e.url else None,
+        e.originator_id, e.name, shown(e) if e.url else None,
         sorted(e.headers) if e.headers is not None else None, e.at, e.actor)
 
 
@@ -235,6 +243,21 @@ async def attempt_failed(conn: asyncpg.Connection, e: Any) -> None:
         "last_error_class = $5, next_attempt_at = $6, updated_at = $7 WHERE id = $1",
         e.originator_id, "retrying" if e.next_attempt_at else "failed", e.status_code,
         e.error, getattr(e, "error_class", "unknown"), e.next_attempt_at, e.at)
+
+
+async def delivery_throttled(conn: asyncpg.Connection, e: Any) -> None:
+    # 'retrying' in the read model: due again at `until`, the row the worker looks for.
+    await conn.execute(
+        "UPDATE deliveries SET status = 'retrying', last_error = $2, last_error_class = "
+        "'throttled', next_attempt_at = $3, updated_at = $4 WHERE id = $1",
+        e.originator_id, e.why, e.until, e.at)
+
+
+async def delivery_folded(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'folded', last_error = $2, last_error_class = "
+        "'throttled', next_attempt_at = NULL, updated_at = $3 WHERE id = $1",
+        e.originator_id, e.why, e.at)
 
 
 async def delivery_skipped(conn: asyncpg.Connection, e: Any) -> None:
