@@ -24,6 +24,7 @@ from services.incidents.domain import (
     Status, format_ref, parse_ref, ref_scope,
 )
 from services.incidents.holds import HoldFacts
+from services.incidents.lifecycle import LifecycleCommands
 from services.incidents.timeline import timeline_of
 
 REF = re.compile(r"^P[0-3]-\d{4}-\d{2}-\d{3,}$", re.IGNORECASE)
@@ -34,7 +35,7 @@ def producer_of(envelope: CloudEvent) -> str:
     return envelope.source.rsplit("/", 1)[-1] or envelope.source
 
 
-class IncidentsApplication(HoldFacts, ServiceApplication):
+class IncidentsApplication(LifecycleCommands, HoldFacts, ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
         self.clock = clock
         self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued
@@ -314,6 +315,8 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "sla_breaches": list(incident.sla_breaches),
         "raci": {str(role): list(people) for role, people in incident.raci.items()},
         "closed_at": incident.closed_at, "archived_at": incident.archived_at,
+        "reporter": incident.reporter, "followers": list(incident.followers),
+        "progress_updates": incident.progress_posted, "reopened": incident.reopened_times,
         "version": incident.version,
     }
 

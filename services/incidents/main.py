@@ -13,6 +13,7 @@ from services.incidents.ack_page import router as ack_router
 from services.incidents.api import router
 from services.incidents.app import IncidentsApplication
 from services.incidents.consumer import subscriptions
+from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
 from services.incidents.translate import to_contract
@@ -35,7 +36,7 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
     api = build_api(
         settings,
         service_parts(clock),
-        routers=[router],
+        routers=[router, lifecycle_router],
         # The one-click acknowledge links: the signed link is the credential.
         open_routers=[ack_router],
         title="closedloop incidents",

@@ -9,6 +9,7 @@ from shared.contracts import (
 )
 
 from services.incidents.domain import Incident
+from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
 from services.incidents.stages import STAGE_STEPS
 
 
@@ -20,7 +21,8 @@ def _opened(e: Incident.Opened) -> IncidentOpened:
         opened_at=e.at, respond_by=e.respond_by, resolve_by=e.resolve_by,
         labels=labels_of(e), trial=bool(e.alert.get("trial", False)),
         metric=e.alert.get("metric"), value=e.alert.get("value"),
-        threshold=e.alert.get("threshold"), firing_since=e.alert.get("started_at"))
+        threshold=e.alert.get("threshold"), firing_since=e.alert.get("started_at"),
+        reporter=e.alert.get("reporter"))
 
 
 def labels_of(e: Incident.Opened) -> dict[str, str]:
@@ -78,6 +80,7 @@ _TABLE = {
     Incident.SlaBreached: _sla_breached,
     Incident.Closed: _closed,
     **STAGE_STEPS,
+    **LIFECYCLE_CONTRACTS,
 }
 
 to_contract = translator(_TABLE)

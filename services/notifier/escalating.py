@@ -67,15 +67,17 @@ class Escalating:
         fired = escalation.due_step(at)
         targets = escalation.ladder.targets(fired.step)
 
+        reason = escalation.reason_of(fired)
+
         def created_by_it(routing: Routing) -> list[UUID]:
-            return [r.delivery_id(incident_id, fired.reason)
+            return [r.delivery_id(incident_id, reason)
                     for r in resolve(targets, incident, at, routing, self).recipients]
 
         routing, existing = self.config_cache.current(also=created_by_it)
         resolution = resolve(targets, incident, at, routing, self)
         escalation.escalate([r.told() for r in resolution.recipients], at, ESCALATE_WORKER, cause,
                             resolution.unresolved)
-        deliveries = self._schedule(incident, resolution.recipients, fired.reason, at, at,
+        deliveries = self._schedule(incident, resolution.recipients, reason, at, at,
                                     ESCALATE_WORKER, cause, existing)
         self._claim_at_once(deliveries, routing, at)
         self.save(escalation, *deliveries)

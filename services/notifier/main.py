@@ -38,11 +38,12 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
     settings = settings or NotifierSettings()
     sealer = Sealer(settings.secrets_key)
     egress, max_attempts = settings.egress, settings.delivery_max_attempts
+    limits = settings.limits  # one per process: the window is counted in this worker
     page_links = PageLinks.from_settings(settings)
     return ServiceParts(
         application=lambda env, clk: NotifierApplication(
             env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts,
-            page_links=page_links),
+            contact_limits=limits, page_links=page_links),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(),

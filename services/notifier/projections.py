@@ -113,12 +113,21 @@ class NotifierProjection(Projection):
             Delivery.Delivered: delivered,
             Delivery.Failed: delivery_failed,
             Delivery.Skipped: delivery_skipped,
+            Delivery.Throttled: delivery_throttled,
+            Delivery.Folded: delivery_folded,
             Escalation.Started: escalation_started,
             Escalation.Escalated: escalated,
             Escalation.Stopped: escalation_stopped,
             Escalation.Acknowledged: escalation_acknowledged,
             Escalation.Retriggered: escalated,
+            Escalation.Rearmed: escalation_rearmed,
         }
+
+
+def shown(e: Any) -> str:
+    """The URL as people see it: the masked form kept with the event (sealed URLs), else
+    the hint of a webhook's URL."""
+    return getattr(e, "hint", None) or url_hint(e.url)
 
 
 async def channel_registered(conn: asyncpg.Connection, e: Any) -> None:
@@ -132,7 +141,7 @@ async def channel_registered(conn: asyncpg.Connection, e: Any) -> None:
                url = EXCLUDED.url, has_secret = EXCLUDED.has_secret,
                header_names = EXCLUDED.header_names, enabled = true, disabled_why = NULL,
                updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by""",
-        e.originator_id, e.name, e.kind, url_hint(e.url), bool(e.secret), sorted(e.headers),
+        e.originator_id, e.name, e.kind, shown(e), bool(e.secret), sorted(e.headers),
         e.at, e.actor)
 
 
@@ -141,7 +150,7 @@ async def channel_updated(conn: asyncpg.Connection, e: Any) -> None:
         "UPDATE channels SET name = coalesce($2, name), url = coalesce($3, url), "
         "header_names = coalesce($4, header_names), updated_at = $5, updated_by = $6 "
         "WHERE id = $1",
-        e.originator_id, e.name, url_hint(e.url) if e.url else None,
+        e.originator_id, e.name, shown(e) if e.url else None,
         sorted(e.headers) if e.headers is not None else None, e.at, e.actor)
 
 
@@ -236,6 +245,21 @@ async def attempt_failed(conn: asyncpg.Connection, e: Any) -> None:
         e.error, getattr(e, "error_class", "unknown"), e.next_attempt_at, e.at)
 
 
+async def delivery_throttled(conn: asyncpg.Connection, e: Any) -> None:
+    # 'retrying' in the read model: due again at `until`, the row the worker looks for.
+    await conn.execute(
+        "UPDATE deliveries SET status = 'retrying', last_error = $2, last_error_class = "
+        "'throttled', next_attempt_at = $3, updated_at = $4 WHERE id = $1",
+        e.originator_id, e.why, e.until, e.at)
+
+
+async def delivery_folded(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'folded', last_error = $2, last_error_class = "
+        "'throttled', next_attempt_at = NULL, updated_at = $3 WHERE id = $1",
+        e.originator_id, e.why, e.at)
+
+
 async def delivery_skipped(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = 'skipped', last_error = $2, last_error_class = $3, "
@@ -267,6 +291,17 @@ async def escalation_started(conn: asyncpg.Connection, e: Any) -> None:
                stopped_at = NULL, updated_at = EXCLUDED.updated_at""",
         e.originator_id, e.incident_id, e.ref, e.severity, e.opened_at, e.due_at,
         [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
+
+
+async def escalation_rearmed(conn: asyncpg.Connection, e: Any) -> None:
+    # The ladder starts over: waiting for its step 1 again (or done, with no later step).
+    await conn.execute(
+        "UPDATE escalations SET status = $2, severity = $3, opened_at = $4, due_at = $5, "
+        "escalate_to = $6, policy_ids = $7, step = 0, round = 0, escalated_at = NULL, "
+        "waited_seconds = NULL, stopped_why = NULL, stopped_at = NULL, updated_at = $8 "
+        "WHERE id = $1",
+        e.originator_id, "waiting" if e.waiting else "escalated", e.severity, e.opened_at,
+        e.due_at, [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
 
 
 async def escalated(conn: asyncpg.Connection, e: Any) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, PrivateAttr, field_validator
 
 from services.notifier.channels.egress import EgressPolicy
+from services.notifier.contact_limits import DEFAULT as DEFAULT_LIMITS
+from services.notifier.contact_limits import ContactLimits, parse_limits
 from services.notifier.messages.render import Renderer
 from services.notifier.messages.templates import check_overrides
 from shared.ack_links import check_keys
@@ -34,6 +36,22 @@ class NotifierSettings(ServiceSettings):
     public_url: str = Field("", validation_alias=AliasChoices(
         "public_url", "CLOSEDLOOP_PUBLIC_URL"))
 
+    # Per-person rate limits by medium (contact_limits.py): "<medium>=<count>/<window>,…".
+    contact_limits: str = Field(DEFAULT_LIMITS, validation_alias=AliasChoices(
+        "contact_limits", "CLOSEDLOOP_NOTIFIER_CONTACT_LIMITS"))
+    # Threads Apprise sends in (its sends block); one channel may use a quarter of them.
+    apprise_threads: int = Field(16, ge=1, le=256, validation_alias=AliasChoices(
+        "apprise_threads", "CLOSEDLOOP_APPRISE_THREADS"))
+
+    @field_validator("contact_limits")
+    @classmethod
+    def _parse_limits(cls, value: str) -> str:
+        parse_limits(value)  # refuse a bad entry at start-up, naming it
+        return value
+
+    @property
+    def limits(self) -> ContactLimits:
+        return ContactLimits(parse_limits(self.contact_limits))
     # Signs the one-click acknowledge link in each page to a person (the incidents service
     # checks it with the same key): comma-separated, the first signs. Links need public_url
     # too; either empty, pages carry none.

@@ -1,28 +1,29 @@
 """What a delivery's reader got, shown again (GET /v1/deliveries/{id}/message): the message
-rendered by the same render() the channels send with, from what the delivery recorded, as
-of its last attempt. Nothing rendered is stored: the message is made again when asked, and
-the one-click acknowledge link is shown without its token (it is a credential)."""
+composed as the channels compose it (channels/content.py: render() and the note of what the
+rate limit folded in), from what the delivery recorded, as of its last attempt. Nothing
+rendered is stored: the message is made again when asked, and the one-click acknowledge
+link is shown without its token (it is a credential)."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from services.notifier.attempts import notification_of
+from services.notifier.channels.content import DEFAULT_LANGUAGE, compose
 from services.notifier.config_cache import ConfigCache
 from services.notifier.domain import ChannelNotFound, Delivery, DeliveryNotFound
-from services.notifier.messages import render
+from services.notifier.domain.common import MEDIUM_OF_KIND, ChannelKind
 from services.notifier.page_links import PageLinks
-
-DEFAULT_LANGUAGE = "zh"
-# The medium a channel kind's messages are rendered for. A webhook sends the notification's
-# JSON, not a text: shown, it reads as the chat form, which a gateway behind it most often
-# turns it into. Kinds not named here are chat robots.
-SHOWN_AS = {"email": "email", "sms": "sms"}
 
 
 def medium_of(kind: str) -> str:
-    return SHOWN_AS.get(kind, "chat")
+    """The form a channel kind's messages take. A webhook sends the notification's JSON, not
+    a text: shown, it reads as the chat form, which a gateway behind it most often makes."""
+    try:
+        medium = MEDIUM_OF_KIND[ChannelKind(kind)]
+    except ValueError:
+        return "chat"
+    return "chat" if medium == "webhook" else medium
 
 
 class ShownMessages:
@@ -40,14 +41,15 @@ class ShownMessages:
             raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
         delivery = self._delivery(delivery_id)  # type: ignore[attr-defined]
         medium = medium or medium_of(self._channel_kind(delivery.channel_id))
-        sent_at = sent_time(events, delivery.scheduled_at)
+        last = last_attempt(events)
+        sent_at = last.at if last is not None else delivery.scheduled_at
         recipient = delivery.recipient or {}
         language = recipient.get("language") or DEFAULT_LANGUAGE
         notification = notification_of(
             delivery, max(delivery.attempts, 1),
+            folded=tuple(getattr(last, "folded", None) or ()),
             ack_url=self.page_links.shown_for(delivery) if self.page_links else None)
-        message = render(notification, medium, language, public_url=public_url or None,
-                         now=sent_at)
+        message = compose(notification, medium, public_url=public_url, now=sent_at)
         return {"delivery_id": delivery.id, "reason": delivery.reason,
                 "person": recipient.get("handle"), "channel_name": delivery.channel_name,
                 "medium": medium, "language": language,
@@ -64,8 +66,8 @@ class ShownMessages:
             return "webhook"
 
 
-def sent_time(events: list[Any], scheduled_at: datetime) -> datetime:
-    """When its last attempt was made (the time the message was rendered for), else when it
-    was scheduled."""
-    started = [e.at for e in events if isinstance(e, Delivery.AttemptStarted)]
-    return started[-1] if started else scheduled_at
+def last_attempt(events: list[Any]) -> Any | None:
+    """Its last attempt's start: when the message was rendered for, and what it folded in;
+    None before any attempt (it is shown as of its scheduling)."""
+    started = [e for e in events if isinstance(e, Delivery.AttemptStarted)]
+    return started[-1] if started else None

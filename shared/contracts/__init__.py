@@ -4,7 +4,8 @@ from shared.contracts.events import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded, Contract,
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
-    IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentStageEntered, NotificationDelivered, NotificationFailed,
+    IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSeverityChanged,
+    IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased, contract_for_type,
     CONTRACTS,
 )
@@ -14,5 +15,6 @@ __all__ = [
     "AlertRaised", "AlertResolved", "IncidentOpened", "IncidentAcknowledged",
     "IncidentResolved", "IncidentSlaBreached", "IncidentStageEntered", "IncidentRoleAssigned", "IncidentPageRead", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
     "EscalationTriggered", "IncidentStaffed", "NotificationsHeld", "NotificationsReleased", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
-    "CapaActionCompleted", "CapaActionVerified", "CapaClosed",
+    "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",
+    "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
 ]

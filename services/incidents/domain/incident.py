@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from services.incidents.domain.errors import (
     AlreadyAcknowledged, AlreadyResolved, IncidentFinished, LinkAlreadyUsed, NotClosed,
 )
 
 from services.incidents.domain.ids import NAMESPACE
+from services.incidents.domain.lifecycle import IncidentLifecycle
 from services.incidents.domain.vocabulary import (  # noqa: F401 (re-exported)
     SLA, RaciRole, Severity, Sla, Status,
 )
@@ -23,9 +24,10 @@ _FINISHED = (Status.CLOSED, Status.ARCHIVED)
 RETRIGGER = "escalation.retrigger"
 
 
-class Incident(Aggregate):
+class Incident(IncidentLifecycle):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
-    alert reaches the same incident."""
+    alert reaches the same incident. Severity changes, reopening, progress and followers are
+    in lifecycle.py."""
 
     @staticmethod
     def create_id(fingerprint: str, occurrence: int) -> UUID:
