@@ -13,6 +13,8 @@ from services.notifier.domain import (
     EscalationStatus, Target, TargetKind,
 )
 from services.notifier.domain.ladder import merge
+from services.notifier.holds.decision import recheck_at
+from services.notifier.holds.opening import Opening
 from services.notifier.raci.staffing import Staffing
 from services.notifier.recipients import Resolution, resolve
 from shared.causation import from_timer
@@ -23,8 +25,8 @@ ESCALATE_WORKER = "notifier.escalate_due"
 
 
 class Escalating:
-    """Needs the application's get_or_none, save, save_together, _deciding, _schedule and
-    _claim_at_once."""
+    """Needs the application's get_or_none, save, save_together, _deciding, hold_on_ladder,
+    _schedule and _claim_at_once."""
 
     def _start_escalation(self, incident: dict[str, str], started_at: datetime,
                           policies: list[EscalationPolicy], routing: Routing, at: datetime,
@@ -59,16 +61,25 @@ class Escalating:
         caller then fires them one by one."""
         return self.save_together(  # type: ignore[attr-defined]
             [lambda i=i: self.escalate(i, at) for i in incident_ids],
-            read_ahead=[Escalation.create_id(i) for i in incident_ids])
+            read_ahead=[*(Escalation.create_id(i) for i in incident_ids),
+                        *(Opening.create_id(i) for i in incident_ids)])
 
     def escalate(self, incident_id: str, at: datetime) -> list[str]:
         """Fire the incident's due step (once: the guard refuses a second time), resolving
         its targets now, and schedule its messages in the same save. Returns the new
-        delivery ids."""
+        delivery ids. While a silence or maintenance window holds the incident, the step
+        (or re-trigger) is held instead, to be looked at again when the hold ends."""
         escalation = self.get_or_none(Escalation.create_id(incident_id))
         if not isinstance(escalation, Escalation):
             raise EscalationNotFound(f"incident {incident_id} has no escalation")
         cause = {**from_timer(ESCALATE_WORKER), "correlation_id": escalation.correlation_id}
+        hold = self.hold_on_ladder(incident_id, at)
+        if hold is not None:
+            reason = escalation.hold(hold, recheck_at(hold), at, ESCALATE_WORKER, cause)
+            log.info("incident %s: %s held by %s %s until %s", escalation.ref, reason,
+                     hold["kind"], hold.get("name") or hold.get("id"), hold["until"])
+            self.save(escalation)
+            return []
         incident = {"incident_id": escalation.incident_id, "ref": escalation.ref,
                     "severity": escalation.severity, "title": escalation.title,
                     "entity": escalation.entity}
