@@ -1,14 +1,14 @@
-"""Background workers: send due deliveries, fire due escalations. Replica-safe twice over:
-due rows are read FOR UPDATE SKIP LOCKED so replicas do not even try the same row at once,
-and each piece of work is claimed through an aggregate command whose guard refuses a second
-claim (a race between two saves of the same version ends in IntegrityError for one). Workers
-wake when the read models change (a new delivery projected, an outcome recorded), and poll
-only as a safety net."""
+"""Background workers: send due deliveries, and the due-row pass the timer workers share
+(chases, hold releases; escalations batch theirs in escalation_worker.py). Replica-safe
+twice over: due rows are read FOR UPDATE SKIP LOCKED so replicas do not even try the same
+row at once, and each piece of work is claimed through an aggregate command whose guard
+refuses a second claim (a race between two saves of the same version ends in IntegrityError
+for one). Workers wake when the read models change (a new delivery projected, an outcome
+recorded), and poll only as a safety net."""
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -43,17 +43,6 @@ DUE_DELIVERIES = """
     LIMIT $2
     FOR UPDATE SKIP LOCKED"""
 
-# Leaves out the rows this worker fired whose change the read model has not shown yet
-# (same incident, same due_at): they would only be refused again.
-DUE_ESCALATIONS = """
-    SELECT incident_id, due_at FROM escalations
-    WHERE status IN ('waiting', 'acknowledged') AND due_at <= $1
-      AND (incident_id, due_at) NOT IN (SELECT * FROM unnest($3::text[], $4::timestamptz[]))
-    ORDER BY due_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED"""
-# How long a fired row is left out at most: a read model that far behind has it refused.
-FIRED_REMEMBERED_SECONDS = 60.0
 
 
 async def deliver_due(runtime: Any) -> None:
@@ -181,70 +170,6 @@ class OutcomeRecorder:
                     reports = [replace(r, claimed=None) for r in reports]
                     raise
         raise AssertionError("unreachable: tenacity reraises")
-
-
-async def escalate_due(runtime: Any) -> None:
-    """Fire every escalation whose step is due, a batch per transaction; the aggregate's
-    guard makes each step once. A full batch is followed at once by the next; otherwise the
-    worker waits for the read models to change (a new timer, a step recorded) or a poll."""
-    fired = FiredRows()
-    while True:
-        seen = runtime.read_models.generation
-        if not await _survive(fire_due_escalations(runtime, fired), "escalate_due"):
-            await runtime.read_models.wait(seen, runtime.settings.worker_poll_seconds)
-
-
-class FiredRows:
-    """Rows this worker fired, as the read model showed them, until it shows their change."""
-
-    def __init__(self) -> None:
-        self._rows: dict[tuple[str, datetime], float] = {}
-
-    def add(self, incident_id: str, due_at: datetime) -> None:
-        self._rows[(incident_id, due_at)] = time.monotonic()
-
-    def excluded(self) -> tuple[list[str], list[datetime]]:
-        oldest = time.monotonic() - FIRED_REMEMBERED_SECONDS
-        self._rows = {row: t for row, t in self._rows.items() if t >= oldest}
-        return [i for i, _ in self._rows], [d for _, d in self._rows]
-
-
-async def fire_due_escalations(runtime: Any, fired: FiredRows | None = None) -> bool:
-    """Lock up to `escalation_batch` due rows and fire their steps in one event-store
-    transaction (escalate_together); when that batch cannot be written (one of them was
-    changed by another writer), one by one. Returns whether the batch was full."""
-    app, now = runtime.application, runtime.clock.now()
-    limit, fired = runtime.settings.escalation_batch, fired or FiredRows()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(DUE_ESCALATIONS, now, limit, *fired.excluded())
-        if not rows:
-            return False
-        ids = [row["incident_id"] for row in rows]
-        with tracer.start_as_current_span("notifier.EscalateDue.fire",
-                                          attributes={"closedloop.escalations": len(ids)}):
-            try:
-                results = await asyncio.to_thread(app.escalate_together, ids, now)
-            except Exception as failed:
-                if is_infrastructure(failed):
-                    raise
-                log.info("%d escalation(s) not fired together (%s): one by one", len(ids),
-                         failed)
-                results = [await _escalate_one(app, i, now) for i in ids]
-        for row, result in zip(rows, results):
-            fired.add(row["incident_id"], row["due_at"])
-            if isinstance(result, Exception):
-                log.info("escalation of incident %s not fired: %s", row["incident_id"], result)
-            else:
-                log.info("incident %s escalated: %d message(s) scheduled",
-                         row["incident_id"], len(result))
-    return len(rows) == limit
-
-
-async def _escalate_one(app: Any, incident_id: str, now: datetime) -> list[str] | Exception:
-    try:
-        return await asyncio.to_thread(app.escalate, incident_id, now)
-    except REFUSED as refused:
-        return refused
 
 
 async def act_on_due_rows(runtime: Any, query: str, span: str,

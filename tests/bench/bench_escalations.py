@@ -7,7 +7,8 @@ steady rate. Nothing here asserts on time.
 
 Run: .venv/bin/python -m tests.bench.bench_escalations [once N | spread N RATE] ...
      default: `once 10000 spread 10000 50`; BENCH_ESCALATIONS=N changes the 10,000.
-     CLOSEDLOOP_ESCALATION_BATCH (passed through) sets the notifier's escalation batch."""
+     CLOSEDLOOP_ESCALATION_BATCH (passed through) sets the notifier's escalation batch;
+     PYSPY=1 samples the notifier with py-spy while the steps fire."""
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,7 @@ from closedloop.embedded.ports import free_port
 from shared.bus.streams import ensure_streams
 from shared.contracts import IncidentOpened
 from tests.bench.bench_notifier import (
-    SECRET, SEVERITIES, Receiver, contract, cpu_seconds, envelope, settle,
+    SECRET, SEVERITIES, Receiver, contract, cpu_seconds, envelope, profile, settle,
 )
 from tests.bench.infra import percentile, servers
 from tests.harness import ADMIN_KEY, API_KEYS, NOTIFIER_SAFETY, wait_until
@@ -144,15 +145,43 @@ def arrived(receiver: Receiver, reason: str, ids: set[str]) -> dict[str, list[fl
     return found
 
 
+def fired_at(db_url: str, ids: set[str]) -> dict[str, datetime]:
+    """When each incident's step 1 fired, on the notifier's clock (its Escalated event)."""
+    import psycopg
+    from eventsourcing.persistence import StoredEvent
+
+    from services.notifier.app import NotifierApplication
+    from services.notifier.channels import EgressPolicy
+    from services.notifier.sealing import Sealer
+    from shared.clock import SystemClock
+    from shared.store import eventsourcing_env
+
+    app = NotifierApplication(eventsourcing_env(db_url, "notifier"), SystemClock(),
+                              sealer=Sealer(""), egress=EgressPolicy())
+    table = f'notifier."{app.recorder.events_table_name}"'
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                            "WHERE topic LIKE '%Escalation.Escalated'").fetchall()
+    found = {}
+    for oid, version, topic, state in rows:
+        e = app.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
+        if e.incident_id in ids and e.step == 1:
+            found[e.incident_id] = e.at
+    app.close()
+    return found
+
+
 def memory_mib(pid: int) -> tuple[float, float]:
     """The notifier's resident memory now and at its peak (VmRSS, VmHWM)."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text()
                   .splitlines() if ":" in line)
-    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+    rss, peak = (int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+    return rss, peak
 
 
-def run_shape(title: str, count: int, rate: float | None, nats_url: str, process,
-              receiver: StepReceiver, offset_file: Path, offset: float) -> float:
+def run_shape(title: str, count: int, rate: float | None, nats_url: str, db_url: str,
+              process: subprocess.Popen, receiver: StepReceiver, offset_file: Path,
+              offset: float) -> float:
     """Opens `count` incidents whose step 1 falls due all at `due` (rate None) or `rate` a
     second from `due`, waits for every step 0, then moves the notifier's clock to `due` and
     times every step 1. Returns the offset the clock is left at."""
@@ -175,10 +204,14 @@ def run_shape(title: str, count: int, rate: float | None, nats_url: str, process
     cpu, first_due = cpu_seconds(process.pid), min(due.values())
     # From now on the notifier's clock reads first_due: the offset turns wall into its time.
     offset = (first_due - datetime.now(timezone.utc)).total_seconds()
+    profiler = profile(process.pid, offset_file.parent, title)
     shift(offset_file, offset)
     started = time.time()
     wait_until(lambda: len(arrived(receiver, "escalation.step1", ids)) >= count,
                1800, f"step 1 of {count} incidents", interval=0.2)
+    if profiler is not None:
+        profiler.send_signal(2)
+        profiler.wait(30)
     steps = arrived(receiver, "escalation.step1", ids)
     finished = max(min(ats) for ats in steps.values())
     delays = [min(ats) + offset - due[i].timestamp() for i, ats in steps.items()]
@@ -191,6 +224,14 @@ def run_shape(title: str, count: int, rate: float | None, nats_url: str, process
           f"lost {count - len(steps)}, doubled {doubled}")
     print("  due → handed to the channel  p50 {:.3f} s  p99 {:.3f} s  max {:.3f} s".format(
         *(percentile(delays, p) for p in (50, 99, 100))))
+    fired = fired_at(db_url, ids)
+    legs = {"due → fired": [(fired[i] - due[i]).total_seconds() for i in fired],
+            "fired → handed": [min(steps[i]) + offset - fired[i].timestamp()
+                               for i in fired if i in steps]}
+    for leg, values in legs.items():
+        if values:
+            print(f"    {leg:<15} p50 {percentile(values, 50):.3f} s  "
+                  f"p99 {percentile(values, 99):.3f} s")
     print(f"  notifier CPU {(cpu_seconds(process.pid) - cpu) / count * 1000:.2f} ms per step; "
           f"RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
     # Every counted webhook appears once per reason (a second one would be a double send).
@@ -213,7 +254,7 @@ def run(plan: list[tuple[str, int, float | None]]) -> None:
             configure(url, receiver)
             for title, count, rate in plan:
                 settle(process.pid)
-                offset = run_shape(title, count, rate, nats_url, process, receiver,
+                offset = run_shape(title, count, rate, nats_url, db_url, process, receiver,
                                    offset_file, offset)
         finally:
             process.terminate()

@@ -32,8 +32,8 @@ def climbing(service, nats_url, receiver, incident) -> None:
     publish(nats_url, incident)
     wait_until(lambda: told(receiver, "/oncall", incident.incident_id) == ["incident.opened"],
                WAIT, f"step 0 of {incident.ref}")
-    wait_until(lambda: (e := escalation(service, incident.incident_id)) and e["status"] == "waiting",
-               WAIT, f"the timer of {incident.ref}")
+    wait_until(lambda: (e := escalation(service, incident.incident_id))
+               and e["status"] == "waiting", WAIT, f"the timer of {incident.ref}")
 
 
 def held_by(service, incident_id: str, silence_id: str) -> dict:
