@@ -44,3 +44,12 @@ def test_a_stopped_ladder_is_not_held():
     escalation.acknowledge("ana", at(120), "ana", CAUSE)
     with pytest.raises(EscalationNotWaiting):
         escalation.hold(REFIT, at(3600), at(3600), "worker", CAUSE)
+
+
+def test_a_retrigger_due_under_a_silence_is_held_and_reminds_after_it():
+    escalation = started(retrigger=600)
+    escalation.acknowledge("ana", at(10), "ana", CAUSE)  # the re-trigger is due at 610
+    reason = escalation.hold(REFIT, at(3600), at(610), "worker", CAUSE)
+    assert reason == "escalation.retrigger1" and escalation.status is EscalationStatus.ACKNOWLEDGED
+    assert escalation.retrigger(TOLD, at(3600), "worker", CAUSE) == "escalation.retrigger1"
+    assert escalation.held is None and escalation.status is EscalationStatus.WAITING
