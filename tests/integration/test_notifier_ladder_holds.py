@@ -95,3 +95,30 @@ def test_an_expired_silence_resumes_the_ladder_unless_someone_acknowledged(notif
     wait_until(lambda: told(receiver, "/managers", left.incident_id) == ["escalation.step1"],
                WAIT, "step 1 once the silence was expired, long before its planned end")
     assert told(receiver, "/managers", taken.incident_id) == []
+
+
+def test_a_maintenance_window_opening_mid_ladder_holds_until_it_is_deleted(notifier, nats_url,
+                                                                          clock, receiver):
+    setup_routing(notifier, receiver, escalate_after=600)
+    incident = opened(clock)
+    climbing(notifier, nats_url, receiver, incident)
+    opens = clock.now() + timedelta(minutes=5)  # while step 1 is still ahead
+    with notifier.client(MANAGER_KEY) as client:
+        window = client.post("/v1/maintenance-windows", json={
+            "name": "pos-update", "matchers": ['store=~"sz-.*"'], "time_zone": "UTC",
+            "days": [opens.strftime("%a").lower()], "start": opens.strftime("%H:%M"),
+            "duration_minutes": 60, "comment": "POS updates"})
+    assert window.status_code == 201, window.text
+    clock.advance(600)
+    held = held_by(notifier, incident.incident_id, window.json()["id"])
+    assert held["held_kind"] == "maintenance"
+    assert datetime.fromisoformat(held["held_until"]) == opens + timedelta(minutes=60)
+
+    clock.advance(300)
+    with notifier.client(MANAGER_KEY) as client:  # the update was called off
+        assert client.delete(f"/v1/maintenance-windows/{window.json()['id']}").status_code == 204
+    wait_until(lambda: told(receiver, "/managers", incident.incident_id) == ["escalation.step1"],
+               WAIT, "step 1 once the window was deleted")
+    fired = wait_until(lambda: (e := escalation(notifier, incident.incident_id))
+                       and e["step"] == 1 and e, WAIT, "step 1 recorded")
+    assert datetime.fromisoformat(fired["escalated_at"]) == clock.now()
