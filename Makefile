@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install up demo status test test-integration test-faults bench replay clean
+.PHONY: install up demo demo-stores status test test-integration test-faults bench replay clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ up: $(STAMP)          ## NATS + PostgreSQL (embedded unless NATS_URL / DATABASE_
 
 demo: $(STAMP)        ## the NPS story, against the running stack or one started for it
 	$(VENV)/bin/closedloop demo
+
+demo-stores: $(STAMP) ## a red alert on 深圳宝安店: who is told, when and why (clocks moved, not slept)
+	$(VENV)/bin/closedloop demo --story stores
 
 status: $(STAMP)
 	$(VENV)/bin/closedloop status

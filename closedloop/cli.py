@@ -95,15 +95,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from closedloop.demo import run_demo
+    from closedloop.demo_stores import run_stores_demo
 
     info = StackInfo.load(HOME / "stack.json")
     stack = None
     if info is None or not info.healthy():
         print("no running stack found; starting one for the demo …", flush=True)
+        if args.story == "stores":  # its fifteen minutes pass by moving the clocks
+            os.environ["CLOSEDLOOP_CLOCK_ADJUSTABLE"] = "1"
         stack = Stack(HOME)
         info = stack.start()
     try:
-        return run_demo(info)
+        return run_stores_demo(info) if args.story == "stores" else run_demo(info)
     finally:
         if stack is not None:
             stack.stop()
@@ -221,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="closedloop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start NATS, PostgreSQL and the four services").set_defaults(run=cmd_up)
-    sub.add_parser("demo", help="play the story of a store whose NPS collapses").set_defaults(run=cmd_demo)
+    demo = sub.add_parser("demo", help="play a story: nps (a store's NPS collapses and the loop "
+                          "closes) or stores (a red alert on a store: who is told, when, why)")
+    demo.add_argument("--story", choices=["nps", "stores"], default="nps")
+    demo.set_defaults(run=cmd_demo)
     sub.add_parser("status", help="readiness of the running stack").set_defaults(run=cmd_status)
     serve = sub.add_parser("serve", help="run one service (settings from the environment)")
     serve.add_argument("service", choices=list(SERVICES))

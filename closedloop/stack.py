@@ -27,6 +27,8 @@ from shared.auth import generate_key, weakness
 SERVICES = {"detector": 8081, "incidents": 8082, "notifier": 8083, "capa": 8084}
 SECRETS_KEY = "CLOSEDLOOP_NOTIFIER_SECRETS_KEY"
 ALLOWED_NETWORKS = "CLOSEDLOOP_NOTIFIER_ALLOWED_NETWORKS"
+ACK_LINK_KEY = "CLOSEDLOOP_ACK_LINK_KEY"
+PUBLIC_URL = "CLOSEDLOOP_PUBLIC_URL"
 LAPTOP_ALLOWED_NETWORKS = "127.0.0.1/32,::1/128"
 
 
@@ -109,6 +111,18 @@ def chain_key(home: Path, *, create: bool = True) -> str:
     return kept_secret(home, "CLOSEDLOOP_CHAIN_KEY", "chain-key", create=create)
 
 
+def ack_link_key(home: Path) -> str:
+    """Signs the one-click acknowledge links in pages (the notifier signs, the incidents
+    service checks). Replacing it refuses every link not yet used."""
+    return kept_secret(home, ACK_LINK_KEY, "ack-link-key")
+
+
+def public_url(urls: dict[str, str]) -> str:
+    """Where links in messages point: CLOSEDLOOP_PUBLIC_URL, else (one machine, no gateway in
+    front) the incidents service, which answers the acknowledge links."""
+    return os.environ.get(PUBLIC_URL) or urls["incidents"]
+
+
 def notifier_allowed_networks() -> str:
     """A laptop stack lets channels reach loopback, where `closedloop demo` runs its webhook
     receiver; an explicit CLOSEDLOOP_NOTIFIER_ALLOWED_NETWORKS (even empty) wins."""
@@ -158,14 +172,16 @@ class Stack:
                SECRETS_KEY: notifier_secrets_key(self.home),
                ALLOWED_NETWORKS: self.allowed_networks,
                "CLOSEDLOOP_CHAIN_KEY": chain_key(self.home),
+               ACK_LINK_KEY: ack_link_key(self.home),
                "CLOSEDLOOP_API_KEYS": ",".join(filter(None, [
                    f"{key}:admin@{person}", os.environ.get("CLOSEDLOOP_API_KEYS", "")]))}
-        urls = {}
+        urls = {name: f"http://127.0.0.1:{preferred if port_is_free(preferred) else free_port()}"
+                for name, preferred in SERVICES.items()}
+        env[PUBLIC_URL] = public_url(urls)
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
-        for name, preferred in SERVICES.items():
-            port = preferred if port_is_free(preferred) else free_port()
-            urls[name] = f"http://127.0.0.1:{port}"
+        for name, url in urls.items():
+            port = int(url.rsplit(":", 1)[1])
             out = open(logs / f"{name}.log", "ab")
             credentials = ({"CLOSEDLOOP_NATS_USER": name, "CLOSEDLOOP_NATS_PASSWORD": passwords[name]}
                            if name in passwords else {})

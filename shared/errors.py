@@ -7,7 +7,12 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    """The thing asked for does not exist (HTTP 404)."""
+    """The thing asked for does not exist (HTTP 404); `field` names the path or query
+    parameter that named it, when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Invalid(DomainError):

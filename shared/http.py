@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import causation
 from shared.auth import Role, refuse_undeclared, require
+from shared.clock import AdjustableClock
+from shared.clock_api import clock_routes
 from shared.errors import DomainError, Invalid, NotFound
 from shared.store import IntegrityError
 from shared.observability import ServiceMetrics, setup_logging, setup_tracing
@@ -139,7 +141,9 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        named = [{"field": exc.field, "message": str(exc)}] if getattr(exc, "field", None) else []
+        return JSONResponse({"detail": str(exc), **({"errors": named} if named else {})},
+                            status_code=404)
 
     @api.exception_handler(IntegrityError)
     async def concurrent_change(_: Request, exc: IntegrityError) -> JSONResponse:
@@ -152,10 +156,17 @@ def _install_error_handlers(api: FastAPI) -> None:
 
 
 def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[APIRouter],
-              *, title: str, description: str) -> FastAPI:
+              *, title: str, description: str,
+              open_routers: Sequence[APIRouter] = ()) -> FastAPI:
     """Compose one service: its routes (each declaring the role it needs) around a
-    runtime that owns the store, the bus, the relay, consumers, projections and workers."""
+    runtime that owns the store, the bus, the relay, consumers, projections and workers.
+    `open_routers` take no API key because the request carries its own credential (a
+    signed link) that each of their routes checks: the opt-in is named where it is made."""
     metrics = ServiceMetrics(settings.service)
+    extra: list[APIRouter] = []
+    if settings.clock_adjustable:  # the runtime and every part read the adjustable clock
+        parts.clock = AdjustableClock(parts.clock)
+        extra.append(clock_routes(parts.clock, settings.service))
 
     @asynccontextmanager
     async def lifespan(api: FastAPI):
@@ -177,9 +188,11 @@ def build_api(settings: ServiceSettings, parts: ServiceParts, routers: Sequence[
     api.state.settings = settings
     api.include_router(open_routes())
     api.include_router(health_details())
-    for router in routers:  # each route declares its role (viewer at least); none by omission
+    for router in [*routers, *extra]:  # each route declares its role; none by omission
         refuse_undeclared(router.routes)
         api.include_router(router, responses=ERROR_RESPONSES)
+    for router in open_routers:
+        api.include_router(router)
     _install_error_handlers(api)
     api.add_middleware(RequestGuard)
     api.add_middleware(RequestMetrics, metrics=metrics)  # the outermost: refusals count too

@@ -69,6 +69,9 @@ class ServiceSettings(NatsSettings):
     cipher_key: str = ""
     # Keys the hash chain over stored events (tamper evidence); keep it out of the database.
     chain_key: str = ""
+    # Demos and rehearsals only: /v1/clock/advance moves this service's clock forward
+    # (shared/clock_api.py). Off in production: every deadline reads the clock.
+    clock_adjustable: bool = False
 
     @model_validator(mode="after")
     def _check_oidc(self) -> "ServiceSettings":

@@ -30,6 +30,8 @@ API_KEYS = ",".join([f"{ADMIN_KEY}:admin", f"{VIEWER_KEY}:viewer", f"{RESPONDER_
 # loopback, which its egress policy refuses unless allowed explicitly.
 NOTIFIER_SAFETY = {"secrets_key": Fernet.generate_key().decode(),
                    "allowed_networks": "127.0.0.1/32"}
+# The incidents service checks one-click acknowledge links with it (the notifier would sign).
+ACK_LINK_KEY = "harness-ack-link-key-1f6e0c9b3a7d52e8"
 
 
 def service_app(name: str, **settings: Any) -> Any:
@@ -40,7 +42,8 @@ def service_app(name: str, **settings: Any) -> Any:
     main = import_module(f"services.{name}.main")
     settings_class = {"detector": "DetectorSettings", "incidents": "IncidentsSettings",
                       "notifier": "NotifierSettings", "capa": "CapaSettings"}[name]
-    required = NOTIFIER_SAFETY if name == "notifier" else {}
+    required = {"notifier": NOTIFIER_SAFETY, "incidents": {"ack_link_key": ACK_LINK_KEY}}.get(
+        name, {})
     values = {"api_keys": API_KEYS, **required, **settings}
     return main.create_app(getattr(import_module(f"services.{name}.settings"), settings_class)(**values))
 

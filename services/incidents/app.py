@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from shared.ack_links import AckClaims
 from shared.bus.consumer import Rejected
 from shared.causation import from_message, from_timer
 from shared.clock import Clock
@@ -23,6 +24,7 @@ from services.incidents.domain import (
     Status, format_ref, parse_ref, ref_scope,
 )
 from services.incidents.holds import HoldFacts
+from services.incidents.lifecycle import LifecycleCommands
 from services.incidents.timeline import timeline_of
 
 REF = re.compile(r"^P[0-3]-\d{4}-\d{2}-\d{3,}$", re.IGNORECASE)
@@ -33,7 +35,7 @@ def producer_of(envelope: CloudEvent) -> str:
     return envelope.source.rsplit("/", 1)[-1] or envelope.source
 
 
-class IncidentsApplication(HoldFacts, ServiceApplication):
+class IncidentsApplication(LifecycleCommands, HoldFacts, ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
         self.clock = clock
         self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued
@@ -55,6 +57,24 @@ class IncidentsApplication(HoldFacts, ServiceApplication):
 
     def archive(self, id_or_ref: str, actor: str, cause: dict[str, Any]) -> dict:
         return self._change(id_or_ref, lambda i, at: i.archive(at, actor, cause))
+
+    def read_page(self, link: AckClaims, cause: dict[str, Any]) -> dict[str, Any]:
+        """The person paged opened their one-click link (verified by the route): the read is
+        recorded, and acknowledges as them when the incident still wants it. A link used
+        before is refused (LinkAlreadyUsed) and changes nothing."""
+        def attempt() -> dict[str, Any]:
+            incident = self._incident(link.incident_id)
+            acknowledged = incident.read_page(link.link_id, link.person, link.delivery_id,
+                                              self.clock.now(), cause)
+            self.save(incident)
+            return {"incident": state_of(incident), "acknowledged": acknowledged}
+
+        return self.retry_on_conflict(attempt)
+
+    def page_link(self, link: AckClaims) -> dict[str, Any]:
+        """What a link's confirmation page shows: the incident, and when the link was used."""
+        incident = self._incident(link.incident_id)
+        return {"incident": state_of(incident), "used_at": incident.used_links.get(link.link_id)}
 
     def _change(self, id_or_ref: str, command: Callable[[Incident, datetime], None]) -> dict:
         def attempt() -> dict:
@@ -295,6 +315,8 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "sla_breaches": list(incident.sla_breaches),
         "raci": {str(role): list(people) for role, people in incident.raci.items()},
         "closed_at": incident.closed_at, "archived_at": incident.archived_at,
+        "reporter": incident.reporter, "followers": list(incident.followers),
+        "progress_updates": incident.progress_posted, "reopened": incident.reopened_times,
         "version": incident.version,
     }
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from shared.ack_links import AckLinks
 from shared.clock import Clock, SystemClock
 from shared.http import build_api
 from shared.service import ServiceParts
 
+from services.incidents.ack_page import router as ack_router
 from services.incidents.api import router
 from services.incidents.app import IncidentsApplication
 from services.incidents.consumer import subscriptions
+from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
 from services.incidents.translate import to_contract
@@ -29,11 +32,16 @@ def service_parts(clock: Clock | None = None) -> ServiceParts:
 
 
 def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    return build_api(
-        settings or IncidentsSettings(),
+    settings = settings or IncidentsSettings()
+    api = build_api(
+        settings,
         service_parts(clock),
-        routers=[router],
+        routers=[router, lifecycle_router],
+        # The one-click acknowledge links: the signed link is the credential.
+        open_routers=[ack_router],
         title="closedloop incidents",
         description="Alerts deduplicated into P0–P3 incidents with SLA clocks; acknowledge, "
                     "resolve and follow each incident's timeline to its verified closure.",
     )
+    api.state.ack_links = AckLinks(settings.ack_link_key) if settings.ack_link_key else None
+    return api

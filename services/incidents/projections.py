@@ -9,6 +9,7 @@ import asyncpg
 from shared.readmodels import Apply, Projection
 
 from services.incidents.domain import Incident, Status
+from services.incidents.lifecycle_views import LIFECYCLE_ROWS
 
 INCIDENTS_DDL = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -55,6 +56,7 @@ class IncidentsProjection(Projection):
             Incident.ActionVerified: action_verified,
             Incident.Closed: closed,
             Incident.Archived: archived,
+            **LIFECYCLE_ROWS,
         }
 
 

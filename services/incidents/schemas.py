@@ -99,5 +99,9 @@ class IncidentRead(BaseModel):
     raci: dict[str, list[str]] = Field(description="people by RACI role")
     closed_at: datetime | None = None
     archived_at: datetime | None = None
+    reporter: str | None = Field(None, description="who declared it by hand (its requester)")
+    followers: list[str] = Field([], description="people told of its lifecycle and progress")
+    progress_updates: int = Field(0, description="progress updates posted on it")
+    reopened: int = Field(0, description="times it was reopened")
     version: int
     timeline: list[TimelineEntry]

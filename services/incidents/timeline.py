@@ -8,6 +8,7 @@ from typing import Any
 
 from services.incidents.domain import Incident, RaciRole
 from services.incidents.domain.incident import RETRIGGER
+from services.incidents.lifecycle_views import LIFECYCLE_STORY
 
 Describe = Callable[[Any, dict[str, Any]], str]
 
@@ -42,6 +43,10 @@ def _opened(e: Any, seen: dict[str, Any]) -> str:
         if alert.get("threshold") is not None:
             measured += f" against threshold {_number(alert['threshold'])}"
     why = f": {alert['summary']}" if alert.get("summary") else ""
+    if alert.get("reporter"):  # declared by hand: no alert behind it
+        return (f"{e.severity} incident {e.ref} {alert.get('name')!r} on {e.entity} reported by "
+                f"{alert['reporter']}{why}; respond by {_clock(e.respond_by)}, resolve by "
+                f"{_clock(e.resolve_by)}")
     return (f"{e.severity} incident {e.ref} opened from alert {alert.get('name')!r} on {e.entity} "
             f"(alert {alert['alert_id']}{measured}){why}; respond by {_clock(e.respond_by)}, "
             f"resolve by {_clock(e.resolve_by)}")
@@ -96,6 +101,17 @@ def _repeat_of(reason: str | None) -> int:
 def _acknowledged(e: Any, seen: dict[str, Any]) -> str:
     note = f": {e.note}" if e.note else ""
     return f"{e.by} acknowledged {e.ref}{note} ({_against(e.at, seen.get('respond_by'), 'response')})"
+
+
+def _page_read(e: Any, seen: dict[str, Any]) -> str:
+    ref = e.ref or seen.get("ref", "the incident")
+    if e.acknowledged:
+        outcome = "acknowledging it with one click"
+    elif e.acknowledged_by:
+        outcome = f"{e.acknowledged_by} had acknowledged it already"
+    else:
+        outcome = "it could no longer be acknowledged"
+    return f"{e.person} opened the page for {ref} (delivery {e.delivery_id}): {outcome}"
 
 
 def _resolved(e: Any, seen: dict[str, Any]) -> str:
@@ -213,6 +229,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.Staffed: ("staffed", _staffed),
     Incident.NotificationsHeld: ("notifications held", _held),
     Incident.NotificationsReleased: ("notifications released", _released),
+    Incident.PageRead: ("page read", _page_read),
     Incident.Acknowledged: ("acknowledged", _acknowledged),
     Incident.Resolved: ("resolved", _resolved),
     Incident.CapaOpened: ("CAPA opened", _capa_opened),
@@ -222,6 +239,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.RoleAssigned: ("role assigned", _role_assigned),
     Incident.Closed: ("closed", _closed),
     Incident.Archived: ("archived", _archived),
+    **LIFECYCLE_STORY,
 }
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from shared.bus.relay import translator
 from shared.contracts import (
-    IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved, IncidentRoleAssigned,
-    IncidentSlaBreached,
+    IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentPageRead, IncidentResolved,
+    IncidentRoleAssigned, IncidentSlaBreached,
 )
 
 from services.incidents.domain import Incident
+from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
 from services.incidents.stages import STAGE_STEPS
 
 
@@ -18,7 +19,10 @@ def _opened(e: Incident.Opened) -> IncidentOpened:
         incident_id=str(e.originator_id), ref=e.ref, fingerprint=e.fingerprint,
         severity=e.severity, title=e.title, entity=e.entity, alert_id=e.alert["alert_id"],
         opened_at=e.at, respond_by=e.respond_by, resolve_by=e.resolve_by,
-        labels=labels_of(e), trial=bool(e.alert.get("trial", False)))
+        labels=labels_of(e), trial=bool(e.alert.get("trial", False)),
+        metric=e.alert.get("metric"), value=e.alert.get("value"),
+        threshold=e.alert.get("threshold"), firing_since=e.alert.get("started_at"),
+        reporter=e.alert.get("reporter"))
 
 
 def labels_of(e: Incident.Opened) -> dict[str, str]:
@@ -34,6 +38,13 @@ def labels_of(e: Incident.Opened) -> dict[str, str]:
 
 def _acknowledged(e: Incident.Acknowledged) -> IncidentAcknowledged:
     return IncidentAcknowledged(incident_id=str(e.originator_id), ref=e.ref, by=e.by, at=e.at)
+
+
+def _page_read(e: Incident.PageRead) -> IncidentPageRead:
+    return IncidentPageRead(incident_id=str(e.originator_id), ref=e.ref, person=e.person,
+                            delivery_id=e.delivery_id, link_id=e.link_id,
+                            acknowledged=e.acknowledged, acknowledged_by=e.acknowledged_by,
+                            at=e.at)
 
 
 def _resolved(e: Incident.Resolved) -> IncidentResolved:
@@ -63,11 +74,13 @@ def _closed(e: Incident.Closed) -> IncidentClosed:
 _TABLE = {
     Incident.Opened: _opened,
     Incident.Acknowledged: _acknowledged,
+    Incident.PageRead: _page_read,
     Incident.Resolved: _resolved,
     Incident.RoleAssigned: _role_assigned,
     Incident.SlaBreached: _sla_breached,
     Incident.Closed: _closed,
     **STAGE_STEPS,
+    **LIFECYCLE_CONTRACTS,
 }
 
 to_contract = translator(_TABLE)

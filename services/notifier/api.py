@@ -101,6 +101,7 @@ async def list_policies(request: Request) -> dict:
     page = await read_page(request, "policies", "true", "name", ())
     for policy in page["items"]:
         policy["steps"] = json.loads(policy["steps"])  # jsonb comes back as text
+        policy.update(json.loads(policy.pop("digest") or "{}"))
     return page
 
 

@@ -10,10 +10,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from services.notifier.contact_limits import ContactLimits
 from services.notifier.attempts import Attempts
 from services.notifier.channels.egress import EgressPolicy
 from services.notifier.config_cache import ConfigCache, Routing
 from services.notifier.configuration import Configuration
+from services.notifier.digests.aggregate import Digest, DigestedIncident, ItemStatus
+from services.notifier.digests.commands import Digesting
 from services.notifier.directory import Organisation, OrganisationCommands
 from services.notifier.directory.cache import OrgCache
 from services.notifier.domain import (
@@ -26,6 +29,7 @@ from services.notifier.holds.commands import Holding
 from services.notifier.holds.decision import labels_of, routed
 from services.notifier.holds.opening import Opening
 from services.notifier.oncall.commands import Schedules
+from services.notifier.page_links import PageLinks
 from services.notifier.quiet.commands import Quieting
 from services.notifier.quiet.index import QuietIndex
 from services.notifier.raci.commands import RaciCommands
@@ -47,16 +51,22 @@ OPENED = str(Reason.INCIDENT_OPENED)
 
 
 class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Quieting, Holding,
-                          Schedules, Escalating,
+                          Schedules, Escalating, Digesting,
                           Attempts, ServiceApplication):
     # Every channel and policy is listed in the directory; every person, team and unit in
-    # the organisation; every quiet rule in its index.
-    snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50}
+    # the organisation; every quiet rule in its index; a day's low-severity incidents in a
+    # recipient's digest.
+    snapshotting_intervals = {Directory: 50, Organisation: 50, QuietIndex: 50, Digest: 50}
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
-                 egress: EgressPolicy, max_attempts: int = 5) -> None:
+                 egress: EgressPolicy, max_attempts: int = 5,
+                 contact_limits: ContactLimits | None = None,
+                 page_links: PageLinks | None = None) -> None:
         self.clock = clock
         self.sealer, self.egress = sealer, egress
+        # None: no per-person rate limits (tools and tests that send nothing).
+        self.contact_limits = contact_limits or ContactLimits({})
+        self.page_links = page_links  # None: pages carry no one-click acknowledge link
         self.max_attempts = max_attempts
         super().__init__(env)
         self.reads = StoreReads(self)
@@ -84,8 +94,8 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
             staffed = raci.of(routing)
             told = ([] if hold is not None else self._told_at_opening(
                 routed(rules, labels, routing.policies())[0], incident, at, routing, staffed))
-            return [escalation_id, opening_id, *staffed.ids,
-                    *(r.delivery_id(contract.incident_id, OPENED) for r in told)]
+            return [escalation_id, opening_id, DigestedIncident.create_id(contract.incident_id),
+                    *staffed.ids, *(r.delivery_id(contract.incident_id, OPENED) for r in told)]
 
         routing, existing = self._deciding(created_by_it)
         policies, routes = routed(rules, labels, routing.policies())
@@ -110,7 +120,8 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
                          at: datetime, routing: Routing, staffed: StaffedOpening
                          ) -> list[Recipient]:
         """The ladder's step 0 and the RACI people paged or informed at the opening, each
-        person once."""
+        person once. Digest policies page nobody (digests/)."""
+        policies = paging(policies)
         ladder = merge([p.ladder for p in policies]) if policies else None
         step0 = resolve(ladder.targets(0) if ladder else (), incident, at, routing, self)
         return staffed.recipients(step0.recipients, routing)
@@ -120,11 +131,15 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
               existing: set[UUID], staffed: StaffedOpening | None = None) -> list[Any]:
         """Step 0's messages (with the RACI people's), and the timer for the later steps
         counting from `started_at` (the opening, or the release of a hold); what `existing`
-        names is not made again."""
+        names is not made again. Digest policies note the incident for their recipients'
+        next digest instead."""
         staffed = staffed if staffed is not None else self.raci_staffed(incident["incident_id"])
+        incident = with_responsible(incident, staffed)
+        digested = self.digest_opening(incident, policies, routing, at, actor, cause, existing)
         if not policies:
             log.info("incident %s (%s): no route chose a policy; nobody is notified",
                      incident["ref"], incident["severity"])
+        policies = paging(policies)
         deliveries = self._schedule(
             incident, self._told_at_opening(policies, incident, at, routing, staffed), OPENED,
             started_at, at, actor, cause, existing)
@@ -133,7 +148,7 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
                                              cause)
                       if Escalation.create_id(incident["incident_id"]) not in existing
                       else self._not_restarted(incident))
-        return [*deliveries, escalation]
+        return [*deliveries, escalation, *digested]
 
     def save_batch(self, run: Callable[[], None]) -> None:
         # After a batch that conflicted, the next one asks like single messages do: should
@@ -177,14 +192,19 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
 
     def handle_incident_resolved(self, envelope: CloudEvent, contract: IncidentResolved,
                                  tracking: Tracking) -> None:
+        digested = self.digest_end(contract.incident_id, ItemStatus.RESOLVED, self.clock.now(),
+                                   contract.by, from_message(envelope))
         self._stop_escalation(contract.incident_id, f"resolved by {contract.by}",
                               contract.by, envelope, tracking, ends_alert=True,
-                              also=self.raci_on_resolved(contract, envelope))
+                              also=[*self.raci_on_resolved(contract, envelope), *digested])
 
     def handle_incident_closed(self, envelope: CloudEvent, contract: IncidentClosed,
                                tracking: Tracking) -> None:
+        digested = self.digest_end(contract.incident_id, ItemStatus.CLOSED, self.clock.now(),
+                                   "incidents", from_message(envelope))
         self._stop_escalation(contract.incident_id, "closed", "incidents", envelope, tracking,
-                              ends_alert=True, also=self.raci_on_closed(contract, envelope))
+                              ends_alert=True,
+                              also=[*self.raci_on_closed(contract, envelope), *digested])
 
     def _stop_escalation(self, incident_id: str, why: str, actor: str, envelope: CloudEvent,
                          tracking: Tracking, ends_alert: bool = False,
@@ -250,6 +270,11 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
         return {**delivery_view(delivery), "history": attempt_history(events)}
 
 
+def paging(policies: list[EscalationPolicy]) -> list[EscalationPolicy]:
+    """The policies that page and escalate (not digest ones)."""
+    return [p for p in policies if not p.digests]
+
+
 def sla_of(contract: IncidentOpened) -> dict[str, float]:
     """The time the incident had to be acknowledged and resolved, in seconds from its
     opening: a held incident is given the same once its hold is released."""
@@ -257,6 +282,27 @@ def sla_of(contract: IncidentOpened) -> dict[str, float]:
             for kind, due in (("respond", contract.respond_by), ("resolve", contract.resolve_by))}
 
 
-def incident_of(contract: IncidentOpened) -> dict[str, str]:
+def incident_of(contract: IncidentOpened) -> dict[str, Any]:
+    """The incident as the notifier's aggregates keep it, with the opening's facts that
+    messages show (what was measured against which threshold, since when, the SLA)."""
     return {"incident_id": contract.incident_id, "ref": contract.ref,
-            "severity": contract.severity, "title": contract.title, "entity": contract.entity}
+            "severity": contract.severity, "title": contract.title, "entity": contract.entity,
+            "facts": facts_of(contract)}
+
+
+def with_responsible(incident: dict[str, Any], staffed: StaffedOpening) -> dict[str, Any]:
+    """The incident with its Responsible at the opening among its facts, for the messages."""
+    if staffed.staffing is None or incident.get("facts") is None:
+        return incident
+    return {**incident, "facts": {**incident["facts"],
+                                  "responsible": list(staffed.staffing.responsible)}}
+
+
+def facts_of(contract: IncidentOpened) -> dict[str, Any]:
+    def iso(at: datetime | None) -> str | None:
+        return at.isoformat() if at is not None else None
+    return {"metric": getattr(contract, "metric", None), "value": getattr(contract, "value", None),
+            "threshold": getattr(contract, "threshold", None),
+            "firing_since": iso(getattr(contract, "firing_since", None)),
+            "opened_at": iso(contract.opened_at), "respond_by": iso(contract.respond_by),
+            "resolve_by": iso(contract.resolve_by)}

@@ -6,7 +6,9 @@ from services.notifier.app import NotifierApplication
 from shared.bus.consumer import Subscription
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, IncidentAcknowledged,
-    IncidentClosed, IncidentOpened, IncidentResolved, IncidentRoleAssigned, IncidentStageEntered,
+    IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
+    IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
+    IncidentUnfollowed,
 )
 
 
@@ -18,6 +20,11 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentClosed: app.handle_incident_closed,
         IncidentStageEntered: app.handle_incident_stage_entered,
         IncidentRoleAssigned: app.handle_incident_role_assigned,
+        IncidentSeverityChanged: app.handle_incident_severity_changed,
+        IncidentReopened: app.handle_incident_reopened,
+        IncidentProgressPosted: app.handle_incident_progress_posted,
+        IncidentFollowed: app.handle_incident_followed,
+        IncidentUnfollowed: app.handle_incident_unfollowed,
     }), Subscription(stream="CAPA", handlers={
         CapaActionAdded: app.handle_capa_action_added,
         CapaActionCompleted: app.handle_capa_action_completed,

@@ -82,14 +82,16 @@ class Escalating:
             return []
         incident = {"incident_id": escalation.incident_id, "ref": escalation.ref,
                     "severity": escalation.severity, "title": escalation.title,
-                    "entity": escalation.entity}
+                    "entity": escalation.entity, "facts": getattr(escalation, "facts", None)}
         if escalation.status is EscalationStatus.ACKNOWLEDGED:
             return self._retrigger(escalation, incident, at, cause)
         fired = escalation.due_step(at)
         targets = escalation.ladder.targets(fired.step)
 
+        reason = escalation.reason_of(fired)
+
         def created_by_it(routing: Routing) -> list[UUID]:
-            return [r.delivery_id(incident_id, fired.reason)
+            return [r.delivery_id(incident_id, reason)
                     for r in resolve(targets, incident, at, routing, self).recipients]
 
         # In a batch (escalate_together) the configuration is checked once and existing
@@ -99,7 +101,7 @@ class Escalating:
         resolution = resolve(targets, incident, at, routing, self)
         escalation.escalate([r.told() for r in resolution.recipients], at, ESCALATE_WORKER, cause,
                             resolution.unresolved)
-        deliveries = self._schedule(incident, resolution.recipients, fired.reason, at, at,
+        deliveries = self._schedule(incident, resolution.recipients, reason, at, at,
                                     ESCALATE_WORKER, cause, existing)
         self._claim_at_once(deliveries, routing, at)
         self.save(escalation, *deliveries)

@@ -9,11 +9,16 @@ from services.notifier.app import NotifierApplication
 from services.notifier.consumer import subscriptions
 from services.notifier.oncall.api import router as schedules_router
 from services.notifier.oncall.projection import SchedulesProjection
+from services.notifier.digests.api import router as digests_router
+from services.notifier.digests.projection import DigestsProjection
+from services.notifier.digests.worker import send_digests
+from services.notifier.page_links import PageLinks
 from services.notifier.directory.api import router as directory_router
 from services.notifier.directory.projection import DirectoryProjection
 from services.notifier.holds.api import router as holds_router
 from services.notifier.holds.projection import OpeningsProjection
 from services.notifier.holds.worker import release_held
+from services.notifier.messages.render import install as install_renderer
 from services.notifier.projections import NotifierProjection
 from services.notifier.quiet.api import router as quiet_router
 from services.notifier.quiet.projection import QuietProjection
@@ -34,14 +39,18 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
     settings = settings or NotifierSettings()
     sealer = Sealer(settings.secrets_key)
     egress, max_attempts = settings.egress, settings.delivery_max_attempts
+    limits = settings.limits  # one per process: the window is counted in this worker
+    page_links = PageLinks.from_settings(settings)
     return ServiceParts(
         application=lambda env, clk: NotifierApplication(
-            env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts),
+            env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts,
+            contact_limits=limits, page_links=page_links),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(),
-                     DirectoryProjection(), DeadlinesProjection(), OpeningsProjection()],
-        workers=[deliver_due, escalate_due, chase_due, release_held],
+                     DirectoryProjection(), DeadlinesProjection(), OpeningsProjection(),
+                     DigestsProjection()],
+        workers=[deliver_due, escalate_due, chase_due, release_held, send_digests],
         clock=clock or SystemClock(),
     )
 
@@ -49,11 +58,13 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
 def create_app(settings: NotifierSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     Sealer(settings.secrets_key).require()  # no key, no start: secrets are never stored in clear
+    # The operator's templates, compiled once before any page, for every render() call.
+    install_renderer(settings.message_renderer())
     return build_api(
         settings,
         service_parts(settings, clock),
         routers=[router, quiet_router, schedules_router, directory_router, raci_router,
-                 holds_router],
+                 holds_router, digests_router],
         title="closedloop notifier",
         description="Containment: tells the right people on the right channels, signs every "
                     "webhook, retries with backoff, and escalates when nobody acknowledges.",

@@ -45,6 +45,7 @@ class NotifierProjection(Projection):
                 escalate_after_seconds double precision NOT NULL,
                 escalate_to text[] NOT NULL,
                 retrigger_after_seconds double precision,
+                digest jsonb,
                 enabled boolean NOT NULL DEFAULT true,
                 disabled_why text,
                 created_at timestamptz NOT NULL,
@@ -119,6 +120,8 @@ class NotifierProjection(Projection):
             Delivery.Delivered: delivered,
             Delivery.Failed: delivery_failed,
             Delivery.Skipped: delivery_skipped,
+            Delivery.Throttled: delivery_throttled,
+            Delivery.Folded: delivery_folded,
             Escalation.Started: escalation_started,
             Escalation.Escalated: escalated,
             Escalation.Stopped: escalation_stopped,
@@ -128,7 +131,14 @@ class NotifierProjection(Projection):
             Silence.Expired: hold_changed,
             MaintenanceWindow.Revised: hold_changed,
             MaintenanceWindow.Deleted: hold_changed,
+            Escalation.Rearmed: escalation_rearmed,
         }
+
+
+def shown(e: Any) -> str:
+    """The URL as people see it: the masked form kept with the event (sealed URLs), else
+    the hint of a webhook's URL."""
+    return getattr(e, "hint", None) or url_hint(e.url)
 
 
 async def channel_registered(conn: asyncpg.Connection, e: Any) -> None:
@@ -142,7 +152,7 @@ async def channel_registered(conn: asyncpg.Connection, e: Any) -> None:
                url = EXCLUDED.url, has_secret = EXCLUDED.has_secret,
                header_names = EXCLUDED.header_names, enabled = true, disabled_why = NULL,
                updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by""",
-        e.originator_id, e.name, e.kind, url_hint(e.url), bool(e.secret), sorted(e.headers),
+        e.originator_id, e.name, e.kind, shown(e), bool(e.secret), sorted(e.headers),
         e.at, e.actor)
 
 
@@ -151,7 +161,7 @@ async def channel_updated(conn: asyncpg.Connection, e: Any) -> None:
         "UPDATE channels SET name = coalesce($2, name), url = coalesce($3, url), "
         "header_names = coalesce($4, header_names), updated_at = $5, updated_by = $6 "
         "WHERE id = $1",
-        e.originator_id, e.name, url_hint(e.url) if e.url else None,
+        e.originator_id, e.name, shown(e) if e.url else None,
         sorted(e.headers) if e.headers is not None else None, e.at, e.actor)
 
 
@@ -178,17 +188,28 @@ def _policy_columns(e: Any) -> tuple:
     short = shorthand_of(ladder)
     return (e.originator_id, e.name, list(e.severities), json.dumps(ladder.as_list()),
             ladder.repeat, short["notify"], short["escalate_after_seconds"],
-            short["escalate_to"], e.at, e.actor, ladder.retrigger_seconds)
+            short["escalate_to"], e.at, e.actor, ladder.retrigger_seconds, _digest_column(e))
+
+
+def _digest_column(e: Any) -> str | None:
+    """A digest policy's cadence (null for a paging policy, and for events from before)."""
+    if getattr(e, "digest", None) is None:
+        return None
+    return json.dumps({"digest": e.digest, "digest_at": e.digest_at,
+                       "digest_weekday": e.digest_weekday,
+                       "digest_time_zone": e.digest_time_zone})
 
 
 async def policy_defined(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         """INSERT INTO policies (id, name, severities, steps, repeat, notify,
                                  escalate_after_seconds, escalate_to, enabled, created_at,
-                                 created_by, updated_at, updated_by, retrigger_after_seconds)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10, $9, $10, $11)
+                                 created_by, updated_at, updated_by, retrigger_after_seconds,
+                                 digest)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10, $9, $10, $11, $12)
            ON CONFLICT (id) DO UPDATE SET severities = EXCLUDED.severities,
                retrigger_after_seconds = EXCLUDED.retrigger_after_seconds,
+               digest = EXCLUDED.digest,
                steps = EXCLUDED.steps, repeat = EXCLUDED.repeat,
                notify = EXCLUDED.notify, escalate_to = EXCLUDED.escalate_to,
                escalate_after_seconds = EXCLUDED.escalate_after_seconds, enabled = true,
@@ -201,7 +222,7 @@ async def policy_revised(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE policies SET name = $2, severities = $3, steps = $4, repeat = $5, notify = $6, "
         "escalate_after_seconds = $7, escalate_to = $8, updated_at = $9, updated_by = $10, "
-        "retrigger_after_seconds = $11 WHERE id = $1",
+        "retrigger_after_seconds = $11, digest = $12 WHERE id = $1",
         *_policy_columns(e))
 
 
@@ -235,6 +256,21 @@ async def attempt_failed(conn: asyncpg.Connection, e: Any) -> None:
         e.error, getattr(e, "error_class", "unknown"), e.next_attempt_at, e.at)
 
 
+async def delivery_throttled(conn: asyncpg.Connection, e: Any) -> None:
+    # 'retrying' in the read model: due again at `until`, the row the worker looks for.
+    await conn.execute(
+        "UPDATE deliveries SET status = 'retrying', last_error = $2, last_error_class = "
+        "'throttled', next_attempt_at = $3, updated_at = $4 WHERE id = $1",
+        e.originator_id, e.why, e.until, e.at)
+
+
+async def delivery_folded(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'folded', last_error = $2, last_error_class = "
+        "'throttled', next_attempt_at = NULL, updated_at = $3 WHERE id = $1",
+        e.originator_id, e.why, e.at)
+
+
 async def delivery_skipped(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = 'skipped', last_error = $2, last_error_class = $3, "
@@ -266,6 +302,17 @@ async def escalation_started(conn: asyncpg.Connection, e: Any) -> None:
                stopped_at = NULL, updated_at = EXCLUDED.updated_at""",
         e.originator_id, e.incident_id, e.ref, e.severity, e.opened_at, e.due_at,
         [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
+
+
+async def escalation_rearmed(conn: asyncpg.Connection, e: Any) -> None:
+    # The ladder starts over: waiting for its step 1 again (or done, with no later step).
+    await conn.execute(
+        "UPDATE escalations SET status = $2, severity = $3, opened_at = $4, due_at = $5, "
+        "escalate_to = $6, policy_ids = $7, step = 0, round = 0, escalated_at = NULL, "
+        "waited_seconds = NULL, stopped_why = NULL, stopped_at = NULL, held_kind = NULL, "
+        "held_id = NULL, held_until = NULL, updated_at = $8 WHERE id = $1",
+        e.originator_id, "waiting" if e.waiting else "escalated", e.severity, e.opened_at,
+        e.due_at, [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
 
 
 async def escalated(conn: asyncpg.Connection, e: Any) -> None:

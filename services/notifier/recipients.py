@@ -13,6 +13,9 @@ from uuid import UUID
 from services.notifier.config_cache import Routing
 from services.notifier.directory.chart import OrgChart
 from services.notifier.domain import Channel, ChannelNotFound, Delivery, Target, TargetKind
+from services.notifier.domain.common import CONTACT_MEDIUM
+from services.notifier.oncall.answers import team_on_call
+from services.notifier.oncall.model import Answer
 from shared.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,8 @@ class People(Protocol):
     def org_chart(self) -> OrgChart: ...
 
     def who_is_on_call(self, name: str, at: datetime | None = None) -> list[str]: ...
+
+    def explain_on_call(self, name: str, at: datetime | None = None) -> Answer: ...
 
 
 def resolve(targets: Iterable[Target], incident: dict[str, str], at: datetime,
@@ -101,14 +106,14 @@ def _handles(target: Target, incident: dict[str, str], at: datetime, chart: OrgC
             return people.who_is_on_call(target.ref, at)
         except NotFound as missing:
             raise LookupError(str(missing)) from None
-    if target.kind is TargetKind.TEAM:
-        team = chart.teams.get(target.ref)
-        if team is None:
-            raise LookupError(f"team {target.ref} does not exist")
-        if team.get("schedule"):  # the team's on-call people, when it has a schedule
-            return _handles(Target(TargetKind.SCHEDULE, team["schedule"]), incident, at,
-                            chart, people)
-        return chart.team_members(target.ref)
+    if target.kind is TargetKind.TEAM:  # as GET /v1/teams/{name}/on-call answers
+        try:
+            found = team_on_call(people, target.ref, at, chart)
+        except NotFound as missing:
+            raise LookupError(str(missing)) from None
+        if found.unresolved and not found.people:
+            raise LookupError("; ".join(found.unresolved))
+        return found.handles
     holders = chart.resolve(incident.get("entity", ""), None, target.ref)
     if holders is None:
         raise LookupError(f"entity {incident.get('entity')!r} belongs to no unit")
@@ -125,10 +130,11 @@ def contacts_of(handle: str, target: Target, chart: OrgChart,
     found = []
     for contact in person.get("contacts", []):
         channel = routing.channel_named(contact["channel"]) if contact.get("channel") else None
-        if channel is None:
-            continue
+        if channel is None or CONTACT_MEDIUM.get(channel.kind, contact["medium"]) != contact["medium"]:
+            continue  # an e-mail address is nothing an SMS channel can send to
         found.append(Recipient(channel, target, {
             "handle": handle, "name": person.get("name", handle),
-            "language": person.get("language", "zh"), "medium": contact["medium"],
+            "language": person.get("language", "zh"),
+            "time_zone": person.get("time_zone", "Asia/Shanghai"), "medium": contact["medium"],
             "address": contact["address"]}))
     return found

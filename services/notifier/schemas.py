@@ -18,9 +18,14 @@ class ChannelCreate(BaseModel):
 
     name: Name
     kind: ChannelKind = ChannelKind.WEBHOOK
-    url: str = Field(min_length=1, max_length=URL, description="http(s) URL to POST to")
-    secret: str = Field(min_length=MIN_SECRET_LENGTH, max_length=TITLE,
-                        description="HMAC-SHA256 key; each body is signed with it")
+    url: str = Field(min_length=1, max_length=URL,
+                     description="webhook: the http(s) URL to POST to; wecom, dingtalk, "
+                                 "feishu, slack, teams, sms, apprise: an Apprise URL; email: "
+                                 "smtps://user:password@host:465/?from=alerts@example.com. "
+                                 "Stored sealed except a webhook's; shown masked")
+    secret: str | None = Field(None, min_length=MIN_SECRET_LENGTH, max_length=TITLE,
+                               description="webhook only (required there): HMAC-SHA256 key; "
+                                           "each body is signed with it")
     headers: Headers = Field(default_factory=dict,
                              description="extra request headers (not X-Closedloop-*)")
 
@@ -109,6 +114,18 @@ class PolicyCreate(BaseModel):
         None, gt=0, allow_inf_nan=False,
         description="acknowledged but not resolved this long: the acknowledger is reminded "
                     "and the ladder resumes; null: an acknowledgement stops it")
+    digest: str | None = Field(
+        None, max_length=10, description="daily or weekly: its incidents are collected into "
+                                         "a digest for step 0's people and channels instead "
+                                         "of paging them; null: a paging policy")
+    digest_at: str | None = Field(None, max_length=10,
+                                  description="HH:MM on the recipient's clock (default 09:00)")
+    digest_weekday: str | None = Field(None, max_length=10,
+                                       description="weekly digests: mon..sun (default mon)")
+    digest_time_zone: str | None = Field(
+        None, max_length=64, description="the clock of recipients that are channels rather "
+                                         "than people (default Asia/Shanghai); people read "
+                                         "their own time zone")
 
 
 class PolicyUpdate(BaseModel):
@@ -125,6 +142,18 @@ class PolicyUpdate(BaseModel):
     repeat: int | None = Field(None, ge=0, le=MAX_REPEAT)
     retrigger_after_seconds: float | None = Field(
         None, ge=0, allow_inf_nan=False, description="0 switches re-triggering off")
+    digest: str | None = Field(
+        None, max_length=10, description="daily, weekly or off: its incidents are collected into "
+                                         "a digest for step 0's people and channels instead "
+                                         "of paging them; off: page again")
+    digest_at: str | None = Field(None, max_length=10,
+                                  description="HH:MM on the recipient's clock (default 09:00)")
+    digest_weekday: str | None = Field(None, max_length=10,
+                                       description="weekly digests: mon..sun (default mon)")
+    digest_time_zone: str | None = Field(
+        None, max_length=64, description="the clock of recipients that are channels rather "
+                                         "than people (default Asia/Shanghai); people read "
+                                         "their own time zone")
     enabled: bool | None = Field(None, description="false: it matches no incident")
     disabled_reason: str | None = Field(None, max_length=500)
 
@@ -136,6 +165,10 @@ class PolicyRead(BaseModel):
     steps: list[StepIn]
     repeat: int
     retrigger_after_seconds: float | None
+    digest: str | None = Field(None, description="daily or weekly for a digest policy")
+    digest_at: str | None = None
+    digest_weekday: str | None = None
+    digest_time_zone: str | None = None
     notify: list[str] = Field(description="step 0's channels")
     escalate_after_seconds: float = Field(description="step 0's delay")
     escalate_to: list[str] = Field(description="step 1's channels")
@@ -167,12 +200,14 @@ class DeliveryRead(BaseModel):
                                                "one for viewers")
     last_error_class: str | None
     next_attempt_at: datetime | None
+    created_at: datetime = Field(description="when it was scheduled: the incident's opening, "
+                                             "the step or the chase that made it")
     updated_at: datetime
 
 
 class AttemptRead(BaseModel):
-    attempt: int
-    outcome: str  # sending | delivered | failed | skipped
+    attempt: int | None = Field(description="none for what was no attempt: throttled, folded")
+    outcome: str  # sending | delivered | failed | skipped | throttled | folded
     started_at: datetime
     finished_at: datetime | None
     status_code: int | None
@@ -180,6 +215,9 @@ class AttemptRead(BaseModel):
     error_class: str | None
     retryable: bool | None
     next_attempt_at: datetime | None
+    folded: list[str] = Field(default_factory=list,
+                              description="deliveries held back and told in this attempt")
+    fallback_reason: str | None = Field(None, description="why the shipped template was used")
 
 
 class DeliveryDetailRead(DeliveryRead):

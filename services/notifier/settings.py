@@ -1,9 +1,16 @@
 """Notifier settings, read from CLOSEDLOOP_* environment variables."""
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, field_validator
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator
 
 from services.notifier.channels.egress import EgressPolicy
+from services.notifier.contact_limits import DEFAULT as DEFAULT_LIMITS
+from services.notifier.contact_limits import ContactLimits, parse_limits
+from services.notifier.messages.render import Renderer
+from services.notifier.messages.templates import check_overrides
+from shared.ack_links import check_keys
 from shared.settings import ServiceSettings
 
 
@@ -31,6 +38,49 @@ class NotifierSettings(ServiceSettings):
     # in messages start with it. Empty: messages carry no links.
     public_url: str = Field("", validation_alias=AliasChoices(
         "public_url", "CLOSEDLOOP_PUBLIC_URL"))
+
+    # Per-person rate limits by medium (contact_limits.py): "<medium>=<count>/<window>,…".
+    contact_limits: str = Field(DEFAULT_LIMITS, validation_alias=AliasChoices(
+        "contact_limits", "CLOSEDLOOP_NOTIFIER_CONTACT_LIMITS"))
+    # Threads Apprise sends in (its sends block); one channel may use a quarter of them.
+    apprise_threads: int = Field(16, ge=1, le=256, validation_alias=AliasChoices(
+        "apprise_threads", "CLOSEDLOOP_APPRISE_THREADS"))
+
+    @field_validator("contact_limits")
+    @classmethod
+    def _parse_limits(cls, value: str) -> str:
+        parse_limits(value)  # refuse a bad entry at start-up, naming it
+        return value
+
+    @property
+    def limits(self) -> ContactLimits:
+        return ContactLimits(parse_limits(self.contact_limits))
+    # Signs the one-click acknowledge link in each page to a person (the incidents service
+    # checks it with the same key): comma-separated, the first signs. Links need public_url
+    # too; either empty, pages carry none.
+    ack_link_key: str = Field("", repr=False)
+    ack_link_hours: float = Field(24.0, gt=0, le=24 * 30)  # how long a link works
+
+    _check_ack_link_key = field_validator("ack_link_key")(check_keys)
+
+    # An operator's message templates, laid out as the shipped ones (docs/messages.md): each
+    # is compiled at start-up, and one that does not compile refuses it, naming file and line.
+    templates_dir: str = Field("", validation_alias=AliasChoices(
+        "templates_dir", "CLOSEDLOOP_TEMPLATES_DIR"))
+    _renderer: Renderer | None = PrivateAttr(None)
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _check_templates(cls, value: str) -> str:
+        if value:
+            check_overrides(Path(value))
+        return value
+
+    def message_renderer(self) -> Renderer:
+        """One renderer per settings: templates are compiled once, then cached."""
+        if self._renderer is None:
+            self._renderer = Renderer(self.templates_dir or None)
+        return self._renderer
 
     @field_validator("allowed_networks")
     @classmethod

@@ -22,7 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from services.notifier.attempts import Claimed, Due, Reported
 from services.notifier.channels import guarded_session, verified_tls_context
-from services.notifier.channels.lanes import Lanes
+from services.notifier.channels.lanes import Lanes, Senders
 from services.notifier.domain import ATTEMPT_LEASE
 from shared.bus.faults import is_infrastructure
 from shared.bus import tracing
@@ -52,8 +52,12 @@ async def deliver_due(runtime: Any) -> None:
     per channel, and outcomes are recorded in batches."""
     settings, app = runtime.settings, runtime.application
     in_flight: set[UUID] = set()
-    lanes = Lanes(guarded_session(settings.egress, settings.webhook_timeout_seconds,
-                                  verified_tls_context()), settings.channel_concurrency)
+    tls = verified_tls_context()
+    lanes = Lanes(Senders(
+        session=guarded_session(settings.egress, settings.webhook_timeout_seconds, tls),
+        policy=settings.egress, tls_context=tls, timeout=settings.webhook_timeout_seconds,
+        apprise_threads=settings.apprise_threads, public_url=settings.public_url or None),
+        settings.channel_concurrency)
     outcomes = OutcomeRecorder(app, in_flight, settings.worker_batch)
     loop = asyncio.get_running_loop()
     try:
@@ -95,7 +99,7 @@ async def claim_due_deliveries(runtime: Any, in_flight: set[UUID], limit: int) -
 async def send(runtime: Any, lanes: Lanes, job: Claimed, outcomes: "OutcomeRecorder") -> None:
     n, timeout = job.notification, runtime.settings.webhook_timeout_seconds
     try:
-        async with lanes.lane(job.channel_id) as integrations:
+        async with lanes.lane(job.channel_id, job.target.kind) as integrations:
             if runtime.clock.now() + timedelta(seconds=2 * timeout) >= job.lease_until:
                 # Waited so long that the lease could end mid-send and another worker send
                 # it again: leave it to the interrupted-attempt path.

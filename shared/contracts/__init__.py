@@ -4,7 +4,8 @@ from shared.contracts.events import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaOpened, CapaRootCauseRecorded, Contract,
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
-    IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentStageEntered, NotificationDelivered, NotificationFailed,
+    IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSeverityChanged,
+    IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased, contract_for_type,
     CONTRACTS,
 )
@@ -12,7 +13,8 @@ from shared.contracts.events import (
 __all__ = [
     "CloudEvent", "DEAD_LETTER_PREFIX", "Contract", "CONTRACTS", "contract_for_type",
     "AlertRaised", "AlertResolved", "IncidentOpened", "IncidentAcknowledged",
-    "IncidentResolved", "IncidentSlaBreached", "IncidentStageEntered", "IncidentRoleAssigned", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
+    "IncidentResolved", "IncidentSlaBreached", "IncidentStageEntered", "IncidentRoleAssigned", "IncidentPageRead", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
     "EscalationTriggered", "IncidentStaffed", "NotificationsHeld", "NotificationsReleased", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
-    "CapaActionCompleted", "CapaActionVerified", "CapaClosed",
+    "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",
+    "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
 ]

@@ -65,6 +65,13 @@ class IncidentOpened(Contract):
     # the incident's): what routes and quiet rules match on.
     labels: dict[str, str] = {}
     trial: bool = False  # grew from an alert raised by a rule in trial mode: nobody is told
+    # What the opening alert measured, for the messages people read: the metric, its value
+    # against the rule's threshold, and since when it has been firing (older senders: none).
+    metric: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    firing_since: datetime | None = None
+    reporter: str | None = None  # who declared a manual incident (its requester); none for alerts
 
 
 class IncidentAcknowledged(Contract):
@@ -117,6 +124,92 @@ class IncidentRoleAssigned(Contract):
     at: datetime
     ref: str | None = None  # absent from assignments recorded before it was published
     via: str = "hand"
+
+
+class IncidentSeverityChanged(Contract):
+    """Someone changed the incident's severity (P0–P3) and said why. The respond and resolve
+    deadlines are the new severity's SLA counted from the opening. `acknowledged`: someone has
+    it in hand; raising an unacknowledged incident to P0/P1 starts the new severity's ladder."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "severity", "changed"
+    incident_id: str
+    ref: str
+    severity: str
+    previous: str
+    reason: str
+    by: str
+    respond_by: datetime
+    resolve_by: datetime
+    acknowledged: bool
+    status: str
+    at: datetime
+
+
+class IncidentReopened(Contract):
+    """A resolved or closed incident is open again (service failed again, the fix did not
+    hold): it must be acknowledged anew, the escalation ladder starts over from `at`, and it
+    has the severity's resolve time from `at`."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "incident", "reopened"
+    incident_id: str
+    ref: str
+    severity: str
+    reason: str
+    by: str
+    was: str  # the status it left: "planning"…"verifying" (resolved) or "closed"
+    status: str
+    resolve_by: datetime
+    at: datetime
+
+
+class IncidentProgressPosted(Contract):
+    """A progress update on the incident, told to those who should know of it."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "progress", "posted"
+    incident_id: str
+    ref: str
+    number: int  # 1 for the incident's first update, then one more each
+    text: str
+    author: str
+    at: datetime
+
+
+class IncidentFollowed(Contract):
+    """Someone follows the incident: its lifecycle messages and progress reach them. `via`
+    "reporter" for who declared a manual incident, else "hand"."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "follower", "added"
+    incident_id: str
+    ref: str
+    person: str
+    by: str
+    via: str = "hand"
+    at: datetime
+
+
+class IncidentUnfollowed(Contract):
+    PRODUCER, AGGREGATE, EVENT = "incidents", "follower", "removed"
+    incident_id: str
+    ref: str
+    person: str
+    by: str
+    at: datetime
+
+
+class IncidentPageRead(Contract):
+    """A person opened the one-click acknowledge link of a page they were sent (a read
+    receipt). `acknowledged`: this acknowledged the incident as them (IncidentAcknowledged
+    follows); otherwise `acknowledged_by` had acknowledged it already, or it was finished."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "page", "read"
+    incident_id: str
+    ref: str
+    person: str
+    delivery_id: str  # the notifier's delivery that carried the link
+    link_id: str
+    acknowledged: bool
+    at: datetime
+    acknowledged_by: str | None = None
 
 
 class IncidentSlaBreached(Contract):
@@ -301,6 +394,9 @@ CONTRACTS: dict[str, type[Contract]] = {
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
         IncidentSlaBreached, IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
+        IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
+        IncidentUnfollowed,
+        IncidentPageRead,
         NotificationDelivered, NotificationFailed, EscalationTriggered, IncidentStaffed,
         NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
         CapaActionAdded, CapaActionCompleted,

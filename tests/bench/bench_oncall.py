@@ -2,8 +2,10 @@
 (a weekly primary, a daily business-hours layer restricted to Mon–Fri 09:00–18:00, a 12-hour
 follow-the-sun layer restricted to weekends) in Europe/Berlin, with 50 overrides over a year.
 Lookups are at random instants over that year (both clock changes inside); also the answer
-with its explanation, a 90-day shift listing (what a calendar feed computes), and a lookup
-through the notifier application reading the schedule from its (in-memory) store.
+with its explanation, a 90-day shift listing (what a calendar feed computes), a lookup
+through the notifier application reading the schedule from its (in-memory) store, and the
+team and unit answers (GET /v1/teams/{name}/on-call, /v1/units/{key}/on-call) through it: a
+team on that schedule, a region unit whose role holders are in the team and a store under it.
 
 Run: .venv/bin/python -m tests.bench.bench_oncall [lookups]"""
 from __future__ import annotations
@@ -18,6 +20,7 @@ from cryptography.fernet import Fernet
 from services.notifier.app import NotifierApplication
 from services.notifier.channels import EgressPolicy
 from services.notifier.oncall import explain, on_call, plan, shifts
+from services.notifier.oncall.answers import team_on_call, unit_on_call
 from services.notifier.oncall.wallclock import instant
 from services.notifier.sealing import Sealer
 from shared.clock import ManualClock
@@ -88,6 +91,28 @@ def main(lookups: int = 100_000) -> None:
     through_app = min(lookups, 5_000)
     rate("who_is_on_call through the application (in-memory store)", through_app,
          lambda: [app.who_is_on_call("store-network", at) for at in instants[:through_app]])
+    organisation(app)
+    rate("team on call (schedule + organisation), lookups", through_app,
+         lambda: [team_on_call(app, "network-ops", at) for at in instants[:through_app]])
+    rate("unit on call (role holders + attached team), lookups", through_app,
+         lambda: [unit_on_call(app, "south", at) for at in instants[:through_app]])
+    rate("unit on call, a store (role holders only), lookups", through_app,
+         lambda: [unit_on_call(app, "store-017", at) for at in instants[:through_app]])
+
+
+def organisation(app: NotifierApplication) -> None:
+    """Everyone of the schedule as a person, a team on it, 总部 → 华南战区 → 深圳宝安店."""
+    for handle in PEOPLE:
+        app.add_person(definition={"handle": handle, "name": handle, "time_zone": "Europe/Berlin"},
+                       actor="bench", cause={})
+    app.form_team(definition={"name": "network-ops", "members": PEOPLE[:20],
+                              "schedule": "store-network"}, actor="bench", cause={})
+    for unit in ({"key": "hq", "name": "总部", "roles": {"运营总监": [PEOPLE[20]]}},
+                 {"key": "south", "name": "华南战区", "parent": "hq",
+                  "roles": {"战区负责人": [PEOPLE[21]], "战区运营": [PEOPLE[0], PEOPLE[8]]}},
+                 {"key": "store-017", "name": "深圳宝安店", "parent": "south",
+                  "roles": {"店长": [PEOPLE[22]]}, "entities": ["store-017"]}):
+        app.define_unit(definition=unit, actor="bench", cause={})
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import asyncio
 
 from tests.bench import (
     bench_alert_ingest, bench_bus, bench_engine, bench_escalations, bench_ingest, bench_latency,
+    bench_messages,
     bench_nab, bench_oncall, bench_storm,
 )
 
@@ -23,5 +24,7 @@ if __name__ == "__main__":
     bench_escalations.main([])
     print("\n== who is on call ==")
     bench_oncall.main()
+    print("\n== message rendering ==")
+    bench_messages.main()
     print("\n== adaptive scorer on NAB ==")
     bench_nab.main()

@@ -21,6 +21,17 @@ from tests.unit.test_incidents_domain import (  # noqa: F401 (collected again he
     test_the_whole_story_from_alert_to_closure_through_the_application,
     test_unknown_ids_and_refs_are_not_found,
 )
+from tests.unit.test_incidents_lifecycle import (  # noqa: F401 (collected again here)
+    incidents,
+    test_a_declared_incident_records_its_reporter_who_follows_it,
+    test_each_lifecycle_change_is_published_and_told_on_the_timeline,
+)
+from tests.unit.test_notifier_lifecycle import (  # noqa: F401 (collected again here)
+    test_a_progress_update_reaches_r_a_reporter_and_followers_once_each_not_its_author,
+    test_a_reopened_incident_climbs_its_ladder_again_under_new_reasons,
+    test_an_opening_a_follow_and_a_raise_in_one_consumer_batch_tell_the_same_story,
+    test_raising_an_unacknowledged_incident_to_p0_pages_the_p0_ladder_and_starts_it,
+)
 from tests.unit.test_incidents_numbering import (  # noqa: F401 (collected again here)
     test_a_batch_of_alerts_of_one_severity_is_saved_once_with_consecutive_refs,
     test_a_batch_that_fails_issues_no_ref_and_leaves_no_gap,

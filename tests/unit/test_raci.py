@@ -240,7 +240,7 @@ def test_an_opening_is_staffed_and_r_a_i_are_told_once_each_even_when_the_ladder
     assert app.recorder.max_notification_id() == before
 
 
-def test_the_informed_hear_of_resolution_and_acknowledgement_meets_the_respond_deadline(app):
+def test_r_a_i_hear_of_acknowledgement_and_resolution_which_meet_the_deadlines(app):
     im = store_network(app)
     open_p0(app, "inc-r2")
     app.handle_incident_acknowledged(*_with_tracking(IncidentAcknowledged(
@@ -249,7 +249,11 @@ def test_the_informed_hear_of_resolution_and_acknowledgement_meets_the_respond_d
     app.handle_incident_resolved(*_with_tracking(IncidentResolved(
         incident_id="inc-r2", ref="P0-2026-11-017", severity="P0", title="t",
         entity="store-017", by="li.na", at=T0 + seconds(120)), 3))
-    assert sent(app, "inc-r2", im, "incident.resolved") == ["wang.jianguo"]
+    # R, A and I, but not li.na who did it; each message names its occasion (the envelope).
+    assert sent(app, "inc-r2", im, "incident.acknowledged", "m:2") == [
+        "wang.jianguo", "zhao.lei", "zhou.min"]
+    assert sent(app, "inc-r2", im, "incident.resolved", "m:3") == [
+        "wang.jianguo", "zhao.lei", "zhou.min"]
     assert app.repository.get(deadline_id("inc-r2", "resolve")).status is DeadlineStatus.MET
 
 
@@ -338,4 +342,5 @@ def test_a_stage_past_its_time_box_is_chased_and_the_next_stage_ends_it(app):
     assert app.get_or_none(deadline_id("inc-r5", "stage:verifying")) is None
     app.handle_incident_closed(*_with_tracking(IncidentClosed(
         incident_id="inc-r5", ref="P0-2026-11-017", at=executing_at + seconds(180)), 6))
-    assert sent(app, "inc-r5", im, "incident.closed") == ["wang.jianguo"]
+    assert sent(app, "inc-r5", im, "incident.closed", "m:6") == [
+        "li.na", "wang.jianguo", "zhao.lei", "zhou.min"]

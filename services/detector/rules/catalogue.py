@@ -8,7 +8,8 @@ from typing import NamedTuple
 
 from shared.errors import Invalid
 
-from .spec import Condition, MetricSpec, RuleSpec, parse_duration
+from .durations import parse_duration
+from .spec import Condition, MetricSpec, RuleSpec
 
 DAY = 86400.0
 REFERENCE_SECONDS = {"day": DAY, "week": 7 * DAY, "year": 364 * DAY}  # year: same weekday

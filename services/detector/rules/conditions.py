@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from .measures import Measure, Round, adaptive_threshold, build_measure
-from .spec import Condition, parse_duration
+from .durations import parse_duration
+from .spec import Condition
 from .structure import measure_key, resolve_leaf
 
 _COMPARE = {

@@ -8,7 +8,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .measures import Slots
-from .spec import Budget, parse_duration
+from .durations import parse_duration
+from .spec import Budget
 
 IDLE, FIRING, SUPPRESSED, PENDING = 0, 1, 2, 3  # PENDING: raised, budget not yet settled
 

@@ -2,7 +2,8 @@
 and number incidents (no I/O; time arrives as an `at` argument)."""
 from services.incidents.domain.ids import NAMESPACE
 from services.incidents.domain.errors import (
-    AlreadyAcknowledged, AlreadyResolved, IncidentFinished, IncidentNotFound, NotClosed,
+    AlreadyAcknowledged, AlreadyResolved, IncidentFinished, IncidentNotFound, LinkAlreadyUsed,
+    NotClosed, NotReopenable, SeverityUnchanged,
 )
 from services.incidents.domain.incident import SLA, Incident, RaciRole, Severity, Sla, Status
 from services.incidents.domain.vocabulary import Verdict
@@ -13,5 +14,6 @@ from services.incidents.domain.numbering import (
 __all__ = [
     "NAMESPACE", "SLA", "Sla", "Severity", "Status", "Incident", "FingerprintLink", "RefCounter",
     "RefIndex", "format_ref", "parse_ref", "ref_scope", "IncidentNotFound", "IncidentFinished",
-    "AlreadyAcknowledged", "AlreadyResolved", "NotClosed", "RaciRole", "Verdict",
+    "AlreadyAcknowledged", "AlreadyResolved", "LinkAlreadyUsed", "NotClosed", "RaciRole", "Verdict",
+    "NotReopenable", "SeverityUnchanged",
 ]

@@ -20,3 +20,15 @@ class AlreadyResolved(DomainError):
 
 class NotClosed(DomainError):
     """Only a closed incident can be archived."""
+
+
+class SeverityUnchanged(DomainError):
+    """The incident already has the severity asked for."""
+
+
+class NotReopenable(DomainError):
+    """Only a resolved or closed incident can be reopened; an archived one cannot."""
+
+
+class LinkAlreadyUsed(DomainError):
+    """A one-click acknowledge link works once; it was used already."""

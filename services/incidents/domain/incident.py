@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from services.incidents.domain.errors import (
-    AlreadyAcknowledged, AlreadyResolved, IncidentFinished, NotClosed,
+    AlreadyAcknowledged, AlreadyResolved, IncidentFinished, LinkAlreadyUsed, NotClosed,
 )
 
 from services.incidents.domain.ids import NAMESPACE
+from services.incidents.domain.lifecycle import IncidentLifecycle
 from services.incidents.domain.vocabulary import (  # noqa: F401 (re-exported)
     SLA, RaciRole, Severity, Sla, Status,
 )
@@ -23,9 +24,10 @@ _FINISHED = (Status.CLOSED, Status.ARCHIVED)
 RETRIGGER = "escalation.retrigger"
 
 
-class Incident(Aggregate):
+class Incident(IncidentLifecycle):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
-    alert reaches the same incident."""
+    alert reaches the same incident. Severity changes, reopening, progress and followers are
+    in lifecycle.py."""
 
     @staticmethod
     def create_id(fingerprint: str, occurrence: int) -> UUID:
@@ -70,6 +72,7 @@ class Incident(Aggregate):
         self.root_cause: str | None = None
         self.closed_at: datetime | None = None
         self.archived_at: datetime | None = None
+        self.used_links: dict[str, datetime] = {}  # one-click link id → when it was used
 
     @property
     def accepts_alerts(self) -> bool:
@@ -110,6 +113,32 @@ class Incident(Aggregate):
         if not self.raci[RaciRole.RESPONSIBLE]:  # who takes it on is responsible until told
             self._role_assigned(role=str(RaciRole.RESPONSIBLE), person=by, at=at, actor=actor,
                                 cause=cause, via="acknowledged", ref=self.ref)
+
+    @property
+    def can_be_acknowledged(self) -> bool:
+        return self.status not in _FINISHED and (self.acknowledged_at is None or self.ack_lapsed)
+
+    def read_page(self, link_id: str, person: str, delivery_id: str, at: datetime,
+                  cause: dict[str, Any]) -> bool:
+        """The person paged opened their page's one-click link: a read receipt, recorded even
+        when someone acknowledged already, and an acknowledgement as them when one is still
+        wanted (True). Each link works once."""
+        self.check_link_unused(link_id)
+        acknowledges = self.can_be_acknowledged
+        self._page_read(ref=self.ref, link_id=link_id, person=person, delivery_id=delivery_id,
+                        acknowledged=acknowledges,
+                        acknowledged_by=None if acknowledges else self.acknowledged_by,
+                        at=at, actor=person, cause=cause)
+        if acknowledges:
+            self.acknowledge(person, "acknowledged from the page's one-click link", at, person,
+                             cause)
+        return acknowledges
+
+    @event("PageRead")
+    def _page_read(self, ref: str, link_id: str, person: str, delivery_id: str,
+                   acknowledged: bool, acknowledged_by: str | None, at: datetime, actor: str,
+                   cause: dict[str, Any]) -> None:
+        self.used_links[link_id] = at
 
     # -- RACI ----------------------------------------------------------------------------------
     def assign(self, role: RaciRole, person: str, at: datetime, actor: str,
@@ -345,6 +374,12 @@ class Incident(Aggregate):
             raise AlreadyAcknowledged(
                 f"incident {self.ref} cannot be acknowledged twice: {self.acknowledged_by} "
                 f"acknowledged it at {self.acknowledged_at.isoformat()}")
+
+    def check_link_unused(self, link_id: str) -> None:
+        if link_id in self.used_links:
+            raise LinkAlreadyUsed(
+                f"this acknowledge link for incident {self.ref} was already used at "
+                f"{self.used_links[link_id].isoformat()}; each link works once")
 
     def check_not_resolved(self) -> None:
         if self.resolved_at is not None:

@@ -41,6 +41,8 @@ def body_of(notification: Notification, sent_at: datetime) -> bytes:
         document["recipient"] = notification.recipient
     if notification.about:  # a chase: which deadline, about what, due when
         document["about"] = notification.about
+    if notification.ack_url:  # a page: opening it acknowledges as the recipient
+        document["ack_url"] = notification.ack_url
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -41,6 +41,8 @@ class Escalation(Aggregate):
     (or resolution) stops it. The ladder is copied when the incident opens, so an open
     incident keeps the ladder it started with; step 0 was told at the opening."""
 
+    armings = 0  # times the ladder started over (a reopening, a raise to P0/P1)
+
     @staticmethod
     def create_id(incident_id: str) -> UUID:
         return key_id(incident_id)
@@ -50,8 +52,9 @@ class Escalation(Aggregate):
                  opened_at: datetime, due_at: datetime, escalate_to: list[dict[str, str]],
                  policy_ids: list[str], at: datetime, actor: str, cause: Cause,
                  steps: list[dict] | None = None, repeat: int = 0,
-                 retrigger_seconds: float | None = None) -> None:
+                 retrigger_seconds: float | None = None, facts: dict | None = None) -> None:
         self.incident_id, self.ref, self.severity = incident_id, ref, severity
+        self.facts = facts  # the opening's facts, for the messages of later steps
         self.title, self.entity = title, entity
         self.opened_at, self.due_at = opened_at, due_at
         self.escalate_to, self.policy_ids = escalate_to, policy_ids
@@ -87,6 +90,29 @@ class Escalation(Aggregate):
                    retrigger_seconds=ladder.retrigger_seconds, at=at, actor=actor, cause=cause)
 
     # -- commands -------------------------------------------------------------------------
+    def rearm(self, *, severity: str, ladder: Ladder, policy_ids: list[str],
+              channel_names: dict[str, str], started_at: datetime, at: datetime, actor: str,
+              cause: Cause) -> None:
+        """The incident needs someone again (reopened, or raised to P0/P1 with nobody on
+        it): `ladder`, the one its routes choose now, climbs again from step 0, which was
+        told at `started_at`. Its steps fire again under reasons of their own
+        (reason_of)."""
+        following = ladder.next_due(Fired(0, 0), started_at)
+        step1 = ladder.targets(following[0].step) if following else ()
+        self._rearm(severity=severity, opened_at=started_at,
+                    due_at=following[1] if following else started_at,
+                    waiting=following is not None,
+                    escalate_to=[{"id": t.ref, "name": channel_names.get(t.ref, t.ref)}
+                                 for t in step1 if t.kind is TargetKind.CHANNEL],
+                    policy_ids=policy_ids, steps=ladder.as_list(), repeat=ladder.repeat,
+                    retrigger_seconds=ladder.retrigger_seconds, at=at, actor=actor,
+                    cause=cause)
+
+    def reason_of(self, fired: Fired) -> str:
+        """A step's reason; after the ladder started over, suffixed with which start it
+        is, so its messages are new deliveries and its steps new facts."""
+        return fired.reason if not self.armings else f"{fired.reason}.rearm{self.armings}"
+
     def due_step(self, at: datetime) -> Fired:
         """The step to fire now; refused when stopped, done, or not due yet."""
         self.check_waiting()
@@ -102,7 +128,7 @@ class Escalation(Aggregate):
         fired = self.due_step(at)
         following = self.ladder.next_due(fired, at)
         channels = dict.fromkeys((t["channel_id"], t["channel_name"]) for t in told)
-        self._escalate(step=fired.step, reason=fired.reason, incident_id=self.incident_id,
+        self._escalate(step=fired.step, reason=self.reason_of(fired), incident_id=self.incident_id,
                        ref=self.ref, channel_ids=[c for c, _ in channels],
                        channel_names=[n for _, n in channels],
                        waited_seconds=(at - self.opened_at).total_seconds(), told=told,
@@ -150,7 +176,7 @@ class Escalation(Aggregate):
         waiting = self.status is EscalationStatus.WAITING
         held = self.next if waiting else self.last
         assert held is not None  # waiting means a step is next
-        reason = held.reason if waiting else self.retrigger_reason
+        reason = self.reason_of(held) if waiting else self.retrigger_reason
         self._hold(hold=hold, until=until, incident_id=self.incident_id, ref=self.ref,
                    step=held.step, round=held.round, reason=reason, at=at, actor=actor,
                    cause=cause)
@@ -239,6 +265,20 @@ class Escalation(Aggregate):
               cause: Cause) -> None:
         # due_at stays the step's own: the step fires at the first look after the hold ends.
         self.held, self.held_until = hold, until
+
+    @event("Rearmed")
+    def _rearm(self, severity: str, opened_at: datetime, due_at: datetime, waiting: bool,
+               escalate_to: list[dict[str, str]], policy_ids: list[str], steps: list[dict],
+               repeat: int, retrigger_seconds: float | None, at: datetime, actor: str,
+               cause: Cause) -> None:
+        self.severity, self.opened_at, self.due_at = severity, opened_at, due_at
+        self.escalate_to, self.policy_ids = escalate_to, policy_ids
+        self.ladder = Ladder.parse(steps, repeat, retrigger_seconds=retrigger_seconds)
+        self.last, self.step, self.acknowledged_by = Fired(0, 0), 0, None
+        self.next = self.ladder.after(self.last) if waiting else None
+        self.status = EscalationStatus.WAITING if waiting else EscalationStatus.ESCALATED
+        self.armings += 1
+        self.held = self.held_until = None
 
     @event("Stopped")
     def _stop(self, why: str, at: datetime, actor: str, cause: Cause) -> None:

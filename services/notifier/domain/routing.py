@@ -8,6 +8,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from services.notifier.domain.cadence import (
+    DEFAULT_TIME_ZONE, OFF, Cadence, Every, normalised_digest,
+)
 from services.notifier.domain.common import Cause, Severity, key_id
 from services.notifier.domain.ladder import Ladder, TargetKind
 from shared.errors import DomainError, Invalid
@@ -16,7 +19,9 @@ from shared.errors import DomainError, Invalid
 class EscalationPolicy(Aggregate):
     """Which severities it covers and its ladder: who is told when the incident opens, and
     who next while nobody acknowledges (ladder.py). `notify`, `escalate_after_seconds` and
-    `escalate_to` are the shorthand for a two-step ladder of channels."""
+    `escalate_to` are the shorthand for a two-step ladder of channels. A digest policy
+    (`digest: daily|weekly`) pages nobody: its step 0's people and channels find the
+    incident in their next digest instead (domain/cadence.py, digests/)."""
 
     @staticmethod
     def create_id(name: str) -> UUID:
@@ -36,25 +41,32 @@ class EscalationPolicy(Aggregate):
                    repeat: int = 0, notify: list[str] | None = None,
                    escalate_after_seconds: float | None = None,
                    escalate_to: list[str] | None = None,
-                   retrigger_after_seconds: float | None = None) -> dict:
-        """The stored definition: {name, severities, steps, repeat, retrigger_after_seconds};
-        the shorthand fields become the two steps they stand for."""
+                   retrigger_after_seconds: float | None = None, digest: str | None = None,
+                   digest_at: str | None = None, digest_weekday: str | None = None,
+                   digest_time_zone: str | None = None) -> dict:
+        """The stored definition: {name, severities, steps, repeat, retrigger_after_seconds,
+        digest, digest_at, digest_weekday, digest_time_zone}; the shorthand fields become the
+        two steps they stand for."""
         check_severities(name, severities)
         if steps is None:
             steps = shorthand_ladder(notify, escalate_after_seconds, escalate_to or []).as_list()
         ladder = Ladder.parse(steps, repeat, retrigger_seconds=retrigger_after_seconds)
         return {"name": name, "severities": [str(s) for s in severities],
                 "steps": ladder.as_list(), "repeat": ladder.repeat,
-                "retrigger_after_seconds": ladder.retrigger_seconds}
+                "retrigger_after_seconds": ladder.retrigger_seconds,
+                **normalised_digest(digest, digest_at, digest_weekday, digest_time_zone)}
 
     @event("Defined")
     def __init__(self, name: str, severities: list[str], at: datetime, actor: str, cause: Cause,
                  steps: list[dict] | None = None, repeat: int = 0,
                  notify: list[str] = (), escalate_after_seconds: float = 0.0,
                  escalate_to: list[str] = (), retrigger_after_seconds: float | None = None,
+                 digest: str | None = None, digest_at: str | None = None,
+                 digest_weekday: str | None = None, digest_time_zone: str | None = None,
                  ) -> None:
         self._define(name, severities, steps, repeat, notify, escalate_after_seconds, escalate_to,
                      retrigger_after_seconds)
+        self._digest(digest, digest_at, digest_weekday, digest_time_zone)
         self.defined_at, self.defined_by = at, actor
         self.enabled, self.disabled_why = True, None
         self.updated_at, self.updated_by = at, actor
@@ -66,11 +78,29 @@ class EscalationPolicy(Aggregate):
         self.ladder = ladder_of(steps, repeat, notify, escalate_after_seconds, escalate_to,
                                 retrigger_after_seconds)
 
+    def _digest(self, digest: str | None, digest_at: str | None, digest_weekday: str | None,
+                digest_time_zone: str | None) -> None:
+        self.digest, self.digest_at = digest, digest_at
+        self.digest_weekday, self.digest_time_zone = digest_weekday, digest_time_zone
+
     @property
     def definition(self) -> dict:
         return {"name": self.name, "severities": [str(s) for s in self.severities],
                 "steps": self.ladder.as_list(), "repeat": self.ladder.repeat,
-                "retrigger_after_seconds": self.ladder.retrigger_seconds}
+                "retrigger_after_seconds": self.ladder.retrigger_seconds,
+                "digest": self.digest, "digest_at": self.digest_at,
+                "digest_weekday": self.digest_weekday, "digest_time_zone": self.digest_time_zone}
+
+    @property
+    def digests(self) -> bool:
+        """A digest policy: its incidents are collected, never paged or escalated."""
+        return getattr(self, "digest", None) is not None
+
+    def cadence(self, time_zone: str | None) -> Cadence:
+        """The digest clock of a recipient in `time_zone` (None: a channel, which reads the
+        policy's zone)."""
+        return Cadence.of(self.digest, self.digest_at, self.digest_weekday,
+                          time_zone or self.digest_time_zone or DEFAULT_TIME_ZONE)
 
     @property
     def shorthand(self) -> dict:
@@ -102,6 +132,12 @@ class EscalationPolicy(Aggregate):
             current.pop("steps", None)
         else:
             current.update(changes)
+        if "digest" in changes:  # a new cadence does not inherit details it has no use for
+            dropped = (("digest_at", "digest_weekday", "digest_time_zone")
+                       if changes["digest"] in (None, OFF) else
+                       ("digest_weekday",) if changes["digest"] == Every.DAILY else ())
+            for field in set(dropped) - changes.keys():
+                current[field] = None
         revised = self.normalised(**current)
         if revised == self.definition:
             return False
@@ -125,9 +161,12 @@ class EscalationPolicy(Aggregate):
     def _revise(self, name: str, severities: list[str], at: datetime, actor: str, cause: Cause,
                 steps: list[dict] | None = None, repeat: int = 0, notify: list[str] = (),
                 escalate_after_seconds: float = 0.0, escalate_to: list[str] = (),
-                retrigger_after_seconds: float | None = None) -> None:
+                retrigger_after_seconds: float | None = None, digest: str | None = None,
+                digest_at: str | None = None, digest_weekday: str | None = None,
+                digest_time_zone: str | None = None) -> None:
         self._define(name, severities, steps, repeat, notify, escalate_after_seconds, escalate_to,
                      retrigger_after_seconds)
+        self._digest(digest, digest_at, digest_weekday, digest_time_zone)
         self.updated_at, self.updated_by = at, actor
 
     @event("Disabled")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -121,7 +121,7 @@ class Holding:
             opening.still_held(hold, recheck_at(hold), at, RELEASE_WORKER, cause)
             self.save(opening)  # type: ignore[attr-defined]
             return f"still held by {hold['kind']} {hold.get('name') or hold.get('id')}"
-        incident = opening.incident
+        incident = released(opening.incident, opening.sla, at)
         staffed = self.raci_staffed(incident_id)  # type: ignore[attr-defined]
 
         def created_by_it(routing: Routing) -> list[UUID]:
@@ -162,3 +162,15 @@ class Holding:
                 "hold": current.hold if current.status is not OpeningStatus.TOLD else None,
                 "recheck_at": current.recheck_at, "routes": first.routes,
                 "policy_ids": first.policy_ids, "history": history}
+
+
+def released(incident: dict[str, Any], sla: dict[str, float], at: datetime) -> dict[str, Any]:
+    """The incident as told at its release: its deadlines count from the release, with the
+    time it had (as raci_deadlines_from sets them), so its messages show those."""
+    facts = incident.get("facts")
+    if facts is None:
+        return incident
+    moved = {f"{kind}_by": (at + timedelta(seconds=seconds)).isoformat()
+             for kind, seconds in sla.items() if kind in ("respond", "resolve")}
+    return {**incident, "facts": {**facts, **moved}}
+

@@ -10,11 +10,12 @@ import asyncpg
 from fastapi import APIRouter, Depends, Request, Response
 
 from services.notifier.oncall.aggregate import ScheduleNotFound
+from services.notifier.oncall.answers import answer_view, team_on_call, teams_attached, unit_on_call
 from services.notifier.oncall.calendar import feed
 from services.notifier.oncall.commands import on_call_view, shift_view
 from services.notifier.oncall.schemas import (
     OnCallRead, OverrideCreate, OverrideRead, ScheduleCreate, ScheduleDefinition,
-    SchedulePage, ScheduleRead, ShiftPage,
+    SchedulePage, ScheduleRead, ShiftPage, TeamOnCallRead, UnitOnCallRead,
 )
 from shared.auth import Role, caller, require
 from shared.http import request_cause, runtime_of
@@ -90,6 +91,31 @@ def who_is_on_call(name: str, request: Request, at: datetime | None = None) -> d
     return {"schedule": name, "at": answer.at,
             "on_call": [on_call_view(p) for p in answer.on_call],
             "set_aside": [on_call_view(p) for p in answer.set_aside]}
+
+
+@router.get("/teams/{name}/on-call", response_model=TeamOnCallRead, dependencies=viewer,
+            tags=["organisation"])
+def team_is_on_call(name: str, request: Request, at: datetime | None = None) -> dict:
+    """Who of the team is on call at `at` (default: now): its schedule's on-call people, or
+    its members when it has none; what an escalation step naming the team tells."""
+    app = app_of(request)
+    chart = app.org_chart()
+    answer = team_on_call(app, name, at or app.clock.now(), chart)
+    return {"team": name, "schedule": chart.teams[name].get("schedule"), "at": answer.at,
+            "on_call": answer_view(answer, chart), "unresolved": answer.unresolved}
+
+
+@router.get("/units/{key}/on-call", response_model=UnitOnCallRead, dependencies=viewer,
+            tags=["organisation"])
+def unit_is_on_call(key: str, request: Request, at: datetime | None = None) -> dict:
+    """Who answers for the unit at `at` (default: now): its own role holders, and the on-call
+    people of the teams attached to it (one of their members holds a role in the unit)."""
+    app = app_of(request)
+    chart = app.org_chart()
+    answer = unit_on_call(app, key, at or app.clock.now(), chart)
+    return {"unit": key, "name": chart.units[key]["name"], "at": answer.at,
+            "teams": teams_attached(chart, key), "on_call": answer_view(answer, chart),
+            "unresolved": answer.unresolved}
 
 
 @router.get("/schedules/{name}/shifts", response_model=ShiftPage, dependencies=viewer)

@@ -161,3 +161,37 @@ class ShiftPage(BaseModel):
     start: datetime
     end: datetime
     items: list[ShiftRead]
+
+
+class ReasonRead(BaseModel):
+    via: str = Field(description="what put them on call: team:<name>, role:<role>")
+    why: str = Field(description='e.g. "schedule 华南值班, layer primary", "holds 店长 at 深圳宝安店"')
+    since: datetime | None = Field(description="when the schedule's hold began (null: not a "
+                                               "schedule's)")
+    until: datetime | None
+
+
+class OnCallOfRead(BaseModel):
+    handle: str
+    name: str
+    reasons: list[ReasonRead] = Field(description="every reason, the first first")
+
+
+class TeamOnCallRead(BaseModel):
+    team: str
+    schedule: str | None = Field(description="the team's schedule (null: its members are "
+                                             "on call)")
+    at: datetime
+    on_call: list[OnCallOfRead]
+    unresolved: list[str] = Field(description="what could not be answered, e.g. a schedule "
+                                              "that no longer exists")
+
+
+class UnitOnCallRead(BaseModel):
+    unit: str
+    name: str
+    at: datetime
+    teams: list[str] = Field(description="the teams attached: one of their members holds a "
+                                         "role in the unit")
+    on_call: list[OnCallOfRead]
+    unresolved: list[str]

@@ -52,7 +52,8 @@ class Chasing:
             deadline.incident, recipients, reason, at, at, CHASE_WORKER, cause, existing,
             occasion=deadline.key,
             about={"deadline": deadline.kind, "subject": deadline.subject, "phase": str(phase),
-                   "due_at": deadline.due_at.isoformat()})
+                   "due_at": deadline.due_at.isoformat(),
+                   "responsible": list(deadline.responsible)})
         self._claim_at_once(deliveries, routing, at)
         self.save(deadline, *deliveries)
         return [str(d.id) for d in deliveries]

@@ -1,5 +1,5 @@
 """The RACI commands, mixed into NotifierApplication: the rules are defined; an opening is
-staffed; the Informed hear of resolution and closure; deadlines are met by the incident's
+staffed; R, A, I, reporter and followers hear of the lifecycle (lifecycle.py); deadlines are met by the incident's
 and the CAPA case's progress. The chase itself is in chase.py."""
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from services.notifier.raci.assignment import Assignments
 from services.notifier.raci.capa import CapaDeadlines
 from services.notifier.raci.chase import Chasing
 from services.notifier.raci.deadline import Deadline, MetEarly, deadline_id
+from services.notifier.raci.followers import Following
+from services.notifier.raci.lifecycle import ACKNOWLEDGED, CLOSED, RESOLVED, LifecycleMessages
 from services.notifier.raci.opening import OpeningPlan, StaffedOpening, plan_opening
-from services.notifier.raci.reach import Why, reach
-from services.notifier.raci.rules import RACI_RULES_ID, Raci, RaciRules, normalised
+from services.notifier.raci.rules import RACI_RULES_ID, RaciRules, normalised
 from services.notifier.raci.stages import StageDeadlines
 from services.notifier.raci.staffing import Staffing
 from services.notifier.raci.views import rules_view, staffing_view
@@ -30,7 +31,8 @@ class StaffingNotFound(NotFound):
     pass
 
 
-class RaciCommands(StageDeadlines, CapaDeadlines, Chasing, Assignments):
+class RaciCommands(LifecycleMessages, Following, StageDeadlines, CapaDeadlines, Chasing,
+                   Assignments):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 
@@ -94,39 +96,25 @@ class RaciCommands(StageDeadlines, CapaDeadlines, Chasing, Assignments):
 
     def raci_on_acknowledged(self, contract: IncidentAcknowledged,
                              envelope: CloudEvent) -> list[Any]:
-        return self._meet(contract.incident_id, ["respond"], f"acknowledged by {contract.by}",
-                          envelope)
+        met = self._meet(contract.incident_id, ["respond"], f"acknowledged by {contract.by}",
+                         envelope)
+        return [*met, *self.tell_lifecycle(contract.incident_id, ACKNOWLEDGED, contract.at,
+                                           contract.by, envelope, about={"by": contract.by})]
 
     def raci_on_resolved(self, contract: IncidentResolved, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"],
                          f"resolved by {contract.by}", envelope)
         entered = self._enter_stage(contract.incident_id, contract.status, contract.at, None,
                                     envelope)
-        return [*met, *entered, *self._inform(contract.incident_id, "incident.resolved",
-                                              contract.at, envelope)]
+        return [*met, *entered, *self.tell_lifecycle(
+            contract.incident_id, RESOLVED, contract.at, contract.by, envelope,
+            about={"by": contract.by, "summary": contract.summary})]
 
     def raci_on_closed(self, contract: IncidentClosed, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"], "closed", envelope)
         met += self._stages_over(contract.incident_id, "closed", envelope)
-        return [*met, *self._inform(contract.incident_id, "incident.closed", contract.at,
-                                    envelope)]
-
-    def _inform(self, incident_id: str, reason: str, occurred_at: datetime,
-                envelope: CloudEvent) -> list[Any]:
-        """The incident's Informed people, once per reason (a redelivery schedules nothing)."""
-        staffing = self.get_or_none(Staffing.create_id(incident_id))
-        if not isinstance(staffing, Staffing) or not staffing.informed:
-            return []
-        at, cause = self.clock.now(), from_message(envelope)
-        routing, _ = self.config_cache.current()
-        recipients = reach(staffing.informed, Why("raci", str(Raci.INFORMED)),
-                           self.org_chart(), routing)
-        existing = set(self.reads.latest_versions(
-            r.delivery_id(incident_id, reason) for r in recipients))
-        deliveries = self._schedule(staffing.incident, recipients, reason, occurred_at, at,
-                                    "notifier", cause, existing)
-        self._claim_at_once(deliveries, routing, at)
-        return deliveries
+        return [*met, *self.tell_lifecycle(contract.incident_id, CLOSED, contract.at, None,
+                                           envelope, about={"capa_id": contract.capa_id})]
 
     def _meet(self, incident_id: str, keys: list[str], why: str, envelope: CloudEvent,
               early: bool = True) -> list[Any]:

@@ -120,7 +120,34 @@ class Deadline(Aggregate):
         self._met(why=why, late=at > self.due_at, at=at, actor=actor, cause=cause)
         return True
 
+    def move(self, due_at: datetime, warn_share: float, up_after_seconds: float,
+             at: datetime, actor: str, cause: Cause) -> bool:
+        """The incident's severity changed: the same chase towards a new due time. Phases
+        that fired stay fired; the warning is skipped when no time is left to warn in.
+        False (nothing recorded) once met or done, or when the time is unchanged."""
+        if self.status is not DeadlineStatus.WAITING or due_at == self.due_at:
+            return False
+        warn_at = self.started_at + (due_at - self.started_at) * warn_share
+        if not (at < warn_at < due_at) or str(Phase.WARNING) in self.fired:
+            warn_at = None
+        up_at = due_at + timedelta(seconds=up_after_seconds)
+        times = {Phase.WARNING: warn_at, Phase.DEADLINE: due_at, Phase.UP: up_at}
+        following = next((p for p in Phase if str(p) not in self.fired
+                          and times[p] is not None), None)
+        if following is None:
+            return False
+        self._moved(due_at=due_at, warn_at=warn_at, up_at=up_at, next_phase=str(following),
+                    next_at=times[following], at=at, actor=actor, cause=cause)
+        return True
+
     # -- events ---------------------------------------------------------------------------
+    @event("Moved")
+    def _moved(self, due_at: datetime, warn_at: datetime | None, up_at: datetime,
+               next_phase: str, next_at: datetime, at: datetime, actor: str,
+               cause: Cause) -> None:
+        self.due_at, self.warn_at, self.up_at = due_at, warn_at, up_at
+        self.next = Phase(next_phase)
+
     @event("Chased")
     def _chased(self, phase: str, reason: str, told: list[dict], unresolved: list[str],
                 next_phase: str | None, next_at: datetime | None, at: datetime, actor: str,

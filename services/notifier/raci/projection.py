@@ -36,7 +36,8 @@ class DeadlinesProjection(Projection):
     }
 
     def handlers(self) -> dict[type, Apply]:
-        return {Deadline.Set: deadline_set, Deadline.Chased: chased, Deadline.Met: met}
+        return {Deadline.Set: deadline_set, Deadline.Chased: chased, Deadline.Met: met,
+                Deadline.Moved: moved}
 
 
 async def deadline_set(conn: asyncpg.Connection, e: Any) -> None:
@@ -59,6 +60,13 @@ async def chased(conn: asyncpg.Connection, e: Any) -> None:
                updated_at = $6
            WHERE id = $1 AND NOT ($2 = ANY(fired))""",
         e.originator_id, e.phase, e.next_phase, e.next_at, str(DeadlineStatus.DONE), e.at)
+
+
+async def moved(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deadlines SET due_at = $2, next_phase = $3, next_at = $4, updated_at = $5 "
+        "WHERE id = $1 AND status = 'waiting'",
+        e.originator_id, e.due_at, e.next_phase, e.next_at, e.at)
 
 
 async def met(conn: asyncpg.Connection, e: Any) -> None:

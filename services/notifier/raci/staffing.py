@@ -65,8 +65,9 @@ class Staffing(Aggregate):
                  unit: str | None, responsible: list[str], accountable: list[str],
                  consulted: list[str], informed: list[str], unresolved: list[str],
                  accountable_at: list[dict[str, str]], at: datetime, actor: str,
-                 cause: Cause) -> None:
+                 cause: Cause, facts: dict | None = None) -> None:
         self.incident_id, self.ref, self.severity = incident_id, ref, severity
+        self.facts = facts  # the opening's facts, for the messages of its chases
         self.title, self.entity, self.unit = title, entity, unit
         self.responsible, self.accountable = responsible, accountable
         self.consulted, self.informed = consulted, informed
@@ -83,7 +84,8 @@ class Staffing(Aggregate):
     @property
     def incident(self) -> dict[str, str]:
         return {"incident_id": self.incident_id, "ref": self.ref, "severity": self.severity,
-                "title": self.title, "entity": self.entity}
+                "title": self.title, "entity": self.entity,
+                "facts": getattr(self, "facts", None)}
 
     def people(self, letter: Raci) -> list[str]:
         return list(getattr(self, str(letter)))

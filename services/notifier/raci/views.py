@@ -16,7 +16,8 @@ def rules_view(rules: RaciRules | None) -> dict[str, Any]:
 
 
 def staffing_view(staffing: Staffing) -> dict[str, Any]:
-    return {**staffing.incident, "unit": staffing.unit,
+    incident = {k: v for k, v in staffing.incident.items() if k != "facts"}
+    return {**incident, "unit": staffing.unit,
             "responsible": staffing.responsible, "accountable": staffing.accountable,
             "consulted": staffing.consulted, "informed": staffing.informed,
             "unresolved": staffing.unresolved, "accountable_at": staffing.accountable_at,

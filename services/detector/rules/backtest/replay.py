@@ -158,5 +158,5 @@ def _median_gap(rows: Sequence[Sample]) -> float | None:
 def _seconds(duration: Any) -> float:
     if isinstance(duration, (int, float)):
         return float(duration)
-    from ..spec import parse_duration
+    from ..durations import parse_duration
     return parse_duration(duration)

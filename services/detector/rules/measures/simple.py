@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..catalogue import REFERENCE_SECONDS, buckets_in, fmt_duration
-from ..spec import parse_duration
+from ..durations import parse_duration
 from .base import NAN, NEVER, Measure, Round, Slots
 
 

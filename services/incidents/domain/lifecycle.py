@@ -1,0 +1,135 @@
+"""What people do to an incident besides acknowledging and resolving it: change its severity,
+reopen it, post progress, follow it. The Incident aggregate inherits these commands; their
+events are `IncidentLifecycle.<Name>` (stored under this module's topic)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from services.incidents.domain.errors import NotReopenable, SeverityUnchanged
+from services.incidents.domain.vocabulary import SLA, Severity, Status
+from shared.errors import Invalid
+
+# The stages a resolved incident is in until the CAPA case closes it.
+_AFTER_RESOLUTION = (Status.PLANNING, Status.EXECUTING, Status.VERIFYING)
+
+
+class IncidentLifecycle(Aggregate):
+    """State the Incident's own events never set starts from these class defaults (older
+    incidents have no followers, no updates, were never reopened)."""
+
+    followers = ()  # handles; no annotations here: eventsourcing would take them for fields
+    reporter = None
+    progress_posted = 0
+    reopened_times = 0
+
+    # -- severity --------------------------------------------------------------------------
+    def change_severity(self, severity: Severity, reason: str, by: str, at: datetime,
+                        cause: dict[str, Any]) -> None:
+        """Deadlines become the new severity's SLA counted from the opening, as if it had
+        had that severity all along: a raise can leave a deadline already past, which the
+        SLA watch then records as missed."""
+        self.check_not_finished("change severity")  # type: ignore[attr-defined]
+        _check_text("reason", reason)
+        if severity == self.severity:  # type: ignore[has-type]
+            raise SeverityUnchanged(
+                f"incident {self.ref} cannot change severity to {severity}: it is {severity} "
+                "already")
+        sla = SLA[severity]
+        self._severity_changed(
+            ref=self.ref, severity=str(severity), previous=str(self.severity), reason=reason,
+            by=by, respond_by=self.opened_at + sla.respond,
+            resolve_by=self.opened_at + sla.resolve, acknowledged=self.in_hand,
+            status=str(self.status), at=at, actor=by, cause=cause)
+
+    @event("SeverityChanged")
+    def _severity_changed(self, ref: str, severity: str, previous: str, reason: str, by: str,
+                          respond_by: datetime, resolve_by: datetime, acknowledged: bool,
+                          status: str, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        self.severity = Severity(severity)
+        self.respond_by, self.resolve_by = respond_by, resolve_by
+
+    @property
+    def in_hand(self) -> bool:
+        """Someone acknowledged it and the notifier has not re-triggered it since."""
+        return self.acknowledged_at is not None and not self.ack_lapsed
+
+    # -- reopening -------------------------------------------------------------------------
+    def reopen(self, reason: str, by: str, at: datetime, cause: dict[str, Any]) -> None:
+        """Service failed again after it was restored (or the case closed): the incident is
+        under investigation again, waits for someone to acknowledge it anew, and has the
+        severity's resolve time from now."""
+        _check_text("reason", reason)
+        if self.status is Status.ARCHIVED or (self.resolved_at is None
+                                              and self.status is not Status.CLOSED):
+            raise NotReopenable(
+                f"incident {self.ref} cannot be reopened: only a resolved or closed incident "
+                f"can be, and it is {self.status} ({self.status.label})")
+        self._reopened(ref=self.ref, severity=str(self.severity), reason=reason, by=by,
+                       was=str(self.status), status=str(Status.INVESTIGATING),
+                       resolve_by=at + SLA[self.severity].resolve, at=at, actor=by,
+                       cause=cause)
+
+    @event("Reopened")
+    def _reopened(self, ref: str, severity: str, reason: str, by: str, was: str, status: str,
+                  resolve_by: datetime, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        self.status = Status(status)
+        self.resolved_at, self.resolved_by, self.resolution = None, None, ""
+        self.closed_at, self.root_cause = None, None
+        self.resolve_by = resolve_by
+        self.ack_lapsed = True  # whoever takes it on again acknowledges it again
+        self.reopened_times += 1
+
+    # -- progress --------------------------------------------------------------------------
+    def post_progress(self, text: str, author: str, at: datetime,
+                      cause: dict[str, Any]) -> int:
+        """Returns the update's number on this incident (1, 2, …)."""
+        self.check_not_finished("take progress updates")  # type: ignore[attr-defined]
+        _check_text("text", text)
+        number = self.progress_posted + 1
+        self._progress_posted(ref=self.ref, number=number, text=text.strip(), author=author,
+                              at=at, actor=author, cause=cause)
+        return number
+
+    @event("ProgressPosted")
+    def _progress_posted(self, ref: str, number: int, text: str, author: str, at: datetime,
+                         actor: str, cause: dict[str, Any]) -> None:
+        self.progress_posted = number
+
+    # -- followers -------------------------------------------------------------------------
+    def follow(self, person: str, by: str, at: datetime, cause: dict[str, Any],
+               via: str = "hand") -> bool:
+        """False (nothing recorded) when they follow it already: a repeated click."""
+        self.check_not_finished("be followed")  # type: ignore[attr-defined]
+        _check_text("person", person)
+        if person in self.followers:
+            return False
+        self._followed(ref=self.ref, person=person, by=by, via=via, at=at, actor=by,
+                       cause=cause)
+        return True
+
+    @event("Followed")
+    def _followed(self, ref: str, person: str, by: str, via: str, at: datetime, actor: str,
+                  cause: dict[str, Any]) -> None:
+        self.followers = (*self.followers, person)
+        if via == "reporter":
+            self.reporter = person
+
+    def unfollow(self, person: str, by: str, at: datetime, cause: dict[str, Any]) -> bool:
+        """False when they did not follow it. The reporter may stop following too."""
+        if person not in self.followers:
+            return False
+        self._unfollowed(ref=self.ref, person=person, by=by, at=at, actor=by, cause=cause)
+        return True
+
+    @event("Unfollowed")
+    def _unfollowed(self, ref: str, person: str, by: str, at: datetime, actor: str,
+                    cause: dict[str, Any]) -> None:
+        self.followers = tuple(p for p in self.followers if p != person)
+
+
+def _check_text(field: str, text: str) -> None:
+    if not text or not text.strip():
+        raise Invalid(field, "must not be empty")

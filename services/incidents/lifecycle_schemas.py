@@ -1,0 +1,39 @@
+"""What clients send for the lifecycle commands (declare, severity, reopen, progress,
+follow); they read back an IncidentRead."""
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from shared.limits import LongText, Name, Title
+
+from services.incidents.domain import Severity
+
+
+
+class IncidentDeclare(BaseModel):
+    severity: Severity = Field(description="P0 (most urgent) to P3")
+    title: Title
+    entity: Name = Field(description="what is affected, e.g. store-017")
+    summary: LongText = ""
+    reporter: Name = Field(description="who reports it; they follow it from the start")
+
+
+class SeverityChange(BaseModel):
+    severity: Severity = Field(description="P0 (most urgent) to P3")
+    reason: LongText = Field(min_length=1, description="why the severity changes")
+    by: Name = Field(description="who changes it")
+
+
+class IncidentReopen(BaseModel):
+    reason: LongText = Field(min_length=1, description="why service is not restored after all")
+    by: Name = Field(description="who reopens it")
+
+
+class ProgressPost(BaseModel):
+    text: LongText = Field(min_length=1, description="what happened, what is next")
+    author: Name
+
+
+class FollowChange(BaseModel):
+    person: Name = Field(description="the follower's handle")
+    by: Name = Field(description="who asks (usually the follower)")

@@ -1,0 +1,79 @@
+"""What a template is given: the notification's facts made ready to read for one person
+(their language, their time zone) at the moment it is sent. docs/messages.md lists them."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.notifier.channels.base import Notification
+from services.notifier.messages import vocabulary as words
+
+
+def when(text: Any) -> datetime | None:
+    if isinstance(text, datetime):
+        return text
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def template_context(notification: Notification, medium: str, language: str, *,
+                     family: str, ack_url: str | None, public_url: str | None,
+                     now: datetime, time_zone: str | None) -> dict[str, Any]:
+    incident, facts = notification.incident, notification.facts or {}
+    about, recipient = notification.about or {}, notification.recipient or {}
+    tz = words.zone(time_zone or recipient.get("time_zone"))
+    severity = str(incident.get("severity") or "")
+    firing_since = when(facts.get("firing_since")) or when(facts.get("opened_at"))
+    deadline = _deadline(family, about, facts)
+    due_at = when(deadline["at"]) if deadline else None
+    responsible = about.get("responsible") or facts.get("responsible") or []
+    # The incidents service answers an incident by its ref too: shorter, and readable in SMS.
+    link = (f"{public_url.rstrip('/')}/v1/incidents/{incident.get('ref')}"
+            if public_url and incident.get("ref") else None)
+    return {
+        "reason": notification.reason, "kind": family, "medium": medium, "language": language,
+        "incident": {"id": incident.get("incident_id"), "ref": incident.get("ref") or "",
+                     "title": incident.get("title") or "", "entity": incident.get("entity") or ""},
+        "severity": words.severity_of(severity, language),
+        "metric": facts.get("metric"), "value": facts.get("value"),
+        "threshold": facts.get("threshold"),
+        "firing_since": words.local(firing_since, tz),
+        "firing_for": words.duration(now - firing_since, language) if firing_since else None,
+        "deadline": None if deadline is None else {
+            "kind": deadline["kind"], "name": words.named(words.DEADLINE_KINDS,
+                                                         deadline["kind"], language),
+            "at": words.local(due_at, tz),
+            "time": due_at.astimezone(tz).strftime("%H:%M") if due_at else None,
+            "overdue": due_at is not None and now > due_at,
+            "left": words.duration(due_at - now, language) if due_at else None},
+        "phase": about.get("phase"), "subject": about.get("subject"),
+        "respond_by": words.local(when(facts.get("respond_by")), tz),
+        "resolve_by": words.local(when(facts.get("resolve_by")), tz),
+        "responsible": [str(r) for r in responsible],
+        "role": words.named(words.RACI_LETTERS, _letter(notification.reason), language),
+        "letter": (_letter(notification.reason) or "")[:1].upper() or None,
+        "recipient": {"name": recipient.get("name"), "handle": recipient.get("handle")},
+        "link": link, "ack_url": ack_url,
+        "now": words.local(now, tz), "time_zone": tz.key,
+    }
+
+
+def _deadline(family: str, about: dict[str, Any], facts: dict[str, Any]) -> dict | None:
+    """The deadline the message is about: a chase's own; before an acknowledgement the time
+    to acknowledge, after it the time to resolve; none once resolved."""
+    if about.get("due_at"):
+        return {"kind": about.get("deadline"), "at": about["due_at"]}
+    if family in ("incident.opened", "escalation.step", "raci.assigned", "default"):
+        return {"kind": "respond", "at": facts.get("respond_by")} if facts.get(
+            "respond_by") else None
+    if family in ("escalation.retrigger", "incident.acknowledged", "incident.reopened",
+                  "incident.severity_changed", "incident.progress"):
+        return {"kind": "resolve", "at": facts.get("resolve_by")} if facts.get(
+            "resolve_by") else None
+    return None
+
+
+def _letter(reason: str) -> str | None:
+    return reason.rsplit(".", 1)[1] if reason.startswith("raci.assigned.") else None
