@@ -268,6 +268,10 @@ class EscalationRead(BaseModel):
     waited_seconds: float | None
     stopped_why: str | None
     stopped_at: datetime | None
+    held_kind: str | None = Field(None, description="silence or maintenance: what holds the "
+                                  "step due now; the ladder resumes when it ends")
+    held_id: str | None = Field(None, description="the silence or maintenance window")
+    held_until: datetime | None = Field(None, description="when the hold is looked at again")
     updated_at: datetime
 
 
