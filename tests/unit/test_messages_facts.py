@@ -83,7 +83,7 @@ def test_deliveries_carry_the_facts_and_the_message_shows_them(app):
     assert (step1.recipient["language"], step1.recipient["time_zone"]) == ("en", "Europe/Berlin")
     sent = app.start_attempt(step1.id, 1, T0 + seconds(60)).notification
     message = render(sent, "email", sent.recipient["language"], now=T0 + seconds(60))
-    assert message.subject.startswith("🔴 Critical P0 | Escalated: not acknowledged")
+    assert message.subject.startswith(f"[{sent.incident['ref']}] 🔴 Critical P0 | Escalated: not acknowledged")
     assert "pos_errors = 42 (threshold 5)" in message.text
     assert f"acknowledge by {(T0 + seconds(300)).astimezone(BERLIN):%Y-%m-%d %H:%M} CET" \
         in message.text
