@@ -16,15 +16,13 @@ from services.incidents.domain.core import share_events
 from services.incidents.domain.holds import IncidentHolds
 from services.incidents.domain.ids import NAMESPACE
 from services.incidents.domain.lifecycle import IncidentLifecycle
-from services.incidents.domain.notifications import (  # noqa: F401 (re-exported)
-    RETRIGGER, IncidentNotifications,
-)
+from services.incidents.domain.notifications import RETRIGGER, IncidentNotifications
 from services.incidents.domain.raci import IncidentRaci
 from services.incidents.domain.resolution import IncidentResolution
 from services.incidents.domain.sla import IncidentSla
-from services.incidents.domain.vocabulary import (  # noqa: F401 (re-exported)
-    SLA, RaciRole, Severity, Sla, Status,
-)
+from services.incidents.domain.vocabulary import SLA, RaciRole, Severity, Sla, Status
+
+__all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Status"]
 
 
 class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, IncidentRaci,
