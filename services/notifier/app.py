@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from services.notifier.contact_limits import ContactLimits
 from services.notifier.attempts import Attempts
 from services.notifier.channels.egress import EgressPolicy
 from services.notifier.config_cache import ConfigCache, Routing
@@ -59,9 +60,12 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
 
     def __init__(self, env: dict[str, str] | None, clock: Clock, *, sealer: Sealer,
                  egress: EgressPolicy, max_attempts: int = 5,
+                 contact_limits: ContactLimits | None = None,
                  page_links: PageLinks | None = None) -> None:
         self.clock = clock
         self.sealer, self.egress = sealer, egress
+        # None: no per-person rate limits (tools and tests that send nothing).
+        self.contact_limits = contact_limits or ContactLimits({})
         self.page_links = page_links  # None: pages carry no one-click acknowledge link
         self.max_attempts = max_attempts
         super().__init__(env)

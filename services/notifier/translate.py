@@ -72,6 +72,7 @@ TRANSLATIONS: dict[type, Callable[[Any], Contract | None]] = {
     Delivery.Failed: _failed,
     Escalation.Escalated: _escalated,
     Escalation.Retriggered: _escalated,
+    Escalation.Held: _held,  # a silence or window that began while the ladder climbed
     Staffing.Staffed: _staffed,
     Opening.Recorded: _held,
     Opening.Rechecked: _held,
