@@ -1,12 +1,9 @@
-"""What every part of the incident aggregate shares: the finished states, the guard against
-changing a finished incident, and how events moved out of incident.py keep their topics.
+"""What every use-case base of the incident aggregate shares: the finished states, the guard
+against changing a finished incident, and the topics its events were always stored under.
 
-The incident is one aggregate assembled from one base class per use case (alerts.py,
-acknowledgement.py, raci.py, …). eventsourcing names an event by the module and class that
-define it ("module:Qualname") and stores that name with every event, so an event defined
-here under another class would be stored, and looked for, under a new name: the incidents
-already stored would no longer load. Each moved event therefore states the topic it has
-always had (`stored_as`), and `share_events` makes `Incident.<Name>` that very class."""
+eventsourcing stores each event under "module:Qualname" of the class defining it: an event
+moved out of incident.py states its old topic (`stored_as`) or stored incidents stop loading,
+and `share_events` makes `Incident.<Name>` the class triggered (docs/adr/incident-modules.md)."""
 from __future__ import annotations
 
 from eventsourcing.domain import Aggregate, CanMutateAggregate
@@ -25,11 +22,12 @@ def stored_as(name: str) -> str:
 
 class IncidentCore(Aggregate):
     def check_not_finished(self, doing: str) -> None:
-        status: Status = self.status  # type: ignore[attr-defined]  (set on opening)
+        # No annotations on the class: eventsourcing would take them for fields.
+        status: Status = self.status  # type: ignore[attr-defined]
+        ref: str = self.ref  # type: ignore[attr-defined]
         if status in FINISHED:
             raise IncidentFinished(
-                f"incident {self.ref} cannot {doing}: it is already {status} "  # type: ignore[attr-defined]
-                f"({status.label})")
+                f"incident {ref} cannot {doing}: it is already {status} ({status.label})")
 
 
 def share_events(aggregate: type[Aggregate]) -> None:
