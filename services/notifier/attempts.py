@@ -12,6 +12,7 @@ from uuid import UUID
 
 from services.notifier.channels.base import Notification, Outcome, Target
 from services.notifier.config_cache import ConfigCache, Routing
+from services.notifier.contact_limits import ContactLimits, Decision
 from services.notifier.domain import Delivery, DeliveryNotFound, DeliveryStatus, ErrorClass
 from services.notifier.page_links import PageLinks
 from services.notifier.sealing import Sealer, SealingError
@@ -66,6 +67,7 @@ class Attempts:
     sealer: Sealer
     reads: StoreReads
     config_cache: ConfigCache
+    contact_limits: ContactLimits
     page_links: PageLinks | None
 
     def claim_attempts(self, due: list[Due], at: datetime) -> list[Claimed]:
@@ -115,22 +117,45 @@ class Attempts:
             delivery.skip(f"channel {channel.name} is disabled: {channel.disabled_why}",
                           at, DELIVER_WORKER, cause)
             return None
-        delivery.start_attempt(attempt, at, DELIVER_WORKER, cause)
+        delivery.check_can_start(attempt, at)  # before the rate limit counts it as sent
+        decision = self._rate_limited(delivery, at)
+        if not decision.send:
+            return None
+        delivery.start_attempt(attempt, at, DELIVER_WORKER, cause, list(decision.carries))
         try:
             target = routing.target(channel, at, self.sealer)
         except SealingError as error:  # the key that sealed it is gone: no retry can help
             delivery.record_failure(attempt, str(error), False, at, DELIVER_WORKER, cause)
             return None
-        notification = Notification(
-            delivery_id=str(delivery.id), attempt=attempt, reason=delivery.reason,
-            incident={"incident_id": delivery.incident_id, "ref": delivery.ref,
-                      "severity": delivery.severity, "title": delivery.title,
-                      "entity": delivery.entity},
-            occurred_at=delivery.occurred_at, recipient=delivery.recipient,
-            about=getattr(delivery, "about", None), facts=getattr(delivery, "facts", None),
+        notification = notification_of(
+            delivery, attempt, folded=decision.carries,
             ack_url=self.page_links.url_for(delivery, at) if self.page_links else None)
         return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace,
                        delivery.lease_until, delivery)
+
+    def _rate_limited(self, delivery: Delivery, at: datetime) -> Decision:
+        """Hold the message back when its person's limit for the medium is reached, or give
+        it up as told when another message already carried it; else send it, with what was
+        held back meanwhile."""
+        recipient = delivery.recipient or {}
+        medium, address = recipient.get("medium"), recipient.get("address")
+        limit = self.contact_limits.limit_for(medium or "")
+        if limit is None or not address:
+            return Decision()
+        cause = worker_cause(delivery)
+        summary = {"ref": delivery.ref, "title": delivery.title, "reason": delivery.reason}
+        decision = self.contact_limits.decide(medium, address, str(delivery.id), summary, at)
+        if decision.into is not None:
+            delivery.fold(decision.into, f"told inside delivery {decision.into}, sent when "
+                          f"{recipient.get('handle')}'s {medium} limit ({limit}) had room",
+                          at, DELIVER_WORKER, cause)
+            self.contact_limits.forget_folded(str(delivery.id))
+        elif decision.until is not None:
+            delivery.throttle(decision.until, f"{recipient.get('handle')}'s {medium} limit "
+                              f"({limit}) is reached: held back until "
+                              f"{decision.until.isoformat()}, then sent together with what "
+                              "else was held back", at, DELIVER_WORKER, cause)
+        return decision
 
     def record_outcomes(self, reports: list[Reported]) -> dict[UUID, str]:
         """Record what the sends came back with, in one transaction; returns each recorded
@@ -171,16 +196,32 @@ class Attempts:
         return found
 
 
+def notification_of(delivery: Delivery, attempt: int, *, folded: tuple[dict, ...] = (),
+                    ack_url: str | None = None) -> Notification:
+    """What a channel is given to send one attempt of the delivery (with the held-back
+    messages it also tells); the message shown on GET /v1/deliveries/{id}/message is
+    rendered from the same."""
+    return Notification(
+        delivery_id=str(delivery.id), attempt=attempt, reason=delivery.reason,
+        incident={"incident_id": delivery.incident_id, "ref": delivery.ref,
+                  "severity": delivery.severity, "title": delivery.title,
+                  "entity": delivery.entity},
+        occurred_at=delivery.occurred_at, recipient=delivery.recipient,
+        about=getattr(delivery, "about", None), facts=getattr(delivery, "facts", None),
+        folded=tuple(folded), ack_url=ack_url)
+
+
 def record(delivery: Delivery, report: Reported) -> None:
     outcome, cause = report.outcome, worker_cause(delivery)
     if outcome.delivered:
         delivery.record_success(report.attempt, outcome.status_code, report.at, DELIVER_WORKER,
-                                cause)
+                                cause, fallback_reason=outcome.fallback_reason)
     else:
         delivery.record_failure(report.attempt, outcome.error or "unknown error",
                                 outcome.retryable, report.at, DELIVER_WORKER, cause,
                                 status_code=outcome.status_code,
-                                error_class=outcome.error_class or ErrorClass.UNKNOWN)
+                                error_class=outcome.error_class or ErrorClass.UNKNOWN,
+                                fallback_reason=outcome.fallback_reason)
 
 
 def worker_cause(delivery: Delivery) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class Opened:
     secret: str | SealingError
     headers: dict[str, str] | SealingError
     previous_secret: str | SealingError | None
+    url: str | SealingError = ""  # sealed for every kind but webhook (its tokens)
 
 
 @dataclass
@@ -87,10 +88,10 @@ class Routing:
         if opened is None or opened.version != channel.version or opened.sealer is not sealer:
             opened = self._opened[channel.id] = open_secrets(channel, sealer)
         previous = opened.previous_secret if channel.previous_secret_at(at) else None
-        for value in (opened.secret, opened.headers, previous):
+        for value in (opened.secret, opened.headers, previous, opened.url):
             if isinstance(value, SealingError):
                 raise value
-        return Target(kind=str(channel.kind), url=channel.url, secret=opened.secret,
+        return Target(kind=str(channel.kind), url=opened.url, secret=opened.secret,
                       headers=opened.headers, previous_secret=previous)
 
 
@@ -103,7 +104,8 @@ def open_secrets(channel: Channel, sealer: Sealer) -> Opened:
 
     previous = attempt(sealer.open, channel.previous_secret) if channel.previous_secret else None
     return Opened(channel.version, sealer, attempt(sealer.open, channel.secret),
-                  attempt(sealer.open_headers, channel.headers), previous)
+                  attempt(sealer.open_headers, channel.headers), previous,
+                  channel.url if channel.kind == "webhook" else attempt(sealer.open, channel.url))
 
 
 class ConfigCache:

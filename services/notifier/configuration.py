@@ -10,11 +10,13 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from services.notifier.channels.egress import EgressPolicy
+from services.notifier.channels.kinds import check_url
 from services.notifier.oncall.aggregate import Schedule
 from services.notifier.domain import (
-    DIRECTORY_ID, Channel, ChannelNotFound, Directory, EscalationPolicy, InvalidChannel,
+    DIRECTORY_ID, Channel, ChannelKind, ChannelNotFound, Directory, EscalationPolicy, InvalidChannel,
     NameTaken, PolicyNotFound,
 )
+from services.notifier.domain.common import CONTACT_MEDIUM
 from services.notifier.sealing import Sealer
 from services.notifier.target_checks import Reach, check_targets
 from services.notifier.views import channel_view, policy_view
@@ -31,12 +33,13 @@ class Configuration:
     # -- channels -------------------------------------------------------------------------
     def register_channel(self, *, name: str, kind: str, url: str, secret: str,
                          headers: dict[str, str] | None, actor: str, cause: dict) -> dict:
-        self._check_destination(url)
+        Channel.check_kind(kind)
+        hint = self._check_destination(ChannelKind(kind), url)
 
         def make(at: datetime, id: UUID | None) -> Channel:  # noqa: A002
             return Channel.register(name=name, kind=kind, url=url, secret=secret,
                                     headers=headers, seal=self.sealer.seal, at=at, actor=actor,
-                                    cause=cause, id=id)
+                                    cause=cause, id=id, hint=hint)
 
         channel = self._create_listed(make, Channel, name, Directory.list_channel, actor, cause)
         return channel_view(channel)
@@ -45,14 +48,13 @@ class Configuration:
                        url: str | None = None, headers: dict[str, str] | None = None,
                        enabled: bool | None = None, why: str | None = None, actor: str,
                        cause: dict) -> dict:
-        if url is not None:
-            self._check_destination(url)
         channel = self._channel(str(channel_id))
+        hint = self._check_destination(channel.kind, url) if url is not None else None
         if name is not None and name != channel.name:
             self._check_name_free(Channel, name)
         at = self.clock.now()
         channel.update(name=name, url=url, headers=headers, seal=self.sealer.seal, at=at,
-                       actor=actor, cause=cause)
+                       actor=actor, cause=cause, hint=hint)
         self._switch(channel, enabled, why, at, actor, cause)
         self.save(channel)
         return channel_view(channel)
@@ -68,10 +70,18 @@ class Configuration:
         return {**channel_view(channel), "secret": new_secret,
                 "previous_secret_signs_until": channel.previous_until}
 
-    def _check_destination(self, url: str) -> None:
-        why = self.egress.literal_refusal(url)
+    def _check_destination(self, kind: ChannelKind, url: str) -> str | None:
+        """Refuse a URL the kind cannot use or an internal IP literal; returns the URL as
+        people may see it (tokens masked) for kinds whose URL is sealed."""
+        checked = check_url(kind, url)
+        host = f"[{checked.host}]" if ":" in (checked.host or "") else checked.host
+        try:
+            why = self.egress.literal_refusal(f"//{host}") if host else None
+        except ValueError:
+            why = f"{checked.host!r} is not a host name or an address"
         if why is not None:
             raise InvalidChannel("url", why)
+        return checked.hint
 
     # -- policies -------------------------------------------------------------------------
     def define_policy(self, *, name: str, severities: list[str], actor: str, cause: dict,
@@ -112,6 +122,8 @@ class Configuration:
         check_targets(definition, shorthand, Reach(
             chart=self.org_chart(), channel_ids={str(c.id) for c in channels},
             channel_names={c.name for c in channels},
+            channel_media={c.name: CONTACT_MEDIUM[c.kind] for c in channels
+                           if c.kind in CONTACT_MEDIUM},
             schedule_exists=self._schedule_exists,
             people_before=named_before))
 

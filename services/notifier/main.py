@@ -28,7 +28,8 @@ from services.notifier.raci.worker import chase_due
 from services.notifier.sealing import Sealer
 from services.notifier.settings import NotifierSettings
 from services.notifier.translate import to_contract
-from services.notifier.workers import deliver_due, escalate_due
+from services.notifier.escalation_worker import escalate_due
+from services.notifier.workers import deliver_due
 from shared.clock import Clock, SystemClock
 from shared.http import build_api
 from shared.service import ServiceParts
@@ -38,11 +39,12 @@ def service_parts(settings: NotifierSettings | None = None, clock: Clock | None 
     settings = settings or NotifierSettings()
     sealer = Sealer(settings.secrets_key)
     egress, max_attempts = settings.egress, settings.delivery_max_attempts
+    limits = settings.limits  # one per process: the window is counted in this worker
     page_links = PageLinks.from_settings(settings)
     return ServiceParts(
         application=lambda env, clk: NotifierApplication(
             env, clk, sealer=sealer, egress=egress, max_attempts=max_attempts,
-            page_links=page_links),
+            contact_limits=limits, page_links=page_links),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[NotifierProjection(), QuietProjection(), SchedulesProjection(),

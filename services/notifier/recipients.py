@@ -13,6 +13,7 @@ from uuid import UUID
 from services.notifier.config_cache import Routing
 from services.notifier.directory.chart import OrgChart
 from services.notifier.domain import Channel, ChannelNotFound, Delivery, Target, TargetKind
+from services.notifier.domain.common import CONTACT_MEDIUM
 from services.notifier.oncall.answers import team_on_call
 from services.notifier.oncall.model import Answer
 from shared.errors import NotFound
@@ -129,8 +130,8 @@ def contacts_of(handle: str, target: Target, chart: OrgChart,
     found = []
     for contact in person.get("contacts", []):
         channel = routing.channel_named(contact["channel"]) if contact.get("channel") else None
-        if channel is None:
-            continue
+        if channel is None or CONTACT_MEDIUM.get(channel.kind, contact["medium"]) != contact["medium"]:
+            continue  # an e-mail address is nothing an SMS channel can send to
         found.append(Recipient(channel, target, {
             "handle": handle, "name": person.get("name", handle),
             "language": person.get("language", "zh"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,9 +19,14 @@ class ChannelCreate(BaseModel):
 
     name: Name
     kind: ChannelKind = ChannelKind.WEBHOOK
-    url: str = Field(min_length=1, max_length=URL, description="http(s) URL to POST to")
-    secret: str = Field(min_length=MIN_SECRET_LENGTH, max_length=TITLE,
-                        description="HMAC-SHA256 key; each body is signed with it")
+    url: str = Field(min_length=1, max_length=URL,
+                     description="webhook: the http(s) URL to POST to; wecom, dingtalk, "
+                                 "feishu, slack, teams, sms, apprise: an Apprise URL; email: "
+                                 "smtps://user:password@host:465/?from=alerts@example.com. "
+                                 "Stored sealed except a webhook's; shown masked")
+    secret: str | None = Field(None, min_length=MIN_SECRET_LENGTH, max_length=TITLE,
+                               description="webhook only (required there): HMAC-SHA256 key; "
+                                           "each body is signed with it")
     headers: Headers = Field(default_factory=dict,
                              description="extra request headers (not X-Closedloop-*)")
 
@@ -201,8 +207,8 @@ class DeliveryRead(BaseModel):
 
 
 class AttemptRead(BaseModel):
-    attempt: int
-    outcome: str  # sending | delivered | failed | skipped
+    attempt: int | None = Field(description="none for what was no attempt: throttled, folded")
+    outcome: str  # sending | delivered | failed | skipped | throttled | folded
     started_at: datetime
     finished_at: datetime | None
     status_code: int | None
@@ -210,10 +216,33 @@ class AttemptRead(BaseModel):
     error_class: str | None
     retryable: bool | None
     next_attempt_at: datetime | None
+    folded: list[str] = Field(default_factory=list,
+                              description="deliveries held back and told in this attempt")
+    fallback_reason: str | None = Field(None, description="why the shipped template was used")
 
 
 class DeliveryDetailRead(DeliveryRead):
     history: list[AttemptRead]
+
+
+class DeliveryMessageRead(BaseModel):
+    delivery_id: UUID
+    reason: str
+    person: str | None = Field(None, description="the person it was for (a handle), if any")
+    channel_name: str
+    medium: Literal["chat", "email", "sms"] = Field(
+        description="the form shown: the channel's (a webhook's reads as chat), or the one asked")
+    language: str
+    time_zone: str | None = Field(None, description="the reader's; times in the text are in it")
+    rendered_for: datetime = Field(description="the moment it was rendered as of: its last "
+                                               "attempt (deadlines and durations count from it)")
+    subject: str
+    text: str = Field(description="plain text: SMS, e-mail's text part, robots without markdown")
+    markdown: str
+    html: str
+    template: str = Field(description="the template used (override:… for an operator's)")
+    fallback_reason: str | None = Field(
+        None, description="why the shipped template was used instead of the operator's")
 
 
 class DeliveryPage(BaseModel):
@@ -239,6 +268,10 @@ class EscalationRead(BaseModel):
     waited_seconds: float | None
     stopped_why: str | None
     stopped_at: datetime | None
+    held_kind: str | None = Field(None, description="silence or maintenance: what holds the "
+                                  "step due now; the ladder resumes when it ends")
+    held_id: str | None = Field(None, description="the silence or maintenance window")
+    held_until: datetime | None = Field(None, description="when the hold is looked at again")
     updated_at: datetime
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, PrivateAttr, field_validator
 
 from services.notifier.channels.egress import EgressPolicy
+from services.notifier.contact_limits import DEFAULT as DEFAULT_LIMITS
+from services.notifier.contact_limits import ContactLimits, parse_limits
 from services.notifier.messages.render import Renderer
 from services.notifier.messages.templates import check_overrides
 from shared.ack_links import check_keys
@@ -18,6 +20,9 @@ class NotifierSettings(ServiceSettings):
     worker_poll_seconds: float = Field(0.1, gt=0)
     # Attempts one replica claims in one transaction and has in flight at most.
     worker_batch: int = Field(200, ge=1)
+    # Due escalations one replica fires in one transaction (CLOSEDLOOP_ESCALATION_BATCH):
+    # a commit per step held a storm of due steps to ~60 a second (adr/escalation-batches.md).
+    escalation_batch: int = Field(50, ge=1)
     # Sends in flight at once to one channel (a receiver is not flooded by a storm).
     channel_concurrency: int = Field(32, ge=1)
     webhook_timeout_seconds: float = Field(5.0, gt=0)
@@ -34,6 +39,22 @@ class NotifierSettings(ServiceSettings):
     public_url: str = Field("", validation_alias=AliasChoices(
         "public_url", "CLOSEDLOOP_PUBLIC_URL"))
 
+    # Per-person rate limits by medium (contact_limits.py): "<medium>=<count>/<window>,…".
+    contact_limits: str = Field(DEFAULT_LIMITS, validation_alias=AliasChoices(
+        "contact_limits", "CLOSEDLOOP_NOTIFIER_CONTACT_LIMITS"))
+    # Threads Apprise sends in (its sends block); one channel may use a quarter of them.
+    apprise_threads: int = Field(16, ge=1, le=256, validation_alias=AliasChoices(
+        "apprise_threads", "CLOSEDLOOP_APPRISE_THREADS"))
+
+    @field_validator("contact_limits")
+    @classmethod
+    def _parse_limits(cls, value: str) -> str:
+        parse_limits(value)  # refuse a bad entry at start-up, naming it
+        return value
+
+    @property
+    def limits(self) -> ContactLimits:
+        return ContactLimits(parse_limits(self.contact_limits))
     # Signs the one-click acknowledge link in each page to a person (the incidents service
     # checks it with the same key): comma-separated, the first signs. Links need public_url
     # too; either empty, pages carry none.

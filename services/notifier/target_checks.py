@@ -5,8 +5,8 @@ a person leaving) is said by the step when it fires, never refused then. Pure: t
 passes what the organisation, schedules and channels are now."""
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 
 from services.notifier.directory.chart import OrgChart
 from services.notifier.domain import InvalidLadder, UnknownChannel
@@ -19,6 +19,9 @@ class Reach:
     channel_names: Collection[str]  # their names, which people's contacts point at
     schedule_exists: Callable[[str], bool]
     people_before: Collection[str] = ()  # people the policy named already (may have left since)
+    # Each channel's medium by name: a contact reaches a person on a channel only when it is
+    # of that medium (an SMS channel cannot send to an e-mail address).
+    channel_media: Mapping[str, str] = field(default_factory=dict)
 
 
 def check_targets(definition: dict, shorthand: bool, reach: Reach) -> None:
@@ -45,6 +48,7 @@ def _check(kind: str, ref: str, field: str, reach: Reach) -> bool:
         return True
     if kind == "person":
         chart.check_newcomers(field, [ref], list(reach.people_before))  # exists, not left
+        _check_media(chart, ref, field, reach)
         return _contactable(chart, ref, reach)
     if kind == "schedule":
         if not reach.schedule_exists(ref):
@@ -70,4 +74,22 @@ def _check(kind: str, ref: str, field: str, reach: Reach) -> bool:
 def _contactable(chart: OrgChart, handle: str, reach: Reach) -> bool:
     person = chart.person(handle) or {}
     return chart.is_reachable(handle) and any(
-        c.get("channel") in reach.channel_names for c in person.get("contacts", []))
+        c.get("channel") in reach.channel_names and _fits(c, reach)
+        for c in person.get("contacts", []))
+
+
+def _fits(contact: dict, reach: Reach) -> bool:
+    medium = reach.channel_media.get(contact.get("channel"))
+    return medium is None or contact.get("medium") == medium
+
+
+def _check_media(chart: OrgChart, handle: str, field: str, reach: Reach) -> None:
+    """A person named by a step whose contact points at a channel of another medium (an
+    e-mail address on an SMS channel) would be sent nothing there: said now, with the fix."""
+    for n, contact in enumerate((chart.person(handle) or {}).get("contacts", [])):
+        if contact.get("channel") in reach.channel_names and not _fits(contact, reach):
+            medium = reach.channel_media[contact["channel"]]
+            raise InvalidLadder(field, f"{handle}'s contacts[{n}] is {contact.get('medium')} "
+                                f"{contact.get('address')!r} on channel {contact['channel']!r}, "
+                                f"which sends {medium}: give {handle} a {medium} contact there "
+                                "or point this contact at a channel of its medium")

@@ -76,6 +76,7 @@ TRANSLATIONS: dict[type, Callable[[Any], Contract | None]] = {
     Delivery.Failed: _failed,
     Escalation.Escalated: _escalated,
     Escalation.Retriggered: _escalated,
+    Escalation.Held: _held,  # a silence or window that began while the ladder climbed
     Staffing.Staffed: _staffed,
     Staffing.Restaffed: _staffed,
     Opening.Recorded: _held,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from services.notifier.domain import Channel, Delivery, EscalationPolicy, ErrorClass
-from services.notifier.domain.channel import url_hint
 
 # What a viewer reads instead of the detailed error, which can name internal hosts,
 # addresses and ports (and so would turn deliveries into a network scanner's report).
@@ -15,6 +14,8 @@ GENERIC_ERRORS = {
     ErrorClass.HTTP_STATUS: "the receiver answered with an error status",
     ErrorClass.DESTINATION_REFUSED: "the destination is not allowed by the egress policy",
     ErrorClass.INTERRUPTED: "the sending worker stopped before reporting",
+    ErrorClass.REJECTED: "the receiver did not accept the message",
+    ErrorClass.THROTTLED: "held back by the person's rate limit",
     ErrorClass.UNKNOWN: "the attempt failed",
 }
 DETAILS_FOR = " (details for managers)"
@@ -22,7 +23,7 @@ DETAILS_FOR = " (details for managers)"
 
 def channel_view(channel: Channel) -> dict:
     return {"id": channel.id, "name": channel.name, "kind": str(channel.kind),
-            "url": url_hint(channel.url),
+            "url": channel.shown_url,
             "has_secret": channel.has_secret, "header_names": sorted(channel.headers),
             "enabled": channel.enabled, "disabled_why": channel.disabled_why,
             "created_at": channel.registered_at, "updated_at": channel.updated_at}
@@ -64,27 +65,41 @@ def for_viewer(delivery: dict) -> dict:
 
 
 def attempt_history(events: list[Any]) -> list[dict]:
+    """Every attempt, and what was no attempt (skipped, held back by the person's rate
+    limit, folded into another message), in the order it happened."""
+    history: list[dict] = []
     attempts: dict[int, dict] = {}
+
+    def entry(outcome: str, at: Any, **fields: Any) -> dict:
+        found = {"attempt": None, "started_at": at, "outcome": outcome, "status_code": None,
+                 "error": None, "error_class": None, "retryable": None, "finished_at": at,
+                 "next_attempt_at": None, "folded": [], "fallback_reason": None, **fields}
+        history.append(found)
+        return found
+
     for event in events:
         if isinstance(event, Delivery.AttemptStarted):
-            attempts[event.attempt] = {
-                "attempt": event.attempt, "started_at": event.at, "outcome": "sending",
-                "status_code": None, "error": None, "error_class": None, "retryable": None,
-                "finished_at": None, "next_attempt_at": None}
+            attempts[event.attempt] = entry(
+                "sending", event.at, attempt=event.attempt, finished_at=None,
+                folded=[f.get("id") for f in getattr(event, "folded", None) or []])
         elif isinstance(event, Delivery.Delivered):
             attempts[event.attempt].update(outcome="delivered", status_code=event.status_code,
-                                           finished_at=event.at)
+                                           finished_at=event.at,
+                                           fallback_reason=getattr(event, "fallback_reason", None))
         elif isinstance(event, Delivery.AttemptFailed):
             attempts[event.attempt].update(
                 outcome="failed", status_code=event.status_code, error=event.error,
                 error_class=getattr(event, "error_class", ErrorClass.UNKNOWN),
                 retryable=event.retryable, finished_at=event.at,
-                next_attempt_at=event.next_attempt_at)
+                next_attempt_at=event.next_attempt_at,
+                fallback_reason=getattr(event, "fallback_reason", None))
         elif isinstance(event, Delivery.Skipped):
-            # Not an attempt: it is numbered after the last one so the history explains it.
-            number = max(attempts, default=0) + 1
-            attempts[number] = {
-                "attempt": number, "started_at": event.at, "outcome": "skipped",
-                "status_code": None, "error": event.why, "error_class": event.error_class,
-                "retryable": False, "finished_at": event.at, "next_attempt_at": None}
-    return [attempts[n] for n in sorted(attempts)]
+            # Numbered after the last attempt, as if it were the next one that was not made.
+            entry("skipped", event.at, error=event.why, error_class=event.error_class,
+                  retryable=False, attempt=max(attempts, default=0) + 1)
+        elif isinstance(event, Delivery.Throttled):
+            entry("throttled", event.at, error=event.why, error_class=ErrorClass.THROTTLED,
+                  next_attempt_at=event.until)
+        elif isinstance(event, Delivery.Folded):
+            entry("folded", event.at, error=event.why, error_class=ErrorClass.THROTTLED)
+    return history

@@ -1,9 +1,10 @@
-"""Background workers: send due deliveries, fire due escalations. Replica-safe twice over:
-due rows are read FOR UPDATE SKIP LOCKED so replicas do not even try the same row at once,
-and each piece of work is claimed through an aggregate command whose guard refuses a second
-claim (a race between two saves of the same version ends in IntegrityError for one). Workers
-wake when the read models change (a new delivery projected, an outcome recorded), and poll
-only as a safety net."""
+"""Background workers: send due deliveries, and the due-row pass the timer workers share
+(chases, hold releases; escalations batch theirs in escalation_worker.py). Replica-safe
+twice over: due rows are read FOR UPDATE SKIP LOCKED so replicas do not even try the same
+row at once, and each piece of work is claimed through an aggregate command whose guard
+refuses a second claim (a race between two saves of the same version ends in IntegrityError
+for one). Workers wake when the read models change (a new delivery projected, an outcome
+recorded), and poll only as a safety net."""
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from services.notifier.attempts import Claimed, Due, Reported
 from services.notifier.channels import guarded_session, verified_tls_context
-from services.notifier.channels.lanes import Lanes
+from services.notifier.channels.lanes import Lanes, Senders
 from services.notifier.domain import ATTEMPT_LEASE
 from shared.bus.faults import is_infrastructure
 from shared.bus import tracing
@@ -42,12 +43,6 @@ DUE_DELIVERIES = """
     LIMIT $2
     FOR UPDATE SKIP LOCKED"""
 
-DUE_ESCALATIONS = """
-    SELECT incident_id FROM escalations
-    WHERE status IN ('waiting', 'acknowledged') AND due_at <= $1
-    ORDER BY due_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED"""
 
 
 async def deliver_due(runtime: Any) -> None:
@@ -57,8 +52,12 @@ async def deliver_due(runtime: Any) -> None:
     per channel, and outcomes are recorded in batches."""
     settings, app = runtime.settings, runtime.application
     in_flight: set[UUID] = set()
-    lanes = Lanes(guarded_session(settings.egress, settings.webhook_timeout_seconds,
-                                  verified_tls_context()), settings.channel_concurrency)
+    tls = verified_tls_context()
+    lanes = Lanes(Senders(
+        session=guarded_session(settings.egress, settings.webhook_timeout_seconds, tls),
+        policy=settings.egress, tls_context=tls, timeout=settings.webhook_timeout_seconds,
+        apprise_threads=settings.apprise_threads, public_url=settings.public_url or None),
+        settings.channel_concurrency)
     outcomes = OutcomeRecorder(app, in_flight, settings.worker_batch)
     loop = asyncio.get_running_loop()
     try:
@@ -100,7 +99,7 @@ async def claim_due_deliveries(runtime: Any, in_flight: set[UUID], limit: int) -
 async def send(runtime: Any, lanes: Lanes, job: Claimed, outcomes: "OutcomeRecorder") -> None:
     n, timeout = job.notification, runtime.settings.webhook_timeout_seconds
     try:
-        async with lanes.lane(job.channel_id) as integrations:
+        async with lanes.lane(job.channel_id, job.target.kind) as integrations:
             if runtime.clock.now() + timedelta(seconds=2 * timeout) >= job.lease_until:
                 # Waited so long that the lease could end mid-send and another worker send
                 # it again: leave it to the interrupted-attempt path.
@@ -175,29 +174,6 @@ class OutcomeRecorder:
                     reports = [replace(r, claimed=None) for r in reports]
                     raise
         raise AssertionError("unreachable: tenacity reraises")
-
-
-async def escalate_due(runtime: Any) -> None:
-    """Fire every escalation whose delay has passed; the aggregate's guard makes it once."""
-    while True:
-        await _survive(fire_due_escalations(runtime), "escalate_due")
-        await asyncio.sleep(runtime.settings.worker_poll_seconds)
-
-
-async def fire_due_escalations(runtime: Any) -> None:
-    app, now = runtime.application, runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(DUE_ESCALATIONS, now, runtime.settings.worker_batch)
-        for row in rows:
-            attributes = {"closedloop.incident_id": row["incident_id"]}
-            with tracer.start_as_current_span("notifier.EscalateDue.fire", attributes=attributes):
-                try:
-                    scheduled = await asyncio.to_thread(app.escalate, row["incident_id"], now)
-                except REFUSED as refused:
-                    log.info("escalation of incident %s not fired: %s", row["incident_id"], refused)
-                    continue
-            log.info("incident %s escalated: %d message(s) scheduled",
-                     row["incident_id"], len(scheduled))
 
 
 async def act_on_due_rows(runtime: Any, query: str, span: str,

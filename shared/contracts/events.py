@@ -276,7 +276,8 @@ class EscalationTriggered(Contract):
 class NotificationsHeld(Contract):
     """Nobody is told about the incident for now: a quiet rule holds its notifications, or it
     grew from a rule in trial mode (then for good). Sent again when another reason takes
-    over (a silence ends inside a maintenance window)."""
+    over (a silence ends inside a maintenance window), and when a step of its escalation
+    ladder falls due under a silence or maintenance window (the ladder pauses until then)."""
 
     PRODUCER, AGGREGATE, EVENT = "notifier", "notification", "held"
     incident_id: str

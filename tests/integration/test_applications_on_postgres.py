@@ -44,6 +44,11 @@ from tests.unit.test_incidents_numbering import (  # noqa: F401 (collected again
     test_a_new_incident_stores_two_events_and_its_number,
     test_refs_continue_after_those_an_earlier_release_issued_which_still_resolve,
 )
+from tests.unit.test_incidents_stored_topics import (  # noqa: F401 (collected again here)
+    test_an_incident_stored_before_the_split_loads_with_the_same_state_and_timeline,
+    test_every_event_of_an_incident_is_stored_under_the_topic_it_always_had,
+    test_the_same_life_is_stored_as_it_was_before_the_split,
+)
 from tests.unit.test_notifier_batches import (  # noqa: F401 (collected again here)
     test_a_consumer_batch_checks_the_configuration_and_quiet_rules_once,
     test_a_first_attempt_is_claimed_with_its_scheduling_and_handed_over_once_committed,

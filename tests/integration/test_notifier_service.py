@@ -47,6 +47,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            answer = b"{}"  # what every request is answered with (a gateway may need more)
+
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
@@ -57,7 +59,7 @@ class Receiver:
                     status = plan.pop(0) if plan else 200
                 self.send_response(status)
                 self.end_headers()
-                self.wfile.write(b"{}")
+                self.wfile.write(self.answer)
 
             def log_message(self, *_: object) -> None:
                 pass

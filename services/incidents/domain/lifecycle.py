@@ -1,13 +1,15 @@
 """What people do to an incident besides acknowledging and resolving it: change its severity,
 reopen it, post progress, follow it. The Incident aggregate inherits these commands; their
-events are `IncidentLifecycle.<Name>` (stored under this module's topic)."""
+events are `IncidentLifecycle.<Name>` (stored under this module's topic), also reachable as
+`Incident.<Name>`."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from services.incidents.domain.core import IncidentCore
 from services.incidents.domain.errors import NotReopenable, SeverityUnchanged
 from services.incidents.domain.vocabulary import SLA, Severity, Status
 from shared.errors import Invalid
@@ -16,7 +18,7 @@ from shared.errors import Invalid
 _AFTER_RESOLUTION = (Status.PLANNING, Status.EXECUTING, Status.VERIFYING)
 
 
-class IncidentLifecycle(Aggregate):
+class IncidentLifecycle(IncidentCore):
     """State the Incident's own events never set starts from these class defaults (older
     incidents have no followers, no updates, were never reopened)."""
 
@@ -31,7 +33,7 @@ class IncidentLifecycle(Aggregate):
         """Deadlines become the new severity's SLA counted from the opening, as if it had
         had that severity all along: a raise can leave a deadline already past, which the
         SLA watch then records as missed."""
-        self.check_not_finished("change severity")  # type: ignore[attr-defined]
+        self.check_not_finished("change severity")
         _check_text("reason", reason)
         if severity == self.severity:  # type: ignore[has-type]
             raise SeverityUnchanged(
@@ -89,7 +91,7 @@ class IncidentLifecycle(Aggregate):
     def post_progress(self, text: str, author: str, at: datetime,
                       cause: dict[str, Any]) -> int:
         """Returns the update's number on this incident (1, 2, …)."""
-        self.check_not_finished("take progress updates")  # type: ignore[attr-defined]
+        self.check_not_finished("take progress updates")
         _check_text("text", text)
         number = self.progress_posted + 1
         self._progress_posted(ref=self.ref, number=number, text=text.strip(), author=author,
@@ -105,7 +107,7 @@ class IncidentLifecycle(Aggregate):
     def follow(self, person: str, by: str, at: datetime, cause: dict[str, Any],
                via: str = "hand") -> bool:
         """False (nothing recorded) when they follow it already: a repeated click."""
-        self.check_not_finished("be followed")  # type: ignore[attr-defined]
+        self.check_not_finished("be followed")
         _check_text("person", person)
         if person in self.followers:
             return False

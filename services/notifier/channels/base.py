@@ -12,7 +12,7 @@ from services.notifier.domain.common import ErrorClass
 @dataclass(frozen=True)
 class Target:
     kind: str
-    url: str
+    url: str = field(repr=False)  # an Apprise or SMTP URL holds tokens and passwords
     secret: str = field(repr=False)  # never printed, never logged
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     # The secret before a rotation, while its grace window lasts: receivers not yet told the
@@ -35,6 +35,8 @@ class Notification:
     # What the opening measured (metric, value, threshold, firing_since), its SLA (opened_at,
     # respond_by, resolve_by) and who was Responsible: what messages show; None when unknown.
     facts: dict[str, Any] | None = None
+    # Messages held back by the person's rate limit, told in this one (ref, title, reason).
+    folded: tuple[dict[str, str], ...] = ()
     ack_url: str | None = field(default=None, repr=False)  # one-click acknowledge: a credential
 
 
@@ -45,15 +47,19 @@ class Outcome:
     error: str | None = None
     retryable: bool = False
     error_class: ErrorClass | None = None
+    # Why the shipped template was used instead of the operator's (messages/render.py):
+    # recorded with the attempt so the odd-looking message explains itself.
+    fallback_reason: str | None = None
 
     @classmethod
-    def success(cls, status_code: int) -> "Outcome":
-        return cls(True, status_code)
+    def success(cls, status_code: int | None, *, fallback_reason: str | None = None) -> "Outcome":
+        return cls(True, status_code, fallback_reason=fallback_reason)
 
     @classmethod
     def failure(cls, error: str, error_class: ErrorClass, *, retryable: bool,
-                status_code: int | None = None) -> "Outcome":
-        return cls(False, status_code, error, retryable, error_class)
+                status_code: int | None = None,
+                fallback_reason: str | None = None) -> "Outcome":
+        return cls(False, status_code, error, retryable, error_class, fallback_reason)
 
 
 class Integration(Protocol):

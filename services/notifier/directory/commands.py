@@ -9,8 +9,9 @@ from typing import Any
 from uuid import UUID
 
 from services.notifier.directory.chart import OrgChart
+from services.notifier.domain.common import CONTACT_MEDIUM
 from services.notifier.directory.errors import (
-    AlreadyDefined, NoUnitForEntity, PersonNotFound, TeamNotFound, UnitNotFound,
+    AlreadyDefined, InvalidPerson, NoUnitForEntity, PersonNotFound, TeamNotFound, UnitNotFound,
 )
 from services.notifier.directory.organisation import ORGANISATION_ID, Organisation
 from services.notifier.directory.people import Person
@@ -34,6 +35,7 @@ class OrganisationCommands:
         def attempt() -> dict:
             at = self.clock.now()
             person = Person.join(definition=definition, at=at, actor=actor, cause=cause)
+            self._check_contact_media(person.contacts)
             if self.get_or_none(person.id) is not None:
                 raise AlreadyDefined(f"person {person.handle} already exists; change them "
                                      f"with PATCH /v1/people/{person.handle}")
@@ -48,12 +50,27 @@ class OrganisationCommands:
                              PersonNotFound(f"person {handle} does not exist"))
         at = self.clock.now()
         person.revise(changes, at, actor, cause)
+        if "contacts" in changes:
+            self._check_contact_media(person.contacts)
         if left is True:
             person.leave(why or f"marked left by {actor}", at, actor, cause)
         elif left is False:
             person.come_back(at, actor, cause)
         self.save(person)
         return person_view(person)
+
+    def _check_contact_media(self, contacts: list[dict]) -> None:
+        """A contact pointing at a channel that sends another medium (an e-mail address on
+        an SMS channel) would never be used: refused, naming the contact and the fix."""
+        routing, _ = self.config_cache.current()
+        for n, contact in enumerate(contacts):
+            channel = routing.channel_named(contact.get("channel") or "")
+            medium = CONTACT_MEDIUM.get(channel.kind) if channel is not None else None
+            if medium is not None and contact["medium"] != medium:
+                raise InvalidPerson(f"contacts[{n}].medium", f"channel {channel.name!r} is a "
+                                    f"{channel.kind} channel and sends {medium}: give a "
+                                    f"{medium} address for it, or point this "
+                                    f"{contact['medium']} contact at a channel of its medium")
 
     # -- teams ----------------------------------------------------------------------------
     def form_team(self, *, definition: dict[str, Any], actor: str, cause: dict) -> dict:

@@ -46,31 +46,49 @@ class Channel(Aggregate):
         return key_id(f"channel:{name}")
 
     @classmethod
-    def register(cls, *, name: str, kind: str, url: str, secret: str,
+    def register(cls, *, name: str, kind: str, url: str, secret: str | None,
                  headers: dict[str, str] | None, seal: Seal, at: datetime, actor: str,
-                 cause: Cause, id: UUID | None = None) -> "Channel":  # noqa: A002
+                 cause: Cause, id: UUID | None = None,  # noqa: A002
+                 hint: str | None = None) -> "Channel":
+        """`hint`: the URL as people may see it, tokens masked (the caller parsed it)."""
         headers = dict(headers or {})
         cls.check_name(name)
         cls.check_kind(kind)
-        cls.check_url(url)
-        cls.check_secret(secret)
-        cls.check_headers(headers)
-        fields = dict(name=name, kind=str(kind), url=url, secret=seal(secret),
+        kind = ChannelKind(kind)
+        cls.check_url(kind, url)
+        if kind is ChannelKind.WEBHOOK or secret:
+            cls.check_secret(secret or "")
+        cls.check_headers(kind, headers)
+        fields = dict(name=name, kind=str(kind), url=cls.sealed_url(kind, url, seal),
+                      secret=seal(secret) if secret else "",
                       headers={k: seal(v) for k, v in headers.items()}, at=at, actor=actor,
-                      cause=cause)
+                      cause=cause, hint=hint)
         # An explicit id when the name's own id is still held by a since-renamed channel.
         return cls._create(cls.Registered, id=id, **fields) if id else cls(**fields)
 
     @event("Registered")
     def __init__(self, name: str, kind: str, url: str, secret: str, headers: dict[str, str],
-                 at: datetime, actor: str, cause: Cause) -> None:
+                 at: datetime, actor: str, cause: Cause, hint: str | None = None) -> None:
         self.name, self.url, self.secret, self.headers = name, url, secret, headers
         self.kind = ChannelKind(kind)
+        # Apprise and e-mail URLs carry tokens and passwords: the URL is sealed like a
+        # secret and people are shown this masked form instead.
+        self.hint = hint
         self.registered_at, self.registered_by = at, actor
         self.enabled, self.disabled_why = True, None
         self.previous_secret: str | None = None
         self.previous_until: datetime | None = None
         self.updated_at, self.updated_by = at, actor
+
+    @staticmethod
+    def sealed_url(kind: ChannelKind, url: str, seal: Seal) -> str:
+        """A webhook's URL is shown (its hint) and kept in clear; every other kind's URL
+        holds the credentials themselves and is sealed."""
+        return url if kind is ChannelKind.WEBHOOK else seal(url)
+
+    @property
+    def shown_url(self) -> str:
+        return self.hint or url_hint(self.url)
 
     @property
     def has_secret(self) -> bool:
@@ -84,21 +102,22 @@ class Channel(Aggregate):
 
     # -- commands -------------------------------------------------------------------------
     def update(self, *, name: str | None, url: str | None, headers: dict[str, str] | None,
-               seal: Seal, at: datetime, actor: str, cause: Cause) -> bool:
+               seal: Seal, at: datetime, actor: str, cause: Cause,
+               hint: str | None = None) -> bool:
         """Change what is given; False (no event) when nothing would change."""
         if name is not None:
             self.check_name(name)
         if url is not None:
-            self.check_url(url)
+            self.check_url(self.kind, url)
         if headers is not None:
-            self.check_headers(headers)
+            self.check_headers(self.kind, headers)
         name = None if name == self.name else name
         url = None if url == self.url else url
         if name is None and url is None and headers is None:
             return False
-        self._update(name=name, url=url,
+        self._update(name=name, url=None if url is None else self.sealed_url(self.kind, url, seal),
                      headers=None if headers is None else {k: seal(v) for k, v in headers.items()},
-                     at=at, actor=actor, cause=cause)
+                     at=at, actor=actor, cause=cause, hint=hint if url is not None else None)
         return True
 
     def disable(self, why: str, at: datetime, actor: str, cause: Cause) -> bool:
@@ -117,6 +136,9 @@ class Channel(Aggregate):
                       actor: str, cause: Cause) -> None:
         """A new signing secret. With a grace window the old one also signs (in a second
         header) until it ends, so receivers can switch without losing a message."""
+        if self.kind is not ChannelKind.WEBHOOK:
+            raise InvalidChannel("kind", f"a {self.kind} channel signs nothing; only webhook "
+                                 "channels have a secret to rotate (change the URL instead)")
         self.check_secret(secret)
         self.check_grace(grace)
         self._rotate_secret(secret=seal(secret),
@@ -127,9 +149,10 @@ class Channel(Aggregate):
     # -- events ---------------------------------------------------------------------------
     @event("Updated")
     def _update(self, name: str | None, url: str | None, headers: dict[str, str] | None,
-                at: datetime, actor: str, cause: Cause) -> None:
+                at: datetime, actor: str, cause: Cause, hint: str | None = None) -> None:
         self.name = self.name if name is None else name
-        self.url = self.url if url is None else url
+        if url is not None:
+            self.url, self.hint = url, hint
         self.headers = self.headers if headers is None else headers
         self.updated_at, self.updated_by = at, actor
 
@@ -163,7 +186,13 @@ class Channel(Aggregate):
             raise InvalidChannel("kind", f"{kind!r} is not one of {', '.join(ChannelKind)}")
 
     @staticmethod
-    def check_url(url: str) -> None:
+    def check_url(kind: ChannelKind, url: str) -> None:
+        """A webhook's URL here; other kinds' URLs are parsed by the service before the
+        aggregate sees them (channel_urls.py), which needs Apprise."""
+        if kind is not ChannelKind.WEBHOOK:
+            if not url.strip():
+                raise InvalidChannel("url", f"a {kind} channel needs its URL")
+            return
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidChannel("url", f"{url!r} is not an http(s) URL")
@@ -178,7 +207,10 @@ class Channel(Aggregate):
                                  f"{MIN_SECRET_LENGTH} characters")
 
     @staticmethod
-    def check_headers(headers: dict[str, str]) -> None:
+    def check_headers(kind: ChannelKind, headers: dict[str, str]) -> None:
+        if headers and kind is not ChannelKind.WEBHOOK:
+            raise InvalidChannel("headers", f"a {kind} channel sends no headers of ours; "
+                                 "remove them (its URL says all it needs)")
         if len(headers) > MAX_HEADERS:
             raise InvalidChannel("headers", f"at most {MAX_HEADERS} headers per channel")
         for header, value in headers.items():

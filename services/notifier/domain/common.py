@@ -19,7 +19,29 @@ def key_id(key: str) -> UUID:
 
 
 class ChannelKind(StrEnum):
-    WEBHOOK = "webhook"
+    WEBHOOK = "webhook"  # our own signed JSON, for machines
+    # Chat robots, through Apprise (channels/apprise_channel.py).
+    WECOM = "wecom"
+    DINGTALK = "dingtalk"
+    FEISHU = "feishu"  # Feishu or Lark
+    SLACK = "slack"
+    TEAMS = "teams"  # Microsoft Teams through a Workflows (Power Automate) webhook
+    APPRISE = "apprise"  # any Apprise URL, for services without a kind of their own
+    EMAIL = "email"  # SMTP with TLS (channels/email.py)
+    SMS = "sms"  # an SMS gateway Apprise speaks to
+
+
+# What each kind sends, which decides how a message is rendered for it.
+MEDIUM_OF_KIND = {
+    ChannelKind.WEBHOOK: "webhook", ChannelKind.EMAIL: "email", ChannelKind.SMS: "sms",
+    ChannelKind.WECOM: "chat", ChannelKind.DINGTALK: "chat", ChannelKind.FEISHU: "chat",
+    ChannelKind.SLACK: "chat", ChannelKind.TEAMS: "chat", ChannelKind.APPRISE: "chat",
+}
+# The medium a person's contact on a channel of this kind must be (a step that reaches a
+# person there needs such a contact). Webhooks and generic Apprise URLs take any: the
+# receiver (a machine, or the URL's own target) decides what the address means.
+CONTACT_MEDIUM = {kind: medium for kind, medium in MEDIUM_OF_KIND.items()
+                  if kind not in (ChannelKind.WEBHOOK, ChannelKind.APPRISE)}
 
 
 class Reason(StrEnum):
@@ -39,4 +61,6 @@ class ErrorClass(StrEnum):
     DESTINATION_REFUSED = "destination_refused"
     CHANNEL_DISABLED = "channel_disabled"
     INTERRUPTED = "interrupted"
+    THROTTLED = "throttled"  # held back by the person's rate limit (not a failure)
+    REJECTED = "rejected"  # the receiver refused the message itself (bad token, bad body)
     UNKNOWN = "unknown"

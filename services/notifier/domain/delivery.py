@@ -27,6 +27,8 @@ class DeliveryStatus(StrEnum):
     RETRYING = "retrying"
     FAILED = "failed"
     SKIPPED = "skipped"  # its channel was disabled: explained, never sent
+    THROTTLED = "throttled"  # the person's rate limit was reached: waits for room, not sent
+    FOLDED = "folded"  # told inside another message to the same person (the overflow)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -77,28 +79,34 @@ class Delivery(Aggregate):
         self.trace = dict(cause.get("trace") or {})
 
     # -- commands -------------------------------------------------------------------------
-    def start_attempt(self, attempt: int, at: datetime, actor: str, cause: Cause) -> None:
-        """Claim attempt n. Refused when it was already claimed (by this or another worker)."""
+    def start_attempt(self, attempt: int, at: datetime, actor: str, cause: Cause,
+                      folded: list[dict] | None = None) -> None:
+        """Claim attempt n. Refused when it was already claimed (by this or another worker).
+        `folded`: the held-back messages this one also tells (ref, title, reason, id)."""
         self.check_can_start(attempt, at)
+        extra = {"folded": folded} if folded else {}
         self._start_attempt(attempt=attempt, lease_until=at + ATTEMPT_LEASE,
-                            at=at, actor=actor, cause=cause)
+                            at=at, actor=actor, cause=cause, **extra)
 
     def record_success(self, attempt: int, status_code: int | None, at: datetime, actor: str,
-                       cause: Cause) -> None:
+                       cause: Cause, fallback_reason: str | None = None) -> None:
         self.check_in_flight(attempt)
+        extra = {"fallback_reason": fallback_reason} if fallback_reason else {}
         self._delivered(attempt=attempt, status_code=status_code, **self._contract_fields(),
-                        at=at, actor=actor, cause=cause)
+                        at=at, actor=actor, cause=cause, **extra)
 
     def record_failure(self, attempt: int, error: str, retryable: bool, at: datetime,
                        actor: str, cause: Cause, status_code: int | None = None,
-                       error_class: str = ErrorClass.UNKNOWN) -> None:
+                       error_class: str = ErrorClass.UNKNOWN,
+                       fallback_reason: str | None = None) -> None:
         self.check_in_flight(attempt)
         error = error[:MAX_ERROR_CHARS]
         final = not retryable or attempt >= self.max_attempts
+        extra = {"fallback_reason": fallback_reason} if fallback_reason else {}
         self._attempt_failed(attempt=attempt, error=error, status_code=status_code,
                              retryable=retryable, error_class=str(error_class),
                              next_attempt_at=None if final else at + backoff(attempt),
-                             at=at, actor=actor, cause=cause)
+                             at=at, actor=actor, cause=cause, **extra)
         if final:
             why = "not retryable" if not retryable else f"{attempt} attempts made"
             self._failed(attempts=attempt, error=f"{error} ({why})", **self._contract_fields(),
@@ -113,6 +121,18 @@ class Delivery(Aggregate):
                             retryable=True, at=at, actor=actor, cause=cause,
                             error_class=ErrorClass.INTERRUPTED)
 
+    def throttle(self, until: datetime, why: str, at: datetime, actor: str,
+                 cause: Cause) -> None:
+        """Hold the message back: the person's rate limit for this medium is reached. It is
+        due again when the limit has room, and is then sent or folded into another."""
+        self.check_can_skip()
+        self._throttled(until=until, why=why, at=at, actor=actor, cause=cause)
+
+    def fold(self, into: str, why: str, at: datetime, actor: str, cause: Cause) -> None:
+        """Give it up as told: another message to the same person carried it."""
+        self.check_can_skip()
+        self._folded(into=into, why=why, at=at, actor=actor, cause=cause)
+
     def skip(self, why: str, at: datetime, actor: str, cause: Cause) -> None:
         """Give the delivery up without sending, saying why (its channel was disabled)."""
         self.check_can_skip()
@@ -122,14 +142,15 @@ class Delivery(Aggregate):
     # -- events ---------------------------------------------------------------------------
     @event("AttemptStarted")
     def _start_attempt(self, attempt: int, lease_until: datetime, at: datetime, actor: str,
-                       cause: Cause) -> None:
+                       cause: Cause, folded: list[dict] | None = None) -> None:
         self.status, self.attempts, self.lease_until = DeliveryStatus.SENDING, attempt, lease_until
         self.next_attempt_at, self.updated_at = None, at
 
     @event("Delivered")
     def _delivered(self, attempt: int, status_code: int | None, notification_id: str,
                    incident_id: str, ref: str, channel_id: str, channel_name: str, reason: str,
-                   at: datetime, actor: str, cause: Cause) -> None:
+                   at: datetime, actor: str, cause: Cause,
+                   fallback_reason: str | None = None) -> None:
         self.status, self.last_status_code = DeliveryStatus.DELIVERED, status_code
         self.last_error, self.last_error_class = None, None
         self.lease_until, self.updated_at = None, at
@@ -137,7 +158,8 @@ class Delivery(Aggregate):
     @event("AttemptFailed")
     def _attempt_failed(self, attempt: int, error: str, status_code: int | None, retryable: bool,
                         next_attempt_at: datetime | None, at: datetime, actor: str,
-                        cause: Cause, error_class: str = ErrorClass.UNKNOWN) -> None:
+                        cause: Cause, error_class: str = ErrorClass.UNKNOWN,
+                        fallback_reason: str | None = None) -> None:
         self.status = DeliveryStatus.RETRYING
         self.last_status_code, self.last_error = status_code, error
         self.last_error_class = error_class
@@ -148,6 +170,19 @@ class Delivery(Aggregate):
                  cause: Cause) -> None:
         self.status = DeliveryStatus.SKIPPED
         self.last_error, self.last_error_class = why, error_class
+        self.next_attempt_at, self.updated_at = None, at
+
+    @event("Throttled")
+    def _throttled(self, until: datetime, why: str, at: datetime, actor: str,
+                   cause: Cause) -> None:
+        self.status = DeliveryStatus.THROTTLED
+        self.last_error, self.last_error_class = why, str(ErrorClass.THROTTLED)
+        self.next_attempt_at, self.updated_at = until, at
+
+    @event("Folded")
+    def _folded(self, into: str, why: str, at: datetime, actor: str, cause: Cause) -> None:
+        self.status = DeliveryStatus.FOLDED
+        self.last_error, self.last_error_class = why, str(ErrorClass.THROTTLED)
         self.next_attempt_at, self.updated_at = None, at
 
     @event("Failed")
@@ -168,7 +203,7 @@ class Delivery(Aggregate):
         what = (f"delivery {self.id} ({self.ref} to {self.channel_name}) "
                 f"cannot start attempt {attempt}")
         if self.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED,
-                           DeliveryStatus.SKIPPED):
+                           DeliveryStatus.SKIPPED, DeliveryStatus.FOLDED):
             raise AttemptRefused(f"{what}: it is already {self.status}")
         if attempt <= self.attempts:
             raise AttemptRefused(f"{what}: attempt {attempt} was already started")
@@ -182,7 +217,8 @@ class Delivery(Aggregate):
             raise AttemptRefused(f"{what}: it is not due before {self.next_attempt_at.isoformat()}")
 
     def check_can_skip(self) -> None:
-        if self.status not in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING):
+        if self.status not in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING,
+                               DeliveryStatus.THROTTLED):
             raise AttemptRefused(f"delivery {self.id} cannot be skipped: it is {self.status}")
 
     def check_in_flight(self, attempt: int) -> None:
