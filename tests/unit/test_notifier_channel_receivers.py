@@ -214,6 +214,15 @@ async def test_an_error_status_says_whether_trying_again_could_help(robot, pool,
     assert "t0ken1234" not in outcome.error
 
 
+async def test_lark_answering_an_error_status_is_judged_by_the_status_kept_on_its_thread(
+        robot, pool):
+    robot.status = 429  # Apprise's Lark warning does not say "error=429" as the others do
+    outcome = await send(ChannelKind.FEISHU, "lark://t0ken1234", local(robot.port), pool)
+
+    assert (outcome.delivered, outcome.status_code, outcome.retryable, outcome.error_class) == (
+        False, 429, True, ErrorClass.HTTP_STATUS)
+
+
 # -- a robot's refusal inside a 200 answer -------------------------------------------------------
 
 @pytest.mark.parametrize(("kind", "url", "answer", "named", "retryable"), [
