@@ -2,7 +2,7 @@
 `at` argument)."""
 from services.capa.domain.case import (
     NAMESPACE, ActionAlreadyCompleted, ActionNotCompleted, ActionNotFound, CapaCase,
-    CapaNotFound, CaseClosed, InvalidCapaInput, NotTheOwner, VerifierIsOwner,
+    CapaNotFound, CaseClosed, EffectivenessPending, InvalidCapaInput, NotTheOwner, VerifierIsOwner,
 )
 from services.capa.domain.vocabulary import (
     MAX_WHYS, Action, ActionKind, ActionStatus, CaseStatus, Category, RcaMethod, RootCause,
@@ -12,5 +12,5 @@ __all__ = [
     "NAMESPACE", "MAX_WHYS", "CapaCase", "Action", "RootCause", "ActionKind", "ActionStatus",
     "CaseStatus", "Category", "RcaMethod", "CapaNotFound", "ActionNotFound", "InvalidCapaInput",
     "CaseClosed", "NotTheOwner", "ActionAlreadyCompleted", "ActionNotCompleted",
-    "VerifierIsOwner",
+    "VerifierIsOwner", "EffectivenessPending",
 ]
