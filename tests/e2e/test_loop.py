@@ -103,8 +103,10 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
     print_pages(pages)
     printed = capsys.readouterr().out
     for expected in (incident["ref"], "sample", "alert raised", "escalated", "Root cause",
-                     "A-1 corrective", "A-2 preventive", "closed"):
-        assert expected in printed
+                     "A-1 corrective", "A-2 preventive", "closed",
+                     "9. effectiveness window of 10 min: every clock moved past its end",
+                     "10. the alert stayed clear: CAPA closed", "the alert must stay clear for"):
+        assert expected in printed, printed
     # Then what each channel's reader got: the page, and the escalation to the manager.
     for expected in ("┌ demo store-ops · incident.opened · chat, zh",
                      "┌ demo regional-manager · escalation.step1 · chat, zh",
