@@ -218,3 +218,43 @@ def test_window_words_and_settings():
     assert window_name(timedelta(minutes=10)) == "the 10-minute window"
     assert span(timedelta(days=1, hours=5)) == "1 day"
     assert day_of(T0, T0) == 1 and day_of(T0, T0 + timedelta(days=2, hours=1)) == 3
+
+
+def test_the_incident_shows_why_it_is_not_closed_when_the_fix_did_not_hold(store_env):
+    from services.incidents.app import IncidentsApplication
+    from shared.contracts import CapaEffectivenessStarted as Started
+
+    clock = ManualClock(T0)
+    incidents = IncidentsApplication(store_env, clock)
+    deliveries = iter(range(1, 100))
+
+    def send(handler, contract) -> None:
+        n = next(deliveries)
+        handler(CloudEvent(id=f"{contract.PRODUCER}:{n}", source=f"closedloop/{contract.PRODUCER}",
+                           type=contract.type_name(), time=T0,
+                           data=contract.model_dump(mode="json")),
+                contract, Tracking(contract.PRODUCER.upper(), n))
+
+    send(incidents.handle_alert_raised, AlertRaised(
+        alert_id="a-1", fingerprint=FINGERPRINT, source="rule", name="NPS collapse",
+        entity="store-042", severity="P0", value=42, threshold=50, started_at=T0))
+    incident = incidents.incident("P0-2026-12-001")
+    incidents.resolve(incident["id"], "Li Wei", "queue re-staffed", CAUSE)
+    send(incidents.handle_capa_effectiveness_started, Started(
+        capa_id="c-1", incident_id=incident["id"], ref="P0-2026-12-001",
+        fingerprint=FINGERPRINT, window_seconds=7 * 86400, ends_at=T0 + timedelta(days=7),
+        at=T0))
+    reason = ("P0-2026-12-001 cannot close: alert 'NPS collapse' on store-042 fired 2 days "
+              "into the 7-day window")
+    send(incidents.handle_capa_effectiveness_failed, CapaEffectivenessFailed(
+        capa_id="c-1", incident_id=incident["id"], ref="P0-2026-12-001",
+        fingerprint=FINGERPRINT, alert_id="a-2", alert="NPS collapse", entity="store-042",
+        fired_at=T0 + timedelta(days=2), day=3, window_seconds=7 * 86400, reason=reason,
+        at=T0 + timedelta(days=2)))
+
+    timeline = {e["action"]: e["detail"] for e in incidents.timeline(incident["id"])}
+    assert timeline["effectiveness window"] == ("every action verified: the alert must stay "
+                                                "clear for 7 days, until 2026-12-08 09:00 UTC")
+    assert timeline["effectiveness check failed"] == (
+        f"{reason} (day 3): the CAPA case is back in analysis")
+    assert incidents.incident(incident["id"])["status"] != "closed"
