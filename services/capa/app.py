@@ -87,6 +87,12 @@ class CapaApplication(ServiceApplication):
                       fired_at=contract.started_at, at=at, actor=SYSTEM_ACTOR, cause=cause)]
         self.save_tracked(*failed, tracking=tracking)
 
+    def read_ahead_alerts(self, contracts: list[Any]) -> None:
+        """A batch of alerts (a storm) reads its fingerprints' watches in one query; most
+        fingerprints have none, and a miss is then free too."""
+        self.read_ahead(AlertWatch.create_id(c.fingerprint) for c in contracts
+                        if isinstance(c, AlertRaised))
+
     # -- the effectiveness window -------------------------------------------------------------
     def close_after_window(self, capa_id: UUID) -> None:
         """Called by the window watch once the window's end has passed (workers.py)."""

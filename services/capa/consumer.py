@@ -10,4 +10,5 @@ from shared.contracts import AlertRaised, IncidentResolved
 def subscriptions(app: CapaApplication) -> list[Subscription]:
     return [Subscription(stream="INCIDENTS",
                          handlers={IncidentResolved: app.handle_incident_resolved}),
-            Subscription(stream="DETECTOR", handlers={AlertRaised: app.handle_alert_raised})]
+            Subscription(stream="DETECTOR", handlers={AlertRaised: app.handle_alert_raised},
+                         read_ahead=app.read_ahead_alerts)]
