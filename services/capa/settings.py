@@ -6,6 +6,7 @@ from datetime import timedelta
 from pydantic import field_validator
 
 from services.capa.domain.effectiveness import DEFAULT_WINDOWS, parse_windows
+from shared.errors import Invalid
 from shared.settings import ServiceSettings
 
 
@@ -20,7 +21,11 @@ class CapaSettings(ServiceSettings):
     @field_validator("effectiveness_windows")
     @classmethod
     def _check_windows(cls, value: str) -> str:
-        if not parse_windows(value):
+        try:
+            windows = parse_windows(value)
+        except Invalid as error:  # pydantic reports ValueErrors with the variable's name
+            raise ValueError(error.message) from None
+        if not windows:
             raise ValueError("name at least one window, e.g. P0=7d")
         return value
 

@@ -220,6 +220,18 @@ def test_window_words_and_settings():
     assert day_of(T0, T0) == 1 and day_of(T0, T0 + timedelta(days=2, hours=1)) == 3
 
 
+def test_unreadable_windows_stop_the_service_at_start_with_the_reason(monkeypatch):
+    from pydantic import ValidationError
+
+    from services.capa.settings import CapaSettings
+
+    monkeypatch.setenv("CLOSEDLOOP_EFFECTIVENESS_WINDOWS", "P0=a week")
+    with pytest.raises(ValidationError, match="'P0=a week' is not SEVERITY=LENGTH"):
+        CapaSettings()
+    monkeypatch.setenv("CLOSEDLOOP_EFFECTIVENESS_WINDOWS", "P0=2d,P1=36h")
+    assert CapaSettings().windows() == {"P0": timedelta(days=2), "P1": timedelta(hours=36)}
+
+
 def test_the_incident_shows_why_it_is_not_closed_when_the_fix_did_not_hold(store_env):
     from services.incidents.app import IncidentsApplication
     from shared.contracts import CapaEffectivenessStarted as Started
