@@ -12,10 +12,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from services.capa.domain.effectiveness import day_of, failure_reason, window_name
+from services.capa.domain.errors import (
+    ActionAlreadyCompleted, ActionNotCompleted, ActionNotFound, CaseClosed, EffectivenessPending,
+    InvalidCapaInput, NotTheOwner, VerifierIsOwner,
+)
 from services.capa.domain.vocabulary import (
     MAX_WHYS, Action, ActionKind, ActionStatus, CaseStatus, Category, RcaMethod, RootCause,
 )
-from shared.errors import DomainError, Invalid, NotFound
 
 # uuid5(NAMESPACE, incident_id): a redelivered IncidentResolved reaches the same case.
 NAMESPACE = uuid5(NAMESPACE_URL, "https://closedloop/capa")
@@ -346,39 +349,3 @@ def _required(field: str, value: str, fix: str) -> str:
     if not value or not value.strip():
         raise InvalidCapaInput(field, f"must not be empty: {fix}")
     return value.strip()
-
-
-class CapaNotFound(NotFound):
-    """No CAPA case has this id."""
-
-
-class ActionNotFound(NotFound):
-    """The case has no action with this id."""
-
-
-class InvalidCapaInput(Invalid):
-    """A root cause or action whose content breaks a rule (names the field)."""
-
-
-class CaseClosed(DomainError):
-    """A closed case accepts no new root cause, actions, completions or verifications."""
-
-
-class EffectivenessPending(DomainError):
-    """The fix is being watched (or not yet ready to be): the case cannot do this now."""
-
-
-class NotTheOwner(DomainError):
-    """Only an action's owner (or a manager) may complete it."""
-
-
-class ActionAlreadyCompleted(DomainError):
-    """An action is completed once; an ineffective verification reopens it."""
-
-
-class ActionNotCompleted(DomainError):
-    """Only a completed action can be verified."""
-
-
-class VerifierIsOwner(DomainError):
-    """Verification needs someone other than the action's owner (and its completer)."""
