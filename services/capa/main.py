@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from services.capa.api import router
 from services.capa.app import CapaApplication
 from services.capa.consumer import subscriptions
+from services.capa.knowledge.api import router as knowledge_router
+from services.capa.knowledge.projection import KnowledgeBase
 from services.capa.projections import CapaCases
 from services.capa.settings import CapaSettings
 from services.capa.translate import to_contract
@@ -17,7 +19,8 @@ from shared.service import ServiceParts
 
 def service_parts(clock: Clock | None = None) -> ServiceParts:
     return ServiceParts(application=lambda env, clk: CapaApplication(env, clk),
-                        translate=to_contract, subscribe=subscriptions, projections=[CapaCases()],
+                        translate=to_contract, subscribe=subscriptions,
+                        projections=[CapaCases(), KnowledgeBase()],
                         clock=clock or SystemClock())
 
 
@@ -25,7 +28,7 @@ def create_app(settings: CapaSettings | None = None, clock: Clock | None = None)
     return build_api(
         settings or CapaSettings(),
         service_parts(clock),
-        routers=[router],
+        routers=[router, knowledge_router],
         title="closedloop capa",
         description="Analysis and closure (分析 → 闭环): root cause, corrective and preventive "
                     "actions, verification by someone other than the owner, automatic closure.",
