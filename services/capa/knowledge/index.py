@@ -64,19 +64,23 @@ class TextIndex:
         for field in keys:
             self._fields[field].discard(key)
 
-    def text_scores(self, text: str) -> dict[str, tuple[float, list[str]]]:
-        """Cosine of each entry sharing a term with `text`, and the shared terms, best first."""
+    def text_scores(self, text: str) -> dict[str, float]:
+        """Cosine of each entry sharing a term with `text` (unordered: callers take the top)."""
         total = len(self._docs)
         query = {t: w * math.log(1 + total / len(self._text[t]))
                  for t, w in vector(tokens(text)).items() if t in self._text}
         norm = math.sqrt(sum(w * w for w in query.values())) or 1.0
         scores: dict[str, float] = defaultdict(float)
-        shared: dict[str, list[str]] = defaultdict(list)
         for term, weight in query.items():
+            weight /= norm
             for key, doc_weight in self._text[term].items():
-                scores[key] += weight / norm * doc_weight
-                shared[key].append(term)
-        return {k: (s, shared[k]) for k, s in sorted(scores.items(), key=lambda kv: -kv[1])}
+                scores[key] += weight * doc_weight
+        return scores
+
+    def shared_terms(self, text: str, key: str) -> list[str]:
+        """The terms of `text` the entry has: the words a reason shows."""
+        weights = self._docs[key][0]
+        return sorted({t for t in tokens(text) if t in weights})
 
     def with_field(self, field: str) -> set[str]:
         return self._fields.get(field, set())

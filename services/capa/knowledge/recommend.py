@@ -3,6 +3,8 @@ category, its entity and entity-class labels, and the words of its title, each a
 fixed share of the score; what responders said of earlier recommendations scales the sum."""
 from __future__ import annotations
 
+import heapq
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -31,6 +33,10 @@ class Entry:
     not_useful: int = 0
     review_by: date | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def factor(self) -> float:
+        return feedback_factor(self.useful, self.not_useful)
 
 
 @dataclass
@@ -85,42 +91,47 @@ class KnowledgeIndex:
         self.text.upsert(entry.id, entry.text, fields)
 
     def search(self, query: str, limit: int = 20) -> list[tuple[Entry, float, list[str]]]:
-        return [(self.entries[key], score, terms)
-                for key, (score, terms) in list(self.text.text_scores(query).items())[:limit]]
+        scores = self.text.text_scores(query)
+        best = heapq.nlargest(limit, scores.items(), key=lambda kv: (kv[1], kv[0]))
+        return [(self.entries[key], score, self.text.shared_terms(query, key))
+                for key, score in best]
 
     def recommend(self, incident: Incident, limit: int = 5) -> list[dict[str, Any]]:
-        text = self.text.text_scores(" ".join(filter(None, (incident.title, incident.entity,
-                                                            incident.rule))))
-        labels = class_labels(incident.labels)
-        candidates = set(text)
+        """Scores accumulate along postings (no pass over every candidate's fields); only the
+        top `limit` are explained."""
+        query = " ".join(filter(None, (incident.title, incident.entity, incident.rule)))
+        text = self.text.text_scores(query)
+        base: dict[str, float] = defaultdict(float)
+        for key, similarity in text.items():
+            base[key] += WEIGHTS["text"] * min(similarity, 1.0)
         for name, value in (("rule", incident.rule), ("entity", incident.entity),
                             ("category", incident.category)):
-            if value:
-                candidates |= self.text.with_field(f"{name}:{value}")
+            for key in self.text.with_field(f"{name}:{value}") if value else ():
+                base[key] += WEIGHTS[name]
+        labels = class_labels(incident.labels)
         for pair in labels:
-            candidates |= self.text.with_field(f"label:{pair}")
+            for key in self.text.with_field(f"label:{pair}"):
+                base[key] += WEIGHTS["labels"] / len(labels)
+        entries = self.entries
+        scored = ((-round(share * entries[key].factor, 4), key) for key, share in base.items())
+        best = heapq.nsmallest(limit, (pair for pair in scored if -pair[0] >= MIN_SCORE))
         ranked = []
-        for key in candidates:
+        for negative, key in best:
             entry = self.entries[key]
-            matched = _matches(entry, incident, labels, text.get(key))
-            base = sum(m["score"] for m in matched)
-            factor = feedback_factor(entry.useful, entry.not_useful)
-            score = round(base * factor, 4)
-            if score >= MIN_SCORE:
-                ranked.append({"entry_id": key, "score": score, "matched": matched,
-                               "feedback": {"useful": entry.useful,
-                                            "not_useful": entry.not_useful,
-                                            "factor": round(factor, 3)}})
-        ranked.sort(key=lambda r: (-r["score"], r["entry_id"]))
-        return ranked[:limit]
+            similarity = text.get(key)
+            terms = self.text.shared_terms(query, key) if similarity else []
+            ranked.append({"entry_id": key, "score": -negative,
+                           "matched": _matches(entry, incident, labels, similarity, terms),
+                           "feedback": {"useful": entry.useful, "not_useful": entry.not_useful,
+                                        "factor": round(entry.factor, 3)}})
+        return ranked
 
 
-def _matches(entry: Entry, incident: Incident, labels: set[str],
-             text: tuple[float, list[str]] | None) -> list[dict[str, Any]]:
+def _matches(entry: Entry, incident: Incident, labels: set[str], similarity: float | None,
+             terms: list[str]) -> list[dict[str, Any]]:
     matched = []
-    if text:
-        similarity, terms = text
-        matched.append({"field": "text", "value": ", ".join(sorted(terms)[:8]),
+    if similarity:
+        matched.append({"field": "text", "value": ", ".join(terms[:8]),
                         "similarity": round(similarity, 3),
                         "score": round(WEIGHTS["text"] * min(similarity, 1.0), 4)})
     for name, mine, theirs in (("rule", entry.rule, incident.rule),
