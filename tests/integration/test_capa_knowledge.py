@@ -11,7 +11,9 @@ from services.capa.main import create_app
 from services.capa.settings import CapaSettings
 from shared.clock import ManualClock
 from shared.contracts import CloudEvent, Contract, IncidentOpened, IncidentResolved
-from tests.harness import API_KEYS, PERSON_KEYS, RESPONDER_KEY, VIEWER_KEY, RunningService, wait_until
+from tests.harness import (
+    API_KEYS, PERSON_KEYS, RESPONDER_KEY, VIEWER_KEY, RunningService, wait_until,
+)
 from tests.integration.test_capa_service import case_of, run
 
 pytestmark = pytest.mark.integration

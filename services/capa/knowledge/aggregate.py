@@ -46,6 +46,9 @@ class KnowledgeEntry(Aggregate):
         unknown = sorted(set(changes) - set(EDITABLE))
         if unknown:
             raise InvalidKnowledge(unknown[0], f"cannot be edited; editable: {', '.join(EDITABLE)}")
+        cleared = sorted(k for k, v in changes.items() if v is None and k != "category")
+        if cleared:
+            raise InvalidKnowledge(cleared[0], "cannot be cleared: send a value, or leave it out")
         if "symptom" in changes:
             changes["symptom"] = required_symptom(changes["symptom"])
         changes = {k: v for k, v in changes.items() if getattr(self, k) != v}

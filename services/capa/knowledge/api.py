@@ -24,7 +24,8 @@ viewer = [Depends(require(Role.VIEWER))]
 LIST = """SELECT * FROM knowledge_entries
 WHERE ($1::boolean IS NULL OR (review_by < $2) = $1)
 ORDER BY updated_at DESC, id LIMIT $3 OFFSET $4"""
-COUNT = "SELECT count(*) FROM knowledge_entries WHERE ($1::boolean IS NULL OR (review_by < $2) = $1)"
+COUNT = ("SELECT count(*) FROM knowledge_entries"
+         " WHERE ($1::boolean IS NULL OR (review_by < $2) = $1)")
 
 
 def _knowledge(request: Request) -> Knowledge:
@@ -66,10 +67,14 @@ async def list_entries(request: Request, q: str | None = Query(None, max_length=
             return {"items": [with_stale(summary(row_to_dict(r)), today) for r in rows],
                     "total": total}
         index = await _reader(request).refresh(conn)
+    # A stale filter applies after ranking: `total` then counts the filtered page only.
+    hits, total = index.search(q, limit=offset + limit)
     found = [with_stale({**entry.summary, "score": round(score, 4), "matched": terms}, today)
-             for entry, score, terms in index.search(q, limit=offset + limit)]
-    found = [f for f in found if stale is None or f["stale"] is stale]
-    return {"items": found[offset:], "total": len(found)}
+             for entry, score, terms in hits]
+    if stale is not None:
+        found = [f for f in found if f["stale"] is stale]
+        total = len(found)
+    return {"items": found[offset:], "total": total}
 
 
 @router.get("/v1/knowledge/{entry_id}", response_model=KnowledgeRead, dependencies=viewer,

@@ -90,11 +90,14 @@ class KnowledgeIndex:
             ("category", category_of(entry.category))) if value}
         self.text.upsert(entry.id, entry.text, fields)
 
-    def search(self, query: str, limit: int = 20) -> list[tuple[Entry, float, list[str]]]:
+    def search(self, query: str, limit: int = 20
+               ) -> tuple[list[tuple[Entry, float, list[str]]], int]:
+        """The best `limit` entries for the text (entry, similarity, shared terms), and how
+        many entries share any term with it."""
         scores = self.text.text_scores(query)
         best = heapq.nlargest(limit, scores.items(), key=lambda kv: (kv[1], kv[0]))
         return [(self.entries[key], score, self.text.shared_terms(query, key))
-                for key, score in best]
+                for key, score in best], len(scores)
 
     def recommend(self, incident: Incident, limit: int = 5) -> list[dict[str, Any]]:
         """Scores accumulate along postings (no pass over every candidate's fields); only the
