@@ -196,6 +196,14 @@ async def act_on_due_rows(runtime: Any, query: str, span: str,
             log.info("%s %s: %s", span, attributes, outcome)
 
 
+async def poll_forever(runtime: Any, one_pass: Callable[[Any], Awaitable[Any]],
+                       name: str) -> None:
+    """A timer worker: one pass per poll, each surviving the failures of the last."""
+    while True:
+        await _survive(one_pass(runtime), name)
+        await asyncio.sleep(runtime.settings.worker_poll_seconds)
+
+
 async def _survive(work: Awaitable[Any], name: str) -> Any:
     """One pass of a worker loop: a failure is logged and the next poll tries again."""
     try:

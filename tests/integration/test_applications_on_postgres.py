@@ -32,6 +32,11 @@ from tests.unit.test_notifier_lifecycle import (  # noqa: F401 (collected again 
     test_an_opening_a_follow_and_a_raise_in_one_consumer_batch_tell_the_same_story,
     test_raising_an_unacknowledged_incident_to_p0_pages_the_p0_ladder_and_starts_it,
 )
+from tests.unit.test_raci_restaffing import (  # noqa: F401 (collected again here)
+    test_a_raise_restaffs_from_the_new_row_keeping_the_letters_given_by_hand,
+    test_hand_letters_without_a_matrix_row_are_followed_then_a_raise_staffs_and_chases,
+    test_in_consumer_batches_a_raise_keeps_the_earlier_assignment_and_a_reopening_chases,
+)
 from tests.unit.test_incidents_numbering import (  # noqa: F401 (collected again here)
     test_a_batch_of_alerts_of_one_severity_is_saved_once_with_consecutive_refs,
     test_a_batch_that_fails_issues_no_ref_and_leaves_no_gap,

@@ -61,8 +61,8 @@ class IncidentLifecycle(IncidentCore):
     # -- reopening -------------------------------------------------------------------------
     def reopen(self, reason: str, by: str, at: datetime, cause: dict[str, Any]) -> None:
         """Service failed again after it was restored (or the case closed): the incident is
-        under investigation again, waits for someone to acknowledge it anew, and has the
-        severity's resolve time from now."""
+        under investigation again, waits for someone to acknowledge it anew (within the
+        severity's respond time from now), and has the severity's resolve time from now."""
         _check_text("reason", reason)
         if self.status is Status.ARCHIVED or (self.resolved_at is None
                                               and self.status is not Status.CLOSED):
@@ -72,11 +72,14 @@ class IncidentLifecycle(IncidentCore):
         self._reopened(ref=self.ref, severity=str(self.severity), reason=reason, by=by,
                        was=str(self.status), status=str(Status.INVESTIGATING),
                        resolve_by=at + SLA[self.severity].resolve, at=at, actor=by,
-                       cause=cause)
+                       cause=cause, respond_by=at + SLA[self.severity].respond)
 
     @event("Reopened")
     def _reopened(self, ref: str, severity: str, reason: str, by: str, was: str, status: str,
-                  resolve_by: datetime, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+                  resolve_by: datetime, at: datetime, actor: str, cause: dict[str, Any],
+                  respond_by: datetime | None = None) -> None:
+        # respond_by is for the notifier's new respond chase; the incident keeps the respond
+        # deadline of its opening (a response missed then stays missed, recorded once).
         self.status = Status(status)
         self.resolved_at, self.resolved_by, self.resolution = None, None, ""
         self.closed_at, self.root_cause = None, None
