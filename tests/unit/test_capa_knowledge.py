@@ -222,5 +222,7 @@ def test_feedback_is_one_vote_per_incident_and_the_latest_counts(knowledge):
     assert entry_events == ["Created", "RecommendationRated", "RecommendationRated"]
     profile = knowledge.app.get_or_none(IncidentProfile.create_id("inc-9"))
     assert profile.rule == "HighErrorRate"
+    envelope, contract, _ = opened("inc-9")
+    assert knowledge.profile_of(envelope, contract) == []  # a redelivery notes nothing
     assert isinstance(knowledge.app.get_or_none(KnowledgeEntry.create_id(case.id)),
                       KnowledgeEntry)

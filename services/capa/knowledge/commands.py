@@ -25,16 +25,21 @@ class Knowledge:
 
     def note_incident(self, envelope: CloudEvent, contract: IncidentOpened,
                       tracking: Tracking) -> None:
-        profile_id = IncidentProfile.create_id(contract.incident_id)
-        if not contract.incident_id.strip() or self.app.get_or_none(profile_id) is not None:
-            self.app.save_tracked(tracking=tracking)  # nothing to recommend for / redelivered
-            return
-        profile = IncidentProfile(
+        self.app.save_tracked(*self.profile_of(envelope, contract), tracking=tracking)
+
+    def profile_of(self, envelope: CloudEvent, contract: IncidentOpened) -> list[IncidentProfile]:
+        """The incident's profile to save, or [] when it is known (redelivered) or names no
+        incident; separate from saving so another IncidentOpened handler can save it with its
+        own aggregates under the message's one tracking row."""
+        if not contract.incident_id.strip():
+            return []
+        if self.app.get_or_none(IncidentProfile.create_id(contract.incident_id)) is not None:
+            return []
+        return [IncidentProfile(
             incident_id=contract.incident_id, ref=contract.ref, title=contract.title,
             severity=contract.severity, entity=contract.entity,
             rule=contract.labels.get("alertname"), labels=dict(contract.labels),
-            at=self.app.clock.now(), actor=SYSTEM_ACTOR, cause=causation.from_message(envelope))
-        self.app.save_tracked(profile, tracking=tracking)
+            at=self.app.clock.now(), actor=SYSTEM_ACTOR, cause=causation.from_message(envelope))]
 
     def create_from_case(self, capa_id: UUID, *, by: str, cause: dict[str, Any],
                          symptom: str | None, **given: Any) -> dict[str, Any]:
