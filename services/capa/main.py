@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from services.capa.api import router
 from services.capa.app import CapaApplication
 from services.capa.consumer import subscriptions
+from services.capa.knowledge.api import router as knowledge_router
+from services.capa.knowledge.projection import KnowledgeBase
 from services.capa.projections import CapaCases
 from services.capa.settings import CapaSettings
 from services.capa.translate import to_contract
@@ -20,7 +22,8 @@ def service_parts(clock: Clock | None = None,
                   settings: CapaSettings | None = None) -> ServiceParts:
     windows = (settings or CapaSettings()).windows()
     return ServiceParts(application=lambda env, clk: CapaApplication(env, clk, windows),
-                        translate=to_contract, subscribe=subscriptions, projections=[CapaCases()],
+                        translate=to_contract, subscribe=subscriptions,
+                        projections=[CapaCases(), KnowledgeBase()],
                         workers=[watch_windows], clock=clock or SystemClock())
 
 
@@ -29,7 +32,7 @@ def create_app(settings: CapaSettings | None = None, clock: Clock | None = None)
     return build_api(
         settings,
         service_parts(clock, settings),
-        routers=[router],
+        routers=[router, knowledge_router],
         title="closedloop capa",
         description="Analysis and closure (分析 → 闭环): root cause, corrective and preventive "
                     "actions, verification by someone other than the owner, automatic closure.",

@@ -6,6 +6,7 @@ from tests.bench import (
     bench_messages,
     bench_nab, bench_oncall, bench_storm,
 )
+from tests.bench import bench_recommendations
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -28,3 +29,5 @@ if __name__ == "__main__":
     bench_messages.main()
     print("\n== adaptive scorer on NAB ==")
     bench_nab.main()
+    print("\n== knowledge recommendations ==")
+    bench_recommendations.main()
