@@ -51,7 +51,8 @@ def opened(incident_id: str, title: str, rule: str, **labels: str) -> IncidentOp
 
 
 def close_a_case(capa, nats_url, incident_id: str, rule: str) -> str:
-    """Opened, resolved, analysed, acted on, verified by someone else: the case closes."""
+    """Opened, resolved, analysed, acted on, verified and checked by someone else: the case
+    closes."""
     api = capa.client(RESPONDER_KEY)
     run(_publish, nats_url, opened(incident_id, "订单服务 5xx：数据库连接池耗尽", rule,
                                    service="checkout", tier="web"), incident_id)
@@ -74,7 +75,11 @@ def close_a_case(capa, nats_url, incident_id: str, rule: str) -> str:
                  json={"by": "alice", "evidence": "PR"})
         verified = bob.post(f"/v1/capa/{capa_id}/actions/{action}/verify",
                             json={"verifier": "bob", "effective": True, "note": "ok"})
-    assert verified.json()["status"] == "closed"
+    # No alert to watch: a person other than the owners records the effectiveness check.
+    assert verified.json()["status"] == "effectiveness"
+    checked = bob.post(f"/v1/capa/{capa_id}/effectiveness-check", json={
+        "verifier": "bob", "text": "p99 under 300ms at two peaks", "evidence": "grafana"})
+    assert checked.json()["status"] == "closed", checked.text
     return capa_id
 
 
