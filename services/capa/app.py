@@ -12,10 +12,12 @@ from uuid import UUID
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from services.capa.domain import CapaCase, CapaNotFound
+from services.capa.domain.incident_facts import IncidentFacts
+from services.capa.incident_facts import FACTS, happened_at
 from shared import causation
 from shared.bus.consumer import Rejected
 from shared.clock import Clock
-from shared.contracts import CloudEvent, IncidentResolved
+from shared.contracts import CloudEvent, Contract, IncidentResolved
 from shared.store import ServiceApplication, Tracking
 
 SYSTEM_ACTOR = "capa"  # the service itself, acting on a message (the cause says which)
@@ -44,20 +46,40 @@ class CapaApplication(ServiceApplication):
         transcoder.register(DateAsISO())
 
     # -- messages ---------------------------------------------------------------------------
+    def handle_incident_fact(self, envelope: CloudEvent, contract: Contract,
+                             tracking: Tracking) -> None:
+        self.save_tracked(*self._heard(envelope, contract), tracking=tracking)
+
+    def _heard(self, envelope: CloudEvent, contract: Any) -> list[IncidentFacts]:
+        """The incident's facts with this contract's fact added, to save ([] if known)."""
+        if not contract.incident_id.strip():
+            raise Rejected(f"{type(contract).__name__} without an incident_id names no incident")
+        facts_id = IncidentFacts.create_id(contract.incident_id)
+        facts = self.get_or_none(facts_id)
+        cause = causation.from_message(envelope)
+        if facts is None:
+            facts = IncidentFacts(incident_id=contract.incident_id, at=self.clock.now(),
+                                  actor=SYSTEM_ACTOR, cause=cause)
+        kind, by, data = FACTS[type(contract)](contract)
+        recorded = facts.record(kind, happened_at(contract), by, data, at=self.clock.now(),
+                                actor=SYSTEM_ACTOR, cause=cause)
+        return [facts] if recorded else []
+
     def handle_incident_resolved(self, envelope: CloudEvent, contract: IncidentResolved,
                                  tracking: Tracking) -> None:
         if not contract.incident_id.strip():
             raise Rejected("IncidentResolved without an incident_id cannot open a CAPA case")
+        facts = self._heard(envelope, contract)
         case_id = CapaCase.create_id(contract.incident_id)
         if self.get_or_none(case_id) is not None:  # redelivered, or resolved again
-            self.save_tracked(tracking=tracking)
+            self.save_tracked(*facts, tracking=tracking)
             return
         case = CapaCase(incident_id=contract.incident_id, ref=contract.ref, title=contract.title,
                         severity=contract.severity, entity=contract.entity,
                         resolved_by=contract.by, resolution=contract.summary,
                         at=self.clock.now(), actor=SYSTEM_ACTOR,
                         cause=causation.from_message(envelope))
-        self.save_tracked(case, tracking=tracking)
+        self.save_tracked(case, *facts, tracking=tracking)
 
     # -- commands ---------------------------------------------------------------------------
     def record_root_cause(self, capa_id: UUID, *, by: str, cause: dict[str, Any],
@@ -97,6 +119,11 @@ class CapaApplication(ServiceApplication):
     # -- queries ----------------------------------------------------------------------------
     def case(self, capa_id: UUID) -> dict[str, Any]:
         return self._read(self._get(capa_id))
+
+    def incident_facts(self, incident_id: str) -> list[dict[str, Any]]:
+        """What capa heard of the incident on the bus, in the order it happened."""
+        facts = self.get_or_none(IncidentFacts.create_id(incident_id))
+        return [_plain(f) for f in facts.facts] if facts is not None else []
 
     def action(self, capa_id: UUID, action_id: str) -> dict[str, Any]:
         return _action(self._get(capa_id), action_id)
