@@ -1,13 +1,16 @@
 """HTTP routes of the capa service: read cases, record the root cause, manage actions."""
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import re
+from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.capa.app import CapaApplication
-from services.capa.domain import CaseStatus
+from services.capa.domain import CapaNotFound, CaseStatus
+from services.capa.postmortem import FORMATS, postmortem_facts, render
 from services.capa.schemas import (
     ActionCompletion, ActionCreate, ActionRead, ActionVerification, CapaPage, CapaRead,
     RootCauseCreate,
@@ -97,3 +100,41 @@ def verify_action(capa_id: UUID, action_id: str, body: ActionVerification,
     return _app(request).verify_action(
         capa_id, action_id, verifier=acting_as(request, body.verifier, "verifier", on_behalf=False), effective=body.effective, note=body.note,
         cause=request_cause(request))
+
+
+@router.get("/{case}/postmortem", dependencies=viewer, response_class=Response,
+            summary="The case's postmortem: summary, impact, timeline, root cause, actions, "
+                    "effectiveness, lessons (Markdown, HTML or PDF; zh or en)",
+            responses={200: {"content": {media: {} for media in FORMATS.values()}}})
+async def postmortem(case: str, request: Request,
+                     format: Literal["md", "html", "pdf"] = "md",
+                     lang: Literal["zh", "en"] = "en") -> Response:
+    capa_id = await _case_id(request, case)
+    app = _app(request)
+
+    def document() -> bytes:  # reads the store and lays out pages: off the event loop
+        read = app.case(capa_id)
+        return render(postmortem_facts(read, app.incident_facts(read["incident_id"])),
+                      format, lang)
+
+    body = await asyncio.to_thread(document)
+    disposition = "attachment" if format == "pdf" else "inline"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", case)  # the path is the client's: keep the header safe
+    return Response(body, media_type=FORMATS[format], headers={
+        "Content-Disposition": f'{disposition}; filename="postmortem-{name}.{format}"',
+        "Content-Language": lang})
+
+
+async def _case_id(request: Request, case: str) -> UUID:
+    """A case id, or the incident's ref (e.g. P0-2026-11-001) looked up in the read model."""
+    try:
+        return UUID(case)
+    except ValueError:
+        pass
+    async with runtime_of(request).pool.acquire() as conn:
+        found = await conn.fetchval("SELECT id FROM capa_cases WHERE ref = $1 "
+                                    "ORDER BY opened_at DESC LIMIT 1", case)
+    if found is None:
+        raise CapaNotFound(f"no CAPA case has id or incident ref {case!r}: a case opens when "
+                           "its incident is resolved")
+    return found
