@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 FORMATS = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8",
            "pdf": "application/pdf"}
@@ -27,9 +27,9 @@ def render(document: dict[str, Any], fmt: str, lang: str) -> bytes:
 
 
 @cache
-def _environment(html: bool) -> SandboxedEnvironment:
+def _environment(html: bool) -> ImmutableSandboxedEnvironment:
     # Sandboxed: case text comes from people, and operators may edit the templates one day.
-    env = SandboxedEnvironment(loader=FileSystemLoader(TEMPLATES), autoescape=html,
+    env = ImmutableSandboxedEnvironment(loader=FileSystemLoader(TEMPLATES), autoescape=html,
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                keep_trailing_newline=True)
     env.filters.update(when=when, duration=duration, cell=cell)
