@@ -175,3 +175,20 @@ def test_the_pdf_holds_the_document_s_text(story, lang, words):
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert words in text and REF in text
     assert "门店 42 收银超时" in text  # the CJK title, drawn with a CJK font
+
+
+def test_a_fishbone_analysis_shows_its_category_and_factors(store_env):
+    s = Story(store_env)
+    s.hear(IncidentResolved(incident_id=INCIDENT, ref=REF, severity="P2", title="NPS fell",
+                            entity="store-9", by="bob", at=T0), s.app.handle_incident_resolved)
+    s.app.record_root_cause(s.capa_id, by="bob", cause=CAUSE, method="fishbone",
+                            statement="new staff were never trained on returns", whys=[],
+                            category="人", contributing_factors=[
+                                {"category": "环", "factor": "holiday rush"}])
+    pm = s.postmortem()
+    zh, en = render(pm, "md", "zh").decode(), render(pm, "md", "en").decode()
+    assert "分析方法：鱼骨图（人机料法环测） · 类别 人 (man)" in zh
+    assert "- 环 (environment)：holiday rush" in zh
+    assert "Method: fishbone (人机料法环测) · category 人 (man)" in en
+    assert "- A factor around it: 环 (environment) holiday rush" in en
+    assert "| Respond SLA (by —) | unknown |" in en  # resolved before capa heard its opening
