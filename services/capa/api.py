@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.capa.app import CapaApplication
 from services.capa.domain import CapaNotFound, CaseStatus
@@ -32,6 +31,10 @@ FROM capa_cases {FILTER}
 ORDER BY opened_at DESC, id
 LIMIT $3 OFFSET $4"""
 COUNT = f"SELECT count(*) FROM capa_cases {FILTER}"
+# A case id or an incident ref (P0-2026-11-001): nothing else reaches the query or the
+# Content-Disposition header.
+CaseKey = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
+                              description="the case id or the incident's ref")]
 
 
 def _app(request: Request) -> CapaApplication:
@@ -106,7 +109,7 @@ def verify_action(capa_id: UUID, action_id: str, body: ActionVerification,
             summary="The case's postmortem: summary, impact, timeline, root cause, actions, "
                     "effectiveness, lessons (Markdown, HTML or PDF; zh or en)",
             responses={200: {"content": {media: {} for media in FORMATS.values()}}})
-async def postmortem(case: str, request: Request,
+async def postmortem(case: CaseKey, request: Request,
                      format: Literal["md", "html", "pdf"] = "md",
                      lang: Literal["zh", "en"] = "en") -> Response:
     capa_id = await _case_id(request, case)
@@ -119,9 +122,8 @@ async def postmortem(case: str, request: Request,
 
     body = await asyncio.to_thread(document)
     disposition = "attachment" if format == "pdf" else "inline"
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", case)  # the path is the client's: keep the header safe
     return Response(body, media_type=FORMATS[format], headers={
-        "Content-Disposition": f'{disposition}; filename="postmortem-{name}.{format}"',
+        "Content-Disposition": f'{disposition}; filename="postmortem-{case}.{format}"',
         "Content-Language": lang})
 
 

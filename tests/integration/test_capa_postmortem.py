@@ -65,6 +65,7 @@ def test_a_closed_case_s_postmortem_tells_the_incident_and_its_analysis(services
     # The case, by 5 whys, one corrective action verified by someone else: closed.
     case = wait_until(lambda: _case(capa, ref), message="the CAPA case")
     capa_id = case["id"]
+    clock.advance(timedelta(days=1))
     assert capa.post(f"/v1/capa/{capa_id}/root-cause", json={
         "by": "alice", "method": "5whys", "statement": "firmware 4.2 shipped without a till test",
         "whys": ["tills froze", "firmware 4.2 crashed on old readers"]}).status_code == 200
@@ -78,10 +79,12 @@ def test_a_closed_case_s_postmortem_tells_the_incident_and_its_analysis(services
         f"/v1/capa/{capa_id}/actions/A-1/verify", json={"verifier": "bob", "effective": True})
     assert verified.json()["status"] == "closed", verified.text
 
-    # The postmortem by ref: the facts capa heard on the bus, measured on the story's clock.
+    # The postmortem by ref: the facts capa heard on the bus, measured on the story's clock,
+    # up to the incident closing because its case did.
     viewer = services["capa"].client(VIEWER_KEY)
-    md = viewer.get(f"/v1/capa/{ref}/postmortem")
-    assert md.status_code == 200, md.text
+    md = wait_until(lambda: (r := viewer.get(f"/v1/capa/{ref}/postmortem")).status_code == 200
+                    and "| Incident closed |" in r.text and r, timeout=30,
+                    message="the incident closed")
     assert md.headers["content-type"] == "text/markdown; charset=utf-8"
     text = md.text
     assert f"# Postmortem {ref}: {title}" in text

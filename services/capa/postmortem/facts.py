@@ -25,12 +25,17 @@ def postmortem_facts(case: dict[str, Any], heard: list[dict[str, Any]]) -> dict[
                     "verdict": _last(heard, FactKind.RESOLVED, "verdict")},
         "impact": impact(heard),
         "timeline": sorted(_incident_timeline(heard) + _case_timeline(case["history"]),
-                           key=lambda e: e["at"]),
+                           key=_in_order),
         "root_cause": _root_cause(case["root_cause"]),
         "actions": case["actions"],
         "effectiveness": case.get("effectiveness"),  # present once the case assesses it
         "lessons": lessons(case, heard),
     }
+
+
+def _in_order(entry: dict[str, Any]) -> tuple[datetime, bool]:
+    # The incident closes because its case closed: at the same instant, the case goes first.
+    return entry["at"], entry["source"] == "incident" and entry["kind"] == FactKind.CLOSED
 
 
 def impact(heard: list[dict[str, Any]]) -> dict[str, Any]:
