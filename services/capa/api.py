@@ -1,13 +1,15 @@
 """HTTP routes of the capa service: read cases, record the root cause, manage actions."""
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.capa.app import CapaApplication
-from services.capa.domain import CaseStatus
+from services.capa.domain import CapaNotFound, CaseStatus
+from services.capa.postmortem import FORMATS, postmortem_facts, render
 from services.capa.schemas import (
     ActionCompletion, ActionCreate, ActionRead, ActionVerification, CapaPage, CapaRead,
     EffectivenessCheck, RootCauseCreate,
@@ -29,6 +31,10 @@ FROM capa_cases {FILTER}
 ORDER BY opened_at DESC, id
 LIMIT $3 OFFSET $4"""
 COUNT = f"SELECT count(*) FROM capa_cases {FILTER}"
+# A case id or an incident ref (P0-2026-11-001): nothing else reaches the query or the
+# Content-Disposition header.
+CaseKey = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
+                              description="the case id or the incident's ref")]
 
 
 def _app(request: Request) -> CapaApplication:
@@ -108,3 +114,40 @@ def record_effectiveness_check(capa_id: UUID, body: EffectivenessCheck,
     return _app(request).record_effectiveness_check(
         capa_id, verifier=acting_as(request, body.verifier, "verifier", on_behalf=False),
         text=body.text, evidence=body.evidence, cause=request_cause(request))
+
+
+@router.get("/{case}/postmortem", dependencies=viewer, response_class=Response,
+            summary="The case's postmortem: summary, impact, timeline, root cause, actions, "
+                    "effectiveness, lessons (Markdown, HTML or PDF; zh or en)",
+            responses={200: {"content": {media: {} for media in FORMATS.values()}}})
+async def postmortem(case: CaseKey, request: Request,
+                     format: Literal["md", "html", "pdf"] = "md",
+                     lang: Literal["zh", "en"] = "en") -> Response:
+    capa_id = await _case_id(request, case)
+    app = _app(request)
+
+    def document() -> bytes:  # reads the store and lays out pages: off the event loop
+        read = app.case(capa_id)
+        return render(postmortem_facts(read, app.incident_facts(read["incident_id"])),
+                      format, lang)
+
+    body = await asyncio.to_thread(document)
+    disposition = "attachment" if format == "pdf" else "inline"
+    return Response(body, media_type=FORMATS[format], headers={
+        "Content-Disposition": f'{disposition}; filename="postmortem-{case}.{format}"',
+        "Content-Language": lang})
+
+
+async def _case_id(request: Request, case: str) -> UUID:
+    """A case id, or the incident's ref (e.g. P0-2026-11-001) looked up in the read model."""
+    try:
+        return UUID(case)
+    except ValueError:
+        pass
+    async with runtime_of(request).pool.acquire() as conn:
+        found = await conn.fetchval("SELECT id FROM capa_cases WHERE ref = $1 "
+                                    "ORDER BY opened_at DESC LIMIT 1", case)
+    if found is None:
+        raise CapaNotFound(f"no CAPA case has id or incident ref {case!r}: a case opens when "
+                           "its incident is resolved")
+    return found

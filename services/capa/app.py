@@ -13,11 +13,13 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from services.capa.domain import CapaCase, CapaNotFound
 from services.capa.domain.effectiveness import DEFAULT_WINDOWS, parse_windows
+from services.capa.domain.incident_facts import IncidentFacts
 from services.capa.domain.watch import AlertWatch
+from services.capa.incident_facts import FACTS, happened_at
 from shared import causation
 from shared.bus.consumer import Rejected
 from shared.clock import Clock
-from shared.contracts import AlertRaised, CloudEvent, IncidentResolved
+from shared.contracts import AlertRaised, CloudEvent, Contract, IncidentResolved
 from shared.store import ServiceApplication, Tracking
 
 SYSTEM_ACTOR = "capa"  # the service itself, acting on a message (the cause says which)
@@ -49,13 +51,33 @@ class CapaApplication(ServiceApplication):
         transcoder.register(DateAsISO())
 
     # -- messages ---------------------------------------------------------------------------
+    def handle_incident_fact(self, envelope: CloudEvent, contract: Contract,
+                             tracking: Tracking) -> None:
+        self.save_tracked(*self.facts_heard(envelope, contract), tracking=tracking)
+
+    def facts_heard(self, envelope: CloudEvent, contract: Any) -> list[IncidentFacts]:
+        """The incident's facts with this contract's fact added, to save ([] if known)."""
+        if not contract.incident_id.strip():
+            raise Rejected(f"{type(contract).__name__} without an incident_id names no incident")
+        facts_id = IncidentFacts.create_id(contract.incident_id)
+        facts = self.get_or_none(facts_id)
+        cause = causation.from_message(envelope)
+        if facts is None:
+            facts = IncidentFacts(incident_id=contract.incident_id, at=self.clock.now(),
+                                  actor=SYSTEM_ACTOR, cause=cause)
+        kind, by, data = FACTS[type(contract)](contract)
+        recorded = facts.record(kind, happened_at(contract), by, data, at=self.clock.now(),
+                                actor=SYSTEM_ACTOR, cause=cause)
+        return [facts] if recorded else []
+
     def handle_incident_resolved(self, envelope: CloudEvent, contract: IncidentResolved,
                                  tracking: Tracking) -> None:
         if not contract.incident_id.strip():
             raise Rejected("IncidentResolved without an incident_id cannot open a CAPA case")
+        facts = self.facts_heard(envelope, contract)
         case_id = CapaCase.create_id(contract.incident_id)
         if self.get_or_none(case_id) is not None:  # redelivered, or resolved again
-            self.save_tracked(tracking=tracking)
+            self.save_tracked(*facts, tracking=tracking)
             return
         at, cause = self.clock.now(), causation.from_message(envelope)
         window = self.windows.get(contract.severity) or max(self.windows.values())
@@ -66,13 +88,13 @@ class CapaApplication(ServiceApplication):
                         fingerprint=contract.fingerprint or None,
                         window_seconds=window.total_seconds())
         if not contract.fingerprint:  # a manual incident: a person checks the fix instead
-            self.save_tracked(case, tracking=tracking)
+            self.save_tracked(case, *facts, tracking=tracking)
             return
         watch_id = AlertWatch.create_id(contract.fingerprint)
         watch = self.get_or_none(watch_id) or AlertWatch(
             fingerprint=contract.fingerprint, at=at, actor=SYSTEM_ACTOR, cause=cause)
         watch.watch(case.id, at, SYSTEM_ACTOR, cause)
-        self.save_tracked(case, watch, tracking=tracking)
+        self.save_tracked(case, watch, *facts, tracking=tracking)
 
     def handle_alert_raised(self, envelope: CloudEvent, contract: AlertRaised,
                             tracking: Tracking) -> None:
@@ -144,6 +166,11 @@ class CapaApplication(ServiceApplication):
     # -- queries ----------------------------------------------------------------------------
     def case(self, capa_id: UUID) -> dict[str, Any]:
         return self._read(self._get(capa_id))
+
+    def incident_facts(self, incident_id: str) -> list[dict[str, Any]]:
+        """What capa heard of the incident on the bus, in the order it happened."""
+        facts = self.get_or_none(IncidentFacts.create_id(incident_id))
+        return [_plain(f) for f in facts.facts] if facts is not None else []
 
     def action(self, capa_id: UUID, action_id: str) -> dict[str, Any]:
         return _action(self._get(capa_id), action_id)
