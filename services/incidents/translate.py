@@ -47,11 +47,16 @@ def _page_read(e: Incident.PageRead) -> IncidentPageRead:
                             at=e.at)
 
 
+def alert_fingerprint(fingerprint: str | None) -> str | None:
+    # A declared incident's key (lifecycle.declare) names no alert: nothing to watch after it.
+    return fingerprint if fingerprint and not fingerprint.startswith("manual:") else None
+
+
 def _resolved(e: Incident.Resolved) -> IncidentResolved:
     return IncidentResolved(
         incident_id=str(e.originator_id), ref=e.ref, severity=e.severity, title=e.title,
         entity=e.entity, by=e.by, summary=e.summary, at=e.at,
-        fingerprint=getattr(e, "fingerprint", None) or None,
+        fingerprint=alert_fingerprint(getattr(e, "fingerprint", None)),
         verdict=getattr(e, "verdict", "confirmed"), status=e.status)
 
 

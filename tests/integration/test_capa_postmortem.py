@@ -62,7 +62,7 @@ def test_a_closed_case_s_postmortem_tells_the_incident_and_its_analysis(services
                               json={"by": "alice", "summary": "firmware 4.2 rolled back"})
     assert resolved.status_code == 200, resolved.text
 
-    # The case, by 5 whys, one corrective action verified by someone else: closed.
+    # The case, by 5 whys, one corrective action verified and checked by someone else: closed.
     case = wait_until(lambda: _case(capa, ref), message="the CAPA case")
     capa_id = case["id"]
     clock.advance(timedelta(days=1))
@@ -75,9 +75,14 @@ def test_a_closed_case_s_postmortem_tells_the_incident_and_its_analysis(services
         "acceptance_criteria": "release checklist has the till matrix"}).status_code == 201
     assert capa.post(f"/v1/capa/{capa_id}/actions/A-1/complete", json={
         "by": "alice", "evidence": "checklist v7"}).status_code == 200
-    verified = services["capa"].client(PERSON_KEYS["bob"]).post(
-        f"/v1/capa/{capa_id}/actions/A-1/verify", json={"verifier": "bob", "effective": True})
-    assert verified.json()["status"] == "closed", verified.text
+    bob = services["capa"].client(PERSON_KEYS["bob"])
+    verified = bob.post(f"/v1/capa/{capa_id}/actions/A-1/verify",
+                        json={"verifier": "bob", "effective": True})
+    # A declared incident has no alert to watch: someone other than the owner checks the fix.
+    assert verified.json()["status"] == "effectiveness", verified.text
+    checked = bob.post(f"/v1/capa/{capa_id}/effectiveness-check", json={
+        "verifier": "bob", "text": "no frozen tills for a week", "evidence": "store report"})
+    assert checked.json()["status"] == "closed", checked.text
 
     # The postmortem by ref: the facts capa heard on the bus, measured on the story's clock,
     # up to the incident closing because its case did.
@@ -93,7 +98,7 @@ def test_a_closed_case_s_postmortem_tells_the_incident_and_its_analysis(services
                  "| Resolved | 2026-11-02 09:50 UTC |", "(by 2026-11-02 09:15 UTC) | met |",
                  "| 2026-11-02 09:27 UTC | Progress update | alice | till firmware rolled back",
                  "| A-1 test firmware on every till model | corrective | alice | 2026-11-20 | "
-                 "verified | bob | checklist v7 |", "1. Why? tills froze", "Not yet assessed."):
+                 "verified | bob | checklist v7 |", "1. Why? tills froze", "- result: effective", "- checked_by: bob"):
         assert line in text, line
 
     # By case id, in Chinese, as HTML and as PDF.

@@ -103,6 +103,10 @@ def story(store_env) -> Story:
     for action in ("A-1", "A-2"):
         s.app.verify_action(s.capa_id, action, verifier="bob", effective=True, note="checked",
                             cause=CAUSE)
+    # No alert to watch through a window: a person other than the owners checks the fix.
+    s.clock.advance(timedelta(days=3))
+    s.app.record_effectiveness_check(s.capa_id, verifier="bob", text="no timeouts at two peaks",
+                                     evidence="gateway dashboard", cause=CAUSE)
     return s
 
 
@@ -148,6 +152,9 @@ def test_the_document_matches_its_snapshot(story, fmt, lang):
 
 def test_an_effectiveness_result_is_rendered_when_the_case_has_one(story):
     pm = story.postmortem()
+    assert "- result: effective\n- window_days: 7.0\n- checked_by: bob\n" in render(
+        pm, "md", "en").decode()
+    pm["effectiveness"] = None  # a case still in analysis
     assert "Not yet assessed." in render(pm, "md", "en").decode()
     assert "尚未评估。" in render(pm, "md", "zh").decode()
     pm["effectiveness"] = {"result": "effective", "window_days": 30, "recurrences": 0}

@@ -28,9 +28,27 @@ def postmortem_facts(case: dict[str, Any], heard: list[dict[str, Any]]) -> dict[
                            key=_in_order),
         "root_cause": _root_cause(case["root_cause"]),
         "actions": case["actions"],
-        "effectiveness": case.get("effectiveness"),  # present once the case assesses it
+        "effectiveness": effectiveness(case),
         "lessons": lessons(case, heard),
     }
+
+
+def effectiveness(case: dict[str, Any]) -> dict[str, Any] | None:
+    """What the effectiveness check found, in a reader's terms; None before it starts."""
+    found = case.get("effectiveness") or {}
+    failures, check = found.get("failures") or [], found.get("check")
+    if not (failures or check or found.get("started_at")) and case["status"] != "closed":
+        return None
+    result = ("effective" if case["status"] == "closed"
+              else "watching" if found.get("started_at") else "failed")
+    summary: dict[str, Any] = {"result": result}
+    if found.get("window_seconds"):
+        summary["window_days"] = round(found["window_seconds"] / 86400, 2)
+    if failures:
+        summary["failures"] = "; ".join(f["reason"] for f in failures)
+    if check:
+        summary.update(checked_by=check["by"], check=check["text"], evidence=check["evidence"])
+    return summary
 
 
 def _in_order(entry: dict[str, Any]) -> tuple[datetime, bool]:
