@@ -12,7 +12,8 @@ Two phases, IncidentOpened contracts published straight to the notifier's NATS s
    the notifier's CPU and memory.
 
 Run: .venv/bin/python -m tests.bench.bench_channels
-     BENCH_PEOPLE (1000), BENCH_SAMPLES (50), BENCH_RECEIVER_MS (50) scale it;
+     BENCH_PEOPLE (1000), BENCH_SAMPLES (50), BENCH_BURST (BENCH_PEOPLE),
+     BENCH_RECEIVER_MS (50) scale it;
      CLOSEDLOOP_APPRISE_THREADS is passed on to the notifier; PYSPY=1 samples the notifier
      with py-spy in each phase (see bench_notifier.py)."""
 from __future__ import annotations
@@ -42,6 +43,8 @@ from tests.harness import API_KEYS, MANAGER_KEY, NOTIFIER_SAFETY, wait_until
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "1000"))
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "50"))
+BURST = int(os.environ.get("BENCH_BURST", str(PEOPLE)))  # incidents in the burst
+WRITERS = int(os.environ.get("BENCH_WRITERS", "2"))  # API clients writing the organisation
 DELAY = float(os.environ.get("BENCH_RECEIVER_MS", "50")) / 1000
 REGIONS = 10  # each with its own group robot: even regions on DingTalk, odd on WeCom
 MEDIA = ("chat", "email", "sms")
@@ -116,7 +119,7 @@ def configure(url: str, receivers: Receivers) -> None:
                                        "roles": {ROLE: [f"sm.{i:04d}"]},
                                        "entities": [f"store-{i:04d}"]})
         started = time.perf_counter()
-        with ThreadPoolExecutor(8) as threads:
+        with ThreadPoolExecutor(WRITERS) as threads:
             list(threads.map(store, range(PEOPLE)))
         print(f"organisation: {PEOPLE} people and stores written in "
               f"{time.perf_counter() - started:.1f} s")
@@ -199,7 +202,7 @@ def idle(nats_url: str, receivers: Receivers, samples: int) -> None:
 
 
 def burst(nats_url: str, db_url: str, receivers: Receivers, pid: int) -> None:
-    contracts = [contract(n, n) for n in range(PEOPLE)]
+    contracts = [contract(n, n % PEOPLE) for n in range(BURST)]
     cpu = cpu_seconds(pid)
     asyncio.run(publish(nats_url, contracts))
     refs = {c.ref for c in contracts}
