@@ -6,12 +6,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application, project_aggregate
 from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL, Identifier
+
+
+class IdList(tuple[UUID, ...]):
+    """Ids asked about again and again (a cache's aggregates): their SQL array literal is
+    written once, instead of each id being converted on every question."""
+
+    @cached_property
+    def literal(self) -> str:
+        return "{" + ",".join(map(str, self)) + "}"
 
 
 class StoreReads:
@@ -52,12 +62,12 @@ class StoreReads:
         `fingerprint_of(latest_versions(ids))` and unchanged only while none of them changed
         (events are never removed). Asking costs one row, not one per id: a cache of
         thousands of aggregates checks it before each use."""
-        wanted = list(dict.fromkeys(ids))
+        wanted = ids if isinstance(ids, IdList) else IdList(dict.fromkeys(ids))
         if not wanted:
             return 0, 0
         if self._datastore is None:
-            return fingerprint_of(self._versions_in_memory(wanted))
-        [row] = self._fetch(self._fingerprint, wanted)
+            return fingerprint_of(self._versions_in_memory(list(wanted)))
+        [row] = self._fetch(self._fingerprint, wanted.literal)
         return int(row["present"]), int(row["total"])
 
     def get_many(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
@@ -80,7 +90,7 @@ class StoreReads:
         found = {i: self.app.recorder.select_events(i, desc=True, limit=1) for i in ids}
         return {i: events[0].originator_version for i, events in found.items() if events}
 
-    def _fetch(self, statement: SQL, ids: list[UUID]) -> list[dict[str, Any]]:
+    def _fetch(self, statement: SQL, ids: list[UUID] | str) -> list[dict[str, Any]]:
         with self._datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (ids,), prepare=True)
             return curs.fetchall()
