@@ -186,7 +186,7 @@ def idle(nats_url: str, db_url: str, receivers: Receivers, samples: int) -> None
         [got] = receivers.arrivals
         if got.ref() != c.ref:
             raise SystemExit(f"expected {c.ref}, the receiver got {got.ref()}")
-        time.sleep(0.2)  # its outcome recorded: the next one starts at an idle notifier
+        time.sleep(0.5)  # its outcome recorded: the next one starts at an idle notifier
         if k < 0:
             continue
         opened = c.opened_at.timestamp()
