@@ -1,5 +1,6 @@
 """`closedloop demo`: a store's NPS collapses from 72 to 42 and the loop runs to closure,
-through the real services over HTTP and NATS. Prints the incident's timeline at the end."""
+through the real services over HTTP and NATS. Prints the incident's timeline at the end,
+then the messages its channels were sent."""
 from __future__ import annotations
 
 import hashlib
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from closedloop.demo_messages import message_of, print_message
 from closedloop.embedded.ports import free_port
 from closedloop.stack import StackInfo
 
@@ -192,6 +194,13 @@ class Demo:
         self.alert, self.capa = alert, self.call("capa", "GET", f"/v1/capa/{cid}")
         return closed
 
+    def pages(self, incident: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every message of the incident, with what its channel's reader got."""
+        deliveries = self.call("notifier", "GET", "/v1/deliveries", params={
+            "incident_id": incident["id"], "limit": 1000})["items"]
+        return [{"heading": f"{d['channel_name']} · {d['reason']}",
+                 "message": message_of(self.call, d["id"])} for d in deliveries]
+
     def _got(self, path: str, ref: str) -> bool:
         return any(r["path"] == path and r["signature_ok"] and ref in json.dumps(r["body"])
                    for r in self.receiver.received)
@@ -235,11 +244,19 @@ def print_timeline(incident: dict[str, Any], say: Callable[[str], None] = print,
         say(f"       acceptance: {action['acceptance_criteria']}")
 
 
+def print_pages(pages: list[dict[str, Any]], say: Callable[[str], None] = print) -> None:
+    say("")
+    say("What was sent (as each channel rendered it):")
+    for page in pages:
+        print_message(page["heading"], page["message"], say)
+
+
 def run_demo(info: StackInfo) -> int:
     demo = Demo(info)
     try:
         incident = demo.run()
         print_timeline(incident, alert=demo.alert, capa=demo.capa)
+        print_pages(demo.pages(incident))
         return 0
     finally:
         demo.close()

@@ -2,8 +2,10 @@
 a P0 red alert on 深圳宝安店 (its cold chain is too warm), and the demo shows who was told,
 when and why: the 店长, the 战区运营 and 总部 at once, the RACI people (R and A paged, I
 informed), the late response chased, and after 15 silent minutes the 战区负责人, the ladder's
-next step. Nobody waits for those minutes: the stack's clocks are moved forward
-(CLOSEDLOOP_CLOCK_ADJUSTABLE, POST /v1/clock/advance on each service)."""
+next step; then the message each of them read. Two minor (P3) alerts page nobody and reach
+their people in the next morning's daily report (demo_digest.py). Nobody waits for those
+minutes and hours: the stack's clocks are moved forward (CLOSEDLOOP_CLOCK_ADJUSTABLE,
+POST /v1/clock/advance on each service)."""
 from __future__ import annotations
 
 import unicodedata
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from closedloop.demo import DEMO_PORT, DEMO_SECRET, Demo, wait_for
+from closedloop.demo_digest import DailyReport
+from closedloop.demo_messages import message_of, print_messages, print_reports
 from closedloop.stack import StackInfo
 
 ORG_FILE = Path(__file__).resolve().parent.parent / "examples" / "org" / "store-network.yaml"
@@ -32,12 +36,18 @@ class ClockNotAdjustable(RuntimeError):
     pass
 
 
-class StoresDemo(Demo):
+class StoresDemo(DailyReport, Demo):
     def __init__(self, info: StackInfo, say: Callable[[str], None] = print) -> None:
         super().__init__(info, say)
         self.suffix = "" if self.receiver.port == DEMO_PORT else f" {self.run_id}"
         self.paused: list[str] = []
         self.moved = 0  # seconds the clocks were moved
+        self.step = 0  # the narration's last number
+        self._names: dict[str, str] | None = None
+
+    def tell(self, line: str) -> None:
+        self.step += 1
+        self.say(f"{self.step}. {line}")
 
     # -- the stage --------------------------------------------------------------------------
     def check_clocks(self) -> None:
@@ -69,6 +79,7 @@ class StoresDemo(Demo):
                      "delay_seconds": STEP_SECONDS},
                     {"targets": [{"kind": "role", "ref": "战区负责人"}],
                      "delay_seconds": STEP_SECONDS}]})
+        self.define_digest_policy()
 
     def apply_directory(self) -> None:
         """The shipped organisation file, as `closedloop directory apply --yes` applies it;
@@ -105,26 +116,31 @@ class StoresDemo(Demo):
 
     # -- the story --------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
-        say = self.say
         self.check_clocks()
         try:
             self.setup()
-            say(f"1. the store network is applied from {ORG_FILE.name}; a P0 policy tells the "
-                "店长, the 战区运营 and 总部, then after 15 minutes the 战区负责人")
+            self.tell(f"the store network is applied from {ORG_FILE.name}; a P0 policy tells "
+                      "the 店长, the 战区运营 and 总部, then after 15 minutes the 战区负责人; "
+                      f"P3s go to the daily report ({self.digest_policy})")
             answer = self.call("notifier", "GET", f"/v1/units/{STORE}/on-call")
-            say(f"2. on call for {STORE_NAME} now: " + ", ".join(
+            self.tell(f"on call for {STORE_NAME} now: " + ", ".join(
                 f"{p['name']} ({', '.join(r['via'] for r in p['reasons'])})"
                 for p in answer["on_call"]))
             incident = self.raise_alert()
-            say(f"3. red alert on {STORE_NAME} → incident {incident['ref']} opened "
-                f"({incident['severity']})")
+            self.tell(f"red alert on {STORE_NAME} → incident {incident['ref']} opened "
+                      f"({incident['severity']})")
             self.wait_for_reason(incident, "incident.opened", settle=True)
-            say("4. told at once: the ladder's first step and the RACI people")
-            for number, (seconds, reason) in enumerate(ADVANCES, 5):
+            self.tell("told at once: the ladder's first step and the RACI people")
+            minor = self.raise_minor_alerts()
+            self.tell("minor alerts (P3): nobody paged, noted for the 09:00 daily report: "
+                      + "; ".join(f"{i['ref']} {i['title']}" + (
+                          f" (resolved by {i['fixed_by']})" if i["fixed_by"] else "")
+                          for i in minor))
+            for seconds, reason in ADVANCES:
                 self.advance(seconds)
                 self.wait_for_reason(incident, reason)
-                say(f"{number}. +{self.moved // 60} silent minutes (every clock moved "
-                    f"{seconds}s): {reason}")
+                self.tell(f"+{self.moved // 60} silent minutes (every clock moved "
+                          f"{seconds}s): {reason}")
             rows = self.table_rows(incident)
         finally:
             self.resume_other_demo_policies()
@@ -174,7 +190,7 @@ class StoresDemo(Demo):
                    for h in {h for key in ("responsible", "accountable", "consulted", "informed")
                              for h in staffing[key]}}
         roles = self.roles_around(STORE)
-        names = {p["handle"]: p["name"] for p in self.call("notifier", "GET", "/v1/directory")["people"]}
+        names = self.names()
         hq_room = f"demo hq-room{self.suffix}"
         rows = []
         for d in wait_for("every message sent", lambda: (lambda found: found if all(
@@ -182,7 +198,7 @@ class StoresDemo(Demo):
             handle = d["person"]
             at = _instant(d["created_at"])
             rows.append({
-                "at": at, "after_seconds": (at - opened).total_seconds(),
+                "delivery_id": d["id"], "at": at, "after_seconds": (at - opened).total_seconds(),
                 "handle": handle,
                 "who": f"{names.get(handle, handle)} ({handle})" if handle
                 else ("总部 (" + hq_room + ")" if d["channel_name"] == hq_room
@@ -192,6 +208,16 @@ class StoresDemo(Demo):
                 "reason": d["reason"], "target": d["target"], "status": d["status"],
                 "why": why(d["reason"], d["target"] or "")})
         return sorted(rows, key=lambda r: (r["at"], r["who"]))
+
+    def names(self) -> dict[str, str]:
+        if self._names is None:
+            self._names = {p["handle"]: p["name"] for p in self.call(
+                "notifier", "GET", "/v1/directory")["people"]}
+        return self._names
+
+    def messages(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What each row's reader got, in the table's order."""
+        return [{**row, "message": message_of(self.call, row["delivery_id"])} for row in rows]
 
     def roles_around(self, key: str) -> dict[str, list[str]]:
         """handle → "role@unit" for the unit and every unit above it."""
@@ -250,6 +276,8 @@ def run_stores_demo(info: StackInfo) -> int:
     try:
         rows = demo.run()
         print_table(rows, demo.incident)
+        print_messages(demo.messages(rows))
+        print_reports(demo.daily_report())
         return 0
     except ClockNotAdjustable as why_not:
         print(why_not)

@@ -18,6 +18,7 @@ from psycopg.sql import SQL, Identifier
 
 from shared.batch import Batch, ChangedInThisBatch, collect
 from shared.chain import ChainedProcessRecorder
+from shared.errors import DomainError
 from shared.recorders import MemoryProcessRecorder, Numbered
 
 A = TypeVar("A")
@@ -135,6 +136,37 @@ class ServiceApplication(Application[UUID]):
             self._local.batch = None
         self._write(batch, ())
 
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """As eventsourcing's save; inside save_batch() or save_together() what is saved is
+        collected and written with the rest of the batch."""
+        batch = self._batch()
+        if batch is None or kwargs:
+            return super().save(*objs, **kwargs)
+        batch.collect(objs, None, ())
+        return []
+
+    def save_together(self, commands: Iterable[Callable[[], A]],
+                      refused: tuple[type[Exception], ...] = (DomainError,),
+                      read_ahead: Iterable[UUID] = ()) -> list[A | Exception]:
+        """Run several commands (each a get → call → save) and write all they saved in one
+        transaction: one commit instead of one each, and the aggregates named in `read_ahead`
+        (never snapshotted ones) read in one query. A command its guards refuse (`refused`)
+        saves nothing and its error is its result; any other failure, or a conflict when the
+        batch is written, writes nothing and raises: the caller then runs the commands one by
+        one, where each gets its own verdict."""
+        results: list[A | Exception] = []
+
+        def run() -> None:
+            self.read_ahead(read_ahead, never_snapshotted=True)
+            for command in commands:
+                try:
+                    results.append(command())
+                except refused as refusal:
+                    results.append(refusal)
+
+        self.save_batch(run)
+        return results
+
     def _write(self, processing: ProcessingEvent, objs: tuple[Any, ...]) -> None:
         collect(processing, objs)
         recordings = self._record(processing)  # also refreshes the aggregate cache, if any
@@ -197,13 +229,15 @@ class ServiceApplication(Application[UUID]):
         except AggregateNotFoundError:
             return None
 
-    def read_ahead(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, Any]:
+    def read_ahead(self, aggregate_ids: Iterable[UUID],
+                   never_snapshotted: bool = False) -> dict[UUID, Any]:
         """Inside a batch, read these aggregates in one query for its handlers, who then get
         them without a round trip each (a miss too). Returns those found, to look at, not to
         change. Outside a batch, or with snapshots (read from the snapshot, one by one), reads
-        nothing."""
+        nothing, unless the caller knows these are of a type never snapshotted (one not in
+        `snapshotting_intervals`): their events are then all there is."""
         batch = self._batch()
-        if batch is None or self.snapshots is not None:
+        if batch is None or (self.snapshots is not None and not never_snapshotted):
             return {}
         wanted = [i for i in dict.fromkeys(aggregate_ids) if not batch.knows(i)]
         events: dict[UUID, list[Any]] = defaultdict(list)

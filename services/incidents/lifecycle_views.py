@@ -28,7 +28,8 @@ def _severity_changed(e: Any) -> IncidentSeverityChanged:
 def _reopened(e: Any) -> IncidentReopened:
     return IncidentReopened(
         incident_id=str(e.originator_id), ref=e.ref, severity=e.severity, reason=e.reason,
-        by=e.by, was=e.was, status=e.status, resolve_by=e.resolve_by, at=e.at)
+        by=e.by, was=e.was, status=e.status, resolve_by=e.resolve_by, at=e.at,
+        respond_by=getattr(e, "respond_by", None))
 
 
 def _progress(e: Any) -> IncidentProgressPosted:

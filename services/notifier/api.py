@@ -4,6 +4,7 @@ fired (viewers and responders see why a message failed only as a generic reason)
 from __future__ import annotations
 
 import json
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -12,7 +13,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.notifier.app import NotifierApplication
 from services.notifier.domain import DeliveryStatus, EscalationStatus
 from services.notifier.schemas import (
-    ChannelCreate, ChannelPage, ChannelRead, ChannelUpdate, DeliveryDetailRead, DeliveryPage,
+    ChannelCreate, ChannelPage, ChannelRead, ChannelUpdate, DeliveryDetailRead,
+    DeliveryMessageRead, DeliveryPage,
     EscalationPage, PolicyCreate, PolicyPage, PolicyRead, PolicyUpdate, SecretRotate,
     SecretRotated,
 )
@@ -122,6 +124,16 @@ async def list_deliveries(request: Request, incident_id: str | None = None,
 def get_delivery(delivery_id: UUID, request: Request) -> dict:
     delivery = app_of(request).delivery(delivery_id)
     return delivery if sees_details(request) else for_viewer(delivery)
+
+
+@router.get("/deliveries/{delivery_id}/message", dependencies=viewer,
+            response_model=DeliveryMessageRead, tags=["deliveries"],
+            summary="What its reader got: the message as its channel renders it")
+def get_delivery_message(delivery_id: UUID, request: Request,
+                         medium: Literal["chat", "email", "sms"] | None = Query(
+                             None, description="another form than the channel's")) -> dict:
+    return app_of(request).delivery_message(
+        delivery_id, medium=medium, public_url=runtime_of(request).settings.public_url)
 
 
 def sees_details(request: Request) -> bool:

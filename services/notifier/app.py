@@ -36,6 +36,7 @@ from services.notifier.raci.commands import RaciCommands
 from services.notifier.raci.opening import StaffedOpening
 from services.notifier.recipients import Recipient, resolve
 from services.notifier.sealing import Sealer
+from services.notifier.shown_messages import ShownMessages
 from services.notifier.store_reads import StoreReads
 from services.notifier.views import attempt_history, delivery_view
 from shared.causation import from_message
@@ -52,7 +53,7 @@ OPENED = str(Reason.INCIDENT_OPENED)
 
 class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Quieting, Holding,
                           Schedules, Escalating, Digesting,
-                          Attempts, ServiceApplication):
+                          Attempts, ShownMessages, ServiceApplication):
     # Every channel and policy is listed in the directory; every person, team and unit in
     # the organisation; every quiet rule in its index; a day's low-severity incidents in a
     # recipient's digest.
@@ -291,11 +292,14 @@ def incident_of(contract: IncidentOpened) -> dict[str, Any]:
 
 
 def with_responsible(incident: dict[str, Any], staffed: StaffedOpening) -> dict[str, Any]:
-    """The incident with its Responsible at the opening among its facts, for the messages."""
+    """The incident with its Responsible at the opening among its facts, and the unit its
+    entity was placed in when it was staffed, for the messages."""
     if staffed.staffing is None or incident.get("facts") is None:
         return incident
+    unit = (getattr(staffed.staffing, "facts", None) or {}).get("unit")
     return {**incident, "facts": {**incident["facts"],
-                                  "responsible": list(staffed.staffing.responsible)}}
+                                  "responsible": list(staffed.staffing.responsible),
+                                  **({"unit": unit} if unit else {})}}
 
 
 def facts_of(contract: IncidentOpened) -> dict[str, Any]:

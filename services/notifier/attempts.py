@@ -127,14 +127,8 @@ class Attempts:
         except SealingError as error:  # the key that sealed it is gone: no retry can help
             delivery.record_failure(attempt, str(error), False, at, DELIVER_WORKER, cause)
             return None
-        notification = Notification(
-            delivery_id=str(delivery.id), attempt=attempt, reason=delivery.reason,
-            incident={"incident_id": delivery.incident_id, "ref": delivery.ref,
-                      "severity": delivery.severity, "title": delivery.title,
-                      "entity": delivery.entity},
-            occurred_at=delivery.occurred_at, recipient=delivery.recipient,
-            about=getattr(delivery, "about", None), facts=getattr(delivery, "facts", None),
-            folded=decision.carries,
+        notification = notification_of(
+            delivery, attempt, folded=decision.carries,
             ack_url=self.page_links.url_for(delivery, at) if self.page_links else None)
         return Claimed(delivery.id, delivery.channel_id, target, notification, delivery.trace,
                        delivery.lease_until, delivery)
@@ -200,6 +194,21 @@ class Attempts:
         if not isinstance(found, Delivery):
             raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
         return found
+
+
+def notification_of(delivery: Delivery, attempt: int, *, folded: tuple[dict, ...] = (),
+                    ack_url: str | None = None) -> Notification:
+    """What a channel is given to send one attempt of the delivery (with the held-back
+    messages it also tells); the message shown on GET /v1/deliveries/{id}/message is
+    rendered from the same."""
+    return Notification(
+        delivery_id=str(delivery.id), attempt=attempt, reason=delivery.reason,
+        incident={"incident_id": delivery.incident_id, "ref": delivery.ref,
+                  "severity": delivery.severity, "title": delivery.title,
+                  "entity": delivery.entity},
+        occurred_at=delivery.occurred_at, recipient=delivery.recipient,
+        about=getattr(delivery, "about", None), facts=getattr(delivery, "facts", None),
+        folded=tuple(folded), ack_url=ack_url)
 
 
 def record(delivery: Delivery, report: Reported) -> None:

@@ -13,6 +13,8 @@ from services.notifier.domain import (
     EscalationStatus, Target, TargetKind,
 )
 from services.notifier.domain.ladder import merge
+from services.notifier.holds.decision import recheck_at
+from services.notifier.holds.opening import Opening
 from services.notifier.raci.staffing import Staffing
 from services.notifier.recipients import Resolution, resolve
 from shared.causation import from_timer
@@ -23,8 +25,8 @@ ESCALATE_WORKER = "notifier.escalate_due"
 
 
 class Escalating:
-    """Needs the application's get_or_none, save, config_cache, _schedule and
-    _claim_at_once."""
+    """Needs the application's get_or_none, save, save_together, _deciding, hold_on_ladder,
+    _schedule and _claim_at_once."""
 
     def _start_escalation(self, incident: dict[str, str], started_at: datetime,
                           policies: list[EscalationPolicy], routing: Routing, at: datetime,
@@ -51,14 +53,33 @@ class Escalating:
                      incident["ref"])
         # else a redelivered message: the timer already runs
 
+    def escalate_together(self, incident_ids: list[str], at: datetime
+                          ) -> list[list[str] | Exception]:
+        """Fire these incidents' due steps (escalate, each) and save them in one transaction;
+        each result is the new delivery ids or why that incident's guard refused. Raises when
+        the batch cannot be written (another writer was first, the database is away): the
+        caller then fires them one by one."""
+        return self.save_together(  # type: ignore[attr-defined]
+            [lambda i=i: self.escalate(i, at) for i in incident_ids],
+            read_ahead=[*(Escalation.create_id(i) for i in incident_ids),
+                        *(Opening.create_id(i) for i in incident_ids)])
+
     def escalate(self, incident_id: str, at: datetime) -> list[str]:
         """Fire the incident's due step (once: the guard refuses a second time), resolving
         its targets now, and schedule its messages in the same save. Returns the new
-        delivery ids."""
+        delivery ids. While a silence or maintenance window holds the incident, the step
+        (or re-trigger) is held instead, to be looked at again when the hold ends."""
         escalation = self.get_or_none(Escalation.create_id(incident_id))
         if not isinstance(escalation, Escalation):
             raise EscalationNotFound(f"incident {incident_id} has no escalation")
         cause = {**from_timer(ESCALATE_WORKER), "correlation_id": escalation.correlation_id}
+        hold = self.hold_on_ladder(incident_id, at)
+        if hold is not None:
+            reason = escalation.hold(hold, recheck_at(hold), at, ESCALATE_WORKER, cause)
+            log.info("incident %s: %s held by %s %s until %s", escalation.ref, reason,
+                     hold["kind"], hold.get("name") or hold.get("id"), hold["until"])
+            self.save(escalation)
+            return []
         incident = {"incident_id": escalation.incident_id, "ref": escalation.ref,
                     "severity": escalation.severity, "title": escalation.title,
                     "entity": escalation.entity, "facts": getattr(escalation, "facts", None)}
@@ -73,7 +94,10 @@ class Escalating:
             return [r.delivery_id(incident_id, reason)
                     for r in resolve(targets, incident, at, routing, self).recipients]
 
-        routing, existing = self.config_cache.current(also=created_by_it)
+        # In a batch (escalate_together) the configuration is checked once and existing
+        # deliveries are not asked about: a step's guard refuses a second firing, and a
+        # delivery made before makes the batch's write conflict; one by one then asks.
+        routing, existing = self._deciding(created_by_it)
         resolution = resolve(targets, incident, at, routing, self)
         escalation.escalate([r.told() for r in resolution.recipients], at, ESCALATE_WORKER, cause,
                             resolution.unresolved)
@@ -102,9 +126,9 @@ class Escalating:
             first = resolve(escalation.ladder.targets(0), incident, at, routing, self)
             return Resolution(first.recipients, found.unresolved + first.unresolved)
 
-        routing, existing = self.config_cache.current(
-            also=lambda r: [x.delivery_id(incident["incident_id"], reason)
-                            for x in reminded(r).recipients])
+        routing, existing = self._deciding(
+            lambda r: [x.delivery_id(incident["incident_id"], reason)
+                       for x in reminded(r).recipients])
         found = reminded(routing)
         recipients = found.recipients
         escalation.retrigger([r.told() for r in recipients], at, ESCALATE_WORKER, cause,

@@ -28,7 +28,8 @@ from services.notifier.raci.worker import chase_due
 from services.notifier.sealing import Sealer
 from services.notifier.settings import NotifierSettings
 from services.notifier.translate import to_contract
-from services.notifier.workers import deliver_due, escalate_due
+from services.notifier.escalation_worker import escalate_due
+from services.notifier.workers import deliver_due
 from shared.clock import Clock, SystemClock
 from shared.http import build_api
 from shared.service import ServiceParts

@@ -30,9 +30,22 @@ class PageLinks:
     def url_for(self, delivery: Any, at: datetime) -> str | None:
         """The link for one attempt of a delivery, valid for `lifetime` from `at`; None when
         the message is not a page to a person. Never stored: it is a credential."""
-        if not delivery.recipient or not delivery.reason.startswith(ASKS_TO_ACKNOWLEDGE):
+        if not carries_link(delivery):
             return None
         token = self.links.mint(incident_id=delivery.incident_id,
                                 person=delivery.recipient["handle"],
                                 delivery_id=str(delivery.id), expires_at=at + self.lifetime)
         return self.base + token
+
+    def shown_for(self, delivery: Any) -> str | None:
+        """The link as a message shown again displays it (GET /v1/deliveries/{id}/message):
+        where it stood, its token withheld, since whoever opens it acknowledges as the
+        recipient. None when the message carried no link."""
+        return self.base + WITHHELD if carries_link(delivery) else None
+
+
+WITHHELD = "<one-time-token>"
+
+
+def carries_link(delivery: Any) -> bool:
+    return bool(delivery.recipient) and delivery.reason.startswith(ASKS_TO_ACKNOWLEDGE)

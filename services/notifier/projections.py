@@ -11,6 +11,8 @@ import asyncpg
 from services.notifier.domain import Channel, Delivery, Escalation, EscalationPolicy
 from services.notifier.domain.channel import url_hint
 from services.notifier.domain.routing import ladder_of, shorthand_of
+from services.notifier.quiet.silences import Silence
+from services.notifier.quiet.windows import MaintenanceWindow
 from shared.readmodels import Apply, Projection
 
 
@@ -90,10 +92,15 @@ class NotifierProjection(Projection):
                 waited_seconds double precision,
                 stopped_why text,
                 stopped_at timestamptz,
+                held_kind text,
+                held_id text,
+                held_until timestamptz,
                 updated_at timestamptz NOT NULL
             );
             CREATE INDEX IF NOT EXISTS escalations_due ON escalations (due_at)
-                WHERE status IN ('waiting', 'acknowledged')""",
+                WHERE status IN ('waiting', 'acknowledged');
+            CREATE INDEX IF NOT EXISTS escalations_held ON escalations (held_id)
+                WHERE held_id IS NOT NULL""",
     }
 
     def handlers(self) -> dict[type, Apply]:
@@ -120,6 +127,10 @@ class NotifierProjection(Projection):
             Escalation.Stopped: escalation_stopped,
             Escalation.Acknowledged: escalation_acknowledged,
             Escalation.Retriggered: escalated,
+            Escalation.Held: escalation_held,
+            Silence.Expired: hold_changed,
+            MaintenanceWindow.Revised: hold_changed,
+            MaintenanceWindow.Deleted: hold_changed,
             Escalation.Rearmed: escalation_rearmed,
         }
 
@@ -298,8 +309,8 @@ async def escalation_rearmed(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE escalations SET status = $2, severity = $3, opened_at = $4, due_at = $5, "
         "escalate_to = $6, policy_ids = $7, step = 0, round = 0, escalated_at = NULL, "
-        "waited_seconds = NULL, stopped_why = NULL, stopped_at = NULL, updated_at = $8 "
-        "WHERE id = $1",
+        "waited_seconds = NULL, stopped_why = NULL, stopped_at = NULL, held_kind = NULL, "
+        "held_id = NULL, held_until = NULL, updated_at = $8 WHERE id = $1",
         e.originator_id, "waiting" if e.waiting else "escalated", e.severity, e.opened_at,
         e.due_at, [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
 
@@ -310,7 +321,7 @@ async def escalated(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE escalations SET status = $4, step = $5, round = $6, "
         "due_at = coalesce($7, due_at), escalated_at = $2, waited_seconds = $3, "
-        "updated_at = $2 WHERE id = $1",
+        "held_kind = NULL, held_id = NULL, held_until = NULL, updated_at = $2 WHERE id = $1",
         e.originator_id, e.at, e.waited_seconds, "waiting" if next_due else "escalated",
         e.step, getattr(e, "round", 0), next_due)
 
@@ -318,9 +329,26 @@ async def escalated(conn: asyncpg.Connection, e: Any) -> None:
 async def escalation_acknowledged(conn: asyncpg.Connection, e: Any) -> None:
     # Due again when the re-trigger time passes with the incident still unresolved.
     await conn.execute(
-        "UPDATE escalations SET status = 'acknowledged', due_at = $2, updated_at = $3 "
-        "WHERE id = $1",
+        "UPDATE escalations SET status = 'acknowledged', due_at = $2, held_kind = NULL, "
+        "held_id = NULL, held_until = NULL, updated_at = $3 WHERE id = $1",
         e.originator_id, e.retrigger_at, e.at)
+
+
+async def escalation_held(conn: asyncpg.Connection, e: Any) -> None:
+    # Looked at again when the hold ends; the step itself stays due (Escalation.hold).
+    await conn.execute(
+        "UPDATE escalations SET due_at = $2, held_kind = $3, held_id = $4, held_until = $2, "
+        "updated_at = $5 WHERE id = $1",
+        e.originator_id, e.until, e.hold["kind"], e.hold.get("id"), e.at)
+
+
+async def hold_changed(conn: asyncpg.Connection, e: Any) -> None:
+    # The silence holding a ladder expired early, or the window was changed or deleted:
+    # look again now (the step fires if nothing holds it any more).
+    await conn.execute(
+        "UPDATE escalations SET due_at = $2 WHERE held_id = $1 "
+        "AND status IN ('waiting', 'acknowledged') AND due_at > $2",
+        str(e.originator_id), e.at)
 
 
 async def escalation_stopped(conn: asyncpg.Connection, e: Any) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -224,6 +225,26 @@ class DeliveryDetailRead(DeliveryRead):
     history: list[AttemptRead]
 
 
+class DeliveryMessageRead(BaseModel):
+    delivery_id: UUID
+    reason: str
+    person: str | None = Field(None, description="the person it was for (a handle), if any")
+    channel_name: str
+    medium: Literal["chat", "email", "sms"] = Field(
+        description="the form shown: the channel's (a webhook's reads as chat), or the one asked")
+    language: str
+    time_zone: str | None = Field(None, description="the reader's; times in the text are in it")
+    rendered_for: datetime = Field(description="the moment it was rendered as of: its last "
+                                               "attempt (deadlines and durations count from it)")
+    subject: str
+    text: str = Field(description="plain text: SMS, e-mail's text part, robots without markdown")
+    markdown: str
+    html: str
+    template: str = Field(description="the template used (override:… for an operator's)")
+    fallback_reason: str | None = Field(
+        None, description="why the shipped template was used instead of the operator's")
+
+
 class DeliveryPage(BaseModel):
     items: list[DeliveryRead]
     total: int
@@ -247,6 +268,10 @@ class EscalationRead(BaseModel):
     waited_seconds: float | None
     stopped_why: str | None
     stopped_at: datetime | None
+    held_kind: str | None = Field(None, description="silence or maintenance: what holds the "
+                                  "step due now; the ladder resumes when it ends")
+    held_id: str | None = Field(None, description="the silence or maintenance window")
+    held_until: datetime | None = Field(None, description="when the hold is looked at again")
     updated_at: datetime
 
 

@@ -20,6 +20,9 @@ class NotifierSettings(ServiceSettings):
     worker_poll_seconds: float = Field(0.1, gt=0)
     # Attempts one replica claims in one transaction and has in flight at most.
     worker_batch: int = Field(200, ge=1)
+    # Due escalations one replica fires in one transaction (CLOSEDLOOP_ESCALATION_BATCH):
+    # a commit per step held a storm of due steps to ~60 a second (adr/escalation-batches.md).
+    escalation_batch: int = Field(50, ge=1)
     # Sends in flight at once to one channel (a receiver is not flooded by a storm).
     channel_concurrency: int = Field(32, ge=1)
     webhook_timeout_seconds: float = Field(5.0, gt=0)

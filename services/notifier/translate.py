@@ -39,7 +39,11 @@ def _escalated(event: Any) -> EscalationTriggered:
         unresolved=list(getattr(event, "unresolved", ())))
 
 
-def _staffed(event: Any) -> IncidentStaffed:
+def _staffed(event: Any) -> IncidentStaffed | None:
+    """At the opening, and again when a severity change re-staffs it (the incidents service
+    takes the first it hears). Nothing while nobody but people named by hand staff it."""
+    if not getattr(event, "matrix", True):
+        return None
     return IncidentStaffed(
         incident_id=event.incident_id, ref=event.ref, severity=event.severity,
         responsible=list(event.responsible), accountable=list(event.accountable),
@@ -72,7 +76,9 @@ TRANSLATIONS: dict[type, Callable[[Any], Contract | None]] = {
     Delivery.Failed: _failed,
     Escalation.Escalated: _escalated,
     Escalation.Retriggered: _escalated,
+    Escalation.Held: _held,  # a silence or window that began while the ladder climbed
     Staffing.Staffed: _staffed,
+    Staffing.Restaffed: _staffed,
     Opening.Recorded: _held,
     Opening.Rechecked: _held,
     Opening.Released: _released,

@@ -1,9 +1,10 @@
-"""Background workers: send due deliveries, fire due escalations. Replica-safe twice over:
-due rows are read FOR UPDATE SKIP LOCKED so replicas do not even try the same row at once,
-and each piece of work is claimed through an aggregate command whose guard refuses a second
-claim (a race between two saves of the same version ends in IntegrityError for one). Workers
-wake when the read models change (a new delivery projected, an outcome recorded), and poll
-only as a safety net."""
+"""Background workers: send due deliveries, and the due-row pass the timer workers share
+(chases, hold releases; escalations batch theirs in escalation_worker.py). Replica-safe
+twice over: due rows are read FOR UPDATE SKIP LOCKED so replicas do not even try the same
+row at once, and each piece of work is claimed through an aggregate command whose guard
+refuses a second claim (a race between two saves of the same version ends in IntegrityError
+for one). Workers wake when the read models change (a new delivery projected, an outcome
+recorded), and poll only as a safety net."""
 from __future__ import annotations
 
 import asyncio
@@ -42,12 +43,6 @@ DUE_DELIVERIES = """
     LIMIT $2
     FOR UPDATE SKIP LOCKED"""
 
-DUE_ESCALATIONS = """
-    SELECT incident_id FROM escalations
-    WHERE status IN ('waiting', 'acknowledged') AND due_at <= $1
-    ORDER BY due_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED"""
 
 
 async def deliver_due(runtime: Any) -> None:
@@ -181,29 +176,6 @@ class OutcomeRecorder:
         raise AssertionError("unreachable: tenacity reraises")
 
 
-async def escalate_due(runtime: Any) -> None:
-    """Fire every escalation whose delay has passed; the aggregate's guard makes it once."""
-    while True:
-        await _survive(fire_due_escalations(runtime), "escalate_due")
-        await asyncio.sleep(runtime.settings.worker_poll_seconds)
-
-
-async def fire_due_escalations(runtime: Any) -> None:
-    app, now = runtime.application, runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(DUE_ESCALATIONS, now, runtime.settings.worker_batch)
-        for row in rows:
-            attributes = {"closedloop.incident_id": row["incident_id"]}
-            with tracer.start_as_current_span("notifier.EscalateDue.fire", attributes=attributes):
-                try:
-                    scheduled = await asyncio.to_thread(app.escalate, row["incident_id"], now)
-                except REFUSED as refused:
-                    log.info("escalation of incident %s not fired: %s", row["incident_id"], refused)
-                    continue
-            log.info("incident %s escalated: %d message(s) scheduled",
-                     row["incident_id"], len(scheduled))
-
-
 async def act_on_due_rows(runtime: Any, query: str, span: str,
                           act: Callable[[asyncpg.Record, datetime], Any],
                           describe: Callable[[asyncpg.Record], dict[str, str]]) -> None:
@@ -222,6 +194,14 @@ async def act_on_due_rows(runtime: Any, query: str, span: str,
                     log.info("%s %s: refused: %s", span, attributes, refused)
                     continue
             log.info("%s %s: %s", span, attributes, outcome)
+
+
+async def poll_forever(runtime: Any, one_pass: Callable[[Any], Awaitable[Any]],
+                       name: str) -> None:
+    """A timer worker: one pass per poll, each surviving the failures of the last."""
+    while True:
+        await _survive(one_pass(runtime), name)
+        await asyncio.sleep(runtime.settings.worker_poll_seconds)
 
 
 async def _survive(work: Awaitable[Any], name: str) -> Any:

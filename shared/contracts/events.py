@@ -148,7 +148,8 @@ class IncidentSeverityChanged(Contract):
 class IncidentReopened(Contract):
     """A resolved or closed incident is open again (service failed again, the fix did not
     hold): it must be acknowledged anew, the escalation ladder starts over from `at`, and it
-    has the severity's resolve time from `at`."""
+    has the severity's respond and resolve times from `at` (`respond_by` is absent from
+    reopenings published before it was added)."""
 
     PRODUCER, AGGREGATE, EVENT = "incidents", "incident", "reopened"
     incident_id: str
@@ -160,6 +161,7 @@ class IncidentReopened(Contract):
     status: str
     resolve_by: datetime
     at: datetime
+    respond_by: datetime | None = None  # to be acknowledged again by
 
 
 class IncidentProgressPosted(Contract):
@@ -274,7 +276,8 @@ class EscalationTriggered(Contract):
 class NotificationsHeld(Contract):
     """Nobody is told about the incident for now: a quiet rule holds its notifications, or it
     grew from a rule in trial mode (then for good). Sent again when another reason takes
-    over (a silence ends inside a maintenance window)."""
+    over (a silence ends inside a maintenance window), and when a step of its escalation
+    ladder falls due under a silence or maintenance window (the ladder pauses until then)."""
 
     PRODUCER, AGGREGATE, EVENT = "notifier", "notification", "held"
     incident_id: str
@@ -304,7 +307,8 @@ class NotificationsReleased(Contract):
 
 class IncidentStaffed(Contract):
     """Who the RACI matrix names for an incident, resolved against the organisation when it
-    opened (people by handle). Roles assigned by hand before it arrives are kept."""
+    opened, or again when its severity changed (people by handle). Roles assigned by hand
+    before it arrives are kept."""
 
     PRODUCER, AGGREGATE, EVENT = "notifier", "incident", "staffed"
     incident_id: str

@@ -2,8 +2,8 @@
 import asyncio
 
 from tests.bench import (
-    bench_alert_ingest, bench_bus, bench_channels, bench_engine, bench_ingest, bench_latency,
-    bench_messages, bench_nab, bench_oncall, bench_storm,
+    bench_alert_ingest, bench_bus, bench_channels, bench_engine, bench_escalations,
+    bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
 
 if __name__ == "__main__":
@@ -21,6 +21,8 @@ if __name__ == "__main__":
     bench_ingest.main()
     print("\n== Alertmanager ingest ==")
     bench_alert_ingest.main()
+    print("\n== escalation steps under load ==")
+    bench_escalations.main([])
     print("\n== who is on call ==")
     bench_oncall.main()
     print("\n== message rendering ==")

@@ -18,7 +18,7 @@ from services.incidents.main import create_app as incidents_app
 from services.incidents.settings import IncidentsSettings
 from services.notifier.main import create_app as notifier_app
 from services.notifier.settings import NotifierSettings
-from closedloop.demo import Demo, print_timeline
+from closedloop.demo import Demo, print_pages, print_timeline
 from closedloop.replay import replay
 from closedloop.stack import StackInfo
 from tests.harness import (API_KEYS, NOTIFIER_SAFETY, OPERATOR, OPERATOR_KEY, RunningService,
@@ -67,6 +67,7 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
     demo = Demo(stack)
     try:
         incident = demo.run()
+        pages = demo.pages(incident)
     finally:
         demo.close()
 
@@ -96,10 +97,17 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
         f"no single trace spans the three services: {by_trace}"
 
     print_timeline(incident, alert=demo.alert, capa=demo.capa)
+    print_pages(pages)
     printed = capsys.readouterr().out
     for expected in (incident["ref"], "sample", "alert raised", "escalated", "Root cause",
                      "A-1 corrective", "A-2 preventive", "closed"):
         assert expected in printed
+    # Then what each channel's reader got: the page, and the escalation to the manager.
+    for expected in ("┌ demo store-ops · incident.opened · chat, zh",
+                     "┌ demo regional-manager · escalation.step1 · chat, zh",
+                     "│ 🔴 严重 P0 | 新事件", "│ 🔴 严重 P0 | 升级：仍未确认",
+                     "│ - 单号：" + incident["ref"]):
+        assert expected in printed, printed
 
 
 def test_read_models_rebuilt_from_the_log_equal_what_was_there(stack, services, database_url, capsys):

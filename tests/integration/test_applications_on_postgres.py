@@ -32,12 +32,22 @@ from tests.unit.test_notifier_lifecycle import (  # noqa: F401 (collected again 
     test_an_opening_a_follow_and_a_raise_in_one_consumer_batch_tell_the_same_story,
     test_raising_an_unacknowledged_incident_to_p0_pages_the_p0_ladder_and_starts_it,
 )
+from tests.unit.test_raci_restaffing import (  # noqa: F401 (collected again here)
+    test_a_raise_restaffs_from_the_new_row_keeping_the_letters_given_by_hand,
+    test_hand_letters_without_a_matrix_row_are_followed_then_a_raise_staffs_and_chases,
+    test_in_consumer_batches_a_raise_keeps_the_earlier_assignment_and_a_reopening_chases,
+)
 from tests.unit.test_incidents_numbering import (  # noqa: F401 (collected again here)
     test_a_batch_of_alerts_of_one_severity_is_saved_once_with_consecutive_refs,
     test_a_batch_that_fails_issues_no_ref_and_leaves_no_gap,
     test_a_link_an_earlier_release_stored_in_two_events_still_loads_and_links_on,
     test_a_new_incident_stores_two_events_and_its_number,
     test_refs_continue_after_those_an_earlier_release_issued_which_still_resolve,
+)
+from tests.unit.test_incidents_stored_topics import (  # noqa: F401 (collected again here)
+    test_an_incident_stored_before_the_split_loads_with_the_same_state_and_timeline,
+    test_every_event_of_an_incident_is_stored_under_the_topic_it_always_had,
+    test_the_same_life_is_stored_as_it_was_before_the_split,
 )
 from tests.unit.test_notifier_batches import (  # noqa: F401 (collected again here)
     test_a_consumer_batch_checks_the_configuration_and_quiet_rules_once,

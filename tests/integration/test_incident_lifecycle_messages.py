@@ -1,8 +1,10 @@
 """Lifecycle messages end to end. A shop assistant's manager reports a P2 on 深圳宝安店 by
 hand; the regional director follows it. As the incident is raised to P0, updated,
 acknowledged, resolved, reopened and closed, its R/A (the store manager), its reporter and
-its follower are told, each once and never for what they did themselves; the raise and the
-reopening page the P0 ladder's first step and start its escalation over. Real NATS and
+its follower are told, each once and never for what they did themselves; the raise
+re-staffs it from the P0 row (the new Responsible and Accountable told so, and told of all
+that follows), and the raise and the reopening page the P0 ladder's first step and start
+its escalation over. Real NATS and
 PostgreSQL, both services on one ManualClock; a local webhook receiver records who got
 which reason."""
 from __future__ import annotations
@@ -75,7 +77,14 @@ def test_those_who_should_know_hear_of_each_step_of_the_incidents_life(
             assert told(receiver, iid, "incident.severity_changed") == [
                 ("incident.severity_changed", "sun.hao"),
                 ("incident.severity_changed", "wang.jianguo")]
+            wait_until(lambda: reasons(receiver, "/oncall", iid), WAIT, "the P0 ladder's step 0")
             assert reasons(receiver, "/oncall", iid) == ["incident.severity_changed"]
+            # Re-staffed from the P0 row: 运营专家 joins as Responsible, 战区负责人 is Accountable.
+            wait_until(lambda: len(told(receiver, iid, "raci.assigned")) == 2, WAIT,
+                       "the new Responsible and Accountable told")
+            assert told(receiver, iid, "raci.assigned") == [
+                ("raci.assigned.accountable", "zhao.lei"),
+                ("raci.assigned.responsible", "zhou.min")]
             # The notifier's respond chase moved to the P0 deadline too.
             wait_until(lambda: (deadline(notifier, iid, "respond") or {}).get("due_at", "")[:16]
                        == now["respond_by"][:16], WAIT, "the respond chase moved")
@@ -87,37 +96,37 @@ def test_those_who_should_know_hear_of_each_step_of_the_incidents_life(
 
             assert api.post(f"/v1/incidents/{ref}/progress", json={
                 "text": "已联系收银系统厂商", "author": "li.na"}).status_code == 200
-            wait_until(lambda: len(told(receiver, iid, "incident.progress")) == 2, WAIT,
+            wait_until(lambda: len(told(receiver, iid, "incident.progress")) == 4, WAIT,
                        "the update")
-            assert told(receiver, iid, "incident.progress") == [
-                ("incident.progress", "sun.hao"), ("incident.progress", "wang.jianguo")]
+            assert [h for _, h in told(receiver, iid, "incident.progress")] == [
+                "sun.hao", "wang.jianguo", "zhao.lei", "zhou.min"]
             update = next(json.loads(r["body"]) for r in receiver.received("/im", iid)
                           if json.loads(r["body"])["reason"] == "incident.progress")
             assert update["about"] == {"by": "li.na", "number": 1, "text": "已联系收银系统厂商"}
 
-            # zhao.lei is none of them: the store manager hears he took it on.
+            # zhao.lei, the new Accountable, takes it on: the others hear he did.
             assert api.post(f"/v1/incidents/{ref}/acknowledge",
                             json={"by": "zhao.lei"}).status_code == 200
-            wait_until(lambda: len(told(receiver, iid, "incident.acknowledged")) == 3, WAIT,
+            wait_until(lambda: len(told(receiver, iid, "incident.acknowledged")) == 4, WAIT,
                        "the acknowledgement")
             assert [h for _, h in told(receiver, iid, "incident.acknowledged")] == [
-                "li.na", "sun.hao", "wang.jianguo"]
+                "li.na", "sun.hao", "wang.jianguo", "zhou.min"]
 
             assert api.post(f"/v1/incidents/{ref}/resolve", json={
                 "by": "li.na", "summary": "重启了收银服务器"}).status_code == 200
-            wait_until(lambda: len(told(receiver, iid, "incident.resolved")) == 2, WAIT,
+            wait_until(lambda: len(told(receiver, iid, "incident.resolved")) == 4, WAIT,
                        "the resolution")
             assert [h for _, h in told(receiver, iid, "incident.resolved")] == [
-                "sun.hao", "wang.jianguo"]
+                "sun.hao", "wang.jianguo", "zhao.lei", "zhou.min"]
 
             # The reporter sees it is not fixed: reopened, the ladder starts over.
             reopened = api.post(f"/v1/incidents/{ref}/reopen",
                                 json={"reason": "还是卡", "by": "sun.hao"})
             assert reopened.status_code == 200 and reopened.json()["status"] == "investigating"
-            wait_until(lambda: len(told(receiver, iid, "incident.reopened")) == 2, WAIT,
+            wait_until(lambda: len(told(receiver, iid, "incident.reopened")) == 4, WAIT,
                        "the reopening")
             assert [h for _, h in told(receiver, iid, "incident.reopened")] == [
-                "li.na", "wang.jianguo"]
+                "li.na", "wang.jianguo", "zhao.lei", "zhou.min"]
             wait_until(lambda: "incident.reopened" in reasons(receiver, "/oncall", iid), WAIT,
                        "step 0 paged again")
             wait_until(lambda: (escalation(notifier, iid) or {}).get("status") == "waiting",
@@ -128,23 +137,25 @@ def test_those_who_should_know_hear_of_each_step_of_the_incidents_life(
             assert reasons(receiver, "/managers", iid) == ["escalation.step1",
                                                            "escalation.step1.rearm1"]
 
-            # The follower stops following: the next update reaches the reporter only.
+            # The follower stops following; as the P0's Informed he still hears the next
+            # update, once.
             assert api.post(f"/v1/incidents/{ref}/unfollow", json={
                 "person": "wang.jianguo", "by": "wang.jianguo"}).status_code == 200
             assert api.post(f"/v1/incidents/{ref}/progress", json={
                 "text": "更换了交换机", "author": "li.na"}).status_code == 200
-            wait_until(lambda: len(told(receiver, iid, "incident.progress")) == 3, WAIT,
+            wait_until(lambda: len(told(receiver, iid, "incident.progress")) == 8, WAIT,
                        "the second update")
             assert [h for _, h in told(receiver, iid, "incident.progress")] == [
-                "sun.hao", "sun.hao", "wang.jianguo"]
+                "sun.hao", "sun.hao", "wang.jianguo", "wang.jianguo", "zhao.lei", "zhao.lei",
+                "zhou.min", "zhou.min"]
 
             # The CAPA case closes it: nobody did that in person, everyone is told.
             publish(nats_url, CapaClosed(capa_id="c-1", incident_id=iid, ref=ref,
                                          root_cause="交换机老化", actions=1, at=clock.now()))
-            wait_until(lambda: len(told(receiver, iid, "incident.closed")) == 2, WAIT,
+            wait_until(lambda: len(told(receiver, iid, "incident.closed")) == 5, WAIT,
                        "the closure")
-            assert [h for _, h in told(receiver, iid, "incident.closed")] == ["li.na",
-                                                                              "sun.hao"]
+            assert [h for _, h in told(receiver, iid, "incident.closed")] == [
+                "li.na", "sun.hao", "wang.jianguo", "zhao.lei", "zhou.min"]
             timeline = [e["action"] for e in api.get(f"/v1/incidents/{ref}/timeline").json()]
             for action in ("followed", "severity changed", "progress", "reopened",
                            "unfollowed", "closed"):

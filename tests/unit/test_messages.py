@@ -129,6 +129,18 @@ def test_times_are_in_the_recipients_zone_and_no_public_url_means_no_link():
     assert "/v1/incidents/" not in message.markdown and "http" not in message.text
 
 
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_store_is_named_where_the_directory_knew_its_unit(language):
+    n = notification("incident.opened", language)
+    n = replace(n, facts={**n.facts, "unit": {"key": "store-042", "name": "上海徐汇店"}})
+    chat, email, sms = (render(n, medium, language, ack_url=ACK, public_url=PUBLIC, now=NOW)
+                        for medium in ("chat", "email", "sms"))
+    where = "上海徐汇店（store-042）" if language == "zh" else "store-042 (上海徐汇店)"
+    assert where in chat.text and where in chat.markdown and where in email.html
+    assert chat.text.splitlines()[1].startswith("上海徐汇店")  # the lead names the store
+    assert "上海徐汇店" in sms.text and len(sms.text) <= 140, sms.text
+
+
 def test_without_facts_a_message_still_says_what_it_knows():
     message = render(notification("incident.opened", facts=None), "chat", now=NOW)
     assert message.fallback_reason is None

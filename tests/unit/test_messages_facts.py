@@ -1,8 +1,8 @@
 """The facts a message shows travel from the alert: the incidents service puts the opening
 alert's metric, value, threshold and firing time on IncidentOpened; the notifier keeps them
 with the SLA and the Responsible on the deliveries of the opening, of later escalation steps
-and of chases (a held incident's deadlines counted from its release), and a sent attempt
-renders them in the recipient's language and zone."""
+and of chases (a held incident's deadlines counted from its release), with the store its
+entity belongs to, and a sent attempt renders them in the recipient's language and zone."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -66,21 +66,24 @@ def test_deliveries_carry_the_facts_and_the_message_shows_them(app):
                                                 {"handle": "li.na"}))
     assert opened.facts["metric"] == "pos_errors" and opened.facts["threshold"] == 5.0
     assert opened.facts["responsible"] == ["zhou.min", "li.na"]
+    # The store the entity belongs to, as the directory placed it at the opening.
+    assert opened.facts["unit"] == {"key": "store-017", "name": "深圳宝安店"}
     assert opened.recipient["time_zone"] == "Asia/Shanghai"
     claimed = app.start_attempt(opened.id, 1, T0)
     message = render(claimed.notification, "chat", "zh", now=T0 + seconds(60))
     assert "pos_errors = 42（阈值 5）" in message.markdown
+    assert "对象**：深圳宝安店（store-017）" in message.markdown
     assert "持续**：3分钟" in message.markdown and "zhou.min、li.na" in message.markdown
 
     # A later step of the ladder still knows what was measured.
     app.escalate("inc-f1", T0 + seconds(60))
     step1 = app.get_or_none(Delivery.create_id("inc-f1", "escalation.step1", im,
                                                {"handle": "zhao.lei"}))
-    assert step1.facts["value"] == 42.0
+    assert step1.facts["value"] == 42.0 and step1.facts["unit"]["name"] == "深圳宝安店"
     assert (step1.recipient["language"], step1.recipient["time_zone"]) == ("en", "Europe/Berlin")
     sent = app.start_attempt(step1.id, 1, T0 + seconds(60)).notification
     message = render(sent, "email", sent.recipient["language"], now=T0 + seconds(60))
-    assert message.subject.startswith("🔴 Critical P0 | Escalated: not acknowledged")
+    assert message.subject.startswith(f"[{sent.incident['ref']}] 🔴 Critical P0 | Escalated: not acknowledged")
     assert "pos_errors = 42 (threshold 5)" in message.text
     assert f"acknowledge by {(T0 + seconds(300)).astimezone(BERLIN):%Y-%m-%d %H:%M} CET" \
         in message.text

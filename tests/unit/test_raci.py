@@ -170,6 +170,27 @@ def test_a_met_deadline_chases_nobody_and_a_late_start_skips_the_warning():
     assert started_late.next is Phase.DEADLINE
 
 
+def test_a_restarted_deadline_chases_again_under_a_new_occasion():
+    again = deadline()
+    assert again.occasion == "resolve"
+    assert again.chase([], [], T0 + seconds(800), "w", CAUSE) is Phase.WARNING
+    assert again.meet("resolved by li.na", T0 + seconds(900), "notifier", CAUSE)
+    reopened = T0 + seconds(5000)
+
+    def restart(at):
+        return again.restart(
+            started_at=reopened, due_at=reopened + seconds(1000), warn_share=0.5,
+            up_after_seconds=600, responsible=["sun.hao"], accountable=["wang.jianguo"],
+            accountable_at=[], up_roles=[], at=at, actor="notifier", cause=CAUSE)
+
+    assert restart(reopened)
+    assert not restart(reopened)  # a redelivery: the same chase is set already
+    assert (again.status, again.next, again.fired) == (DeadlineStatus.WAITING, Phase.WARNING, [])
+    assert again.next_at == reopened + seconds(500) and again.responsible == ["sun.hao"]
+    assert again.occasion == "resolve.round2"  # its messages are new, not the first round's
+    assert again.chase([], [], reopened + seconds(500), "w", CAUSE) is Phase.WARNING
+
+
 # -- the application --------------------------------------------------------------------
 
 @pytest.fixture

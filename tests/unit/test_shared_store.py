@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from eventsourcing.domain import Aggregate, event
 
+from shared.errors import DomainError
 from shared.store import ChangedInThisBatch, IntegrityError, Numbered, ServiceApplication
 
 
@@ -145,3 +146,46 @@ def test_a_batch_reads_ahead_in_one_go_and_its_handlers_read_what_it_found(store
     app.save_batch(handlers)
     assert reads == []  # neither handler went back to the store
     assert app.read_ahead([saved.id]) == {}  # outside a batch: nothing to read ahead for
+
+
+class NoteClosed(DomainError):
+    pass
+
+
+def test_commands_saved_together_write_once_and_a_refused_one_is_its_own(store_env):
+    app = ServiceApplication(store_env)
+    first, second = Note(text="a"), Note(text="b")
+    app.save(first, second)
+
+    def amend(note_id, word: str) -> str:
+        note = app.get_or_none(note_id)
+        if note.text.endswith("!"):
+            raise NoteClosed(f"note {note.text!r} is closed")
+        note.amend(word)
+        app.save(note)  # collected: written with the rest of the batch
+        return note.text
+
+    results = app.save_together([lambda: amend(first.id, "!"), lambda: amend(first.id, "?"),
+                                 lambda: amend(second.id, "!")],
+                                read_ahead=[first.id, second.id])
+    assert results[0] == "a!" and isinstance(results[1], NoteClosed) and results[2] == "b!"
+    assert app.repository.get(first.id).text == "a!" and app.repository.get(first.id).version == 2
+    assert app.repository.get(second.id).text == "b!"
+
+
+def test_commands_saved_together_write_nothing_when_one_fails_otherwise(store_env):
+    app = ServiceApplication(store_env)
+    note = Note(text="a")
+    app.save(note)
+
+    def amend() -> None:
+        current = app.get_or_none(note.id)
+        current.amend("-lost")
+        app.save(current)
+
+    def broken() -> None:
+        raise RuntimeError("not a refusal")
+
+    with pytest.raises(RuntimeError):
+        app.save_together([amend, broken])
+    assert app.repository.get(note.id).text == "a"

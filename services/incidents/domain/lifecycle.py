@@ -1,13 +1,15 @@
 """What people do to an incident besides acknowledging and resolving it: change its severity,
 reopen it, post progress, follow it. The Incident aggregate inherits these commands; their
-events are `IncidentLifecycle.<Name>` (stored under this module's topic)."""
+events are `IncidentLifecycle.<Name>` (stored under this module's topic), also reachable as
+`Incident.<Name>`."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from services.incidents.domain.core import IncidentCore
 from services.incidents.domain.errors import NotReopenable, SeverityUnchanged
 from services.incidents.domain.vocabulary import SLA, Severity, Status
 from shared.errors import Invalid
@@ -16,7 +18,7 @@ from shared.errors import Invalid
 _AFTER_RESOLUTION = (Status.PLANNING, Status.EXECUTING, Status.VERIFYING)
 
 
-class IncidentLifecycle(Aggregate):
+class IncidentLifecycle(IncidentCore):
     """State the Incident's own events never set starts from these class defaults (older
     incidents have no followers, no updates, were never reopened)."""
 
@@ -31,7 +33,7 @@ class IncidentLifecycle(Aggregate):
         """Deadlines become the new severity's SLA counted from the opening, as if it had
         had that severity all along: a raise can leave a deadline already past, which the
         SLA watch then records as missed."""
-        self.check_not_finished("change severity")  # type: ignore[attr-defined]
+        self.check_not_finished("change severity")
         _check_text("reason", reason)
         if severity == self.severity:  # type: ignore[has-type]
             raise SeverityUnchanged(
@@ -59,8 +61,8 @@ class IncidentLifecycle(Aggregate):
     # -- reopening -------------------------------------------------------------------------
     def reopen(self, reason: str, by: str, at: datetime, cause: dict[str, Any]) -> None:
         """Service failed again after it was restored (or the case closed): the incident is
-        under investigation again, waits for someone to acknowledge it anew, and has the
-        severity's resolve time from now."""
+        under investigation again, waits for someone to acknowledge it anew (within the
+        severity's respond time from now), and has the severity's resolve time from now."""
         _check_text("reason", reason)
         if self.status is Status.ARCHIVED or (self.resolved_at is None
                                               and self.status is not Status.CLOSED):
@@ -70,11 +72,14 @@ class IncidentLifecycle(Aggregate):
         self._reopened(ref=self.ref, severity=str(self.severity), reason=reason, by=by,
                        was=str(self.status), status=str(Status.INVESTIGATING),
                        resolve_by=at + SLA[self.severity].resolve, at=at, actor=by,
-                       cause=cause)
+                       cause=cause, respond_by=at + SLA[self.severity].respond)
 
     @event("Reopened")
     def _reopened(self, ref: str, severity: str, reason: str, by: str, was: str, status: str,
-                  resolve_by: datetime, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+                  resolve_by: datetime, at: datetime, actor: str, cause: dict[str, Any],
+                  respond_by: datetime | None = None) -> None:
+        # respond_by is for the notifier's new respond chase; the incident keeps the respond
+        # deadline of its opening (a response missed then stays missed, recorded once).
         self.status = Status(status)
         self.resolved_at, self.resolved_by, self.resolution = None, None, ""
         self.closed_at, self.root_cause = None, None
@@ -86,7 +91,7 @@ class IncidentLifecycle(Aggregate):
     def post_progress(self, text: str, author: str, at: datetime,
                       cause: dict[str, Any]) -> int:
         """Returns the update's number on this incident (1, 2, …)."""
-        self.check_not_finished("take progress updates")  # type: ignore[attr-defined]
+        self.check_not_finished("take progress updates")
         _check_text("text", text)
         number = self.progress_posted + 1
         self._progress_posted(ref=self.ref, number=number, text=text.strip(), author=author,
@@ -102,7 +107,7 @@ class IncidentLifecycle(Aggregate):
     def follow(self, person: str, by: str, at: datetime, cause: dict[str, Any],
                via: str = "hand") -> bool:
         """False (nothing recorded) when they follow it already: a repeated click."""
-        self.check_not_finished("be followed")  # type: ignore[attr-defined]
+        self.check_not_finished("be followed")
         _check_text("person", person)
         if person in self.followers:
             return False

@@ -4,10 +4,9 @@ Digest's guard refuses a second send (two saves of one version end in IntegrityE
 one), so a digest goes out once across replicas and restarts."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from services.notifier.workers import _survive, act_on_due_rows
+from services.notifier.workers import act_on_due_rows, poll_forever
 
 DUE_DIGESTS = """
     SELECT id, recipient, every FROM digests
@@ -18,9 +17,7 @@ DUE_DIGESTS = """
 
 
 async def send_digests(runtime: Any) -> None:
-    while True:
-        await _survive(send_due_digests(runtime), "send_digests")
-        await asyncio.sleep(runtime.settings.worker_poll_seconds)
+    await poll_forever(runtime, send_due_digests, "send_digests")
 
 
 async def send_due_digests(runtime: Any) -> None:

@@ -70,6 +70,8 @@ class Escalation(Aggregate):
         self.status = EscalationStatus.WAITING
         self.step = 0
         self.correlation_id = cause.get("correlation_id")
+        self.held: dict | None = None  # the silence or window holding the due step, if any
+        self.held_until: datetime | None = None
 
     @classmethod
     def start(cls, *, incident: dict[str, str], opened_at: datetime, ladder: Ladder,
@@ -157,6 +159,29 @@ class Escalation(Aggregate):
                           retrigger_at=at + timedelta(seconds=self.ladder.retrigger_seconds))
         return True
 
+    def hold(self, hold: dict, until: datetime, at: datetime, actor: str,
+             cause: Cause) -> str:
+        """A silence or maintenance window holds the incident when its step (or re-trigger)
+        falls due: nobody is told now, and the climb pauses until `until`, when the rules
+        are looked at again. Refused unless something is due, and when this very hold (same
+        rule, same end) is already recorded. Returns the reason of the step held."""
+        if self.status not in (EscalationStatus.WAITING, EscalationStatus.ACKNOWLEDGED):
+            self.check_waiting()
+        self.check_due(at)
+        if (self.held is not None and self.held.get("id") == hold.get("id")
+                and self.held_until == until):
+            raise EscalationAlreadyHeld(
+                f"incident {self.ref}'s escalation is already held by {hold['kind']} "
+                f"{hold.get('name') or hold.get('id')} until {until.isoformat()}")
+        waiting = self.status is EscalationStatus.WAITING
+        held = self.next if waiting else self.last
+        assert held is not None  # waiting means a step is next
+        reason = self.reason_of(held) if waiting else self.retrigger_reason
+        self._hold(hold=hold, until=until, incident_id=self.incident_id, ref=self.ref,
+                   step=held.step, round=held.round, reason=reason, at=at, actor=actor,
+                   cause=cause)
+        return reason
+
     def retrigger_due(self, at: datetime) -> str:
         """Who acknowledged and let the time pass; refused unless a re-trigger is due."""
         if self.status is not EscalationStatus.ACKNOWLEDGED:
@@ -204,6 +229,7 @@ class Escalation(Aggregate):
                   unresolved: list[str] = ()) -> None:
         self.step, self.escalated_at = step, at
         self.last = Fired(step, round)
+        self.held = self.held_until = None
         self._continue(next_step, next_round, next_due_at)
 
     @event("Acknowledged")
@@ -211,6 +237,7 @@ class Escalation(Aggregate):
                      retrigger_at: datetime) -> None:
         self.status, self.acknowledged_by, self.due_at = (EscalationStatus.ACKNOWLEDGED, by,
                                                           retrigger_at)
+        self.held = self.held_until = None  # what is due now is the re-trigger
 
     @event("Retriggered")
     def _retrigger(self, reason: str, acknowledged_by: str, incident_id: str, ref: str,
@@ -221,6 +248,7 @@ class Escalation(Aggregate):
                    unresolved: list[str] = ()) -> None:
         self.retriggers += 1
         self.acknowledged_by = None
+        self.held = self.held_until = None
         self._continue(next_step, next_round, next_due_at)
 
     def _continue(self, next_step: int | None, next_round: int | None,
@@ -230,6 +258,13 @@ class Escalation(Aggregate):
         else:
             self.status = EscalationStatus.WAITING
             self.next, self.due_at = Fired(next_step, next_round), next_due_at
+
+    @event("Held")
+    def _hold(self, hold: dict, until: datetime, incident_id: str, ref: str, step: int,
+              round: int, reason: str, at: datetime, actor: str,  # noqa: A002
+              cause: Cause) -> None:
+        # due_at stays the step's own: the step fires at the first look after the hold ends.
+        self.held, self.held_until = hold, until
 
     @event("Rearmed")
     def _rearm(self, severity: str, opened_at: datetime, due_at: datetime, waiting: bool,
@@ -243,6 +278,7 @@ class Escalation(Aggregate):
         self.next = self.ladder.after(self.last) if waiting else None
         self.status = EscalationStatus.WAITING if waiting else EscalationStatus.ESCALATED
         self.armings += 1
+        self.held = self.held_until = None
 
     @event("Stopped")
     def _stop(self, why: str, at: datetime, actor: str, cause: Cause) -> None:
@@ -266,3 +302,7 @@ class EscalationNotWaiting(DomainError):
 
 class EscalationNotDue(DomainError):
     """The escalation's delay has not passed yet."""
+
+
+class EscalationAlreadyHeld(DomainError):
+    """The due step is held by the same rule until the same time already."""

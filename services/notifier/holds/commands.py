@@ -53,6 +53,18 @@ class Holding:
         firing = self.firing_alerts.around(labels, incident_id, rules.of(InhibitionRule))
         return hold_at(labels, at, rules, firing)
 
+    def hold_on_ladder(self, incident_id: str, at: datetime) -> dict[str, Any] | None:
+        """What holds a climbing ladder's due step at `at`: a silence or maintenance window
+        over the labels the incident opened with, decided as at opening (hold_at). Inhibition
+        is the opening's alone: a ladder already climbing has told people, and the firing
+        set would be read for every step. None also for incidents opened before openings
+        were recorded (no labels)."""
+        opening = self.get_or_none(Opening.create_id(incident_id))  # type: ignore[attr-defined]
+        if not isinstance(opening, Opening):
+            return None
+        hold = hold_at(opening.labels, at, self.quiet_now(), firing=())
+        return hold if recheck_at(hold) is not None else None
+
     def record_opening(self, incident: dict[str, str], labels: dict[str, str], trial: bool,
                        routes: list[dict], policies: list[Any], hold: dict[str, Any] | None,
                        at: datetime, cause: dict, stopped_early: bool,

@@ -36,6 +36,8 @@ def template_context(notification: Notification, medium: str, language: str, *,
         "reason": notification.reason, "kind": family, "medium": medium, "language": language,
         "incident": {"id": incident.get("incident_id"), "ref": incident.get("ref") or "",
                      "title": incident.get("title") or "", "entity": incident.get("entity") or ""},
+        # The unit (store, region) the entity belongs to, when the directory knew it.
+        "unit": _unit(facts.get("unit")),
         "severity": words.severity_of(severity, language),
         "metric": facts.get("metric"), "value": facts.get("value"),
         "threshold": facts.get("threshold"),
@@ -73,6 +75,12 @@ def _deadline(family: str, about: dict[str, Any], facts: dict[str, Any]) -> dict
         return {"kind": "resolve", "at": facts.get("resolve_by")} if facts.get(
             "resolve_by") else None
     return None
+
+
+def _unit(unit: Any) -> dict[str, str] | None:
+    if not isinstance(unit, dict) or not unit.get("name"):
+        return None
+    return {"key": str(unit.get("key") or ""), "name": str(unit["name"])}
 
 
 def _letter(reason: str) -> str | None:

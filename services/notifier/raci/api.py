@@ -29,7 +29,8 @@ def put_raci(body: RaciSpec, request: Request) -> dict:
 @router.get("/staffings/{incident_id}", response_model=StaffingRead, dependencies=viewer,
             tags=["raci"])
 def get_staffing(incident_id: str, request: Request) -> dict:
-    """Whom the matrix named for the incident when it opened, read from the store."""
+    """Whom the matrix named for the incident when it opened (or at its last severity
+    change), with the letters given by hand since, read from the store."""
     return app_of(request).staffing_of(incident_id)
 
 

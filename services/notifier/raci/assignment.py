@@ -1,12 +1,16 @@
 """Someone given a RACI letter on an open incident by hand (or by acknowledging it with
 nobody responsible): the incident's staffing follows, so later chases, re-trigger
 reminders and lifecycle messages reach them, and the person is told they now hold it
-(unless they took it by acknowledging)."""
+(unless they took it by acknowledging). An incident no matrix row staffed gets a staffing
+of the people named by hand: they are told and hear of its lifecycle, but it is not
+chased (no row, no deadlines' policy to chase it by)."""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from services.notifier.holds.opening import Opening
+from services.notifier.raci.lifecycle import CurrentSeverity
 from services.notifier.raci.reach import Why, reach
 from services.notifier.raci.rules import Raci
 from services.notifier.raci.staffing import Staffing
@@ -23,11 +27,19 @@ class Assignments:
     def handle_incident_role_assigned(self, envelope: CloudEvent,
                                       contract: IncidentRoleAssigned,
                                       tracking: Tracking) -> None:
-        staffing = self.get_or_none(Staffing.create_id(contract.incident_id))
-        if not isinstance(staffing, Staffing):  # no matrix row staffed it: nothing to follow
-            self.save_tracked(tracking=tracking)
-            return
         at, cause = self.clock.now(), from_message(envelope)
+        staffing = self.get_or_none(Staffing.create_id(contract.incident_id))
+        if not isinstance(staffing, Staffing):
+            # No matrix row staffed it: a staffing of the people named by hand, so that they
+            # are told now and hear of its lifecycle. Unknown here (never opened): nothing.
+            opening = self.get_or_none(Opening.create_id(contract.incident_id))
+            if not isinstance(opening, Opening):
+                self.save_tracked(tracking=tracking)
+                return
+            note = self.get_or_none(CurrentSeverity.create_id(contract.incident_id))
+            incident = (opening.incident if not isinstance(note, CurrentSeverity)
+                        else {**opening.incident, "severity": note.severity})
+            staffing = Staffing.by_hand(incident=incident, at=at, actor="notifier", cause=cause)
         letter = Raci(contract.role)
         if not staffing.assign(letter, contract.person, at, "notifier", cause):
             self.save_tracked(tracking=tracking)

@@ -43,14 +43,17 @@ class Chasing:
             return reach(handles, why, chart, routing)
 
         routing, existing = self.config_cache.current(
-            also=lambda r: [x.delivery_id(deadline.incident_id, reason, deadline.key)
+            also=lambda r: [x.delivery_id(deadline.incident_id, reason, deadline.occasion)
                             for x in told(r)])
         recipients = told(routing)
         deadline.chase([x.told() for x in recipients],
                        [*unresolved, *unreachable(handles, recipients)], at, CHASE_WORKER, cause)
+        incident = deadline.incident  # named with its severity now (re-staffed on a change)
+        if isinstance(staffing, Staffing):
+            incident = {**incident, "severity": staffing.severity}
         deliveries = self._schedule(
-            deadline.incident, recipients, reason, at, at, CHASE_WORKER, cause, existing,
-            occasion=deadline.key,
+            incident, recipients, reason, at, at, CHASE_WORKER, cause, existing,
+            occasion=deadline.occasion,
             about={"deadline": deadline.kind, "subject": deadline.subject, "phase": str(phase),
                    "due_at": deadline.due_at.isoformat(),
                    "responsible": list(deadline.responsible)})
@@ -63,7 +66,8 @@ def chased_people(deadline: Deadline, phase: Phase, chart: OrgChart,
                   staffing: Staffing | None = None) -> tuple[list[str], Why, list[str]]:
     """Handles told in this phase, what chose them, and what could not be found. The
     incident's people as they are now (someone reassigned by hand is chased, not who the
-    matrix named at opening); a CAPA deadline's Responsible stays the action's owner."""
+    matrix named at opening, the new severity's after a change, and one level up from where
+    its Accountable's role is held); a CAPA deadline's Responsible stays the action's owner."""
     responsible, accountable = deadline.responsible, deadline.accountable
     if staffing is not None:
         accountable = staffing.accountable
@@ -76,7 +80,9 @@ def chased_people(deadline: Deadline, phase: Phase, chart: OrgChart,
         return accountable, Why("raci", "accountable"), (
             [] if accountable else ["accountable: nobody named"])
     unit = chart.unit_for(deadline.incident["entity"])
-    up = one_level_up(chart, deadline.accountable_at, deadline.up_roles,
+    accountable_at = (staffing.accountable_at if staffing is not None and staffing.matrix
+                      else deadline.accountable_at)
+    up = one_level_up(chart, accountable_at, deadline.up_roles,
                       unit["key"] if unit else None)
     return up.handles, Why("up", f"{up.role}@{up.unit}"), (
         [f"up: {up.why_not}"] if up.why_not else [])

@@ -12,8 +12,10 @@ from services.notifier.raci.capa import CapaDeadlines
 from services.notifier.raci.chase import Chasing
 from services.notifier.raci.deadline import Deadline, MetEarly, deadline_id
 from services.notifier.raci.followers import Following
+from services.notifier.raci.incident_chases import IncidentChases
 from services.notifier.raci.lifecycle import ACKNOWLEDGED, CLOSED, RESOLVED, LifecycleMessages
 from services.notifier.raci.opening import OpeningPlan, StaffedOpening, plan_opening
+from services.notifier.raci.restaffing import Restaffing
 from services.notifier.raci.rules import RACI_RULES_ID, RaciRules, normalised
 from services.notifier.raci.stages import StageDeadlines
 from services.notifier.raci.staffing import Staffing
@@ -31,8 +33,8 @@ class StaffingNotFound(NotFound):
     pass
 
 
-class RaciCommands(LifecycleMessages, Following, StageDeadlines, CapaDeadlines, Chasing,
-                   Assignments):
+class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, StageDeadlines,
+                   CapaDeadlines, Chasing, Assignments):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 
@@ -59,9 +61,9 @@ class RaciCommands(LifecycleMessages, Following, StageDeadlines, CapaDeadlines, 
     def staffing_of(self, incident_id: str) -> dict:
         staffing = self.get_or_none(Staffing.create_id(incident_id))
         if not isinstance(staffing, Staffing):
-            raise StaffingNotFound(f"incident {incident_id} was not staffed by the RACI "
-                                   "matrix (no row for its severity when it opened, or "
-                                   "unknown here)")
+            raise StaffingNotFound(f"incident {incident_id} was not staffed (no matrix row "
+                                   "for its severity and nobody given a letter by hand, "
+                                   "or unknown here)")
         return staffing_view(staffing)
 
     def raci_staffed(self, incident_id: str) -> StaffedOpening:
@@ -77,7 +79,7 @@ class RaciCommands(LifecycleMessages, Following, StageDeadlines, CapaDeadlines, 
         """A held incident's respond and resolve deadlines, set when its hold is released:
         it has from then the time it had from its opening (nobody was told meanwhile)."""
         staffing = self.get_or_none(Staffing.create_id(incident_id))
-        if not isinstance(staffing, Staffing):
+        if not isinstance(staffing, Staffing) or not staffing.matrix:  # no row: not chased
             return []
         settings = self._deadline_settings()
         return [staffing.deadline(key=kind, kind=kind, subject=None, started_at=at,

@@ -46,6 +46,8 @@ class MetEarly(Aggregate):
 
 
 class Deadline(Aggregate):
+    rounds = 0  # times restarted (a reopening); no annotation, or eventsourcing takes it for a field
+
     @staticmethod
     def create_id(incident_id: str, key: str) -> UUID:
         return deadline_id(incident_id, key)
@@ -82,6 +84,12 @@ class Deadline(Aggregate):
                    responsible=responsible, accountable=accountable,
                    accountable_at=accountable_at, up_roles=up_roles, at=at, actor=actor,
                    cause=cause)
+
+    @property
+    def occasion(self) -> str:
+        """What its chase's messages are about: the key, and the round once restarted, so a
+        chase after a reopening is told anew rather than taken for a repeat."""
+        return self.key if not self.rounds else f"{self.key}.round{self.rounds + 1}"
 
     @property
     def next_at(self) -> datetime | None:
@@ -140,7 +148,39 @@ class Deadline(Aggregate):
                     next_at=times[following], at=at, actor=actor, cause=cause)
         return True
 
+    def restart(self, *, started_at: datetime, due_at: datetime, warn_share: float,
+                up_after_seconds: float, responsible: list[str], accountable: list[str],
+                accountable_at: list[dict[str, str]], up_roles: list[str], at: datetime,
+                actor: str, cause: Cause) -> bool:
+        """The incident was reopened: a new chase towards `due_at`, warned at the same share
+        of its time, whatever became of the last one (met, done, or still waiting). False
+        (nothing recorded) when this very chase is set already (a redelivery)."""
+        if (self.status is DeadlineStatus.WAITING and self.started_at == started_at
+                and self.due_at == due_at):
+            return False
+        warn_at = started_at + (due_at - started_at) * warn_share
+        warn_at = warn_at if at < warn_at < due_at else None
+        self._restarted(started_at=started_at, due_at=due_at, warn_at=warn_at,
+                        up_at=due_at + timedelta(seconds=up_after_seconds),
+                        responsible=responsible, accountable=accountable,
+                        accountable_at=accountable_at, up_roles=up_roles,
+                        next_phase=str(Phase.WARNING if warn_at else Phase.DEADLINE),
+                        next_at=warn_at or due_at, at=at, actor=actor, cause=cause)
+        return True
+
     # -- events ---------------------------------------------------------------------------
+    @event("Restarted")
+    def _restarted(self, started_at: datetime, due_at: datetime, warn_at: datetime | None,
+                   up_at: datetime, responsible: list[str], accountable: list[str],
+                   accountable_at: list[dict[str, str]], up_roles: list[str],
+                   next_phase: str, next_at: datetime, at: datetime, actor: str,
+                   cause: Cause) -> None:
+        self.started_at, self.due_at, self.warn_at, self.up_at = started_at, due_at, warn_at, up_at
+        self.responsible, self.accountable = responsible, accountable
+        self.accountable_at, self.up_roles = accountable_at, up_roles
+        self.status, self.next, self.fired = DeadlineStatus.WAITING, Phase(next_phase), []
+        self.rounds += 1
+
     @event("Moved")
     def _moved(self, due_at: datetime, warn_at: datetime | None, up_at: datetime,
                next_phase: str, next_at: datetime, at: datetime, actor: str,

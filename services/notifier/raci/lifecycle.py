@@ -18,7 +18,6 @@ from services.notifier.domain.common import Cause, key_id
 from services.notifier.domain.ladder import merge
 from services.notifier.holds.decision import routed
 from services.notifier.holds.opening import Opening, OpeningStatus
-from services.notifier.raci.deadline import Deadline, deadline_id
 from services.notifier.raci.followers import Followers
 from services.notifier.raci.reach import Why, reach
 from services.notifier.raci.rules import Raci
@@ -50,9 +49,12 @@ class LifecycleMessages:
                                          tracking: Tracking) -> None:
         raised = _rank(contract.severity) < _rank(contract.previous)
         pages = raised and contract.severity in PAGED and not contract.acknowledged
-        moved = self._move_deadlines(contract.incident_id, {
+        moved = self._move_deadlines(contract.incident_id, {  # type: ignore[attr-defined]
             "respond": contract.respond_by, "resolve": contract.resolve_by}, envelope)
         moved.append(self._note_severity(contract.incident_id, contract.severity, envelope))
+        # Re-staffed after the moves (its first chases are set where none moved); the message
+        # below goes to the people as they were (the repository has the stored staffing).
+        moved += self._restaff(contract, envelope)  # type: ignore[attr-defined]
         self._tell_and_rearm(envelope, contract.incident_id, SEVERITY_CHANGED, contract.at,
                              contract.by, contract.severity, pages, tracking, also=moved,
                              about={"by": contract.by, "previous": contract.previous,
@@ -62,6 +64,7 @@ class LifecycleMessages:
                                  tracking: Tracking) -> None:
         self._tell_and_rearm(envelope, contract.incident_id, REOPENED, contract.at,
                              contract.by, contract.severity, True, tracking,
+                             also=self._chase_again(contract, envelope),  # type: ignore[attr-defined]
                              about={"by": contract.by, "reason": contract.reason,
                                     "was": contract.was})
 
@@ -169,22 +172,6 @@ class LifecycleMessages:
                                    severity=severity, paged=paged, about=about)
         self.save_tracked(*told, escalation, *also,  # type: ignore[attr-defined]
                           tracking=tracking)
-
-    def _move_deadlines(self, incident_id: str, due: dict[str, datetime],
-                        envelope: CloudEvent) -> list[Any]:
-        """The respond and resolve chases still waiting, towards the new severity's times."""
-        settings = self._deadline_settings()  # type: ignore[attr-defined]
-        at, cause = self.clock.now(), from_message(envelope)  # type: ignore[attr-defined]
-        moved = []
-        for key, due_at in due.items():
-            # One at a time, through the repository: in a consumer batch this sees the
-            # deadlines an opening earlier in the batch set.
-            deadline = self.get_or_none(deadline_id(incident_id, key))  # type: ignore[attr-defined]
-            if isinstance(deadline, Deadline) and deadline.move(
-                    due_at, settings["warn_at"], settings["up_after_seconds"], at,
-                    "notifier", cause):
-                moved.append(deadline)
-        return moved
 
     def _ladder_again(self, incident_id: str, severity: str,
                       envelope: CloudEvent) -> tuple[list[Recipient], Any]:

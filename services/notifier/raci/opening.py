@@ -79,9 +79,20 @@ def plan_opening(rules: RaciRules | None, chart: Callable[[], OrgChart],
         return StaffedOpening()
     organisation = chart()
     found = find_people(organisation, incident["entity"], labels, row)
-    staffing = Staffing.record(incident=incident, found=found, at=at, actor=actor, cause=cause)
+    staffing = Staffing.record(incident=with_unit(incident, organisation, found.unit),
+                               found=found, at=at, actor=actor, cause=cause)
     deadlines = [staffing.deadline(key=kind, kind=kind, subject=None, started_at=opened_at,
                                    due_at=due_at, responsible=staffing.responsible,
                                    settings=rules.deadlines, at=at, actor=actor, cause=cause)
                  for kind, due_at in (("respond", respond_by), ("resolve", resolve_by))]
     return StaffedOpening(staffing, deadlines, organisation)
+
+
+def with_unit(incident: dict[str, Any], chart: OrgChart, key: str | None) -> dict[str, Any]:
+    """The incident with the unit its entity was placed in among its facts: messages name
+    the store (深圳宝安店), not only its key. Read here, where the organisation is read anyway."""
+    unit = chart.units.get(key) if key else None
+    if unit is None or incident.get("facts") is None:
+        return incident
+    return {**incident, "facts": {**incident["facts"],
+                                  "unit": {"key": unit["key"], "name": unit["name"]}}}

@@ -37,7 +37,7 @@ class DeadlinesProjection(Projection):
 
     def handlers(self) -> dict[type, Apply]:
         return {Deadline.Set: deadline_set, Deadline.Chased: chased, Deadline.Met: met,
-                Deadline.Moved: moved}
+                Deadline.Moved: moved, Deadline.Restarted: restarted}
 
 
 async def deadline_set(conn: asyncpg.Connection, e: Any) -> None:
@@ -66,6 +66,13 @@ async def moved(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deadlines SET due_at = $2, next_phase = $3, next_at = $4, updated_at = $5 "
         "WHERE id = $1 AND status = 'waiting'",
+        e.originator_id, e.due_at, e.next_phase, e.next_at, e.at)
+
+
+async def restarted(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deadlines SET status = 'waiting', due_at = $2, next_phase = $3, next_at = $4, "
+        "fired = '{}', met_why = NULL, updated_at = $5 WHERE id = $1",
         e.originator_id, e.due_at, e.next_phase, e.next_at, e.at)
 
 

@@ -85,6 +85,11 @@ class StaffingRead(BaseModel):
     accountable_at: list[dict[str, str]] = Field(description="where each Accountable role was "
                                                  "held ({role, unit}): a chase goes up from there")
     staffed_at: datetime
+    matrix: bool = Field(True, description="a matrix row staffed it (false: only people "
+                         "given letters by hand, and it is not chased)")
+    by_hand: dict[str, list[str]] = Field(default_factory=dict, description="letter → the "
+                                          "people given it by hand: kept over the matrix "
+                                          "when a severity change re-staffs it")
 
 
 class DeadlineRead(BaseModel):

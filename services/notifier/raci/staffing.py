@@ -1,7 +1,7 @@
 """Who an incident's RACI letters name: the matrix row for its severity resolved against the
 organisation tree for its entity when it opens (each role found by walking up from the
-entity's unit). The result is stored once per incident, as it was found; what nobody holds
-is listed, never dropped."""
+entity's unit), and again when its severity changes, keeping the letters given by hand.
+What nobody holds is listed, never dropped."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -52,9 +52,9 @@ def find_people(chart: OrgChart, entity: str, labels: Mapping[str, str] | None,
 
 
 class Staffing(Aggregate):
-    """One incident's RACI people as resolved at its opening (published as IncidentStaffed),
-    with what later deadlines need: where the Accountable's role was held, to go one level
-    up from there."""
+    """One incident's RACI people as resolved at its opening, or at its last severity change
+    (published as IncidentStaffed), with what later deadlines need: where the Accountable's
+    role was held, to go one level up from there."""
 
     @staticmethod
     def create_id(incident_id: str) -> UUID:
@@ -65,8 +65,10 @@ class Staffing(Aggregate):
                  unit: str | None, responsible: list[str], accountable: list[str],
                  consulted: list[str], informed: list[str], unresolved: list[str],
                  accountable_at: list[dict[str, str]], at: datetime, actor: str,
-                 cause: Cause, facts: dict | None = None) -> None:
+                 cause: Cause, facts: dict | None = None, matrix: bool = True) -> None:
         self.incident_id, self.ref, self.severity = incident_id, ref, severity
+        self.matrix = matrix  # False: no matrix row staffed it, only people named by hand
+        self.hand: dict[str, list[str]] = {}  # letter → the people given it by hand
         self.facts = facts  # the opening's facts, for the messages of its chases
         self.title, self.entity, self.unit = title, entity, unit
         self.responsible, self.accountable = responsible, accountable
@@ -80,6 +82,14 @@ class Staffing(Aggregate):
                cause: Cause) -> "Staffing":
         return cls(**incident, unit=found.unit, **found.people, unresolved=found.unresolved,
                    accountable_at=found.accountable_at, at=at, actor=actor, cause=cause)
+
+    @classmethod
+    def by_hand(cls, *, incident: dict[str, str], at: datetime, actor: str,
+                cause: Cause) -> "Staffing":
+        """An incident no matrix row staffed, to follow the letters given on it by hand."""
+        return cls(**incident, unit=None, responsible=[], accountable=[], consulted=[],
+                   informed=[], unresolved=[], accountable_at=[], at=at, actor=actor,
+                   cause=cause, matrix=False)
 
     @property
     def incident(self) -> dict[str, str]:
@@ -106,6 +116,42 @@ class Staffing(Aggregate):
                   cause: Cause) -> None:
         people = self.people(Raci(letter))
         setattr(self, letter, [*people, person] if Raci(letter) in MANY else [person])
+        given = self.hand.get(letter, []) if Raci(letter) in MANY else []
+        self.hand = {**self.hand, letter: [*given, person]}
+
+    def restaff(self, severity: str, found: Found | None, at: datetime, actor: str,
+                cause: Cause) -> dict[str, list[str]]:
+        """The incident's severity changed: its people become the new severity's matrix
+        row `found` (None: no row, the people stay), except that letters given by hand
+        are kept over the matrix (the one Responsible or Accountable named by hand stays;
+        Consulted and Informed named by hand are added). Returns the people newly holding
+        Responsible or Accountable, to be told."""
+        people = {str(letter): self.people(letter) for letter in Raci}
+        if found is not None:
+            for letter in Raci:
+                hand, matrix = self.hand.get(str(letter), []), found.people[str(letter)]
+                people[str(letter)] = (list(dict.fromkeys([*matrix, *hand]))
+                                       if letter in MANY else hand or matrix)
+        newly = {str(letter): [p for p in people[str(letter)] if p not in self.people(letter)]
+                 for letter in (Raci.RESPONSIBLE, Raci.ACCOUNTABLE)}
+        self._restaffed(
+            incident_id=self.incident_id, ref=self.ref, severity=severity, matrix=self.matrix or found is not None,
+            unit=found.unit if found is not None else self.unit, **people,
+            unresolved=found.unresolved if found is not None else self.unresolved,
+            accountable_at=(found.accountable_at if found is not None
+                            else self.accountable_at), at=at, actor=actor, cause=cause)
+        return {letter: handles for letter, handles in newly.items() if handles}
+
+    @event("Restaffed")
+    def _restaffed(self, incident_id: str, ref: str, severity: str, matrix: bool, unit: str | None,
+                   responsible: list[str], accountable: list[str], consulted: list[str],
+                   informed: list[str], unresolved: list[str],
+                   accountable_at: list[dict[str, str]], at: datetime, actor: str,
+                   cause: Cause) -> None:
+        self.severity, self.matrix, self.unit = severity, matrix, unit
+        self.responsible, self.accountable = responsible, accountable
+        self.consulted, self.informed = consulted, informed
+        self.unresolved, self.accountable_at = unresolved, accountable_at
 
     def deadline(self, *, key: str, kind: str, subject: str | None, started_at: datetime,
                  due_at: datetime, responsible: list[str], settings: dict[str, Any],

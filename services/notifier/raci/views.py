@@ -21,4 +21,5 @@ def staffing_view(staffing: Staffing) -> dict[str, Any]:
             "responsible": staffing.responsible, "accountable": staffing.accountable,
             "consulted": staffing.consulted, "informed": staffing.informed,
             "unresolved": staffing.unresolved, "accountable_at": staffing.accountable_at,
-            "staffed_at": staffing.staffed_at}
+            "staffed_at": staffing.staffed_at, "matrix": staffing.matrix,
+            "by_hand": dict(staffing.hand)}

@@ -3,11 +3,10 @@ escalate_due: due rows are read FOR UPDATE SKIP LOCKED, and the Deadline's guard
 phase that already fired (two saves of one version end in IntegrityError for one)."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from services.notifier.workers import _survive, act_on_due_rows
+from services.notifier.workers import act_on_due_rows, poll_forever
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +19,7 @@ DUE_DEADLINES = """
 
 
 async def chase_due(runtime: Any) -> None:
-    while True:
-        await _survive(fire_due_chases(runtime), "chase_due")
-        await asyncio.sleep(runtime.settings.worker_poll_seconds)
+    await poll_forever(runtime, fire_due_chases, "chase_due")
 
 
 async def fire_due_chases(runtime: Any) -> None:
