@@ -94,15 +94,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from closedloop.demo import run_demo
+    from closedloop.demo import DEMO_WINDOWS, run_demo
     from closedloop.demo_stores import run_stores_demo
 
     info = StackInfo.load(HOME / "stack.json")
     stack = None
     if info is None or not info.healthy():
         print("no running stack found; starting one for the demo …", flush=True)
-        if args.story == "stores":  # its fifteen minutes pass by moving the clocks
-            os.environ["CLOSEDLOOP_CLOCK_ADJUSTABLE"] = "1"
+        # Both stories let time pass by moving the clocks: the stores story's fifteen
+        # minutes, the NPS story's effectiveness window (a short one, for the demo).
+        os.environ["CLOSEDLOOP_CLOCK_ADJUSTABLE"] = "1"
+        if args.story == "nps":
+            os.environ.setdefault("CLOSEDLOOP_EFFECTIVENESS_WINDOWS", DEMO_WINDOWS)
         stack = Stack(HOME)
         info = stack.start()
     try:

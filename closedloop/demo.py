@@ -1,14 +1,17 @@
 """`closedloop demo`: a store's NPS collapses from 72 to 42 and the loop runs to closure,
-through the real services over HTTP and NATS. Prints the incident's timeline at the end,
+through the real services over HTTP and NATS, the fix watched through a short effectiveness
+window (the stack's clocks moved past it). Prints the incident's timeline at the end,
 then the messages its channels were sent."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,6 +26,8 @@ DEMO_SECRET = "demo-webhook-secret"
 # channels and policy instead of leaving stale ones behind.
 DEMO_PORT = 8089
 ESCALATE_AFTER_SECONDS = 2.0
+# The demo's stack watches a fix for minutes, not the production week (capa settings).
+DEMO_WINDOWS = "P0=10m,P1=10m,P2=10m,P3=10m"
 
 
 class WebhookReceiver:
@@ -188,11 +193,34 @@ class Demo:
                       json={"verifier": verifier, "effective": True,
                             "note": "checked on site over two weekends"})
         say(f"8. both actions completed by their owners and verified by {verifier}")
+        if not self.sit_out_the_window(cid):
+            self.alert, self.capa = alert, self.call("capa", "GET", f"/v1/capa/{cid}")
+            return self.call("incidents", "GET", f"/v1/incidents/{ref}")
         closed = wait_for("the incident to close", lambda: (lambda i: i if i["status"] == "closed" else None)(
             self.call("incidents", "GET", f"/v1/incidents/{ref}")))
-        say(f"9. CAPA closed → incident {ref} closed\n")
+        say(f"10. the alert stayed clear: CAPA closed → incident {ref} closed\n")
         self.alert, self.capa = alert, self.call("capa", "GET", f"/v1/capa/{cid}")
         return closed
+
+    def sit_out_the_window(self, cid: str) -> bool:
+        """The fix must hold: the alert stays clear for the effectiveness window. The stack's
+        clocks move past its end (docs/adr/adjustable-clock.md); a stack whose clocks cannot
+        move keeps the case open until then, and the demo says so."""
+        window = self.call("capa", "GET", f"/v1/capa/{cid}")["effectiveness"]
+        ends = datetime.fromisoformat(window["ends_at"])
+        if self.http["capa"].get("/v1/clock").status_code == 404:
+            until = f"{ends:%Y-%m-%d %H:%M} UTC"
+            self.say(f"9. effectiveness window: the alert must stay clear until {until}, when "
+                     "the case closes (these clocks cannot move: start the stack with "
+                     "CLOSEDLOOP_CLOCK_ADJUSTABLE=1 to see it now)")
+            return False
+        now = datetime.fromisoformat(self.call("capa", "GET", "/v1/clock")["now"])
+        step = max(1, math.ceil((ends - now).total_seconds()) + 1)
+        for service in self.http:  # every service: their timers must agree on the time
+            self.call(service, "POST", "/v1/clock/advance", json={"seconds": step})
+        self.say(f"9. effectiveness window of {window['window_seconds'] / 60:g} min: every "
+                 "clock moved past its end, and the NPS alert did not fire again")
+        return True
 
     def pages(self, incident: dict[str, Any]) -> list[dict[str, Any]]:
         """Every message of the incident, with what its channel's reader got."""

@@ -10,7 +10,7 @@ from services.capa.app import CapaApplication
 from services.capa.domain import CaseStatus
 from services.capa.schemas import (
     ActionCompletion, ActionCreate, ActionRead, ActionVerification, CapaPage, CapaRead,
-    RootCauseCreate,
+    EffectivenessCheck, RootCauseCreate,
 )
 from shared.auth import Role, acting_as, require
 from shared.http import Offset, request_cause, runtime_of
@@ -69,7 +69,8 @@ def add_action(capa_id: UUID, body: ActionCreate, request: Request,
                response: Response) -> dict[str, Any]:
     action = _app(request).add_action(
         capa_id, by=acting_as(request, body.by), cause=request_cause(request), kind=body.kind, title=body.title,
-        owner=body.owner, due_date=body.due_date, acceptance_criteria=body.acceptance_criteria)
+        owner=body.owner, due_date=body.due_date, acceptance_criteria=body.acceptance_criteria,
+        adverse_implications=body.adverse_implications)
     response.headers["Location"] = f"/v1/capa/{capa_id}/actions/{action['id']}"
     return action
 
@@ -96,4 +97,14 @@ def verify_action(capa_id: UUID, action_id: str, body: ActionVerification,
                   request: Request) -> dict[str, Any]:
     return _app(request).verify_action(
         capa_id, action_id, verifier=acting_as(request, body.verifier, "verifier", on_behalf=False), effective=body.effective, note=body.note,
-        cause=request_cause(request))
+        adverse_check=body.adverse_check, cause=request_cause(request))
+
+
+@router.post("/{capa_id}/effectiveness-check", response_model=CapaRead, dependencies=verifier,
+             summary="A manual incident's effectiveness check (not by an action owner); "
+                     "closes the case")
+def record_effectiveness_check(capa_id: UUID, body: EffectivenessCheck,
+                               request: Request) -> dict[str, Any]:
+    return _app(request).record_effectiveness_check(
+        capa_id, verifier=acting_as(request, body.verifier, "verifier", on_behalf=False),
+        text=body.text, evidence=body.evidence, cause=request_cause(request))

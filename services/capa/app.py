@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 from uuid import UUID
@@ -12,10 +12,12 @@ from uuid import UUID
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from services.capa.domain import CapaCase, CapaNotFound
+from services.capa.domain.effectiveness import DEFAULT_WINDOWS, parse_windows
+from services.capa.domain.watch import AlertWatch
 from shared import causation
 from shared.bus.consumer import Rejected
 from shared.clock import Clock
-from shared.contracts import CloudEvent, IncidentResolved
+from shared.contracts import AlertRaised, CloudEvent, IncidentResolved
 from shared.store import ServiceApplication, Tracking
 
 SYSTEM_ACTOR = "capa"  # the service itself, acting on a message (the cause says which)
@@ -35,8 +37,11 @@ class DateAsISO(Transcoding):
 
 
 class CapaApplication(ServiceApplication):
-    def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
+    def __init__(self, env: dict[str, str] | None, clock: Clock,
+                 windows: dict[str, timedelta] | None = None) -> None:
         self.clock = clock
+        # Effectiveness window by severity; an unknown severity gets the longest one.
+        self.windows = windows or parse_windows(DEFAULT_WINDOWS)
         super().__init__(env)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -52,12 +57,53 @@ class CapaApplication(ServiceApplication):
         if self.get_or_none(case_id) is not None:  # redelivered, or resolved again
             self.save_tracked(tracking=tracking)
             return
+        at, cause = self.clock.now(), causation.from_message(envelope)
+        window = self.windows.get(contract.severity) or max(self.windows.values())
         case = CapaCase(incident_id=contract.incident_id, ref=contract.ref, title=contract.title,
                         severity=contract.severity, entity=contract.entity,
                         resolved_by=contract.by, resolution=contract.summary,
-                        at=self.clock.now(), actor=SYSTEM_ACTOR,
-                        cause=causation.from_message(envelope))
-        self.save_tracked(case, tracking=tracking)
+                        at=at, actor=SYSTEM_ACTOR, cause=cause,
+                        fingerprint=contract.fingerprint or None,
+                        window_seconds=window.total_seconds())
+        if not contract.fingerprint:  # a manual incident: a person checks the fix instead
+            self.save_tracked(case, tracking=tracking)
+            return
+        watch_id = AlertWatch.create_id(contract.fingerprint)
+        watch = self.get_or_none(watch_id) or AlertWatch(
+            fingerprint=contract.fingerprint, at=at, actor=SYSTEM_ACTOR, cause=cause)
+        watch.watch(case.id, at, SYSTEM_ACTOR, cause)
+        self.save_tracked(case, watch, tracking=tracking)
+
+    def handle_alert_raised(self, envelope: CloudEvent, contract: AlertRaised,
+                            tracking: Tracking) -> None:
+        """The alert fired again: each case watching it inside its window fails its check."""
+        watch = self.get_or_none(AlertWatch.create_id(contract.fingerprint))
+        at, cause = self.clock.now(), causation.from_message(envelope)
+        failed = [case for case in (self.get_or_none(UUID(i)) for i in
+                                    (watch.cases if watch else []))
+                  if case is not None and case.alert_fired(
+                      fingerprint=contract.fingerprint, alert_id=contract.alert_id,
+                      alert=contract.name, entity=contract.entity,
+                      fired_at=contract.started_at, at=at, actor=SYSTEM_ACTOR, cause=cause)]
+        self.save_tracked(*failed, tracking=tracking)
+
+    def read_ahead_alerts(self, contracts: list[Any]) -> None:
+        """A batch of alerts (a storm) reads its fingerprints' watches in one query; most
+        fingerprints have none, and a miss is then free too."""
+        self.read_ahead(AlertWatch.create_id(c.fingerprint) for c in contracts
+                        if isinstance(c, AlertRaised))
+
+    # -- the effectiveness window -------------------------------------------------------------
+    def close_after_window(self, capa_id: UUID) -> None:
+        """Called by the window watch once the window's end has passed (workers.py)."""
+        self._change(capa_id, lambda case, at: case.close_after_window(
+            at, SYSTEM_ACTOR, causation.from_timer("capa.effectiveness_window")))
+
+    def record_effectiveness_check(self, capa_id: UUID, *, verifier: str, text: str,
+                                   evidence: str, cause: dict[str, Any]) -> dict[str, Any]:
+        case, _ = self._change(capa_id, lambda case, at: case.record_effectiveness_check(
+            text=text, evidence=evidence, at=at, actor=verifier, cause=cause))
+        return self._read(case)
 
     # -- commands ---------------------------------------------------------------------------
     def record_root_cause(self, capa_id: UUID, *, by: str, cause: dict[str, Any],
@@ -79,9 +125,10 @@ class CapaApplication(ServiceApplication):
         return self._read(case)
 
     def verify_action(self, capa_id: UUID, action_id: str, *, verifier: str, effective: bool,
-                      note: str, cause: dict[str, Any]) -> dict[str, Any]:
+                      note: str, cause: dict[str, Any], adverse_check: str = "") -> dict[str, Any]:
         case, _ = self._change(capa_id, lambda case, at: case.verify_action(
-            action_id, effective=effective, note=note, at=at, actor=verifier, cause=cause))
+            action_id, effective=effective, note=note, at=at, actor=verifier, cause=cause,
+            adverse_check=adverse_check))
         return self._read(case)
 
     def _change(self, capa_id: UUID,
@@ -122,7 +169,14 @@ class CapaApplication(ServiceApplication):
             "status": case.status.value, "opened_at": case.opened_at, "closed_at": case.closed_at,
             "root_cause": _plain(case.root_cause) if case.root_cause else None,
             "actions": [_plain(a) for a in case.actions.values()],
-            "closure_blockers": case.closure_blockers() if case.status == "open" else [],
+            "closure_blockers": case.closure_blockers(),
+            "effectiveness": {
+                "fingerprint": case.fingerprint,
+                "window_seconds": case.window.total_seconds() if case.window else None,
+                "started_at": case.window_started_at, "ends_at": case.window_ends_at,
+                "failures": _plain(case.effectiveness_failures),
+                "check": case.effectiveness_check,
+            },
             "history": self.history(case.id),
         }
 

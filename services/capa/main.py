@@ -7,25 +7,32 @@ from fastapi import FastAPI
 from services.capa.api import router
 from services.capa.app import CapaApplication
 from services.capa.consumer import subscriptions
+from services.capa.knowledge.api import router as knowledge_router
+from services.capa.knowledge.projection import KnowledgeBase
 from services.capa.projections import CapaCases
 from services.capa.settings import CapaSettings
 from services.capa.translate import to_contract
+from services.capa.workers import watch_windows
 from shared.clock import Clock, SystemClock
 from shared.http import build_api
 from shared.service import ServiceParts
 
 
-def service_parts(clock: Clock | None = None) -> ServiceParts:
-    return ServiceParts(application=lambda env, clk: CapaApplication(env, clk),
-                        translate=to_contract, subscribe=subscriptions, projections=[CapaCases()],
-                        clock=clock or SystemClock())
+def service_parts(clock: Clock | None = None,
+                  settings: CapaSettings | None = None) -> ServiceParts:
+    windows = (settings or CapaSettings()).windows()
+    return ServiceParts(application=lambda env, clk: CapaApplication(env, clk, windows),
+                        translate=to_contract, subscribe=subscriptions,
+                        projections=[CapaCases(), KnowledgeBase()],
+                        workers=[watch_windows], clock=clock or SystemClock())
 
 
 def create_app(settings: CapaSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or CapaSettings()
     return build_api(
-        settings or CapaSettings(),
-        service_parts(clock),
-        routers=[router],
+        settings,
+        service_parts(clock, settings),
+        routers=[router, knowledge_router],
         title="closedloop capa",
         description="Analysis and closure (分析 → 闭环): root cause, corrective and preventive "
                     "actions, verification by someone other than the owner, automatic closure.",

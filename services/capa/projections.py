@@ -1,5 +1,6 @@
 """Read models behind GET /v1/capa: one row per case, one per action (counts are recomputed
-from the action rows, so replaying any event gives the same table)."""
+from the action rows, so replaying any event gives the same table). `effectiveness_ends_at`
+is when a watched case's window ends, which the window watch (workers.py) looks for."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,8 +23,11 @@ CREATE TABLE IF NOT EXISTS capa_cases (
     actions_total integer NOT NULL DEFAULT 0,
     actions_verified integer NOT NULL DEFAULT 0,
     opened_at timestamptz NOT NULL,
-    closed_at timestamptz
+    closed_at timestamptz,
+    effectiveness_ends_at timestamptz
 );
+CREATE INDEX IF NOT EXISTS capa_cases_window ON capa_cases (effectiveness_ends_at)
+    WHERE status = 'effectiveness';
 CREATE INDEX IF NOT EXISTS capa_cases_status_opened ON capa_cases (status, opened_at DESC)"""
 
 ACTIONS = """
@@ -80,8 +84,20 @@ async def _count(conn: asyncpg.Connection, capa_id: Any) -> None:
         capa_id, ActionStatus.VERIFIED.value)
 
 
+async def _window_started(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE capa_cases SET status = $2, effectiveness_ends_at = $3"
+                       " WHERE id = $1", e.originator_id, CaseStatus.EFFECTIVENESS.value,
+                       e.ends_at)
+
+
+async def _effectiveness_failed(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE capa_cases SET status = $2, effectiveness_ends_at = NULL"
+                       " WHERE id = $1", e.originator_id, CaseStatus.OPEN.value)
+
+
 async def _closed(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute("UPDATE capa_cases SET status = $2, closed_at = $3 WHERE id = $1",
+    await conn.execute("UPDATE capa_cases SET status = $2, closed_at = $3,"
+                       " effectiveness_ends_at = NULL WHERE id = $1",
                        e.originator_id, CaseStatus.CLOSED.value, e.at)
 
 
@@ -97,5 +113,7 @@ class CapaCases(Projection):
             CapaCase.ActionCompleted: _action_status(ActionStatus.COMPLETED),
             CapaCase.ActionVerified: _action_status(ActionStatus.VERIFIED),
             CapaCase.ActionReopened: _action_status(ActionStatus.OPEN),
+            CapaCase.EffectivenessWindowStarted: _window_started,
+            CapaCase.EffectivenessFailed: _effectiveness_failed,
             CapaCase.Closed: _closed,
         }

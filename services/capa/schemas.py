@@ -41,6 +41,9 @@ class ActionCreate(_Body):
     due_date: date = Field(description="not before the day the case opened")
     acceptance_criteria: LongText = Field(min_length=1,
                                           description="how a verifier will know the action worked")
+    adverse_implications: LongText = Field(
+        "", description="what the action might break (its verifier must then say how they "
+                        "checked it did not happen)")
 
 
 class ActionCompletion(_Body):
@@ -52,6 +55,15 @@ class ActionVerification(_Body):
     verifier: Name = Field(description="someone other than the action's owner")
     effective: bool
     note: LongText = Field("", description="required when not effective")
+    adverse_check: LongText = Field(
+        "", description="how you checked the action's adverse implications did not occur "
+                        "(required when it names any)")
+
+
+class EffectivenessCheck(_Body):
+    verifier: Name = Field(description="someone other than the action owners")
+    text: LongText = Field(min_length=1, description="what was checked and what was seen")
+    evidence: LongText = Field(min_length=1, description="link, report or measurement")
 
 
 class RootCauseRead(BaseModel):
@@ -80,6 +92,26 @@ class ActionRead(BaseModel):
     verifier: str | None
     verified_at: datetime | None
     note: str | None
+    adverse_implications: str | None = None
+    adverse_check: str | None = None
+
+
+class EffectivenessFailureRead(BaseModel):
+    alert_id: str
+    alert: str
+    entity: str
+    fired_at: datetime
+    day: int = Field(description="the window's day it fired on, the first day being 1")
+    reason: str
+
+
+class EffectivenessRead(BaseModel):
+    fingerprint: str | None = Field(description="the alert watched; none for a manual incident")
+    window_seconds: float | None
+    started_at: datetime | None
+    ends_at: datetime | None = Field(description="when the case closes if the alert stays clear")
+    failures: list[EffectivenessFailureRead]
+    check: dict[str, Any] | None = Field(description="a manual incident's effectiveness check")
 
 
 class HistoryRead(BaseModel):
@@ -106,6 +138,7 @@ class CapaRead(BaseModel):
     root_cause: RootCauseRead | None
     actions: list[ActionRead]
     closure_blockers: list[str] = Field(description="why the case is not closed yet")
+    effectiveness: EffectivenessRead
     history: list[HistoryRead]
 
 

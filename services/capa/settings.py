@@ -1,10 +1,33 @@
 """Settings of the capa service (environment variables prefixed CLOSEDLOOP_)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import field_validator
+
+from services.capa.domain.effectiveness import DEFAULT_WINDOWS, parse_windows
+from shared.errors import Invalid
 from shared.settings import ServiceSettings
 
 
 class CapaSettings(ServiceSettings):
-    """Only the common settings so far; the schema and stream names follow `service`."""
-
     service: str = "capa"
+    # How long the incident's alert must stay clear once every action is verified, by
+    # severity: CLOSEDLOOP_EFFECTIVENESS_WINDOWS="P0=7d,P1=5d,P2=3d,P3=3d" (s, m, h or d).
+    effectiveness_windows: str = DEFAULT_WINDOWS
+    effectiveness_poll_seconds: float = 1.0  # how often the window watch looks for ended windows
+    effectiveness_batch: int = 100
+
+    @field_validator("effectiveness_windows")
+    @classmethod
+    def _check_windows(cls, value: str) -> str:
+        try:
+            windows = parse_windows(value)
+        except Invalid as error:  # pydantic reports ValueErrors with the variable's name
+            raise ValueError(error.message) from None
+        if not windows:
+            raise ValueError("name at least one window, e.g. P0=7d")
+        return value
+
+    def windows(self) -> dict[str, timedelta]:
+        return parse_windows(self.effectiveness_windows)

@@ -7,7 +7,8 @@ from typing import Any
 from services.capa.domain import CapaCase
 from shared.bus.relay import translator
 from shared.contracts import (
-    CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed, CapaOpened,
+    CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed,
+    CapaEffectivenessChecked, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
     CapaRootCauseRecorded, Contract,
 )
 
@@ -28,7 +29,8 @@ def _action_added(e: Any) -> Contract:
     return CapaActionAdded(
         capa_id=str(e.originator_id), incident_id=e.incident_id, action_id=e.action_id,
         kind=e.kind, title=e.title, owner=e.owner, due_date=e.due_date,
-        acceptance_criteria=e.acceptance_criteria, by=e.actor, at=e.at)
+        acceptance_criteria=e.acceptance_criteria, by=e.actor, at=e.at,
+        adverse_implications=getattr(e, "adverse_implications", "") or None)
 
 
 def _action_completed(e: Any) -> Contract:
@@ -41,12 +43,32 @@ def _action_completed(e: Any) -> Contract:
 def _action_verified(e: Any) -> Contract:
     return CapaActionVerified(capa_id=str(e.originator_id), incident_id=e.incident_id,
                               action_id=e.action_id, kind=e.kind, owner=e.owner,
-                              verifier=e.actor, at=e.at)
+                              verifier=e.actor, at=e.at,
+                              adverse_check=getattr(e, "adverse_check", "") or None)
 
 
 def _closed(e: Any) -> Contract:
     return CapaClosed(capa_id=str(e.originator_id), incident_id=e.incident_id, ref=e.ref,
                       root_cause=e.root_cause, actions=e.actions, at=e.at)
+
+
+def _window_started(e: Any) -> Contract:
+    return CapaEffectivenessStarted(
+        capa_id=str(e.originator_id), incident_id=e.incident_id, ref=e.ref,
+        fingerprint=e.fingerprint, window_seconds=e.window_seconds, ends_at=e.ends_at, at=e.at)
+
+
+def _effectiveness_failed(e: Any) -> Contract:
+    return CapaEffectivenessFailed(
+        capa_id=str(e.originator_id), incident_id=e.incident_id, ref=e.ref,
+        fingerprint=e.fingerprint, alert_id=e.alert_id, alert=e.alert, entity=e.entity,
+        fired_at=e.fired_at, day=e.day, window_seconds=e.window_seconds, reason=e.reason,
+        at=e.at)
+
+
+def _effectiveness_checked(e: Any) -> Contract:
+    return CapaEffectivenessChecked(capa_id=str(e.originator_id), incident_id=e.incident_id,
+                                    verifier=e.actor, text=e.text, evidence=e.evidence, at=e.at)
 
 
 # Reopened actions stay private (the owner hears it from the case itself).
@@ -56,6 +78,9 @@ _PUBLIC: dict[type, Callable[[Any], Contract]] = {
     CapaCase.ActionAdded: _action_added,
     CapaCase.ActionCompleted: _action_completed,
     CapaCase.ActionVerified: _action_verified,
+    CapaCase.EffectivenessWindowStarted: _window_started,
+    CapaCase.EffectivenessFailed: _effectiveness_failed,
+    CapaCase.EffectivenessChecked: _effectiveness_checked,
     CapaCase.Closed: _closed,
 }
 

@@ -1,12 +1,14 @@
 """What the CAPA case reports about its incident, mixed into IncidentsApplication: opened,
-root cause found, actions planned, done and verified, closed. The incident's status follows."""
+root cause found, actions planned, done and verified, the fix watched (and why it failed),
+closed. The incident's status follows."""
 from __future__ import annotations
 
 from typing import Any
 
 from shared.contracts import (
-    CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed, CapaOpened,
-    CapaRootCauseRecorded, CloudEvent,
+    CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed,
+    CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened, CapaRootCauseRecorded,
+    CloudEvent,
 )
 from shared.store import Tracking
 
@@ -38,6 +40,19 @@ class CapaFacts:
         self._record_capa_step(envelope, fact, f"completed:{fact.action_id}:{envelope.id}",
                                "action completed", fact.completed_by,
                                Status.VERIFYING if fact.open_actions == 0 else None, tracking)
+
+    def handle_capa_effectiveness_started(self, envelope: CloudEvent,
+                                          fact: CapaEffectivenessStarted,
+                                          tracking: Tracking) -> None:
+        self._record_capa_step(envelope, fact, f"effectiveness:{envelope.id}",
+                               "effectiveness window", None, None, tracking)
+
+    def handle_capa_effectiveness_failed(self, envelope: CloudEvent,
+                                         fact: CapaEffectivenessFailed,
+                                         tracking: Tracking) -> None:
+        # Why the incident is not closed: its alert fired again while the fix was watched.
+        self._record_capa_step(envelope, fact, f"effectiveness-failed:{envelope.id}",
+                               "effectiveness check failed", None, None, tracking)
 
     def _record_capa_step(self, envelope: CloudEvent, fact: Any, key: str, step: str,
                           person: str | None, status: Status | None, tracking: Tracking) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from shared.bus.consumer import Subscription
 from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
-    CapaClosed, CapaOpened, CapaRootCauseRecorded,
+    CapaClosed, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
+    CapaRootCauseRecorded,
     EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased,
 )
@@ -33,6 +34,8 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
             CapaActionAdded: app.handle_capa_action_added,
             CapaActionCompleted: app.handle_capa_action_completed,
             CapaActionVerified: app.handle_capa_action_verified,
+            CapaEffectivenessStarted: app.handle_capa_effectiveness_started,
+            CapaEffectivenessFailed: app.handle_capa_effectiveness_failed,
             CapaClosed: app.handle_capa_closed,
         }, read_ahead=app.read_ahead_incidents),
     ]

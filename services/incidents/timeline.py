@@ -151,10 +151,25 @@ def _action_completed(d: dict[str, Any]) -> str:
     return f"{d['kind']} action {d['action_id']} done by {d['completed_by']}: {d['evidence']} ({left})"
 
 
+def _effectiveness_window(d: dict[str, Any]) -> str:
+    if not d.get("fingerprint"):
+        return ("every action verified: waiting for an effectiveness check by someone other "
+                "than the action owners")
+    return (f"every action verified: the alert must stay clear for "
+            f"{_duration(d['window_seconds'])}, until "
+            f"{_clock(datetime.fromisoformat(d['ends_at']))}")
+
+
+def _effectiveness_failed(d: dict[str, Any]) -> str:
+    return f"{d['reason']} (day {d['day']}): the CAPA case is back in analysis"
+
+
 _CAPA_STEPS: dict[str, Callable[[dict[str, Any]], str]] = {
     "root cause found": _root_cause_found,
     "action planned": _action_planned,
     "action completed": _action_completed,
+    "effectiveness window": _effectiveness_window,
+    "effectiveness check failed": _effectiveness_failed,
 }
 
 

@@ -15,6 +15,7 @@ GENERIC_ERRORS = {
     ErrorClass.DESTINATION_REFUSED: "the destination is not allowed by the egress policy",
     ErrorClass.INTERRUPTED: "the sending worker stopped before reporting",
     ErrorClass.REJECTED: "the receiver did not accept the message",
+    ErrorClass.REFUSED_BY_ROBOT: "the chat robot refused the message in its answer",
     ErrorClass.THROTTLED: "held back by the person's rate limit",
     ErrorClass.UNKNOWN: "the attempt failed",
 }

@@ -2,7 +2,8 @@
 from shared.contracts.envelope import CloudEvent, DEAD_LETTER_PREFIX
 from shared.contracts.events import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
-    CapaClosed, CapaOpened, CapaRootCauseRecorded, Contract,
+    CapaClosed, CapaEffectivenessChecked, CapaEffectivenessFailed, CapaEffectivenessStarted,
+    CapaOpened, CapaRootCauseRecorded, Contract,
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
     IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSeverityChanged,
     IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
@@ -17,4 +18,5 @@ __all__ = [
     "EscalationTriggered", "IncidentStaffed", "NotificationsHeld", "NotificationsReleased", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",
     "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
+    "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
 ]

@@ -356,6 +356,7 @@ class CapaActionAdded(Contract):
     acceptance_criteria: str
     by: str  # who planned it
     at: datetime
+    adverse_implications: str | None = None  # what the action might break, if anything
 
 
 class CapaActionCompleted(Contract):
@@ -380,6 +381,54 @@ class CapaActionVerified(Contract):
     owner: str
     verifier: str
     at: datetime
+    adverse_check: str | None = None  # how the verifier saw the adverse implications did not occur
+
+
+class CapaEffectivenessStarted(Contract):
+    """Every action of the case is verified: the fix is now watched. With an alert
+    (`fingerprint`), the case closes if it stays clear until `ends_at`; a manual incident's
+    case (no fingerprint, no end) waits for a person's effectiveness check."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "effectiveness", "started"
+    capa_id: str
+    incident_id: str
+    ref: str
+    fingerprint: str | None = None
+    window_seconds: float
+    ends_at: datetime | None = None
+    at: datetime
+
+
+class CapaEffectivenessFailed(Contract):
+    """The incident's alert fired inside the effectiveness window: the fix did not hold and
+    the case is back in analysis. `day` counts the window's first day as 1; `reason` is the
+    sentence shown to people."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "effectiveness", "failed"
+    capa_id: str
+    incident_id: str
+    ref: str
+    fingerprint: str
+    alert_id: str
+    alert: str  # the alert's name
+    entity: str
+    fired_at: datetime
+    day: int
+    window_seconds: float
+    reason: str
+    at: datetime
+
+
+class CapaEffectivenessChecked(Contract):
+    """A person other than the action owners saw that a manual incident's fix held."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "effectiveness", "checked"
+    capa_id: str
+    incident_id: str
+    verifier: str
+    text: str
+    evidence: str
+    at: datetime
 
 
 class CapaClosed(Contract):
@@ -403,7 +452,8 @@ CONTRACTS: dict[str, type[Contract]] = {
         NotificationDelivered, NotificationFailed, EscalationTriggered, IncidentStaffed,
         NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
         CapaActionAdded, CapaActionCompleted,
-        CapaActionVerified, CapaClosed,
+        CapaActionVerified, CapaClosed, CapaEffectivenessStarted, CapaEffectivenessFailed,
+        CapaEffectivenessChecked,
     )
 }
 

@@ -5,6 +5,7 @@ from tests.bench import (
     bench_alert_ingest, bench_bus, bench_channels, bench_engine, bench_escalations,
     bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
+from tests.bench import bench_recommendations
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -29,3 +30,5 @@ if __name__ == "__main__":
     bench_messages.main()
     print("\n== adaptive scorer on NAB ==")
     bench_nab.main()
+    print("\n== knowledge recommendations ==")
+    bench_recommendations.main()

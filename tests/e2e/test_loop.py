@@ -18,7 +18,7 @@ from services.incidents.main import create_app as incidents_app
 from services.incidents.settings import IncidentsSettings
 from services.notifier.main import create_app as notifier_app
 from services.notifier.settings import NotifierSettings
-from closedloop.demo import Demo, print_pages, print_timeline
+from closedloop.demo import DEMO_WINDOWS, Demo, print_pages, print_timeline
 from closedloop.replay import replay
 from closedloop.stack import StackInfo
 from tests.harness import (API_KEYS, NOTIFIER_SAFETY, OPERATOR, OPERATOR_KEY, RunningService,
@@ -40,12 +40,15 @@ def spans():
 
 @pytest.fixture
 def services(database_url, nats_url, spans):
-    common = dict(database_url=database_url, nats_url=nats_url, api_keys=API_KEYS)
+    # As `closedloop demo` starts its stack: clocks that move, a short effectiveness window.
+    common = dict(database_url=database_url, nats_url=nats_url, api_keys=API_KEYS,
+                  clock_adjustable=True)
     services = {
         "detector": RunningService(detector_app(DetectorSettings(**common))),
         "incidents": RunningService(incidents_app(IncidentsSettings(**common))),
         "notifier": RunningService(notifier_app(NotifierSettings(**common, **NOTIFIER_SAFETY))),
-        "capa": RunningService(capa_app(CapaSettings(**common))),
+        "capa": RunningService(capa_app(CapaSettings(**common,
+                                                     effectiveness_windows=DEMO_WINDOWS))),
     }
     for service in services.values():
         service.start()
@@ -77,7 +80,7 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
     actions = [entry["action"] for entry in incident["timeline"]]
     story = ["opened", "notification delivered", "escalated", "acknowledged", "resolved",
              "CAPA opened", "root cause found", "action planned", "action completed",
-             "action verified", "closed"]
+             "action verified", "effectiveness window", "closed"]
     positions = [next((i for i, a in enumerate(actions) if a.startswith(step)), None) for step in story]
     assert None not in positions, f"timeline lacks a stage: {actions}"
     assert positions == sorted(positions), f"stages out of order: {actions}"
@@ -100,8 +103,10 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
     print_pages(pages)
     printed = capsys.readouterr().out
     for expected in (incident["ref"], "sample", "alert raised", "escalated", "Root cause",
-                     "A-1 corrective", "A-2 preventive", "closed"):
-        assert expected in printed
+                     "A-1 corrective", "A-2 preventive", "closed",
+                     "9. effectiveness window of 10 min: every clock moved past its end",
+                     "10. the alert stayed clear: CAPA closed", "the alert must stay clear for"):
+        assert expected in printed, printed
     # Then what each channel's reader got: the page, and the escalation to the manager.
     for expected in ("┌ demo store-ops · incident.opened · chat, zh",
                      "┌ demo regional-manager · escalation.step1 · chat, zh",

@@ -89,6 +89,12 @@ from tests.unit.test_notifier_domain import (  # noqa: F401 (collected again her
     test_an_opened_incident_schedules_deliveries_and_a_timer_and_a_redelivery_adds_nothing,
     test_two_replicas_claiming_the_same_attempt_collide_on_save,
 )
+from tests.unit.test_capa_effectiveness import (  # noqa: F401 (collected again here)
+    story,
+    test_a_clean_window_closes_the_case,
+    test_a_manual_case_closes_on_an_effectiveness_check_by_a_second_person,
+    test_a_re_fire_on_day_3_of_the_window_sends_the_case_back_to_analysis,
+)
 
 pytestmark = pytest.mark.integration
 

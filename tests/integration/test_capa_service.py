@@ -161,7 +161,21 @@ def test_a_resolved_incident_is_analysed_acted_on_verified_by_someone_else_and_c
     assert first["status"] == "open" and first["closure_blockers"] == ["action A-2 is not verified"]
     last = bob.post(f"/v1/capa/{capa_id}/actions/A-2/verify", json=verify)
     assert last.status_code == 200, last.text
-    assert last.json()["status"] == "closed"
+    # A manual incident (no alert to watch): a person other than the owners checks the fix.
+    assert last.json()["status"] == "effectiveness"
+    assert last.json()["closure_blockers"] == ["a person other than the action owners must "
+                                               "record an effectiveness check"]
+    check = {"verifier": "alice", "text": "p99 under 300ms at two peaks",
+             "evidence": "grafana snapshot 2026-11-20"}
+    owner_check = capa.client(PERSON_KEYS["alice"]).post(
+        f"/v1/capa/{capa_id}/effectiveness-check", json=check)
+    assert owner_check.status_code == 409, owner_check.text
+    assert "other than the action owners (alice, dan); alice is one" in owner_check.text
+    checked = bob.post(f"/v1/capa/{capa_id}/effectiveness-check",
+                       json={**check, "verifier": "bob"})
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["status"] == "closed"
+    assert checked.json()["effectiveness"]["check"]["by"] == "bob"
 
     # Closure is published with the root cause, and the read model follows.
     closed_msg = wait_until(lambda: run(_last, nats_url, "CAPA", CapaClosed.type_name()),

@@ -214,6 +214,98 @@ async def test_an_error_status_says_whether_trying_again_could_help(robot, pool,
     assert "t0ken1234" not in outcome.error
 
 
+async def test_lark_answering_an_error_status_is_judged_by_the_status_kept_on_its_thread(
+        robot, pool):
+    robot.status = 429  # Apprise's Lark warning does not say "error=429" as the others do
+    outcome = await send(ChannelKind.FEISHU, "lark://t0ken1234", local(robot.port), pool)
+
+    assert (outcome.delivered, outcome.status_code, outcome.retryable, outcome.error_class) == (
+        False, 429, True, ErrorClass.HTTP_STATUS)
+
+
+# -- a robot's refusal inside a 200 answer -------------------------------------------------------
+
+@pytest.mark.parametrize(("kind", "url", "answer", "named", "retryable"), [
+    # DingTalk's security settings: a keyword missing, a signature not matching.
+    (ChannelKind.DINGTALK, "dingtalk://t0ken1234/",
+     {"errcode": 310000, "errmsg": "keywords not in content"}, "errcode 310000", False),
+    (ChannelKind.DINGTALK, "dingtalk://SECs1gn1ng@t0ken1234/",
+     {"errcode": 310000, "errmsg": "sign not match"}, "errcode 310000", False),
+    (ChannelKind.DINGTALK, "dingtalk://t0ken1234/",
+     {"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"},
+     "errcode 130101", True),
+    (ChannelKind.DINGTALK, "dingtalk://t0ken1234/",
+     {"errcode": 410100, "errmsg": "send too fast"}, "errcode 410100", True),
+    (ChannelKind.WECOM, "wecombot://k3y1234", {"errcode": 93000, "errmsg": "invalid webhook url"},
+     "errcode 93000", False),
+    (ChannelKind.WECOM, "wecombot://k3y1234",
+     {"errcode": 45009, "errmsg": "api freq out of limit"}, "errcode 45009", True),
+    (ChannelKind.FEISHU, "feishu://t0ken1234",
+     {"code": 19021, "msg": "sign match fail or timestamp is not within one hour"},
+     "code 19021", False),
+    (ChannelKind.FEISHU, "lark://t0ken1234", {"code": 11232, "msg": "frequency limited"},
+     "code 11232", True),
+    (ChannelKind.FEISHU, "feishu://t0ken1234",
+     {"StatusCode": 19024, "StatusMessage": "Key Words Not Found"}, "StatusCode 19024", False),
+    # The `apprise` kind takes any URL; a robot's is still read as that robot's.
+    (ChannelKind.APPRISE, "dingtalk://t0ken1234/",
+     {"errcode": 310000, "errmsg": "ip not in whitelist"}, "errcode 310000", False),
+])
+async def test_a_robot_refusing_in_a_200_answer_is_a_failure_naming_its_code(
+        robot, pool, kind, url, answer, named, retryable):
+    robot.answer = json.dumps(answer)
+    outcome = await send(kind, url, local(robot.port), pool)
+
+    assert len(robot.received) == 1  # it was sent, once, and answered
+    assert (outcome.delivered, outcome.retryable, outcome.error_class, outcome.status_code) == (
+        False, retryable, ErrorClass.REFUSED_BY_ROBOT, 200)
+    said = list(answer.values())[1]
+    # The code and the robot's own words, for whoever fixes the channel.
+    assert named in outcome.error and said in outcome.error
+
+
+@pytest.mark.parametrize(("kind", "url", "answer"), [
+    (ChannelKind.DINGTALK, "dingtalk://t0ken1234/", {"errcode": 0, "errmsg": "ok"}),
+    (ChannelKind.WECOM, "wecombot://k3y1234", {"errcode": 0, "errmsg": "ok"}),
+    (ChannelKind.FEISHU, "feishu://t0ken1234", {"code": 0, "msg": "success", "data": {}}),
+    (ChannelKind.FEISHU, "lark://t0ken1234",
+     {"StatusCode": 0, "StatusMessage": "success", "code": 0, "msg": "success"}),
+])
+async def test_a_robot_answering_code_0_has_the_message_delivered(robot, pool, kind, url, answer):
+    robot.answer = json.dumps(answer)
+    outcome = await send(kind, url, local(robot.port), pool)
+
+    assert (outcome.delivered, outcome.status_code, outcome.error) == (True, 200, None)
+
+
+async def test_a_robot_echoing_its_token_has_it_kept_out_of_the_outcome_and_the_log(
+        robot, pool, service_log):
+    robot.answer = json.dumps({"errcode": 300001, "errmsg": "token s3cr3ttoken is not exist "
+                                                            "(secret SECs1gn1ngk3y)\n"})
+    outcome = await send(ChannelKind.DINGTALK, "dingtalk://SECs1gn1ngk3y@s3cr3ttoken/",
+                         local(robot.port), pool)
+
+    assert (outcome.delivered, outcome.error_class) == (False, ErrorClass.REFUSED_BY_ROBOT)
+    assert "errcode 300001" in outcome.error and "is not exist" in outcome.error
+    for text in (outcome.error, service_log.getvalue()):
+        assert "s3cr3ttoken" not in text and "SECs1gn1ngk3y" not in text
+
+
+async def test_only_the_start_of_an_answer_is_kept(robot, pool):
+    from services.notifier.channels.thread_egress import ANSWER_BYTES, guarded
+
+    robot.answer = json.dumps({"errcode": 0, "errmsg": "ok", "padding": "x" * (4 * ANSWER_BYTES)})
+    channel = AppriseChannel(ChannelKind.WECOM, pool, local(robot.port), timeout=5)
+    sent, seen = await asyncio.get_running_loop().run_in_executor(
+        pool, channel._send, "wecombot://k3y1234", "", "text", "text")
+
+    assert sent is True
+    [answer] = seen.answers
+    assert answer.status == 200 and answer.head == robot.answer.encode()[:ANSWER_BYTES]
+    with guarded(local(robot.port)) as unused:  # a new send starts with nothing seen
+        assert unused.answers == []
+
+
 async def test_an_internal_destination_is_refused_before_anything_is_sent(robot, pool):
     outcome = await send(ChannelKind.DINGTALK, "dingtalk://t0ken1234/",
                          local(robot.port, EgressPolicy()), pool)

@@ -10,7 +10,8 @@ MAX_WHYS = 5
 
 
 class CaseStatus(StrEnum):
-    OPEN = "open"
+    OPEN = "open"  # analysis: root cause and actions
+    EFFECTIVENESS = "effectiveness"  # every action verified; watching that the fix holds
     CLOSED = "closed"
 
 
@@ -81,3 +82,5 @@ class Action:
     verifier: str | None = None
     verified_at: datetime | None = None
     note: str | None = None  # the verifier's note (why it was reopened, or how it was checked)
+    adverse_implications: str | None = None  # what the action might break, said when planned
+    adverse_check: str | None = None  # how the verifier saw that it did not happen

@@ -1,8 +1,9 @@
 """Chat robots (WeCom, DingTalk, Feishu/Lark, Slack, Teams), SMS gateways and any other Apprise
 URL, sent by Apprise: the integrations are Apprise's, maintained upstream. Apprise sends
 synchronously, so sends run in a bounded thread pool, each under the egress guard
-(thread_egress.py). Apprise answers only "sent or not"; what the guard saw and Apprise's
-warnings (an HTTP status) say whether trying again could help."""
+(thread_egress.py). Apprise answers only "sent or not"; what the guard saw, the answers it
+kept (a status, a robot's verdict in a 200's body: robot_answers.py) and Apprise's warnings
+say whether it was really delivered and whether trying again could help."""
 from __future__ import annotations
 
 import asyncio
@@ -13,6 +14,7 @@ from datetime import datetime
 from services.notifier.channels.base import ErrorClass, Notification, Outcome, Target
 from services.notifier.channels.content import compose
 from services.notifier.channels.kinds import with_recipient
+from services.notifier.channels.robot_answers import refusal
 from services.notifier.channels.thread_egress import Guard, Seen, guarded
 from services.notifier.channels.webhook import is_retryable
 from services.notifier.domain.common import MEDIUM_OF_KIND, ChannelKind
@@ -45,7 +47,7 @@ class AppriseChannel:
         loop = asyncio.get_running_loop()
         sent, seen = await loop.run_in_executor(
             self.pool, self._send, url, title, body, "text" if text_only else "markdown")
-        outcome = judge(self.kind, sent, seen)
+        outcome = judge(self.kind, sent, seen, url)
         return Outcome(outcome.delivered, outcome.status_code, outcome.error, outcome.retryable,
                        outcome.error_class, message.fallback_reason)
 
@@ -71,31 +73,44 @@ class AppriseChannel:
         return sent, seen
 
 
-def judge(kind: ChannelKind, sent: bool | None, seen: Seen) -> Outcome:
+def judge(kind: ChannelKind, sent: bool | None, seen: Seen, url: str) -> Outcome:
     """What an Apprise send came to, and whether trying again could help. Apprise's own log
-    lines are read, never recorded: they can quote a token."""
+    lines and the answers' bodies are read, never recorded: they can quote a token."""
     if sent is None:
         return Outcome.failure(f"Apprise could not read the {kind} channel's URL; fix it "
                                "with PATCH /v1/channels/{id}", ErrorClass.REJECTED,
                                retryable=False)
+    answer = seen.answers[-1] if seen.answers else None
+    # A robot's refusal inside a 200 answer: Apprise calls most of them sent (Feishu and Lark
+    # it calls failed, without saying why).
+    if answer is not None and 200 <= answer.status < 300:
+        if refused := refusal(kind, answer.head, url):
+            return Outcome.failure(refused.describe(kind), ErrorClass.REFUSED_BY_ROBOT,
+                                   retryable=refused.retryable, status_code=answer.status)
     if sent:
-        return Outcome.success(200 if seen.connected else None)
+        return Outcome.success(answer.status if answer else 200 if seen.connected else None)
     if seen.refused:
         return Outcome.failure(seen.refused, ErrorClass.DESTINATION_REFUSED, retryable=False)
     if seen.network_error:
         return Outcome.failure(seen.network_error, ErrorClass.NETWORK, retryable=True)
+    if answer is not None and not 200 <= answer.status < 300:
+        return _status(kind, answer.status)
     for line in seen.log:
         if found := STATUS.search(line):
             status = int(found.group(1))
             if 200 <= status < 300:
                 break  # received, then refused in the answer's body: below
-            return Outcome.failure(f"the {kind} service answered HTTP {status}",
-                                   ErrorClass.HTTP_STATUS, retryable=is_retryable(status),
-                                   status_code=status)
+            return _status(kind, status)
     if any(CONNECTION.search(line) for line in seen.log):
         return Outcome.failure(f"the {kind} service could not be reached or did not answer "
                                "in time", ErrorClass.NETWORK, retryable=True)
-    # Sent, and refused in the answer's body (a robot's errcode), or a fault Apprise did not
-    # explain: worth the bounded retries, as a message is worth more than an attempt.
+    # Refused in an answer's body this module cannot read (another service's), or a fault
+    # Apprise did not explain: worth the bounded retries, as a message is worth more than an
+    # attempt.
     return Outcome.failure(f"the {kind} service did not accept the message",
                            ErrorClass.REJECTED, retryable=True)
+
+
+def _status(kind: ChannelKind, status: int) -> Outcome:
+    return Outcome.failure(f"the {kind} service answered HTTP {status}", ErrorClass.HTTP_STATUS,
+                           retryable=is_retryable(status), status_code=status)

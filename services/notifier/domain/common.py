@@ -63,4 +63,7 @@ class ErrorClass(StrEnum):
     INTERRUPTED = "interrupted"
     THROTTLED = "throttled"  # held back by the person's rate limit (not a failure)
     REJECTED = "rejected"  # the receiver refused the message itself (bad token, bad body)
+    # A chat robot took the request (HTTP 200) and refused the message in its answer: an
+    # errcode or code other than 0 (a failed keyword or signature check, a rate limit).
+    REFUSED_BY_ROBOT = "refused_by_robot"
     UNKNOWN = "unknown"
