@@ -155,7 +155,7 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
         # After a batch that conflicted, the next one asks like single messages do: should
         # the consumer try the same messages as a batch again, they go through this time.
         self._deciding_batch.routing, self._deciding_batch.active = None, not self._batch_conflicted
-        self._deciding_batch.quiet = None
+        self._deciding_batch.quiet = self._deciding_batch.chart = None
         try:
             super().save_batch(run)
             self._batch_conflicted = False
@@ -164,7 +164,7 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
             raise
         finally:
             self._deciding_batch.routing, self._deciding_batch.active = None, False
-            self._deciding_batch.quiet = None
+            self._deciding_batch.quiet = self._deciding_batch.chart = None
 
     def _deciding(self, creates: Callable[[Routing], list[UUID]]) -> tuple[Routing, set[UUID]]:
         """The configuration to decide with, and which of the aggregates the decision

@@ -2,9 +2,8 @@
 import asyncio
 
 from tests.bench import (
-    bench_alert_ingest, bench_bus, bench_engine, bench_escalations, bench_ingest, bench_latency,
-    bench_messages,
-    bench_nab, bench_oncall, bench_storm,
+    bench_alert_ingest, bench_bus, bench_channels, bench_engine, bench_escalations,
+    bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
 from tests.bench import bench_recommendations
 
@@ -15,6 +14,8 @@ if __name__ == "__main__":
     bench_latency.main(50)
     print("\n== alert storm (Alertmanager batches into the whole stack) ==")
     bench_storm.main([])
+    print("\n== people on robots, e-mail and SMS (receivers taking 50 ms) ==")
+    bench_channels.main()
     print("\n== rule engine ==")
     bench_engine.main()
     print("\n== detector ingest ==")

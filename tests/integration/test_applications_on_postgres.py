@@ -57,6 +57,11 @@ from tests.unit.test_notifier_batches import (  # noqa: F401 (collected again he
     test_due_deliveries_are_claimed_together_and_one_already_claimed_is_left_out,
     test_outcomes_are_recorded_together_and_one_refused_costs_no_other,
 )
+from tests.unit.test_notifier_org_cache import (  # noqa: F401 (collected again here)
+    test_a_consumer_batch_asks_for_the_chart_once_and_pages_each_stores_manager,
+    test_an_unchanged_chart_is_checked_with_the_fingerprint_alone_and_a_change_is_seen,
+    test_the_fingerprint_is_the_count_and_the_sum_of_the_latest_versions,
+)
 from tests.unit.test_notifier_holds import (  # noqa: F401 (collected again here)
     test_a_hold_resolved_meanwhile_is_dropped_and_never_released,
     test_a_look_at_a_version_the_opening_has_left_is_refused,

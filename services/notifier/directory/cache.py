@@ -11,7 +11,7 @@ from uuid import UUID
 from services.notifier.directory.chart import OrgChart
 from services.notifier.directory.organisation import ORGANISATION_ID
 from services.notifier.directory.views import chart_of
-from services.notifier.store_reads import StoreReads
+from services.notifier.store_reads import IdList, StoreReads, fingerprint_of
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,10 @@ class Loaded:
     organisation: Any = None
     entries: dict[UUID, Any] = field(default_factory=dict)
     chart: OrgChart = field(default_factory=OrgChart)
+    ids: IdList = field(init=False)  # what the next check asks about: listing and entries
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ids", IdList([ORGANISATION_ID, *self.entries]))
 
 
 class OrgCache:
@@ -32,7 +36,13 @@ class OrgCache:
 
     def current(self) -> OrgChart:
         seen = self._loaded
-        versions = self.reads.latest_versions([ORGANISATION_ID, *seen.entries])
+        ids = seen.ids
+        # First the one-row question (did anything change?), and only when something did,
+        # which: with a thousand people and units, reading every version back on each
+        # incident cost more than everything else the notifier does for it.
+        if self.reads.fingerprint(ids) == fingerprint_of(seen.versions):
+            return seen.chart
+        versions = self.reads.latest_versions(ids)
         if versions == seen.versions:
             return seen.chart
         with self._lock:  # one thread reloads; the others take its result

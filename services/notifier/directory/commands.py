@@ -151,8 +151,14 @@ class OrganisationCommands:
     # -- queries --------------------------------------------------------------------------
     def org_chart(self) -> OrgChart:
         """The organisation as it is stored now: from memory, after one query has checked
-        that nothing changed (cache.py). Shared between threads: never change it."""
-        return self.org_cache.current()
+        that nothing changed (cache.py); in a consumer batch checked once, like the
+        configuration (app._deciding). Shared between threads: never change it."""
+        batch = self._deciding_batch  # type: ignore[attr-defined]
+        if not getattr(batch, "active", False):
+            return self.org_cache.current()
+        if getattr(batch, "chart", None) is None:
+            batch.chart = self.org_cache.current()
+        return batch.chart
 
     def whole_organisation(self) -> dict:
         """Settings and every person, team and unit, read from the store (not the read
