@@ -3,7 +3,7 @@ from shared.contracts.envelope import CloudEvent, DEAD_LETTER_PREFIX
 from shared.contracts.events import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaEffectivenessChecked, CapaEffectivenessFailed, CapaEffectivenessStarted,
-    CapaOpened, CapaRootCauseRecorded, Contract,
+    CapaOpened, CapaRecurred, CapaRootCauseRecorded, CapaSystemicProblemRaised, Contract,
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
     IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSeverityChanged,
     IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
@@ -19,4 +19,5 @@ __all__ = [
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",
     "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
+    "CapaRecurred", "CapaSystemicProblemRaised",
 ]

@@ -441,6 +441,46 @@ class CapaClosed(Contract):
     at: datetime
 
 
+class CapaRecurred(Contract):
+    """The signature of a closed case (its alert: rule × entity) returned as a new incident
+    within the recurrence period: the case's actions were not effective and it is back in
+    analysis. `capa_id`, `incident_id` and `ref` are the old case's; `recurrence_*` the new
+    incident's; `after_seconds` how long after closure it came back."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "case", "recurred"
+    capa_id: str
+    incident_id: str
+    ref: str
+    fingerprint: str
+    entity: str
+    recurrence_incident_id: str
+    recurrence_ref: str
+    closed_at: datetime
+    recurred_at: datetime
+    after_seconds: float
+    reason: str  # the sentence shown to people
+    at: datetime
+
+
+class CapaSystemicProblemRaised(Contract):
+    """A signature recurred `recurrences` times across the organisation within
+    `period_seconds` (e.g. one rule on several stores): a systemic problem, one level above
+    the single cases, for the accountable manager (上报总部). `capa_ids` are the linked cases."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "systemic", "raised"
+    systemic_id: str
+    signature: str  # what recurred, e.g. "rule:NPS collapse"
+    rule: str
+    recurrences: int
+    threshold: int
+    period_seconds: float
+    entities: list[str]
+    incident_refs: list[str]
+    capa_ids: list[str]
+    summary: str  # the sentence shown to people
+    at: datetime
+
+
 CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
@@ -453,7 +493,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
         CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed, CapaEffectivenessStarted, CapaEffectivenessFailed,
-        CapaEffectivenessChecked,
+        CapaEffectivenessChecked, CapaRecurred, CapaSystemicProblemRaised,
     )
 }
 
