@@ -14,8 +14,10 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 from services.capa.domain import CapaCase, CapaNotFound
 from services.capa.domain.effectiveness import DEFAULT_WINDOWS, parse_windows
 from services.capa.domain.incident_facts import IncidentFacts
+from services.capa.domain.recurrence import RecurrencePolicy
 from services.capa.domain.watch import AlertWatch
 from services.capa.incident_facts import FACTS, happened_at
+from services.capa.recurrence import history_of
 from shared import causation
 from shared.bus.consumer import Rejected
 from shared.clock import Clock
@@ -40,8 +42,10 @@ class DateAsISO(Transcoding):
 
 class CapaApplication(ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock,
-                 windows: dict[str, timedelta] | None = None) -> None:
+                 windows: dict[str, timedelta] | None = None,
+                 recurrence: RecurrencePolicy | None = None) -> None:
         self.clock = clock
+        self.recurrence = recurrence or RecurrencePolicy()
         # Effectiveness window by severity; an unknown severity gets the longest one.
         self.windows = windows or parse_windows(DEFAULT_WINDOWS)
         super().__init__(env)
@@ -79,6 +83,11 @@ class CapaApplication(ServiceApplication):
         if self.get_or_none(case_id) is not None:  # redelivered, or resolved again
             self.save_tracked(*facts, tracking=tracking)
             return
+        # A return that reopened an earlier case is analysed there (docs/adr/recurrence.md).
+        carrier, previous = history_of(self, contract.fingerprint, contract.incident_id)
+        if carrier is not None:
+            self.save_tracked(*facts, tracking=tracking)
+            return
         at, cause = self.clock.now(), causation.from_message(envelope)
         window = self.windows.get(contract.severity) or max(self.windows.values())
         case = CapaCase(incident_id=contract.incident_id, ref=contract.ref, title=contract.title,
@@ -87,6 +96,7 @@ class CapaApplication(ServiceApplication):
                         at=at, actor=SYSTEM_ACTOR, cause=cause,
                         fingerprint=contract.fingerprint or None,
                         window_seconds=window.total_seconds())
+        case.link_history(previous, at, SYSTEM_ACTOR, cause)
         if not contract.fingerprint:  # a manual incident: a person checks the fix instead
             self.save_tracked(case, *facts, tracking=tracking)
             return
@@ -204,6 +214,8 @@ class CapaApplication(ServiceApplication):
                 "failures": _plain(case.effectiveness_failures),
                 "check": case.effectiveness_check,
             },
+            "recurrence": {"recurrences": _plain(list(case.recurrences)),
+                           "previous_cases": list(case.previous_cases)},
             "history": self.history(case.id),
         }
 

@@ -20,8 +20,10 @@ from shared.service import ServiceParts
 
 def service_parts(clock: Clock | None = None,
                   settings: CapaSettings | None = None) -> ServiceParts:
-    windows = (settings or CapaSettings()).windows()
-    return ServiceParts(application=lambda env, clk: CapaApplication(env, clk, windows),
+    settings = settings or CapaSettings()
+    windows, recurrence = settings.windows(), settings.recurrence()
+    return ServiceParts(application=lambda env, clk: CapaApplication(env, clk, windows,
+                                                                      recurrence),
                         translate=to_contract, subscribe=subscriptions,
                         projections=[CapaCases(), KnowledgeBase()],
                         workers=[watch_windows], clock=clock or SystemClock())

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.capa.domain import ActionStatus, CapaCase, CaseStatus
+from services.capa.domain.recurrence import RecurringCase
 from shared.readmodels import Apply, Projection
 
 CASES = """
@@ -95,6 +96,12 @@ async def _effectiveness_failed(conn: asyncpg.Connection, e: Any) -> None:
                        " WHERE id = $1", e.originator_id, CaseStatus.OPEN.value)
 
 
+async def _recurred(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE capa_cases SET status = $2, closed_at = NULL,"
+                       " effectiveness_ends_at = NULL WHERE id = $1",
+                       e.originator_id, CaseStatus.OPEN.value)
+
+
 async def _closed(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE capa_cases SET status = $2, closed_at = $3,"
                        " effectiveness_ends_at = NULL WHERE id = $1",
@@ -116,4 +123,5 @@ class CapaCases(Projection):
             CapaCase.EffectivenessWindowStarted: _window_started,
             CapaCase.EffectivenessFailed: _effectiveness_failed,
             CapaCase.Closed: _closed,
+            RecurringCase.Recurred: _recurred,  # back to analysis
         }

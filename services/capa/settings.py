@@ -6,6 +6,7 @@ from datetime import timedelta
 from pydantic import field_validator
 
 from services.capa.domain.effectiveness import DEFAULT_WINDOWS, parse_windows
+from services.capa.domain.recurrence import RecurrencePolicy, parse_length
 from shared.errors import Invalid
 from shared.settings import ServiceSettings
 
@@ -17,6 +18,13 @@ class CapaSettings(ServiceSettings):
     effectiveness_windows: str = DEFAULT_WINDOWS
     effectiveness_poll_seconds: float = 1.0  # how often the window watch looks for ended windows
     effectiveness_batch: int = 100
+    # A closed case's signature returning within this period reopens it; beyond it a new case
+    # is linked to it: CLOSEDLOOP_CAPA_RECURRENCE_PERIOD="90d" (s, m, h or d).
+    capa_recurrence_period: str = "90d"
+    # This many recurrences of one rule across the organisation within the systemic period
+    # raise a systemic problem for the accountable manager (seed: 5 in 3 months).
+    capa_systemic_recurrences: int = 5
+    capa_systemic_period: str = "90d"
 
     @field_validator("effectiveness_windows")
     @classmethod
@@ -28,6 +36,28 @@ class CapaSettings(ServiceSettings):
         if not windows:
             raise ValueError("name at least one window, e.g. P0=7d")
         return value
+
+    @field_validator("capa_recurrence_period", "capa_systemic_period")
+    @classmethod
+    def _check_length(cls, value: str) -> str:
+        try:
+            parse_length("period", value)
+        except Invalid as error:
+            raise ValueError(error.message) from None
+        return value
+
+    @field_validator("capa_systemic_recurrences")
+    @classmethod
+    def _check_count(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError("a systemic problem needs at least 2 recurrences")
+        return value
+
+    def recurrence(self) -> RecurrencePolicy:
+        return RecurrencePolicy(
+            period=parse_length("capa_recurrence_period", self.capa_recurrence_period),
+            systemic_count=self.capa_systemic_recurrences,
+            systemic_period=parse_length("capa_systemic_period", self.capa_systemic_period))
 
     def windows(self) -> dict[str, timedelta]:
         return parse_windows(self.effectiveness_windows)

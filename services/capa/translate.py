@@ -5,11 +5,12 @@ from collections.abc import Callable
 from typing import Any
 
 from services.capa.domain import CapaCase
+from services.capa.domain.recurrence import RecurringCase, SystemicProblem
 from shared.bus.relay import translator
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed,
     CapaEffectivenessChecked, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
-    CapaRootCauseRecorded, Contract,
+    CapaRecurred, CapaRootCauseRecorded, CapaSystemicProblemRaised, Contract,
 )
 
 
@@ -71,7 +72,26 @@ def _effectiveness_checked(e: Any) -> Contract:
                                     verifier=e.actor, text=e.text, evidence=e.evidence, at=e.at)
 
 
-# Reopened actions stay private (the owner hears it from the case itself).
+def _recurred(e: Any) -> Contract:
+    return CapaRecurred(
+        capa_id=str(e.originator_id), incident_id=e.incident_id, ref=e.ref,
+        fingerprint=e.fingerprint, entity=e.entity,
+        recurrence_incident_id=e.recurrence_incident_id, recurrence_ref=e.recurrence_ref,
+        closed_at=e.closed_at, recurred_at=e.recurred_at, after_seconds=e.after_seconds,
+        reason=e.reason, at=e.at)
+
+
+def _systemic_raised(e: Any) -> Contract:
+    return CapaSystemicProblemRaised(
+        systemic_id=str(e.originator_id), signature=e.signature, rule=e.rule,
+        recurrences=len(e.recurrences), threshold=e.threshold, period_seconds=e.period_seconds,
+        entities=sorted({r["entity"] for r in e.recurrences}),
+        incident_refs=[r["ref"] for r in e.recurrences], capa_ids=list(e.capa_ids),
+        summary=e.summary, at=e.at)
+
+
+# Reopened actions, history links and recurrences joining a raised systemic problem stay
+# private (people hear them from the case and the systemic problem themselves).
 _PUBLIC: dict[type, Callable[[Any], Contract]] = {
     CapaCase.Opened: _opened,
     CapaCase.RootCauseRecorded: _root_cause,
@@ -82,6 +102,9 @@ _PUBLIC: dict[type, Callable[[Any], Contract]] = {
     CapaCase.EffectivenessFailed: _effectiveness_failed,
     CapaCase.EffectivenessChecked: _effectiveness_checked,
     CapaCase.Closed: _closed,
+    # Triggered on the base class that declares them (services/capa/domain/recurrence.py).
+    RecurringCase.Recurred: _recurred,
+    SystemicProblem.Raised: _systemic_raised,
 }
 
 to_contract = translator(_PUBLIC)

@@ -9,13 +9,14 @@ from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from services.capa.domain.effectiveness import day_of, failure_reason, window_name
 from services.capa.domain.errors import (
     ActionAlreadyCompleted, ActionNotCompleted, ActionNotFound, CaseClosed, EffectivenessPending,
     InvalidCapaInput, NotTheOwner, VerifierIsOwner,
 )
+from services.capa.domain.recurrence import RecurringCase
 from services.capa.domain.vocabulary import (
     MAX_WHYS, Action, ActionKind, ActionStatus, CaseStatus, Category, RcaMethod, RootCause,
 )
@@ -24,7 +25,7 @@ from services.capa.domain.vocabulary import (
 NAMESPACE = uuid5(NAMESPACE_URL, "https://closedloop/capa")
 
 
-class CapaCase(Aggregate):
+class CapaCase(RecurringCase):
     """Commands check their rules, then trigger one private `@event` method that only
     mutates, so replaying old events never re-runs today's rules."""
 

@@ -1,0 +1,129 @@
+"""Recurrence, heard on the bus (docs/adr/recurrence.md): an IncidentOpened whose alert
+fingerprint belongs to a closed case reopens it within the recurrence period; every incident
+is noted under its rule, and the rule's recurrences across the organisation raise a systemic
+problem. Reads only capa's own aggregates (AlertWatch, RuleSignature, the cases)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from services.capa.domain import CapaCase, CaseStatus
+from services.capa.domain.recurrence import (
+    Occurrence, RecurrencePolicy, RuleSignature, SystemicProblem, systemic_summary,
+)
+from services.capa.domain.watch import AlertWatch
+from shared import causation
+from shared.contracts import CloudEvent, IncidentOpened
+
+SYSTEM_ACTOR = "capa"
+# How many of a rule's latest cases an opening looks through for a closed one: bounds the
+# reads a noisy rule costs, and a closure older than that many incidents is history anyway.
+RECENT_CASES = 200
+
+
+def rule_of(contract: IncidentOpened) -> str:
+    """The organisation-wide signature: the alert's rule (alertname; the title if none)."""
+    return (contract.labels.get("alertname") or contract.title).strip()
+
+
+def earlier_cases(app: Any, fingerprint: str, incident_id: str) -> list[CapaCase]:
+    """The cases opened for this alert fingerprint (rule × entity) before this incident."""
+    watch = app.get_or_none(AlertWatch.create_id(fingerprint))
+    own = str(CapaCase.create_id(incident_id))
+    ids = [UUID(i) for i in (watch.cases if watch else []) if i != own]
+    return [c for c in (app.get_or_none(i) for i in ids) if c is not None]
+
+
+def last_closed(cases: list[CapaCase], before: datetime) -> CapaCase | None:
+    closed = [c for c in cases if c.status is CaseStatus.CLOSED and c.closed_at is not None
+              and c.closed_at <= before]
+    return max(closed, key=lambda c: c.closed_at) if closed else None
+
+
+def history_of(app: Any, fingerprint: str | None, incident_id: str) -> tuple[CapaCase | None,
+                                                                          list[str]]:
+    """For a resolved incident: the case a return of it reopened (it then gets no case of its
+    own), else the closed cases of its fingerprint for the new case to link to."""
+    if not fingerprint:
+        return None, []
+    cases = earlier_cases(app, fingerprint, incident_id)
+    carrier = next((c for c in cases if incident_id in c.recurred_incidents()), None)
+    return carrier, [str(c.id) for c in cases if c.status is CaseStatus.CLOSED]
+
+
+class Recurrence:
+    def __init__(self, app: Any, policy: RecurrencePolicy) -> None:
+        self.app, self.policy = app, policy
+
+    def on_opened(self, envelope: CloudEvent, contract: IncidentOpened) -> list[Any]:
+        """The aggregates to save with the opening's tracking row (none for a manual or a
+        trial incident: no signature, or nobody is to be told)."""
+        if not contract.fingerprint or contract.trial:
+            return []
+        at, cause = self.app.clock.now(), causation.from_message(envelope)
+        changed: list[Any] = []
+        same_entity = last_closed(earlier_cases(self.app, contract.fingerprint,
+                                                contract.incident_id), contract.opened_at)
+        carrier = str(CapaCase.create_id(contract.incident_id))
+        if same_entity is not None and same_entity.recur(
+                incident_id=contract.incident_id, ref=contract.ref,
+                opened_at=contract.opened_at, period=self.policy.period, at=at,
+                actor=SYSTEM_ACTOR, cause=cause):
+            changed.append(same_entity)
+            carrier = str(same_entity.id)
+        rule = rule_of(contract)
+        signature = self.app.get_or_none(RuleSignature.create_id(rule)) or RuleSignature(
+            rule=rule, at=at, actor=SYSTEM_ACTOR, cause=cause)
+        if signature.knows(contract.incident_id):
+            return changed
+        previous = same_entity or self._closed_case_of_rule(signature, contract.opened_at)
+        occurrence = Occurrence(contract.incident_id, contract.ref, contract.entity,
+                                contract.opened_at, carrier,
+                                str(previous.id) if previous else "")
+        signature.note(occurrence, recurrence=previous is not None, at=at, actor=SYSTEM_ACTOR,
+                       cause=cause)
+        changed.append(signature)
+        if previous is not None:
+            changed += self._systemic(signature, occurrence, at, cause)
+        return changed
+
+    def _closed_case_of_rule(self, signature: RuleSignature,
+                                before: datetime) -> CapaCase | None:
+        ids = [UUID(o.capa_id) for o in signature.incidents[-RECENT_CASES:]]
+        self.app.read_ahead(ids)
+        return last_closed([c for c in (self.app.get_or_none(i) for i in reversed(ids))
+                            if c is not None], before)
+
+    def _systemic(self, signature: RuleSignature, occurrence: Occurrence, at: datetime,
+                  cause: dict[str, Any]) -> list[Any]:
+        current = signature.current_systemic(at, self.policy)
+        if current is not None:
+            problem = self.app.get_or_none(UUID(current))
+            if problem is not None:
+                problem.link(occurrence.record(), _linked([occurrence]), at, SYSTEM_ACTOR, cause)
+                signature.attach(current, [occurrence.incident_id], at, SYSTEM_ACTOR, cause)
+                return [problem]
+        due = signature.systemic_due(at, self.policy)
+        if not due:
+            return []
+        problem = SystemicProblem(
+            rule=signature.rule, incident_id=occurrence.incident_id,
+            signature=f"rule:{signature.rule}", recurrences=[o.record() for o in due],
+            capa_ids=_linked(due), threshold=self.policy.systemic_count,
+            period_seconds=self.policy.systemic_period.total_seconds(),
+            summary=systemic_summary(signature.rule, len(due), self.policy.systemic_period,
+                                     len({o.entity for o in due})),
+            at=at, actor=SYSTEM_ACTOR, cause=cause)
+        signature.attach(str(problem.id), [o.incident_id for o in due], at, SYSTEM_ACTOR, cause)
+        return [problem]
+
+
+def _linked(occurrences: list[Occurrence]) -> list[str]:
+    """The cases a systemic problem lists: those that closed, and those carrying the returns."""
+    ids: list[str] = []
+    for o in occurrences:
+        for capa_id in (o.previous, o.capa_id):
+            if capa_id and capa_id not in ids:
+                ids.append(capa_id)
+    return ids
