@@ -11,6 +11,7 @@ from services.capa.knowledge.api import router as knowledge_router
 from services.capa.knowledge.projection import KnowledgeBase
 from services.capa.projections import CapaCases
 from services.capa.settings import CapaSettings
+from services.capa.systemic_api import router as systemic_router
 from services.capa.translate import to_contract
 from services.capa.workers import watch_windows
 from shared.clock import Clock, SystemClock
@@ -34,7 +35,7 @@ def create_app(settings: CapaSettings | None = None, clock: Clock | None = None)
     return build_api(
         settings,
         service_parts(clock, settings),
-        routers=[router, knowledge_router],
+        routers=[router, knowledge_router, systemic_router],
         title="closedloop capa",
         description="Analysis and closure (分析 → 闭环): root cause, corrective and preventive "
                     "actions, verification by someone other than the owner, automatic closure.",

@@ -114,6 +114,44 @@ class EffectivenessRead(BaseModel):
     check: dict[str, Any] | None = Field(description="a manual incident's effectiveness check")
 
 
+class RecurrenceItemRead(BaseModel):
+    incident_id: str
+    ref: str
+    closed_at: datetime = Field(description="when the case had closed")
+    recurred_at: datetime = Field(description="when the returning incident opened")
+    reason: str
+
+
+class RecurrenceRead(BaseModel):
+    recurrences: list[RecurrenceItemRead] = Field(
+        description="returns of the case's alert within the recurrence period, each of which "
+                    "reopened it")
+    previous_cases: list[str] = Field(
+        description="closed cases of the same alert, returned beyond the period")
+
+
+class SystemicRecurrenceRead(BaseModel):
+    incident_id: str
+    ref: str
+    entity: str
+    at: datetime
+    capa_id: str = Field(description="the case analysing this return")
+    previous: str = Field(description="the closed case it returned after")
+
+
+class SystemicProblemRead(BaseModel):
+    id: UUID
+    signature: str
+    rule: str
+    summary: str
+    threshold: int
+    period_seconds: float
+    raised_at: datetime
+    entities: list[str]
+    capa_ids: list[str] = Field(description="the linked cases")
+    recurrences: list[SystemicRecurrenceRead]
+
+
 class HistoryRead(BaseModel):
     version: int
     event: str
@@ -139,6 +177,7 @@ class CapaRead(BaseModel):
     actions: list[ActionRead]
     closure_blockers: list[str] = Field(description="why the case is not closed yet")
     effectiveness: EffectivenessRead
+    recurrence: RecurrenceRead
     history: list[HistoryRead]
 
 
