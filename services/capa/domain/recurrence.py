@@ -183,8 +183,8 @@ class SystemicProblem(Aggregate):
         return uuid5(RECURRENCE_NAMESPACE, f"systemic:{rule}:{incident_id}")
 
     @event("Raised")
-    def __init__(self, rule: str, incident_id: str, signature: str, recurrences: list[dict[str, Any]],
-                 capa_ids: list[str], threshold: int, period_seconds: float, summary: str,
+    def __init__(self, rule: str, incident_id: str, signature: str,
+                 recurrences: list[dict[str, Any]], capa_ids: list[str], threshold: int, period_seconds: float, summary: str,
                  at: datetime, actor: str, cause: dict[str, Any]) -> None:
         """`incident_id`: the recurrence that raised it (with the rule, its id)."""
         self.signature, self.rule, self.summary = signature, rule, summary
