@@ -18,7 +18,7 @@ from shared.contracts import CloudEvent, IncidentOpened
 
 SYSTEM_ACTOR = "capa"
 # How many of a rule's latest cases an opening looks through for a closed one: bounds the
-# reads a noisy rule costs, and a closure older than that many incidents is history anyway.
+# reads a noisy rule that never closed a case costs.
 RECENT_CASES = 200
 
 
@@ -89,11 +89,17 @@ class Recurrence:
         return changed
 
     def _closed_case_of_rule(self, signature: RuleSignature,
-                                before: datetime) -> CapaCase | None:
-        ids = [UUID(o.capa_id) for o in signature.incidents[-RECENT_CASES:]]
-        self.app.read_ahead(ids)
-        return last_closed([c for c in (self.app.get_or_none(i) for i in reversed(ids))
-                            if c is not None], before)
+                             before: datetime) -> CapaCase | None:
+        """A case of the rule that closed before `before`, newest first. The scan stops at
+        the first closed case, or at the latest recurrence (whose closed case is known), so
+        a rule whose fix once held costs a few reads per opening, not one per case."""
+        for occurrence in reversed(signature.incidents[-RECENT_CASES:]):
+            case = self.app.get_or_none(UUID(occurrence.capa_id))
+            if last_closed([case] if case is not None else [], before) is not None:
+                return case
+            if occurrence.previous:
+                return self.app.get_or_none(UUID(occurrence.previous))
+        return None
 
     def _systemic(self, signature: RuleSignature, occurrence: Occurrence, at: datetime,
                   cause: dict[str, Any]) -> list[Any]:
