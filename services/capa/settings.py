@@ -17,6 +17,10 @@ class CapaSettings(ServiceSettings):
     effectiveness_windows: str = DEFAULT_WINDOWS
     effectiveness_poll_seconds: float = 1.0  # how often the window watch looks for ended windows
     effectiveness_batch: int = 100
+    # 举一反三: the labels whose values make entities peers (same region, same store format),
+    # and how far back a peer's signals count.
+    peer_labels: str = "region,format"
+    peer_lookback_days: float = 30.0
 
     @field_validator("effectiveness_windows")
     @classmethod
