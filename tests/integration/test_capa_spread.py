@@ -13,7 +13,7 @@ import pytest
 from services.capa.main import create_app
 from services.capa.settings import CapaSettings
 from shared.clock import ManualClock
-from shared.contracts import AlertRaised, IncidentResolved
+from shared.contracts import AlertRaised, IncidentOpened, IncidentResolved
 from tests.harness import API_KEYS, RESPONDER_KEY, VIEWER_KEY, RunningService, wait_until
 from tests.integration.test_capa_effectiveness import T0, _last, publish
 from tests.integration.test_capa_service import case_of, run
@@ -100,3 +100,36 @@ def test_peers_at_risk_are_listed_and_their_actions_planned_in_one_step(capa, na
             else None
     added = wait_until(heard, message="CapaActionAdded of A-2")
     assert (added["entity"], added["verifier"]) == (peer_a, "Zhang Min")
+
+
+def test_a_peer_whose_case_found_the_same_category_is_at_risk(capa, nats_url, clock):
+    """No alert in common: the peer's own case found a root cause of the same kind; its labels
+    come from its incident's opening."""
+    run_id = uuid.uuid4().hex[:8]
+    region = f"north-{run_id}"
+    api, viewer = capa.client(RESPONDER_KEY), capa.client(VIEWER_KEY)
+    cases = {}
+    for store, category in ((f"store-1-{run_id}", "machine"), (f"store-2-{run_id}", "machine"),
+                            (f"store-3-{run_id}", "material")):
+        incident_id = f"inc-{uuid.uuid4()}"
+        publish(nats_url, IncidentOpened(
+            incident_id=incident_id, ref=f"P3-{store}", fingerprint=f"fp-{store}",
+            severity="P3", title="Freezer warm", entity=store, alert_id=f"al-{store}",
+            opened_at=T0, respond_by=T0 + timedelta(hours=1), resolve_by=T0 + timedelta(hours=8),
+            labels={"alertname": f"freezer-{store}", "region": region}), "incidents")
+        publish(nats_url, IncidentResolved(
+            incident_id=incident_id, ref=f"P3-{store}", severity="P3", title="Freezer warm",
+            entity=store, by="Li Wei", summary="compressor reset", at=T0), "incidents")
+        capa_id = wait_until(lambda: case_of(api, incident_id), message="the case")["id"]
+        api.post(f"/v1/capa/{capa_id}/root-cause", json={
+            "by": "Zhang Min", "method": "fishbone", "category": category,
+            "statement": "compressor past its service interval"}).raise_for_status()
+        cases[store] = capa_id
+
+    first, second, _ = cases
+    listed = wait_until(lambda: (lambda r: r if r["items"] else None)(
+        viewer.get(f"/v1/capa/{cases[first]}/at-risk").json()), message="a peer at risk")
+    assert [(i["entity"], i["reasons"]) for i in listed["items"]] == [(second, [
+        f"shares region={region} with {first}",
+        f"P3-{second} found a root cause of the same category (machine) here on "
+        f"{T0:%Y-%m-%d}"])]
