@@ -123,6 +123,11 @@ class ServiceApplication(Application[UUID]):
         processing.saved_kwargs["numbers"] = list(numbers)
         self._write(processing, objs)
 
+    def in_batch(self) -> bool:
+        """Whether save_batch() is collecting what is saved: a handler saving several things
+        then just saves them, and the batch writes them with its tracking rows."""
+        return self._batch() is not None
+
     def save_batch(self, run: Callable[[], None]) -> None:
         """Run several message handlers and write everything they saved, with every tracking
         row, in one transaction. A handler reads what earlier handlers of the batch saved as

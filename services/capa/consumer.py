@@ -1,7 +1,8 @@
 """What capa listens to: every resolved incident gets a CAPA case; the incident's public
 lifecycle is kept as facts for its postmortem; every opened incident is also noted for
 knowledge recommendations and checked for recurrence of a closed case's signature; the
-detector's alerts tell whether a fix held through its effectiveness window."""
+detector's alerts tell whether a fix held through its effectiveness window, and are kept as
+sightings for 举一反三 (peers/)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from services.capa.app import CapaApplication
 from services.capa.incident_facts import FACTS
 from services.capa.knowledge.commands import Knowledge
+from services.capa.peers.sighting import AlertSighting, sighting_of
 from services.capa.recurrence import Recurrence
 from shared.bus.consumer import Subscription
 from shared.contracts import AlertRaised, CloudEvent, IncidentOpened, IncidentResolved
@@ -20,8 +22,8 @@ def subscriptions(app: CapaApplication) -> list[Subscription]:
     handlers[IncidentResolved] = app.handle_incident_resolved  # also opens the case
     handlers[IncidentOpened] = _opened(app, Knowledge(app), Recurrence(app, app.recurrence))
     return [Subscription(stream="INCIDENTS", handlers=handlers),
-            Subscription(stream="DETECTOR", handlers={AlertRaised: app.handle_alert_raised},
-                         read_ahead=app.read_ahead_alerts)]
+            Subscription(stream="DETECTOR", handlers={AlertRaised: _raised(app)},
+                         read_ahead=_read_ahead_alerts(app))]
 
 
 def _opened(app: CapaApplication, knowledge: Knowledge, recurrence: Recurrence) -> Any:
@@ -32,3 +34,26 @@ def _opened(app: CapaApplication, knowledge: Knowledge, recurrence: Recurrence) 
                          *knowledge.profile_of(envelope, contract),
                          *recurrence.on_opened(envelope, contract), tracking=tracking)
     return handle
+
+
+def _raised(app: CapaApplication) -> Any:
+    # The sighting and any failed effectiveness check are written in one transaction with the
+    # message's tracking row: a batch of messages already is one; a lone message gets its own.
+    def handle(envelope: CloudEvent, contract: AlertRaised, tracking: Tracking) -> None:
+        heard = sighting_of(app, envelope, contract)
+
+        def run() -> None:
+            if heard:
+                app.save(*heard)
+            app.handle_alert_raised(envelope, contract, tracking)
+
+        app.save_batch(run) if heard and not app.in_batch() else run()
+    return handle
+
+
+def _read_ahead_alerts(app: CapaApplication) -> Any:
+    def read_ahead(contracts: list[Any]) -> None:
+        app.read_ahead_alerts(contracts)
+        app.read_ahead((AlertSighting.create_id(c.alert_id) for c in contracts
+                        if isinstance(c, AlertRaised)), never_snapshotted=True)
+    return read_ahead

@@ -9,6 +9,8 @@ from services.capa.app import CapaApplication
 from services.capa.consumer import subscriptions
 from services.capa.knowledge.api import router as knowledge_router
 from services.capa.knowledge.projection import KnowledgeBase
+from services.capa.peers.api import router as peers_router
+from services.capa.peers.projection import PeerSignals
 from services.capa.projections import CapaCases
 from services.capa.settings import CapaSettings
 from services.capa.systemic_api import router as systemic_router
@@ -26,7 +28,7 @@ def service_parts(clock: Clock | None = None,
     return ServiceParts(application=lambda env, clk: CapaApplication(env, clk, windows,
                                                                       recurrence),
                         translate=to_contract, subscribe=subscriptions,
-                        projections=[CapaCases(), KnowledgeBase()],
+                        projections=[CapaCases(), KnowledgeBase(), PeerSignals()],
                         workers=[watch_windows], clock=clock or SystemClock())
 
 
@@ -35,7 +37,7 @@ def create_app(settings: CapaSettings | None = None, clock: Clock | None = None)
     return build_api(
         settings,
         service_parts(clock, settings),
-        routers=[router, knowledge_router, systemic_router],
+        routers=[router, knowledge_router, systemic_router, peers_router],
         title="closedloop capa",
         description="Analysis and closure (分析 → 闭环): root cause, corrective and preventive "
                     "actions, verification by someone other than the owner, automatic closure.",

@@ -94,6 +94,9 @@ class ActionRead(BaseModel):
     note: str | None
     adverse_implications: str | None = None
     adverse_check: str | None = None
+    entity: str | None = Field(None, description="the peer a preventive action protects (举一反三)")
+    assigned_verifier: str | None = Field(None, description="who is to verify it, named when "
+                                                            "it was planned")
 
 
 class EffectivenessFailureRead(BaseModel):

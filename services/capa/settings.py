@@ -25,6 +25,10 @@ class CapaSettings(ServiceSettings):
     # raise a systemic problem for the accountable manager (seed: 5 in 3 months).
     capa_systemic_recurrences: int = 5
     capa_systemic_period: str = "90d"
+    # 举一反三: the labels whose values make entities peers (same region, same store format),
+    # and how far back a peer's signals count.
+    peer_labels: str = "region,format"
+    peer_lookback_days: float = 30.0
 
     @field_validator("effectiveness_windows")
     @classmethod

@@ -31,7 +31,8 @@ def _action_added(e: Any) -> Contract:
         capa_id=str(e.originator_id), incident_id=e.incident_id, action_id=e.action_id,
         kind=e.kind, title=e.title, owner=e.owner, due_date=e.due_date,
         acceptance_criteria=e.acceptance_criteria, by=e.actor, at=e.at,
-        adverse_implications=getattr(e, "adverse_implications", "") or None)
+        adverse_implications=getattr(e, "adverse_implications", "") or None,
+        entity=getattr(e, "entity", None), verifier=getattr(e, "verifier", None))
 
 
 def _action_completed(e: Any) -> Contract:

@@ -357,6 +357,8 @@ class CapaActionAdded(Contract):
     by: str  # who planned it
     at: datetime
     adverse_implications: str | None = None  # what the action might break, if anything
+    entity: str | None = None  # the peer a preventive action protects (举一反三)
+    verifier: str | None = None  # who is to verify it, when named as it was planned
 
 
 class CapaActionCompleted(Contract):

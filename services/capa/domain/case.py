@@ -14,7 +14,7 @@ from eventsourcing.domain import event
 from services.capa.domain.effectiveness import day_of, failure_reason, window_name
 from services.capa.domain.errors import (
     ActionAlreadyCompleted, ActionNotCompleted, ActionNotFound, CaseClosed, EffectivenessPending,
-    InvalidCapaInput, NotTheOwner, VerifierIsOwner,
+    InvalidCapaInput, NotTheOwner, NotTheVerifier, VerifierIsOwner,
 )
 from services.capa.domain.recurrence import RecurringCase
 from services.capa.domain.vocabulary import (
@@ -98,7 +98,10 @@ class CapaCase(RecurringCase):
     # -- actions ----------------------------------------------------------------------------
     def add_action(self, *, kind: str, title: str, owner: str, due_date: date,
                    acceptance_criteria: str, at: datetime, actor: str,
-                   cause: dict[str, Any], adverse_implications: str = "") -> str:
+                   cause: dict[str, Any], adverse_implications: str = "",
+                   entity: str | None = None, verifier: str | None = None) -> str:
+        """`entity`: the peer a preventive action protects (举一反三, domain/spread.py);
+        `verifier`: who is to verify it, named when planned (never its owner)."""
         self.check_analysing("take new actions")
         kind = _parse(ActionKind, "kind", kind)
         title = _required("title", title, "say what will be done")
@@ -108,20 +111,27 @@ class CapaCase(RecurringCase):
         if due_date < self.opened_at.date():
             raise InvalidCapaInput("due_date", f"{due_date} is before {self.name} opened on "
                                    f"{self.opened_at.date()}; choose a later date")
+        verifier = (verifier or "").strip() or None
+        if verifier == owner:
+            raise InvalidCapaInput("verifier", f"{owner} owns the action: its verifier must be "
+                                   "someone else")
         action_id = f"A-{len(self.actions) + 1}"
         self._add_action(action_id, kind.value, title, owner, due_date, criteria, at, actor, cause,
                          incident_id=self.incident_id,
-                         adverse_implications=adverse_implications.strip())
+                         adverse_implications=adverse_implications.strip(),
+                         entity=(entity or "").strip() or None, verifier=verifier)
         return action_id
 
     @event("ActionAdded")
     def _add_action(self, action_id: str, kind: str, title: str, owner: str, due_date: date,
                     acceptance_criteria: str, at: datetime, actor: str,
                     cause: dict[str, Any], incident_id: str = "",
-                    adverse_implications: str = "") -> None:
+                    adverse_implications: str = "", entity: str | None = None,
+                    verifier: str | None = None) -> None:
         self.actions[action_id] = Action(action_id, ActionKind(kind), title, owner, due_date,
                                          acceptance_criteria,
-                                         adverse_implications=adverse_implications or None)
+                                         adverse_implications=adverse_implications or None,
+                                         entity=entity, assigned_verifier=verifier)
 
     def complete_action(self, action_id: str, *, evidence: str, as_manager: bool,
                         at: datetime, actor: str, cause: dict[str, Any]) -> None:
@@ -331,6 +341,10 @@ class CapaCase(RecurringCase):
                                    f"not {len(whys)}")
 
     def check_verifier(self, action: Action, verifier: str) -> None:
+        if action.assigned_verifier and verifier != action.assigned_verifier:
+            raise NotTheVerifier(f"action {action.id} of {self.name} is to be verified by "
+                                  f"{action.assigned_verifier}, named when it was planned; "
+                                  f"{verifier} is not")
         if verifier == action.owner:
             raise VerifierIsOwner(f"action {action.id} of {self.name} cannot be verified by its "
                                   f"owner {verifier}: verification needs someone else")

@@ -38,3 +38,7 @@ class ActionNotCompleted(DomainError):
 
 class VerifierIsOwner(DomainError):
     """Verification needs someone other than the action's owner (and its completer)."""
+
+
+class NotTheVerifier(DomainError):
+    """An action planned with its verifier named is verified by that person only."""

@@ -84,3 +84,5 @@ class Action:
     note: str | None = None  # the verifier's note (why it was reopened, or how it was checked)
     adverse_implications: str | None = None  # what the action might break, said when planned
     adverse_check: str | None = None  # how the verifier saw that it did not happen
+    entity: str | None = None  # the peer a preventive action protects (举一反三)
+    assigned_verifier: str | None = None  # who is to verify it, named when it was planned
