@@ -9,6 +9,8 @@ from services.capa.app import CapaApplication
 from services.capa.consumer import subscriptions
 from services.capa.knowledge.api import router as knowledge_router
 from services.capa.knowledge.projection import KnowledgeBase
+from services.capa.kpis.api import router as kpis_router
+from services.capa.kpis.projection import CapaKpis
 from services.capa.projections import CapaCases
 from services.capa.settings import CapaSettings
 from services.capa.translate import to_contract
@@ -23,7 +25,7 @@ def service_parts(clock: Clock | None = None,
     windows = (settings or CapaSettings()).windows()
     return ServiceParts(application=lambda env, clk: CapaApplication(env, clk, windows),
                         translate=to_contract, subscribe=subscriptions,
-                        projections=[CapaCases(), KnowledgeBase()],
+                        projections=[CapaCases(), KnowledgeBase(), CapaKpis()],
                         workers=[watch_windows], clock=clock or SystemClock())
 
 
@@ -32,7 +34,8 @@ def create_app(settings: CapaSettings | None = None, clock: Clock | None = None)
     return build_api(
         settings,
         service_parts(clock, settings),
-        routers=[router, knowledge_router],
+        # The KPI routes come first: /v1/capa/kpis would otherwise be read as a case id.
+        routers=[kpis_router, router, knowledge_router],
         title="closedloop capa",
         description="Analysis and closure (分析 → 闭环): root cause, corrective and preventive "
                     "actions, verification by someone other than the owner, automatic closure.",
