@@ -9,6 +9,8 @@ from services.capa.app import CapaApplication
 from services.capa.consumer import subscriptions
 from services.capa.knowledge.api import router as knowledge_router
 from services.capa.knowledge.projection import KnowledgeBase
+from services.capa.kpis.api import router as kpis_router
+from services.capa.kpis.projection import CapaKpis
 from services.capa.peers.api import router as peers_router
 from services.capa.peers.projection import PeerSignals
 from services.capa.projections import CapaCases
@@ -28,7 +30,7 @@ def service_parts(clock: Clock | None = None,
     return ServiceParts(application=lambda env, clk: CapaApplication(env, clk, windows,
                                                                       recurrence),
                         translate=to_contract, subscribe=subscriptions,
-                        projections=[CapaCases(), KnowledgeBase(), PeerSignals()],
+                        projections=[CapaCases(), KnowledgeBase(), PeerSignals(), CapaKpis()],
                         workers=[watch_windows], clock=clock or SystemClock())
 
 
@@ -37,7 +39,9 @@ def create_app(settings: CapaSettings | None = None, clock: Clock | None = None)
     return build_api(
         settings,
         service_parts(clock, settings),
-        routers=[router, knowledge_router, systemic_router, peers_router],
+        # The KPI and systemic routes come first: /v1/capa/kpis would otherwise be read as
+        # a case id.
+        routers=[kpis_router, systemic_router, router, knowledge_router, peers_router],
         title="closedloop capa",
         description="Analysis and closure (分析 → 闭环): root cause, corrective and preventive "
                     "actions, verification by someone other than the owner, automatic closure.",

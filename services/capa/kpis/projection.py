@@ -1,0 +1,143 @@
+"""The KPI read model: per case the times that matter to the KPIs (opened, first
+effectiveness outcome, first recurrence, closed), per action its due date, current completion,
+verification and first verdict. First-time facts are kept with COALESCE, so replaying the log
+gives the same rows."""
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from services.capa.domain import CapaCase
+from shared.readmodels import Apply, Projection
+
+CASES = """
+CREATE TABLE IF NOT EXISTS capa_kpi_cases (
+    id uuid PRIMARY KEY,
+    entity text NOT NULL,
+    severity text NOT NULL,
+    category text,
+    watched boolean NOT NULL,
+    opened_at timestamptz NOT NULL,
+    closed_at timestamptz,
+    effectiveness_first text,
+    effectiveness_first_at timestamptz,
+    effectiveness_failures integer NOT NULL DEFAULT 0,
+    recurred_at timestamptz,
+    recurrences integer NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS capa_kpi_cases_opened ON capa_kpi_cases (opened_at);
+CREATE INDEX IF NOT EXISTS capa_kpi_cases_closed ON capa_kpi_cases (closed_at)"""
+
+ACTIONS = """
+CREATE TABLE IF NOT EXISTS capa_kpi_actions (
+    capa_id uuid NOT NULL REFERENCES capa_kpi_cases (id) ON DELETE CASCADE,
+    action_id text NOT NULL,
+    kind text NOT NULL,
+    owner text NOT NULL,
+    due_date date NOT NULL,
+    added_at timestamptz NOT NULL,
+    completed_at timestamptz,
+    verified_at timestamptz,
+    first_verdict text,
+    first_verdict_at timestamptz,
+    PRIMARY KEY (capa_id, action_id)
+);
+CREATE INDEX IF NOT EXISTS capa_kpi_actions_due ON capa_kpi_actions (due_date);
+CREATE INDEX IF NOT EXISTS capa_kpi_actions_open ON capa_kpi_actions (owner)
+    WHERE verified_at IS NULL"""
+
+PASSED, FAILED = "passed", "failed"
+EFFECTIVE, INEFFECTIVE = "effective", "ineffective"
+
+
+async def _opened(conn: asyncpg.Connection, e: Any) -> None:
+    # A case opened before effectiveness windows existed closes at its last verification:
+    # it never had an effectiveness check, so it stays out of that KPI.
+    await conn.execute(
+        "INSERT INTO capa_kpi_cases (id, entity, severity, watched, opened_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        e.originator_id, e.entity, e.severity, bool(getattr(e, "window_seconds", None)), e.at)
+
+
+async def _root_cause(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE capa_kpi_cases SET category = $2 WHERE id = $1",
+                       e.originator_id, e.category)
+
+
+async def _action_added(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "INSERT INTO capa_kpi_actions (capa_id, action_id, kind, owner, due_date, added_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (capa_id, action_id) DO NOTHING",
+        e.originator_id, e.action_id, e.kind, e.owner, e.due_date, e.at)
+
+
+async def _action_completed(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE capa_kpi_actions SET completed_at = $3"
+                       " WHERE capa_id = $1 AND action_id = $2",
+                       e.originator_id, e.action_id, e.at)
+
+
+def _verdict(verdict: str) -> Apply:
+    """A verification: effective keeps the completion and ends the action; ineffective sends
+    it back to its owner, whose completion no longer stands."""
+    async def apply(conn: asyncpg.Connection, e: Any) -> None:
+        effective = verdict == EFFECTIVE
+        await conn.execute(
+            "UPDATE capa_kpi_actions SET"
+            " verified_at = CASE WHEN $4::boolean THEN $5::timestamptz END,"
+            " completed_at = CASE WHEN $4::boolean THEN completed_at END,"
+            " first_verdict = COALESCE(first_verdict, $3::text),"
+            " first_verdict_at = COALESCE(first_verdict_at, $5::timestamptz)"
+            " WHERE capa_id = $1 AND action_id = $2",
+            e.originator_id, e.action_id, verdict, effective, e.at)
+
+    return apply
+
+
+async def _effectiveness_failed(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE capa_kpi_cases SET effectiveness_failures = effectiveness_failures + 1,"
+        " effectiveness_first = COALESCE(effectiveness_first, $2),"
+        " effectiveness_first_at = COALESCE(effectiveness_first_at, $3),"
+        " recurred_at = COALESCE(recurred_at, $4) WHERE id = $1",
+        e.originator_id, FAILED, e.at, e.fired_at)
+
+
+async def _recurred(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE capa_kpi_cases SET recurrences = recurrences + 1,"
+                       " recurred_at = COALESCE(recurred_at, $2) WHERE id = $1",
+                       e.originator_id, getattr(e, "at", None) or e.timestamp)
+
+
+async def _closed(conn: asyncpg.Connection, e: Any) -> None:
+    # A watched case closes only when its window ended clear or a person checked the fix.
+    await conn.execute(
+        "UPDATE capa_kpi_cases SET closed_at = $2::timestamptz,"
+        " effectiveness_first = CASE WHEN watched"
+        "     THEN COALESCE(effectiveness_first, $3::text) END,"
+        " effectiveness_first_at = CASE WHEN watched"
+        "     THEN COALESCE(effectiveness_first_at, $2::timestamptz) END WHERE id = $1",
+        e.originator_id, e.at, PASSED)
+
+
+class CapaKpis(Projection):
+    name = "capa_kpis"
+    tables = {"capa_kpi_cases": CASES, "capa_kpi_actions": ACTIONS}
+
+    def handlers(self) -> dict[type, Apply]:
+        handlers: dict[type, Apply] = {
+            CapaCase.Opened: _opened,
+            CapaCase.RootCauseRecorded: _root_cause,
+            CapaCase.ActionAdded: _action_added,
+            CapaCase.ActionCompleted: _action_completed,
+            CapaCase.ActionVerified: _verdict(EFFECTIVE),
+            CapaCase.ActionReopened: _verdict(INEFFECTIVE),
+            CapaCase.EffectivenessFailed: _effectiveness_failed,
+            CapaCase.Closed: _closed,
+        }
+        # The case's recurrence event, once the aggregate records one (docs/adr/capa-kpis.md).
+        recurred = getattr(CapaCase, "Recurred", None)
+        if recurred is not None:
+            handlers[recurred] = _recurred
+        return handlers
