@@ -220,3 +220,13 @@ def test_the_periods_are_settings_refused_when_unreadable(monkeypatch):
         CapaSettings()
     with pytest.raises(Invalid):
         parse_length("period", "0d")
+
+
+def test_the_read_models_follow_the_event_a_recurrence_stores(story):
+    from services.capa.kpis.projection import CapaKpis
+    from services.capa.projections import CapaCases
+    first = story.incident_closed_case("P0-2026-12-001")
+    story.clock.advance(timedelta(days=30))
+    story.open("P0-2026-12-031")
+    recurred = type(story.events(first)[-1])
+    assert recurred in CapaCases().handlers() and recurred in CapaKpis().handlers()

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from services.capa.domain import CapaCase
+from services.capa.domain.recurrence import RecurringCase
 from shared.readmodels import Apply, Projection
 
 CASES = """
@@ -135,9 +136,7 @@ class CapaKpis(Projection):
             CapaCase.ActionReopened: _verdict(INEFFECTIVE),
             CapaCase.EffectivenessFailed: _effectiveness_failed,
             CapaCase.Closed: _closed,
+            # The class the case triggers: CapaCase.Recurred is the library's unused copy.
+            RecurringCase.Recurred: _recurred,
         }
-        # The case's recurrence event, once the aggregate records one (docs/adr/capa-kpis.md).
-        recurred = getattr(CapaCase, "Recurred", None)
-        if recurred is not None:
-            handlers[recurred] = _recurred
         return handlers
