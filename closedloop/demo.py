@@ -1,7 +1,7 @@
 """`closedloop demo`: a store's NPS collapses from 72 to 42 and the loop runs to closure,
 through the real services over HTTP and NATS, the fix watched through a short effectiveness
 window (the stack's clocks moved past it). Prints the incident's timeline at the end,
-then the messages its channels were sent."""
+the messages its channels were sent, then the closed case's postmortem."""
 from __future__ import annotations
 
 import hashlib
@@ -19,6 +19,7 @@ import httpx
 
 from closedloop.demo_messages import message_of, print_message
 from closedloop.embedded.ports import free_port
+from closedloop.postmortem import print_postmortem
 from closedloop.stack import StackInfo
 
 DEMO_SECRET = "demo-webhook-secret"
@@ -229,6 +230,15 @@ class Demo:
         return [{"heading": f"{d['channel_name']} · {d['reason']}",
                  "message": message_of(self.call, d["id"])} for d in deliveries]
 
+    def postmortem(self, ref: str) -> str:
+        """The case's postmortem as capa writes it from the event log (Markdown, English):
+        the story's last word, told after the case closed."""
+        self.say("")
+        self.say(f"Postmortem of {ref}:")
+        self.say("")
+        return print_postmortem(ref, say=self.say, lang="en", url=self.info.urls["capa"],
+                                api_key=self.info.api_key)
+
     def _got(self, path: str, ref: str) -> bool:
         return any(r["path"] == path and r["signature_ok"] and ref in json.dumps(r["body"])
                    for r in self.receiver.received)
@@ -285,6 +295,7 @@ def run_demo(info: StackInfo) -> int:
         incident = demo.run()
         print_timeline(incident, alert=demo.alert, capa=demo.capa)
         print_pages(demo.pages(incident))
+        demo.postmortem(incident["ref"])
         return 0
     finally:
         demo.close()

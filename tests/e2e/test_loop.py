@@ -72,6 +72,9 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
     try:
         incident = demo.run()
         pages = demo.pages(incident)
+        steps = capsys.readouterr().out  # the numbered story, checked below
+        postmortem = demo.postmortem(incident["ref"])
+        told = capsys.readouterr().out
     finally:
         demo.close()
 
@@ -102,7 +105,7 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
 
     print_timeline(incident, alert=demo.alert, capa=demo.capa)
     print_pages(pages)
-    printed = capsys.readouterr().out
+    printed = steps + capsys.readouterr().out
     for expected in (incident["ref"], "sample", "alert raised", "escalated", "Root cause",
                      "A-1 corrective", "A-2 preventive", "closed",
                      "9. effectiveness window of 10 min: every clock moved past its end",
@@ -116,6 +119,17 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
     for expected in ("│ 🔴 严重 P0 | 新事件", "│ 🔴 严重 P0 | 升级：仍未确认",
                      "│ - 单号：" + incident["ref"]):
         assert expected in printed, printed
+
+    # The story ends with the closed case's postmortem, printed line by line as capa wrote it.
+    assert postmortem.rstrip("\n").splitlines() == told.splitlines()[3:], told
+    assert told.startswith(f"\nPostmortem of {incident['ref']}:\n"), told
+    for expected in (f"# Postmortem {incident['ref']}: ", "## Summary", "## Impact",
+                     "## Timeline", "## Root cause", "## Actions", "## Effectiveness",
+                     "**Weekend shifts are planned without the footfall forecast**",
+                     "| Severity | P0 |", "Re-plan weekend rota against the forecast",
+                     "Forecast check in the rota tool for every store",
+                     "Resolved by Li Wei (store manager): Queue re-staffed"):
+        assert expected in postmortem, postmortem
 
 
 def test_read_models_rebuilt_from_the_log_equal_what_was_there(stack, services, database_url, capsys):
