@@ -88,7 +88,7 @@ def _systemic_raised(e: Any) -> Contract:
         recurrences=len(e.recurrences), threshold=e.threshold, period_seconds=e.period_seconds,
         entities=sorted({r["entity"] for r in e.recurrences}),
         incident_refs=[r["ref"] for r in e.recurrences], capa_ids=list(e.capa_ids),
-        summary=e.summary, at=e.at)
+        summary=e.summary, at=e.at, incident_ids=[r["incident_id"] for r in e.recurrences])
 
 
 # Reopened actions, history links and recurrences joining a raised systemic problem stay

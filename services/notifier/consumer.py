@@ -1,11 +1,12 @@
 """What the notifier listens to: the incidents' lifecycle, and the CAPA case's actions (their
-deadlines are chased)."""
+deadlines are chased) and the systemic problems it raises (reported one level up)."""
 from __future__ import annotations
 
 from services.notifier.app import NotifierApplication
 from shared.bus.consumer import Subscription
 from shared.contracts import (
-    CapaActionAdded, CapaActionCompleted, CapaActionVerified, IncidentAcknowledged,
+    CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaSystemicProblemRaised,
+    IncidentAcknowledged,
     IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
     IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
     IncidentUnfollowed,
@@ -29,4 +30,5 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         CapaActionAdded: app.handle_capa_action_added,
         CapaActionCompleted: app.handle_capa_action_completed,
         CapaActionVerified: app.handle_capa_action_verified,
+        CapaSystemicProblemRaised: app.handle_capa_systemic_problem_raised,
     })]

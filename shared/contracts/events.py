@@ -481,6 +481,9 @@ class CapaSystemicProblemRaised(Contract):
     capa_ids: list[str]
     summary: str  # the sentence shown to people
     at: datetime
+    # The recurrences' incident ids, in the order of `incident_refs` (added later: older
+    # messages carry none), so a reader can find its own records of them.
+    incident_ids: list[str] = []
 
 
 CONTRACTS: dict[str, type[Contract]] = {

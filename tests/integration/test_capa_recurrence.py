@@ -128,4 +128,6 @@ def test_a_rule_recurring_on_other_entities_raises_a_systemic_problem(capa, nats
         message="CapaSystemicProblemRaised on the CAPA stream")
     raised = CapaSystemicProblemRaised.model_validate(CloudEvent.from_bytes(message.data).data)
     assert (raised.systemic_id, raised.recurrences, raised.rule) == (str(systemic_id), 2, rule)
+    # The incidents' ids too, in the order of their refs: the notifier finds its staffing.
+    assert raised.incident_ids == [r["incident_id"] for r in problem["recurrences"]]
     assert api.get(f"/v1/capa/systemic/{uuid.uuid4()}").status_code == 404

@@ -35,7 +35,8 @@ REASONS = {
     "incident.resolved": "incident.resolved", "incident.closed": "incident.closed",
     "incident.reopened": "incident.reopened",
     "incident.severity_changed": "incident.severity_changed",
-    "incident.progress": "incident.progress", "default": "something.new",
+    "incident.progress": "incident.progress", "capa.systemic": "capa.systemic",
+    "default": "something.new",
 }
 
 
@@ -48,6 +49,14 @@ def notification(reason: str, language: str = "zh", **changes) -> Notification:
                  "due_at": (NOW + (timedelta(minutes=20) if reason.endswith("warning")
                                    else -timedelta(minutes=7))).isoformat(),
                  "responsible": ["li.na"]}
+    if reason == "capa.systemic":
+        about = {"systemic": {
+            "id": "0f3b7c2e-8a41-5d6e-b2c9-4e7a1d3f5b60", "signature": "rule:NPS collapse",
+            "rule": "NPS collapse", "recurrences": 5, "threshold": 5,
+            "period_seconds": 7776000.0, "entities": ["store-017", "store-042", "store-108"],
+            "incident_refs": ["P0-2026-10-002", "P0-2026-10-009", "P1-2026-11-001",
+                              "P0-2026-11-003", "P0-2026-11-001"],
+            "capa_ids": [], "summary": "'NPS collapse' recurred 5 times in 90 days"}}
     base = Notification(
         delivery_id="5b0e2f4e-0000-5000-8000-000000000001", attempt=1, reason=reason,
         incident={"incident_id": "2ddaf962-0609-5a59-84a6-bf07fb002638",

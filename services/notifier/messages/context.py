@@ -59,7 +59,20 @@ def template_context(notification: Notification, medium: str, language: str, *,
         "recipient": {"name": recipient.get("name"), "handle": recipient.get("handle")},
         "link": link, "ack_url": ack_url,
         "now": words.local(now, tz), "time_zone": tz.key,
+        "systemic": _systemic(about.get("systemic")),
     }
+
+
+def _systemic(found: Any) -> dict[str, Any] | None:
+    """A systemic problem reported up (capa.systemic): what recurred, how often, where."""
+    if not isinstance(found, dict):
+        return None
+    return {"rule": str(found.get("rule") or ""), "summary": str(found.get("summary") or ""),
+            "recurrences": int(found.get("recurrences") or 0),
+            "days": round(float(found.get("period_seconds") or 0) / 86400),
+            "entities": [str(e) for e in found.get("entities") or []],
+            "refs": [str(r) for r in found.get("incident_refs") or []],
+            "id": str(found.get("id") or "")}
 
 
 def _deadline(family: str, about: dict[str, Any], facts: dict[str, Any]) -> dict | None:
