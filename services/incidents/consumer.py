@@ -6,7 +6,7 @@ from shared.bus.consumer import Subscription
 from shared.contracts import (
     AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
-    CapaRootCauseRecorded,
+    CapaRecurred, CapaRootCauseRecorded,
     EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased,
 )
@@ -37,5 +37,6 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
             CapaEffectivenessStarted: app.handle_capa_effectiveness_started,
             CapaEffectivenessFailed: app.handle_capa_effectiveness_failed,
             CapaClosed: app.handle_capa_closed,
+            CapaRecurred: app.handle_capa_recurred,
         }, read_ahead=app.read_ahead_incidents),
     ]

@@ -226,6 +226,16 @@ def _closed(e: Any, _: dict[str, Any]) -> str:
             f"{_count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
 
 
+def _case_followed(e: Any, seen: dict[str, Any]) -> str:
+    return (f"{e.reason}; its analysis continues in CAPA case {e.capa_id} of {e.ref}, and "
+            f"{seen.get('ref', 'this incident')} closes when that case closes")
+
+
+def _followed_case_closed(e: Any, seen: dict[str, Any]) -> str:
+    return (f"CAPA {e.capa_id}, which analyses it, closed with root cause {e.root_cause!r}; "
+            f"{seen.get('ref', 'the incident')} closes once it is resolved")
+
+
 def _archived(e: Any, seen: dict[str, Any]) -> str:
     return f"{e.actor} archived {seen.get('ref', 'the incident')}"
 
@@ -253,6 +263,8 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.SlaBreached: ("SLA breached", _sla_breached),
     Incident.RoleAssigned: ("role assigned", _role_assigned),
     Incident.Closed: ("closed", _closed),
+    Incident.CaseFollowed: ("analysed in an earlier case", _case_followed),
+    Incident.FollowedCaseClosed: ("earlier case closed", _followed_case_closed),
     Incident.Archived: ("archived", _archived),
     **LIFECYCLE_STORY,
 }

@@ -18,6 +18,7 @@ from services.incidents.domain.ids import NAMESPACE
 from services.incidents.domain.lifecycle import IncidentLifecycle
 from services.incidents.domain.notifications import RETRIGGER, IncidentNotifications
 from services.incidents.domain.raci import IncidentRaci
+from services.incidents.domain.recurrence import IncidentRecurrence
 from services.incidents.domain.resolution import IncidentResolution
 from services.incidents.domain.sla import IncidentSla
 from services.incidents.domain.vocabulary import SLA, RaciRole, Severity, Sla, Status
@@ -27,7 +28,7 @@ __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Statu
 
 class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, IncidentRaci,
                IncidentSla, IncidentNotifications, IncidentHolds, IncidentCapa,
-               IncidentLifecycle):
+               IncidentLifecycle, IncidentRecurrence):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
     alert reaches the same incident."""
 

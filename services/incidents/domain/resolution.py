@@ -26,6 +26,8 @@ class IncidentResolution(IncidentCore):
                       status=str(self.status.at_least(Status.PLANNING)),
                       fingerprint=self.fingerprint, verdict=verdict,
                       at=at, actor=actor, cause=cause)
+        # A returning incident whose analysis (an older case) already closed is done too.
+        self.close_if_followed_case_closed(at, actor, cause)  # type: ignore[attr-defined]
 
     @event("Resolved", topic=stored_as("Resolved"))
     def _resolve(self, ref: str, severity: str, title: str, entity: str, by: str, summary: str,
