@@ -71,6 +71,8 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
         self.max_attempts = max_attempts
         super().__init__(env)
         self.reads = StoreReads(self)
+        # Per-person windows shared by every replica, kept over restarts.
+        self.contact_limits.keep_in(getattr(self.recorder, "datastore", None))
         self.config_cache = ConfigCache(self, self.reads)
         self.org_cache = OrgCache(self, self.reads)
         self.handoff = Handoff()

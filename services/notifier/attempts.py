@@ -149,7 +149,7 @@ class Attempts:
             delivery.fold(decision.into, f"told inside delivery {decision.into}, sent when "
                           f"{recipient.get('handle')}'s {medium} limit ({limit}) had room",
                           at, DELIVER_WORKER, cause)
-            self.contact_limits.forget_folded(str(delivery.id))
+            self.contact_limits.forget_folded(medium, address, str(delivery.id))
         elif decision.until is not None:
             delivery.throttle(decision.until, f"{recipient.get('handle')}'s {medium} limit "
                               f"({limit}) is reached: held back until "

@@ -4,16 +4,18 @@ over the limit is held back until the limit has room; the first message sent the
 every one held back meanwhile (the overflow folded into one message), and those are given
 up as told. The clock is the caller's: decisions take `at`.
 
-Kept in the worker's memory, per replica: a restarted worker forgets the window, and
-messages held back then are each sent on their own when due (never lost, only not folded).
-Decisions are idempotent per delivery, so a claim tried again after a conflict is not
-counted twice."""
+Kept in the event store's database (contact_ledger.py) when the notifier has one: every
+replica counts the same window, and what was held back before a restart is still folded
+after it. Decisions are idempotent per delivery, so a claim tried again after a conflict,
+or by another replica, is not counted twice."""
 from __future__ import annotations
 
 import re
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from services.notifier.contact_ledger import MemoryLedger, TableLedger
 
 SETTING = "CLOSEDLOOP_NOTIFIER_CONTACT_LIMITS"
 DEFAULT = "sms=3/15m,email=20/15m"
@@ -57,19 +59,15 @@ class Decision:
         return self.until is None and self.into is None
 
 
-@dataclass
-class _Contact:
-    sent: dict[str, datetime] = field(default_factory=dict)  # delivery id -> first sent
-    held: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> what it says
-    carried: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)
-
-
 class ContactLimits:
     def __init__(self, limits: dict[str, Limit]) -> None:
         self.limits = limits
-        self._contacts: dict[tuple[str, str], _Contact] = {}
-        self._folded_into: dict[str, str] = {}
-        self._lock = threading.Lock()  # claims run in worker threads
+        self._ledger: MemoryLedger | TableLedger = MemoryLedger()
+
+    def keep_in(self, datastore: Any) -> None:
+        """Count in the event store's database (None: the in-memory store; stay in memory)."""
+        if datastore is not None:
+            self._ledger = TableLedger(datastore)
 
     def limit_for(self, medium: str) -> Limit | None:
         return self.limits.get(medium)
@@ -79,27 +77,28 @@ class ContactLimits:
         limit = self.limits.get(medium)
         if limit is None:
             return Decision()
-        with self._lock:
-            if delivery_id in self._folded_into:
-                return Decision(into=self._folded_into[delivery_id])
-            contact = self._contacts.setdefault((medium, address), _Contact())
+        with self._ledger.contact(medium, address, at) as contact:
+            if delivery_id in contact.folded_into:
+                return Decision(into=contact.folded_into[delivery_id])
             if delivery_id in contact.sent:  # a retry, or the same claim tried again
                 return Decision(carries=contact.carried.get(delivery_id, ()))
             contact.sent = {d: t for d, t in contact.sent.items() if t > at - limit.window}
             contact.carried = {d: c for d, c in contact.carried.items() if d in contact.sent}
             if len(contact.sent) >= limit.count:
                 contact.held[delivery_id] = summary
+                contact.held_at.setdefault(delivery_id, at)
                 return Decision(until=min(contact.sent.values()) + limit.window)
             carries = tuple({**s, "id": d} for d, s in contact.held.items() if d != delivery_id)
             for held in carries:
-                self._folded_into[held["id"]] = delivery_id
+                contact.folded_into[held["id"]] = delivery_id
             contact.held.clear()
+            contact.held_at = {d: t for d, t in contact.held_at.items()
+                               if d in contact.folded_into}
             contact.sent[delivery_id] = at
             if carries:
                 contact.carried[delivery_id] = carries
             return Decision(carries=carries)
 
-    def forget_folded(self, delivery_id: str) -> None:
+    def forget_folded(self, medium: str, address: str, delivery_id: str) -> None:
         """A folded delivery has recorded that it was folded: nothing more to remember."""
-        with self._lock:
-            self._folded_into.pop(delivery_id, None)
+        self._ledger.forget_folded(medium, address, delivery_id)
