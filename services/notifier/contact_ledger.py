@@ -69,12 +69,14 @@ class TableLedger:
                          "hashtext(%s || '|' || %s))")
         self._select = SQL("SELECT delivery_id, state, at, summary, carries, into_id FROM {table} "
                            "WHERE medium = %s AND address = %s").format(**names)
-        self._delete = SQL("DELETE FROM {table} WHERE medium = %s AND address = %s"
-                           ).format(**names)
+        self._delete_many = SQL("DELETE FROM {table} WHERE delivery_id = ANY(%s)"
+                                ).format(**names)
         self._delete_one = SQL("DELETE FROM {table} WHERE delivery_id = %s").format(**names)
-        self._insert = SQL("INSERT INTO {table} (delivery_id, medium, address, state, at, summary, "
-                           "carries, into_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                           ).format(**names)
+        self._upsert = SQL(
+            "INSERT INTO {table} (delivery_id, medium, address, state, at, summary, carries, "
+            "into_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (delivery_id) DO "
+            "UPDATE SET state = excluded.state, at = excluded.at, summary = excluded.summary, "
+            "carries = excluded.carries, into_id = excluded.into_id").format(**names)
         self._created = False
 
     def _ensure_table(self) -> None:
@@ -106,22 +108,38 @@ class TableLedger:
                     contact.held[d] = row["summary"] or {}
                 else:
                     contact.folded_into[d] = row["into_id"]
+            before = rows_of(contact, at)
             yield contact
-            curs.execute(self._delete, (medium, address))
-            for d, sent_at in contact.sent.items():
-                carries = contact.carried.get(d)
-                curs.execute(self._insert, (d, medium, address, "sent", sent_at, None,
-                                            Jsonb(list(carries)) if carries else None, None))
-            for d, summary in contact.held.items():
-                curs.execute(self._insert, (d, medium, address, "held",
-                                            contact.held_at.get(d, at), Jsonb(summary), None,
-                                            None))
-            for d, into in contact.folded_into.items():
-                curs.execute(self._insert, (d, medium, address, "folded",
-                                            contact.held_at.get(d, at), None, None, into))
+            after = rows_of(contact, at)
+            # Only what changed is written: a storm held back for one person is hundreds
+            # of rows, and each decision changes one or two of them.
+            gone = [d for d in before if d not in after]
+            if gone:
+                curs.execute(self._delete_many, (gone,))
+            for d, (state, row_at, summary, carries, into) in after.items():
+                if before.get(d) != after[d]:
+                    curs.execute(self._upsert, (
+                        d, medium, address, state, row_at,
+                        Jsonb(summary) if summary is not None else None,
+                        Jsonb(list(carries)) if carries else None, into))
 
     def forget_folded(self, medium: str, address: str, delivery_id: str) -> None:
         self._ensure_table()
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(self._lock, (medium, address))
             curs.execute(self._delete_one, (delivery_id,))
+
+
+Row = tuple[str, datetime, dict | None, tuple | None, str | None]
+
+
+def rows_of(contact: Contact, at: datetime) -> dict[str, Row]:
+    """A contact as its table rows: delivery id -> (state, at, summary, carries, into)."""
+    rows: dict[str, Row] = {}
+    for d, sent_at in contact.sent.items():
+        rows[d] = ("sent", sent_at, None, contact.carried.get(d) or None, None)
+    for d, summary in contact.held.items():
+        rows[d] = ("held", contact.held_at.get(d, at), summary, None, None)
+    for d, into in contact.folded_into.items():
+        rows[d] = ("folded", contact.held_at.get(d, at), None, None, into)
+    return rows

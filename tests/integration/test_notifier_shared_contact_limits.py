@@ -55,6 +55,12 @@ def test_two_replicas_send_two_texts_then_one_carrying_the_rest_after_a_restart(
     assert [f["ref"] for f in carrier.notification.folded] == ["P0-inc-3"]
     assert a.repository.get(ids[3]).status is DeliveryStatus.FOLDED
     assert str(ids[2]) in a.repository.get(ids[3]).last_error
+    # What is left of the window: the sends in it, nothing of what was folded.
+    datastore = a.recorder.datastore
+    with datastore.transaction() as curs:
+        curs.execute(f"SELECT delivery_id, state FROM {datastore.schema}.contact_sends ORDER BY at")
+        assert [(r["delivery_id"], r["state"]) for r in curs.fetchall()] == [
+            (str(ids[1]), "sent"), (str(ids[2]), "sent")]  # ids[0] left the window
 
 
 def test_a_restart_in_the_middle_of_a_window_keeps_its_count(store_env):
