@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from services.capa.domain import CapaCase, CapaNotFound
-from services.capa.domain.effectiveness import DEFAULT_WINDOWS, parse_windows
+from services.capa.domain.effectiveness import DEFAULT_WINDOWS, fit_to_interval, parse_windows
 from services.capa.domain.incident_facts import IncidentFacts
 from services.capa.domain.recurrence import RecurrencePolicy
 from services.capa.domain.watch import AlertWatch
@@ -89,13 +89,15 @@ class CapaApplication(ServiceApplication):
             self.save_tracked(*facts, tracking=tracking)
             return
         at, cause = self.clock.now(), causation.from_message(envelope)
-        window = self.windows.get(contract.severity) or max(self.windows.values())
+        window, reason = fit_to_interval(
+            self.windows.get(contract.severity) or max(self.windows.values()),
+            contract.interval_seconds)
         case = CapaCase(incident_id=contract.incident_id, ref=contract.ref, title=contract.title,
                         severity=contract.severity, entity=contract.entity,
                         resolved_by=contract.by, resolution=contract.summary,
                         at=at, actor=SYSTEM_ACTOR, cause=cause,
                         fingerprint=contract.fingerprint or None,
-                        window_seconds=window.total_seconds())
+                        window_seconds=window.total_seconds(), window_reason=reason)
         case.link_history(previous, at, SYSTEM_ACTOR, cause)
         if not contract.fingerprint:  # a manual incident: a person checks the fix instead
             self.save_tracked(case, *facts, tracking=tracking)
@@ -210,6 +212,7 @@ class CapaApplication(ServiceApplication):
             "effectiveness": {
                 "fingerprint": case.fingerprint,
                 "window_seconds": case.window.total_seconds() if case.window else None,
+                "window_reason": getattr(case, "window_reason", None),
                 "started_at": case.window_started_at, "ends_at": case.window_ends_at,
                 "failures": _plain(case.effectiveness_failures),
                 "check": case.effectiveness_check,

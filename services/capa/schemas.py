@@ -111,6 +111,8 @@ class EffectivenessFailureRead(BaseModel):
 class EffectivenessRead(BaseModel):
     fingerprint: str | None = Field(description="the alert watched; none for a manual incident")
     window_seconds: float | None
+    window_reason: str | None = Field(None, description="why the window is longer than the "
+                                      "severity's setting: the alert's rule evaluates less often")
     started_at: datetime | None
     ends_at: datetime | None = Field(description="when the case closes if the alert stays clear")
     failures: list[EffectivenessFailureRead]

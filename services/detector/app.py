@@ -15,6 +15,7 @@ from services.detector.domain import (
     Alert, MetricCatalogue, Rule, RuleBook, RuleNotFound, alert_id_for, rule_fingerprint,
 )
 from services.detector.rules import MetricSpec, RuleSpec, check_rule, definition_of
+from services.detector.rules.catalogue import interval_of
 
 
 class DetectorApplication(ServiceApplication):
@@ -109,6 +110,7 @@ class DetectorApplication(ServiceApplication):
         rules = self.rules() if transitions else []
         names = {str(rule.id): rule.name for rule in rules}
         trials = {str(rule.id) for rule in rules if rule.definition.get("trial")}
+        intervals = self._intervals(rules)
         changed: dict[UUID, Alert] = {}
         counts = {"raised": 0, "resolved": 0, "suppressed": 0}
         for t in transitions:
@@ -123,7 +125,7 @@ class DetectorApplication(ServiceApplication):
             if t.kind == "raise" and not alert.firing:
                 alert.raise_alert(severity=t.severity, value=t.value, threshold=None,
                                   summary=t.summary, started_at=at, at=now, actor=actor, cause=cause,
-                                  trial=t.rule in trials)
+                                  trial=t.rule in trials, interval_seconds=intervals.get(t.rule))
             elif t.kind == "resolve" and alert.firing:
                 alert.resolve(value=t.value, resolved_at=at, at=now, actor=actor, cause=cause)
             elif t.kind == "suppress":
@@ -136,6 +138,15 @@ class DetectorApplication(ServiceApplication):
         if changed:
             self.save(*changed.values())
         return counts
+
+    def _intervals(self, rules: list[Rule]) -> dict[str, float | None]:
+        """Rule id → how often it evaluates (its interval, else its metric's; none: on every
+        sample), carried on the alert so capa can size the effectiveness window by it."""
+        if not rules:
+            return {}
+        catalogue = self.catalogue()
+        return {str(rule.id): interval_of(spec, catalogue.get(spec.metric))
+                for rule in rules for spec in [RuleSpec.model_validate(rule.definition)]}
 
     def judge(self, fingerprint: str, verdict: str, incident: str, *, actor: str,
               cause: dict[str, Any], tracking: Any = None) -> None:

@@ -57,7 +57,8 @@ def _resolved(e: Incident.Resolved) -> IncidentResolved:
         incident_id=str(e.originator_id), ref=e.ref, severity=e.severity, title=e.title,
         entity=e.entity, by=e.by, summary=e.summary, at=e.at,
         fingerprint=alert_fingerprint(getattr(e, "fingerprint", None)),
-        verdict=getattr(e, "verdict", "confirmed"), status=e.status)
+        verdict=getattr(e, "verdict", "confirmed"), status=e.status,
+        interval_seconds=getattr(e, "interval_seconds", None))
 
 
 def _role_assigned(e: Incident.RoleAssigned) -> IncidentRoleAssigned:

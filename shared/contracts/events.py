@@ -38,6 +38,9 @@ class AlertRaised(Contract):
     summary: str = ""
     started_at: datetime
     trial: bool = False  # raised by a rule in trial mode (内部试运行): recorded, nobody told
+    # How often the rule evaluates its entity (its interval, else its metric's); none when it
+    # evaluates on every sample or the alert came from Alertmanager.
+    interval_seconds: float | None = None
 
 
 class AlertResolved(Contract):
@@ -95,6 +98,7 @@ class IncidentResolved(Contract):
     fingerprint: str | None = None  # the alert fingerprint the incident grew from
     verdict: str = "confirmed"  # or "false_positive": the alert should not have fired
     status: str | None = None  # the stage it moved to: "planning" (方案制定中) unless further on
+    interval_seconds: float | None = None  # how often the alert's rule evaluates, when known
 
 
 class IncidentStageEntered(Contract):

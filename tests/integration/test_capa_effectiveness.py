@@ -63,13 +63,14 @@ async def _last(nats_url: str, subject: str) -> Any:
         await nc.close()
 
 
-def watched_case(capa, nats_url: str, clock: ManualClock, ref: str, fingerprint: str) -> str:
+def watched_case(capa, nats_url: str, clock: ManualClock, ref: str, fingerprint: str,
+                 interval_seconds: float | None = None) -> str:
     """A resolved P0 from an alert, analysed, acted on and verified: its window runs."""
     incident_id = f"inc-{uuid.uuid4()}"
     publish(nats_url, IncidentResolved(
         incident_id=incident_id, ref=ref, severity="P0", title="NPS collapse",
         entity="store-042", by="Li Wei", summary="queue re-staffed", at=clock.now(),
-        fingerprint=fingerprint), "incidents")
+        fingerprint=fingerprint, interval_seconds=interval_seconds), "incidents")
     api = capa.client(RESPONDER_KEY)
     capa_id = wait_until(lambda: next(iter(api.get("/v1/capa", params={
         "incident_id": incident_id}).json()["items"]), None), message="the case")["id"]
@@ -130,3 +131,22 @@ def test_the_window_watch_closes_a_case_whose_window_ended_clear(capa, nats_url,
         api.get(f"/v1/capa/{capa_id}").json()), message="the case closed by the window watch")
     assert case["closed_at"] is not None
     assert [h["event"] for h in case["history"]][-2:] == ["EffectivenessWindowStarted", "Closed"]
+
+
+def test_a_rule_evaluated_every_5_days_gets_a_10_day_window_and_the_watch_keeps_to_it(
+        capa, nats_url, clock):
+    capa_id = watched_case(capa, nats_url, clock, f"P0-2026-12-{uuid.uuid4().hex[:3]}",
+                           f"nps:{uuid.uuid4().hex[:8]}", interval_seconds=5 * 86400)
+    api = capa.client(RESPONDER_KEY)
+    watched = api.get(f"/v1/capa/{capa_id}").json()["effectiveness"]
+    assert watched["window_seconds"] == 10 * 86400
+    assert watched["window_reason"] == ("lengthened from 7 days to 10 days: the alert's rule "
+                                        "evaluates every 5 days, and the window must hold two "
+                                        "evaluations")
+    assert (datetime.fromisoformat(watched["ends_at"])
+            - datetime.fromisoformat(watched["started_at"])) == timedelta(days=10)
+    # The watch reads the end from the read model: a row whose end is 10 days out is due then.
+    clock.advance(timedelta(days=10))
+    case = wait_until(lambda: (lambda c: c if c["status"] == "closed" else None)(
+        api.get(f"/v1/capa/{capa_id}").json()), message="the case closed after 10 days")
+    assert datetime.fromisoformat(case["closed_at"]) == T0 + timedelta(days=10)

@@ -198,6 +198,22 @@ def test_an_alert_becomes_one_incident_that_people_and_the_capa_case_carry_to_cl
     assert archived.status_code == 200 and archived.json()["status"] == "archived"
 
 
+def test_the_resolution_repeats_how_often_the_alerts_rule_evaluates(service, nats_url):
+    client = service.client(RESPONDER_KEY)
+    fingerprint = f"fp-{uuid.uuid4().hex[:8]}"
+    hourly = alert(fingerprint).model_copy(update={"interval_seconds": 3600.0})
+    publish(nats_url, hourly, msg_id=f"detector:{uuid.uuid4()}")
+    [incident] = wait_until(lambda: [i for i in listed(client)["items"]
+                                     if i["fingerprint"] == fingerprint],
+                            message="the incident in the read model")
+    resolved = client.post(f"/v1/incidents/{incident['id']}/resolve",
+                           json={"by": "alice", "summary": "grew the connection pool"})
+    assert resolved.status_code == 200, resolved.text
+    [data] = wait_until(lambda: published(nats_url, IncidentResolved, incident["id"]),
+                        message="IncidentResolved on the INCIDENTS stream")
+    assert data["interval_seconds"] == 3600.0
+
+
 def test_a_garbage_message_is_dead_lettered_and_the_consumer_keeps_going(service, nats_url):
     client = service.client(VIEWER_KEY)
     publish_raw(nats_url, AlertRaised.type_name(), b"{not json", msg_id=str(uuid.uuid4()))

@@ -42,12 +42,14 @@ class Story:
                               data=contract.model_dump(mode="json"))
         handler(envelope, contract, Tracking(contract.PRODUCER.upper(), self.sequence))
 
-    def resolve(self, ref: str, fingerprint: str | None) -> uuid.UUID:
+    def resolve(self, ref: str, fingerprint: str | None,
+                interval_seconds: float | None = None) -> uuid.UUID:
         incident_id = f"inc-{uuid.uuid4()}"
         self.deliver(IncidentResolved(
             incident_id=incident_id, ref=ref, severity=ref[:2], title="NPS collapse",
             entity="store-042", by="Li Wei", summary="queue re-staffed", at=self.clock.now(),
-            fingerprint=fingerprint), self.app.handle_incident_resolved)
+            fingerprint=fingerprint, interval_seconds=interval_seconds),
+            self.app.handle_incident_resolved)
         return CapaCase.create_id(incident_id)
 
     def analyse_and_verify(self, capa_id: uuid.UUID) -> dict:
@@ -145,6 +147,39 @@ def test_a_clean_window_closes_the_case(story):
 
     story.fire()  # a re-fire after closure is a new incident's business, not this case's
     assert story.app.case(capa_id)["status"] == "closed"
+
+
+def test_a_window_shorter_than_two_rule_evaluations_is_lengthened_with_the_reason(story):
+    # A daily-sales rule evaluated every 2 days cannot be judged in P2's 3-day window: it
+    # might evaluate once, or (just missing it) not at all. The case waits 4 days instead.
+    capa_id = story.resolve("P2-2026-12-007", FINGERPRINT, interval_seconds=2 * 86400)
+    case = story.app.case(capa_id)
+    assert case["effectiveness"]["window_seconds"] == 4 * 86400
+    reason = ("lengthened from 3 days to 4 days: the alert's rule evaluates every 2 days, and "
+              "the window must hold two evaluations")
+    assert case["effectiveness"]["window_reason"] == reason
+    story.analyse_and_verify(capa_id)
+    started = to_contract(story.app.stored_events(capa_id)[-1])
+    assert isinstance(started, CapaEffectivenessStarted)
+    assert started.window_seconds == 4 * 86400 and started.ends_at == T0 + timedelta(days=4)
+    assert story.app.case(capa_id)["closure_blockers"] == [
+        "the incident's alert on store-042 must stay clear for the 4-day window, until "
+        f"2026-12-05 09:00 UTC ({reason})"]
+
+    story.clock.advance(timedelta(days=3))  # the setting's 3 days are not enough
+    with pytest.raises(EffectivenessPending, match="until 2026-12-05 09:00 UTC"):
+        story.app.close_after_window(capa_id)
+    story.clock.advance(timedelta(days=1))
+    story.app.close_after_window(capa_id)
+    assert story.app.case(capa_id)["status"] == "closed"
+
+
+def test_a_window_that_holds_two_evaluations_or_an_unknown_interval_keeps_its_setting(story):
+    hourly = story.app.case(story.resolve("P0-2026-12-008", FINGERPRINT, interval_seconds=3600))
+    unknown = story.app.case(story.resolve("P0-2026-12-009", FINGERPRINT))
+    for case in (hourly, unknown):
+        assert case["effectiveness"]["window_seconds"] == 7 * 86400
+        assert case["effectiveness"]["window_reason"] is None
 
 
 def test_a_manual_case_closes_on_an_effectiveness_check_by_a_second_person(story):

@@ -221,3 +221,35 @@ def test_a_rule_in_trial_raises_alerts_marked_trial_and_others_read_as_before():
                                   for n in app.recorder.select_notifications(1, 100))
               if isinstance(c, AlertRaised)}
     assert raised["nps-trial"].trial is True and raised["nps-live"].trial is False
+
+
+# -- evaluation interval ---------------------------------------------------------------------
+
+def test_a_raised_alert_carries_how_often_its_rule_evaluates_for_capa():
+    from services.detector.app import DetectorApplication
+    from services.detector.rules import MetricSpec, RuleSpec
+    from services.detector.rules.transitions import Transition
+
+    app = DetectorApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app.declare_metrics([MetricSpec(name="store.nps", interval="1d")], **WHO)
+    specs = {"own-interval": {**NPS_RULE, "interval": "1h"},  # the rule's own interval wins
+             "metric-interval": NPS_RULE,                     # else its metric's
+             "every-sample": {**NPS_RULE, "metric": "store.queue"}}  # neither: none
+    ids = {name: str(app.define_rule(RuleSpec.model_validate({**spec, "name": name}),
+                                     seen={"store.nps", "store.queue"}, **WHO)["id"])
+           for name, spec in specs.items()}
+    app.apply_transitions([Transition(rule=ids[name], entity="store-042", metric="store.nps",
+                                      labels={}, kind="raise", severity="P0", ts=T0.timestamp(),
+                                      value=42.0, summary="low") for name in ids], **WHO)
+    raised = {c.name: c for c in (to_contract(app.decode(n))
+                                  for n in app.recorder.select_notifications(1, 100))
+              if isinstance(c, AlertRaised)}
+    assert {name: c.interval_seconds for name, c in raised.items()} == {
+        "own-interval": 3600.0, "metric-interval": 86400.0, "every-sample": None}
+
+
+def test_an_alert_stored_before_intervals_were_carried_reads_as_unknown():
+    alert = nps_alert()
+    raise_it(alert)  # raise_alert without interval_seconds, as every older event was stored
+    raised = to_contract(alert.collect_events()[1])
+    assert isinstance(raised, AlertRaised) and raised.interval_seconds is None

@@ -248,6 +248,24 @@ def test_the_timeline_tells_who_did_what_and_why_in_order():
 
 
 # -- what crosses NATS --------------------------------------------------------------------------------
+def test_the_resolution_tells_capa_how_often_the_incidents_rule_evaluates():
+    incident = Incident.open(
+        fingerprint="fp-checkout", occurrence=1, ref="P0-2026-11-002", severity=Severity.P0,
+        title="checkout_latency on store-42", entity="store-42",
+        alert={"alert_id": "a-1", "name": "checkout_latency", "interval_seconds": 3600.0},
+        at=T0, actor="detector", cause=CAUSE)
+    incident.resolve("alice", "fixed", T0, "alice", CAUSE)
+    (resolved,) = [c for c in map(to_contract, incident.collect_events())
+                   if isinstance(c, IncidentResolved)]
+    assert resolved.interval_seconds == 3600.0
+    # An alert that named no interval (Alertmanager, an older detector): unknown, not zero.
+    unknown = open_incident()
+    unknown.resolve("alice", "fixed", T0, "alice", CAUSE)
+    (resolved,) = [c for c in map(to_contract, unknown.collect_events())
+                   if isinstance(c, IncidentResolved)]
+    assert resolved.interval_seconds is None
+
+
 def test_the_lifecycle_and_the_time_boxed_stages_become_public_contracts():
     incident = open_incident()
     incident.record_alert({"alert_id": "a-2"}, T0, "detector", CAUSE)

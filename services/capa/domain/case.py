@@ -37,13 +37,15 @@ class CapaCase(RecurringCase):
     def __init__(self, incident_id: str, ref: str, title: str, severity: str, entity: str,
                  resolved_by: str, resolution: str, at: datetime, actor: str,
                  cause: dict[str, Any], fingerprint: str | None = None,
-                 window_seconds: float | None = None) -> None:
+                 window_seconds: float | None = None, window_reason: str | None = None) -> None:
         """`fingerprint`: the alert the incident grew from (none: a manual incident).
         `window_seconds`: the effectiveness window; none only in cases opened before windows
-        existed, which close at the last verification as they always did."""
+        existed, which close at the last verification as they always did. `window_reason`:
+        why it is longer than the severity's setting (the rule evaluates less often)."""
         self.incident_id, self.ref, self.title = incident_id, ref, title
         self.fingerprint = fingerprint
         self.window = timedelta(seconds=window_seconds) if window_seconds else None
+        self.window_reason = window_reason
         self.window_started_at: datetime | None = None
         self.window_ends_at: datetime | None = None
         self.reanalysis: str | None = None  # why the last effectiveness check failed
@@ -207,8 +209,10 @@ class CapaCase(RecurringCase):
                 return ["a person other than the action owners must record an effectiveness "
                         "check"]
             assert self.window and self.window_ends_at
+            why = f" ({self.window_reason})" if getattr(self, "window_reason", None) else ""
             return [f"the incident's alert on {self.entity} must stay clear for "
-                    f"{window_name(self.window)}, until {self.window_ends_at:%Y-%m-%d %H:%M} UTC"]
+                    f"{window_name(self.window)}, until {self.window_ends_at:%Y-%m-%d %H:%M} UTC"
+                    f"{why}"]
         return self.analysis_blockers() if self.status is CaseStatus.OPEN else []
 
     def analysis_blockers(self) -> list[str]:

@@ -24,6 +24,22 @@ def parse_windows(text: str) -> dict[str, timedelta]:
     return windows
 
 
+def fit_to_interval(window: timedelta,
+                    interval_seconds: float | None) -> tuple[timedelta, str | None]:
+    """The window lengthened to at least two of the rule's evaluation intervals, and why.
+    A window shorter than one interval may see no evaluation at all, and one interval may
+    end just before the single evaluation it holds: two always hold a full one. The setting
+    cannot know every rule, so the case adapts rather than the service refusing to start."""
+    if not interval_seconds or interval_seconds <= 0:
+        return window, None  # the rule evaluates on every sample, or nobody said
+    interval = timedelta(seconds=interval_seconds)
+    if window >= 2 * interval:
+        return window, None
+    return 2 * interval, (f"lengthened from {span(window)} to {span(2 * interval)}: the "
+                          f"alert's rule evaluates every {span(interval)}, and the window must "
+                          "hold two evaluations")
+
+
 def span(delta: timedelta) -> str:
     """A window or an elapsed time in the largest whole unit a person would say."""
     seconds = int(delta.total_seconds())

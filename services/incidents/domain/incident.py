@@ -55,6 +55,8 @@ class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, Inci
         self.title, self.entity = title, entity
         self.status = Status.NEW
         self.alert_ids: list[str] = [alert["alert_id"]]
+        # How often the alert's rule evaluates: capa sizes the effectiveness window by it.
+        self.interval_seconds: float | None = alert.get("interval_seconds")
         self.cleared_alert_ids: list[str] = []
         self.opened_at, self.respond_by, self.resolve_by = at, respond_by, resolve_by
         self.acknowledged_at: datetime | None = None

@@ -25,6 +25,7 @@ class IncidentResolution(IncidentCore):
                       entity=self.entity, by=by, summary=summary,
                       status=str(self.status.at_least(Status.PLANNING)),
                       fingerprint=self.fingerprint, verdict=verdict,
+                      interval_seconds=getattr(self, "interval_seconds", None),
                       at=at, actor=actor, cause=cause)
         # A returning incident whose analysis (an older case) already closed is done too.
         self.close_if_followed_case_closed(at, actor, cause)  # type: ignore[attr-defined]
@@ -32,7 +33,8 @@ class IncidentResolution(IncidentCore):
     @event("Resolved", topic=stored_as("Resolved"))
     def _resolve(self, ref: str, severity: str, title: str, entity: str, by: str, summary: str,
                  status: str, at: datetime, actor: str, cause: dict[str, Any],
-                 fingerprint: str = "", verdict: str = "confirmed") -> None:
+                 fingerprint: str = "", verdict: str = "confirmed",
+                 interval_seconds: float | None = None) -> None:
         self.resolved_at, self.resolved_by, self.resolution = at, by, summary
         self.verdict = verdict
         self.status = Status(status)
