@@ -219,7 +219,8 @@ class Demo:
         step = max(1, math.ceil((ends - now).total_seconds()) + 1)
         for service in self.http:  # every service: their timers must agree on the time
             self.call(service, "POST", "/v1/clock/advance", json={"seconds": step})
-        self.say(f"9. effectiveness window of {window['window_seconds'] / 60:g} min: every "
+        why = f" ({window['window_reason']})" if window.get("window_reason") else ""
+        self.say(f"9. effectiveness window of {_span(window['window_seconds'])}{why}: every "
                  "clock moved past its end, and the NPS alert did not fire again")
         return True
 
@@ -299,3 +300,7 @@ def run_demo(info: StackInfo) -> int:
         return 0
     finally:
         demo.close()
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds / 60:g} min"

@@ -108,9 +108,11 @@ def test_an_nps_collapse_runs_the_whole_loop_to_a_closed_incident(stack, spans, 
     printed = steps + capsys.readouterr().out
     for expected in (incident["ref"], "sample", "alert raised", "escalated", "Root cause",
                      "A-1 corrective", "A-2 preventive", "closed",
-                     "9. effectiveness window of 10 min: every clock moved past its end",
                      "10. the alert stayed clear: CAPA closed", "the alert must stay clear for"):
         assert expected in printed, printed
+    # The demo asks for a 10-minute window; the daily NPS rule lengthens it to two evaluations.
+    assert re.search(r"9\. effectiveness window of 2 days \(lengthened from 10 min.*\): every "
+                     r"clock moved past its end", printed), printed
     # Then what each channel's reader got: the page, and the escalation to the manager.
     # (Channel names carry the run's time when the demo's usual port was taken.)
     for pattern in (r"┌ demo store-ops( \d{6})? · incident\.opened · chat, zh",
