@@ -21,6 +21,9 @@ from shared.store import ServiceApplication
 
 Apply = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 HEARTBEAT_SECONDS = 30.0
+# A runner that only skips events of other topics stores its position at most this often: a
+# save elsewhere in the service then costs it no transaction (a restart skips them again).
+SKIPPED_WRITE_SECONDS = 5.0
 # A version nobody has kept current for this long belongs to a release that is gone.
 KEEP_UNUSED_VERSIONS = timedelta(minutes=15)
 
@@ -171,7 +174,9 @@ class ProjectionRunner:
         self.heartbeat_seconds, self.keep_unused = heartbeat_seconds, keep_unused
         self._positions = f"{quoted(self.schema)}.projection_positions"
         self._handlers = projection.handlers()
-        self.position = 0
+        self.position = 0  # the log applied (or skipped) so far
+        self._stored = 0  # the position in projection_positions, as this runner left it
+        self._stored_at = 0.0  # when (event-loop time) it was last written
         self.caught_up = asyncio.Event()
 
     async def position_in_store(self) -> int:
@@ -182,7 +187,7 @@ class ProjectionRunner:
                 self.projection.name) or 0
 
     async def run(self) -> None:
-        self.position = await self.position_in_store()
+        self.position = self._stored = await self.position_in_store()
         keep_alive = asyncio.create_task(self._keep_alive())
         try:
             with self.follower() as follower:
@@ -219,8 +224,14 @@ class ProjectionRunner:
                            topics=[get_topic(cls) for cls in self._handlers])
 
     async def apply(self, batch: Batch, up_to: int) -> None:
-        """Apply a batch (possibly empty: events of other topics skipped) and store the
-        position `up_to`."""
+        """Apply a batch and store the position `up_to`. An empty batch (events of other
+        topics skipped) only moves the position in memory, stored with the next batch or
+        after SKIPPED_WRITE_SECONDS: every save of the service wakes every projection, and
+        most saves concern a few of them."""
+        now = asyncio.get_running_loop().time()
+        if not batch and now - self._stored_at < SKIPPED_WRITE_SECONDS:
+            self.position = up_to
+            return
         async with self.pool.acquire() as conn, conn.transaction():
             # Handlers name tables unqualified: they land in this runner's version.
             await conn.execute(f"SET LOCAL search_path TO {quoted(self.schema)}, {quoted(self.base)}")
@@ -232,7 +243,8 @@ class ProjectionRunner:
             last = up_to
             await conn.execute(f"UPDATE {self._positions} SET position = $2 WHERE projection = $1",
                                self.projection.name, last)
-        self.position = last
+        self.position = self._stored = last
+        self._stored_at = now
         if batch and self.changes is not None:
             self.changes.notify()
 
@@ -242,20 +254,22 @@ class ProjectionRunner:
         stored = await conn.fetchval(
             f"SELECT position FROM {self._positions} WHERE projection = $1 FOR UPDATE",
             self.projection.name)
-        if stored != self.position:
+        if stored != self._stored:
             raise PositionMoved(f"{self.projection.name}: the stored position is {stored}, this "
-                                f"runner is at {self.position}; another runner is active")
+                                f"runner left it at {self._stored}; another runner is active")
 
     async def rebuild(self) -> int:
         """Drop this version's tables and replay the whole log; returns the final position."""
         async with self.pool.acquire() as conn:
             await self.projection.drop(conn, self.base)
             await self.projection.create(conn, self.base)
-        self.position = 0
+        self.position = self._stored = 0
         with self.follower() as follower:
             async for batch in follower.batches(0, until_caught_up=True):
                 await self.apply(batch, follower.position)
-        async with self.pool.acquire() as conn:
-            await conn.execute(f"UPDATE {self._positions} SET caught_up = true, seen_at = $2 "
-                               "WHERE projection = $1", self.projection.name, self.clock.now())
+        async with self.pool.acquire() as conn:  # with the position of any events skipped last
+            await conn.execute(f"UPDATE {self._positions} SET caught_up = true, seen_at = $2, "
+                               "position = $3 WHERE projection = $1", self.projection.name,
+                               self.clock.now(), self.position)
+        self._stored = self.position
         return self.position

@@ -32,7 +32,7 @@ from closedloop.stack import StackInfo
 from tests.bench.storm import load, observe, report, systems
 from tests.bench.storm.receiver import AlertmanagerReceiver, Pages, Receiver, SECRET, pages_per_entity
 
-PROFILED = ("detector", "incidents", "notifier")
+PROFILED = ("detector", "incidents", "notifier", "capa")
 SETTLE = 3.0  # seconds to go on listening once every alert paged: a duplicate comes late
 MARK_EVERY = 10_000  # pages between two notes of the whole stack's memory (open-<N>)
 
@@ -102,6 +102,11 @@ class Bench:
         duplicated = sum(1 for n in counts.values() if n > 1)
         row = report.row(system_name, scenario.name, scenario.sends, log, paged, duplicated)
         row.memory = memory.line()
+        if paged:
+            cpu = memory.cpu()
+            row.memory += (f" ({1000 * sum(cpu.values()) / len(paged):.1f} ms per page; "
+                           + ", ".join(f"{n} {1000 * c / len(paged):.2f}" for n, c in cpu.items()
+                                       if c) + ")")
         return row
 
     def wait_pages(self, run_id: str, accepted: int, sent: float,

@@ -31,10 +31,18 @@ class PeakMemory:
         self.latest: Counter[str] = Counter()  # PSS of the last sample
         self.marks: list[tuple[str, float]] = []  # (what, whole PSS in MiB then)
         self.settled: Counter[str] = Counter()  # mean PSS over `settle`
+        # CPU seconds (user + system) per group over the run: each process's time since it
+        # was first sampled (a process started during the run counts from zero).
+        self._cpu_first: dict[tuple[str, int], float] = {}
+        self._cpu_last: dict[tuple[str, int], float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
 
+    _started = False
+
     def __enter__(self) -> "PeakMemory":
+        self.sample()  # CPU counts from here
+        self._started = True
         self._thread.start()
         return self
 
@@ -57,12 +65,23 @@ class PeakMemory:
             for p in processes:
                 try:
                     info = p.memory_full_info()
+                    times = p.cpu_times()
                 except psutil.Error:  # a backend that just exited
                     continue
+                key, used = (name, p.pid), times.user + times.system
+                self._cpu_first.setdefault(key, used if self._started else 0.0)
+                self._cpu_last[key] = used
                 rss, pss = rss + info.rss, pss + getattr(info, "pss", info.rss)
             self.rss[name] = max(self.rss[name], rss)
             self.pss[name] = max(self.pss[name], pss)
             self.latest[name] = pss
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds each group used during the run (so far)."""
+        used: Counter[str] = Counter()
+        for key, last in self._cpu_last.items():
+            used[key[0]] += last - self._cpu_first[key]
+        return {name: used[name] for name in self.groups}
 
     def mark(self, what: str) -> None:
         """Note the whole stack's memory (PSS) now, e.g. "10000 paged"."""
@@ -88,6 +107,9 @@ class PeakMemory:
             parts.append(text)
         total = sum(self.pss[n] for n in self.groups) / MIB
         text = f"peak MiB: {', '.join(parts)}; whole (PSS) {total:.0f}"
+        cpu = self.cpu()
+        text += ("\n  CPU s: " + ", ".join(f"{n} {c:.1f}" for n, c in cpu.items())
+                 + f"; whole {sum(cpu.values()):.1f}")
         if self.settled:
             held = ", ".join(f"{n} {self.settled[n] / MIB:.0f}" for n in self.groups)
             text += (f"\n  settled PSS MiB: {held}; whole "
