@@ -11,7 +11,7 @@ import pytest
 
 from shared.readmodels import PositionMoved, ProjectionRunner
 from tests.integration.toy import (
-    Counter, ToyApplication, ToyBoard, eventually, head, open_pool, stop,
+    Counter, ToyApplication, ToyBoard, eventually, head, open_app, open_pool, stop,
 )
 
 pytestmark = pytest.mark.integration
@@ -206,3 +206,71 @@ async def test_pruning_drops_only_versions_nobody_keeps_current(app, pool):
 
 async def _values_are(pool: asyncpg.Pool, expected: dict[str, int]) -> bool:
     return values(await tables(pool)) == expected
+
+
+async def test_a_projection_applies_what_another_replica_saved_around_this_process_s_saves(
+        app, pool, database_url):
+    """A replica's saves, before and after this process's own (which wake the follower), are
+    applied all the same; a skipped position never runs ahead of what is applied."""
+    replica = open_app(database_url)
+    try:
+        increment_all(app, [("a", 1)])
+        task = await run_until_caught_up(app, pool, ToyBoard())
+        try:
+            increment_all(replica, [("b", 2), ("b", 3)])  # saved elsewhere: this app is not told
+            increment_all(app, [("a", 10)])  # its head now covers the replica's saves too
+            increment_all(replica, [("c", 5)])  # beyond this app's last save: found by asking
+            await eventually(lambda: task.done() or stored_position_is(pool, head(app)),
+                             message="every replica's event applied")
+            assert not task.done()
+        finally:
+            await stop(task)
+    finally:
+        replica.close()
+    assert values(await tables(pool)) == {"a": 11, "b": 5, "c": 5}
+
+
+class CreationsOnly(ToyBoard):
+    """Follows only creations: increments are events of other topics to it."""
+
+    def handlers(self) -> dict[type, Any]:
+        return {Counter.Created: self.created}
+
+
+async def test_events_of_other_topics_move_the_position_without_writing_it_until_one_applies(
+        app, pool):
+    increment_all(app, [("a", 1)])
+    runner = ProjectionRunner(app, pool, CreationsOnly())
+    task = asyncio.create_task(runner.run())
+    try:
+        await eventually(lambda: task.done() or (runner.caught_up.is_set()
+                                                 and runner.position == head(app)),
+                         message="caught up")
+        applied = await stored_position(pool)
+        increment_all(app, [("a", 2), ("a", 3)])  # nothing for it: skipped in memory
+        await eventually(lambda: task.done() or runner.position == head(app),
+                         message="skipped the increments")
+        assert await stored_position(pool) == applied
+        increment_all(app, [("b", 1)])  # a creation (then its increment): stored with it
+        created = head(app) - 1
+
+        async def stored_past_the_skips() -> bool:
+            return await stored_position(pool) == created
+
+        await eventually(lambda: task.done() or stored_past_the_skips(),
+                         message="creation applied")
+        assert not task.done()
+    finally:
+        await stop(task)
+    async with pool.acquire() as conn:
+        names = {r["name"] for r in await conn.fetch("SELECT name FROM toy_counters")}
+    assert names == {"a", "b"}
+
+    restarted = ProjectionRunner(app, pool, CreationsOnly())  # from the stored position
+    again = asyncio.create_task(restarted.run())
+    try:
+        await eventually(lambda: again.done() or restarted.position == head(app),
+                         message="restarted at the head")
+        assert not again.done()
+    finally:
+        await stop(again)
