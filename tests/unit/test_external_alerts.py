@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.detector.alertmanager import ExternalAlert
+from services.detector.external import ExternalAlert
 from services.detector.app import DetectorApplication
 from services.detector.domain import Severity, alert_id_for
 
