@@ -31,6 +31,9 @@ router = APIRouter(prefix="/v1", tags=["detector"])
 pagerduty_router = APIRouter(tags=["detector"])
 PD_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "invalid event: `errors` name each bad field"},
+    # Refused before the route reads the body, as every route's body is (shared/request_guard.py).
+    413: {"model": ErrorBody, "description": "the body is past the service-wide size limit"},
+    422: {"model": ErrorBody, "description": "the body contains NUL characters"},
     503: {"description": CONFLICTED + " (PagerDuty senders retry 5xx)"}}
 
 

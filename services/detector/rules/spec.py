@@ -204,7 +204,7 @@ class CountSpec(Strict):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
             raise ValueError(f"'{value}' is not an IANA time zone, e.g. Asia/Shanghai") from None
         return value
 
