@@ -92,6 +92,25 @@ def counted_batch(batch: EventBatch, metrics: dict[str, MetricSpec],
     return out, origin, refused
 
 
+def rollovers(metrics: dict[str, MetricSpec], latest: dict[tuple[str, str], tuple[float, float]],
+              now: float) -> Batch:
+    """A count of 0 at the start of the next window for each series whose window has ended
+    with a count: without it a rule on counts would only calm down at the entity's next
+    event, however many quiet days came first. Called by the clock (workers.py)."""
+    out = Batch()
+    for (metric, entity), (ts, value) in latest.items():
+        spec = metrics.get(metric)
+        if spec is None or spec.count is None or value <= 0:
+            continue
+        window = _window(spec, ts)
+        if _window(spec, now) > window:
+            out.keys.append((metric, entity, {}))  # no labels: the series keeps its own
+            out.key_of.append(len(out.keys) - 1)
+            out.ts.append(max(_start(spec, window + 1, ts), ts + NUDGE))
+            out.values.append(0.0)
+    return out
+
+
 def _ts(event: CountedEvent, now: float) -> float:
     return event.at.timestamp() if event.at is not None else now
 
@@ -100,9 +119,19 @@ def _window(metric: MetricSpec, ts: float) -> int:
     """Which window `ts` falls in: windows start at multiples of the window length in the
     metric's time zone (a 1d window starts at local midnight)."""
     assert metric.count is not None
-    length = parse_duration(metric.count.window)
+    return math.floor((ts + _offset(metric, ts)) / parse_duration(metric.count.window))
+
+
+def _start(metric: MetricSpec, window: int, near: float) -> float:
+    """When `window` begins, in the zone's offset at `near`."""
+    assert metric.count is not None
+    return window * parse_duration(metric.count.window) - _offset(metric, near)
+
+
+def _offset(metric: MetricSpec, ts: float) -> float:
+    assert metric.count is not None
     offset = datetime.fromtimestamp(ts, _zone(metric.count.time_zone)).utcoffset()
-    return math.floor((ts + (offset.total_seconds() if offset else 0.0)) / length)
+    return offset.total_seconds() if offset else 0.0
 
 
 @lru_cache(maxsize=64)

@@ -50,17 +50,18 @@ class Evaluator:
         async with self.lock:
             return await self._ingest(batch, actor=actor, cause=cause)
 
-    async def ingest_counted(self, keys: list[tuple[str, str]],
-                             make: Callable[[dict[tuple[str, str], tuple[float, float]]], Batch],
-                             *, actor: str, cause: dict[str, Any]) -> dict[str, Any]:
-        """Samples made from the latest stored sample of each series (counted events,
-        counting.py): read and evaluated under the one lock, so two requests never count
-        from the same latest sample."""
+    async def ingest_counted(self, make: Callable[[dict[tuple[str, str], tuple[float, float]]], Batch],
+                             *, keys: list[tuple[str, str]] | None = None,
+                             metrics: list[str] | None = None, actor: str,
+                             cause: dict[str, Any]) -> dict[str, Any]:
+        """Samples made from the latest stored sample of each series named by `keys`, or of
+        every series of `metrics` (counted events, counting.py): read and evaluated under the
+        one lock, so two requests never count from the same latest sample."""
         async with self.lock:
             self.check_evaluating()
             await self._ready()
-            return await self._ingest(make(await self.store.latest(keys)), actor=actor,
-                                      cause=cause)
+            latest = await self.store.latest(keys=keys, metrics=metrics)
+            return await self._ingest(make(latest), actor=actor, cause=cause)
 
     async def _ingest(self, batch: Batch, *, actor: str, cause: dict[str, Any]) -> dict[str, Any]:
         self.check_evaluating()

@@ -104,7 +104,7 @@ async def post_events(batch: EventBatch, request: Request) -> dict[str, Any]:
             return samples
 
         keys = list(dict.fromkeys((e.kind, e.entity) for e in batch.events))
-        result = await evaluator.ingest_counted(keys, make, actor=caller(request),
+        result = await evaluator.ingest_counted(make, keys=keys, actor=caller(request),
                                                 cause=request_cause(request))
     except StandingBy as error:
         raise HTTPException(503, str(error),

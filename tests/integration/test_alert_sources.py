@@ -21,8 +21,10 @@ KEY = "R0UTINGKEY0123456789abcdef012345"  # the example's pos-monitoring integra
 @pytest.fixture
 def stack(database_url, nats_url):
     common = dict(database_url=database_url, nats_url=nats_url)
-    services = {"detector": RunningService(service_app("detector", alert_sources_file=str(EXAMPLE),
-                                                       **common)).start(),
+    # The detector's clock moves forward on request, and ticks often: windows close by it.
+    services = {"detector": RunningService(service_app(
+                    "detector", alert_sources_file=str(EXAMPLE), clock_adjustable=True,
+                    tick_seconds=0.2, **common)).start(),
                 "incidents": RunningService(service_app("incidents", **common)).start()}
     yield services
     for service in services.values():
@@ -162,7 +164,7 @@ def test_a_grafana_payload_raises_through_its_mapping_and_a_mismatch_stores_noth
     assert (listed["sz-baoan"]["source"], listed["sz-baoan"]["value"]) == ("webhook:grafana", 42.5)
 
 
-def test_raw_complaints_are_counted_per_store_and_day_into_an_alert(stack):
+def test_raw_complaints_are_counted_per_store_and_day_into_an_alert_that_clears_next_day(stack):
     detector, incidents = stack["detector"], stack["incidents"]
     with detector.client(ADMIN_KEY) as admin:
         declared = admin.put("/v1/metrics/catalogue", json=[{
@@ -193,3 +195,11 @@ def test_raw_complaints_are_counted_per_store_and_day_into_an_alert(stack):
     fingerprint = fingerprint_of("rule", rule.json()["id"], "sz-baoan")
     opened = wait_until(lambda: incident_of(incidents, fingerprint), 20, "the complaints incident")
     assert opened["severity"] == "P2"
+
+    # A quiet day: the window closes with a count of 0 and the alert resolves by the clock.
+    with detector.client(ADMIN_KEY) as admin:
+        assert admin.post("/v1/clock/advance", json={"seconds": 86_400}).status_code == 200
+    app = detector.runtime.application
+    wait_until(lambda: sum(isinstance(e, Alert.Resolved)
+                           for e in app.stored_events(alert_id_for(fingerprint))) == 1,
+               20, "the complaints alert resolved after a day without complaints")

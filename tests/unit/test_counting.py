@@ -9,7 +9,7 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from services.detector.counting import EventBatch, check_kinds, counted_batch
+from services.detector.counting import EventBatch, check_kinds, counted_batch, rollovers
 from services.detector.rules import MetricSpec
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -79,3 +79,13 @@ def test_unknown_kinds_and_future_times_refuse_the_batch_naming_the_field():
 def test_a_counted_metric_needs_a_known_time_zone():
     with pytest.raises(ValidationError, match="not an IANA time zone"):
         MetricSpec.model_validate({"name": "m", "count": {"window": "1d", "time_zone": "Mars/Base"}})
+
+
+def test_a_window_that_ended_with_a_count_closes_with_zero_at_the_next_local_midnight():
+    latest = {("store.complaints", "sz"): (at(21, day=5).timestamp(), 6.0),   # yesterday
+              ("store.complaints", "gz"): (at(9).timestamp(), 2.0),           # today: open
+              ("store.complaints", "bj"): (at(0, day=6).timestamp(), 0.0),    # closed already
+              ("store.nps", "sz"): (at(9, day=1).timestamp(), 40.0)}          # not counted
+    closing = rollovers({"store.complaints": COMPLAINTS}, latest, NOW)
+    assert [k[:2] for k in closing.keys] == [("store.complaints", "sz")]
+    assert list(closing.ts) == [at(0).timestamp()] and list(closing.values) == [0.0]
