@@ -1,7 +1,6 @@
 """Prometheus Alertmanager payloads (webhook v4 body and API v2 alert list) → plain alerts."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -9,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from services.detector.domain import Severity, fingerprint_of
+from services.detector.external import ExternalAlert
 from services.detector.schemas import AlertmanagerAlert, AlertmanagerWebhook
 
 # Alertmanager has no P-levels; these are the customary severity labels.
@@ -38,19 +38,6 @@ def alertmanager_alerts(body: bytes) -> tuple[list[AlertmanagerAlert], str | Non
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
     return webhook.alerts, webhook.status
-
-
-@dataclass(frozen=True)
-class ExternalAlert:
-    fingerprint: str
-    firing: bool
-    name: str
-    entity: str
-    severity: Severity
-    labels: dict[str, str]
-    summary: str
-    starts_at: datetime
-    ends_at: datetime | None
 
 
 def sent_states(alerts: list[Any], now: datetime, webhook_status: str | None) -> list[tuple[str, bool]]:

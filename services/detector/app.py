@@ -10,10 +10,10 @@ from uuid import UUID
 from shared.clock import Clock, SystemClock
 from shared.store import ServiceApplication
 
-from services.detector.alertmanager import ExternalAlert
 from services.detector.domain import (
     Alert, MetricCatalogue, Rule, RuleBook, RuleNotFound, alert_id_for, rule_fingerprint,
 )
+from services.detector.external import ExternalAlert
 from services.detector.rules import MetricSpec, RuleSpec, check_rule, definition_of
 from services.detector.rules.catalogue import interval_of
 
@@ -164,18 +164,27 @@ class DetectorApplication(ServiceApplication):
     def receive_external(self, alerts: list[ExternalAlert], known: Callable[[UUID], bool | None],
                          *, actor: str, cause: dict[str, Any],
                          read_unknown: bool = False) -> dict[str, int]:
-        """Alerts from Alertmanager, deduplicated by fingerprint. `known` says whether an
-        alert fires (True), was resolved (False) or was never raised (None) as far as the
+        """Alerts from outside senders (Alertmanager, PagerDuty, mapped webhooks), deduplicated
+        by fingerprint. `known` says whether an alert fires (True), was resolved (False) or was never raised (None) as far as the
         caller knows (services/detector/alert_ingest.py): alerts it knows in the state sent
         are not read at all. The changes are saved in one transaction; an IntegrityError
         means another writer changed one of them first."""
         now = self.clock.now()
         changed: dict[UUID, Alert] = {}
-        raised = resolved = 0
+        raised = resolved = acknowledged = 0
         for ext in alerts:
             aid = alert_id_for(ext.fingerprint)
             alert = changed.get(aid)
             state = alert.firing if alert else known(aid)
+            if ext.acknowledge:
+                # Only a firing alert can be acknowledged: one the caller knows as quiet or
+                # never raised is not read.
+                if state or read_unknown:
+                    alert = alert or self.get_or_none(aid)
+                    if alert and alert.acknowledge(at=now, actor=actor, cause=cause):
+                        acknowledged += 1
+                        changed[aid] = alert
+                continue
             if ext.firing == bool(state):
                 continue  # a re-send, or the resolve of an alert that is not firing
             # A change: decided on the aggregate itself. One never raised does not exist,
@@ -183,23 +192,24 @@ class DetectorApplication(ServiceApplication):
             if alert is None and (state is not None or read_unknown):
                 alert = self.get_or_none(aid)
             if ext.firing and not (alert and alert.firing):
-                alert = alert or Alert(fingerprint=ext.fingerprint, source="alertmanager",
+                alert = alert or Alert(fingerprint=ext.fingerprint, source=ext.source,
                                        name=ext.name, entity=ext.entity, rule_id=None,
-                                       metric=None, labels=ext.labels)
-                alert.raise_alert(severity=ext.severity, value=None, threshold=None,
+                                       metric=ext.metric, labels=ext.labels)
+                alert.raise_alert(severity=ext.severity, value=ext.value, threshold=None,
                                   summary=ext.summary, started_at=ext.starts_at, at=now,
                                   actor=actor, cause=cause)
                 raised += 1
             elif not ext.firing and alert and alert.firing:
-                alert.resolve(value=None, resolved_at=ext.ends_at or now, at=now, actor=actor,
-                              cause=cause)
+                alert.resolve(value=ext.value, resolved_at=ext.ends_at or now, at=now,
+                              actor=actor, cause=cause)
                 resolved += 1
             else:
                 continue
             changed[aid] = alert
         if changed:
             self.save(*changed.values())
-        return {"accepted": len(alerts), "raised": raised, "resolved": resolved}
+        counts = {"accepted": len(alerts), "raised": raised, "resolved": resolved}
+        return {**counts, "acknowledged": acknowledged} if acknowledged else counts
 
 
 def rule_view(rule: Rule) -> dict[str, Any]:

@@ -148,6 +148,7 @@ class Alert(Aggregate):
         self.resolved_at: datetime | None = None
         self.suppressed = 0
         self.verdicts: dict[str, str] = {}  # incident ref → "confirmed" | "false_positive"
+        self.acknowledged = 0  # the occurrence a sender last acknowledged (PagerDuty)
 
     @property
     def current_alert_id(self) -> str:
@@ -197,6 +198,22 @@ class Alert(Aggregate):
                  at: datetime, actor: str, cause: dict[str, Any]) -> None:
         """The rule's alert budget for the day was spent: counted, not raised."""
         self.suppressed += 1
+
+    def acknowledge(self, at: datetime, actor: str, cause: dict[str, Any]) -> bool:
+        """The sender says someone is on it (PagerDuty `acknowledge`). Recorded on the alert
+        only: no public contract carries it yet (docs/adr/alert-sources.md). False when
+        the alert is not firing or this occurrence was acknowledged already."""
+        # Snapshots taken before acknowledgements existed lack the attribute.
+        if not self.firing or getattr(self, "acknowledged", 0) == self.occurrence:
+            return False
+        self._acknowledged(alert_id=self.current_alert_id, fingerprint=self.fingerprint,
+                           at=at, actor=actor, cause=cause)
+        return True
+
+    @event("Acknowledged")
+    def _acknowledged(self, alert_id: str, fingerprint: str, at: datetime, actor: str,
+                      cause: dict[str, Any]) -> None:
+        self.acknowledged = self.occurrence
 
     @event("Judged")
     def judge(self, fingerprint: str, rule_id: str | None, verdict: str, incident: str, entity: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,23 +48,41 @@ class Evaluator:
 
     async def ingest(self, batch: Batch, *, actor: str, cause: dict[str, Any]) -> dict[str, Any]:
         async with self.lock:
+            return await self._ingest(batch, actor=actor, cause=cause)
+
+    async def ingest_counted(self, make: Callable[[dict[tuple[str, str], tuple[float, float]]], Batch],
+                             *, keys: list[tuple[str, str]] | None = None,
+                             metrics: list[str] | None = None, actor: str,
+                             cause: dict[str, Any]) -> dict[str, Any]:
+        """Samples made from the latest stored sample of each series named by `keys`, or of
+        every series of `metrics` (counted events, counting.py): read and evaluated under the
+        one lock, so two requests never count from the same latest sample."""
+        async with self.lock:
             self.check_evaluating()
-            engine = await self._ready()
-            stored, engine_ids = await self._series(engine, batch.keys)
-            try:
-                key_of, ts, values, evaluation = await asyncio.to_thread(
-                    _evaluate, engine, engine_ids, batch)
-                accepted = np.ones(len(key_of), dtype=bool)
-                for index, _ in evaluation.rejected:
-                    accepted[index] = False
-                await self.store.append(stored[key_of][accepted], ts[accepted], values[accepted])
-                counts = await asyncio.to_thread(self.app.apply_transitions,
-                                                 evaluation.transitions, actor=actor, cause=cause)
-            except BaseException:
-                # The state ran ahead of the store (or a cancelled request left the thread
-                # still evaluating): drop it, the next use rebuilds a fresh engine.
-                self.engine = None
-                raise
+            await self._ready()
+            latest = await self.store.latest(keys=keys, metrics=metrics)
+            return await self._ingest(make(latest), actor=actor, cause=cause)
+
+    async def _ingest(self, batch: Batch, *, actor: str, cause: dict[str, Any]) -> dict[str, Any]:
+        self.check_evaluating()
+        if len(batch) == 0:  # every counted event refused
+            return {"accepted": 0, "raised": 0, "resolved": 0, "suppressed": 0, "rejected": []}
+        engine = await self._ready()
+        stored, engine_ids = await self._series(engine, batch.keys)
+        try:
+            key_of, ts, values, evaluation = await asyncio.to_thread(
+                _evaluate, engine, engine_ids, batch)
+            accepted = np.ones(len(key_of), dtype=bool)
+            for index, _ in evaluation.rejected:
+                accepted[index] = False
+            await self.store.append(stored[key_of][accepted], ts[accepted], values[accepted])
+            counts = await asyncio.to_thread(self.app.apply_transitions,
+                                             evaluation.transitions, actor=actor, cause=cause)
+        except BaseException:
+            # The state ran ahead of the store (or a cancelled request left the thread
+            # still evaluating): drop it, the next use rebuilds a fresh engine.
+            self.engine = None
+            raise
         return {"accepted": int(accepted.sum()), **counts,
                 "rejected": [{"index": i, "reason": r} for i, r in evaluation.rejected]}
 

@@ -52,6 +52,24 @@ class SampleStore:
             await conn.copy_records_to_table("samples", schema_name=self.schema, records=records,
                                              columns=["series_id", "ts", "value"])
 
+    async def latest(self, keys: Sequence[tuple[str, str]] | None = None,
+                     metrics: Sequence[str] | None = None) -> dict[tuple[str, str], tuple[float, float]]:
+        """(metric, entity) → (ts, value) of its latest stored sample, for the series named
+        by `keys` or else every series of `metrics`, those that have a sample."""
+        if keys is not None:
+            where = ("JOIN unnest($1::text[], $2::text[]) k(metric, entity) "
+                     "ON r.metric = k.metric AND r.entity = k.entity")
+            args: list[Any] = [[k[0] for k in keys], [k[1] for k in keys]]
+        else:
+            where, args = "", [list(metrics or [])]
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"""SELECT r.metric, r.entity, l.ts, l.value FROM series r {where}
+                    CROSS JOIN LATERAL (SELECT ts, value FROM samples s WHERE s.series_id = r.id
+                                        ORDER BY ts DESC LIMIT 1) l"""
+                + ("" if keys is not None else " WHERE r.metric = ANY($1::text[])"), *args)
+        return {(r["metric"], r["entity"]): (r["ts"], r["value"]) for r in rows}
+
     async def series(self) -> list[dict[str, Any]]:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch("SELECT id, metric, entity, labels FROM series")

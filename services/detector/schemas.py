@@ -49,6 +49,7 @@ class IngestResult(BaseModel):
     accepted: int
     raised: int
     resolved: int
+    acknowledged: int = 0
     suppressed: int = 0
     rejected: list[Rejection] = Field(default_factory=list)
 
@@ -166,3 +167,34 @@ class AlertmanagerWebhook(BaseModel):
     commonLabels: Labels = Field(default_factory=dict)
     commonAnnotations: Annotations = Field(default_factory=dict)
     externalURL: str | None = Field(None, max_length=URL)
+
+
+class PagerDutyPayload(BaseModel):
+    summary: str = Field(max_length=1024)
+    source: Name
+    severity: Literal["critical", "error", "warning", "info"]
+    timestamp: datetime | None = None
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = Field(None, alias="class")
+    custom_details: dict[str, Any] | None = None
+
+
+class PagerDutyEvent(BaseModel):
+    """Documents the body of POST /v2/enqueue; it is checked by services.detector.pagerduty
+    so that refusals read as PagerDuty's do."""
+    routing_key: str
+    event_action: Literal["trigger", "acknowledge", "resolve"]
+    dedup_key: str | None = Field(None, max_length=255)
+    payload: PagerDutyPayload | None = Field(None, description="required for trigger")
+    client: str | None = None
+    client_url: str | None = None
+    images: list[dict[str, Any]] | None = None
+    links: list[dict[str, Any]] | None = None
+
+
+class PagerDutyResult(BaseModel):
+    status: str = Field(examples=["success"])
+    message: str = Field(examples=["Event processed"])
+    dedup_key: str | None = None
+    errors: list[str] | None = Field(None, description="400 only: what is wrong, by field")

@@ -12,6 +12,7 @@ import asyncpg
 from shared.exclusive import run_exclusively
 from shared.service import ServiceRuntime, asyncpg_dsn
 
+from services.detector.counting import rollovers
 from services.detector.evaluator import Evaluator
 from services.detector.rules import parse_duration
 from services.detector.samples import SampleStore
@@ -52,6 +53,15 @@ async def keep_time(runtime: ServiceRuntime) -> None:
                           lambda: _evaluate(runtime, dsn))
 
 
+async def _close_windows(runtime: ServiceRuntime, evaluator: Evaluator, now: float) -> None:
+    """Counted metrics: a window that ended with a count gets a count of 0 (counting.py)."""
+    counted = {name: m for name, m in
+               (await asyncio.to_thread(runtime.application.catalogue)).items() if m.count}
+    if counted:
+        await evaluator.ingest_counted(lambda latest: rollovers(counted, latest, now),
+                                       metrics=sorted(counted), actor="detector:clock", cause={})
+
+
 async def _evaluate(runtime: ServiceRuntime, dsn: str) -> None:
     """The first tick rebuilds the evaluator from the stored samples, so a replica that takes
     over is ready at once. A rule stored by another replica arrives as a NOTIFY."""
@@ -69,6 +79,7 @@ async def _evaluate(runtime: ServiceRuntime, dsn: str) -> None:
                 await evaluator.rules_changed()
             now = runtime.clock.now().timestamp()
             await evaluator.tick(now)
+            await _close_windows(runtime, evaluator, now)
             if now - pruned_at >= PRUNE_EVERY_SECONDS:
                 pruned_at = now
                 retention = {m.name: parse_duration(m.retention) for m in

@@ -26,7 +26,7 @@ class AlertRaised(Contract):
     PRODUCER, AGGREGATE, EVENT = "detector", "alert", "raised"
     alert_id: str
     fingerprint: str
-    source: str  # "rule" or "alertmanager"
+    source: str  # "rule", "alertmanager", "pagerduty" or "webhook:<source>"
     rule_id: str | None = None
     name: str
     metric: str | None = None

@@ -5,7 +5,7 @@ from tests.bench import (
     bench_alert_ingest, bench_bus, bench_channels, bench_engine, bench_escalations,
     bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
-from tests.bench import bench_recommendations
+from tests.bench import bench_pd_ingest, bench_recommendations
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -22,6 +22,8 @@ if __name__ == "__main__":
     bench_ingest.main()
     print("\n== Alertmanager ingest ==")
     bench_alert_ingest.main()
+    print("\n== PagerDuty Events v2 beside Alertmanager ==")
+    bench_pd_ingest.main()
     print("\n== escalation steps under load ==")
     bench_escalations.main([])
     print("\n== who is on call ==")

@@ -23,10 +23,13 @@ pytestmark = pytest.mark.integration
 OPEN = {"/healthz", "/readyz", "/metrics"}
 # …and the one-click acknowledge links, whose credential is the signed link in the URL: with
 # a made-up link every caller, key or not, is refused for the link (400), never let through.
-SIGNED_LINKS = {("incidents", "/v1/ack/{token}")}
+# PagerDuty's Events API v2 is the same: its credential is the routing key in the body.
+SIGNED_LINKS = {("incidents", "/v1/ack/{token}"), ("detector", "/v2/enqueue"),
+                ("detector", "/v1/ingest/pagerduty")}
 OPEN_DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 # Policy pinned here, not only read from the routes: machine senders reach these…
-INGEST_ROUTES = {("detector", "POST", "/v1/samples"), ("detector", "POST", "/v1/ingest/alertmanager")}
+INGEST_ROUTES = {("detector", "POST", "/v1/samples"), ("detector", "POST", "/v1/ingest/alertmanager"),
+                 ("detector", "POST", "/v1/ingest/webhook/{source}"), ("detector", "POST", "/v1/events")}
 # …and these need a person, never a service key.
 PERSON_ROUTES = {("capa", "POST", "/v1/capa/{capa_id}/actions/{action_id}/verify")}
 LADDER = ["viewer", "responder", "manager", "admin"]

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.detector.alertmanager import ExternalAlert
+from services.detector.external import ExternalAlert
 from services.detector.app import DetectorApplication
 from services.detector.domain import Severity, alert_id_for
 
@@ -103,3 +103,33 @@ def test_with_current_knowledge_each_alert_alternates_raised_and_resolved(reques
         assert changes == ["Raised", "Resolved"] * (len(changes) // 2) + ["Raised"] * (len(changes) % 2)
         assert bool(changes) == (fp in truth)
         assert (changes[-1:] == ["Raised"]) == truth.get(fp, False)
+
+
+def acknowledgement(fingerprint: str) -> ExternalAlert:
+    return ExternalAlert(fingerprint=fingerprint, firing=False, name="", entity="",
+                         severity=Severity.P3, labels={}, summary="", starts_at=NOW, ends_at=NOW,
+                         source="pagerduty", acknowledge=True)
+
+
+def test_an_acknowledgement_is_recorded_once_per_occurrence_and_only_while_firing():
+    detector = Detector()
+    detector.receive(sent("fp-1"))
+    detector.known = {alert_id_for("fp-1"): True}
+    assert detector.receive(acknowledgement("fp-1"))["acknowledged"] == 1
+    assert "acknowledged" not in detector.receive(acknowledgement("fp-1"))  # again: nothing
+    detector.receive(sent("fp-1", firing=False))
+    detector.known = {alert_id_for("fp-1"): False}
+    reads = detector.reads
+    assert "acknowledged" not in detector.receive(acknowledgement("fp-1"), acknowledgement("fp-9"))
+    assert detector.reads == reads  # quiet or never raised: not even read
+    assert detector.events("fp-1") == ["Registered", "Raised", "Acknowledged", "Resolved"]
+
+
+def test_the_sender_its_metric_and_value_are_carried_onto_the_alert():
+    detector = Detector()
+    mapped = ExternalAlert(fingerprint="fp-g", firing=True, name="StoreErrorRate", entity="sz",
+                           severity=Severity.P0, labels={}, summary="", starts_at=NOW,
+                           ends_at=None, source="webhook:grafana", metric="errors", value=42.5)
+    detector.receive(mapped)
+    raised = detector.app.stored_events(alert_id_for("fp-g"))[-1]
+    assert (raised.source, raised.metric, raised.value) == ("webhook:grafana", "errors", 42.5)

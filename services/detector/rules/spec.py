@@ -3,6 +3,7 @@ Context checks that need the metric catalogue live in catalogue.py."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -191,12 +192,30 @@ class Budget(Strict):
 Count = Annotated[int, Field(ge=1)]
 
 
+class CountSpec(Strict):
+    """A counted metric: its samples are counts of events posted to POST /v1/events, one
+    count per entity and window (docs/rules.md, Counted events)."""
+    window: Duration = Field(description="tumbling window the events are counted in, e.g. 1d")
+    time_zone: ShortText = Field("UTC", description="IANA zone windows start in (local "
+                                 "midnight for 1d), e.g. Asia/Shanghai")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+            raise ValueError(f"'{value}' is not an IANA time zone, e.g. Asia/Shanghai") from None
+        return value
+
+
 class MetricSpec(Strict):
     name: Name
     interval: Duration | None = None
     retention: Duration = "35d"
     unit: ShortText = ""
     description: LongText = ""
+    count: CountSpec | None = Field(None, description="set: a counted metric, fed by events")
 
 
 class RuleSpec(Strict):
