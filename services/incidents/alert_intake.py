@@ -48,7 +48,7 @@ class AlertIntake:
 
     def read_ahead_alerts(self, contracts: list[Contract]) -> None:
         """A batch of alerts reads its fingerprints' links and groups in one query, and their
-        current incidents (and the storm's) in one more, instead of round trips per alert."""
+        current incidents in one more, instead of round trips per alert."""
         links = self.read_ahead([  # type: ignore[attr-defined]
             *(FingerprintLink.create_id(c.fingerprint) for c in contracts
               if isinstance(c, (AlertRaised, AlertResolved))),
@@ -56,8 +56,7 @@ class AlertIntake:
         self.read_ahead([  # type: ignore[attr-defined]
             *(link.current_incident_id for link in links.values()
               if isinstance(link, FingerprintLink) and link.current_incident_id),
-            *(link.incident_id for link in links.values() if isinstance(link, GroupLink)),
-            *([self._storm_id] if self._storm_id else [])])  # type: ignore[attr-defined]
+            *(link.incident_id for link in links.values() if isinstance(link, GroupLink))])
 
     def _group_ids(self, contracts: list[Contract]) -> list[UUID]:
         grouping = self.grouping  # type: ignore[attr-defined]

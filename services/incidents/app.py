@@ -38,6 +38,7 @@ class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCom
         self.grouping, self.storm = grouping or GroupRule(), storm or StormRule()
         self._storm_rate = StormRate(self.storm.window)
         self._storm_id: UUID | None = None  # the storm this process last gathered under
+        self._storm_cache: Incident | None = None  # that storm incident, as last stored
         super().__init__(env)
 
     # -- commands (API) ------------------------------------------------------------------

@@ -5,9 +5,10 @@ fast, or else into a numbered new incident. Either way the incident is as severe
 worst alert."""
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from shared.causation import from_timer
 from shared.contracts import AlertRaised
@@ -23,9 +24,9 @@ STORM_ACTOR = "storm control"
 
 
 class AlertTriage:
-    """Needs the application's clock, get_or_none, save_tracked, save, next_number,
-    _numbered_before and retry_on_conflict; keeps `grouping`, `storm`, `_storm_rate` and
-    `_storm_id` (set by the application's __init__)."""
+    """Needs the application's clock, get_or_none, repository, events, _batch, save_tracked,
+    save, next_number, _numbered_before and retry_on_conflict; keeps `grouping`, `storm`,
+    `_storm_rate`, `_storm_id` and `_storm_cache` (set by the application's __init__)."""
 
     def place_alert(self, alert: AlertRaised, severity: Severity, details: dict[str, Any],
                     link: FingerprintLink | None, at: datetime, actor: str,
@@ -109,10 +110,28 @@ class AlertTriage:
         return [storm, *changed], numbers
 
     def _storm_in_progress(self, incident_id: Any) -> Incident | None:
-        storm = self.get_or_none(incident_id) if incident_id else None  # type: ignore[attr-defined]
+        storm = self._storm_incident(incident_id) if incident_id else None
         if isinstance(storm, Incident) and storm.storming and storm.accepts_alerts:
             return storm
         return None
+
+    def _storm_incident(self, incident_id: UUID) -> Incident | None:
+        """The storm incident to change: as this batch left it, else this process's copy
+        brought up to date with the events stored since. Replaying a storm of thousands of
+        alerts for every batch would cost more than the alerts it gathers."""
+        batch = self._batch()  # type: ignore[attr-defined]
+        if batch is not None and incident_id in batch.aggregates:
+            return self.repository.get(incident_id)  # type: ignore[attr-defined]
+        cached = self._storm_cache  # type: ignore[attr-defined]
+        if cached is None or cached.id != incident_id:
+            cached = self.get_or_none(incident_id)  # type: ignore[attr-defined]
+        else:
+            for stored in self.events.get(incident_id, gt=cached.version):  # type: ignore[attr-defined]
+                cached = stored.mutate(cached)
+        if not isinstance(cached, Incident):
+            return None
+        self._storm_cache = cached
+        return copy.deepcopy(cached)  # a failed batch must leave the cache as stored
 
     def _open_storm(self, severity: Severity, at: datetime,
                     cause: dict[str, Any]) -> tuple[Incident, Numbered]:

@@ -7,6 +7,7 @@ record of the storm in progress, so every replica and a restarted process find i
 state itself lives on the storm incident (IncidentStorm)."""
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from services.incidents.domain.ids import NAMESPACE
 from shared.errors import Invalid
 
 STORM_PREFIX = "storm:"  # the storm incident's fingerprint: it names no alert
+# The incident's collections that hold only strings or numbers (shallow copies suffice).
+_FLAT = frozenset({"alert_ids", "cleared_alert_ids", "storm_entities"})
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,17 @@ class IncidentStorm(IncidentCore):
     storm_alerts = 0
     storm_entities = None  # entity → alerts gathered
     storm_windows = ()  # (window index, alerts gathered in it), the last two windows
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "IncidentStorm":
+        """A batch hands each handler a deep copy of what an earlier one saved: a storm
+        incident holds thousands of alert ids, so its flat collections of strings and counts
+        are copied flat (their items cannot change) instead of item by item."""
+        clone = copy.copy(self)
+        memo[id(self)] = clone
+        for name, value in vars(self).items():
+            flat = name in _FLAT and isinstance(value, (list, dict))
+            setattr(clone, name, value.copy() if flat else copy.deepcopy(value, memo))
+        return clone
 
     @property
     def storming(self) -> bool:
