@@ -229,3 +229,13 @@ def test_a_restarted_process_finds_the_storm_in_progress(store_env, stormy):
     # Three open on their own until the rate is past again, then the same storm gathers.
     assert len(stormy.opened()) == 7
     assert stormy.app.incident(str(storm_id))["storm"]["alerts"] == 3
+
+
+def test_a_storm_incident_names_no_alert_for_capa_to_watch_once_resolved(stormy):
+    for i in range(5):
+        stormy.fire("offline", "P1", store=f"store-{i}")
+    storm = stormy.opened()[3]
+    stormy.app.resolve(str(storm.originator_id), "alice", "uplink restored", CAUSE)
+    [resolved] = [e for e in stormy.events() if isinstance(e, Incident.Resolved)]
+    assert resolved.fingerprint.startswith("storm:")
+    assert to_contract(resolved).fingerprint is None
