@@ -1,16 +1,18 @@
 """Alerts from the detector, mixed into IncidentsApplication: a firing joins its fingerprint's
-open incident or opens a numbered new one; a clearing is noted on the incident it belongs to."""
+open incident, else triage.py places it (its group's incident, the storm's, or a numbered new
+one); a clearing is noted on the incident it belongs to."""
 from __future__ import annotations
+
+from uuid import UUID
 
 from shared.bus.consumer import Rejected
 from shared.causation import from_message
 from shared.contracts import AlertRaised, AlertResolved, CloudEvent, Contract
-from shared.store import Numbered, Tracking
+from shared.store import Tracking
 
-from services.incidents.domain import (
-    FingerprintLink, Incident, RefCounter, Severity, format_ref, ref_scope,
-)
+from services.incidents.domain import FingerprintLink, GroupLink, Incident, RefCounter, Severity
 from services.incidents.facts import producer_of
+from services.incidents.triage import listing
 
 
 class AlertIntake:
@@ -35,36 +37,34 @@ class AlertIntake:
             self.save_tracked(tracking=tracking)  # type: ignore[attr-defined]
             return
         if current is not None and current.accepts_alerts:
-            current.record_alert(details, at, actor, cause)
+            current.record_alert(listing(alert, details, severity), at, actor, cause)
+            # The same fingerprint firing again, worse: the incident goes up with it.
+            current.grade_by_alert(alert.fingerprint, severity, at, actor, cause)
             self.save_tracked(current, tracking=tracking)  # type: ignore[attr-defined]
             return
-        # Gap-free per severity and month: the store records the number with the incident.
-        scope = ref_scope(severity, at)
-        number = self.next_number(  # type: ignore[attr-defined]
-            scope, floor=self._numbered_before(scope))
-        ref = format_ref(severity, at, number)
-        incident = Incident.open(
-            fingerprint=alert.fingerprint, occurrence=link.occurrences + 1 if link else 1,
-            ref=ref, severity=severity, title=f"{alert.name} on {alert.entity}",
-            entity=alert.entity, alert=details, at=at, actor=actor, cause=cause)
-        if link is None:
-            link = FingerprintLink(fingerprint=alert.fingerprint, at=at, actor=actor,
-                                   cause=cause, first_incident_id=incident.id)
-        else:
-            link.link(incident.id, at, actor, cause)
-        # One transaction: a ref is never issued without its incident, nor an incident twice.
-        self.save_tracked(link, incident, tracking=tracking,  # type: ignore[attr-defined]
-                          numbers=(Numbered(scope, number, incident.id),))
+        # Its group's incident, the storm's, or a new one (triage.py).
+        self.place_alert(alert, severity, details, link, at, actor,  # type: ignore[attr-defined]
+                         cause, tracking)
 
     def read_ahead_alerts(self, contracts: list[Contract]) -> None:
-        """A batch of alerts reads its fingerprints' links in one query, and their current
-        incidents in one more, instead of a round trip or two per alert."""
-        links = self.read_ahead(  # type: ignore[attr-defined]
-            FingerprintLink.create_id(c.fingerprint) for c in contracts
-            if isinstance(c, (AlertRaised, AlertResolved)))
-        self.read_ahead(  # type: ignore[attr-defined]
-            link.current_incident_id for link in links.values()
-            if isinstance(link, FingerprintLink) and link.current_incident_id)
+        """A batch of alerts reads its fingerprints' links and groups in one query, and their
+        current incidents in one more, instead of round trips per alert."""
+        links = self.read_ahead([  # type: ignore[attr-defined]
+            *(FingerprintLink.create_id(c.fingerprint) for c in contracts
+              if isinstance(c, (AlertRaised, AlertResolved))),
+            *self._group_ids(contracts)])
+        self.read_ahead([  # type: ignore[attr-defined]
+            *(link.current_incident_id for link in links.values()
+              if isinstance(link, FingerprintLink) and link.current_incident_id),
+            *(link.incident_id for link in links.values() if isinstance(link, GroupLink))])
+
+    def _group_ids(self, contracts: list[Contract]) -> list[UUID]:
+        grouping = self.grouping  # type: ignore[attr-defined]
+        if not grouping.on:
+            return []
+        keys = (grouping.key_of(c.labels, c.entity, c.name) for c in contracts
+                if isinstance(c, AlertRaised))
+        return [GroupLink.create_id(key) for key in keys if key]
 
     def _numbered_before(self, scope: str) -> int:
         """The last number a RefCounter of an earlier release issued in this scope (it never
@@ -93,11 +93,13 @@ class AlertIntake:
         self.save_tracked(incident, tracking=tracking)  # type: ignore[attr-defined]
 
     def _incident_with_alert(self, link: FingerprintLink, alert_id: str) -> Incident | None:
-        """The incident this alert belongs to: usually the current one, else an earlier
-        occurrence of the same fingerprint."""
-        for occurrence in range(link.occurrences, 0, -1):
-            incident = self.get_or_none(  # type: ignore[attr-defined]
-                Incident.create_id(link.fingerprint, occurrence))
+        """The incident this alert belongs to: usually the current one, else an earlier one
+        (its group's or a storm's, or an earlier occurrence of the same fingerprint)."""
+        # Links stored before they listed their incidents name occurrences only.
+        ids = link.incident_ids or [Incident.create_id(link.fingerprint, occurrence)
+                                    for occurrence in range(1, link.occurrences + 1)]
+        for incident_id in reversed(ids):
+            incident = self.get_or_none(incident_id)  # type: ignore[attr-defined]
             if isinstance(incident, Incident) and alert_id in incident.alert_ids:
                 return incident
         return None

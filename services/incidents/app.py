@@ -1,6 +1,6 @@
 """The incidents application: alerts in, incidents out; people acknowledge and resolve, the
 notifier and the CAPA case add to each incident's story. Each use case is a mixin: alerts
-(alert_intake.py), acknowledging (acknowledging.py), the people's lifecycle (lifecycle.py),
+(alert_intake.py; grouping and storms in triage.py), acknowledging (acknowledging.py), the people's lifecycle (lifecycle.py),
 facts from the notifier (facts.py, holds.py) and the CAPA case (capa_facts.py), reads
 (queries.py)."""
 from __future__ import annotations
@@ -17,21 +17,28 @@ from shared.store import ServiceApplication
 from services.incidents.acknowledging import Acknowledging
 from services.incidents.alert_intake import AlertIntake, AlertNotRaisedYet
 from services.incidents.capa_facts import CapaFacts
-from services.incidents.domain import Incident, RaciRole
+from services.incidents.domain import GroupRule, Incident, RaciRole, StormRate, StormRule
 from services.incidents.facts import FactRecording, producer_of
 from services.incidents.holds import HoldFacts
 from services.incidents.lifecycle import LifecycleCommands
 from services.incidents.queries import REF, IncidentQueries, state_of
+from services.incidents.triage import AlertTriage
 
 # What other modules and tests import from here.
 __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "state_of"]
 
 
-class IncidentsApplication(AlertIntake, Acknowledging, LifecycleCommands, FactRecording,
-                           HoldFacts, CapaFacts, IncidentQueries, ServiceApplication):
-    def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
+class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCommands,
+                           FactRecording, HoldFacts, CapaFacts, IncidentQueries,
+                           ServiceApplication):
+    def __init__(self, env: dict[str, str] | None, clock: Clock,
+                 grouping: GroupRule | None = None, storm: StormRule | None = None) -> None:
         self.clock = clock
         self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued
+        self.grouping, self.storm = grouping or GroupRule(), storm or StormRule()
+        self._storm_rate = StormRate(self.storm.window)
+        self._storm_id: UUID | None = None  # the storm this process last gathered under
+        self._storm_cache: Incident | None = None  # that storm incident, as last stored
         super().__init__(env)
 
     # -- commands (API) ------------------------------------------------------------------

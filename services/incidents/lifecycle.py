@@ -38,9 +38,14 @@ class LifecycleCommands:
         return self.retry_on_conflict(attempt)  # type: ignore[attr-defined]
 
     def change_severity(self, id_or_ref: str, severity: Severity, reason: str, by: str,
-                        cause: dict[str, Any]) -> dict[str, Any]:
-        return self._change(id_or_ref,  # type: ignore[attr-defined]
-                            lambda i, at: i.change_severity(severity, reason, by, at, cause))
+                        cause: dict[str, Any], manager: bool = True) -> dict[str, Any]:
+        """`manager`: whether the caller may lower the severity (grading.py)."""
+        def command(incident: Incident, at: Any) -> None:
+            incident.check_not_finished("change severity")
+            incident.check_may_regrade(severity, manager)
+            incident.change_severity(severity, reason, by, at, cause)
+
+        return self._change(id_or_ref, command)  # type: ignore[attr-defined]
 
     def reopen(self, id_or_ref: str, reason: str, by: str,
                cause: dict[str, Any]) -> dict[str, Any]:

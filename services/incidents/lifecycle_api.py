@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 
 from shared.auth import Role, acting_as, require
 from shared.http import request_cause, runtime_of
 
 from services.incidents.app import IncidentsApplication
+from services.incidents.domain import DowngradeNeedsManager
 from services.incidents.lifecycle_schemas import (
     FollowChange, IncidentDeclare, IncidentReopen, ProgressPost, SeverityChange,
 )
@@ -31,12 +32,19 @@ def declare(body: IncidentDeclare, request: Request) -> dict[str, Any]:
                                  request_cause(request))
 
 
-@router.post("/{id_or_ref}/severity", response_model=IncidentRead, dependencies=responder)
+@router.post("/{id_or_ref}/severity", response_model=IncidentRead, dependencies=responder,
+             responses={403: {"description": "lowering a severity needs the manager role"}})
 def change_severity(id_or_ref: str, body: SeverityChange, request: Request) -> dict[str, Any]:
     """Deadlines become the new severity's SLA from the opening; raising an unacknowledged
-    incident to P0/P1 pages the new severity's first step."""
-    return _app(request).change_severity(id_or_ref, body.severity, body.reason,
-                                         acting_as(request, body.by), request_cause(request))
+    incident to P0/P1 pages the new severity's first step. Raising: responders; lowering:
+    managers."""
+    manager = getattr(request.state, "role", Role.VIEWER).rank >= Role.MANAGER.rank
+    try:
+        return _app(request).change_severity(id_or_ref, body.severity, body.reason,
+                                             acting_as(request, body.by),
+                                             request_cause(request), manager=manager)
+    except DowngradeNeedsManager as refused:
+        raise HTTPException(403, str(refused)) from None
 
 
 @router.post("/{id_or_ref}/reopen", response_model=IncidentRead, dependencies=responder)

@@ -17,16 +17,20 @@ from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
 from services.incidents.translate import to_contract
-from services.incidents.workers import watch_sla
+from services.incidents.triage_api import router as triage_router
+from services.incidents.workers import watch_sla, watch_storms
 
 
-def service_parts(clock: Clock | None = None) -> ServiceParts:
+def service_parts(clock: Clock | None = None,
+                  settings: IncidentsSettings | None = None) -> ServiceParts:
+    settings = settings or IncidentsSettings()
+    grouping, storm = settings.grouping(), settings.storm_rule()
     return ServiceParts(
-        application=lambda env, clk: IncidentsApplication(env, clk),
+        application=lambda env, clk: IncidentsApplication(env, clk, grouping, storm),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[IncidentsProjection()],
-        workers=[watch_sla],
+        workers=[watch_sla, watch_storms],
         clock=clock or SystemClock(),
     )
 
@@ -35,8 +39,8 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
     settings = settings or IncidentsSettings()
     api = build_api(
         settings,
-        service_parts(clock),
-        routers=[router, lifecycle_router],
+        service_parts(clock, settings),
+        routers=[router, lifecycle_router, triage_router],
         # The one-click acknowledge links: the signed link is the credential.
         open_routers=[ack_router],
         title="closedloop incidents",

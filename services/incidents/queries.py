@@ -19,6 +19,14 @@ class IncidentQueries:
         incident = self._incident(id_or_ref)
         return {**state_of(incident), "timeline": self.timeline(str(incident.id))}
 
+    def incident_alerts(self, id_or_ref: str) -> list[dict[str, Any]]:
+        """Every alert the incident holds, in the order they came (its group's, the storm's
+        gathered ones), each with when it cleared."""
+        events = self.stored_events(self._id_of(id_or_ref))  # type: ignore[attr-defined]
+        if not events or not isinstance(events[0], Incident.Opened):
+            raise IncidentNotFound(f"no incident has the id or ref {id_or_ref!r}")
+        return alerts_of(events)
+
     def timeline(self, id_or_ref: str) -> list[dict[str, Any]]:
         events = self.stored_events(self._id_of(id_or_ref))  # type: ignore[attr-defined]
         if not events or not isinstance(events[0], Incident.Opened):
@@ -66,8 +74,37 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "closed_at": incident.closed_at, "archived_at": incident.archived_at,
         "reporter": incident.reporter, "followers": list(incident.followers),
         "progress_updates": incident.progress_posted, "reopened": incident.reopened_times,
-        "version": incident.version,
+        "version": incident.version, "storm": storm_of(incident),
     }
+
+
+def storm_of(incident: Incident) -> dict[str, Any] | None:
+    """The storm's counts while it grows and once it ended; None for other incidents."""
+    if incident.storm_started_at is None:
+        return None
+    return {"alerts": incident.storm_alerts, "entities": len(incident.storm_entities or {}),
+            "threshold": incident.storm_threshold,
+            "window_seconds": incident.storm_window_seconds,
+            "started_at": incident.storm_started_at, "ended_at": incident.storm_ended_at}
+
+
+def alerts_of(events: list[Any]) -> list[dict[str, Any]]:
+    opened = events[0]
+    listed: dict[str, dict[str, Any]] = {}
+    for e in events:
+        alert = getattr(e, "alert", None)
+        if isinstance(e, (Incident.Opened, Incident.AlertAttached, Incident.AlertGathered)) \
+                and alert.get("source") != "storm control":  # the storm's own opening
+            listed[alert["alert_id"]] = {
+                "alert_id": alert["alert_id"], "name": alert.get("name"),
+                "fingerprint": alert.get("fingerprint", opened.fingerprint),
+                "entity": alert.get("entity", opened.entity),
+                "severity": alert.get("severity", opened.severity),
+                "labels": alert.get("labels") or {}, "value": alert.get("value"),
+                "at": e.at, "cleared_at": None}
+        elif isinstance(e, Incident.AlertCleared) and e.alert_id in listed:
+            listed[e.alert_id]["cleared_at"] = e.cleared_at
+    return list(listed.values())
 
 
 def uuid_or_none(text: str) -> UUID | None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from shared.ack_links import check_keys
+from shared.errors import Invalid
+from shared.lengths import parse_length
 from shared.settings import ServiceSettings
+
+from services.incidents.domain import GroupRule, StormRule
+from services.incidents.domain.grouping import parse_group_by
+from services.incidents.domain.storm import parse_storm
 
 
 class IncidentsSettings(ServiceSettings):
@@ -14,5 +20,37 @@ class IncidentsSettings(ServiceSettings):
     # Checks the one-click acknowledge links the notifier puts in pages (the notifier signs
     # with the same key). Comma-separated: every key verifies. Empty: the links are refused.
     ack_link_key: str = Field("", repr=False)
+    # Grouping (docs/adr/grouping-and-storms.md): alerts with the same values of these labels
+    # (`entity` and `alertname` work without a label) join one incident for `group_window`
+    # from its opening, e.g. CLOSEDLOOP_GROUP_BY=store. Empty: one incident per fingerprint.
+    group_by: str = ""
+    group_window: str = "30m"
+    # Storm control: more than <count> new incidents within <length> gathers further alerts
+    # under one storm incident, e.g. CLOSEDLOOP_STORM_CONTROL=50/60s. Empty or off: none.
+    storm_control: str = ""
+    storm_poll_seconds: float = 1.0  # how often the storm watch looks whether a storm ended
 
     _check_ack_link_key = field_validator("ack_link_key")(check_keys)
+
+    @field_validator("group_by", "group_window", "storm_control")
+    @classmethod
+    def _check_triage(cls, value: str, info) -> str:
+        try:
+            {"group_by": parse_group_by, "group_window": lambda v: parse_length("group_window", v),
+             "storm_control": _storm_rule}[info.field_name](value)
+        except Invalid as error:  # pydantic names the variable; the message names the fix
+            raise ValueError(error.message) from None
+        return value
+
+    def grouping(self) -> GroupRule:
+        return GroupRule(parse_group_by(self.group_by),
+                         parse_length("group_window", self.group_window))
+
+    def storm_rule(self) -> StormRule:
+        return _storm_rule(self.storm_control)
+
+
+def _storm_rule(text: str) -> StormRule:
+    threshold, length = parse_storm(text)
+    return StormRule(threshold, parse_length("storm_control", length)) if threshold \
+        else StormRule()

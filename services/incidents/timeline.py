@@ -9,6 +9,7 @@ from typing import Any
 from services.incidents.domain import Incident, RaciRole
 from services.incidents.domain.incident import RETRIGGER
 from services.incidents.lifecycle_views import LIFECYCLE_STORY
+from services.incidents.triage_views import TRIAGE_STORY
 
 Describe = Callable[[Any, dict[str, Any]], str]
 
@@ -19,6 +20,8 @@ def timeline_of(events: list[Any]) -> list[dict[str, Any]]:
     entries = []
     for stored in events:
         action, describe = _STORY.get(type(stored), (type(stored).__name__, _nothing))
+        if action is None:
+            continue
         if isinstance(stored, Incident.CapaStepRecorded):
             action = stored.step  # "root cause found", "action planned", "action completed"
         cause = getattr(stored, "cause", None) or {}
@@ -35,7 +38,7 @@ def timeline_of(events: list[Any]) -> list[dict[str, Any]]:
 
 def _opened(e: Any, seen: dict[str, Any]) -> str:
     seen.update(ref=e.ref, respond_by=e.respond_by, resolve_by=e.resolve_by,
-                severity=e.severity)
+                severity=e.severity, fingerprint=e.fingerprint)
     alert = e.alert
     measured = ""
     if alert.get("value") is not None:
@@ -52,8 +55,12 @@ def _opened(e: Any, seen: dict[str, Any]) -> str:
             f"resolve by {_clock(e.resolve_by)}")
 
 
-def _alert_attached(e: Any, _: dict[str, Any]) -> str:
+def _alert_attached(e: Any, seen: dict[str, Any]) -> str:
     value = f" (value {_number(e.alert['value'])})" if e.alert.get("value") is not None else ""
+    if e.alert.get("fingerprint", seen.get("fingerprint")) != seen.get("fingerprint"):
+        return (f"alert {e.alert['alert_id']} ({e.alert.get('name')}) on {e.alert['entity']} "
+                f"at {e.alert['severity']}{value} fired in the same group; recorded on this "
+                "incident instead of opening another")
     return (f"alert {e.alert['alert_id']} ({e.alert.get('name')}) fired again for the same "
             f"fingerprint{value}; recorded on this incident instead of opening another")
 
@@ -244,7 +251,7 @@ def _nothing(_: Any, __: dict[str, Any]) -> str:
     return ""
 
 
-_STORY: dict[type, tuple[str, Describe]] = {
+_STORY: dict[type, tuple[str | None, Describe | None]] = {
     Incident.Opened: ("opened", _opened),
     Incident.AlertAttached: ("alert attached", _alert_attached),
     Incident.AlertCleared: ("alert cleared", _alert_cleared),
@@ -267,6 +274,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.FollowedCaseClosed: ("earlier case closed", _followed_case_closed),
     Incident.Archived: ("archived", _archived),
     **LIFECYCLE_STORY,
+    **TRIAGE_STORY,
 }
 
 

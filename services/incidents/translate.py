@@ -8,7 +8,7 @@ from shared.contracts import (
     IncidentRoleAssigned, IncidentSlaBreached,
 )
 
-from services.incidents.domain import Incident
+from services.incidents.domain import STORM_PREFIX, Incident
 from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
 from services.incidents.stages import STAGE_STEPS
 
@@ -48,8 +48,10 @@ def _page_read(e: Incident.PageRead) -> IncidentPageRead:
 
 
 def alert_fingerprint(fingerprint: str | None) -> str | None:
-    # A declared incident's key (lifecycle.declare) names no alert: nothing to watch after it.
-    return fingerprint if fingerprint and not fingerprint.startswith("manual:") else None
+    # A declared incident's key (lifecycle.declare) and a storm incident's (triage.py) name
+    # no alert: nothing to watch after it.
+    return fingerprint if fingerprint and not fingerprint.startswith(("manual:", STORM_PREFIX)) \
+        else None
 
 
 def _resolved(e: Incident.Resolved) -> IncidentResolved:

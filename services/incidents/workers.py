@@ -1,6 +1,7 @@
 """The SLA watch: finds incidents past a deadline and records the breach on each, once.
 Replica-safe: due rows are read FOR UPDATE SKIP LOCKED, and the aggregate records a breach
-only once (two replicas racing collide on the save)."""
+only once (two replicas racing collide on the save). The storm watch ends a storm once its
+rate has fallen (triage.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -36,3 +37,18 @@ async def watch_sla(runtime: Any) -> None:
                 if missed:
                     log.warning("incident %s missed its %s SLA", row["id"], " and ".join(missed))
         await runtime.read_models.wait(seen, settings.sla_poll_seconds)
+
+
+async def watch_storms(runtime: Any) -> None:
+    application = runtime.application
+    if not application.storm.on:
+        return
+    while True:
+        seen = runtime.read_models.generation
+        try:
+            summary = await asyncio.to_thread(application.end_calm_storm)
+        except (DomainError, IntegrityError):
+            summary = None  # another replica ended it first
+        if summary:
+            log.warning("%s", summary)
+        await runtime.read_models.wait(seen, runtime.settings.storm_poll_seconds)

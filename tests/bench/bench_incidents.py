@@ -4,7 +4,9 @@ PostgreSQL. Prints incidents/s, raised → opened p50/p95/p99 (published → Inc
 on the bus) and the consumer's batch sizes.
 
 Run: .venv/bin/python -m tests.bench.bench_incidents [BURST] [RATE] [SECONDS] [RESENT]
-     (default: a burst of 2000 new P1 alerts, then 250 alerts/s for 10 s of which 80% re-sent; 0 skips one)"""
+     (default: a burst of 2000 new P1 alerts, then 250 alerts/s for 10 s of which 80% re-sent; 0 skips one)
+     CLOSEDLOOP_GROUP_BY=entity measures with grouping on (every alert its own group: the
+     worst case, a GroupLink written per incident)."""
 from __future__ import annotations
 
 import asyncio
@@ -74,7 +76,9 @@ class BatchLog:
 def alert(run: str, i: int, severity: str) -> CloudEvent:
     contract = AlertRaised(
         alert_id=f"{run}-{i}", fingerprint=f"{run}-fp-{i}", source="rule", name="bench",
-        entity=f"store-{i}", severity=severity, value=99.0,
+        # An entity per run: with CLOSEDLOOP_GROUP_BY=entity a run's alerts must not join
+        # the incidents of an earlier run (the warm-up's).
+        entity=f"store-{run}-{i}", severity=severity, value=99.0,
         started_at=datetime.now(timezone.utc))
     return CloudEvent(id=f"bench:{run}:{i}", source="closedloop/detector",
                       type=AlertRaised.type_name(), time=contract.started_at,

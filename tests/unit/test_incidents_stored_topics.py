@@ -126,7 +126,9 @@ def test_an_incident_stored_before_the_split_loads_with_the_same_state_and_timel
                                             e["state"].encode()) for e in before["events"]])
 
     incident = app.repository.get(incident_id)
-    assert json.loads(json.dumps(state_of(incident), default=str)) == before["state"]
+    state = json.loads(json.dumps(state_of(incident), default=str))
+    # Fields added since (e.g. `storm`) may join; every field it had reads the same.
+    assert {key: state.get(key) for key in before["state"]} == before["state"]
     events = app.stored_events(incident_id)
     assert [type(e) for e in events] == [
         getattr(Incident, e["topic"].rsplit(".", 1)[-1]) for e in before["events"]]

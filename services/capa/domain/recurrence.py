@@ -12,20 +12,13 @@ from eventsourcing.domain import Aggregate, event
 
 from services.capa.domain.effectiveness import span
 from services.capa.domain.vocabulary import CaseStatus
-from shared.errors import Invalid
+from shared.lengths import parse_length
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+__all__ = ["parse_length"]  # re-exported: capa settings and tests import it from here
+
 # uuid5 namespace of the aggregates below; differs from the case's, so ids never collide.
 RECURRENCE_NAMESPACE = uuid5(UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8"),
                              "https://closedloop/capa/recurrence")
-
-
-def parse_length(name: str, text: str) -> timedelta:
-    """`90d`, `12h` (units s, m, h, d); refuses what it cannot read."""
-    text = text.strip()
-    if not (text[:-1].isdigit() and text[-1:] in _UNITS and int(text[:-1]) > 0):
-        raise Invalid(name, f"{text!r} is not a positive length in s, m, h or d, e.g. 90d")
-    return timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
 
 
 @dataclass(frozen=True)

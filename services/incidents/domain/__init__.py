@@ -2,11 +2,14 @@
 and number incidents (no I/O; time arrives as an `at` argument)."""
 from services.incidents.domain.ids import NAMESPACE
 from services.incidents.domain.errors import (
-    AlreadyAcknowledged, AlreadyResolved, IncidentFinished, IncidentNotFound, LinkAlreadyUsed,
-    NotClosed, NotReopenable, SeverityUnchanged,
+    AlreadyAcknowledged, AlreadyResolved, DowngradeNeedsManager, IncidentFinished,
+    IncidentNotFound, LinkAlreadyUsed, NotClosed, NotReopenable, SeverityUnchanged,
 )
 from services.incidents.domain.incident import SLA, Incident, RaciRole, Severity, Sla, Status
 from services.incidents.domain.vocabulary import Verdict
+from services.incidents.domain.grading import more_urgent
+from services.incidents.domain.grouping import GroupLink, GroupRule
+from services.incidents.domain.storm import STORM_PREFIX, StormControl, StormRate, StormRule
 from services.incidents.domain.numbering import (
     FingerprintLink, RefCounter, RefIndex, format_ref, parse_ref, ref_scope,
 )
@@ -15,5 +18,6 @@ __all__ = [
     "NAMESPACE", "SLA", "Sla", "Severity", "Status", "Incident", "FingerprintLink", "RefCounter",
     "RefIndex", "format_ref", "parse_ref", "ref_scope", "IncidentNotFound", "IncidentFinished",
     "AlreadyAcknowledged", "AlreadyResolved", "LinkAlreadyUsed", "NotClosed", "RaciRole", "Verdict",
-    "NotReopenable", "SeverityUnchanged",
+    "NotReopenable", "SeverityUnchanged", "DowngradeNeedsManager", "more_urgent", "GroupLink",
+    "GroupRule", "STORM_PREFIX", "StormControl", "StormRate", "StormRule",
 ]

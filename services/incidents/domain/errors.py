@@ -32,3 +32,7 @@ class NotReopenable(DomainError):
 
 class LinkAlreadyUsed(DomainError):
     """A one-click acknowledge link works once; it was used already."""
+
+
+class DowngradeNeedsManager(DomainError):
+    """Lowering an incident's severity needs a manager (HTTP 403 at the API)."""

@@ -13,6 +13,7 @@ from services.incidents.domain.acknowledgement import IncidentAcknowledgement
 from services.incidents.domain.alerts import IncidentAlerts
 from services.incidents.domain.capa import IncidentCapa
 from services.incidents.domain.core import share_events
+from services.incidents.domain.grading import IncidentGrading
 from services.incidents.domain.holds import IncidentHolds
 from services.incidents.domain.ids import NAMESPACE
 from services.incidents.domain.lifecycle import IncidentLifecycle
@@ -21,6 +22,7 @@ from services.incidents.domain.raci import IncidentRaci
 from services.incidents.domain.recurrence import IncidentRecurrence
 from services.incidents.domain.resolution import IncidentResolution
 from services.incidents.domain.sla import IncidentSla
+from services.incidents.domain.storm import IncidentStorm
 from services.incidents.domain.vocabulary import SLA, RaciRole, Severity, Sla, Status
 
 __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Status"]
@@ -28,7 +30,7 @@ __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Statu
 
 class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, IncidentRaci,
                IncidentSla, IncidentNotifications, IncidentHolds, IncidentCapa,
-               IncidentLifecycle, IncidentRecurrence):
+               IncidentLifecycle, IncidentRecurrence, IncidentGrading, IncidentStorm):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
     alert reaches the same incident."""
 

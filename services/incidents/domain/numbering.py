@@ -32,7 +32,11 @@ def parse_ref(ref: str) -> tuple[str, int] | None:
 
 
 class FingerprintLink(Aggregate):
-    """Remembers, per alert fingerprint, the latest incident and how many there have been."""
+    """Remembers, per alert fingerprint, the latest incident and how many there have been,
+    and every incident its alerts went to: with grouping and storms (grouping.py, storm.py)
+    that is not always the incident its fingerprint would open."""
+
+    incident_ids = ()  # no annotation: eventsourcing would take it for a field
 
     @staticmethod
     def create_id(fingerprint: str) -> UUID:
@@ -46,11 +50,14 @@ class FingerprintLink(Aggregate):
         self.fingerprint = fingerprint
         self.occurrences = 0 if first_incident_id is None else 1
         self.current_incident_id: UUID | None = first_incident_id
+        if first_incident_id is not None:
+            self.incident_ids = (first_incident_id,)
 
     @event("IncidentLinked")
     def link(self, incident_id: UUID, at: datetime, actor: str, cause: dict[str, Any]) -> None:
         self.occurrences += 1
         self.current_incident_id = incident_id
+        self.incident_ids = (*self.incident_ids, incident_id)
 
 
 class RefCounter(Aggregate):
