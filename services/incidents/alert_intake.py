@@ -10,6 +10,7 @@ from shared.store import Numbered, Tracking
 from services.incidents.domain import (
     FingerprintLink, Incident, RefCounter, Severity, format_ref, ref_scope,
 )
+from services.incidents.domain.sla import incident_type
 from services.incidents.facts import producer_of
 
 
@@ -46,7 +47,9 @@ class AlertIntake:
         incident = Incident.open(
             fingerprint=alert.fingerprint, occurrence=link.occurrences + 1 if link else 1,
             ref=ref, severity=severity, title=f"{alert.name} on {alert.entity}",
-            entity=alert.entity, alert=details, at=at, actor=actor, cause=cause)
+            entity=alert.entity, alert=details, at=at, actor=actor, cause=cause,
+            clocks=self.sla_clocks(  # type: ignore[attr-defined]
+                severity, incident_type(details), at))
         if link is None:
             link = FingerprintLink(fingerprint=alert.fingerprint, at=at, actor=actor,
                                    cause=cause, first_incident_id=incident.id)

@@ -29,7 +29,8 @@ class LifecycleCommands:
             incident = Incident.open(
                 fingerprint=f"manual:{key}", occurrence=1, ref=format_ref(severity, at, number),
                 severity=severity, title=title, entity=entity, alert=alert, at=at,
-                actor=reporter, cause=cause)
+                actor=reporter, cause=cause,
+                clocks=self.sla_clocks(severity, None, at))  # type: ignore[attr-defined]
             incident.follow(reporter, reporter, at, cause, via="reporter")
             self.save_tracked(incident, tracking=None,  # type: ignore[attr-defined]
                               numbers=(Numbered(scope, number, incident.id),))
@@ -40,12 +41,18 @@ class LifecycleCommands:
     def change_severity(self, id_or_ref: str, severity: Severity, reason: str, by: str,
                         cause: dict[str, Any]) -> dict[str, Any]:
         return self._change(id_or_ref,  # type: ignore[attr-defined]
-                            lambda i, at: i.change_severity(severity, reason, by, at, cause))
+                            lambda i, at: i.change_severity(
+                                severity, reason, by, at, cause,
+                                self.sla_clocks(  # type: ignore[attr-defined]
+                                    severity, i.sla_type, i.opened_at)))
 
     def reopen(self, id_or_ref: str, reason: str, by: str,
                cause: dict[str, Any]) -> dict[str, Any]:
         return self._change(id_or_ref,  # type: ignore[attr-defined]
-                            lambda i, at: i.reopen(reason, by, at, cause))
+                            lambda i, at: i.reopen(
+                                reason, by, at, cause,
+                                self.sla_clocks(  # type: ignore[attr-defined]
+                                    i.severity, i.sla_type, at, kinds=("resolve",))))
 
     def post_progress(self, id_or_ref: str, text: str, author: str,
                       cause: dict[str, Any]) -> dict[str, Any]:

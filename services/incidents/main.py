@@ -16,13 +16,16 @@ from services.incidents.consumer import subscriptions
 from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
+from services.incidents.sla_api import router as sla_router
+from services.incidents.sla_policies import SlaPolicies, load_policies
 from services.incidents.translate import to_contract
 from services.incidents.workers import watch_sla
 
 
-def service_parts(clock: Clock | None = None) -> ServiceParts:
+def service_parts(clock: Clock | None = None,
+                  sla_policies: SlaPolicies | None = None) -> ServiceParts:
     return ServiceParts(
-        application=lambda env, clk: IncidentsApplication(env, clk),
+        application=lambda env, clk: IncidentsApplication(env, clk, sla_policies),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[IncidentsProjection()],
@@ -35,8 +38,8 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
     settings = settings or IncidentsSettings()
     api = build_api(
         settings,
-        service_parts(clock),
-        routers=[router, lifecycle_router],
+        service_parts(clock, load_policies(settings.sla_policies_file)),
+        routers=[router, lifecycle_router, sla_router],
         # The one-click acknowledge links: the signed link is the credential.
         open_routers=[ack_router],
         title="closedloop incidents",

@@ -223,8 +223,24 @@ class IncidentSlaBreached(Contract):
     incident_id: str
     ref: str
     severity: str
-    kind: str  # "respond": not acknowledged in time; "resolve": service not restored in time
+    # "respond": not acknowledged in time; "resolve": service not restored in time; "close":
+    # the case not closed in time after the resolution
+    kind: str
     deadline: datetime
+    at: datetime
+
+
+class IncidentSlaAtRisk(Contract):
+    """The SLA policy's share of a deadline's working time has passed and it is still
+    running (once per deadline): the Responsible is warned before it is missed."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "sla", "warned"
+    incident_id: str
+    ref: str
+    severity: str
+    kind: str  # "respond", "resolve" or "close"
+    deadline: datetime
+    responsible: list[str] = []  # the RACI Responsible when it was noticed
     at: datetime
 
 
@@ -494,7 +510,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
-        IncidentSlaBreached, IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
+        IncidentSlaBreached, IncidentSlaAtRisk, IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
         IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
         IncidentUnfollowed,
         IncidentPageRead,

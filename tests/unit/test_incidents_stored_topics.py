@@ -126,7 +126,12 @@ def test_an_incident_stored_before_the_split_loads_with_the_same_state_and_timel
                                             e["state"].encode()) for e in before["events"]])
 
     incident = app.repository.get(incident_id)
-    assert json.loads(json.dumps(state_of(incident), default=str)) == before["state"]
+    state = json.loads(json.dumps(state_of(incident), default=str))
+    # What the incident shows was the same then; what it shows since starts empty.
+    assert {k: state[k] for k in before["state"]} == before["state"]
+    assert {k: state[k] for k in state.keys() - before["state"].keys()} == {
+        "close_by": None, "at_risk": [], "at_risk_by": {}, "paused_since": None,
+        "sla_policy": None}
     events = app.stored_events(incident_id)
     assert [type(e) for e in events] == [
         getattr(Incident, e["topic"].rsplit(".", 1)[-1]) for e in before["events"]]

@@ -32,3 +32,11 @@ class NotReopenable(DomainError):
 
 class LinkAlreadyUsed(DomainError):
     """A one-click acknowledge link works once; it was used already."""
+
+
+class SlaAlreadyPaused(DomainError):
+    """The incident already awaits its requester."""
+
+
+class NotPaused(DomainError):
+    """Only an incident awaiting its requester can be resumed."""
