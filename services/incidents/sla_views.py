@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.contracts import IncidentSlaAtRisk
+from shared.contracts import IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed
 
 from services.incidents.domain.sla import IncidentSla as S
 
@@ -22,7 +22,18 @@ def _at_risk(e: Any) -> IncidentSlaAtRisk:
                              at=e.at)
 
 
-SLA_CONTRACTS = {S.SlaAtRisk: _at_risk}
+def _paused(e: Any) -> IncidentSlaPaused:
+    return IncidentSlaPaused(incident_id=str(e.originator_id), ref=e.ref, reason=e.reason,
+                             by=e.by, at=e.at)
+
+
+def _resumed(e: Any) -> IncidentSlaResumed:
+    return IncidentSlaResumed(incident_id=str(e.originator_id), ref=e.ref, by=e.by,
+                              paused_since=e.paused_since, paused_seconds=e.paused_seconds,
+                              deadlines=e.deadlines, at=e.at)
+
+
+SLA_CONTRACTS = {S.SlaAtRisk: _at_risk, S.SlaPaused: _paused, S.SlaResumed: _resumed}
 
 
 # -- timeline -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from shared.contracts import (
     IncidentAcknowledged,
     IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
     IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
-    IncidentSlaAtRisk, IncidentUnfollowed,
+    IncidentSlaAtRisk, IncidentSlaResumed, IncidentUnfollowed,
 )
 
 
@@ -27,6 +27,7 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentFollowed: app.handle_incident_followed,
         IncidentUnfollowed: app.handle_incident_unfollowed,
         IncidentSlaAtRisk: app.handle_incident_sla_at_risk,
+        IncidentSlaResumed: app.handle_incident_sla_resumed,
     }), Subscription(stream="CAPA", handlers={
         CapaActionAdded: app.handle_capa_action_added,
         CapaActionCompleted: app.handle_capa_action_completed,

@@ -244,6 +244,31 @@ class IncidentSlaAtRisk(Contract):
     at: datetime
 
 
+class IncidentSlaPaused(Contract):
+    """The incident awaits its requester (待用户确认): its SLA clocks stop."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "sla", "paused"
+    incident_id: str
+    ref: str
+    reason: str = ""
+    by: str
+    at: datetime
+
+
+class IncidentSlaResumed(Contract):
+    """The requester answered: the SLA clocks run again; each running deadline moved on by
+    the working time paused (`deadlines`: kind → new due time, only the ones that moved)."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "sla", "resumed"
+    incident_id: str
+    ref: str
+    by: str
+    paused_since: datetime
+    paused_seconds: float  # working time on the policy's calendar
+    deadlines: dict[str, datetime] = {}
+    at: datetime
+
+
 class IncidentClosed(Contract):
     PRODUCER, AGGREGATE, EVENT = "incidents", "incident", "closed"
     incident_id: str
@@ -510,7 +535,8 @@ CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
         AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
-        IncidentSlaBreached, IncidentSlaAtRisk, IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
+        IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
+        IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
         IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
         IncidentUnfollowed,
         IncidentPageRead,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared.clock import ManualClock
-from shared.contracts import IncidentSlaAtRisk, IncidentSlaBreached
+from shared.contracts import IncidentSlaAtRisk, IncidentSlaBreached, IncidentSlaResumed
 from tests.harness import API_KEYS, RunningService, wait_until
 from tests.integration.test_incidents_service import alert, listed, publish, published
 
@@ -130,6 +130,10 @@ def test_waiting_for_the_requester_moves_the_deadlines_by_the_working_time_waite
         assert client.post(f"/v1/incidents/{ref}/requester-answered",
                            json={"by": "li.na"}).status_code == 409
 
+        [told] = wait_until(lambda: published(nats_url, IncidentSlaResumed, body["id"]),
+                            message="resumption published")
+        assert at(told["deadlines"]["respond"]) == local(2026, 11, 9, 10, 25)
+        assert told["paused_seconds"] == 65 * 60
         move_to(service, local(2026, 11, 9, 10, 26))
         wait_until(lambda: client.get(f"/v1/incidents/{ref}").json()["sla_breaches"]
                    == ["respond"], message="the moved deadline missed")

@@ -11,7 +11,7 @@ from services.notifier.raci.followers import Followers
 from shared.contracts import (
     IncidentAcknowledged, IncidentFollowed, IncidentOpened, IncidentProgressPosted,
     IncidentReopened, IncidentResolved, IncidentSeverityChanged, IncidentSlaAtRisk,
-    IncidentUnfollowed,
+    IncidentSlaResumed, IncidentUnfollowed,
 )
 from tests.unit.test_notifier_domain import CAUSE, T0, seconds
 from tests.unit.test_raci import PEOPLE, _with_tracking, app, store_network  # noqa: F401
@@ -232,3 +232,17 @@ def test_an_incident_in_trial_mode_is_not_warned_at_risk(app):
         incident_id="inc-l7", ref=REF, severity="P2", kind="respond",
         deadline=T0 + seconds(3600), at=T0 + seconds(2700)))
     assert told(app, "inc-l7", "sla.at_risk", sent, im) == []
+
+
+def test_a_resumed_incident_moves_its_respond_and_resolve_chases_to_the_new_deadlines(app):
+    network(app)
+    story = Story(app, "inc-l8")
+    story.open()  # respond within 1 h, resolve within 72 h
+    story.send(app.handle_incident_sla_resumed, IncidentSlaResumed(
+        incident_id="inc-l8", ref=REF, by="li.na", paused_since=T0 + seconds(600),
+        paused_seconds=3600.0, at=T0 + seconds(4200), deadlines={
+            "respond": T0 + seconds(7200), "resolve": T0 + seconds(75 * 3600),
+            "close": T0 + seconds(99 * 3600)}))
+    assert app.repository.get(deadline_id("inc-l8", "respond")).due_at == T0 + seconds(7200)
+    assert app.repository.get(deadline_id("inc-l8", "resolve")).due_at == \
+        T0 + seconds(75 * 3600)

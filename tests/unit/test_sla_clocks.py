@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.contracts import AlertRaised, IncidentSlaAtRisk
+from shared.contracts import (
+    AlertRaised, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
+)
 
 from services.incidents.app import IncidentsApplication
 from services.incidents.domain import Incident, Severity
@@ -131,6 +133,14 @@ def test_awaiting_the_requester_stops_the_clocks_and_moves_the_deadlines_by_work
     assert desk.app.incident(ref)["timeline"][-1]["detail"].startswith(
         "li.na resumed it after the requester answered; SLA clocks run again, 80 working min")
     assert desk.actions(ref)[-2:] == ["awaiting requester", "requester answered"]
+    events = desk.app.stored_events(desk.app._id_of(ref))
+    paused_event, resumed_event = [to_contract(e) for e in events
+                                   if isinstance(e, (Incident.SlaPaused, Incident.SlaResumed))]
+    assert isinstance(paused_event, IncidentSlaPaused)
+    assert paused_event.reason == "asked for the till's logs"
+    assert isinstance(resumed_event, IncidentSlaResumed)
+    assert (resumed_event.paused_seconds, resumed_event.deadlines["respond"]) == (
+        80 * 60, datetime(2026, 11, 3, 9, 20, tzinfo=SHANGHAI))
     desk.at(datetime(2026, 11, 3, 9, 21, tzinfo=SHANGHAI))
     assert desk.watch(ref) == ["respond"]
 

@@ -1,6 +1,7 @@
 """The incidents service warns that an SLA deadline is at risk (the policy's share of its
 working time has passed): the Responsible is told, once per deadline, with the time left.
-Held and trial incidents tell nobody, as for every lifecycle message."""
+Held and trial incidents tell nobody, as for every lifecycle message. When an incident that
+awaited its requester resumes, the respond and resolve chases move to its new deadlines."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +10,7 @@ from services.notifier.raci.reach import Why, reach
 from services.notifier.raci.rules import Raci
 from services.notifier.raci.staffing import Staffing
 from shared.causation import from_message
-from shared.contracts import CloudEvent, IncidentSlaAtRisk
+from shared.contracts import CloudEvent, IncidentSlaAtRisk, IncidentSlaResumed
 from shared.store import Tracking
 
 SLA_AT_RISK = "sla.at_risk"
@@ -23,6 +24,13 @@ class SlaWarnings:
                                     tracking: Tracking) -> None:
         self.save_tracked(*self._warn_responsible(contract, envelope),  # type: ignore[attr-defined]
                           tracking=tracking)
+
+    def handle_incident_sla_resumed(self, envelope: CloudEvent, contract: IncidentSlaResumed,
+                                    tracking: Tracking) -> None:
+        moved = self._move_deadlines(  # type: ignore[attr-defined]
+            contract.incident_id, {k: v for k, v in contract.deadlines.items()
+                                   if k in ("respond", "resolve")}, envelope)
+        self.save_tracked(*moved, tracking=tracking)  # type: ignore[attr-defined]
 
     def _warn_responsible(self, contract: IncidentSlaAtRisk,
                           envelope: CloudEvent) -> list[Any]:
