@@ -16,6 +16,7 @@ from services.incidents.consumer import subscriptions
 from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
+from services.incidents.sla_api import policies_router as sla_policies_router
 from services.incidents.sla_api import router as sla_router
 from services.incidents.sla_policies import SlaPolicies, load_policies
 from services.incidents.translate import to_contract
@@ -39,7 +40,7 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
     api = build_api(
         settings,
         service_parts(clock, load_policies(settings.sla_policies_file)),
-        routers=[router, lifecycle_router, sla_router],
+        routers=[router, lifecycle_router, sla_router, sla_policies_router],
         # The one-click acknowledge links: the signed link is the credential.
         open_routers=[ack_router],
         title="closedloop incidents",

@@ -155,6 +155,13 @@ class Policy:
     calendar: Calendar
     targets: dict[str, timedelta]  # kind → working time; no "close" without a closure target
     at_risk: float | None
+    calendar_name: str = ALWAYS
+
+    def view(self) -> dict[str, Any]:
+        """What GET /v1/sla-policies shows of it."""
+        return {"name": self.name, "severity": str(self.severity), "type": self.type,
+                "calendar": self.calendar_name, "at_risk": self.at_risk,
+                "targets": {k: t.total_seconds() for k, t in self.targets.items()}}
 
     def due(self, kind: str, start: datetime) -> tuple[datetime, datetime | None] | None:
         """The deadline of `kind` counted from `start` and when it becomes at risk."""
@@ -166,8 +173,12 @@ class Policy:
 
 
 class SlaPolicies:
-    def __init__(self, policies: list[Policy]) -> None:
+    def __init__(self, policies: list[Policy], source: str | None = None) -> None:
         self._by_key = {(p.severity, p.type): p for p in policies}
+        self.source = source  # the file they came from; None: the shipped defaults
+
+    def view(self) -> dict[str, Any]:
+        return {"source": self.source, "policies": [p.view() for p in self._by_key.values()]}
 
     def policy(self, severity: Severity | str, incident_type: str | None = None) -> Policy:
         severity = Severity(severity)
@@ -230,9 +241,10 @@ def _build(path: Path, spec: PolicyFile) -> SlaPolicies:
             targets["close"] = p.close
         policies.append(Policy(f"{p.severity}" + (f"/{p.type}" if p.type else ""),
                                p.severity, p.type, calendars[p.calendar], targets,
-                               p.at_risk if p.at_risk is not None else spec.at_risk))
+                               p.at_risk if p.at_risk is not None else spec.at_risk,
+                               p.calendar))
     missing = [str(s) for s in Severity if (s, None) not in seen]
     if missing:
         raise fail("policies", f"no policy without a type for {', '.join(missing)}: every "
                    "severity needs one (type-specific policies refine it)")
-    return SlaPolicies(policies)
+    return SlaPolicies(policies, str(path))

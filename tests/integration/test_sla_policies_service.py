@@ -146,6 +146,9 @@ def test_the_closure_deadline_runs_from_the_resolution(service, nats_url):
     fingerprint = f"fp-close-{uuid.uuid4().hex[:6]}"
     publish(nats_url, alert(fingerprint, severity="P1"))
     with service.client() as client:
+        shown = client.get("/v1/sla-policies").json()
+        [p1] = [p for p in shown["policies"] if p["severity"] == "P1"]
+        assert (p1["calendar"], p1["targets"]["close"]) == ("office", 18 * 3600)
         ref = opened(client, fingerprint)["ref"]
         resolved = client.post(f"/v1/incidents/{ref}/resolve",
                                json={"by": "li.na", "summary": "重启收银机"})

@@ -114,3 +114,13 @@ def test_durations():
     for bad in ("0m", "", "1x", True):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_the_policies_in_force_can_be_shown():
+    shown = load_policies(EXAMPLES / "retail-stores.yaml").view()
+    assert shown["source"].endswith("retail-stores.yaml")
+    p2 = next(p for p in shown["policies"] if p["name"] == "P2")
+    assert p2 == {"name": "P2", "severity": "P2", "type": None, "calendar": "store-office",
+                  "at_risk": 0.75, "targets": {"respond": 14400.0, "resolve": 259200.0,
+                                               "close": 2592000.0}}
+    assert default_policies().view()["source"] is None
