@@ -11,6 +11,7 @@ from shared.http import Offset, request_cause, runtime_of
 
 from services.incidents.app import IncidentsApplication
 from services.incidents.domain import Severity, Status
+from services.incidents.sla_views import AT_RISK
 from services.incidents.schemas import (
     IncidentAcknowledge, IncidentPage, IncidentRead, IncidentResolve, IncidentSummary, RoleAssign,
     TimelineEntry,
@@ -31,6 +32,8 @@ async def list_incidents(
     status: Status | None = None,
     severity: Severity | None = None,
     breached: bool | None = Query(None, description="only incidents that missed (or met) an SLA"),
+    at_risk: bool | None = Query(None, description="only incidents with a deadline warned at "
+                                 "risk that still runs (or none)"),
     responsible: str | None = Query(None, description="only incidents this person is responsible for"),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
     offset: Offset = 0,
@@ -44,12 +47,15 @@ async def list_incidents(
             where.append(f"{column} = ${len(args)}")
     if breached is not None:
         args.append(breached)
-        where.append(f"(respond_breached OR resolve_breached) = ${len(args)}")
+        where.append(f"(respond_breached OR resolve_breached OR close_breached) = ${len(args)}")
+    if at_risk is not None:
+        args.append(at_risk)
+        where.append(f"{AT_RISK} = ${len(args)}")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     async with runtime_of(request).pool.acquire() as conn:
         total = await conn.fetchval(f"SELECT count(*) FROM incidents {clause}", *args)
         rows = await conn.fetch(
-            f"SELECT * FROM incidents {clause} ORDER BY opened_at DESC, ref DESC "
+            f"SELECT *, {AT_RISK} AS at_risk FROM incidents {clause} ORDER BY opened_at DESC, ref DESC "
             f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}", *args, limit, offset)
     items = [IncidentSummary(**{**dict(row), "id": str(row["id"])}) for row in rows]
     return IncidentPage(items=items, total=total)

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from shared.causation import from_timer
 from shared.clock import Clock
 from shared.store import ServiceApplication
 
@@ -23,17 +22,21 @@ from services.incidents.holds import HoldFacts
 from services.incidents.lifecycle import LifecycleCommands
 from services.incidents.queries import REF, IncidentQueries, state_of
 from services.incidents.triage import AlertTriage
+from services.incidents.sla_clocks import SlaClockCommands
+from services.incidents.sla_policies import SlaPolicies, default_policies
 
 # What other modules and tests import from here.
 __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "state_of"]
 
 
 class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCommands,
-                           FactRecording, HoldFacts, CapaFacts, IncidentQueries,
-                           ServiceApplication):
+                           FactRecording, HoldFacts, CapaFacts, SlaClockCommands,
+                           IncidentQueries, ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock,
-                 grouping: GroupRule | None = None, storm: StormRule | None = None) -> None:
+                 grouping: GroupRule | None = None, storm: StormRule | None = None,
+                 sla_policies: SlaPolicies | None = None) -> None:
         self.clock = clock
+        self.sla_policies = sla_policies or default_policies()
         self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued
         self.grouping, self.storm = grouping or GroupRule(), storm or StormRule()
         self._storm_rate = StormRate(self.storm.window)
@@ -44,8 +47,12 @@ class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCom
     # -- commands (API) ------------------------------------------------------------------
     def resolve(self, id_or_ref: str, by: str, summary: str, cause: dict[str, Any],
                 verdict: str = "confirmed") -> dict:
-        return self._change(id_or_ref, lambda i, at: i.resolve(by, summary, at, by, cause,
-                                                               verdict))
+        def resolve(incident: Incident, at: datetime) -> None:
+            incident.resolve(by, summary, at, by, cause, verdict)
+            if incident.closed_at is None:  # not closed by it (its case had closed already)
+                self.start_close_clock(incident, at, cause)
+
+        return self._change(id_or_ref, resolve)
 
     def assign(self, id_or_ref: str, role: str, person: str, by: str,
                cause: dict[str, Any]) -> dict:
@@ -63,15 +70,3 @@ class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCom
             return self.incident(str(incident.id))
 
         return self.retry_on_conflict(attempt)
-
-    def record_sla_breaches(self, incident_id: UUID) -> list[str]:
-        """Record every deadline this incident has missed by now (the SLA watch calls it)."""
-        incident = self.get_or_none(incident_id)
-        if not isinstance(incident, Incident):
-            return []
-        at, cause = self.clock.now(), from_timer("incidents.sla_watch")
-        missed = [kind for kind in ("respond", "resolve")
-                  if incident.record_sla_breach(kind, at, "sla watch", cause)]
-        if missed:
-            self.save(incident)
-        return missed

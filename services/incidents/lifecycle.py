@@ -29,7 +29,8 @@ class LifecycleCommands:
             incident = Incident.open(
                 fingerprint=f"manual:{key}", occurrence=1, ref=format_ref(severity, at, number),
                 severity=severity, title=title, entity=entity, alert=alert, at=at,
-                actor=reporter, cause=cause)
+                actor=reporter, cause=cause,
+                clocks=self.sla_clocks(severity, None, at))  # type: ignore[attr-defined]
             incident.follow(reporter, reporter, at, cause, via="reporter")
             self.save_tracked(incident, tracking=None,  # type: ignore[attr-defined]
                               numbers=(Numbered(scope, number, incident.id),))
@@ -43,14 +44,18 @@ class LifecycleCommands:
         def command(incident: Incident, at: Any) -> None:
             incident.check_not_finished("change severity")
             incident.check_may_regrade(severity, manager)
-            incident.change_severity(severity, reason, by, at, cause)
+            incident.change_severity(severity, reason, by, at, cause, self.sla_clocks(  # type: ignore[attr-defined]
+                severity, incident.sla_type, incident.opened_at))
 
         return self._change(id_or_ref, command)  # type: ignore[attr-defined]
 
     def reopen(self, id_or_ref: str, reason: str, by: str,
                cause: dict[str, Any]) -> dict[str, Any]:
         return self._change(id_or_ref,  # type: ignore[attr-defined]
-                            lambda i, at: i.reopen(reason, by, at, cause))
+                            lambda i, at: i.reopen(
+                                reason, by, at, cause,
+                                self.sla_clocks(  # type: ignore[attr-defined]
+                                    i.severity, i.sla_type, at, kinds=("resolve",))))
 
     def post_progress(self, id_or_ref: str, text: str, author: str,
                       cause: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from shared.contracts import (
 
 from services.incidents.domain.lifecycle import IncidentLifecycle as L
 from services.incidents.domain.vocabulary import Status
+from services.incidents.sla_views import regraded_clocks, reopened_clocks
 
 
 # -- contracts ------------------------------------------------------------------------------
@@ -103,12 +104,14 @@ async def severity_changed(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE incidents SET severity = $2, respond_by = $3, resolve_by = $4 WHERE id = $1",
         e.originator_id, e.severity, e.respond_by, e.resolve_by)
+    await regraded_clocks(conn, e)
 
 
 async def reopened(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE incidents SET status = $2, resolved_at = NULL, closed_at = NULL, "
         "resolve_by = $3 WHERE id = $1", e.originator_id, e.status, e.resolve_by)
+    await reopened_clocks(conn, e)
 
 
 LIFECYCLE_ROWS = {L.SeverityChanged: severity_changed, L.Reopened: reopened}

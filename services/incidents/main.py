@@ -16,6 +16,9 @@ from services.incidents.consumer import subscriptions
 from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
+from services.incidents.sla_api import policies_router as sla_policies_router
+from services.incidents.sla_api import router as sla_router
+from services.incidents.sla_policies import load_policies
 from services.incidents.translate import to_contract
 from services.incidents.triage_api import router as triage_router
 from services.incidents.workers import watch_sla, watch_storms
@@ -25,8 +28,10 @@ def service_parts(clock: Clock | None = None,
                   settings: IncidentsSettings | None = None) -> ServiceParts:
     settings = settings or IncidentsSettings()
     grouping, storm = settings.grouping(), settings.storm_rule()
+    sla_policies = load_policies(settings.sla_policies_file)
     return ServiceParts(
-        application=lambda env, clk: IncidentsApplication(env, clk, grouping, storm),
+        application=lambda env, clk: IncidentsApplication(env, clk, grouping, storm,
+                                                          sla_policies),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[IncidentsProjection()],
@@ -40,7 +45,7 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
     api = build_api(
         settings,
         service_parts(clock, settings),
-        routers=[router, lifecycle_router, triage_router],
+        routers=[router, lifecycle_router, triage_router, sla_router, sla_policies_router],
         # The one-click acknowledge links: the signed link is the credential.
         open_routers=[ack_router],
         title="closedloop incidents",

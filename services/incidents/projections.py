@@ -10,6 +10,7 @@ from shared.readmodels import Apply, Projection
 
 from services.incidents.domain import Incident, Status
 from services.incidents.lifecycle_views import LIFECYCLE_ROWS
+from services.incidents.sla_views import SLA_COLUMNS, SLA_ROWS, opened_clocks
 
 INCIDENTS_DDL = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -27,7 +28,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     respond_by timestamptz NOT NULL,
     resolve_by timestamptz NOT NULL,
     respond_breached boolean NOT NULL DEFAULT false,
-    resolve_breached boolean NOT NULL DEFAULT false,
+    resolve_breached boolean NOT NULL DEFAULT false,{sla}
     responsible text,
     accountable text,
     capa_id text
@@ -36,7 +37,7 @@ CREATE INDEX IF NOT EXISTS incidents_open_deadlines ON incidents (respond_by, re
     WHERE resolved_at IS NULL;
 CREATE INDEX IF NOT EXISTS incidents_status_severity ON incidents (status, severity, opened_at DESC);
 CREATE INDEX IF NOT EXISTS incidents_opened_at ON incidents (opened_at DESC);
-"""
+""".replace("{sla}", SLA_COLUMNS)
 
 
 class IncidentsProjection(Projection):
@@ -57,6 +58,7 @@ class IncidentsProjection(Projection):
             Incident.Closed: closed,
             Incident.Archived: archived,
             **LIFECYCLE_ROWS,
+            **SLA_ROWS,
         }
 
 
@@ -75,6 +77,7 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
                responsible = NULL, accountable = NULL""",
         e.originator_id, e.ref, str(Status.NEW), e.severity, e.title, e.entity, e.fingerprint,
         e.at, e.respond_by, e.resolve_by)
+    await opened_clocks(conn, e)
 
 
 async def acknowledged(conn: asyncpg.Connection, e: Any) -> None:
@@ -108,7 +111,8 @@ async def staffed(conn: asyncpg.Connection, e: Any) -> None:
 
 
 async def sla_breached(conn: asyncpg.Connection, e: Any) -> None:
-    column = {"respond": "respond_breached", "resolve": "resolve_breached"}[e.kind]
+    column = {"respond": "respond_breached", "resolve": "resolve_breached",
+              "close": "close_breached"}[e.kind]
     await conn.execute(f"UPDATE incidents SET {column} = true WHERE id = $1", e.originator_id)
 
 

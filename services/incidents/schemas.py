@@ -63,6 +63,10 @@ class IncidentSummary(BaseModel):
     resolve_by: datetime
     respond_breached: bool = False
     resolve_breached: bool = False
+    close_by: datetime | None = Field(None, description="the closure deadline (policy)")
+    close_breached: bool = False
+    at_risk: bool = Field(False, description="a deadline was warned at risk and still runs")
+    paused_since: datetime | None = Field(None, description="awaiting the requester since")
     responsible: str | None = None
     accountable: str | None = None
     capa_id: str | None = None
@@ -96,7 +100,16 @@ class IncidentRead(BaseModel):
     capa_id: str | None = None
     root_cause: str | None = None
     verified_action_ids: list[str]
-    sla_breaches: list[str] = Field(description='deadlines missed: "respond", "resolve"')
+    sla_breaches: list[str] = Field(
+        description='deadlines missed: "respond", "resolve", "close"')
+    close_by: datetime | None = Field(
+        None, description="the closure deadline, set on resolution when the policy has one")
+    at_risk: list[str] = Field([], description="running deadlines warned at risk")
+    at_risk_by: dict[str, datetime] = Field(
+        {}, description="when each deadline becomes at risk (the policy's share of it)")
+    paused_since: datetime | None = Field(
+        None, description="awaiting the requester (待用户确认) since; the SLA clocks stop")
+    sla_policy: str | None = Field(None, description="the SLA policy applied (none: defaults)")
     raci: dict[str, list[str]] = Field(description="people by RACI role")
     closed_at: datetime | None = None
     archived_at: datetime | None = None

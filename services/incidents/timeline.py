@@ -10,6 +10,7 @@ from services.incidents.domain import Incident, RaciRole
 from services.incidents.domain.incident import RETRIGGER
 from services.incidents.lifecycle_views import LIFECYCLE_STORY
 from services.incidents.triage_views import TRIAGE_STORY
+from services.incidents.sla_views import SLA_STORY
 
 Describe = Callable[[Any, dict[str, Any]], str]
 
@@ -181,7 +182,8 @@ _CAPA_STEPS: dict[str, Callable[[dict[str, Any]], str]] = {
 
 
 def _sla_breached(e: Any, _: dict[str, Any]) -> str:
-    missed = {"respond": "nobody acknowledged", "resolve": "service was not restored"}[e.kind]
+    missed = {"respond": "nobody acknowledged", "resolve": "service was not restored",
+              "close": "the case was not closed"}[e.kind]
     return (f"{e.severity} {e.kind} SLA missed: {missed} by {_clock(e.deadline)} "
             f"({_duration((e.at - e.deadline).total_seconds())} late when noticed)")
 
@@ -275,6 +277,7 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     Incident.Archived: ("archived", _archived),
     **LIFECYCLE_STORY,
     **TRIAGE_STORY,
+    **SLA_STORY,
 }
 
 

@@ -10,6 +10,7 @@ from shared.contracts import (
 
 from services.incidents.domain import STORM_PREFIX, Incident
 from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
+from services.incidents.sla_views import SLA_CONTRACTS
 from services.incidents.stages import STAGE_STEPS
 
 
@@ -89,6 +90,7 @@ _TABLE = {
     Incident.Closed: _closed,
     **STAGE_STEPS,
     **LIFECYCLE_CONTRACTS,
+    **SLA_CONTRACTS,
 }
 
 to_contract = translator(_TABLE)

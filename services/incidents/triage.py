@@ -14,6 +14,7 @@ from shared.causation import from_timer
 from shared.contracts import AlertRaised
 from shared.store import Numbered, Tracking
 
+from services.incidents.domain.sla import incident_type
 from services.incidents.domain import (
     STORM_PREFIX, FingerprintLink, GroupLink, Incident, Severity, StormControl, format_ref,
     ref_scope,
@@ -75,7 +76,8 @@ class AlertTriage:
         incident = Incident.open(
             fingerprint=fingerprint, occurrence=occurrence,
             ref=format_ref(severity, at, number), severity=severity, title=title,
-            entity=entity, alert=alert, at=at, actor=actor, cause=cause)
+            entity=entity, alert=alert, at=at, actor=actor, cause=cause,
+            clocks=self.sla_clocks(severity, incident_type(alert), at))  # type: ignore[attr-defined]
         return incident, Numbered(scope, number, incident.id)
 
     def _group_incident(self, group: GroupLink, at: datetime) -> Incident | None:

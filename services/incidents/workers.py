@@ -1,4 +1,5 @@
-"""The SLA watch: finds incidents past a deadline and records the breach on each, once.
+"""The SLA watch: finds incidents past a deadline or its at-risk time and records the
+breach or the warning on each, once.
 Replica-safe: due rows are read FOR UPDATE SKIP LOCKED, and the aggregate records a breach
 only once (two replicas racing collide on the save). The storm watch ends a storm once its
 rate has fallen (triage.py)."""
@@ -13,11 +14,17 @@ from shared.store import IntegrityError
 
 log = logging.getLogger(__name__)
 
+# Running clocks past their deadline, or past their at-risk time and not yet warned; none
+# while the incident awaits its requester. The closure clock runs after the resolution.
 DUE = """
     SELECT id FROM incidents
-    WHERE status NOT IN ('closed', 'archived') AND resolved_at IS NULL AND (
-          (acknowledged_at IS NULL AND NOT respond_breached AND respond_by <= $1)
-       OR (NOT resolve_breached AND resolve_by <= $1))
+    WHERE status NOT IN ('closed', 'archived') AND paused_since IS NULL AND (
+          (resolved_at IS NULL AND acknowledged_at IS NULL AND NOT respond_breached
+           AND (respond_by <= $1 OR (NOT respond_warned AND respond_risk_at <= $1)))
+       OR (resolved_at IS NULL AND NOT resolve_breached
+           AND (resolve_by <= $1 OR (NOT resolve_warned AND resolve_risk_at <= $1)))
+       OR (resolved_at IS NOT NULL AND NOT close_breached
+           AND (close_by <= $1 OR (NOT close_warned AND close_risk_at <= $1))))
     ORDER BY respond_by
     LIMIT $2
     FOR UPDATE SKIP LOCKED"""
@@ -35,7 +42,7 @@ async def watch_sla(runtime: Any) -> None:
                 except (DomainError, IntegrityError):
                     continue  # another replica recorded it first
                 if missed:
-                    log.warning("incident %s missed its %s SLA", row["id"], " and ".join(missed))
+                    log.warning("incident %s: SLA %s", row["id"], ", ".join(missed))
         await runtime.read_models.wait(seen, settings.sla_poll_seconds)
 
 

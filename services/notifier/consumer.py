@@ -9,7 +9,7 @@ from shared.contracts import (
     IncidentAcknowledged,
     IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
     IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
-    IncidentUnfollowed,
+    IncidentSlaAtRisk, IncidentSlaResumed, IncidentUnfollowed,
 )
 
 
@@ -26,6 +26,8 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentProgressPosted: app.handle_incident_progress_posted,
         IncidentFollowed: app.handle_incident_followed,
         IncidentUnfollowed: app.handle_incident_unfollowed,
+        IncidentSlaAtRisk: app.handle_incident_sla_at_risk,
+        IncidentSlaResumed: app.handle_incident_sla_resumed,
     }), Subscription(stream="CAPA", handlers={
         CapaActionAdded: app.handle_capa_action_added,
         CapaActionCompleted: app.handle_capa_action_completed,

@@ -5,7 +5,8 @@ from shared.contracts.events import (
     CapaClosed, CapaEffectivenessChecked, CapaEffectivenessFailed, CapaEffectivenessStarted,
     CapaOpened, CapaRecurred, CapaRootCauseRecorded, CapaSystemicProblemRaised, Contract,
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
-    IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSeverityChanged,
+    IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
+    IncidentSeverityChanged,
     IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased, contract_for_type,
     CONTRACTS,
@@ -14,7 +15,7 @@ from shared.contracts.events import (
 __all__ = [
     "CloudEvent", "DEAD_LETTER_PREFIX", "Contract", "CONTRACTS", "contract_for_type",
     "AlertRaised", "AlertResolved", "IncidentOpened", "IncidentAcknowledged",
-    "IncidentResolved", "IncidentSlaBreached", "IncidentStageEntered", "IncidentRoleAssigned", "IncidentPageRead", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
+    "IncidentResolved", "IncidentSlaBreached", "IncidentSlaAtRisk", "IncidentSlaPaused", "IncidentSlaResumed", "IncidentStageEntered", "IncidentRoleAssigned", "IncidentPageRead", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
     "EscalationTriggered", "IncidentStaffed", "NotificationsHeld", "NotificationsReleased", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",
     "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",

@@ -129,6 +129,11 @@ def test_an_incident_stored_before_the_split_loads_with_the_same_state_and_timel
     state = json.loads(json.dumps(state_of(incident), default=str))
     # Fields added since (e.g. `storm`) may join; every field it had reads the same.
     assert {key: state.get(key) for key in before["state"]} == before["state"]
+    # What the SLA policies added starts empty.
+    assert {k: state.get(k) for k in ("close_by", "at_risk", "at_risk_by", "paused_since",
+                                        "sla_policy")} == {
+        "close_by": None, "at_risk": [], "at_risk_by": {}, "paused_since": None,
+        "sla_policy": None}
     events = app.stored_events(incident_id)
     assert [type(e) for e in events] == [
         getattr(Incident, e["topic"].rsplit(".", 1)[-1]) for e in before["events"]]

@@ -36,7 +36,7 @@ REASONS = {
     "incident.reopened": "incident.reopened",
     "incident.severity_changed": "incident.severity_changed",
     "incident.progress": "incident.progress", "capa.systemic": "capa.systemic",
-    "default": "something.new",
+    "sla.at_risk": "sla.at_risk", "default": "something.new",
 }
 
 
@@ -48,6 +48,9 @@ def notification(reason: str, language: str = "zh", **changes) -> Notification:
                  "phase": reason.split(".")[2],
                  "due_at": (NOW + (timedelta(minutes=20) if reason.endswith("warning")
                                    else -timedelta(minutes=7))).isoformat(),
+                 "responsible": ["li.na"]}
+    if reason == "sla.at_risk":
+        about = {"deadline": "resolve", "due_at": (NOW + timedelta(minutes=40)).isoformat(),
                  "responsible": ["li.na"]}
     if reason == "capa.systemic":
         about = {"systemic": {

@@ -10,7 +10,8 @@ from services.notifier.raci.deadline import Phase, deadline_id
 from services.notifier.raci.followers import Followers
 from shared.contracts import (
     IncidentAcknowledged, IncidentFollowed, IncidentOpened, IncidentProgressPosted,
-    IncidentReopened, IncidentResolved, IncidentSeverityChanged, IncidentUnfollowed,
+    IncidentReopened, IncidentResolved, IncidentSeverityChanged, IncidentSlaAtRisk,
+    IncidentSlaResumed, IncidentUnfollowed,
 )
 from tests.unit.test_notifier_domain import CAUSE, T0, seconds
 from tests.unit.test_raci import PEOPLE, _with_tracking, app, store_network  # noqa: F401
@@ -202,3 +203,46 @@ def test_an_opening_a_follow_and_a_raise_in_one_consumer_batch_tell_the_same_sto
                                               None, "m:3")) is not None
     # The deadlines the opening set earlier in the batch moved with the raise.
     assert app.repository.get(deadline_id("inc-l7", "respond")).due_at == T0 + seconds(300)
+
+
+def test_an_sla_at_risk_warning_reaches_the_responsible_only(app):
+    im, _ = network(app)
+    story = Story(app, "inc-l6")
+    story.open()  # P2: li.na is R (and A)
+    story.follow("chen.jing")
+    warning = IncidentSlaAtRisk(incident_id="inc-l6", ref=REF, severity="P2", kind="respond",
+                                deadline=T0 + seconds(3600), at=T0 + seconds(2700))
+    sent = story.send(app.handle_incident_sla_at_risk, warning)
+    assert told(app, "inc-l6", "sla.at_risk", sent, im) == ["li.na"]  # not the follower
+    scheduled = [e for e in map(app.decode, app.recorder.select_notifications(1, 10000))
+                 if isinstance(e, Delivery.Scheduled) and e.reason == "sla.at_risk"]
+    assert [(e.recipient["handle"], e.about["deadline"]) for e in scheduled] == [
+        ("li.na", "respond")]
+    # Someone assigned by hand is the one warned.
+    named = story.send(app.handle_incident_sla_at_risk, warning.model_copy(
+        update={"kind": "resolve", "responsible": ["chen.jing"]}))
+    assert told(app, "inc-l6", "sla.at_risk", named, im) == ["chen.jing"]
+
+
+def test_an_incident_in_trial_mode_is_not_warned_at_risk(app):
+    im, _ = network(app)
+    story = Story(app, "inc-l7")
+    story.open("P2", trial=True)
+    sent = story.send(app.handle_incident_sla_at_risk, IncidentSlaAtRisk(
+        incident_id="inc-l7", ref=REF, severity="P2", kind="respond",
+        deadline=T0 + seconds(3600), at=T0 + seconds(2700)))
+    assert told(app, "inc-l7", "sla.at_risk", sent, im) == []
+
+
+def test_a_resumed_incident_moves_its_respond_and_resolve_chases_to_the_new_deadlines(app):
+    network(app)
+    story = Story(app, "inc-l8")
+    story.open()  # respond within 1 h, resolve within 72 h
+    story.send(app.handle_incident_sla_resumed, IncidentSlaResumed(
+        incident_id="inc-l8", ref=REF, by="li.na", paused_since=T0 + seconds(600),
+        paused_seconds=3600.0, at=T0 + seconds(4200), deadlines={
+            "respond": T0 + seconds(7200), "resolve": T0 + seconds(75 * 3600),
+            "close": T0 + seconds(99 * 3600)}))
+    assert app.repository.get(deadline_id("inc-l8", "respond")).due_at == T0 + seconds(7200)
+    assert app.repository.get(deadline_id("inc-l8", "resolve")).due_at == \
+        T0 + seconds(75 * 3600)

@@ -36,3 +36,11 @@ class LinkAlreadyUsed(DomainError):
 
 class DowngradeNeedsManager(DomainError):
     """Lowering an incident's severity needs a manager (HTTP 403 at the API)."""
+
+
+class SlaAlreadyPaused(DomainError):
+    """The incident already awaits its requester."""
+
+
+class NotPaused(DomainError):
+    """Only an incident awaiting its requester can be resumed."""

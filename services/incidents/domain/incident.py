@@ -21,7 +21,7 @@ from services.incidents.domain.notifications import RETRIGGER, IncidentNotificat
 from services.incidents.domain.raci import IncidentRaci
 from services.incidents.domain.recurrence import IncidentRecurrence
 from services.incidents.domain.resolution import IncidentResolution
-from services.incidents.domain.sla import IncidentSla
+from services.incidents.domain.sla import IncidentSla, SlaClocks, incident_type
 from services.incidents.domain.storm import IncidentStorm
 from services.incidents.domain.vocabulary import SLA, RaciRole, Severity, Sla, Status
 
@@ -41,17 +41,21 @@ class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, Inci
     @classmethod
     def open(cls, *, fingerprint: str, occurrence: int, ref: str, severity: Severity, title: str,
              entity: str, alert: dict[str, Any], at: datetime, actor: str,
-             cause: dict[str, Any]) -> "Incident":
-        sla = SLA[severity]
+             cause: dict[str, Any], clocks: SlaClocks | None = None) -> "Incident":
+        """`clocks`: the deadlines the SLA policy sets (the shipped defaults without)."""
+        if clocks is None:
+            sla = SLA[severity]
+            clocks = SlaClocks(at + sla.respond, at + sla.resolve)
         return cls(fingerprint=fingerprint, occurrence=occurrence, ref=ref,
                    severity=str(severity), title=title, entity=entity, alert=alert,
-                   respond_by=at + sla.respond, resolve_by=at + sla.resolve,
-                   at=at, actor=actor, cause=cause)
+                   respond_by=clocks.respond_by, resolve_by=clocks.resolve_by,
+                   at=at, actor=actor, cause=cause, **clocks.extra())
 
     @event("Opened")
     def __init__(self, fingerprint: str, occurrence: int, ref: str, severity: str, title: str,
                  entity: str, alert: dict[str, Any], respond_by: datetime, resolve_by: datetime,
-                 at: datetime, actor: str, cause: dict[str, Any]) -> None:
+                 at: datetime, actor: str, cause: dict[str, Any],
+                 at_risk: dict[str, datetime] | None = None, policy: str | None = None) -> None:
         self.fingerprint, self.occurrence, self.ref = fingerprint, occurrence, ref
         self.severity = Severity(severity)
         self.title, self.entity = title, entity
@@ -74,7 +78,9 @@ class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, Inci
         self.staffed = False
         self.verified_action_ids: list[str] = []
         self.capa_steps: list[str] = []
-        self.sla_breaches: list[str] = []  # "respond", "resolve"
+        self.sla_breaches: list[str] = []  # "respond", "resolve", "close"
+        self.at_risk_by = dict(at_risk or {})
+        self.sla_policy, self.sla_type = policy, incident_type(alert)
         self.raci: dict[RaciRole, list[str]] = {role: [] for role in RaciRole}
         self.root_cause: str | None = None
         self.closed_at: datetime | None = None

@@ -11,6 +11,7 @@ from eventsourcing.domain import event
 
 from services.incidents.domain.core import IncidentCore
 from services.incidents.domain.errors import NotReopenable, SeverityUnchanged
+from services.incidents.domain.sla import SlaClocks
 from services.incidents.domain.vocabulary import SLA, Severity, Status
 from shared.errors import Invalid
 
@@ -29,7 +30,7 @@ class IncidentLifecycle(IncidentCore):
 
     # -- severity --------------------------------------------------------------------------
     def change_severity(self, severity: Severity, reason: str, by: str, at: datetime,
-                        cause: dict[str, Any]) -> None:
+                        cause: dict[str, Any], clocks: SlaClocks | None = None) -> None:
         """Deadlines become the new severity's SLA counted from the opening, as if it had
         had that severity all along: a raise can leave a deadline already past, which the
         SLA watch then records as missed."""
@@ -39,19 +40,26 @@ class IncidentLifecycle(IncidentCore):
             raise SeverityUnchanged(
                 f"incident {self.ref} cannot change severity to {severity}: it is {severity} "
                 "already")
-        sla = SLA[severity]
+        if clocks is None:  # the shipped defaults; a policy's clocks come from the app
+            sla = SLA[severity]
+            clocks = SlaClocks(self.opened_at + sla.respond, self.opened_at + sla.resolve)
         self._severity_changed(
             ref=self.ref, severity=str(severity), previous=str(self.severity), reason=reason,
-            by=by, respond_by=self.opened_at + sla.respond,
-            resolve_by=self.opened_at + sla.resolve, acknowledged=self.in_hand,
-            status=str(self.status), at=at, actor=by, cause=cause)
+            by=by, respond_by=clocks.respond_by, resolve_by=clocks.resolve_by,
+            acknowledged=self.in_hand, status=str(self.status), at=at, actor=by, cause=cause,
+            **clocks.extra())
 
     @event("SeverityChanged")
     def _severity_changed(self, ref: str, severity: str, previous: str, reason: str, by: str,
                           respond_by: datetime, resolve_by: datetime, acknowledged: bool,
-                          status: str, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+                          status: str, at: datetime, actor: str, cause: dict[str, Any],
+                          at_risk: dict[str, datetime] | None = None,
+                          policy: str | None = None) -> None:
         self.severity = Severity(severity)
         self.respond_by, self.resolve_by = respond_by, resolve_by
+        if at_risk is not None or policy is not None:
+            self.at_risk_by = {**self.at_risk_by, **(at_risk or {})}  # type: ignore[has-type]
+            self.sla_policy = policy
 
     @property
     def in_hand(self) -> bool:
@@ -59,7 +67,8 @@ class IncidentLifecycle(IncidentCore):
         return self.acknowledged_at is not None and not self.ack_lapsed
 
     # -- reopening -------------------------------------------------------------------------
-    def reopen(self, reason: str, by: str, at: datetime, cause: dict[str, Any]) -> None:
+    def reopen(self, reason: str, by: str, at: datetime, cause: dict[str, Any],
+               clocks: SlaClocks | None = None) -> None:
         """Service failed again after it was restored (or the case closed): the incident is
         under investigation again, waits for someone to acknowledge it anew (within the
         severity's respond time from now), and has the severity's resolve time from now."""
@@ -69,15 +78,20 @@ class IncidentLifecycle(IncidentCore):
             raise NotReopenable(
                 f"incident {self.ref} cannot be reopened: only a resolved or closed incident "
                 f"can be, and it is {self.status} ({self.status.label})")
+        if clocks is None:
+            sla = SLA[self.severity]
+            clocks = SlaClocks(at + sla.respond, at + sla.resolve)
         self._reopened(ref=self.ref, severity=str(self.severity), reason=reason, by=by,
                        was=str(self.status), status=str(Status.INVESTIGATING),
-                       resolve_by=at + SLA[self.severity].resolve, at=at, actor=by,
-                       cause=cause, respond_by=at + SLA[self.severity].respond)
+                       resolve_by=clocks.resolve_by, at=at, actor=by,
+                       cause=cause, respond_by=clocks.respond_by, **clocks.extra())
 
     @event("Reopened")
     def _reopened(self, ref: str, severity: str, reason: str, by: str, was: str, status: str,
                   resolve_by: datetime, at: datetime, actor: str, cause: dict[str, Any],
-                  respond_by: datetime | None = None) -> None:
+                  respond_by: datetime | None = None,
+                  at_risk: dict[str, datetime] | None = None,
+                  policy: str | None = None) -> None:
         # respond_by is for the notifier's new respond chase; the incident keeps the respond
         # deadline of its opening (a response missed then stays missed, recorded once).
         self.status = Status(status)
@@ -86,6 +100,11 @@ class IncidentLifecycle(IncidentCore):
         self.resolve_by = resolve_by
         self.ack_lapsed = True  # whoever takes it on again acknowledges it again
         self.reopened_times += 1
+        if at_risk:  # the new resolve clock's warning (the respond one stays the opening's)
+            self.at_risk_by = {**self.at_risk_by,  # type: ignore[has-type]
+                               **{k: v for k, v in at_risk.items() if k == "resolve"}}
+            self.sla_warned = tuple(k for k in self.sla_warned  # type: ignore[has-type]
+                                    if k != "resolve")
 
     # -- progress --------------------------------------------------------------------------
     def post_progress(self, text: str, author: str, at: datetime,

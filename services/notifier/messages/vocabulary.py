@@ -20,6 +20,7 @@ SEVERITIES = {
 DEADLINE_KINDS = {
     "respond": {"zh": "响应", "en": "acknowledge"},
     "resolve": {"zh": "解决", "en": "resolve"},
+    "close": {"zh": "闭环", "en": "close the case"},
     "planning": {"zh": "方案制定", "en": "plan the fix"},
     "executing": {"zh": "执行", "en": "carry out the plan"},
     "verifying": {"zh": "验证", "en": "verify the fix"},

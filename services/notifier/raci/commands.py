@@ -18,6 +18,7 @@ from services.notifier.raci.opening import OpeningPlan, StaffedOpening, plan_ope
 from services.notifier.raci.restaffing import Restaffing
 from services.notifier.raci.rules import RACI_RULES_ID, RaciRules, normalised
 from services.notifier.raci.stages import StageDeadlines
+from services.notifier.raci.sla_warnings import SlaWarnings
 from services.notifier.raci.systemic import SystemicReports
 from services.notifier.raci.staffing import Staffing
 from services.notifier.raci.views import rules_view, staffing_view
@@ -35,7 +36,7 @@ class StaffingNotFound(NotFound):
 
 
 class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, StageDeadlines,
-                   CapaDeadlines, Chasing, Assignments, SystemicReports):
+                   CapaDeadlines, Chasing, Assignments, SystemicReports, SlaWarnings):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 
