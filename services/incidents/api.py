@@ -32,6 +32,7 @@ async def list_incidents(
     severity: Severity | None = None,
     breached: bool | None = Query(None, description="only incidents that missed (or met) an SLA"),
     responsible: str | None = Query(None, description="only incidents this person is responsible for"),
+    drill: bool | None = Query(None, description="only drills (true) or only real incidents (false)"),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
     offset: Offset = 0,
 ) -> IncidentPage:
@@ -42,6 +43,9 @@ async def list_incidents(
         if value is not None:
             args.append(str(value))
             where.append(f"{column} = ${len(args)}")
+    if drill is not None:
+        args.append(drill)
+        where.append(f"drill = ${len(args)}")
     if breached is not None:
         args.append(breached)
         where.append(f"(respond_breached OR resolve_breached) = ${len(args)}")

@@ -17,7 +17,8 @@ from shared.store import ServiceApplication
 from services.incidents.acknowledging import Acknowledging
 from services.incidents.alert_intake import AlertIntake, AlertNotRaisedYet
 from services.incidents.capa_facts import CapaFacts
-from services.incidents.domain import Incident, RaciRole
+from services.incidents.closing import ClosingCommands
+from services.incidents.domain import ClosingPolicy, Incident, RaciRole
 from services.incidents.facts import FactRecording, producer_of
 from services.incidents.holds import HoldFacts
 from services.incidents.lifecycle import LifecycleCommands
@@ -28,17 +29,21 @@ __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "s
 
 
 class IncidentsApplication(AlertIntake, Acknowledging, LifecycleCommands, FactRecording,
-                           HoldFacts, CapaFacts, IncidentQueries, ServiceApplication):
-    def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
+                           HoldFacts, CapaFacts, ClosingCommands, IncidentQueries,
+                           ServiceApplication):
+    def __init__(self, env: dict[str, str] | None, clock: Clock,
+                 closing: ClosingPolicy | None = None) -> None:
         self.clock = clock
+        # How resolved incidents close, by severity (shipped defaults unless configured).
+        self.closing_policy = closing or ClosingPolicy()
         self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued
         super().__init__(env)
 
     # -- commands (API) ------------------------------------------------------------------
     def resolve(self, id_or_ref: str, by: str, summary: str, cause: dict[str, Any],
                 verdict: str = "confirmed") -> dict:
-        return self._change(id_or_ref, lambda i, at: i.resolve(by, summary, at, by, cause,
-                                                               verdict))
+        return self._change(id_or_ref, lambda i, at: i.resolve(
+            by, summary, at, by, cause, verdict, self.closing_policy))
 
     def assign(self, id_or_ref: str, role: str, person: str, by: str,
                cause: dict[str, Any]) -> dict:

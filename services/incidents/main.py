@@ -13,20 +13,24 @@ from services.incidents.ack_page import router as ack_router
 from services.incidents.api import router
 from services.incidents.app import IncidentsApplication
 from services.incidents.consumer import subscriptions
+from services.incidents.closing_api import router as closing_router
 from services.incidents.lifecycle_api import router as lifecycle_router
+from services.incidents.observation_watch import watch_observations
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
 from services.incidents.translate import to_contract
 from services.incidents.workers import watch_sla
 
 
-def service_parts(clock: Clock | None = None) -> ServiceParts:
+def service_parts(clock: Clock | None = None,
+                  settings: IncidentsSettings | None = None) -> ServiceParts:
+    closing = (settings or IncidentsSettings()).closing_policy()
     return ServiceParts(
-        application=lambda env, clk: IncidentsApplication(env, clk),
+        application=lambda env, clk: IncidentsApplication(env, clk, closing),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[IncidentsProjection()],
-        workers=[watch_sla],
+        workers=[watch_sla, watch_observations],
         clock=clock or SystemClock(),
     )
 
@@ -35,8 +39,8 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
     settings = settings or IncidentsSettings()
     api = build_api(
         settings,
-        service_parts(clock),
-        routers=[router, lifecycle_router],
+        service_parts(clock, settings),
+        routers=[router, lifecycle_router, closing_router],
         # The one-click acknowledge links: the signed link is the credential.
         open_routers=[ack_router],
         title="closedloop incidents",

@@ -66,8 +66,23 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "closed_at": incident.closed_at, "archived_at": incident.archived_at,
         "reporter": incident.reporter, "followers": list(incident.followers),
         "progress_updates": incident.progress_posted, "reopened": incident.reopened_times,
+        "closing": closing_of(incident), "drill": incident.drill,
+        "drill_reason": incident.drill_reason,
         "version": incident.version,
     }
+
+
+def closing_of(incident: Incident) -> dict[str, Any] | None:
+    """How the resolved incident closes (none before it is resolved)."""
+    if incident.resolved_at is None and incident.closed_at is None:
+        return None
+    return {"path": incident.closing, "observe_seconds": incident.observe_seconds,
+            "observe_started_at": incident.observe_started_at,
+            "observe_ends_at": incident.observe_ends_at,
+            "observations_failed": incident.observations_failed,
+            "capa_requested": incident.capa_requested,
+            "closed_via": incident.closing_path if incident.closed_at else None,
+            "closed_by": incident.closed_by, "note": incident.closing_note}
 
 
 def uuid_or_none(text: str) -> UUID | None:

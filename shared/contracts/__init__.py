@@ -7,7 +7,8 @@ from shared.contracts.events import (
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
     IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSeverityChanged,
     IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
-    NotificationsHeld, NotificationsReleased, contract_for_type,
+    NotificationsHeld, NotificationsReleased, contract_for_type, IncidentCapaRequested,
+    IncidentDrillFlagged,
     CONTRACTS,
 )
 
@@ -19,5 +20,5 @@ __all__ = [
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",
     "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
-    "CapaRecurred", "CapaSystemicProblemRaised",
+    "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
 ]

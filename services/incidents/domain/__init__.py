@@ -3,7 +3,10 @@ and number incidents (no I/O; time arrives as an `at` argument)."""
 from services.incidents.domain.ids import NAMESPACE
 from services.incidents.domain.errors import (
     AlreadyAcknowledged, AlreadyResolved, IncidentFinished, IncidentNotFound, LinkAlreadyUsed,
-    NotClosed, NotReopenable, SeverityUnchanged,
+    NotClosable, NotClosed, NotReopenable, SeverityUnchanged,
+)
+from services.incidents.domain.closing_policy import (
+    Closing, ClosingPath, ClosingPolicy, parse_closing_paths,
 )
 from services.incidents.domain.incident import SLA, Incident, RaciRole, Severity, Sla, Status
 from services.incidents.domain.vocabulary import Verdict
@@ -15,5 +18,6 @@ __all__ = [
     "NAMESPACE", "SLA", "Sla", "Severity", "Status", "Incident", "FingerprintLink", "RefCounter",
     "RefIndex", "format_ref", "parse_ref", "ref_scope", "IncidentNotFound", "IncidentFinished",
     "AlreadyAcknowledged", "AlreadyResolved", "LinkAlreadyUsed", "NotClosed", "RaciRole", "Verdict",
-    "NotReopenable", "SeverityUnchanged",
+    "NotReopenable", "SeverityUnchanged", "NotClosable", "Closing", "ClosingPath",
+    "ClosingPolicy", "parse_closing_paths",
 ]

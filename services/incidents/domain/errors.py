@@ -32,3 +32,7 @@ class NotReopenable(DomainError):
 
 class LinkAlreadyUsed(DomainError):
     """A one-click acknowledge link works once; it was used already."""
+
+
+class NotClosable(DomainError):
+    """The incident cannot close this way: its closing path (or its state) says otherwise."""
