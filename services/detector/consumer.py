@@ -12,7 +12,7 @@ from services.detector.app import DetectorApplication
 
 def subscriptions(app: DetectorApplication) -> list[Subscription]:
     def incident_resolved(envelope: CloudEvent, fact: IncidentResolved, tracking: Any) -> None:
-        if not fact.fingerprint:
+        if not fact.fingerprint or fact.drill:  # a drill says nothing of the rule's health
             app.save_tracked(tracking=tracking)
             return
         app.judge(fact.fingerprint, fact.verdict, fact.ref, actor=f"incidents:{fact.by}",
