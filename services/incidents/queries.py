@@ -73,8 +73,10 @@ def state_of(incident: Incident) -> dict[str, Any]:
 
 
 def closing_of(incident: Incident) -> dict[str, Any] | None:
-    """How the resolved incident closes (none before it is resolved)."""
-    if incident.resolved_at is None and incident.closed_at is None:
+    """How the resolved incident closes (none before it is resolved, unless a failed
+    observation sent it back: that decides how its next resolution closes)."""
+    if incident.resolved_at is None and incident.closed_at is None \
+            and not incident.observations_failed:
         return None
     return {"path": incident.closing, "observe_seconds": incident.observe_seconds,
             "observe_started_at": incident.observe_started_at,
