@@ -256,3 +256,38 @@ def test_drills_run_the_loop_but_stay_out_of_the_capa_kpis(incidents, capa, cloc
     # Three cases opened in the hour; only the real one is counted.
     assert [g["key"] for g in kpis["groups"]] == ["store-real"]
     assert kpis["overall"]["recurrence_rate"]["denominator"] == 1
+
+
+# -- optional --------------------------------------------------------------------------------
+def test_a_p3_is_closed_by_hand_with_a_note_or_gets_the_capa_case_someone_asks_for(
+        incidents, capa):
+    api = incidents.client(RESPONDER_KEY)
+
+    def resolved_p3(title: str) -> dict:
+        declared = ok(api.post("/v1/incidents", json={
+            "severity": "P3", "title": title, "entity": "store-017", "reporter": "li.na"}))
+        return ok(api.post(f"/v1/incidents/{declared['id']}/resolve", json={
+            "by": "li.na", "summary": "door seal pushed back"}))
+
+    closed_by_hand = resolved_p3("冷柜门报警")
+    assert closed_by_hand["closing"]["path"] == "optional"
+    empty = api.post(f"/v1/incidents/{closed_by_hand['id']}/close", json={"by": "li.na",
+                                                                         "note": ""})
+    assert empty.status_code == 422 and "note" in empty.text
+    closed = ok(api.post(f"/v1/incidents/{closed_by_hand['id']}/close", json={
+        "by": "li.na", "note": "one-off: a delivery left the door ajar"}))
+    assert (closed["status"], closed["closing"]["closed_via"], closed["capa_id"]) == (
+        "closed", "optional", None)
+
+    wanted = resolved_p3("冷柜门又报警")
+    ok(api.post(f"/v1/incidents/{wanted['id']}/capa", json={
+        "by": "li.na", "reason": "third door alarm this month"}))
+    case = wait_until(lambda: case_of(capa, wanted["id"]), message="the requested case")
+    assert case["severity"] == "P3"
+    refused = api.post(f"/v1/incidents/{wanted['id']}/close", json={"by": "li.na",
+                                                                  "note": "fine"})
+    assert refused.status_code == 409 and "a CAPA case was opened for it" in refused.text
+    wait_until(lambda: ok(api.get(f"/v1/incidents/{wanted['id']}"))["capa_id"] == case["id"],
+               message="the case's opening on the incident")
+    # Only the asked-for case: the hand-closed P3 got none.
+    assert case_of(capa, closed_by_hand["id"]) is None
