@@ -290,7 +290,9 @@ def incident_of(contract: IncidentOpened) -> dict[str, Any]:
     messages show (what was measured against which threshold, since when, the SLA)."""
     return {"incident_id": contract.incident_id, "ref": contract.ref,
             "severity": contract.severity, "title": contract.title, "entity": contract.entity,
-            "facts": facts_of(contract)}
+            "facts": facts_of(contract),
+            # A drill's messages are marked (messages/drill.py); real ones keep their shape.
+            **({"drill": True} if contract.drill else {})}
 
 
 def with_responsible(incident: dict[str, Any], staffed: StaffedOpening) -> dict[str, Any]:

@@ -35,7 +35,9 @@ def template_context(notification: Notification, medium: str, language: str, *,
     return {
         "reason": notification.reason, "kind": family, "medium": medium, "language": language,
         "incident": {"id": incident.get("incident_id"), "ref": incident.get("ref") or "",
-                     "title": incident.get("title") or "", "entity": incident.get("entity") or ""},
+                     "title": incident.get("title") or "", "entity": incident.get("entity") or "",
+                     # An exercise: the renderer marks every message 【演练】/[DRILL] (drill.py).
+                     "drill": bool(incident.get("drill"))},
         # The unit (store, region) the entity belongs to, when the directory knew it.
         "unit": _unit(facts.get("unit")),
         "severity": words.severity_of(severity, language),
