@@ -25,7 +25,7 @@ def _capa_requested(e: Any) -> IncidentCapaRequested:
 
 def _drill_flagged(e: Any) -> IncidentDrillFlagged:
     return IncidentDrillFlagged(incident_id=str(e.originator_id), ref=e.ref, reason=e.reason,
-                                by=e.by, at=e.at)
+                                by=e.by, at=e.at, fingerprint=getattr(e, "fingerprint", None))
 
 
 CLOSING_CONTRACTS = {C.CapaRequested: _capa_requested, C.DrillFlagged: _drill_flagged}

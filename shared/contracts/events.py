@@ -140,6 +140,7 @@ class IncidentDrillFlagged(Contract):
     reason: str
     by: str
     at: datetime
+    fingerprint: str | None = None  # the alert it grew from: its rule's health drops it
 
 
 class IncidentStageEntered(Contract):

@@ -154,6 +154,15 @@ def test_a_false_positive_closes_without_a_capa_case_and_counts_against_its_rule
                             message="the verdict in rule health")
     assert (health["false_positive"], health["confirmed"]) == (1, 0)
 
+    # Found out afterwards to have been a drill: its verdict leaves the rule's health.
+    ok(incidents.client(MANAGER_KEY).post(f"/v1/incidents/{incident['id']}/drill", json={
+        "by": "zhou.min", "reason": "NPS survey drill"}))
+    with detector.client() as client:
+        wait_until(lambda: next((h for h in client.get("/v1/rules/health").json()
+                                 if h["rule_id"] == rule["id"]
+                                 and (h["false_positive"], h["confirmed"]) == (0, 0)), None),
+                   message="the drill's verdict withdrawn from rule health")
+
 
 # -- self-fix and observe --------------------------------------------------------------------
 def observed_p2(incidents: RunningService, nats_url: str, clock: ManualClock) -> tuple[str, dict]:

@@ -172,11 +172,13 @@ class IncidentClosing(IncidentCore):
             return False
         self._drill_flagged(ref=self.ref, reason=reason.strip(), by=by,
                             status=str(self.status),  # type: ignore[attr-defined]
-                            at=at, actor=by, cause=cause)
+                            at=at, actor=by, cause=cause,
+                            fingerprint=self.fingerprint if self.watches_alert  # type: ignore[attr-defined]
+                            else None)
         return True
 
     @event("DrillFlagged")
     def _drill_flagged(self, ref: str, reason: str, by: str, status: str, at: datetime,
-                       actor: str, cause: dict[str, Any]) -> None:
+                       actor: str, cause: dict[str, Any], fingerprint: str | None = None) -> None:
         self.drill, self.drill_reason = True, reason
 
