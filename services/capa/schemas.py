@@ -200,6 +200,7 @@ class CapaSummaryRead(BaseModel):
     actions_verified: int
     opened_at: datetime
     closed_at: datetime | None
+    drill: bool = Field(False, description="its incident is a drill (演练)")
 
 
 class CapaPage(BaseModel):

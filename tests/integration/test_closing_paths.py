@@ -255,6 +255,7 @@ def test_drills_run_the_loop_but_stay_out_of_the_capa_kpis(incidents, capa, cloc
     wait_until(lambda: ok(api.get(f"/v1/capa/{flagged_case['id']}"))["drill"],
                message="the flag reaching the case")
     assert ok(api.get(f"/v1/capa/{declared_case['id']}"))["drill"] is True
+    wait_until(lambda: case_of(capa, flagged["id"])["drill"], message="the list showing it")
 
     # A real case last: once the KPIs show it, the drills' events before it are in them too.
     p1_resolved_with_a_case(incidents, capa, entity="store-real")
