@@ -290,9 +290,7 @@ def incident_of(contract: IncidentOpened) -> dict[str, Any]:
     messages show (what was measured against which threshold, since when, the SLA)."""
     return {"incident_id": contract.incident_id, "ref": contract.ref,
             "severity": contract.severity, "title": contract.title, "entity": contract.entity,
-            "facts": facts_of(contract),
-            # A drill's messages are marked (messages/drill.py); real ones keep their shape.
-            **({"drill": True} if contract.drill else {})}
+            "facts": facts_of(contract)}
 
 
 def with_responsible(incident: dict[str, Any], staffed: StaffedOpening) -> dict[str, Any]:
@@ -313,4 +311,7 @@ def facts_of(contract: IncidentOpened) -> dict[str, Any]:
             "threshold": getattr(contract, "threshold", None),
             "firing_since": iso(getattr(contract, "firing_since", None)),
             "opened_at": iso(contract.opened_at), "respond_by": iso(contract.respond_by),
-            "resolve_by": iso(contract.resolve_by)}
+            "resolve_by": iso(contract.resolve_by),
+            # The facts travel with every message about it: a drill's are all marked
+            # (messages/drill.py); a real incident's facts keep their shape.
+            **({"drill": True} if getattr(contract, "drill", False) else {})}

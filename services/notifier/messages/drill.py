@@ -14,7 +14,9 @@ DRILL_MARKS = {"zh": "【演练】", "en": "[DRILL]"}
 
 
 def is_drill(notification: Notification) -> bool:
-    return bool((notification.incident or {}).get("drill"))
+    """The opening's facts say so (they travel with every message about the incident)."""
+    return bool((notification.facts or {}).get("drill")
+                or (notification.incident or {}).get("drill"))
 
 
 def drill_marked(notification: Notification, message: Message, language: str) -> Message:
