@@ -26,7 +26,7 @@ verifier = [Depends(require(Role.RESPONDER, person_bound=True))]
 FILTER = "WHERE ($1::text IS NULL OR incident_id = $1) AND ($2::text IS NULL OR status = $2)"
 LIST = f"""
 SELECT id, incident_id, ref, title, severity, entity, status, root_cause, actions_total,
-       actions_verified, opened_at, closed_at
+       actions_verified, opened_at, closed_at, drill
 FROM capa_cases {FILTER}
 ORDER BY opened_at DESC, id
 LIMIT $3 OFFSET $4"""

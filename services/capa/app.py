@@ -21,7 +21,10 @@ from services.capa.recurrence import history_of
 from shared import causation
 from shared.bus.consumer import Rejected
 from shared.clock import Clock
-from shared.contracts import AlertRaised, CloudEvent, Contract, IncidentResolved
+from shared.contracts import (
+    AlertRaised, CloudEvent, Contract, IncidentCapaRequested, IncidentDrillFlagged,
+    IncidentResolved,
+)
 from shared.store import ServiceApplication, Tracking
 
 SYSTEM_ACTOR = "capa"  # the service itself, acting on a message (the cause says which)
@@ -76,9 +79,37 @@ class CapaApplication(ServiceApplication):
 
     def handle_incident_resolved(self, envelope: CloudEvent, contract: IncidentResolved,
                                  tracking: Tracking) -> None:
+        """Opens the incident's case when its closing path requires one (older producers:
+        always); a false positive, an optional or an observed incident closes without one."""
         if not contract.incident_id.strip():
             raise Rejected("IncidentResolved without an incident_id cannot open a CAPA case")
         facts = self.facts_heard(envelope, contract)
+        if contract.closing != "required":
+            self.save_tracked(*facts, tracking=tracking)
+            return
+        self._open_case(envelope, contract, contract.summary, facts, tracking)
+
+    def handle_incident_capa_requested(self, envelope: CloudEvent,
+                                       contract: IncidentCapaRequested,
+                                       tracking: Tracking) -> None:
+        """A CAPA was optional and someone asked for one: the case opens as for a resolution."""
+        if not contract.incident_id.strip():
+            raise Rejected("IncidentCapaRequested without an incident_id names no incident")
+        self._open_case(envelope, contract, contract.resolution, [], tracking)
+
+    def handle_incident_drill_flagged(self, envelope: CloudEvent, contract: IncidentDrillFlagged,
+                                      tracking: Tracking) -> None:
+        """The incident turned out to be a drill: its case, if it has one, leaves the KPIs.
+        One flagged before its resolution arrives with the resolution's `drill`."""
+        case = self.get_or_none(CapaCase.create_id(contract.incident_id))
+        if case is None or not case.mark_drill(contract.reason, self.clock.now(), SYSTEM_ACTOR,
+                                               causation.from_message(envelope)):
+            self.save_tracked(tracking=tracking)
+            return
+        self.save_tracked(case, tracking=tracking)
+
+    def _open_case(self, envelope: CloudEvent, contract: Any, resolution: str,
+                   facts: list[IncidentFacts], tracking: Tracking) -> None:
         case_id = CapaCase.create_id(contract.incident_id)
         if self.get_or_none(case_id) is not None:  # redelivered, or resolved again
             self.save_tracked(*facts, tracking=tracking)
@@ -94,10 +125,11 @@ class CapaApplication(ServiceApplication):
             contract.interval_seconds)
         case = CapaCase(incident_id=contract.incident_id, ref=contract.ref, title=contract.title,
                         severity=contract.severity, entity=contract.entity,
-                        resolved_by=contract.by, resolution=contract.summary,
+                        resolved_by=contract.by, resolution=resolution,
                         at=at, actor=SYSTEM_ACTOR, cause=cause,
                         fingerprint=contract.fingerprint or None,
-                        window_seconds=window.total_seconds(), window_reason=reason)
+                        window_seconds=window.total_seconds(), window_reason=reason,
+                        drill=contract.drill)
         case.link_history(previous, at, SYSTEM_ACTOR, cause)
         if not contract.fingerprint:  # a manual incident: a person checks the fix instead
             self.save_tracked(case, *facts, tracking=tracking)
@@ -206,6 +238,7 @@ class CapaApplication(ServiceApplication):
             "title": case.title, "severity": case.severity, "entity": case.entity,
             "resolved_by": case.resolved_by, "resolution": case.resolution,
             "status": case.status.value, "opened_at": case.opened_at, "closed_at": case.closed_at,
+            "drill": case.drill,
             "root_cause": _plain(case.root_cause) if case.root_cause else None,
             "actions": [_plain(a) for a in case.actions.values()],
             "closure_blockers": case.closure_blockers(),

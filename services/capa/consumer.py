@@ -1,5 +1,6 @@
-"""What capa listens to: every resolved incident gets a CAPA case; the incident's public
-lifecycle is kept as facts for its postmortem; every opened incident is also noted for
+"""What capa listens to: every resolved incident whose closing path requires it (or whose
+CAPA someone asked for) gets a CAPA case, and a drill's case leaves the KPIs; the incident's
+public lifecycle is kept as facts for its postmortem; every opened incident is also noted for
 knowledge recommendations and checked for recurrence of a closed case's signature; the
 detector's alerts tell whether a fix held through its effectiveness window, and are kept as
 sightings for 举一反三 (peers/)."""
@@ -13,13 +14,18 @@ from services.capa.knowledge.commands import Knowledge
 from services.capa.peers.sighting import AlertSighting, sighting_of
 from services.capa.recurrence import Recurrence
 from shared.bus.consumer import Subscription
-from shared.contracts import AlertRaised, CloudEvent, IncidentOpened, IncidentResolved
+from shared.contracts import (
+    AlertRaised, CloudEvent, IncidentCapaRequested, IncidentDrillFlagged, IncidentOpened,
+    IncidentResolved,
+)
 from shared.store import Tracking
 
 
 def subscriptions(app: CapaApplication) -> list[Subscription]:
     handlers: dict[type, Any] = {contract: app.handle_incident_fact for contract in FACTS}
     handlers[IncidentResolved] = app.handle_incident_resolved  # also opens the case
+    handlers[IncidentCapaRequested] = app.handle_incident_capa_requested
+    handlers[IncidentDrillFlagged] = app.handle_incident_drill_flagged
     handlers[IncidentOpened] = _opened(app, Knowledge(app), Recurrence(app, app.recurrence))
     return [Subscription(stream="INCIDENTS", handlers=handlers),
             Subscription(stream="DETECTOR", handlers={AlertRaised: _raised(app)},

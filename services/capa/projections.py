@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.capa.domain import ActionStatus, CapaCase, CaseStatus
+from services.capa.domain.drill import DrillCase
 from services.capa.domain.recurrence import RecurringCase
 from shared.readmodels import Apply, Projection
 
@@ -25,7 +26,8 @@ CREATE TABLE IF NOT EXISTS capa_cases (
     actions_verified integer NOT NULL DEFAULT 0,
     opened_at timestamptz NOT NULL,
     closed_at timestamptz,
-    effectiveness_ends_at timestamptz
+    effectiveness_ends_at timestamptz,
+    drill boolean NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS capa_cases_window ON capa_cases (effectiveness_ends_at)
     WHERE status = 'effectiveness';
@@ -47,10 +49,14 @@ CREATE INDEX IF NOT EXISTS capa_actions_owner ON capa_actions (owner, status)"""
 
 async def _opened(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
-        "INSERT INTO capa_cases (id, incident_id, ref, title, severity, entity, status, opened_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO capa_cases (id, incident_id, ref, title, severity, entity, status, opened_at,"
+        " drill) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
         e.originator_id, e.incident_id, e.ref, e.title, e.severity, e.entity,
-        CaseStatus.OPEN.value, e.at)
+        CaseStatus.OPEN.value, e.at, bool(getattr(e, "drill", False)))
+
+
+async def _drill(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute("UPDATE capa_cases SET drill = true WHERE id = $1", e.originator_id)
 
 
 async def _root_cause(conn: asyncpg.Connection, e: Any) -> None:
@@ -124,4 +130,5 @@ class CapaCases(Projection):
             CapaCase.EffectivenessFailed: _effectiveness_failed,
             CapaCase.Closed: _closed,
             RecurringCase.Recurred: _recurred,  # back to analysis
+            DrillCase.MarkedDrill: _drill,
         }

@@ -35,7 +35,8 @@ def earlier_cases(app: Any, fingerprint: str, incident_id: str) -> list[CapaCase
     watch = app.get_or_none(AlertWatch.create_id(fingerprint))
     own = str(CapaCase.create_id(incident_id))
     ids = [UUID(i) for i in (watch.cases if watch else []) if i != own]
-    return [c for c in (app.get_or_none(i) for i in ids) if c is not None]
+    # A drill's case is no fix that a real return could prove ineffective.
+    return [c for c in (app.get_or_none(i) for i in ids) if c is not None and not c.drill]
 
 
 def last_closed(cases: list[CapaCase], before: datetime) -> CapaCase | None:
@@ -61,8 +62,9 @@ class Recurrence:
 
     def on_opened(self, envelope: CloudEvent, contract: IncidentOpened) -> list[Any]:
         """The aggregates to save with the opening's tracking row (none for a manual or a
-        trial incident: no signature, or nobody is to be told)."""
-        if not contract.fingerprint or contract.trial:
+        trial incident: no signature, or nobody is to be told; nor for a drill, which is no
+        return of anything)."""
+        if not contract.fingerprint or contract.trial or contract.drill:
             return []
         at, cause = self.app.clock.now(), causation.from_message(envelope)
         changed: list[Any] = []

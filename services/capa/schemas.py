@@ -178,6 +178,7 @@ class CapaRead(BaseModel):
     status: CaseStatus
     opened_at: datetime
     closed_at: datetime | None
+    drill: bool = Field(False, description="its incident is a drill (演练): no KPI counts it")
     root_cause: RootCauseRead | None
     actions: list[ActionRead]
     closure_blockers: list[str] = Field(description="why the case is not closed yet")
@@ -199,6 +200,7 @@ class CapaSummaryRead(BaseModel):
     actions_verified: int
     opened_at: datetime
     closed_at: datetime | None
+    drill: bool = Field(False, description="its incident is a drill (演练)")
 
 
 class CapaPage(BaseModel):

@@ -1,14 +1,13 @@
 """The window watch: closes the CAPA cases whose effectiveness window ended with the alert
-clear. Replica-safe like the incidents' SLA watch: due rows are read FOR UPDATE SKIP LOCKED,
-and a case closes once (two replicas racing collide on the save)."""
+clear. Replica-safe like the incidents' SLA watch (shared/due_watch.py): due rows are read
+FOR UPDATE SKIP LOCKED, and a case closes once (two replicas racing collide on the save; a
+case whose alert fired first refuses)."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from shared.errors import DomainError
-from shared.store import IntegrityError
+from shared.due_watch import watch_due
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +21,7 @@ DUE = """
 
 async def watch_windows(runtime: Any) -> None:
     settings = runtime.settings
-    while True:
-        seen = runtime.read_models.generation
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            for row in await conn.fetch(DUE, runtime.clock.now(), settings.effectiveness_batch):
-                try:
-                    await asyncio.to_thread(runtime.application.close_after_window, row["id"])
-                except (DomainError, IntegrityError):
-                    continue  # closed by another replica, or the alert fired first
-                log.info("CAPA case %s closed: its effectiveness window ended clear", row["id"])
-        await runtime.read_models.wait(seen, settings.effectiveness_poll_seconds)
+    await watch_due(runtime, DUE, runtime.application.close_after_window,
+                    batch=settings.effectiveness_batch,
+                    poll_seconds=settings.effectiveness_poll_seconds,
+                    done="CAPA case %s closed: its effectiveness window ended clear", log=log)

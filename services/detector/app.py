@@ -160,6 +160,16 @@ class DetectorApplication(ServiceApplication):
                     resolved_at=alert.resolved_at, at=self.clock.now(), actor=actor, cause=cause)
         self.save_tracked(alert, tracking=tracking)
 
+    def withdraw_verdict(self, fingerprint: str, incident: str, reason: str, *, actor: str,
+                         cause: dict[str, Any], tracking: Any = None) -> None:
+        """The incident was flagged a drill after it was judged: rule health forgets it."""
+        alert = self.get_or_none(alert_id_for(fingerprint))
+        if alert is None or not alert.withdraw_verdict(incident, reason, self.clock.now(),
+                                                       actor, cause):
+            self.save_tracked(tracking=tracking)
+            return
+        self.save_tracked(alert, tracking=tracking)
+
     # -- external alerts ------------------------------------------------------------------
     def receive_external(self, alerts: list[ExternalAlert], known: Callable[[UUID], bool | None],
                          *, actor: str, cause: dict[str, Any],

@@ -222,6 +222,23 @@ class Alert(Aggregate):
         """The incident this alert opened was closed as real or as a false positive."""
         self.verdicts[incident] = verdict
 
+    def withdraw_verdict(self, incident: str, reason: str, at: datetime, actor: str,
+                         cause: dict[str, Any]) -> bool:
+        """The incident turned out to be a drill: its verdict says nothing of the rule.
+        False when it was never judged (a drill flagged before its resolution)."""
+        if incident not in self.verdicts:
+            return False
+        self._withdraw_verdict(fingerprint=self.fingerprint, rule_id=self.rule_id,
+                               incident=incident, verdict=self.verdicts[incident],
+                               reason=reason, at=at, actor=actor, cause=cause)
+        return True
+
+    @event("VerdictWithdrawn")
+    def _withdraw_verdict(self, fingerprint: str, rule_id: str | None, incident: str,
+                          verdict: str, reason: str, at: datetime, actor: str,
+                          cause: dict[str, Any]) -> None:
+        self.verdicts.pop(incident, None)
+
     def check_not_firing(self) -> None:
         if self.firing:
             raise AlertAlreadyFiring(f"alert {self.name} for {self.entity} is already firing")

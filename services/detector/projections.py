@@ -41,6 +41,7 @@ class DetectorBoard(Projection):
             Alert.Raised: self.alert_raised, Alert.Resolved: self.alert_resolved,
             Alert.Suppressed: self.count("suppressed", "started_at"),
             Alert.Judged: self.judged,
+            Alert.VerdictWithdrawn: self.verdict_withdrawn,
         }
 
     async def rule_defined(self, conn, e) -> None:
@@ -79,6 +80,19 @@ class DetectorBoard(Projection):
                 "INSERT INTO alert_verdicts VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING",
                 e.fingerprint, e.incident, e.rule_id,
                 e.entity, e.verdict, e.started_at, e.resolved_at, e.at)
+
+    async def verdict_withdrawn(self, conn, e) -> None:
+        """A drill: the verdict leaves rule health on the day it was counted, and the
+        labelled windows backtests use."""
+        judged = await conn.fetchrow(
+            "DELETE FROM alert_verdicts WHERE fingerprint = $1 AND incident = $2"
+            " RETURNING verdict, at", e.fingerprint, e.incident)
+        if e.rule_id and judged is not None:
+            column = "false_positive" if judged["verdict"] == "false_positive" else "confirmed"
+            await conn.execute(
+                f"""UPDATE rule_health SET {column} = {column} - 1
+                    WHERE rule_id = $1 AND day = ($2 AT TIME ZONE 'UTC')::date""",
+                e.rule_id, judged["at"])
 
     @staticmethod
     async def _add(conn, rule_id: str, at, column: str) -> None:

@@ -36,6 +36,12 @@ class AlertIntake:
             # The same alert sent again: nothing new.
             self.save_tracked(tracking=tracking)  # type: ignore[attr-defined]
             return
+        if current is not None and current.observation_refired(
+                alert.alert_id, alert.name, alert.started_at, at, actor, cause):
+            # A self-fix under observation did not hold: the incident is investigated again.
+            current.record_alert(details, at, actor, cause)
+            self.save_tracked(current, tracking=tracking)  # type: ignore[attr-defined]
+            return
         if current is not None and current.accepts_alerts:
             current.record_alert(listing(alert, details, severity), at, actor, cause)
             # The same fingerprint firing again, worse: the incident goes up with it.

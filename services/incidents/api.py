@@ -35,6 +35,7 @@ async def list_incidents(
     at_risk: bool | None = Query(None, description="only incidents with a deadline warned at "
                                  "risk that still runs (or none)"),
     responsible: str | None = Query(None, description="only incidents this person is responsible for"),
+    drill: bool | None = Query(None, description="only drills (true) or only real incidents (false)"),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
     offset: Offset = 0,
 ) -> IncidentPage:
@@ -45,6 +46,9 @@ async def list_incidents(
         if value is not None:
             args.append(str(value))
             where.append(f"{column} = ${len(args)}")
+    if drill is not None:
+        args.append(drill)
+        where.append(f"drill = ${len(args)}")
     if breached is not None:
         args.append(breached)
         where.append(f"(respond_breached OR resolve_breached OR close_breached) = ${len(args)}")

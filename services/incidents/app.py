@@ -17,6 +17,8 @@ from services.incidents.acknowledging import Acknowledging
 from services.incidents.alert_intake import AlertIntake, AlertNotRaisedYet
 from services.incidents.capa_facts import CapaFacts
 from services.incidents.domain import GroupRule, Incident, RaciRole, StormRate, StormRule
+from services.incidents.closing import ClosingCommands
+from services.incidents.domain import ClosingPolicy
 from services.incidents.facts import FactRecording, producer_of
 from services.incidents.holds import HoldFacts
 from services.incidents.lifecycle import LifecycleCommands
@@ -31,12 +33,15 @@ __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "s
 
 class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCommands,
                            FactRecording, HoldFacts, CapaFacts, SlaClockCommands,
-                           IncidentQueries, ServiceApplication):
+                           ClosingCommands, IncidentQueries, ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock,
                  grouping: GroupRule | None = None, storm: StormRule | None = None,
-                 sla_policies: SlaPolicies | None = None) -> None:
+                 sla_policies: SlaPolicies | None = None,
+                 closing: ClosingPolicy | None = None) -> None:
         self.clock = clock
         self.sla_policies = sla_policies or default_policies()
+        # How resolved incidents close, by severity (shipped defaults unless configured).
+        self.closing_policy = closing or ClosingPolicy()
         self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued
         self.grouping, self.storm = grouping or GroupRule(), storm or StormRule()
         self._storm_rate = StormRate(self.storm.window)
@@ -48,8 +53,8 @@ class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCom
     def resolve(self, id_or_ref: str, by: str, summary: str, cause: dict[str, Any],
                 verdict: str = "confirmed") -> dict:
         def resolve(incident: Incident, at: datetime) -> None:
-            incident.resolve(by, summary, at, by, cause, verdict)
-            if incident.closed_at is None:  # not closed by it (its case had closed already)
+            incident.resolve(by, summary, at, by, cause, verdict, self.closing_policy)
+            if incident.closed_at is None:  # not closed by it (a false positive, its case)
                 self.start_close_clock(incident, at, cause)
 
         return self._change(id_or_ref, resolve)

@@ -16,16 +16,18 @@ class LifecycleCommands:
     incident."""
 
     def declare(self, severity: Severity, title: str, entity: str, summary: str,
-                reporter: str, cause: dict[str, Any]) -> dict[str, Any]:
+                reporter: str, cause: dict[str, Any], drill: bool = False) -> dict[str, Any]:
         """An incident nobody's alert raised: someone saw it and reports it. The reporter is
-        its requester: recorded on the opening, and following it from the start."""
+        its requester: recorded on the opening, and following it from the start. `drill`:
+        an exercise, shown as such and kept out of every KPI."""
         def attempt() -> dict[str, Any]:
             at, key = self.clock.now(), uuid4().hex  # type: ignore[attr-defined]
             scope = ref_scope(severity, at)
             number = self.next_number(  # type: ignore[attr-defined]
                 scope, floor=self._numbered_before(scope))  # type: ignore[attr-defined]
             alert = {"alert_id": f"manual-{key}", "name": title, "summary": summary,
-                     "source": "manual", "reporter": reporter, "started_at": at.isoformat()}
+                     "source": "manual", "reporter": reporter, "started_at": at.isoformat(),
+                     **({"drill": True} if drill else {})}
             incident = Incident.open(
                 fingerprint=f"manual:{key}", occurrence=1, ref=format_ref(severity, at, number),
                 severity=severity, title=title, entity=entity, alert=alert, at=at,

@@ -29,7 +29,7 @@ def declare(body: IncidentDeclare, request: Request) -> dict[str, Any]:
     """An incident no alert raised: the reporter (its requester) is told of its lifecycle."""
     return _app(request).declare(body.severity, body.title, body.entity, body.summary,
                                  acting_as(request, body.reporter, "reporter"),
-                                 request_cause(request))
+                                 request_cause(request), drill=body.drill)
 
 
 @router.post("/{id_or_ref}/severity", response_model=IncidentRead, dependencies=responder,

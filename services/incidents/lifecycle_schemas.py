@@ -16,6 +16,8 @@ class IncidentDeclare(BaseModel):
     entity: Name = Field(description="what is affected, e.g. store-017")
     summary: LongText = ""
     reporter: Name = Field(description="who reports it; they follow it from the start")
+    drill: bool = Field(False, description="an exercise (演练): shown as a drill everywhere "
+                                           "and kept out of every KPI")
 
 
 class SeverityChange(BaseModel):

@@ -13,7 +13,9 @@ from services.incidents.ack_page import router as ack_router
 from services.incidents.api import router
 from services.incidents.app import IncidentsApplication
 from services.incidents.consumer import subscriptions
+from services.incidents.closing_api import router as closing_router
 from services.incidents.lifecycle_api import router as lifecycle_router
+from services.incidents.observation_watch import watch_observations
 from services.incidents.projections import IncidentsProjection
 from services.incidents.settings import IncidentsSettings
 from services.incidents.sla_api import policies_router as sla_policies_router
@@ -29,13 +31,14 @@ def service_parts(clock: Clock | None = None,
     settings = settings or IncidentsSettings()
     grouping, storm = settings.grouping(), settings.storm_rule()
     sla_policies = load_policies(settings.sla_policies_file)
+    closing = settings.closing_policy()
     return ServiceParts(
         application=lambda env, clk: IncidentsApplication(env, clk, grouping, storm,
-                                                          sla_policies),
+                                                          sla_policies, closing),
         translate=to_contract,
         subscribe=subscriptions,
         projections=[IncidentsProjection()],
-        workers=[watch_sla, watch_storms],
+        workers=[watch_sla, watch_storms, watch_observations],
         clock=clock or SystemClock(),
     )
 
@@ -45,7 +48,8 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
     api = build_api(
         settings,
         service_parts(clock, settings),
-        routers=[router, lifecycle_router, triage_router, sla_router, sla_policies_router],
+        routers=[router, lifecycle_router, triage_router, sla_router, sla_policies_router,
+                 closing_router],
         # The one-click acknowledge links: the signed link is the credential.
         open_routers=[ack_router],
         title="closedloop incidents",

@@ -9,6 +9,7 @@ import asyncpg
 from shared.readmodels import Apply, Projection
 
 from services.incidents.domain import Incident, Status
+from services.incidents.closing_views import CLOSING_ROWS
 from services.incidents.lifecycle_views import LIFECYCLE_ROWS
 from services.incidents.sla_views import SLA_COLUMNS, SLA_ROWS, opened_clocks
 
@@ -31,8 +32,12 @@ CREATE TABLE IF NOT EXISTS incidents (
     resolve_breached boolean NOT NULL DEFAULT false,{sla}
     responsible text,
     accountable text,
-    capa_id text
+    capa_id text,
+    drill boolean NOT NULL DEFAULT false,
+    observe_ends_at timestamptz
 );
+CREATE INDEX IF NOT EXISTS incidents_observing ON incidents (observe_ends_at)
+    WHERE status = 'observing';
 CREATE INDEX IF NOT EXISTS incidents_open_deadlines ON incidents (respond_by, resolve_by)
     WHERE resolved_at IS NULL;
 CREATE INDEX IF NOT EXISTS incidents_status_severity ON incidents (status, severity, opened_at DESC);
@@ -57,6 +62,7 @@ class IncidentsProjection(Projection):
             Incident.ActionVerified: action_verified,
             Incident.Closed: closed,
             Incident.Archived: archived,
+            **CLOSING_ROWS,
             **LIFECYCLE_ROWS,
             **SLA_ROWS,
         }
@@ -65,8 +71,8 @@ class IncidentsProjection(Projection):
 async def opened(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         """INSERT INTO incidents (id, ref, status, severity, title, entity, fingerprint,
-                                  opened_at, respond_by, resolve_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                  opened_at, respond_by, resolve_by, drill)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (id) DO UPDATE SET
                ref = EXCLUDED.ref, status = EXCLUDED.status, severity = EXCLUDED.severity,
                title = EXCLUDED.title, entity = EXCLUDED.entity,
@@ -74,9 +80,10 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
                respond_by = EXCLUDED.respond_by, resolve_by = EXCLUDED.resolve_by,
                acknowledged_at = NULL, resolved_at = NULL, closed_at = NULL, capa_id = NULL,
                respond_breached = false, resolve_breached = false,
-               responsible = NULL, accountable = NULL""",
+               responsible = NULL, accountable = NULL, drill = EXCLUDED.drill,
+               observe_ends_at = NULL""",
         e.originator_id, e.ref, str(Status.NEW), e.severity, e.title, e.entity, e.fingerprint,
-        e.at, e.respond_by, e.resolve_by)
+        e.at, e.respond_by, e.resolve_by, bool(e.alert.get("drill", False)))
     await opened_clocks(conn, e)
 
 
@@ -135,3 +142,4 @@ async def closed(conn: asyncpg.Connection, e: Any) -> None:
 async def archived(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE incidents SET status = $2 WHERE id = $1",
                        e.originator_id, str(Status.ARCHIVED))
+

@@ -77,6 +77,8 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "closed_at": incident.closed_at, "archived_at": incident.archived_at,
         "reporter": incident.reporter, "followers": list(incident.followers),
         "progress_updates": incident.progress_posted, "reopened": incident.reopened_times,
+        "closing": closing_of(incident), "drill": incident.drill,
+        "drill_reason": incident.drill_reason,
         "version": incident.version, "storm": storm_of(incident),
     }
 
@@ -108,6 +110,21 @@ def alerts_of(events: list[Any]) -> list[dict[str, Any]]:
         elif isinstance(e, Incident.AlertCleared) and e.alert_id in listed:
             listed[e.alert_id]["cleared_at"] = e.cleared_at
     return list(listed.values())
+
+
+def closing_of(incident: Incident) -> dict[str, Any] | None:
+    """How the resolved incident closes (none before it is resolved, unless a failed
+    observation sent it back: that decides how its next resolution closes)."""
+    if incident.resolved_at is None and incident.closed_at is None \
+            and not incident.observations_failed:
+        return None
+    return {"path": incident.closing, "observe_seconds": incident.observe_seconds,
+            "observe_started_at": incident.observe_started_at,
+            "observe_ends_at": incident.observe_ends_at,
+            "observations_failed": incident.observations_failed,
+            "capa_requested": incident.capa_requested,
+            "closed_via": incident.closing_path if incident.closed_at else None,
+            "closed_by": incident.closed_by, "note": incident.closing_note}
 
 
 def uuid_or_none(text: str) -> UUID | None:

@@ -70,6 +70,24 @@ class IncidentSummary(BaseModel):
     responsible: str | None = None
     accountable: str | None = None
     capa_id: str | None = None
+    drill: bool = False
+    observe_ends_at: datetime | None = None
+
+
+class Closing(BaseModel):
+    path: str = Field(description="required (a CAPA case closes it), optional (a person "
+                                  "closes it with a note, or opens a case), observe (closes "
+                                  "by itself when its alert stays clear), false_positive")
+    observe_seconds: float | None = Field(None, description="the observation window")
+    observe_started_at: datetime | None = Field(
+        None, description="when the window started (none while the alert still fires)")
+    observe_ends_at: datetime | None = None
+    observations_failed: int = Field(0, description="windows the alert fired in")
+    capa_requested: bool = Field(False, description="someone asked for a CAPA case")
+    closed_via: str | None = Field(None, description="how it closed: capa, false_positive, "
+                                                     "optional, observe")
+    closed_by: str | None = None
+    note: str = ""
 
 
 class IncidentPage(BaseModel):
@@ -118,5 +136,8 @@ class IncidentRead(BaseModel):
     progress_updates: int = Field(0, description="progress updates posted on it")
     reopened: int = Field(0, description="times it was reopened")
     storm: StormRead | None = Field(None, description="a storm incident's counts")
+    closing: Closing | None = Field(None, description="how the resolved incident closes")
+    drill: bool = Field(False, description="an exercise (演练), kept out of every KPI")
+    drill_reason: str | None = None
     version: int
     timeline: list[TimelineEntry]

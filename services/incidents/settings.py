@@ -12,6 +12,9 @@ from services.incidents.domain import GroupRule, StormRule
 from services.incidents.domain.grouping import parse_group_by
 from services.incidents.domain.storm import parse_storm
 from services.incidents.sla_policies import load_policies
+from services.incidents.domain.closing_policy import (
+    DEFAULT_CLOSING_PATHS, ClosingPolicy, parse_closing_paths,
+)
 
 
 class IncidentsSettings(ServiceSettings):
@@ -34,7 +37,25 @@ class IncidentsSettings(ServiceSettings):
     storm_control: str = ""
     storm_poll_seconds: float = 1.0  # how often the storm watch looks whether a storm ended
 
+    # How a resolved incident closes, by severity (docs/adr/closing-paths.md): required (a
+    # CAPA case closes it), optional (a person closes it with a note, or opens a case) or
+    # observe:<length> (closes by itself when its alert stays clear that long; s, m, h, d).
+    # A false positive always closes at once. CLOSEDLOOP_CLOSING_PATHS.
+    closing_paths: str = DEFAULT_CLOSING_PATHS
+
     _check_ack_link_key = field_validator("ack_link_key")(check_keys)
+
+    @field_validator("closing_paths")
+    @classmethod
+    def _check_closing_paths(cls, value: str) -> str:
+        try:
+            parse_closing_paths(value)
+        except Invalid as error:  # pydantic reports ValueErrors with the variable's name
+            raise ValueError(error.message) from None
+        return value
+
+    def closing_policy(self) -> ClosingPolicy:
+        return parse_closing_paths(self.closing_paths)
 
     @field_validator("sla_policies_file")
     @classmethod

@@ -8,6 +8,9 @@ from typing import Any
 
 from services.incidents.domain import Incident, RaciRole
 from services.incidents.domain.incident import RETRIGGER
+from services.incidents.closing_views import (
+    CLOSING_STORY, closed_without_capa, closing_of_resolution,
+)
 from services.incidents.lifecycle_views import LIFECYCLE_STORY
 from services.incidents.triage_views import TRIAGE_STORY
 from services.incidents.sla_views import SLA_STORY
@@ -47,6 +50,8 @@ def _opened(e: Any, seen: dict[str, Any]) -> str:
         if alert.get("threshold") is not None:
             measured += f" against threshold {_number(alert['threshold'])}"
     why = f": {alert['summary']}" if alert.get("summary") else ""
+    if alert.get("drill"):  # an exercise: every line about it should make that plain
+        why += " — a drill (演练), kept out of every KPI"
     if alert.get("reporter"):  # declared by hand: no alert behind it
         return (f"{e.severity} incident {e.ref} {alert.get('name')!r} on {e.entity} reported by "
                 f"{alert['reporter']}{why}; respond by {_clock(e.respond_by)}, resolve by "
@@ -124,8 +129,11 @@ def _page_read(e: Any, seen: dict[str, Any]) -> str:
 
 def _resolved(e: Any, seen: dict[str, Any]) -> str:
     summary = f": {e.summary}" if e.summary else ""
-    return (f"{e.by} resolved {e.ref}, service restored{summary} "
-            f"({_against(e.at, seen.get('resolve_by'), 'resolution')})")
+    verdict = (" — the alert was a false positive"
+               if getattr(e, "verdict", "confirmed") == "false_positive" else "")
+    return (f"{e.by} resolved {e.ref}, service restored{summary}{verdict} "
+            f"({_against(e.at, seen.get('resolve_by'), 'resolution')})"
+            f"{closing_of_resolution(e)}")
 
 
 def _capa_opened(e: Any, _: dict[str, Any]) -> str:
@@ -231,6 +239,8 @@ def _released(e: Any, _: dict[str, Any]) -> str:
 
 
 def _closed(e: Any, _: dict[str, Any]) -> str:
+    if (without := closed_without_capa(e)) is not None:
+        return without
     return (f"CAPA {e.capa_id} closed with root cause {e.root_cause!r} and "
             f"{_count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
 
@@ -278,6 +288,7 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     **LIFECYCLE_STORY,
     **TRIAGE_STORY,
     **SLA_STORY,
+    **CLOSING_STORY,
 }
 
 

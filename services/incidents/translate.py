@@ -8,6 +8,7 @@ from shared.contracts import (
     IncidentRoleAssigned, IncidentSlaBreached,
 )
 
+from services.incidents.closing_views import CLOSING_CONTRACTS
 from services.incidents.domain import STORM_PREFIX, Incident
 from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
 from services.incidents.sla_views import SLA_CONTRACTS
@@ -23,7 +24,7 @@ def _opened(e: Incident.Opened) -> IncidentOpened:
         labels=labels_of(e), trial=bool(e.alert.get("trial", False)),
         metric=e.alert.get("metric"), value=e.alert.get("value"),
         threshold=e.alert.get("threshold"), firing_since=e.alert.get("started_at"),
-        reporter=e.alert.get("reporter"))
+        reporter=e.alert.get("reporter"), drill=bool(e.alert.get("drill", False)))
 
 
 def labels_of(e: Incident.Opened) -> dict[str, str]:
@@ -61,7 +62,10 @@ def _resolved(e: Incident.Resolved) -> IncidentResolved:
         entity=e.entity, by=e.by, summary=e.summary, at=e.at,
         fingerprint=alert_fingerprint(getattr(e, "fingerprint", None)),
         verdict=getattr(e, "verdict", "confirmed"), status=e.status,
-        interval_seconds=getattr(e, "interval_seconds", None))
+        interval_seconds=getattr(e, "interval_seconds", None),
+        closing=getattr(e, "closing", "required"),
+        observe_seconds=getattr(e, "observe_seconds", None),
+        drill=getattr(e, "drill", False))
 
 
 def _role_assigned(e: Incident.RoleAssigned) -> IncidentRoleAssigned:
@@ -77,7 +81,8 @@ def _sla_breached(e: Incident.SlaBreached) -> IncidentSlaBreached:
 
 def _closed(e: Incident.Closed) -> IncidentClosed:
     return IncidentClosed(incident_id=str(e.originator_id), ref=e.ref, capa_id=e.capa_id,
-                          at=e.at)
+                          at=e.at, path=getattr(e, "path", "capa"),
+                          note=getattr(e, "note", ""), by=getattr(e, "by", None))
 
 
 _TABLE = {
@@ -91,6 +96,7 @@ _TABLE = {
     **STAGE_STEPS,
     **LIFECYCLE_CONTRACTS,
     **SLA_CONTRACTS,
+    **CLOSING_CONTRACTS,
 }
 
 to_contract = translator(_TABLE)

@@ -311,4 +311,7 @@ def facts_of(contract: IncidentOpened) -> dict[str, Any]:
             "threshold": getattr(contract, "threshold", None),
             "firing_since": iso(getattr(contract, "firing_since", None)),
             "opened_at": iso(contract.opened_at), "respond_by": iso(contract.respond_by),
-            "resolve_by": iso(contract.resolve_by)}
+            "resolve_by": iso(contract.resolve_by),
+            # The facts travel with every message about it: a drill's are all marked
+            # (messages/drill.py); a real incident's facts keep their shape.
+            **({"drill": True} if getattr(contract, "drill", False) else {})}

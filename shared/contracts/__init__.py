@@ -8,7 +8,8 @@ from shared.contracts.events import (
     IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
     IncidentSeverityChanged,
     IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
-    NotificationsHeld, NotificationsReleased, contract_for_type,
+    NotificationsHeld, NotificationsReleased, contract_for_type, IncidentCapaRequested,
+    IncidentDrillFlagged,
     CONTRACTS,
 )
 
@@ -20,5 +21,5 @@ __all__ = [
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",
     "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
-    "CapaRecurred", "CapaSystemicProblemRaised",
+    "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
 ]

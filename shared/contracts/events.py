@@ -75,6 +75,7 @@ class IncidentOpened(Contract):
     threshold: float | None = None
     firing_since: datetime | None = None
     reporter: str | None = None  # who declared a manual incident (its requester); none for alerts
+    drill: bool = False  # an exercise (演练): messages say so, every KPI leaves it out
 
 
 class IncidentAcknowledged(Contract):
@@ -99,6 +100,47 @@ class IncidentResolved(Contract):
     verdict: str = "confirmed"  # or "false_positive": the alert should not have fired
     status: str | None = None  # the stage it moved to: "planning" (方案制定中) unless further on
     interval_seconds: float | None = None  # how often the alert's rule evaluates, when known
+    # How it will close (docs/adr/closing-paths.md): "required" (a CAPA case closes it; what
+    # older producers meant), "optional" (a person closes it, or asks for a case:
+    # IncidentCapaRequested), "observe" (closes by itself after `observe_seconds` with the
+    # alert clear) or "false_positive" (IncidentClosed follows at once). Only "required"
+    # opens a CAPA case.
+    closing: str = "required"
+    observe_seconds: float | None = None
+    drill: bool = False  # an exercise: rule health and every KPI leave it out
+
+
+class IncidentCapaRequested(Contract):
+    """A resolved incident whose severity makes a CAPA optional gets a case all the same,
+    because someone asked (`reason`). The case then closes the incident as usual."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "capa", "requested"
+    incident_id: str
+    ref: str
+    severity: str
+    title: str
+    entity: str
+    by: str
+    reason: str
+    resolution: str = ""  # the resolution's summary: what was done to restore service
+    at: datetime
+    fingerprint: str | None = None
+    interval_seconds: float | None = None
+    drill: bool = False
+
+
+class IncidentDrillFlagged(Contract):
+    """The incident is an exercise (演练), found out after it opened: from now on messages
+    about it say so, and every KPI (CAPA KPIs, SLA attainment, rule health, recurrence)
+    leaves it out."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "drill", "flagged"
+    incident_id: str
+    ref: str
+    reason: str
+    by: str
+    at: datetime
+    fingerprint: str | None = None  # the alert it grew from: its rule's health drops it
 
 
 class IncidentStageEntered(Contract):
@@ -275,6 +317,11 @@ class IncidentClosed(Contract):
     ref: str
     capa_id: str | None = None
     at: datetime
+    # How it closed: "capa" (its case closed; older producers), or without a case:
+    # "false_positive", "optional" (a person's `note`), "observe" (its window ended clear).
+    path: str = "capa"
+    note: str = ""
+    by: str | None = None  # who closed it by hand or as a false positive
 
 
 class NotificationDelivered(Contract):
@@ -539,7 +586,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
         IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
         IncidentUnfollowed,
-        IncidentPageRead,
+        IncidentPageRead, IncidentCapaRequested, IncidentDrillFlagged,
         NotificationDelivered, NotificationFailed, EscalationTriggered, IncidentStaffed,
         NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
         CapaActionAdded, CapaActionCompleted,

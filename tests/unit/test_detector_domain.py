@@ -201,6 +201,20 @@ def test_a_verdict_is_recorded_once_per_incident():
     assert alert.verdicts == {"P0-2026-11-001": "false_positive"}
 
 
+def test_a_verdict_is_withdrawn_when_its_incident_turns_out_a_drill():
+    alert = nps_alert()
+    raise_it(alert)
+    assert not alert.withdraw_verdict("P0-2026-11-001", "a drill", T0, **WHO)  # not judged
+    alert.judge(fingerprint=alert.fingerprint, rule_id="rule-1", verdict="false_positive",
+                incident="P0-2026-11-001", entity="store-042", started_at=T0, resolved_at=None,
+                at=T0, **WHO)
+    assert alert.withdraw_verdict("P0-2026-11-001", "a drill: cold-chain", T0, **WHO)
+    withdrawn = alert.collect_events()[-1]
+    assert (type(withdrawn).__name__, withdrawn.verdict, withdrawn.rule_id) == (
+        "VerdictWithdrawn", "false_positive", alert.rule_id)
+    assert alert.verdicts == {}
+
+
 # -- trial mode ------------------------------------------------------------------------------
 
 def test_a_rule_in_trial_raises_alerts_marked_trial_and_others_read_as_before():

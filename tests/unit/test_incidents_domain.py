@@ -66,7 +66,7 @@ def test_refs_name_severity_month_and_a_three_digit_sequence():
 
 
 def test_every_status_has_a_chinese_label():
-    assert [s.label for s in Status] == ["新建", "调查中", "方案制定中", "执行中", "验证中",
+    assert [s.label for s in Status] == ["新建", "调查中", "方案制定中", "执行中", "验证中", "观察中",
                                          "已闭环", "已归档"]
 
 

@@ -57,7 +57,7 @@ def test_a_new_incident_stores_two_events_and_its_number(feed):
 
 def test_a_link_an_earlier_release_stored_in_two_events_still_loads_and_links_on(feed):
     october = Incident.open(
-        fingerprint="fp-old", occurrence=1, ref="P2-2026-10-001", severity=Severity.P2,
+        fingerprint="fp-old", occurrence=1, ref="P1-2026-10-001", severity=Severity.P1,
         title="t", entity="store-1", alert={"alert_id": "a-1"}, at=T0, actor="detector",
         cause=CAUSE)
     link = FingerprintLink(fingerprint="fp-old", at=T0, actor="detector", cause=CAUSE)
@@ -66,10 +66,11 @@ def test_a_link_an_earlier_release_stored_in_two_events_still_loads_and_links_on
     loaded = feed.app.repository.get(link.id)
     assert (loaded.occurrences, loaded.current_incident_id, loaded.version) == (1, october.id, 2)
 
+    # P1 needs a CAPA case: the next firing is a new outage (a P2 would be under observation).
     feed.app.resolve(str(october.id), "alice", "restarted", CAUSE)
-    feed.raise_alert("a-2", fingerprint="fp-old", severity="P2")  # a new outage
+    feed.raise_alert("a-2", fingerprint="fp-old", severity="P1")  # a new outage
     assert feed.app.repository.get(link.id).occurrences == 2
-    assert feed.app.incident("P2-2026-11-001")["occurrence"] == 2
+    assert feed.app.incident("P1-2026-11-001")["occurrence"] == 2
 
 
 def test_a_batch_that_fails_issues_no_ref_and_leaves_no_gap(feed):

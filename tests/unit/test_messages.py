@@ -107,6 +107,24 @@ def test_shipped_template_matches_its_snapshot(language, name, medium):
     assert as_snapshot(message) == snapshot.read_text()
 
 
+@pytest.mark.parametrize("medium", ["chat", "email", "sms"])
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_drills_messages_lead_with_the_drill_mark_whatever_the_template(language, medium):
+    n = notification("incident.opened", language)
+    n = replace(n, facts={**n.facts, "drill": True})  # as the opening's facts carry it
+    message = render(n, medium, language, ack_url=ACK, public_url=PUBLIC, now=NOW)
+    snapshot = SNAPSHOTS / language / f"drill.incident.opened.{medium}.txt"
+    if os.environ.get("CLOSEDLOOP_UPDATE_SNAPSHOTS") == "1":
+        snapshot.write_text(as_snapshot(message))
+    assert as_snapshot(message) == snapshot.read_text()
+    mark = {"zh": "【演练】", "en": "[DRILL]"}[language]
+    assert message.subject.startswith(mark) and message.text.startswith(mark)
+    assert len(message.text) <= 140 or medium != "sms", message.text
+    real = render(notification("incident.opened", language), medium, language, ack_url=ACK,
+                  public_url=PUBLIC, now=NOW)
+    assert mark not in real.subject and mark not in real.text
+
+
 @pytest.mark.parametrize("language", ["zh", "en"])
 @pytest.mark.parametrize("name", sorted(REASONS))
 def test_an_sms_fits_one_message(language, name):

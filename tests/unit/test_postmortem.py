@@ -17,8 +17,8 @@ from services.capa.postmortem import postmortem_facts, render
 from services.capa.postmortem.render import duration
 from shared.clock import ManualClock
 from shared.contracts import (
-    CloudEvent, Contract, IncidentAcknowledged, IncidentOpened, IncidentProgressPosted,
-    IncidentResolved, IncidentSeverityChanged, IncidentSlaBreached,
+    CloudEvent, Contract, IncidentAcknowledged, IncidentDrillFlagged, IncidentOpened,
+    IncidentProgressPosted, IncidentResolved, IncidentSeverityChanged, IncidentSlaBreached,
 )
 from shared.store import Tracking
 
@@ -199,3 +199,14 @@ def test_a_fishbone_analysis_shows_its_category_and_factors(store_env):
     assert "Method: fishbone (人机料法环测) · category 人 (man)" in en
     assert "- A factor around it: 环 (environment) holiday rush" in en
     assert "| Respond SLA (by —) | unknown |" in en  # resolved before capa heard its opening
+
+
+def test_a_drills_postmortem_says_so_first(story):
+    flagged = IncidentDrillFlagged(incident_id=INCIDENT, ref=REF, reason="gateway drill",
+                                   by="lead", at=story.at(100))
+    story.hear(flagged, story.app.handle_incident_drill_flagged)
+    pm = story.postmortem()
+    assert pm["drill"] is True
+    assert "**DRILL (演练)**: this case comes from a drill and counts in no KPI." in render(
+        pm, "md", "en").decode()
+    assert "<strong>演练（DRILL）</strong>" in render(pm, "html", "zh").decode()

@@ -16,6 +16,7 @@ from services.capa.domain.errors import (
     ActionAlreadyCompleted, ActionNotCompleted, ActionNotFound, CaseClosed, EffectivenessPending,
     InvalidCapaInput, NotTheOwner, NotTheVerifier, VerifierIsOwner,
 )
+from services.capa.domain.drill import DrillCase
 from services.capa.domain.recurrence import RecurringCase
 from services.capa.domain.vocabulary import (
     MAX_WHYS, Action, ActionKind, ActionStatus, CaseStatus, Category, RcaMethod, RootCause,
@@ -25,7 +26,7 @@ from services.capa.domain.vocabulary import (
 NAMESPACE = uuid5(NAMESPACE_URL, "https://closedloop/capa")
 
 
-class CapaCase(RecurringCase):
+class CapaCase(RecurringCase, DrillCase):
     """Commands check their rules, then trigger one private `@event` method that only
     mutates, so replaying old events never re-runs today's rules."""
 
@@ -37,12 +38,14 @@ class CapaCase(RecurringCase):
     def __init__(self, incident_id: str, ref: str, title: str, severity: str, entity: str,
                  resolved_by: str, resolution: str, at: datetime, actor: str,
                  cause: dict[str, Any], fingerprint: str | None = None,
-                 window_seconds: float | None = None, window_reason: str | None = None) -> None:
+                 window_seconds: float | None = None, window_reason: str | None = None,
+                 drill: bool = False) -> None:
         """`fingerprint`: the alert the incident grew from (none: a manual incident).
         `window_seconds`: the effectiveness window; none only in cases opened before windows
         existed, which close at the last verification as they always did. `window_reason`:
         why it is longer than the severity's setting (the rule evaluates less often)."""
         self.incident_id, self.ref, self.title = incident_id, ref, title
+        self.drill = drill  # an exercise: no KPI counts it (drill.py)
         self.fingerprint = fingerprint
         self.window = timedelta(seconds=window_seconds) if window_seconds else None
         self.window_reason = window_reason

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from services.capa.domain import CapaCase
+from services.capa.domain.drill import DrillCase
 from services.capa.domain.recurrence import RecurringCase
 from shared.readmodels import Apply, Projection
 
@@ -25,7 +26,8 @@ CREATE TABLE IF NOT EXISTS capa_kpi_cases (
     effectiveness_first_at timestamptz,
     effectiveness_failures integer NOT NULL DEFAULT 0,
     recurred_at timestamptz,
-    recurrences integer NOT NULL DEFAULT 0
+    recurrences integer NOT NULL DEFAULT 0,
+    drill boolean NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS capa_kpi_cases_opened ON capa_kpi_cases (opened_at);
 CREATE INDEX IF NOT EXISTS capa_kpi_cases_closed ON capa_kpi_cases (closed_at)"""
@@ -56,9 +58,15 @@ async def _opened(conn: asyncpg.Connection, e: Any) -> None:
     # A case opened before effectiveness windows existed closes at its last verification:
     # it never had an effectiveness check, so it stays out of that KPI.
     await conn.execute(
-        "INSERT INTO capa_kpi_cases (id, entity, severity, watched, opened_at)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-        e.originator_id, e.entity, e.severity, bool(getattr(e, "window_seconds", None)), e.at)
+        "INSERT INTO capa_kpi_cases (id, entity, severity, watched, opened_at, drill)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        e.originator_id, e.entity, e.severity, bool(getattr(e, "window_seconds", None)), e.at,
+        bool(getattr(e, "drill", False)))
+
+
+async def _drill(conn: asyncpg.Connection, e: Any) -> None:
+    # Kept, not deleted: the queries leave drills out (NOT c.drill), so every fact stays.
+    await conn.execute("UPDATE capa_kpi_cases SET drill = true WHERE id = $1", e.originator_id)
 
 
 async def _root_cause(conn: asyncpg.Connection, e: Any) -> None:
@@ -138,5 +146,6 @@ class CapaKpis(Projection):
             CapaCase.Closed: _closed,
             # The class the case triggers: CapaCase.Recurred is the library's unused copy.
             RecurringCase.Recurred: _recurred,
+            DrillCase.MarkedDrill: _drill,
         }
         return handlers

@@ -23,7 +23,9 @@ GROUPS = {
 ACTION_ONLY = {"kind", "owner"}
 # The end of the due date in UTC: an action done at any time that day is on time.
 DEADLINE = "((a.due_date + 1)::timestamp AT TIME ZONE 'UTC')"
-FROM_ACTIONS = "FROM capa_kpi_actions a JOIN capa_kpi_cases c ON c.id = a.capa_id"
+# Drills (演练) exercise the loop but count in no KPI (docs/adr/closing-paths.md).
+FROM_ACTIONS = ("FROM capa_kpi_actions a JOIN capa_kpi_cases c ON c.id = a.capa_id"
+                " AND NOT c.drill")
 
 ON_TIME = f"""
 SELECT {{key}} AS key,
@@ -45,20 +47,20 @@ EFFECTIVENESS = f"""
 SELECT {{key}} AS key, count(*) FILTER (WHERE c.effectiveness_first = '{PASSED}') AS numerator,
        count(*) AS denominator
 FROM capa_kpi_cases c
-WHERE c.effectiveness_first_at >= $1 AND c.effectiveness_first_at < $2
+WHERE NOT c.drill AND c.effectiveness_first_at >= $1 AND c.effectiveness_first_at < $2
 GROUP BY 1"""
 
 RECURRENCE = """
 SELECT {key} AS key, count(*) FILTER (WHERE c.recurred_at < $2) AS numerator,
        count(*) AS denominator
 FROM capa_kpi_cases c
-WHERE c.opened_at >= $1 AND c.opened_at < $2
+WHERE NOT c.drill AND c.opened_at >= $1 AND c.opened_at < $2
 GROUP BY 1"""
 
 CLOSURE = """
 SELECT {key} AS key, sum(c.closed_at - c.opened_at) AS total, count(*) AS closed
 FROM capa_kpi_cases c
-WHERE c.closed_at >= $1 AND c.closed_at < $2
+WHERE NOT c.drill AND c.closed_at >= $1 AND c.closed_at < $2
 GROUP BY 1"""
 
 _BUCKET = " ".join(f"WHEN $1 - a.added_at < interval '{int(below.total_seconds())} seconds' "

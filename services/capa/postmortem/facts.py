@@ -20,6 +20,7 @@ def postmortem_facts(case: dict[str, Any], heard: list[dict[str, Any]]) -> dict[
     return {
         "ref": case["ref"], "title": case["title"], "incident_id": case["incident_id"],
         "capa_id": str(case["id"]), "status": case["status"],
+        "drill": bool(case.get("drill", False)),  # an exercise: the report says so first
         "severity": _severity(case, heard), "entity": case["entity"],
         "summary": {"resolution": case["resolution"], "resolved_by": case["resolved_by"],
                     "verdict": _last(heard, FactKind.RESOLVED, "verdict")},

@@ -3,7 +3,10 @@ and number incidents (no I/O; time arrives as an `at` argument)."""
 from services.incidents.domain.ids import NAMESPACE
 from services.incidents.domain.errors import (
     AlreadyAcknowledged, AlreadyResolved, DowngradeNeedsManager, IncidentFinished,
-    IncidentNotFound, LinkAlreadyUsed, NotClosed, NotReopenable, SeverityUnchanged,
+    IncidentNotFound, LinkAlreadyUsed, NotClosable, NotClosed, NotReopenable, SeverityUnchanged,
+)
+from services.incidents.domain.closing_policy import (
+    Closing, ClosingPath, ClosingPolicy, parse_closing_paths,
 )
 from services.incidents.domain.incident import SLA, Incident, RaciRole, Severity, Sla, Status
 from services.incidents.domain.vocabulary import Verdict
@@ -20,4 +23,6 @@ __all__ = [
     "AlreadyAcknowledged", "AlreadyResolved", "LinkAlreadyUsed", "NotClosed", "RaciRole", "Verdict",
     "NotReopenable", "SeverityUnchanged", "DowngradeNeedsManager", "more_urgent", "GroupLink",
     "GroupRule", "STORM_PREFIX", "StormControl", "StormRate", "StormRule",
+    "NotReopenable", "SeverityUnchanged", "NotClosable", "Closing", "ClosingPath",
+    "ClosingPolicy", "parse_closing_paths",
 ]

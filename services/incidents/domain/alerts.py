@@ -32,6 +32,8 @@ class IncidentAlerts(IncidentCore):
         if alert_id in self.alert_ids and alert_id not in self.cleared_alert_ids:
             self._clear_alert(alert_id=alert_id, value=value, cleared_at=cleared_at,
                               at=at, actor=actor, cause=cause)
+            # A self-fix's observation window starts once its alert is clear (closing.py).
+            self.start_observation_if_clear(at, actor, cause)  # type: ignore[attr-defined]
 
     @event("AlertCleared", topic=stored_as("AlertCleared"))
     def _clear_alert(self, alert_id: str, value: float | None, cleared_at: datetime,

@@ -70,8 +70,12 @@ class IncidentCapa(IncidentCore):
                     at=at, actor=actor, cause=cause)
 
     @event("Closed", topic=stored_as("Closed"))
-    def _close(self, ref: str, capa_id: str, root_cause: str, actions: int, at: datetime,
-               actor: str, cause: dict[str, Any]) -> None:
+    def _close(self, ref: str, capa_id: str | None, root_cause: str, actions: int, at: datetime,
+               actor: str, cause: dict[str, Any], path: str = "capa", note: str = "",
+               by: str | None = None) -> None:
+        """`path`: how it closed — "capa" (its case closed), or without one (closing.py):
+        "false_positive", "optional" (a person's `note`), "observe" (the window ended)."""
         self.capa_id = self.capa_id or capa_id
         self.root_cause, self.closed_at = root_cause, at
+        self.closing_path, self.closing_note, self.closed_by = path, note, by
         self.status = Status.CLOSED

@@ -44,3 +44,7 @@ class SlaAlreadyPaused(DomainError):
 
 class NotPaused(DomainError):
     """Only an incident awaiting its requester can be resumed."""
+
+
+class NotClosable(DomainError):
+    """The incident cannot close this way: its closing path (or its state) says otherwise."""

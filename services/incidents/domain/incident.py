@@ -12,6 +12,7 @@ from eventsourcing.domain import event
 from services.incidents.domain.acknowledgement import IncidentAcknowledgement
 from services.incidents.domain.alerts import IncidentAlerts
 from services.incidents.domain.capa import IncidentCapa
+from services.incidents.domain.closing import IncidentClosing
 from services.incidents.domain.core import share_events
 from services.incidents.domain.grading import IncidentGrading
 from services.incidents.domain.holds import IncidentHolds
@@ -30,7 +31,8 @@ __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Statu
 
 class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, IncidentRaci,
                IncidentSla, IncidentNotifications, IncidentHolds, IncidentCapa,
-               IncidentLifecycle, IncidentRecurrence, IncidentGrading, IncidentStorm):
+               IncidentLifecycle, IncidentRecurrence, IncidentGrading, IncidentStorm,
+               IncidentClosing):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
     alert reaches the same incident."""
 
@@ -86,6 +88,9 @@ class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, Inci
         self.closed_at: datetime | None = None
         self.archived_at: datetime | None = None
         self.used_links: dict[str, datetime] = {}  # one-click link id → when it was used
+        # An exercise declared as such (closing.py): shown as a drill, out of every KPI.
+        self.drill = bool(alert.get("drill", False))
+        self.drill_reason = alert.get("drill_reason")
 
 
 share_events(Incident)

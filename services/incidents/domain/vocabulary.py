@@ -1,5 +1,6 @@
 """The incident's vocabulary: severities with their SLAs, and the status flow
-新建 → 调查中 → 方案制定中 → 执行中 → 验证中 → 已闭环 → 已归档."""
+新建 → 调查中 → 方案制定中 → 执行中 → 验证中 → 已闭环 → 已归档; a self-fixed incident goes
+from 调查中 to 观察中 (observing) instead, and closes from there (closing.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class Status(StrEnum):
     PLANNING = "planning"
     EXECUTING = "executing"
     VERIFYING = "verifying"
+    OBSERVING = "observing"  # self-fixed: closes by itself when the alert stays clear
     CLOSED = "closed"
     ARCHIVED = "archived"
 
@@ -70,6 +72,7 @@ class Status(StrEnum):
 
 _LABELS = {
     Status.NEW: "新建", Status.INVESTIGATING: "调查中", Status.PLANNING: "方案制定中",
-    Status.EXECUTING: "执行中", Status.VERIFYING: "验证中", Status.CLOSED: "已闭环",
+    Status.EXECUTING: "执行中", Status.VERIFYING: "验证中", Status.OBSERVING: "观察中",
+    Status.CLOSED: "已闭环",
     Status.ARCHIVED: "已归档",
 }

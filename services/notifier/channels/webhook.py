@@ -13,6 +13,7 @@ import aiohttp
 from services.notifier.channels.base import ErrorClass, Notification, Outcome, Target
 from services.notifier.channels.egress import DestinationRefused
 from services.notifier.channels.transport import drain
+from services.notifier.messages.drill import is_drill
 
 SIGNATURE_HEADER = "X-Closedloop-Signature"
 PREVIOUS_SIGNATURE_HEADER = "X-Closedloop-Signature-Previous"
@@ -43,6 +44,8 @@ def body_of(notification: Notification, sent_at: datetime) -> bytes:
         document["about"] = notification.about
     if notification.ack_url:  # a page: opening it acknowledges as the recipient
         document["ack_url"] = notification.ack_url
+    if is_drill(notification):  # an exercise (演练): the receiver must not take it for real
+        document["drill"] = True
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from services.notifier.channels.base import Notification
 from services.notifier.messages import vocabulary as words
+from services.notifier.messages.drill import is_drill
 
 
 def when(text: Any) -> datetime | None:
@@ -35,7 +36,9 @@ def template_context(notification: Notification, medium: str, language: str, *,
     return {
         "reason": notification.reason, "kind": family, "medium": medium, "language": language,
         "incident": {"id": incident.get("incident_id"), "ref": incident.get("ref") or "",
-                     "title": incident.get("title") or "", "entity": incident.get("entity") or ""},
+                     "title": incident.get("title") or "", "entity": incident.get("entity") or "",
+                     # An exercise: the renderer marks every message 【演练】/[DRILL] (drill.py).
+                     "drill": is_drill(notification)},
         # The unit (store, region) the entity belongs to, when the directory knew it.
         "unit": _unit(facts.get("unit")),
         "severity": words.severity_of(severity, language),

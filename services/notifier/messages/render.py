@@ -15,6 +15,7 @@ from typing import Any
 
 from services.notifier.channels.base import Notification
 from services.notifier.messages.context import template_context
+from services.notifier.messages.drill import drill_marked
 from services.notifier.messages.model import Message
 from services.notifier.messages.templates import MEDIA, SHIPPED, TemplateSet, check_overrides
 
@@ -36,6 +37,13 @@ class Renderer:
     def render(self, notification: Notification, medium: str, language: str = "zh", *,
                ack_url: str | None = None, public_url: str | None = None,
                now: datetime | None = None, time_zone: str | None = None) -> Message:
+        return drill_marked(notification, self._render(
+            notification, medium, language, ack_url=ack_url, public_url=public_url, now=now,
+            time_zone=time_zone), language)
+
+    def _render(self, notification: Notification, medium: str, language: str, *,
+                ack_url: str | None, public_url: str | None, now: datetime | None,
+                time_zone: str | None) -> Message:
         if medium not in MEDIA:  # webhooks send the notification's JSON, not a text
             return plain(notification, ack_url)
         written = (notification.about or {}).get("message")

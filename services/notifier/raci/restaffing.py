@@ -19,7 +19,8 @@ from shared.contracts import CloudEvent, IncidentSeverityChanged
 
 log = logging.getLogger(__name__)
 
-_AFTER_RESOLUTION = {str(s) for s in Stage} | {"closed", "archived"}
+# "observing": a self-fixed incident watched before it closes (resolved already).
+_AFTER_RESOLUTION = {str(s) for s in Stage} | {"observing", "closed", "archived"}
 
 
 class Restaffing:
