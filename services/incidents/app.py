@@ -20,6 +20,7 @@ from services.incidents.capa_facts import CapaFacts
 from services.incidents.domain import Incident, RaciRole
 from services.incidents.facts import FactRecording, producer_of
 from services.incidents.holds import HoldFacts
+from services.incidents.intake.commands import IntakeCommands
 from services.incidents.lifecycle import LifecycleCommands
 from services.incidents.queries import REF, IncidentQueries, state_of
 
@@ -28,7 +29,8 @@ __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "s
 
 
 class IncidentsApplication(AlertIntake, Acknowledging, LifecycleCommands, FactRecording,
-                           HoldFacts, CapaFacts, IncidentQueries, ServiceApplication):
+                           HoldFacts, CapaFacts, IncidentQueries, IntakeCommands,
+                           ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
         self.clock = clock
         self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued

@@ -49,7 +49,7 @@ class IncidentQueries:
 
 
 def state_of(incident: Incident) -> dict[str, Any]:
-    return {
+    state = {
         "id": str(incident.id), "ref": incident.ref, "status": str(incident.status),
         "status_label": incident.status.label, "severity": str(incident.severity),
         "title": incident.title, "entity": incident.entity, "fingerprint": incident.fingerprint,
@@ -68,6 +68,9 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "progress_updates": incident.progress_posted, "reopened": incident.reopened_times,
         "version": incident.version,
     }
+    if incident.intake:  # declared by hand (intake/): source, report, classification
+        state["intake"] = {**incident.intake, "corrections": incident.corrections}
+    return state
 
 
 def uuid_or_none(text: str) -> UUID | None:
