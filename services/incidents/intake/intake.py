@@ -7,6 +7,7 @@ from typing import Any
 from shared.contracts.vocabulary import Severity
 
 from services.incidents.intake.classifier import Classifier, report_text
+from services.incidents.intake.rules import guess_severity
 
 
 def classify_declared(classifier: Classifier, body: Any) -> tuple[Severity, dict[str, Any]]:
@@ -14,8 +15,11 @@ def classify_declared(classifier: Classifier, body: Any) -> tuple[Severity, dict
     proposal; a given type or severity unlike the proposal is a correction. An unknown
     problem type is refused before anything is recorded."""
     classifier.catalogue.check_type(body.problem_type)
-    proposal = classifier.propose(report_text(body.title, body.summary, body.description))
+    text = report_text(body.title, body.summary, body.description)
+    proposal = classifier.propose(text)
     severity = body.severity or Severity(proposal["severity"])
+    if body.problem_type and not body.severity:  # the given type's severity, not the guessed one's
+        severity = guess_severity(classifier.catalogue, text, body.problem_type, 1.0)[0]
     problem_type = body.problem_type or proposal["problem_type"]
     corrected = [name for name, given in (("problem_type", body.problem_type),
                                           ("severity", body.severity))
