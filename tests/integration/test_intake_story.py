@@ -63,6 +63,7 @@ def test_a_phoned_in_complaint_is_classified_corrected_and_opened(service, nats_
         intake = incident["intake"]
         assert intake["source"] == "phone" and intake["problem_type"] == "food_safety"
         assert intake["proposal"]["problem_type"] == "complaint" and intake["labelled"]
+        assert intake["corrected"] == ["problem_type"]
         assert intake["attachments"] == ["https://files.example.com/receipt-0912.jpg"]
 
         news = wait_until(lambda: published(nats_url, IncidentOpened, incident["id"]),

@@ -55,6 +55,8 @@ class IntakeRead(BaseModel):
     attachments: list[str] = []
     proposal: Proposal | None = None
     labelled: bool = Field(False, description="a person gave or corrected the problem type")
+    corrected: list[str] = Field([], description=(
+        "what the reporter gave unlike the proposal: problem_type, severity"))
     corrections: int = 0
 
 
