@@ -80,5 +80,8 @@ def retrainer(classifier: Classifier, every: int, poll_seconds: float):
                 status = await retrain(runtime, classifier)
                 trained_on = labels
                 log.info("intake classifier: %s", status["reason"])
+            # During an alert storm the read models change all the time: count at most a few
+            # times a second, not once per change.
+            await asyncio.sleep(0.25)
             await runtime.read_models.wait(seen, poll_seconds)
     return keep_trained
