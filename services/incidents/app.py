@@ -21,6 +21,7 @@ from services.incidents.closing import ClosingCommands
 from services.incidents.domain import ClosingPolicy
 from services.incidents.facts import FactRecording, producer_of
 from services.incidents.holds import HoldFacts
+from services.incidents.intake.commands import IntakeCommands
 from services.incidents.lifecycle import LifecycleCommands
 from services.incidents.queries import REF, IncidentQueries, state_of
 from services.incidents.triage import AlertTriage
@@ -33,7 +34,8 @@ __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "s
 
 class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCommands,
                            FactRecording, HoldFacts, CapaFacts, SlaClockCommands,
-                           ClosingCommands, IncidentQueries, ServiceApplication):
+                           ClosingCommands, IncidentQueries, IntakeCommands,
+                           ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock,
                  grouping: GroupRule | None = None, storm: StormRule | None = None,
                  sla_policies: SlaPolicies | None = None,

@@ -16,7 +16,8 @@ class LifecycleCommands:
     incident."""
 
     def declare(self, severity: Severity, title: str, entity: str, summary: str,
-                reporter: str, cause: dict[str, Any], drill: bool = False) -> dict[str, Any]:
+                reporter: str, cause: dict[str, Any], drill: bool = False,
+                intake: dict[str, Any] | None = None) -> dict[str, Any]:
         """An incident nobody's alert raised: someone saw it and reports it. The reporter is
         its requester: recorded on the opening, and following it from the start. `drill`:
         an exercise, shown as such and kept out of every KPI."""
@@ -28,6 +29,8 @@ class LifecycleCommands:
             alert = {"alert_id": f"manual-{key}", "name": title, "summary": summary,
                      "source": "manual", "reporter": reporter, "started_at": at.isoformat(),
                      **({"drill": True} if drill else {})}
+            if intake is not None:  # source, report, classification (intake/intake.py)
+                alert["intake"] = intake
             incident = Incident.open(
                 fingerprint=f"manual:{key}", occurrence=1, ref=format_ref(severity, at, number),
                 severity=severity, title=title, entity=entity, alert=alert, at=at,

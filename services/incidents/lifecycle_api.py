@@ -11,6 +11,7 @@ from shared.http import request_cause, runtime_of
 
 from services.incidents.app import IncidentsApplication
 from services.incidents.domain import DowngradeNeedsManager
+from services.incidents.intake.intake import classify_declared
 from services.incidents.lifecycle_schemas import (
     FollowChange, IncidentDeclare, IncidentReopen, ProgressPost, SeverityChange,
 )
@@ -27,9 +28,10 @@ def _app(request: Request) -> IncidentsApplication:
 @router.post("", response_model=IncidentRead, status_code=201, dependencies=responder)
 def declare(body: IncidentDeclare, request: Request) -> dict[str, Any]:
     """An incident no alert raised: the reporter (its requester) is told of its lifecycle."""
-    return _app(request).declare(body.severity, body.title, body.entity, body.summary,
+    severity, intake = classify_declared(request.app.state.classifier, body)
+    return _app(request).declare(severity, body.title, body.entity, body.summary,
                                  acting_as(request, body.reporter, "reporter"),
-                                 request_cause(request), drill=body.drill)
+                                 request_cause(request), drill=body.drill, intake=intake)
 
 
 @router.post("/{id_or_ref}/severity", response_model=IncidentRead, dependencies=responder,

@@ -7,17 +7,27 @@ from pydantic import BaseModel, Field
 from shared.limits import LongText, Name, Title
 
 from services.incidents.domain import Severity
-
+from services.incidents.intake.schemas import Link, ProblemTypeId
+from services.incidents.intake.vocabulary import Source
 
 
 class IncidentDeclare(BaseModel):
-    severity: Severity = Field(description="P0 (most urgent) to P3")
+    severity: Severity | None = Field(None, description=(
+        "P0 (most urgent) to P3; omitted: the classifier's proposal"))
     title: Title
     entity: Name = Field(description="what is affected, e.g. store-017")
     summary: LongText = ""
     reporter: Name = Field(description="who reports it; they follow it from the start")
     drill: bool = Field(False, description="an exercise (演练): shown as a drill everywhere "
                                            "and kept out of every KPI")
+    # Manual intake (docs/manual-intake.md): how it came in, the report, and its classification.
+    source: Source | None = Field(None, description=(
+        "ticket, im, phone, email, complaint, public_opinion or inspection"))
+    description: LongText = Field("", description="the report as the person gave it")
+    attachments: list[Link] = Field([], max_length=20,
+                                    description="links to photos, recordings, documents")
+    problem_type: ProblemTypeId | None = Field(None, description=(
+        "omitted: the classifier's proposal; given and different: a correction"))
 
 
 class SeverityChange(BaseModel):

@@ -14,6 +14,10 @@ from services.incidents.api import router
 from services.incidents.app import IncidentsApplication
 from services.incidents.consumer import subscriptions
 from services.incidents.closing_api import router as closing_router
+from services.incidents.intake.api import router as intake_router
+from services.incidents.intake.catalogue import load_catalogue
+from services.incidents.intake.classifier import Classifier
+from services.incidents.intake.training import IntakeExamplesProjection, retrainer
 from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.observation_watch import watch_observations
 from services.incidents.projections import IncidentsProjection
@@ -32,29 +36,42 @@ def service_parts(clock: Clock | None = None,
     grouping, storm = settings.grouping(), settings.storm_rule()
     sla_policies = load_policies(settings.sla_policies_file)
     closing = settings.closing_policy()
-    return ServiceParts(
+    classifier = classifier_of(settings)
+    parts = ServiceParts(
         application=lambda env, clk: IncidentsApplication(env, clk, grouping, storm,
                                                           sla_policies, closing),
         translate=to_contract,
         subscribe=subscriptions,
-        projections=[IncidentsProjection()],
-        workers=[watch_sla, watch_storms, watch_observations],
+        projections=[IncidentsProjection(), IntakeExamplesProjection()],
+        workers=[watch_sla, watch_storms, watch_observations,
+                 retrainer(classifier, settings.classifier_retrain_every,
+                           settings.sla_poll_seconds)],
         clock=clock or SystemClock(),
     )
+    parts.classifier = classifier  # type: ignore[attr-defined]  # the routes reach it via state
+    return parts
+
+
+def classifier_of(settings: IncidentsSettings) -> Classifier:
+    return Classifier(load_catalogue(settings.problem_types_file or None),
+                      min_examples=settings.classifier_min_examples,
+                      model_threshold=settings.classifier_model_threshold)
 
 
 def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or IncidentsSettings()
+    parts = service_parts(clock, settings)
     api = build_api(
         settings,
-        service_parts(clock, settings),
+        parts,
         routers=[router, lifecycle_router, triage_router, sla_router, sla_policies_router,
-                 closing_router],
+                 closing_router, intake_router],
         # The one-click acknowledge links: the signed link is the credential.
         open_routers=[ack_router],
         title="closedloop incidents",
         description="Alerts deduplicated into P0–P3 incidents with SLA clocks; acknowledge, "
                     "resolve and follow each incident's timeline to its verified closure.",
     )
+    api.state.classifier = parts.classifier  # type: ignore[attr-defined]
     api.state.ack_links = AckLinks(settings.ack_link_key) if settings.ack_link_key else None
     return api

@@ -57,7 +57,7 @@ class IncidentQueries:
 
 
 def state_of(incident: Incident) -> dict[str, Any]:
-    return {
+    state = {
         "id": str(incident.id), "ref": incident.ref, "status": str(incident.status),
         "status_label": incident.status.label, "severity": str(incident.severity),
         "title": incident.title, "entity": incident.entity, "fingerprint": incident.fingerprint,
@@ -81,6 +81,9 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "drill_reason": incident.drill_reason,
         "version": incident.version, "storm": storm_of(incident),
     }
+    if incident.intake:  # declared by hand (intake/): source, report, classification
+        state["intake"] = {**incident.intake, "corrections": incident.corrections}
+    return state
 
 
 def storm_of(incident: Incident) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from shared.limits import LongText, Name
 
 from services.incidents.domain import RaciRole, Severity, Status, Verdict
 from services.incidents.triage_schemas import StormRead
+from services.incidents.intake.schemas import IntakeRead
 
 
 class IncidentAcknowledge(BaseModel):
@@ -139,5 +140,7 @@ class IncidentRead(BaseModel):
     closing: Closing | None = Field(None, description="how the resolved incident closes")
     drill: bool = Field(False, description="an exercise (演练), kept out of every KPI")
     drill_reason: str | None = None
+    intake: IntakeRead | None = Field(None, description=(
+        "declared by hand: how it came in, the report and its classification"))
     version: int
     timeline: list[TimelineEntry]

@@ -43,6 +43,13 @@ class IncidentsSettings(ServiceSettings):
     # A false positive always closes at once. CLOSEDLOOP_CLOSING_PATHS.
     closing_paths: str = DEFAULT_CLOSING_PATHS
 
+    # Manual intake's problem types (empty: the shipped intake/problem_types.yaml), and when
+    # the learned classifier takes part: from this many labels, retrained every N new ones.
+    problem_types_file: str = ""
+    classifier_min_examples: int = Field(30, ge=2)
+    classifier_retrain_every: int = Field(20, ge=1)
+    classifier_model_threshold: float = Field(0.5, ge=0, le=1)
+
     _check_ack_link_key = field_validator("ack_link_key")(check_keys)
 
     @field_validator("closing_paths")

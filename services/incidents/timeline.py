@@ -11,6 +11,7 @@ from services.incidents.domain.incident import RETRIGGER
 from services.incidents.closing_views import (
     CLOSING_STORY, closed_without_capa, closing_of_resolution,
 )
+from services.incidents.intake.story import INTAKE_STORY
 from services.incidents.lifecycle_views import LIFECYCLE_STORY
 from services.incidents.triage_views import TRIAGE_STORY
 from services.incidents.sla_views import SLA_STORY
@@ -289,6 +290,7 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     **TRIAGE_STORY,
     **SLA_STORY,
     **CLOSING_STORY,
+    **INTAKE_STORY,
 }
 
 

@@ -24,7 +24,15 @@ def _opened(e: Incident.Opened) -> IncidentOpened:
         labels=labels_of(e), trial=bool(e.alert.get("trial", False)),
         metric=e.alert.get("metric"), value=e.alert.get("value"),
         threshold=e.alert.get("threshold"), firing_since=e.alert.get("started_at"),
-        reporter=e.alert.get("reporter"), drill=bool(e.alert.get("drill", False)))
+        reporter=e.alert.get("reporter"), drill=bool(e.alert.get("drill", False)),
+        **intake_of(e))
+
+
+def intake_of(e: Incident.Opened) -> dict:
+    intake = e.alert.get("intake") or {}
+    return {"source": intake.get("source"), "problem_type": intake.get("problem_type"),
+            "description": intake.get("description") or None,
+            "attachments": list(intake.get("attachments") or [])}
 
 
 def labels_of(e: Incident.Opened) -> dict[str, str]:

@@ -76,6 +76,12 @@ class IncidentOpened(Contract):
     firing_since: datetime | None = None
     reporter: str | None = None  # who declared a manual incident (its requester); none for alerts
     drill: bool = False  # an exercise (演练): messages say so, every KPI leaves it out
+    # A manual incident's intake (none for alerts): how it came in (ticket, im, phone, email,
+    # complaint, public_opinion, inspection), its problem type, the report and its links.
+    source: str | None = None
+    problem_type: str | None = None
+    description: str | None = None
+    attachments: list[str] = []
 
 
 class IncidentAcknowledged(Contract):

@@ -17,6 +17,7 @@ from services.incidents.domain.core import share_events
 from services.incidents.domain.grading import IncidentGrading
 from services.incidents.domain.holds import IncidentHolds
 from services.incidents.domain.ids import NAMESPACE
+from services.incidents.domain.intake import IncidentIntake
 from services.incidents.domain.lifecycle import IncidentLifecycle
 from services.incidents.domain.notifications import RETRIGGER, IncidentNotifications
 from services.incidents.domain.raci import IncidentRaci
@@ -32,7 +33,7 @@ __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Statu
 class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, IncidentRaci,
                IncidentSla, IncidentNotifications, IncidentHolds, IncidentCapa,
                IncidentLifecycle, IncidentRecurrence, IncidentGrading, IncidentStorm,
-               IncidentClosing):
+               IncidentClosing, IncidentIntake):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
     alert reaches the same incident."""
 
@@ -63,6 +64,7 @@ class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, Inci
         self.title, self.entity = title, entity
         self.status = Status.NEW
         self.alert_ids: list[str] = [alert["alert_id"]]
+        self.intake = alert.get("intake")  # declared by hand: source, report, classification
         # How often the alert's rule evaluates: capa sizes the effectiveness window by it.
         self.interval_seconds: float | None = alert.get("interval_seconds")
         self.cleared_alert_ids: list[str] = []
