@@ -8,6 +8,7 @@ from shared.contracts.events import (
     IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSeverityChanged,
     IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased, contract_for_type,
+    IncidentHandedOver, SupportTierEntered,
     CONTRACTS,
 )
 
@@ -19,5 +20,5 @@ __all__ = [
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",
     "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
-    "CapaRecurred", "CapaSystemicProblemRaised",
+    "CapaRecurred", "CapaSystemicProblemRaised", "IncidentHandedOver", "SupportTierEntered",
 ]
