@@ -22,13 +22,15 @@ from services.incidents.facts import FactRecording, producer_of
 from services.incidents.holds import HoldFacts
 from services.incidents.lifecycle import LifecycleCommands
 from services.incidents.queries import REF, IncidentQueries, state_of
+from services.incidents.tiers import SupportTiers
 
 # What other modules and tests import from here.
 __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "state_of"]
 
 
 class IncidentsApplication(AlertIntake, Acknowledging, LifecycleCommands, FactRecording,
-                           HoldFacts, CapaFacts, IncidentQueries, ServiceApplication):
+                           HoldFacts, CapaFacts, SupportTiers, IncidentQueries,
+                           ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock) -> None:
         self.clock = clock
         self._legacy_last: dict[str, int] = {}  # ref scope → last number RefCounter issued

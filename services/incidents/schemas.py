@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from shared.limits import LongText, Name
 
 from services.incidents.domain import RaciRole, Severity, Status, Verdict
+from services.incidents.tier_schemas import SupportState
 
 
 class IncidentAcknowledge(BaseModel):
@@ -103,5 +104,7 @@ class IncidentRead(BaseModel):
     followers: list[str] = Field([], description="people told of its lifecycle and progress")
     progress_updates: int = Field(0, description="progress updates posted on it")
     reopened: int = Field(0, description="times it was reopened")
+    support: SupportState = Field(default_factory=SupportState,
+                                  description="support tier, hand-overs, requester's score")
     version: int
     timeline: list[TimelineEntry]

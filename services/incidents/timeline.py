@@ -9,6 +9,7 @@ from typing import Any
 from services.incidents.domain import Incident, RaciRole
 from services.incidents.domain.incident import RETRIGGER
 from services.incidents.lifecycle_views import LIFECYCLE_STORY
+from services.incidents.tier_views import TIER_STORY
 
 Describe = Callable[[Any, dict[str, Any]], str]
 
@@ -267,6 +268,7 @@ _STORY: dict[type, tuple[str, Describe]] = {
     Incident.FollowedCaseClosed: ("earlier case closed", _followed_case_closed),
     Incident.Archived: ("archived", _archived),
     **LIFECYCLE_STORY,
+    **TIER_STORY,
 }
 
 

@@ -11,6 +11,7 @@ from shared.contracts import (
 from services.incidents.domain import Incident
 from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
 from services.incidents.stages import STAGE_STEPS
+from services.incidents.tier_views import TIER_CONTRACTS
 
 
 
@@ -87,6 +88,7 @@ _TABLE = {
     Incident.Closed: _closed,
     **STAGE_STEPS,
     **LIFECYCLE_CONTRACTS,
+    **TIER_CONTRACTS,
 }
 
 to_contract = translator(_TABLE)

@@ -21,6 +21,7 @@ from services.incidents.domain.raci import IncidentRaci
 from services.incidents.domain.recurrence import IncidentRecurrence
 from services.incidents.domain.resolution import IncidentResolution
 from services.incidents.domain.sla import IncidentSla
+from services.incidents.domain.tiers import IncidentTiers
 from services.incidents.domain.vocabulary import SLA, RaciRole, Severity, Sla, Status
 
 __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Status"]
@@ -28,7 +29,7 @@ __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Statu
 
 class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, IncidentRaci,
                IncidentSla, IncidentNotifications, IncidentHolds, IncidentCapa,
-               IncidentLifecycle, IncidentRecurrence):
+               IncidentLifecycle, IncidentRecurrence, IncidentTiers):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
     alert reaches the same incident."""
 
