@@ -126,7 +126,11 @@ def test_an_incident_stored_before_the_split_loads_with_the_same_state_and_timel
                                             e["state"].encode()) for e in before["events"]])
 
     incident = app.repository.get(incident_id)
-    assert json.loads(json.dumps(state_of(incident), default=str)) == before["state"]
+    state = json.loads(json.dumps(state_of(incident), default=str))
+    # Support tiers came later: an incident from before them was never routed nor scored.
+    assert state.pop("support") == {"tier": None, "next_tier": None, "handovers": 0,
+                                    "score": None}
+    assert state == before["state"]
     events = app.stored_events(incident_id)
     assert [type(e) for e in events] == [
         getattr(Incident, e["topic"].rsplit(".", 1)[-1]) for e in before["events"]]
