@@ -65,6 +65,7 @@ class AckLinks:
         if short := [k for k in listed if len(k) < MIN_KEY_CHARS]:
             raise ValueError(f"CLOSEDLOOP_ACK_LINK_KEY: {len(short)} key(s) shorter than "
                              f"{MIN_KEY_CHARS} characters; use `openssl rand -base64 32`")
+        self.keys = tuple(listed)  # another scope (salt) signs with the same keys
         # itsdangerous signs with the last key of its list.
         self._serializer = URLSafeSerializer(list(reversed(listed)), salt=salt,
                                              signer_kwargs={"digest_method": hashlib.sha256})

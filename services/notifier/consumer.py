@@ -9,7 +9,7 @@ from shared.contracts import (
     IncidentAcknowledged,
     IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
     IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
-    IncidentUnfollowed,
+    IncidentUnfollowed, IncidentHandedOver,
 )
 
 
@@ -26,6 +26,7 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentProgressPosted: app.handle_incident_progress_posted,
         IncidentFollowed: app.handle_incident_followed,
         IncidentUnfollowed: app.handle_incident_unfollowed,
+        IncidentHandedOver: app.handle_incident_handed_over,
     }), Subscription(stream="CAPA", handlers={
         CapaActionAdded: app.handle_capa_action_added,
         CapaActionCompleted: app.handle_capa_action_completed,
