@@ -61,6 +61,10 @@ def show(token: str, request: Request) -> Response:
 @score_router.post("/{token}", response_class=Response)
 async def rate(token: str, request: Request) -> Response:
     """A JSON body `{score, comment}` or the page's form. Once per link, after resolution."""
+    try:
+        link = _verified(token, request)  # the link first: a made-up one learns nothing more
+    except LinkRefused as refused:
+        return _refused(request, refused)
     raw = await request.body()
     try:
         body = ScoreCreate.model_validate(_fields(raw, request))
@@ -70,7 +74,6 @@ async def rate(token: str, request: Request) -> Response:
         return JSONResponse({"detail": "score: a whole number from 1 to 5", "errors": errors},
                             422, headers=HEADERS)
     try:
-        link = _verified(token, request)
         done = await asyncio.to_thread(runtime_of(request).application.rate, link, body.score,
                                        body.comment, request_cause(request))
     except (LinkRefused, IncidentNotFound, LinkAlreadyUsed) as refused:
