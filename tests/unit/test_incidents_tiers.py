@@ -130,3 +130,20 @@ def test_the_application_records_the_notifiers_tier_and_hands_over(store_env):
     assert [e["action"] for e in state["timeline"]].count("support tier") == 1
     done = feed.app.hand_over(incident_id, PACKAGE, "li.na", "", CAUSE)
     assert done["support"]["handovers"] == 1
+
+
+def test_the_score_page_escapes_what_it_shows_and_its_form_posts_urlencoded_fields():
+    from types import SimpleNamespace
+
+    from services.incidents.score_html import score_form
+    from services.incidents.tier_api import _fields
+    page = score_form(SimpleNamespace(
+        incident={"ref": "P2-2026-11-031", "title": "<b>小票</b>", "entity": "store-017",
+                  "status_label": "方案制定中"}, person="sun.hao", expires_at=later(60)))
+    assert "&lt;b&gt;小票&lt;/b&gt;" in page and "<script" not in page
+    assert page.count('type="radio" name="score"') == 5
+    form = SimpleNamespace(headers={"content-type": "application/x-www-form-urlencoded"})
+    assert _fields("score=4&comment=%E5%BE%88%E5%A5%BD".encode(), form) == {
+        "score": "4", "comment": "很好"}
+    as_json = SimpleNamespace(headers={"content-type": "application/json"})
+    assert _fields(b"not json", as_json) == {"score": None}
