@@ -130,6 +130,9 @@ def test_a_phoned_in_complaint_climbs_the_tiers_on_time_and_is_scored_by_its_req
                                        if json.loads(r["body"])["reason"] == "support.score"],
                               WAIT, "the satisfaction link")
         assert survey["recipient"]["handle"] == "sun.hao"
+        # The tiers' messages are what their people get: no second "you are now Responsible"
+        # (the assignments went through the notifier before the resolution did).
+        assert told(receiver, iid, "raci.assigned") == []
         link = survey["ack_url"]
         assert link.startswith(f"{incidents.url}/v1/score/")
         token = link.rsplit("/", 1)[1]
