@@ -117,7 +117,8 @@ class IncidentStageEntered(Contract):
 
 class IncidentRoleAssigned(Contract):
     """Someone was given a RACI role on the incident after it opened: by hand (`via` "hand")
-    or by acknowledging it with nobody responsible yet (`via` "acknowledged"). Responsible and
+    or by acknowledging it with nobody responsible yet (`via` "acknowledged"), or as the
+    on-call person of the support tier it entered (`via` "tier"). Responsible and
     Accountable name one person, so `person` replaces whoever held them; Consulted and
     Informed are added to."""
 
