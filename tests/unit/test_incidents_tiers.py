@@ -79,13 +79,18 @@ def test_a_hand_over_carries_the_package_to_the_bus_and_the_timeline():
     assert "from L1 to L2" in line["detail"] and "扫码支付后小票不打印" in line["detail"]
 
 
-def test_an_incident_in_no_tier_or_the_last_one_cannot_be_handed_over():
+def test_an_incident_in_no_tier_the_last_one_or_resolved_cannot_be_handed_over():
     incident = open_incident()
     with pytest.raises(NotInATier, match="not routed to a support tier"):
         incident.hand_over(PACKAGE, "li.na", "", later(5), CAUSE)
     routed(incident, "R&D", "wu.fan", None)
     with pytest.raises(LastTier, match="R&D is the last support tier"):
         incident.hand_over(PACKAGE, "wu.fan", "", later(5), CAUSE)
+    resolved = open_incident()
+    routed(resolved)
+    resolved.resolve("li.na", "done", later(6), "li.na", CAUSE)
+    with pytest.raises(NotInATier, match="it is resolved; reopen it first"):
+        resolved.hand_over(PACKAGE, "li.na", "", later(7), CAUSE)
 
 
 def test_the_requester_scores_once_after_resolution():

@@ -95,6 +95,9 @@ class IncidentTiers(IncidentCore):
         if self.tier is None:
             raise NotInATier(f"incident {self.ref} cannot be handed over: it was not routed "
                              "to a support tier (its problem type has no support group)")
+        if self.resolved_at is not None:  # type: ignore[attr-defined]
+            raise NotInATier(f"incident {self.ref} cannot be handed over: it is resolved; "
+                             "reopen it first")
         if self.next_tier is None:
             raise LastTier(f"incident {self.ref} cannot be handed over: {self.tier} is the "
                            "last support tier")
