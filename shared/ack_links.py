@@ -16,6 +16,9 @@ from itsdangerous import BadData, BadPayload, BadSignature, URLSafeSerializer
 
 # Scopes the key to this one use: a signature made for anything else never verifies here.
 SALT = "closedloop.ack-link.v1"
+# The requester's satisfaction link (support tiers): same keys, its own scope, so neither kind
+# of link is ever accepted as the other.
+SCORE_SALT = "closedloop.score-link.v1"
 # Far above a real token (~190 characters); a longer one is not worth decoding.
 MAX_TOKEN_CHARS = 1024
 # URL-safe base64 payload (a leading dot when compressed), a dot, the signature.
@@ -54,7 +57,7 @@ class AckLinks:
     so a key is rotated by putting the new one first and dropping the old one once the links
     it signed have expired."""
 
-    def __init__(self, keys: str | Sequence[str]) -> None:
+    def __init__(self, keys: str | Sequence[str], salt: str = SALT) -> None:
         listed = [k.strip() for k in (keys.split(",") if isinstance(keys, str) else keys)
                   if k.strip()]
         if not listed:
@@ -62,8 +65,9 @@ class AckLinks:
         if short := [k for k in listed if len(k) < MIN_KEY_CHARS]:
             raise ValueError(f"CLOSEDLOOP_ACK_LINK_KEY: {len(short)} key(s) shorter than "
                              f"{MIN_KEY_CHARS} characters; use `openssl rand -base64 32`")
+        self.keys = tuple(listed)  # another scope (salt) signs with the same keys
         # itsdangerous signs with the last key of its list.
-        self._serializer = URLSafeSerializer(list(reversed(listed)), salt=SALT,
+        self._serializer = URLSafeSerializer(list(reversed(listed)), salt=salt,
                                              signer_kwargs={"digest_method": hashlib.sha256})
 
     def mint(self, *, incident_id: str, person: str, delivery_id: str,

@@ -27,6 +27,7 @@ from services.incidents.queries import REF, IncidentQueries, state_of
 from services.incidents.triage import AlertTriage
 from services.incidents.sla_clocks import SlaClockCommands
 from services.incidents.sla_policies import SlaPolicies, default_policies
+from services.incidents.tiers import SupportTiers
 
 # What other modules and tests import from here.
 __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "state_of"]
@@ -34,7 +35,7 @@ __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "s
 
 class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCommands,
                            FactRecording, HoldFacts, CapaFacts, SlaClockCommands,
-                           ClosingCommands, IncidentQueries, IntakeCommands,
+                           ClosingCommands, IncidentQueries, IntakeCommands, SupportTiers,
                            ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock,
                  grouping: GroupRule | None = None, storm: StormRule | None = None,

@@ -8,7 +8,7 @@ from shared.contracts import (
     CapaClosed, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
     CapaRecurred, CapaRootCauseRecorded,
     EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
-    NotificationsHeld, NotificationsReleased,
+    NotificationsHeld, NotificationsReleased, SupportTierEntered,
 )
 
 from services.incidents.app import IncidentsApplication
@@ -27,6 +27,7 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
             IncidentStaffed: app.handle_incident_staffed,
             NotificationsHeld: app.handle_notifications_held,
             NotificationsReleased: app.handle_notifications_released,
+            SupportTierEntered: app.handle_support_tier_entered,
         }, read_ahead=app.read_ahead_incidents),
         Subscription(stream="CAPA", handlers={
             CapaOpened: app.handle_capa_opened,

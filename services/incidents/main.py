@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shared.ack_links import AckLinks
+from shared.ack_links import SCORE_SALT, AckLinks
 from shared.clock import Clock, SystemClock
 from shared.http import build_api
 from shared.service import ServiceParts
@@ -25,6 +25,7 @@ from services.incidents.settings import IncidentsSettings
 from services.incidents.sla_api import policies_router as sla_policies_router
 from services.incidents.sla_api import router as sla_router
 from services.incidents.sla_policies import load_policies
+from services.incidents.tier_api import router as tier_router, score_router
 from services.incidents.translate import to_contract
 from services.incidents.triage_api import router as triage_router
 from services.incidents.workers import watch_sla, watch_storms
@@ -65,13 +66,16 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
         settings,
         parts,
         routers=[router, lifecycle_router, triage_router, sla_router, sla_policies_router,
-                 closing_router, intake_router],
-        # The one-click acknowledge links: the signed link is the credential.
-        open_routers=[ack_router],
+                 closing_router, intake_router, tier_router],
+        # The one-click acknowledge and satisfaction links: the signed link is the credential.
+        open_routers=[ack_router, score_router],
         title="closedloop incidents",
         description="Alerts deduplicated into P0–P3 incidents with SLA clocks; acknowledge, "
                     "resolve and follow each incident's timeline to its verified closure.",
     )
     api.state.classifier = parts.classifier  # type: ignore[attr-defined]
     api.state.ack_links = AckLinks(settings.ack_link_key) if settings.ack_link_key else None
+    # The requester's satisfaction links are signed with the same keys, in their own scope.
+    api.state.score_links = (AckLinks(settings.ack_link_key, salt=SCORE_SALT)
+                             if settings.ack_link_key else None)
     return api

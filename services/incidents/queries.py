@@ -77,6 +77,8 @@ def state_of(incident: Incident) -> dict[str, Any]:
         "closed_at": incident.closed_at, "archived_at": incident.archived_at,
         "reporter": incident.reporter, "followers": list(incident.followers),
         "progress_updates": incident.progress_posted, "reopened": incident.reopened_times,
+        "support": {"tier": incident.tier, "next_tier": incident.next_tier,
+                    "handovers": len(incident.handovers), "score": incident.score},
         "closing": closing_of(incident), "drill": incident.drill,
         "drill_reason": incident.drill_reason,
         "version": incident.version, "storm": storm_of(incident),

@@ -10,6 +10,7 @@ from shared.limits import LongText, Name
 from services.incidents.domain import RaciRole, Severity, Status, Verdict
 from services.incidents.triage_schemas import StormRead
 from services.incidents.intake.schemas import IntakeRead
+from services.incidents.tier_schemas import SupportState
 
 
 class IncidentAcknowledge(BaseModel):
@@ -142,5 +143,7 @@ class IncidentRead(BaseModel):
     drill_reason: str | None = None
     intake: IntakeRead | None = Field(None, description=(
         "declared by hand: how it came in, the report and its classification"))
+    support: SupportState = Field(default_factory=SupportState,
+                                  description="support tier, hand-overs, requester's score")
     version: int
     timeline: list[TimelineEntry]

@@ -15,6 +15,7 @@ from services.incidents.intake.story import INTAKE_STORY
 from services.incidents.lifecycle_views import LIFECYCLE_STORY
 from services.incidents.triage_views import TRIAGE_STORY
 from services.incidents.sla_views import SLA_STORY
+from services.incidents.tier_views import TIER_STORY
 
 Describe = Callable[[Any, dict[str, Any]], str]
 
@@ -291,6 +292,7 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     **SLA_STORY,
     **CLOSING_STORY,
     **INTAKE_STORY,
+    **TIER_STORY,
 }
 
 

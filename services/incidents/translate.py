@@ -13,6 +13,7 @@ from services.incidents.domain import STORM_PREFIX, Incident
 from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
 from services.incidents.sla_views import SLA_CONTRACTS
 from services.incidents.stages import STAGE_STEPS
+from services.incidents.tier_views import TIER_CONTRACTS
 
 
 
@@ -105,6 +106,7 @@ _TABLE = {
     **LIFECYCLE_CONTRACTS,
     **SLA_CONTRACTS,
     **CLOSING_CONTRACTS,
+    **TIER_CONTRACTS,
 }
 
 to_contract = translator(_TABLE)

@@ -38,6 +38,7 @@ from services.notifier.recipients import Recipient, resolve
 from services.notifier.sealing import Sealer
 from services.notifier.shown_messages import ShownMessages
 from services.notifier.store_reads import StoreReads
+from services.notifier.support.commands import SupportCommands
 from services.notifier.views import attempt_history, delivery_view
 from shared.causation import from_message
 from shared.clock import Clock
@@ -52,7 +53,7 @@ OPENED = str(Reason.INCIDENT_OPENED)
 
 
 class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Quieting, Holding,
-                          Schedules, Escalating, Digesting,
+                          Schedules, Escalating, Digesting, SupportCommands,
                           Attempts, ShownMessages, ServiceApplication):
     # Every channel and policy is listed in the directory; every person, team and unit in
     # the organisation; every quiet rule in its index; a day's low-severity incidents in a
@@ -117,7 +118,9 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
             return
         told = self._tell(incident, policies, routing, contract.opened_at, at, "notifier", cause,
                           existing, staffed)
-        self.save_tracked(*told, opening, *staffed.new(existing), tracking=tracking)
+        routed_to_tier = self.support_opening(contract, incident, routing, at, cause)
+        self.save_tracked(*told, opening, *staffed.new(existing), *routed_to_tier,
+                          tracking=tracking)
 
     def _told_at_opening(self, policies: list[EscalationPolicy], incident: dict[str, str],
                          at: datetime, routing: Routing, staffed: StaffedOpening
@@ -199,7 +202,8 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
                                    contract.by, from_message(envelope))
         self._stop_escalation(contract.incident_id, f"resolved by {contract.by}",
                               contract.by, envelope, tracking, ends_alert=True,
-                              also=[*self.raci_on_resolved(contract, envelope), *digested])
+                              also=[*self.raci_on_resolved(contract, envelope), *digested,
+                                    *self.support_on_resolved(contract, envelope)])
 
     def handle_incident_closed(self, envelope: CloudEvent, contract: IncidentClosed,
                                tracking: Tracking) -> None:

@@ -9,7 +9,7 @@ from shared.contracts import (
     IncidentAcknowledged,
     IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
     IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
-    IncidentSlaAtRisk, IncidentSlaResumed, IncidentUnfollowed,
+    IncidentSlaAtRisk, IncidentSlaResumed, IncidentUnfollowed, IncidentHandedOver,
 )
 
 
@@ -28,6 +28,7 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentUnfollowed: app.handle_incident_unfollowed,
         IncidentSlaAtRisk: app.handle_incident_sla_at_risk,
         IncidentSlaResumed: app.handle_incident_sla_resumed,
+        IncidentHandedOver: app.handle_incident_handed_over,
     }), Subscription(stream="CAPA", handlers={
         CapaActionAdded: app.handle_capa_action_added,
         CapaActionCompleted: app.handle_capa_action_completed,

@@ -27,6 +27,7 @@ from services.notifier.raci.projection import DeadlinesProjection
 from services.notifier.raci.worker import chase_due
 from services.notifier.sealing import Sealer
 from services.notifier.settings import NotifierSettings
+from services.notifier.support.api import router as support_router
 from services.notifier.translate import to_contract
 from services.notifier.escalation_worker import escalate_due
 from services.notifier.workers import deliver_due
@@ -64,7 +65,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock | None = N
         settings,
         service_parts(settings, clock),
         routers=[router, quiet_router, schedules_router, directory_router, raci_router,
-                 holds_router, digests_router],
+                 holds_router, digests_router, support_router],
         title="closedloop notifier",
         description="Containment: tells the right people on the right channels, signs every "
                     "webhook, retries with backoff, and escalates when nobody acknowledges.",

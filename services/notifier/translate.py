@@ -7,10 +7,11 @@ from typing import Any
 from services.notifier.domain import Delivery, Escalation
 from services.notifier.holds.opening import Opening
 from services.notifier.raci.staffing import Staffing
+from services.notifier.support.ticket import SupportTicket
 from shared.bus.relay import translator
 from shared.contracts import (
     Contract, EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
-    NotificationsHeld, NotificationsReleased,
+    NotificationsHeld, NotificationsReleased, SupportTierEntered,
 )
 
 
@@ -82,6 +83,10 @@ TRANSLATIONS: dict[type, Callable[[Any], Contract | None]] = {
     Opening.Recorded: _held,
     Opening.Rechecked: _held,
     Opening.Released: _released,
+    SupportTicket.TierEntered: lambda e: SupportTierEntered(
+        incident_id=e.incident_id, ref=e.ref, tier=e.tier, group=e.group, team=e.team,
+        why=e.why, responsible=e.responsible, on_call=list(e.on_call),
+        problem_type=e.problem_type, next_tier=e.next_tier, due_at=e.due_at, at=e.at),
 }
 
 to_contract = translator(TRANSLATIONS)

@@ -165,7 +165,8 @@ class IncidentStageEntered(Contract):
 
 class IncidentRoleAssigned(Contract):
     """Someone was given a RACI role on the incident after it opened: by hand (`via` "hand")
-    or by acknowledging it with nobody responsible yet (`via` "acknowledged"). Responsible and
+    or by acknowledging it with nobody responsible yet (`via` "acknowledged"), or as the
+    on-call person of the support tier it entered (`via` "tier"). Responsible and
     Accountable name one person, so `person` replaces whoever held them; Consulted and
     Informed are added to."""
 
@@ -176,6 +177,44 @@ class IncidentRoleAssigned(Contract):
     at: datetime
     ref: str | None = None  # absent from assignments recorded before it was published
     via: str = "hand"
+
+
+class IncidentHandedOver(Contract):
+    """Someone handed the incident to the next support tier (L1 → L2 → R&D) with the
+    handover package the next tier needs (交接标准): links to logs, how to reproduce it, what
+    it affects. The notifier moves it to the next tier and tells that tier's on-call people."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "handover", "recorded"
+    incident_id: str
+    ref: str
+    from_tier: str  # the tier handing over, e.g. "L1"
+    by: str
+    logs: list[str]  # links to logs, screenshots, traces
+    reproduction: str  # steps to reproduce
+    impact: str  # who and what it affects
+    at: datetime
+    note: str = ""
+
+
+class SupportTierEntered(Contract):
+    """The incident entered a support tier: routed to its problem type's L1 group at the
+    opening, escalated when the tier's time box ran out (`why` "time box"), or handed over by
+    hand (`why` "hand-over"). `responsible` is who of the tier's team was on call (the
+    incidents service makes them Responsible); none when nobody of the team was."""
+
+    PRODUCER, AGGREGATE, EVENT = "notifier", "tier", "entered"
+    incident_id: str
+    ref: str
+    tier: str  # L1, L2, R&D (as configured)
+    group: str  # the support group
+    team: str  # the notifier team that staffs the group
+    why: str  # "routed", "time box" or "hand-over"
+    responsible: str | None = None
+    on_call: list[str] = []  # everyone of the team on call, told of it
+    problem_type: str | None = None
+    next_tier: str | None = None  # none at the last tier: nobody to hand over to
+    due_at: datetime | None = None  # when the tier's time box runs out, if it has one
+    at: datetime
 
 
 class IncidentSeverityChanged(Contract):
@@ -593,6 +632,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
         IncidentUnfollowed,
         IncidentPageRead, IncidentCapaRequested, IncidentDrillFlagged,
+        IncidentHandedOver, SupportTierEntered,
         NotificationDelivered, NotificationFailed, EscalationTriggered, IncidentStaffed,
         NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
         CapaActionAdded, CapaActionCompleted,

@@ -21,11 +21,11 @@ pytestmark = pytest.mark.integration
 
 # The only routes anyone may call: health, readiness, metrics, and the OpenAPI pages…
 OPEN = {"/healthz", "/readyz", "/metrics"}
-# …and the one-click acknowledge links, whose credential is the signed link in the URL: with
+# …and the one-click acknowledge and satisfaction links, whose credential is the signed link in the URL: with
 # a made-up link every caller, key or not, is refused for the link (400), never let through.
 # PagerDuty's Events API v2 is the same: its credential is the routing key in the body.
-SIGNED_LINKS = {("incidents", "/v1/ack/{token}"), ("detector", "/v2/enqueue"),
-                ("detector", "/v1/ingest/pagerduty")}
+SIGNED_LINKS = {("incidents", "/v1/ack/{token}"), ("incidents", "/v1/score/{token}"),
+                ("detector", "/v2/enqueue"), ("detector", "/v1/ingest/pagerduty")}
 OPEN_DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 # Policy pinned here, not only read from the routes: machine senders reach these…
 INGEST_ROUTES = {("detector", "POST", "/v1/samples"), ("detector", "POST", "/v1/ingest/alertmanager"),

@@ -134,6 +134,9 @@ def test_an_incident_stored_before_the_split_loads_with_the_same_state_and_timel
                                         "sla_policy")} == {
         "close_by": None, "at_risk": [], "at_risk_by": {}, "paused_since": None,
         "sla_policy": None}
+    # Support tiers came later: an incident from before them was never routed nor scored.
+    assert state.get("support") == {"tier": None, "next_tier": None, "handovers": 0,
+                                    "score": None}
     events = app.stored_events(incident_id)
     assert [type(e) for e in events] == [
         getattr(Incident, e["topic"].rsplit(".", 1)[-1]) for e in before["events"]]

@@ -36,7 +36,8 @@ REASONS = {
     "incident.reopened": "incident.reopened",
     "incident.severity_changed": "incident.severity_changed",
     "incident.progress": "incident.progress", "capa.systemic": "capa.systemic",
-    "sla.at_risk": "sla.at_risk", "default": "something.new",
+    "sla.at_risk": "sla.at_risk", "support.tier": "support.tier", "support.score": "support.score",
+    "default": "something.new",
 }
 
 
@@ -52,6 +53,13 @@ def notification(reason: str, language: str = "zh", **changes) -> Notification:
     if reason == "sla.at_risk":
         about = {"deadline": "resolve", "due_at": (NOW + timedelta(minutes=40)).isoformat(),
                  "responsible": ["li.na"]}
+    if reason == "support.tier":  # handed over to L2 with its package
+        about = {"deadline": "tier", "tier": "L2", "group": "pos-l2", "team": "POS二线",
+                 "why": "hand-over", "responsible": ["zhou.min"],
+                 "due_at": (NOW + timedelta(hours=2)).isoformat(),
+                 "package": {"from_tier": "L1", "by": "li.na", "note": "",
+                             "logs": ["https://logs.example.cn/pos/3"],
+                             "reproduction": "扫码支付后小票不打印", "impact": "3 台收银机"}}
     if reason == "capa.systemic":
         about = {"systemic": {
             "id": "0f3b7c2e-8a41-5d6e-b2c9-4e7a1d3f5b60", "signature": "rule:NPS collapse",

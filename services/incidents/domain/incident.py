@@ -25,6 +25,7 @@ from services.incidents.domain.recurrence import IncidentRecurrence
 from services.incidents.domain.resolution import IncidentResolution
 from services.incidents.domain.sla import IncidentSla, SlaClocks, incident_type
 from services.incidents.domain.storm import IncidentStorm
+from services.incidents.domain.tiers import IncidentTiers
 from services.incidents.domain.vocabulary import SLA, RaciRole, Severity, Sla, Status
 
 __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Status"]
@@ -33,7 +34,7 @@ __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Statu
 class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, IncidentRaci,
                IncidentSla, IncidentNotifications, IncidentHolds, IncidentCapa,
                IncidentLifecycle, IncidentRecurrence, IncidentGrading, IncidentStorm,
-               IncidentClosing, IncidentIntake):
+               IncidentClosing, IncidentIntake, IncidentTiers):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
     alert reaches the same incident."""
 

@@ -63,6 +63,9 @@ def template_context(notification: Notification, medium: str, language: str, *,
         "link": link, "ack_url": ack_url,
         "now": words.local(now, tz), "time_zone": tz.key,
         "systemic": _systemic(about.get("systemic")),
+        # Support tiers: the tier entered, why, and the handover package passed on.
+        "tier": about.get("tier"), "group": about.get("group"), "team": about.get("team"),
+        "why": about.get("why"), "package": about.get("package"),
     }
 
 

@@ -26,6 +26,7 @@ DEADLINE_KINDS = {
     "verifying": {"zh": "验证", "en": "verify the fix"},
     "action": {"zh": "整改措施", "en": "complete the action"},
     "verification": {"zh": "措施验证", "en": "verify the action"},
+    "tier": {"zh": "本级支持处理", "en": "handle it in this support tier"},
 }
 
 RACI_LETTERS = {

@@ -45,7 +45,8 @@ class Assignments:
             self.save_tracked(tracking=tracking)
             return
         told: list[Any] = []
-        if contract.via != "acknowledged":
+        # Who acknowledged knows it; a support tier's person was told by the tier's message.
+        if contract.via not in ("acknowledged", "tier"):
             told = self._tell_assigned(staffing, letter, contract, envelope)
         self.save_tracked(staffing, *told, tracking=tracking)
 

@@ -12,6 +12,7 @@ from services.notifier.raci.deadline import Deadline, Phase
 from services.notifier.raci.reach import Why, one_level_up, reach, unreachable
 from services.notifier.raci.staffing import Staffing
 from services.notifier.recipients import Recipient
+from services.notifier.support.commands import TIER_KIND
 from shared.causation import from_timer
 from shared.errors import NotFound
 
@@ -34,6 +35,8 @@ class Chasing:
             raise DeadlineNotFound(f"deadline {deadline_id} does not exist")
         cause = {**from_timer(CHASE_WORKER), "correlation_id": deadline.correlation_id}
         phase = deadline.due_phase(at)
+        if deadline.kind == TIER_KIND and phase is Phase.DEADLINE:  # the next tier takes over
+            return self.tier_time_box_ran_out(deadline, at, cause)
         reason, chart = deadline.reason(phase), self.org_chart()
         staffing = self.get_or_none(Staffing.create_id(deadline.incident_id))
         handles, why, unresolved = chased_people(
