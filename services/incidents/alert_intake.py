@@ -45,7 +45,8 @@ class AlertIntake:
         if current is not None and current.accepts_alerts:
             current.record_alert(listing(alert, details, severity), at, actor, cause)
             # The same fingerprint firing again, worse: the incident goes up with it.
-            current.grade_by_alert(alert.fingerprint, severity, at, actor, cause)
+            current.grade_by_alert(alert.fingerprint, severity, at, actor, cause,
+                self.sla_clocks(severity, current.sla_type, at))  # type: ignore[attr-defined]
             self.save_tracked(current, tracking=tracking)  # type: ignore[attr-defined]
             return
         # Its group's incident, the storm's, or a new one (triage.py).

@@ -40,7 +40,8 @@ class AlertTriage:
         joined = self._group_incident(group, at) if isinstance(group, GroupLink) else None
         if joined is not None:
             joined.record_alert(listed, at, actor, cause)
-            joined.grade_by_alert(alert.fingerprint, severity, at, actor, cause)
+            joined.grade_by_alert(alert.fingerprint, severity, at, actor, cause,
+                self.sla_clocks(severity, joined.sla_type, at))  # type: ignore[attr-defined]
             self.save_tracked(joined, _linked(link, alert.fingerprint, joined, at, actor, cause),  # type: ignore[attr-defined]
                               tracking=tracking)
             return
@@ -108,7 +109,8 @@ class AlertTriage:
             return None
         self._storm_id = storm.id
         storm.gather_alert(listed, at, actor, cause)
-        storm.grade_by_alert(fingerprint, severity, at, actor, cause)
+        storm.grade_by_alert(fingerprint, severity, at, actor, cause,
+            self.sla_clocks(severity, storm.sla_type, at))  # type: ignore[attr-defined]
         return [storm, *changed], numbers
 
     def _storm_in_progress(self, incident_id: Any) -> Incident | None:

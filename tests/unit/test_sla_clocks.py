@@ -175,3 +175,15 @@ def test_a_type_specific_policy_is_chosen_by_the_alerts_problem_type(store_env):
     incident = food.app.incident("P0-2026-11-001")
     assert (incident["sla_policy"], incident["resolve_by"]) == (
         "P0/food_safety", T0 + timedelta(hours=2))
+
+
+def test_a_worse_alert_raises_the_incident_to_the_policy_s_deadlines_for_that_severity(retail):
+    retail.raise_alert("a-1", severity="P1")
+    retail.at(T0 + timedelta(minutes=10))
+    retail.raise_alert("a-2", severity="P0")  # the same fingerprint fires worse
+    incident = retail.app.incident("P1-2026-11-001")
+    assert incident["severity"] == "P0"
+    # The retail policy's P0 (respond 1 h, resolve 4 h) from the worse alert, never later
+    # than the P1 deadlines it had (2 h, 24 h); the shipped table would say 5 minutes.
+    assert incident["respond_by"] == T0 + timedelta(minutes=70)
+    assert incident["resolve_by"] == T0 + timedelta(minutes=250)
