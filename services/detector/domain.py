@@ -200,19 +200,20 @@ class Alert(Aggregate):
         self.suppressed += 1
 
     def acknowledge(self, at: datetime, actor: str, cause: dict[str, Any]) -> bool:
-        """The sender says someone is on it (PagerDuty `acknowledge`). Recorded on the alert
-        only: no public contract carries it yet (docs/adr/alert-sources.md). False when
-        the alert is not firing or this occurrence was acknowledged already."""
+        """The sender says someone is on it (PagerDuty `acknowledge`): published as
+        AlertAcknowledged, which acknowledges the incident (docs/adr/alert-sources.md). False
+        when the alert is not firing or this occurrence was acknowledged already."""
         # Snapshots taken before acknowledgements existed lack the attribute.
         if not self.firing or getattr(self, "acknowledged", 0) == self.occurrence:
             return False
         self._acknowledged(alert_id=self.current_alert_id, fingerprint=self.fingerprint,
-                           at=at, actor=actor, cause=cause)
+                           source=self.source, at=at, actor=actor, cause=cause)
         return True
 
     @event("Acknowledged")
     def _acknowledged(self, alert_id: str, fingerprint: str, at: datetime, actor: str,
-                      cause: dict[str, Any]) -> None:
+                      cause: dict[str, Any], source: str = "pagerduty") -> None:
+        # `source` defaults for events stored before it was recorded: only PagerDuty acknowledged.
         self.acknowledged = self.occurrence
 
     @event("Judged")

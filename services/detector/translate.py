@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.bus.relay import translator
-from shared.contracts import AlertRaised, AlertResolved
+from shared.contracts import AlertAcknowledged, AlertRaised, AlertResolved
 
 from services.detector.domain import Alert
 
@@ -22,6 +22,14 @@ def _resolved(e: Any) -> AlertResolved:
                          value=e.value, resolved_at=e.resolved_at)
 
 
-_TABLE = {Alert.Raised: _raised, Alert.Resolved: _resolved}
+def _acknowledged(e: Any) -> AlertAcknowledged:
+    # The actor names the integration ("pagerduty:<integration>"); events stored before the
+    # source was recorded came from PagerDuty.
+    return AlertAcknowledged(alert_id=e.alert_id, fingerprint=e.fingerprint,
+                             source=getattr(e, "source", "pagerduty"), by=e.actor,
+                             acknowledged_at=e.at)
+
+
+_TABLE = {Alert.Raised: _raised, Alert.Resolved: _resolved, Alert.Acknowledged: _acknowledged}
 
 to_contract = translator(_TABLE)

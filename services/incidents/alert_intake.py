@@ -7,7 +7,9 @@ from uuid import UUID
 
 from shared.bus.consumer import Rejected
 from shared.causation import from_message
-from shared.contracts import AlertRaised, AlertResolved, CloudEvent, Contract
+from shared.contracts import (
+    AlertAcknowledged, AlertRaised, AlertResolved, CloudEvent, Contract,
+)
 from shared.store import Tracking
 
 from services.incidents.domain import FingerprintLink, GroupLink, Incident, RefCounter, Severity
@@ -58,7 +60,7 @@ class AlertIntake:
         current incidents in one more, instead of round trips per alert."""
         links = self.read_ahead([  # type: ignore[attr-defined]
             *(FingerprintLink.create_id(c.fingerprint) for c in contracts
-              if isinstance(c, (AlertRaised, AlertResolved))),
+              if isinstance(c, (AlertRaised, AlertResolved, AlertAcknowledged))),
             *self._group_ids(contracts)])
         self.read_ahead([  # type: ignore[attr-defined]
             *(link.current_incident_id for link in links.values()
@@ -98,6 +100,23 @@ class AlertIntake:
                                       self.clock.now(),  # type: ignore[attr-defined]
                                       producer_of(envelope), from_message(envelope))
         self.save_tracked(incident, tracking=tracking)  # type: ignore[attr-defined]
+
+    def handle_alert_acknowledged(self, envelope: CloudEvent, alert: AlertAcknowledged,
+                                  tracking: Tracking) -> None:
+        """The sender says someone is on the alert (PagerDuty `acknowledge`): its open incident
+        is acknowledged as `alert.by`. One acknowledged already, resolved, or none at all (the
+        alert opened none, or a redelivery) records nothing: the sender cannot be told."""
+        link = self.get_or_none(  # type: ignore[attr-defined]
+            FingerprintLink.create_id(alert.fingerprint))
+        incident = self._incident_with_alert(link, alert.alert_id) if link else None
+        if incident is not None and incident.accepts_alerts and incident.can_be_acknowledged:
+            incident.acknowledge(alert.by, f"acknowledged in {alert.source} "
+                                 f"(alert {alert.alert_id})",
+                                 self.clock.now(),  # type: ignore[attr-defined]
+                                 alert.by, from_message(envelope), by_person=False)
+            self.save_tracked(incident, tracking=tracking)  # type: ignore[attr-defined]
+        else:
+            self.save_tracked(tracking=tracking)  # type: ignore[attr-defined]
 
     def _incident_with_alert(self, link: FingerprintLink, alert_id: str) -> Incident | None:
         """The incident this alert belongs to: usually the current one, else an earlier one

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from shared.bus.consumer import Subscription
 from shared.contracts import (
-    AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
+    AlertAcknowledged, AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted,
+    CapaActionVerified,
     CapaClosed, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
     CapaRecurred, CapaRootCauseRecorded,
     EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
@@ -19,6 +20,7 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
         Subscription(stream="DETECTOR", handlers={
             AlertRaised: app.handle_alert_raised,
             AlertResolved: app.handle_alert_resolved,
+            AlertAcknowledged: app.handle_alert_acknowledged,
         }, read_ahead=app.read_ahead_alerts),
         Subscription(stream="NOTIFIER", handlers={
             NotificationDelivered: app.handle_notification_delivered,

@@ -1,7 +1,7 @@
 """Public, versioned events that cross NATS, each wrapped in a CloudEvents 1.0 envelope."""
 from shared.contracts.envelope import CloudEvent, DEAD_LETTER_PREFIX
 from shared.contracts.events import (
-    AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
+    AlertAcknowledged, AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaClosed, CapaEffectivenessChecked, CapaEffectivenessFailed, CapaEffectivenessStarted,
     CapaOpened, CapaRecurred, CapaRootCauseRecorded, CapaSystemicProblemRaised, Contract,
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
@@ -16,7 +16,7 @@ from shared.contracts.events import (
 
 __all__ = [
     "CloudEvent", "DEAD_LETTER_PREFIX", "Contract", "CONTRACTS", "contract_for_type",
-    "AlertRaised", "AlertResolved", "IncidentOpened", "IncidentAcknowledged",
+    "AlertRaised", "AlertResolved", "AlertAcknowledged", "IncidentOpened", "IncidentAcknowledged",
     "IncidentResolved", "IncidentSlaBreached", "IncidentSlaAtRisk", "IncidentSlaPaused", "IncidentSlaResumed", "IncidentStageEntered", "IncidentRoleAssigned", "IncidentPageRead", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
     "EscalationTriggered", "IncidentStaffed", "NotificationsHeld", "NotificationsReleased", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",

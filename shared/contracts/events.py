@@ -52,6 +52,17 @@ class AlertResolved(Contract):
     resolved_at: datetime
 
 
+class AlertAcknowledged(Contract):
+    """An outside sender says someone is on the alert (PagerDuty `acknowledge`), once per
+    occurrence: the incident its fingerprint leads to is acknowledged as `by`."""
+    PRODUCER, AGGREGATE, EVENT = "detector", "alert", "acknowledged"
+    alert_id: str
+    fingerprint: str
+    source: str  # "pagerduty"
+    by: str  # who acknowledged, naming the integration: "pagerduty:<integration>"
+    acknowledged_at: datetime
+
+
 class IncidentOpened(Contract):
     PRODUCER, AGGREGATE, EVENT = "incidents", "incident", "opened"
     incident_id: str
@@ -626,7 +637,7 @@ class CapaSystemicProblemRaised(Contract):
 CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
-        AlertRaised, AlertResolved, IncidentOpened, IncidentAcknowledged, IncidentResolved,
+        AlertRaised, AlertResolved, AlertAcknowledged, IncidentOpened, IncidentAcknowledged, IncidentResolved,
         IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
         IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
         IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,

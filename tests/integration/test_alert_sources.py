@@ -1,6 +1,6 @@
 """The detector's other ways in, over real HTTP, NATS and PostgreSQL with the incidents
 service running: a PagerDuty trigger opens an incident, re-sends change nothing, acknowledge
-and resolve reach the alert; invalid events are answered as PagerDuty answers them; a
+acknowledges the incident (once) and resolve clears its alert; invalid events are answered as PagerDuty answers them; a
 Grafana payload comes in through its mapping; raw complaints are counted into an alert."""
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def incident_of(incidents: RunningService, fingerprint: str) -> dict | None:
     return next((i for i in items if i["fingerprint"] == fingerprint), None)
 
 
-def test_a_pagerduty_trigger_opens_an_incident_once_and_resolve_clears_it(stack):
+def test_a_pagerduty_trigger_opens_an_incident_acknowledge_takes_it_on_resolve_clears_it(stack):
     detector, incidents = stack["detector"], stack["incidents"]
     dedup_key = f"pos-{uuid.uuid4().hex[:8]}"
     fingerprint = fingerprint_of("pagerduty", "pos-monitoring", dedup_key)
@@ -75,6 +75,16 @@ def test_a_pagerduty_trigger_opens_an_incident_once_and_resolve_clears_it(stack)
     assert enqueue(detector, ack).json()["dedup_key"] == dedup_key
     assert enqueue(detector, ack).status_code == 202  # twice: recorded once
     assert stored(detector, fingerprint, Alert.Acknowledged) == 1
+    with incidents.client(ADMIN_KEY) as client:
+        acknowledged = wait_until(
+            lambda: (i := client.get(f"/v1/incidents/{incident['id']}").json())
+            .get("acknowledged_by") and i, 20, "the incident acknowledged")
+        assert (acknowledged["status"], acknowledged["acknowledged_by"]) == (
+            "investigating", "pagerduty:pos-monitoring")
+        timeline = client.get(f"/v1/incidents/{incident['id']}/timeline").json()
+    acks = [entry for entry in timeline if "acknowledged" in str(entry).lower()
+            and "pagerduty:pos-monitoring" in str(entry)]
+    assert len(acks) == 1, timeline  # the second acknowledge was recorded once, upstream
 
     resolve = {"routing_key": KEY, "event_action": "resolve", "dedup_key": dedup_key}
     assert enqueue(detector, resolve).status_code == 202

@@ -11,7 +11,7 @@ from services.detector.domain import (
     alert_id_for, fingerprint_of, occurrence_id, rule_fingerprint,
 )
 from services.detector.translate import to_contract
-from shared.contracts import AlertRaised, AlertResolved
+from shared.contracts import AlertAcknowledged, AlertRaised, AlertResolved
 from shared.errors import DomainError, Invalid
 
 T0 = datetime(2026, 11, 3, 9, 14, tzinfo=timezone.utc)
@@ -182,6 +182,20 @@ def test_alert_events_translate_to_valid_public_contracts():
     assert (raised.alert_id, raised.fingerprint, raised.entity, raised.labels) == (
         occurrence_id("fp-store-042", 1), "fp-store-042", "store-042", {"region": "east"})
     assert resolved.alert_id == raised.alert_id and resolved.value == 58
+
+
+def test_an_acknowledgement_is_published_once_per_occurrence_naming_who():
+    alert = Alert(fingerprint="fp-pd", source="pagerduty", name="PosDown", entity="sz-baoan",
+                  rule_id=None, metric=None, labels={})
+    raise_it(alert)
+    by = {**WHO, "actor": "pagerduty:pos-monitoring"}
+    assert alert.acknowledge(at=T0 + timedelta(minutes=3), **by)
+    assert not alert.acknowledge(at=T0 + timedelta(minutes=4), **by)  # recorded once
+    ack = to_contract(alert.collect_events()[-1])
+    assert isinstance(ack, AlertAcknowledged)
+    assert (ack.alert_id, ack.fingerprint, ack.source, ack.by, ack.acknowledged_at) == (
+        occurrence_id("fp-pd", 1), "fp-pd", "pagerduty", "pagerduty:pos-monitoring",
+        T0 + timedelta(minutes=3))
 
 
 def test_a_suppressed_raise_is_counted_and_nothing_fires():

@@ -14,13 +14,15 @@ from services.incidents.domain.vocabulary import RaciRole, Status
 
 class IncidentAcknowledgement(IncidentCore):
     def acknowledge(self, by: str, note: str, at: datetime, actor: str,
-                    cause: dict[str, Any]) -> None:
+                    cause: dict[str, Any], *, by_person: bool = True) -> None:
         self.check_not_finished("be acknowledged")
         self.check_not_acknowledged()
         self._acknowledge(ref=self.ref, by=by, note=note,
                           status=str(self.status.at_least(Status.INVESTIGATING)),
                           at=at, actor=actor, cause=cause)
-        if not self.raci[RaciRole.RESPONSIBLE]:  # who takes it on is responsible until told
+        # Who takes it on is responsible until told; an alert source acknowledging (PagerDuty)
+        # is nobody to page or to hold responsible.
+        if by_person and not self.raci[RaciRole.RESPONSIBLE]:
             self._role_assigned(  # type: ignore[attr-defined]  (raci.py)
                 role=str(RaciRole.RESPONSIBLE), person=by, at=at, actor=actor, cause=cause,
                 via="acknowledged", ref=self.ref)
