@@ -215,6 +215,7 @@ class Deadline(Aggregate):
         self.accountable_at, self.up_roles = accountable_at, up_roles
         self.status, self.next, self.fired = DeadlineStatus.WAITING, Phase(next_phase), []
         self.rounds += 1
+        self.held_since = None  # a reopening starts a new chase, not held by an old wait
 
     @event("Moved")
     def _moved(self, due_at: datetime, warn_at: datetime | None, up_at: datetime,
