@@ -9,7 +9,7 @@ from shared.contracts import (
     IncidentAcknowledged,
     IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
     IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
-    IncidentSlaAtRisk, IncidentSlaResumed, IncidentUnfollowed, IncidentHandedOver,
+    IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed, IncidentUnfollowed, IncidentHandedOver,
 )
 
 
@@ -27,6 +27,7 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentFollowed: app.handle_incident_followed,
         IncidentUnfollowed: app.handle_incident_unfollowed,
         IncidentSlaAtRisk: app.handle_incident_sla_at_risk,
+        IncidentSlaPaused: app.handle_incident_sla_paused,
         IncidentSlaResumed: app.handle_incident_sla_resumed,
         IncidentHandedOver: app.handle_incident_handed_over,
     }), Subscription(stream="CAPA", handlers={

@@ -47,6 +47,7 @@ class MetEarly(Aggregate):
 
 class Deadline(Aggregate):
     rounds = 0  # times restarted (a reopening); no annotation, or eventsourcing takes it for a field
+    held_since = None  # set while the incident awaits its requester (SLA paused)
 
     @staticmethod
     def create_id(incident_id: str, key: str) -> UUID:
@@ -168,7 +169,41 @@ class Deadline(Aggregate):
                         next_at=warn_at or due_at, at=at, actor=actor, cause=cause)
         return True
 
+    def hold(self, at: datetime, actor: str, cause: Cause) -> bool:
+        """The incident awaits its requester: nothing fires until it resumes. False (nothing
+        recorded) once met or done, or already held."""
+        if self.status is not DeadlineStatus.WAITING or self.held_since is not None:
+            return False
+        self._held(at=at, actor=actor, cause=cause)
+        return True
+
+    def release(self, due_at: datetime | None, at: datetime, actor: str,
+                cause: Cause) -> bool:
+        """The incident resumed: every time still ahead moves on by the time held, or by
+        as much as `due_at` (the incidents service's new due time) moves the deadline.
+        False when not held (the pause never came: a move by due time is the caller's)."""
+        if self.held_since is None:
+            return False
+        shift = (due_at - self.due_at) if due_at is not None else at - self.held_since
+        warn_at = self.warn_at + shift if self.warn_at is not None else None
+        due, up_at = self.due_at + shift, self.up_at + shift
+        waiting = self.status is DeadlineStatus.WAITING
+        self._released(due_at=due, warn_at=warn_at, up_at=up_at,
+                       next_at=self._time_of(self.next) + shift if waiting and self.next
+                       else None, at=at, actor=actor, cause=cause)
+        return True
+
     # -- events ---------------------------------------------------------------------------
+    @event("Held")
+    def _held(self, at: datetime, actor: str, cause: Cause) -> None:
+        self.held_since = at
+
+    @event("Released")
+    def _released(self, due_at: datetime, warn_at: datetime | None, up_at: datetime,
+                  next_at: datetime | None, at: datetime, actor: str, cause: Cause) -> None:
+        self.due_at, self.warn_at, self.up_at = due_at, warn_at, up_at
+        self.held_since = None
+
     @event("Restarted")
     def _restarted(self, started_at: datetime, due_at: datetime, warn_at: datetime | None,
                    up_at: datetime, responsible: list[str], accountable: list[str],
@@ -180,6 +215,7 @@ class Deadline(Aggregate):
         self.accountable_at, self.up_roles = accountable_at, up_roles
         self.status, self.next, self.fired = DeadlineStatus.WAITING, Phase(next_phase), []
         self.rounds += 1
+        self.held_since = None  # a reopening starts a new chase, not held by an old wait
 
     @event("Moved")
     def _moved(self, due_at: datetime, warn_at: datetime | None, up_at: datetime,
@@ -208,6 +244,9 @@ class Deadline(Aggregate):
                                      f"is already {self.status}")
 
     def check_due(self, at: datetime) -> None:
+        if self.held_since is not None:
+            raise DeadlineHeld(f"incident {self.incident['ref']}: deadline {self.key} is held "
+                               f"since {self.held_since.isoformat()} (awaiting its requester)")
         if self.next_at is not None and at < self.next_at:
             raise DeadlineNotDue(f"incident {self.incident['ref']}: deadline {self.key} has "
                                  f"nothing due before {self.next_at.isoformat()}")
@@ -219,3 +258,7 @@ class DeadlineNotWaiting(DomainError):
 
 class DeadlineNotDue(DomainError):
     """The next phase of the chase is not due yet."""
+
+
+class DeadlineHeld(DomainError):
+    """The incident awaits its requester: its chases wait until it resumes."""

@@ -37,7 +37,8 @@ class DeadlinesProjection(Projection):
 
     def handlers(self) -> dict[type, Apply]:
         return {Deadline.Set: deadline_set, Deadline.Chased: chased, Deadline.Met: met,
-                Deadline.Moved: moved, Deadline.Restarted: restarted}
+                Deadline.Moved: moved, Deadline.Restarted: restarted,
+                Deadline.Held: held, Deadline.Released: released}
 
 
 async def deadline_set(conn: asyncpg.Connection, e: Any) -> None:
@@ -67,6 +68,20 @@ async def moved(conn: asyncpg.Connection, e: Any) -> None:
         "UPDATE deadlines SET due_at = $2, next_phase = $3, next_at = $4, updated_at = $5 "
         "WHERE id = $1 AND status = 'waiting'",
         e.originator_id, e.due_at, e.next_phase, e.next_at, e.at)
+
+
+async def held(conn: asyncpg.Connection, e: Any) -> None:
+    # No next time while held: the chase_due worker does not see it until it is released.
+    await conn.execute(
+        "UPDATE deadlines SET next_at = NULL, updated_at = $2 WHERE id = $1 "
+        "AND status = 'waiting'", e.originator_id, e.at)
+
+
+async def released(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "UPDATE deadlines SET due_at = $2, next_at = $3, updated_at = $4 "
+        "WHERE id = $1 AND status = 'waiting'",
+        e.originator_id, e.due_at, e.next_at, e.at)
 
 
 async def restarted(conn: asyncpg.Connection, e: Any) -> None:
