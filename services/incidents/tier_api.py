@@ -18,7 +18,7 @@ from shared.auth import Role, acting_as, require
 from shared.errors import DomainError
 from shared.http import request_cause, runtime_of
 
-from services.incidents.ack_page import HEADERS, STATUS, LinkRefused
+from services.incidents.ack_page import _REFUSALS, HEADERS, STATUS, LinkRefused
 from services.incidents.domain import IncidentNotFound, LinkAlreadyUsed
 from services.incidents.schemas import IncidentRead
 from services.incidents.score_html import score_form, score_refusal, score_thanks
@@ -26,6 +26,9 @@ from services.incidents.tier_schemas import HandoverCreate, ScoreCreate, ScoreLi
 
 router = APIRouter(prefix="/v1/incidents", tags=["support tiers"])
 score_router = APIRouter(prefix="/v1/score", tags=["satisfaction links"])
+# The same refusals as the acknowledge links, and 422 for a score out of range.
+_SCORE_ANSWERS = {200: {"model": ScoreLinkRead, "content": {"text/html": {}}}, **_REFUSALS,
+                  422: {"description": "score: a whole number from 1 to 5"}}
 
 
 @router.post("/{id_or_ref}/handover", response_model=IncidentRead,
@@ -39,7 +42,7 @@ def hand_over(id_or_ref: str, body: HandoverCreate, request: Request) -> dict[st
         request_cause(request))
 
 
-@score_router.get("/{token}", response_class=Response)
+@score_router.get("/{token}", responses=_SCORE_ANSWERS, response_class=Response)
 def show(token: str, request: Request) -> Response:
     """The incident and a 1–5 form; nothing changes."""
     try:
@@ -58,7 +61,7 @@ def show(token: str, request: Request) -> Response:
     return JSONResponse(read.model_dump(mode="json"), headers=HEADERS)
 
 
-@score_router.post("/{token}", response_class=Response)
+@score_router.post("/{token}", responses=_SCORE_ANSWERS, response_class=Response)
 async def rate(token: str, request: Request) -> Response:
     """A JSON body `{score, comment}` or the page's form. Once per link, after resolution."""
     try:
