@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOFactory
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from shared.batch import Batch, ChangedInThisBatch, collect
 from shared.chain import ChainedProcessRecorder
@@ -216,16 +217,16 @@ class ServiceApplication(Application[UUID]):
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
-    def retry_on_conflict(self, attempt: Callable[[], A], attempts: int = 3) -> A:
+    def retry_on_conflict(self, attempt: Callable[[], A], attempts: int = 5) -> A:
         """Run a whole get → call → save again when another writer changed the same aggregate
-        first, so the command's guards are checked against the winner's result."""
-        for remaining in range(attempts - 1, -1, -1):
-            try:
-                return attempt()
-            except IntegrityError:
-                if remaining == 0:
-                    raise
-        raise AssertionError("attempts must be at least 1")
+        first, so the command's guards are checked against the winner's result. The short,
+        jittered pause lets a consumer that is writing a run of events to the same aggregate
+        finish its run instead of winning every race; the last conflict is raised (HTTP 409)."""
+        retrying = Retrying(retry=retry_if_exception_type(IntegrityError),
+                            stop=stop_after_attempt(attempts),
+                            wait=wait_random_exponential(multiplier=0.005, max=0.2),
+                            reraise=True)
+        return retrying(attempt)
 
     # -- reading --------------------------------------------------------------------------
     def get_or_none(self, aggregate_id: UUID) -> Any | None:

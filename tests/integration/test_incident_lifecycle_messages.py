@@ -122,7 +122,8 @@ def test_those_who_should_know_hear_of_each_step_of_the_incidents_life(
             # The reporter sees it is not fixed: reopened, the ladder starts over.
             reopened = api.post(f"/v1/incidents/{ref}/reopen",
                                 json={"reason": "还是卡", "by": "sun.hao"})
-            assert reopened.status_code == 200 and reopened.json()["status"] == "investigating"
+            assert reopened.status_code == 200, reopened.text
+            assert reopened.json()["status"] == "investigating"
             wait_until(lambda: len(told(receiver, iid, "incident.reopened")) == 4, WAIT,
                        "the reopening")
             assert [h for _, h in told(receiver, iid, "incident.reopened")] == [
