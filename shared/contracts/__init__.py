@@ -10,7 +10,7 @@ from shared.contracts.events import (
     IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased, contract_for_type, IncidentCapaRequested,
     IncidentDrillFlagged,
-    IncidentHandedOver, SupportTierEntered,
+    IncidentHandedOver, SupportTierEntered, MetricSilent, MetricResumed,
     CONTRACTS,
 )
 
@@ -23,5 +23,5 @@ __all__ = [
     "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
     "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
-    "IncidentHandedOver", "SupportTierEntered",
+    "IncidentHandedOver", "SupportTierEntered", "MetricSilent", "MetricResumed",
 ]
