@@ -2,13 +2,16 @@
 detector and capa on one injected clock: a P0's fix is watched, the store stops sending
 samples, the detector publishes MetricSilent, the window's end passes and the case stays open
 with the reason; samples resume (MetricResumed), the window, lengthened by the silent time,
-passes clear and the case closes."""
+passes clear and the case closes. The detector restarts during the silence and publishes it
+once all the same."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import nats
 import pytest
 
 from services.capa.main import create_app as capa_app
@@ -16,6 +19,7 @@ from services.capa.settings import CapaSettings
 from services.detector.main import create_app as detector_app
 from services.detector.settings import DetectorSettings
 from shared.clock import ManualClock
+from shared.contracts import CloudEvent, MetricResumed, MetricSilent
 from tests.harness import API_KEYS, RESPONDER_KEY, RunningService, wait_until
 from tests.integration.test_capa_effectiveness import watched_case
 
@@ -55,12 +59,13 @@ def ok(response: Any) -> Any:
 
 
 def test_a_silent_store_holds_the_window_open_until_it_is_observed_for_its_full_length(
-        detector, capa, nats_url, clock):
+        detector, capa, database_url, nats_url, clock):
     metric = f"store.nps.{uuid.uuid4().hex[:6]}"
     client = detector.client()
+    running = [detector]
 
     def send(value: float, at: datetime) -> None:
-        ok(client.post("/v1/samples", json={"samples": [
+        ok(running[-1].client().post("/v1/samples", json={"samples": [
             {"metric": metric, "entity": "store-042", "ts": at.timestamp(), "value": value}]}))
 
     ok(client.put("/v1/metrics/catalogue", json=[{"name": metric, "interval": "1h"}]))
@@ -103,6 +108,12 @@ def test_a_silent_store_holds_the_window_open_until_it_is_observed_for_its_full_
         f"of {metric} for 1 day of the 2-day window")
     assert held["closure_blockers"][1] == held["effectiveness"]["held_open"]
 
+    # The detector restarts while the store is silent: it knows the silence it published.
+    detector.stop()
+    running.append(RunningService(detector_app(DetectorSettings(
+        database_url=database_url, nats_url=nats_url, api_keys=API_KEYS, tick_seconds=0.2),
+        clock=clock)).start())
+
     # Samples again at T0 + 49h: 43 hours went unobserved inside the window, which now
     # ends 43 hours after its planned end.
     send(70, clock.now())
@@ -121,3 +132,29 @@ def test_a_silent_store_holds_the_window_open_until_it_is_observed_for_its_full_
     assert events[events.index("EffectivenessWindowStarted"):] == [
         "EffectivenessWindowStarted", "MetricWentSilent", "EffectivenessHeldOpen",
         "MetricResumed", "Closed"]
+    running[-1].stop()
+    # One silence, published once across the restart, and its end once.
+    assert asyncio.run(published(nats_url, alert["fingerprint"])) == {
+        MetricSilent.type_name(): 1, MetricResumed.type_name(): 1}
+
+
+async def published(nats_url: str, fingerprint: str) -> dict[str, int]:
+    """How often the DETECTOR stream carries MetricSilent / MetricResumed for a fingerprint."""
+    nc = await nats.connect(nats_url)
+    counts: dict[str, int] = {}
+    try:
+        js = nc.jetstream()
+        for contract in (MetricSilent, MetricResumed):
+            sub = await js.pull_subscribe(contract.type_name(), stream="DETECTOR")
+            try:
+                while True:
+                    for message in await sub.fetch(100, timeout=1):
+                        data = CloudEvent.from_bytes(message.data).data
+                        if data["fingerprint"] == fingerprint:
+                            counts[contract.type_name()] = counts.get(contract.type_name(), 0) + 1
+            except nats.errors.TimeoutError:
+                pass
+            await sub.unsubscribe()
+    finally:
+        await nc.close()
+    return counts
