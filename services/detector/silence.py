@@ -4,9 +4,8 @@ hold on a metric nobody measures, so capa needs to hear of it (MetricSilent / Me
 docs/adr/effectiveness-window.md). Pure: the tick (silence_watch.py) brings the times."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -18,9 +17,9 @@ from services.detector.domain import NS
 MISSED_INTERVALS = 3
 
 
-@dataclass(frozen=True)
-class Watched:
-    """One rule × entity whose alert fires or resolved within the watch's horizon."""
+class Watched(NamedTuple):
+    """One rule × entity whose alert fires or resolved within the watch's horizon (a tuple:
+    the tick makes one per alerted pair)."""
     fingerprint: str
     rule_id: str
     name: str

@@ -63,20 +63,27 @@ class SilenceWatch:
         engine = self.evaluator.engine
         if engine is None:  # rebuilding after a rule change: the next tick looks
             return [], {}
-        watched, last = [], {}
+        found, sids = [], []
         for row in rows:
             rule = engine.rules.get(row["rule_id"])
             if rule is None:  # disabled or deleted since it alerted
                 continue
+            known = self.evaluator.known.get((rule.spec.metric, row["entity"]))
+            found.append((row, rule))
+            sids.append(-1 if known is None else known[1])
+        # One gather of the series' latest times instead of a numpy scalar per pair.
+        last_ts, index = engine.registry.last_ts, np.array(sids, dtype=np.int64)
+        latest = np.full(len(index), -np.inf)
+        present = (index >= 0) & (index < len(last_ts))
+        latest[present] = last_ts[index[present]]
+        watched, last = [], {}
+        for (row, rule), ts in zip(found, latest.tolist()):
             w = Watched(fingerprint=row["fingerprint"], rule_id=row["rule_id"],
                         name=row["name"], metric=rule.spec.metric, entity=row["entity"],
                         after=silent_after(rule.interval, self.default_after))
             watched.append(w)
-            known = self.evaluator.known.get((w.metric, w.entity))
-            if known is not None and known[1] < len(engine.registry.last_ts):
-                ts = float(engine.registry.last_ts[known[1]])
-                if np.isfinite(ts):
-                    last[w.fingerprint] = ts
+            if ts != -np.inf:
+                last[w.fingerprint] = ts
         return watched, last
 
     def _read(self, fingerprints: list[str]) -> dict[str, float | None]:
