@@ -11,7 +11,7 @@ from shared.contracts.events import (
     NotificationsHeld, NotificationsReleased, contract_for_type, IncidentCapaRequested,
     IncidentDrillFlagged,
     IncidentHandedOver, SupportTierEntered, MetricSilent, MetricResumed,
-    CONTRACTS,
+    CapaEffectivenessHeldOpen, CapaEffectivenessExtended, CONTRACTS,
 )
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
     "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
     "IncidentHandedOver", "SupportTierEntered", "MetricSilent", "MetricResumed",
+    "CapaEffectivenessHeldOpen", "CapaEffectivenessExtended",
 ]

@@ -22,7 +22,7 @@ from shared.contracts.notifications import (  # noqa: F401 (re-exported)
 from shared.contracts.capa import (  # noqa: F401 (re-exported)
     CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaEffectivenessStarted, CapaEffectivenessFailed, CapaEffectivenessChecked, CapaClosed,
-    CapaRecurred, CapaSystemicProblemRaised,
+    CapaRecurred, CapaSystemicProblemRaised, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
 )
 
 
@@ -42,6 +42,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed, CapaEffectivenessStarted, CapaEffectivenessFailed,
         CapaEffectivenessChecked, CapaRecurred, CapaSystemicProblemRaised,
+        CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
     )
 }
 

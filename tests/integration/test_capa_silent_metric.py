@@ -19,7 +19,10 @@ from services.capa.settings import CapaSettings
 from services.detector.main import create_app as detector_app
 from services.detector.settings import DetectorSettings
 from shared.clock import ManualClock
-from shared.contracts import CloudEvent, MetricResumed, MetricSilent
+from shared.contracts import (
+    CapaEffectivenessExtended, CapaEffectivenessHeldOpen, CloudEvent, MetricResumed,
+    MetricSilent,
+)
 from tests.harness import API_KEYS, RESPONDER_KEY, RunningService, wait_until
 from tests.integration.test_capa_effectiveness import watched_case
 
@@ -134,23 +137,30 @@ def test_a_silent_store_holds_the_window_open_until_it_is_observed_for_its_full_
         "MetricResumed", "Closed"]
     running[-1].stop()
     # One silence, published once across the restart, and its end once.
-    assert asyncio.run(published(nats_url, alert["fingerprint"])) == {
+    assert asyncio.run(published(nats_url, "DETECTOR", (MetricSilent, MetricResumed),
+                                 "fingerprint", alert["fingerprint"])) == {
         MetricSilent.type_name(): 1, MetricResumed.type_name(): 1}
+    # The incidents service hears why the case did not close, and its new end.
+    assert asyncio.run(published(
+        nats_url, "CAPA", (CapaEffectivenessHeldOpen, CapaEffectivenessExtended), "capa_id",
+        capa_id)) == {CapaEffectivenessHeldOpen.type_name(): 1,
+                      CapaEffectivenessExtended.type_name(): 1}
 
 
-async def published(nats_url: str, fingerprint: str) -> dict[str, int]:
-    """How often the DETECTOR stream carries MetricSilent / MetricResumed for a fingerprint."""
+async def published(nats_url: str, stream: str, contracts: tuple, key: str,
+                    value: str) -> dict[str, int]:
+    """How often the stream carries each contract whose `key` is `value`."""
     nc = await nats.connect(nats_url)
     counts: dict[str, int] = {}
     try:
         js = nc.jetstream()
-        for contract in (MetricSilent, MetricResumed):
-            sub = await js.pull_subscribe(contract.type_name(), stream="DETECTOR")
+        for contract in contracts:
+            sub = await js.pull_subscribe(contract.type_name(), stream=stream)
             try:
                 while True:
                     for message in await sub.fetch(100, timeout=1):
                         data = CloudEvent.from_bytes(message.data).data
-                        if data["fingerprint"] == fingerprint:
+                        if data[key] == value:
                             counts[contract.type_name()] = counts.get(contract.type_name(), 0) + 1
             except nats.errors.TimeoutError:
                 pass

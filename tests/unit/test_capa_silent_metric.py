@@ -10,8 +10,12 @@ import pytest
 
 from services.capa.domain import EffectivenessPending
 from services.capa.silences import Silences
-from shared.contracts import MetricResumed, MetricSilent
-from tests.unit.test_capa_effectiveness import FINGERPRINT, T0, Story
+from services.capa.translate import to_contract
+from shared.contracts import (
+    AlertRaised, CapaEffectivenessExtended, CapaEffectivenessHeldOpen,
+    MetricResumed, MetricSilent,
+)
+from tests.unit.test_capa_effectiveness import CAUSE, FINGERPRINT, T0, Story
 
 DAY = timedelta(days=1)
 
@@ -111,3 +115,56 @@ def test_a_case_without_a_fingerprint_hears_no_silence(story):
     capa_id = story.resolve("P2-2026-12-007", None)
     silent(story, T0, fingerprint=str(uuid.uuid4()))
     assert story.history(capa_id) == ["Opened"]
+
+
+def test_the_loop_hears_of_a_held_window_and_of_its_new_end(story):
+    capa_id = story.resolve("P0-2026-12-008", FINGERPRINT)
+    story.analyse_and_verify(capa_id)
+    story.clock.advance(DAY)
+    silent(story, T0 + DAY)
+    story.clock.advance(6 * DAY)
+    story.app.close_after_window(capa_id)
+    resumed(story, T0 + DAY, T0 + 7 * DAY)
+    held, extended = (to_contract(e) for e in story.app.stored_events(capa_id)[-2:])
+    assert isinstance(held, CapaEffectivenessHeldOpen)
+    assert held.reason == ("the effectiveness window of P0-2026-12-008 cannot pass "
+                           "unobserved: store-042 sent no samples of store.nps for 6 days of "
+                           "the 7-day window")
+    assert isinstance(extended, CapaEffectivenessExtended)
+    assert (extended.unobserved_seconds, extended.ends_at) == (6 * 86400, T0 + 13 * DAY)
+    # Heard during analysis, a silence's end moves no window and stays private.
+    other = story.resolve("P0-2026-12-009", "other-alert")
+    silent(story, T0, fingerprint="other-alert")
+    resumed(story, T0, T0 + DAY, fingerprint="other-alert")
+    assert to_contract(story.app.stored_events(other)[-1]) is None
+
+
+def test_the_incident_shows_why_its_case_is_not_closing(story, store_env):
+    from services.incidents.app import IncidentsApplication
+
+    incidents = IncidentsApplication(store_env, story.clock)
+
+    def send(handler, contract) -> None:
+        story.deliver(contract, handler)
+
+    send(incidents.handle_alert_raised, AlertRaised(
+        alert_id="a-1", fingerprint=FINGERPRINT, source="rule", name="NPS collapse",
+        entity="store-042", severity="P0", value=42, threshold=50, started_at=T0))
+    incident = incidents.incident("P0-2026-12-001")
+    incidents.resolve(incident["id"], "Li Wei", "queue re-staffed", CAUSE)
+    reason = ("the effectiveness window of P0-2026-12-001 cannot pass unobserved: store-042 "
+              "sent no samples of store.nps for 6 days of the 7-day window")
+    send(incidents.handle_capa_effectiveness_held_open, CapaEffectivenessHeldOpen(
+        capa_id="c-1", incident_id=incident["id"], ref="P0-2026-12-001",
+        fingerprint=FINGERPRINT, reason=reason, at=T0 + 7 * DAY))
+    send(incidents.handle_capa_effectiveness_extended, CapaEffectivenessExtended(
+        capa_id="c-1", incident_id=incident["id"], ref="P0-2026-12-001",
+        fingerprint=FINGERPRINT, unobserved_seconds=6 * 86400, ends_at=T0 + 13 * DAY,
+        at=T0 + 7 * DAY))
+    timeline = {e["action"]: e["detail"] for e in incidents.timeline(incident["id"])}
+    assert timeline["effectiveness window unobserved"] == (
+        f"{reason}: the CAPA case stays open until samples arrive again")
+    assert timeline["effectiveness window lengthened"] == (
+        "samples again: the window is lengthened by the 6 days nobody could observe, until "
+        "2026-12-14 09:00 UTC")
+    assert incidents.incident(incident["id"])["status"] != "closed"
