@@ -16,6 +16,7 @@ def _attached(e: Any) -> IncidentChecklistAttached:
     return IncidentChecklistAttached(
         incident_id=str(e.originator_id), ref=e.ref, template=template.get("name"),
         severity=template.get("severity", ""), replaced=e.replaced,
+        opened_at=e.opened_at,
         items=[{"item": i["id"], "title": i["title"]["zh"], "title_en": i["title"]["en"],
                 "step": i["step"], "due_at": i["due_at"]} for i in e.items], at=e.at)
 

@@ -29,6 +29,7 @@ class IncidentChecklistAttached(Contract):
     ref: str
     template: str | None
     severity: str
+    opened_at: datetime  # what the items' time boxes count from
     items: list[ChecklistItemDue] = []
     replaced: str | None = None
     at: datetime

@@ -27,11 +27,13 @@ class IncidentChecklist(IncidentCore):
         under an earlier template stay checked when the new one has them."""
         self._checklist_attached(
             ref=self.ref, template=template, items=items,  # type: ignore[attr-defined]
+            opened_at=self.opened_at,  # type: ignore[attr-defined]
             replaced=(self.checklist or {}).get("name"), at=at, actor=actor, cause=cause)
 
     @event("ChecklistAttached")
     def _checklist_attached(self, ref: str, template: dict[str, Any] | None,
                             items: list[dict[str, Any]], replaced: str | None,
+                            opened_at: datetime,
                             at: datetime, actor: str, cause: dict[str, Any]) -> None:
         self.checklist = None if template is None else {
             **template, "items": [dict(i) for i in items], "attached_at": at}
@@ -50,7 +52,7 @@ class IncidentChecklist(IncidentCore):
                 "is checked by a manager; this caller is a responder")
         self._checklist_item_checked(
             ref=self.ref, item=item, title=found["title"], by=by,  # type: ignore[attr-defined]
-            note=note.strip(), due_at=found["due_at"], late=at > found["due_at"], at=at,
+            note=note.strip(), due_at=found["due_at"], late=at >= found["due_at"], at=at,
             actor=by, cause=cause)
         return found
 
@@ -82,7 +84,8 @@ class IncidentChecklist(IncidentCore):
         items = []
         for i in self.checklist["items"]:
             done = (self.checked or {}).get(i["id"])
-            state = "done" if done else ("overdue" if now > i["due_at"] else "open")
+            # Overdue from its due time on, when the notifier tells the Accountable.
+            state = "done" if done else ("overdue" if now >= i["due_at"] else "open")
             items.append({**i, "state": state, "checked_by": done and done["by"],
                           "checked_at": done and done["at"], "note": done and done["note"],
                           "late": done["late"] if done else None})

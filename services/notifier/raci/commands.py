@@ -10,6 +10,7 @@ from typing import Any
 from services.notifier.raci.assignment import Assignments
 from services.notifier.raci.capa import CapaDeadlines
 from services.notifier.raci.chase import Chasing
+from services.notifier.raci.checklists import ChecklistDeadlines
 from services.notifier.raci.deadline import Deadline, MetEarly, deadline_id
 from services.notifier.raci.followers import Following
 from services.notifier.raci.incident_chases import IncidentChases
@@ -36,7 +37,8 @@ class StaffingNotFound(NotFound):
 
 
 class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, StageDeadlines,
-                   CapaDeadlines, Chasing, Assignments, SystemicReports, SlaWarnings):
+                   CapaDeadlines, Chasing, Assignments, SystemicReports, SlaWarnings,
+                   ChecklistDeadlines):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 
@@ -117,6 +119,7 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
     def raci_on_closed(self, contract: IncidentClosed, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"], "closed", envelope)
         met += self._stages_over(contract.incident_id, "closed", envelope)
+        met += self._checklist_over(contract.incident_id, "closed", envelope)
         return [*met, *self.tell_lifecycle(contract.incident_id, CLOSED, contract.at, None,
                                            envelope, about={"capa_id": contract.capa_id})]
 
