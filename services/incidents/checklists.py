@@ -53,10 +53,11 @@ class ChecklistCommands:
             attached = (incident.checklist or {}).get("name")
             if attached == (template.name if template else None):
                 continue
-            last = incident.pending_events[-1]
-            incident.attach_checklist(
-                *_attachment(template, incident), at=getattr(last, "at", self.clock.now()),  # type: ignore[attr-defined]
-                actor=CHECKLIST_ACTOR, cause=dict(getattr(last, "cause", None) or {}))
+            last = incident.pending_events[-1]  # what changed it: the attachment's time, cause
+            at = getattr(last, "at", None) or self.clock.now()  # type: ignore[attr-defined]
+            incident.attach_checklist(*_attachment(template, incident), at=at,
+                                      actor=CHECKLIST_ACTOR,
+                                      cause=dict(getattr(last, "cause", None) or {}))
 
     # -- commands (API) ------------------------------------------------------------------
     def check_checklist_item(self, id_or_ref: str, item: str, by: str, note: str,

@@ -22,7 +22,8 @@ class ChecklistItemDue(BaseModel):
 class IncidentChecklistAttached(Contract):
     """The incident carries this checklist from now on: at its opening, or when a severity or
     type change called for another template (`replaced` names the one before; an item of both
-    keeps its check, and its chase, moved to the new due time). `template` None and no items: no template applies any more."""
+    keeps its check, and its chase, moved to the new due time). `template` None and no
+    items: no template applies any more."""
 
     PRODUCER, AGGREGATE, EVENT = "incidents", "checklist", "attached"
     incident_id: str

@@ -48,7 +48,7 @@ class IncidentChecklist(IncidentCore):
         self.check_not_checked(found)
         if found.get("role") == "manager" and not manager:
             raise ItemNeedsManager(
-                f"incident {self.ref}: checklist item {item!r} ({found['title']['en']}) "  # type: ignore[attr-defined]
+                f"incident {self._ref}: checklist item {item!r} ({found['title']['en']}) "
                 "is checked by a manager; this caller is a responder")
         self._checklist_item_checked(
             ref=self.ref, item=item, title=found["title"], by=by,  # type: ignore[attr-defined]
@@ -66,13 +66,13 @@ class IncidentChecklist(IncidentCore):
     # -- reads --------------------------------------------------------------------------
     def checklist_item(self, item: str) -> dict[str, Any]:
         if self.checklist is None:
-            raise NoChecklist(f"incident {self.ref} has no checklist: no template applies "  # type: ignore[attr-defined]
+            raise NoChecklist(f"incident {self._ref} has no checklist: no template applies "
                               f"to {self.severity}")  # type: ignore[attr-defined]
         for found in self.checklist["items"]:
             if found["id"] == item:
                 return found
         known = ", ".join(i["id"] for i in self.checklist["items"])
-        raise ChecklistItemNotFound(f"incident {self.ref}: {item!r} is not an item of its "  # type: ignore[attr-defined]
+        raise ChecklistItemNotFound(f"incident {self._ref}: {item!r} is not an item of its "
                                     f"checklist {self.checklist['name']!r} (items: {known})",
                                     field="item")
 
@@ -91,12 +91,16 @@ class IncidentChecklist(IncidentCore):
                           "late": done["late"] if done else None})
         return {**{k: v for k, v in self.checklist.items() if k != "items"}, "items": items}
 
+    @property
+    def _ref(self) -> str:
+        return self.ref  # type: ignore[attr-defined]
+
     # -- guards ---------------------------------------------------------------------------
     def check_not_checked(self, item: dict[str, Any]) -> None:
         done = (self.checked or {}).get(item["id"])
         if done:
             raise ItemAlreadyChecked(
-                f"incident {self.ref}: checklist item {item['id']!r} ({item['title']['en']}) "  # type: ignore[attr-defined]
+                f"incident {self._ref}: checklist item {item['id']!r} ({item['title']['en']}) "
                 f"was checked by {done['by']} at {done['at'].isoformat()}; an item is "
                 "checked once")
 

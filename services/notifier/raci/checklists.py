@@ -34,32 +34,32 @@ class ChecklistDeadlines:
     def handle_incident_checklist_attached(self, envelope: CloudEvent,
                                            contract: IncidentChecklistAttached,
                                            tracking: Tracking) -> None:
-        self.save_tracked(*self._chase_checklist(contract, envelope),  # type: ignore[attr-defined]
+        self.save_tracked(*self._chase_checklist(contract, envelope),
                           tracking=tracking)
 
     def handle_incident_checklist_item_checked(self, envelope: CloudEvent,
                                                contract: IncidentChecklistItemChecked,
                                                tracking: Tracking) -> None:
-        met = self._meet(contract.incident_id, [item_key(contract.item)],  # type: ignore[attr-defined]
+        met = self._meet(contract.incident_id, [item_key(contract.item)],
                          f"checked by {contract.by}", envelope)
-        self.save_tracked(*met, tracking=tracking)  # type: ignore[attr-defined]
+        self.save_tracked(*met, tracking=tracking)
 
     def _checklist_over(self, incident_id: str, why: str, envelope: CloudEvent) -> list[Any]:
         """The incident closed: nobody is chased for its checklist any more."""
-        noted = self.get_or_none(ChecklistItems.create_id(incident_id))  # type: ignore[attr-defined]
+        noted = self.get_or_none(ChecklistItems.create_id(incident_id))
         if not isinstance(noted, ChecklistItems):
             return []
-        return self._meet(incident_id, list(noted.keys), why, envelope,  # type: ignore[attr-defined]
+        return self._meet(incident_id, list(noted.keys), why, envelope,
                           early=False)
 
     def _chase_checklist(self, contract: IncidentChecklistAttached,
                          envelope: CloudEvent) -> list[Any]:
-        incident_id, at = contract.incident_id, self.clock.now()  # type: ignore[attr-defined]
+        incident_id, at = contract.incident_id, self.clock.now()
         cause = from_message(envelope)
         wanted = {item_key(i.item): i for i in contract.items}
-        noted = self.get_or_none(ChecklistItems.create_id(incident_id))  # type: ignore[attr-defined]
+        noted = self.get_or_none(ChecklistItems.create_id(incident_id))
         before = list(noted.keys) if isinstance(noted, ChecklistItems) else []
-        changed: list[Any] = self._meet(  # type: ignore[attr-defined]
+        changed: list[Any] = self._meet(
             incident_id, [k for k in before if k not in wanted],
             f"no longer on the checklist ({contract.template or 'withdrawn'})", envelope,
             early=False)
@@ -69,19 +69,19 @@ class ChecklistDeadlines:
             noted = ChecklistItems(incident_id=incident_id, template=contract.template,
                                    keys=list(wanted), at=at, actor="notifier", cause=cause)
         changed.append(noted)
-        staffing = self._staffing_for(incident_id, KIND)  # type: ignore[attr-defined]
-        if staffing is None or self._incident_known(incident_id) is None:  # type: ignore[attr-defined]
+        staffing = self._staffing_for(incident_id, KIND)
+        if staffing is None or self._incident_known(incident_id) is None:
             return changed  # no matrix row, or notifications held: nobody is chased
-        settings = self._deadline_settings()  # type: ignore[attr-defined]
+        settings = self._deadline_settings()
         for key, item in wanted.items():
             # One at a time, through the repository: a batch sees what it set already.
-            found = self.get_or_none(deadline_id(incident_id, key))  # type: ignore[attr-defined]
+            found = self.get_or_none(deadline_id(incident_id, key))
             if isinstance(found, Deadline):  # on the list before: towards its new due time
                 if found.move(item.due_at, settings["warn_at"], settings["up_after_seconds"],
                               at, "notifier", cause):
                     changed.append(found)
             elif found is None:  # (a MetEarly: checked before this came; not chased)
-                changed.append(self._deadline(  # type: ignore[attr-defined]
+                changed.append(self._deadline(
                     staffing, key, KIND, item.title, contract.opened_at, item.due_at,
                     staffing.responsible, settings, envelope))
         return changed
