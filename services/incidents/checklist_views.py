@@ -7,18 +7,19 @@ from typing import Any
 
 from shared.contracts import IncidentChecklistAttached, IncidentChecklistItemChecked
 
-from services.incidents.domain.checklist import IncidentChecklist as C
+from services.incidents.domain.checklist import IncidentChecklist as C, due_items
 
 
 # -- contracts ------------------------------------------------------------------------------
 def _attached(e: Any) -> IncidentChecklistAttached:
     template = e.template or {}
+    items = due_items(template, e.items, e.opened_at) if e.template else []
     return IncidentChecklistAttached(
         incident_id=str(e.originator_id), ref=e.ref, template=template.get("name"),
         severity=template.get("severity", ""), replaced=e.replaced,
         opened_at=e.opened_at,
         items=[{"item": i["id"], "title": i["title"]["zh"], "title_en": i["title"]["en"],
-                "step": i["step"], "due_at": i["due_at"]} for i in e.items], at=e.at)
+                "step": i["step"], "due_at": i["due_at"]} for i in items], at=e.at)
 
 
 def _checked(e: Any) -> IncidentChecklistItemChecked:
@@ -35,7 +36,8 @@ def _told_attached(e: Any, _: dict[str, Any]) -> str:
     if e.template is None:
         return (f"checklist {e.replaced!r} withdrawn: no template applies to the "
                 "incident any more")
-    first = min((i["due_at"] for i in e.items), default=None)
+    first = min((i["due_at"] for i in due_items(e.template, e.items, e.opened_at)),
+                default=None)
     replaced = f", replacing {e.replaced!r}" if e.replaced else ""
     due = f"; the first items are due by {_clock(first)}" if first else ""
     return f"checklist {e.template['name']!r} attached ({len(e.items)} items){replaced}{due}"

@@ -5,7 +5,6 @@ rendered with the incident's data. See docs/adr/checklists.md for why the checkl
 attached where incidents are saved rather than at each place one opens."""
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from services.incidents.checklist_messages import message_context, render_parts
@@ -55,7 +54,7 @@ class ChecklistCommands:
                 continue
             last = incident.pending_events[-1]  # what changed it: the attachment's time, cause
             at = getattr(last, "at", None) or self.clock.now()  # type: ignore[attr-defined]
-            incident.attach_checklist(*_attachment(template, incident), at=at,
+            incident.attach_checklist(*_attachment(template), at=at,
                                       actor=CHECKLIST_ACTOR,
                                       cause=dict(getattr(last, "cause", None) or {}))
 
@@ -114,12 +113,10 @@ class ChecklistCommands:
                 "opened_at": incident.opened_at, **state, "counts": counts}
 
 
-def _attachment(template: Template | None,
-                incident: Incident) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def _attachment(template: Template | None) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     if template is None:
         return None, []
-    items = [{"id": i.id, "step": i.step, "title": dict(i.title), "role": i.role,
-              "due_at": incident.opened_at + timedelta(seconds=i.within.total_seconds())}
+    items = [{"id": i.id, "step": i.step, "title": dict(i.title), "role": i.role}
              for i in template.items]
     return ({"name": template.name, "severity": str(template.severity), "type": template.type,
              "steps": [dict(s) for s in template.steps]}, items)

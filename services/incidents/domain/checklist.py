@@ -3,7 +3,7 @@ again when a severity or type change calls for another template; each item has a
 counted from the opening and is checked once by a person (who, when, note)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.domain import event
@@ -22,8 +22,8 @@ class IncidentChecklist(IncidentCore):
 
     def attach_checklist(self, template: dict[str, Any] | None, items: list[dict[str, Any]],
                          at: datetime, actor: str, cause: dict[str, Any]) -> None:
-        """`template` (name, severity, type, steps) and its `items` (id, step, title, role,
-        due_at); None withdraws the checklist (no template applies any more). Items checked
+        """`template` (name, severity, type, steps with their time boxes) and its `items` (id,
+        step, title, role; each due at the opening plus its step's box); None withdraws the checklist (no template applies any more). Items checked
         under an earlier template stay checked when the new one has them."""
         self._checklist_attached(
             ref=self.ref, template=template, items=items,  # type: ignore[attr-defined]
@@ -36,7 +36,7 @@ class IncidentChecklist(IncidentCore):
                             opened_at: datetime,
                             at: datetime, actor: str, cause: dict[str, Any]) -> None:
         self.checklist = None if template is None else {
-            **template, "items": [dict(i) for i in items], "attached_at": at}
+            **template, "items": due_items(template, items, opened_at), "attached_at": at}
 
     def check_item(self, item: str, by: str, note: str, manager: bool, at: datetime,
                    cause: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +103,14 @@ class IncidentChecklist(IncidentCore):
                 f"incident {self._ref}: checklist item {item['id']!r} ({item['title']['en']}) "
                 f"was checked by {done['by']} at {done['at'].isoformat()}; an item is "
                 "checked once")
+
+
+def due_items(template: dict[str, Any], items: list[dict[str, Any]],
+              opened_at: datetime) -> list[dict[str, Any]]:
+    """The items with their deadlines. Stored without them (a step's time box says it): a
+    P0's sixteen datetimes would double what every read of the incident decodes."""
+    return [{**i, "due_at": opened_at + timedelta(
+        seconds=template["steps"][i["step"]]["within_seconds"])} for i in items]
 
 
 class NoChecklist(NotFound):
