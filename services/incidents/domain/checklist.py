@@ -108,7 +108,7 @@ class IncidentChecklist(IncidentCore):
 def due_items(template: dict[str, Any], items: list[dict[str, Any]],
               opened_at: datetime) -> list[dict[str, Any]]:
     """The items with their deadlines. Stored without them (a step's time box says it): a
-    P0's sixteen datetimes would double what every read of the incident decodes."""
+    P0's sixteen datetimes would be transcoded on every read of the incident."""
     return [{**i, "due_at": opened_at + timedelta(
         seconds=template["steps"][i["step"]]["within_seconds"])} for i in items]
 
