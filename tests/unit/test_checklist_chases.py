@@ -2,16 +2,18 @@
 store: each attached item is a checklist:<item> deadline counted from the opening (the
 Responsible warned at 80%, the Accountable told at its due time); a check meets it, even one
 that arrives before the list; a replaced template moves the items both lists share and ends
-the dropped ones; closing the incident ends every chase."""
+the dropped ones; closing the incident ends every chase; a held incident's items are chased
+from the release, each with the time it had."""
 from __future__ import annotations
 
 from datetime import timedelta
 
+from services.notifier.holds.opening import Opening
 from services.notifier.raci.deadline import DeadlineStatus, MetEarly, deadline_id
 from shared.contracts import (
     IncidentChecklistAttached, IncidentChecklistItemChecked, IncidentClosed,
 )
-from tests.unit.test_notifier_domain import T0, seconds
+from tests.unit.test_notifier_domain import CAUSE, T0, seconds
 from tests.unit.test_raci import _with_tracking, app, open_p0, sent, store_network  # noqa: F401
 
 REF = "P0-2026-11-017"
@@ -81,3 +83,22 @@ def test_a_replaced_template_moves_shared_items_and_ends_dropped_ones(app):  # n
     app.handle_incident_checklist_attached(*_with_tracking(attached(None, {},
                                                                     replaced="P0 SOP"), 5))
     assert status(app, "facts_gathered") is DeadlineStatus.MET
+
+
+def test_a_held_incidents_checklist_is_chased_from_the_release(app):  # noqa: F811
+    store_network(app)
+    app.create_silence(matchers='entity="store-017"', starts_at=T0,
+                       ends_at=T0 + timedelta(minutes=30), comment="门店装修", actor="li.na",
+                       cause=CAUSE)
+    open_p0(app, "inc-c1")
+    app.handle_incident_checklist_attached(*_with_tracking(attached("P0 SOP", {
+        "task_created": 15, "facts_gathered": 60}), 2))
+    assert app.get_or_none(deadline_id("inc-c1", "checklist:task_created")) is None
+    released_at = T0 + timedelta(minutes=30)
+    app.clock.advance(released_at - app.clock.now())
+    version = app.get_or_none(Opening.create_id("inc-c1")).version
+    assert app.release_held("inc-c1", version, released_at) == "released"
+    task = app.repository.get(deadline_id("inc-c1", "checklist:task_created"))
+    assert (task.started_at, task.due_at) == (released_at, released_at + seconds(900))
+    assert app.repository.get(deadline_id("inc-c1", "checklist:facts_gathered")).due_at == \
+        released_at + seconds(3600)

@@ -3,10 +3,11 @@ checklist the incidents service attached is a `checklist:<item>` deadline, count
 incident's opening to the item's due time (the Responsible warned at `warn_at` of it, the
 Accountable told at it, then one level up; reasons late.checklist.<phase>). Checking the item
 meets it; a template replaced moves the items both lists share and meets the dropped ones;
-closing the incident meets them all."""
+closing the incident ends them all. An incident whose notifications were held is chased from
+their release, each item with the time it had from the opening (as respond and resolve are)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -59,15 +60,18 @@ class ChecklistDeadlines:
         wanted = {item_key(i.item): i for i in contract.items}
         noted = self.get_or_none(ChecklistItems.create_id(incident_id))
         before = list(noted.keys) if isinstance(noted, ChecklistItems) else []
+        listed = [{"key": k, "title": i.title,
+                   "seconds": (i.due_at - contract.opened_at).total_seconds()}
+                  for k, i in wanted.items()]
         changed: list[Any] = self._meet(
             incident_id, [k for k in before if k not in wanted],
             f"no longer on the checklist ({contract.template or 'withdrawn'})", envelope,
             early=False)
         if isinstance(noted, ChecklistItems):
-            noted.note(contract.template, list(wanted), at, "notifier", cause)
+            noted.note(contract.template, listed, at, "notifier", cause)
         else:
             noted = ChecklistItems(incident_id=incident_id, template=contract.template,
-                                   keys=list(wanted), at=at, actor="notifier", cause=cause)
+                                   items=listed, at=at, actor="notifier", cause=cause)
         changed.append(noted)
         staffing = self._staffing_for(incident_id, KIND)
         if staffing is None or self._incident_known(incident_id) is None:
@@ -87,24 +91,43 @@ class ChecklistDeadlines:
         return changed
 
 
+    def _checklist_released(self, staffing: Any, settings: dict[str, Any], at: datetime,
+                            actor: str, cause: Cause) -> list[Deadline]:
+        """A held incident's checklist chases, set when its hold is released: each item has
+        from then the time it had from the opening (nobody was told meanwhile)."""
+        incident_id = staffing.incident_id
+        noted = self.get_or_none(ChecklistItems.create_id(incident_id))
+        if not isinstance(noted, ChecklistItems):
+            return []
+        return [staffing.deadline(key=i["key"], kind=KIND, subject=i["title"], started_at=at,
+                                  due_at=at + timedelta(seconds=i["seconds"]),
+                                  responsible=staffing.responsible, settings=settings, at=at,
+                                  actor=actor, cause=cause)
+                for i in noted.items if not self._started(incident_id, i["key"])]
+
+
 class ChecklistItems(Aggregate):
-    """The deadline keys of an incident's checklist as last attached: what a replacement
-    drops and a closure meets."""
+    """An incident's checklist items as last attached (deadline key, title, seconds from the
+    opening): what a replacement drops, a closure meets and a hold's release chases."""
 
     @staticmethod
     def create_id(incident_id: str) -> UUID:
         return key_id(f"checklist:{incident_id}")
 
     @event("Noted")
-    def __init__(self, incident_id: str, template: str | None, keys: list[str],
+    def __init__(self, incident_id: str, template: str | None, items: list[dict[str, Any]],
                  at: datetime, actor: str, cause: Cause) -> None:
-        self.incident_id, self.template, self.keys = incident_id, template, keys
+        self.incident_id, self.template, self.items = incident_id, template, items
 
-    def note(self, template: str | None, keys: list[str], at: datetime, actor: str,
-             cause: Cause) -> None:
-        self._renoted(template=template, keys=keys, at=at, actor=actor, cause=cause)
+    @property
+    def keys(self) -> list[str]:
+        return [i["key"] for i in self.items]
+
+    def note(self, template: str | None, items: list[dict[str, Any]], at: datetime,
+             actor: str, cause: Cause) -> None:
+        self._renoted(template=template, items=items, at=at, actor=actor, cause=cause)
 
     @event("Renoted")
-    def _renoted(self, template: str | None, keys: list[str], at: datetime, actor: str,
-                 cause: Cause) -> None:
-        self.template, self.keys = template, keys
+    def _renoted(self, template: str | None, items: list[dict[str, Any]], at: datetime,
+                 actor: str, cause: Cause) -> None:
+        self.template, self.items = template, items

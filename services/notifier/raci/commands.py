@@ -80,17 +80,19 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
 
     def raci_deadlines_from(self, incident_id: str, sla: dict[str, float], at: datetime,
                             actor: str, cause: dict) -> list[Deadline]:
-        """A held incident's respond and resolve deadlines, set when its hold is released:
-        it has from then the time it had from its opening (nobody was told meanwhile)."""
+        """A held incident's respond, resolve and checklist deadlines, set when its hold is
+        released: it has from then the time it had from its opening (nobody was told
+        meanwhile)."""
         staffing = self.get_or_none(Staffing.create_id(incident_id))
         if not isinstance(staffing, Staffing) or not staffing.matrix:  # no row: not chased
             return []
         settings = self._deadline_settings()
-        return [staffing.deadline(key=kind, kind=kind, subject=None, started_at=at,
-                                  due_at=at + timedelta(seconds=seconds),
-                                  responsible=staffing.responsible, settings=settings, at=at,
-                                  actor=actor, cause=cause)
-                for kind, seconds in sla.items() if not self._started(incident_id, kind)]
+        return [*(staffing.deadline(key=kind, kind=kind, subject=None, started_at=at,
+                                    due_at=at + timedelta(seconds=seconds),
+                                    responsible=staffing.responsible, settings=settings, at=at,
+                                    actor=actor, cause=cause)
+                  for kind, seconds in sla.items() if not self._started(incident_id, kind)),
+                *self._checklist_released(staffing, settings, at, actor, cause)]
 
     # -- the incident's lifecycle -----------------------------------------------------------
     def raci_opening(self, contract: IncidentOpened, incident: dict[str, str], at: datetime,
