@@ -23,8 +23,9 @@ class IncidentChecklist(IncidentCore):
     def attach_checklist(self, template: dict[str, Any] | None, items: list[dict[str, Any]],
                          at: datetime, actor: str, cause: dict[str, Any]) -> None:
         """`template` (name, severity, type, steps with their time boxes) and its `items` (id,
-        step, title, role; each due at the opening plus its step's box); None withdraws the checklist (no template applies any more). Items checked
-        under an earlier template stay checked when the new one has them."""
+        step, title, role; each due at the opening plus its step's box); None withdraws the
+        checklist (no template applies any more). Items checked under an earlier template
+        stay checked when the new one has them."""
         self._checklist_attached(
             ref=self.ref, template=template, items=items,  # type: ignore[attr-defined]
             opened_at=self.opened_at,  # type: ignore[attr-defined]
