@@ -13,7 +13,7 @@ import pytest
 
 from closedloop.cli import main as cli
 from shared.clock import ManualClock
-from shared.contracts import AlertRaised
+from shared.contracts import AlertRaised, SupportTierEntered
 from tests.harness import ADMIN_KEY, API_KEYS, RESPONDER_KEY, RunningService, wait_until
 from tests.integration.test_incidents_service import publish
 
@@ -231,6 +231,43 @@ def test_the_weekly_self_check_table_matches_the_week_worked_out_by_hand(service
                        "--lang", "en", *key_args])
     assert "Timeliness self-check 2026-W50" in printed and "unit 华南" in printed
     assert "Closure rate: 0/1 = 0.0%" in printed and c not in printed
+
+
+def tier(incident: dict, name: str, why: str) -> SupportTierEntered:
+    return SupportTierEntered(incident_id=incident["id"], ref=incident["ref"], tier=name,
+                              group=f"pos-{name.lower()}", team=f"POS {name}", why=why,
+                              next_tier="L2" if name == "L1" else None, at=T0)
+
+
+def test_first_line_resolution_counts_incidents_resolved_in_their_first_tier(
+        service, nats_url):
+    """Three P1s: one resolved in L1 (first line), one escalated on time to L2 before it was
+    resolved, one never routed (not counted either way); the first is reopened and resolved
+    again, still in L1."""
+    week = Week(service)
+    first, escalated, unrouted = (
+        ok(week.api.get(f"/v1/incidents/{week.declare('P1', 'complaint')}")) for _ in range(3))
+    for incident, name, why in ((first, "L1", "routed"), (escalated, "L1", "routed"),
+                                (escalated, "L2", "time box")):
+        publish(nats_url, tier(incident, name, why), msg_id=f"notifier:{uuid.uuid4()}")
+    path = f"/v1/incidents/{escalated['ref']}"
+    wait_until(lambda: ok(week.api.get(path))["support"]["tier"] == "L2", timeout=20)
+    week.act(HOUR, "resolve", first["ref"], escalated["ref"], unrouted["ref"],
+             summary="积分已补发")
+    week.act(2 * HOUR, "reopen", first["ref"], reason="会员说积分仍未到账")
+    week.act(3 * HOUR, "resolve", first["ref"], summary="积分已补发（第二次）")
+
+    def settled():
+        kpis = ok(week.report("kpis", week="2026-W50"))
+        return kpis if kpis["reopened"]["count"] == 1 and \
+            kpis["first_line_resolution"]["resolved_in_tiers"] == 2 else None
+    kpis = wait_until(settled, timeout=20)
+    assert kpis["first_line_resolution"] == {"resolved_in_tiers": 2, "first_line": 1,
+                                             "rate": 0.5, "note": None}
+    assert kpis["reopened"] == {"count": 1, "refs": [first["ref"]], "rate": 0.3333,
+                                "note": None}
+    rows = week.report("kpis", week="2026-W50", format="csv").text.lstrip("\ufeff")
+    assert "first_line_resolution,1,2,0.5," in rows
 
 
 def run_cli(argv: list[str]) -> str:

@@ -25,13 +25,14 @@ class Period:
     week: str | None = None
 
     def as_of(self, now: datetime) -> datetime:
-        """What the report counts: facts up to the period's end, or up to now if it runs."""
-        return min(self.end, now)
+        """What the report counts: facts before the period's end, or up to and including
+        now while it runs (the queries compare with `<`)."""
+        return min(self.end, now + timedelta(microseconds=1))
 
     def view(self, now: datetime) -> dict[str, object]:
         return {"from": self.start.isoformat(), "to": self.end.isoformat(),
                 "week": self.week, "time_zone": self.zone,
-                "as_of": self.as_of(now).isoformat()}
+                "as_of": min(self.end, now).isoformat()}
 
 
 def check_params(given: Iterable[str], allowed: Iterable[str]) -> None:
