@@ -10,7 +10,7 @@ import pytest
 
 from closedloop.report import duration, render, WORDS
 from services.incidents.reports.period import (
-    BUCKETS, check_params, choice, period_of, ratio,
+    BUCKETS, check_params, choice, period_of, ratio, unit_of,
 )
 from services.incidents.reports.selfcheck import line_of, verdict
 from services.incidents.reports.tables import csv_of
@@ -51,6 +51,7 @@ def test_bad_periods_are_refused_naming_the_field():
     refused({"to": "2026-12-01"}, "from")
     refused({"from": "yesterday"}, "from")
     refused({"week": "2026-W49", "tz": "Mars/Olympus"}, "tz")
+    refused({"from": "2026-12-01", "to": "9999-12-31"}, "to")
     assert "400 days" in refused({"from": "2024-01-01", "to": "2026-01-01"}, "to")
 
 
@@ -62,6 +63,10 @@ def test_unknown_parameters_and_choices_out_of_the_set_are_refused():
         choice({"bucket": "hour"}, "bucket", BUCKETS, "week")
     assert error.value.field == "bucket" and "day, week, month" in error.value.message
     assert choice({}, "bucket", BUCKETS, "week") == "week"
+    with pytest.raises(Invalid) as error:
+        unit_of({"unit": "华南\x00"})
+    assert error.value.field == "unit"
+    assert unit_of({"unit": " 华南 "}) == "华南" and unit_of({}) is None
 
 
 def test_a_share_of_nothing_says_why_instead_of_dividing_by_zero():

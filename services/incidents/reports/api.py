@@ -12,7 +12,7 @@ from shared.auth import Role, require
 from shared.http import runtime_of
 
 from services.incidents.reports.period import (
-    BUCKETS, DIMENSIONS, FORMATS, Period, check_params, choice, period_of,
+    BUCKETS, DIMENSIONS, FORMATS, Period, check_params, choice, period_of, unit_of,
 )
 from services.incidents.reports.selfcheck import self_check
 from services.incidents.reports.tables import csv_of
@@ -30,7 +30,8 @@ Tz = Query(None, description="IANA time zone weeks and bare dates are read in (d
 Unit = Query(None, description="only incidents of this unit or region")
 Format = Query(None, description="json (default) or csv")
 
-Compute = Callable[[Any, Period, Any], Awaitable[dict[str, Any]]]
+# (connection, period, now, unit) → the report
+Compute = Callable[[Any, Period, Any, str | None], Awaitable[dict[str, Any]]]
 
 
 async def _report(request: Request, name: str, compute: Compute,
@@ -41,9 +42,9 @@ async def _report(request: Request, name: str, compute: Compute,
                  "csv" if "text/csv" in request.headers.get("accept", "") else "json")
     runtime = runtime_of(request)
     now = runtime.application.clock.now()
-    period = period_of(query, now)
+    period, unit = period_of(query, now), unit_of(query)
     async with runtime.pool.acquire() as conn:
-        report = await compute(conn, period, now)
+        report = await compute(conn, period, now, unit)
     if fmt == "csv":
         filename = f"{name}-{period.week or period.start.date().isoformat()}.csv"
         return Response(csv_of(name, report), media_type="text/csv; charset=utf-8",
@@ -59,7 +60,7 @@ async def get_self_check(request: Request, week: str | None = Week, from_: str |
     and close lines against the SLA policy's standard, and the closure rate."""
     policies = runtime_of(request).application.sla_policies
     return await _report(request, "self-check",
-                         lambda conn, p, now: self_check(conn, p, now, unit, policies))
+                         lambda conn, p, now, u: self_check(conn, p, now, u, policies))
 
 
 @router.get("/response-times", dependencies=viewer)
@@ -75,8 +76,8 @@ async def get_response_times(
     chosen_bucket = choice(query, "bucket", BUCKETS, "week")
     chosen_by = choice(query, "by", DIMENSIONS, "severity")
     return await _report(request, "response-times",
-                         lambda conn, p, now: response_times(conn, p, now, unit,
-                                                             chosen_bucket, chosen_by),
+                         lambda conn, p, now, u: response_times(conn, p, now, u,
+                                                                chosen_bucket, chosen_by),
                          extra=("bucket", "by"))
 
 
@@ -85,7 +86,7 @@ async def get_kpis(request: Request, week: str | None = Week, from_: str | None 
                    to: str | None = To, tz: str | None = Tz, unit: str | None = Unit,
                    format: str | None = Format) -> Response:
     """First-line resolution rate, SLA attainment per deadline, reopened incidents."""
-    return await _report(request, "kpis", lambda conn, p, now: kpis(conn, p, now, unit))
+    return await _report(request, "kpis", kpis)
 
 
 @router.get("/repeats", dependencies=viewer)
@@ -94,4 +95,4 @@ async def get_repeats(request: Request, week: str | None = Week, from_: str | No
                       format: str | None = Format) -> Response:
     """The top-10 repeat problems: the same entity with the same type (or alert) opened more
     than once in the period."""
-    return await _report(request, "repeats", lambda conn, p, now: repeats(conn, p, now, unit))
+    return await _report(request, "repeats", repeats)

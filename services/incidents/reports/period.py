@@ -73,7 +73,7 @@ def moment(field: str, value: str, zone: ZoneInfo, *, end: bool = False) -> date
             day = date.fromisoformat(text)
             return datetime.combine(day + timedelta(days=1 if end else 0), time(), zone)
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise Invalid(field, f"{value!r} is not a date or date-time: write 2026-12-01 or "
                              "2026-12-01T08:00:00+08:00") from None
     return at if at.tzinfo else at.replace(tzinfo=zone)
@@ -105,6 +105,13 @@ def period_of(query: Mapping[str, str], now: datetime) -> Period:
     label = f"{year}-W{number:02d}"
     start, end = iso_week(label, zone)
     return Period(start, end, zone.key, label)
+
+
+def unit_of(query: Mapping[str, str]) -> str | None:
+    unit = (query.get("unit") or "").strip()
+    if len(unit) > 200 or "\x00" in unit:
+        raise Invalid("unit", "must be a unit or region name of at most 200 characters")
+    return unit or None
 
 
 def choice(query: Mapping[str, str], field: str, allowed: tuple[str, ...],
