@@ -25,6 +25,7 @@ from tests.bench.infra import percentile, servers
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 UNITS = [f"unit-{n:02d}" for n in range(20)]
+REGIONS = {unit: f"region-{n % 4}" for n, unit in enumerate(UNITS)}
 TYPES = ["system_outage", "complaint", "wait_time", "equipment_failure", "nps_drop", None]
 SOURCES = ["rule", "alertmanager", "pagerduty", "manual", "ticket"]
 RUNS = 20
@@ -48,7 +49,8 @@ def rows(count: int, seed: int = 7):
                           severity, "bench", entity, f"fp-{n}", opened, ack, resolved, closed,
                           opened + sla.respond, opened + sla.resolve, rnd.random() < .02))
         tiers = rnd.choice([0, 1, 1, 2])
-        facts.append((ident, rnd.choice(UNITS), kind, rnd.choice(SOURCES), entity,
+        unit = rnd.choice(UNITS)
+        facts.append((ident, opened, unit, [unit, REGIONS[unit]], kind, rnd.choice(SOURCES), entity,
                       f"{entity} · {kind or 'unnamed'}", tiers, 0,
                       None if tiers == 0 else tiers == 1, int(rnd.random() < .03)))
     return incidents, facts
@@ -68,7 +70,7 @@ async def load(url: str, count: int) -> asyncpg.Pool:
                  "resolve_by", "drill"])
     await conn.copy_records_to_table(
         "report_facts", records=facts,
-        columns=["id", "unit", "problem_type", "source", "entity", "problem", "tier_entries",
+        columns=["id", "opened_at", "unit", "unit_keys", "problem_type", "source", "entity", "problem", "tier_entries",
                  "handovers", "first_line", "reopens"])
     await conn.execute("ANALYZE incidents; ANALYZE report_facts")
     print(f"COPY {count:,} incidents + facts: {time.perf_counter() - began:.1f} s")
@@ -98,7 +100,7 @@ async def run(url: str, count: int) -> None:
     print(f"{RUNS} runs each; 2026-W49 holds {opened:,} incidents")
     policies = default_policies()
     for label, period, unit in (("week", week, None), ("week, one unit", week, "unit-03"),
-                                ("month", month, None)):
+                                ("week, one region", week, "region-1"), ("month", month, None)):
         await timed(f"self-check table ({label})", pool,
                     lambda c, p=period, u=unit: self_check(c, p, now, u, policies))
     await timed("KPIs (week)", pool, lambda c: kpis(c, week, now, None))

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from closedloop.report import duration, render, WORDS
+from services.incidents.reports.facts import units_of
 from services.incidents.reports.period import (
     BUCKETS, check_params, choice, period_of, ratio, unit_of,
 )
@@ -126,3 +127,11 @@ def test_the_weekly_print_out_in_both_languages(lang, words):
         assert word in text
     assert "P0-2026-12-002" in text and "2026-12-07 – 2026-12-13" in text
     assert ("6m30s" if lang == "en" else "6分30秒") in text
+
+
+def test_an_incident_belongs_to_its_unit_and_every_unit_above_it():
+    path = [{"key": "south", "name": "华南战区"}, {"key": "sz-baoan", "name": "深圳宝安店"}]
+    assert units_of(path, None) == ("深圳宝安店", ["south", "华南战区", "sz-baoan", "深圳宝安店"])
+    assert units_of(path, "华南") == ("深圳宝安店",
+                                     ["south", "华南战区", "sz-baoan", "深圳宝安店", "华南"])
+    assert units_of([], "华南") == ("华南", ["华南"]) and units_of([], None) == (None, [])

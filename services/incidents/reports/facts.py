@@ -17,7 +17,9 @@ from services.incidents.domain.tiers import IncidentTiers
 REPORT_FACTS_DDL = """
 CREATE TABLE IF NOT EXISTS report_facts (
     id uuid PRIMARY KEY,
+    opened_at timestamptz NOT NULL,
     unit text,
+    unit_keys text[] NOT NULL DEFAULT '{}',
     problem_type text,
     source text NOT NULL,
     entity text NOT NULL,
@@ -28,7 +30,8 @@ CREATE TABLE IF NOT EXISTS report_facts (
     reopens integer NOT NULL DEFAULT 0,
     first_reopened_at timestamptz
 );
-CREATE INDEX IF NOT EXISTS report_facts_unit ON report_facts (unit);
+CREATE INDEX IF NOT EXISTS report_facts_units ON report_facts USING gin (unit_keys);
+CREATE INDEX IF NOT EXISTS report_facts_opened_at ON report_facts (opened_at);
 """
 
 
@@ -37,7 +40,8 @@ class ReportFactsProjection(Projection):
     tables = {"report_facts": REPORT_FACTS_DDL}
 
     def handlers(self) -> dict[type, Apply]:
-        return {Incident.Opened: opened, Incident.Resolved: resolved,
+        return {Incident.Opened: opened, Incident.Staffed: staffed,
+                Incident.Resolved: resolved,
                 IncidentTiers.TierEntered: tier_entered, IncidentTiers.HandedOver: handed_over,
                 IncidentLifecycle.Reopened: reopened}
 
@@ -55,16 +59,40 @@ def facts_of(alert: dict[str, Any], entity: str) -> dict[str, Any]:
             "problem": f"{entity} · {kind or alert.get('name') or 'unnamed'}"}
 
 
+def units_of(path: list[dict[str, str]], label: str | None) -> tuple[str | None, list[str]]:
+    """The entity's own unit (the last of the organisation's path, else the label) and every
+    key and name a `unit=` filter matches: the unit's and each unit's above it (a region)."""
+    named = [str(u[k]) for u in path for k in ("key", "name") if u.get(k)]
+    own = (path[-1].get("name") or path[-1].get("key")) if path else label
+    return own, list(dict.fromkeys([*named, *([label] if label else [])]))
+
+
 async def opened(conn: asyncpg.Connection, e: Any) -> None:
     f = facts_of(e.alert, e.entity)
+    unit, keys = units_of([], f["unit"])
     await conn.execute(
-        """INSERT INTO report_facts (id, unit, problem_type, source, entity, problem)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (id) DO UPDATE SET unit = EXCLUDED.unit,
+        """INSERT INTO report_facts (id, unit, unit_keys, problem_type, source, entity, problem,
+                                     opened_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET unit = EXCLUDED.unit, unit_keys = EXCLUDED.unit_keys,
+               opened_at = EXCLUDED.opened_at,
                problem_type = EXCLUDED.problem_type, source = EXCLUDED.source,
                entity = EXCLUDED.entity, problem = EXCLUDED.problem, tier_entries = 0,
                handovers = 0, first_line = NULL, reopens = 0, first_reopened_at = NULL""",
-        e.originator_id, f["unit"], f["problem_type"], f["source"], e.entity, f["problem"])
+        e.originator_id, unit, keys, f["problem_type"], f["source"], e.entity, f["problem"],
+        e.at)
+
+
+async def staffed(conn: asyncpg.Connection, e: Any) -> None:
+    # Staffing that names the organisation's units above the entity (`unit_path`, optional:
+    # older events and entities of no unit have none) places the incident in them.
+    path = getattr(e, "unit_path", None) or []
+    if path:
+        label = await conn.fetchval("SELECT unit FROM report_facts WHERE id = $1",
+                                    e.originator_id)
+        unit, keys = units_of(path, label)
+        await conn.execute("UPDATE report_facts SET unit = $2, unit_keys = $3 WHERE id = $1",
+                           e.originator_id, unit, keys)
 
 
 async def tier_entered(conn: asyncpg.Connection, e: Any) -> None:
