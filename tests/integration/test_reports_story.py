@@ -277,3 +277,16 @@ def run_cli(argv: list[str]) -> str:
     with contextlib.redirect_stdout(out):
         assert cli(argv) == 0
     return out.getvalue()
+
+
+def test_the_weekly_command_says_when_a_week_had_nothing_and_names_a_bad_week(service):
+    key_args = ["--url", service.url, "--api-key", ADMIN_KEY]
+    printed = run_cli(["report", "weekly", "--week", "2026-W40", "--lang", "zh", *key_args])
+    assert "本期没有新建事件。" in printed and "问题闭环率: 0/0 = —" in printed
+    printed = run_cli(["report", "weekly", "--from", "2026-10-01", "--to", "2026-10-07",
+                       "--tz", "Asia/Shanghai", "--lang", "en", *key_args])
+    assert "(2026-10-01 – 2026-10-07, Asia/Shanghai)" in printed
+    assert "No incident was opened in this period." in printed
+    with pytest.raises(SystemExit) as refused:
+        cli(["report", "weekly", "--week", "2026-50", *key_args])
+    assert "422" in str(refused.value) and "week" in str(refused.value)
