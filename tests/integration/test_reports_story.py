@@ -18,6 +18,9 @@ from tests.harness import ADMIN_KEY, API_KEYS, RESPONDER_KEY, RunningService, wa
 from tests.integration.test_incidents_service import publish
 
 from services.incidents.main import create_app
+from services.incidents.reports.schemas import (
+    KpisRead, RepeatsRead, ResponseTimesRead, SelfCheckRead,
+)
 from services.incidents.settings import IncidentsSettings
 
 pytestmark = pytest.mark.integration
@@ -133,6 +136,7 @@ def test_the_weekly_self_check_table_matches_the_week_worked_out_by_hand(service
         return report if closure(report, "P0")["closed"] == 2 and \
             closure(report, "P1")["closed"] == 1 and south == 1 else None
     table = wait_until(settled, timeout=20)
+    SelfCheckRead.model_validate(table)  # the OpenAPI document describes what is answered
 
     # By hand. P0 respond: 2, 4, 10 min against 5 min → c failed; 2 of 3 met < 90 %: fail.
     respond = [2 * MIN, 4 * MIN, 10 * MIN]
@@ -192,6 +196,7 @@ def test_the_weekly_self_check_table_matches_the_week_worked_out_by_hand(service
 
     # MTTA/MTTR by day and source: Monday's six real incidents (manual 5, rule 1).
     trend = ok(week.report("response-times", week="2026-W50", bucket="day", by="source"))
+    ResponseTimesRead.model_validate(trend)
     by_source = {p["source"]: p for p in trend["points"]}
     assert set(by_source) == {"manual", "rule"}
     assert by_source["rule"]["mtta_seconds"] == 30 * MIN
@@ -204,11 +209,14 @@ def test_the_weekly_self_check_table_matches_the_week_worked_out_by_hand(service
         "system_outage": 3, "complaint": 2, "(none)": 1}
 
     # Repeat problems: the same store with the same type, the drill left out.
-    repeats = ok(week.report("repeats", week="2026-W50"))["items"]
+    answer = ok(week.report("repeats", week="2026-W50"))
+    RepeatsRead.model_validate(answer)
+    repeats = answer["items"]
     assert [(r["problem"], r["refs"]) for r in repeats] == [
         ("深圳宝安店 · system_outage", [a, b, c]), ("深圳宝安店 · complaint", [d, e])]
 
     kpis = ok(week.report("kpis", week="2026-W50"))
+    KpisRead.model_validate(kpis)
     assert kpis["sla_attainment"]["respond"] == {"met": 5, "missed": 1, "rate": 0.8333,
                                                  "note": None}
     assert kpis["first_line_resolution"]["rate"] is None  # nothing went through the tiers
@@ -261,9 +269,13 @@ def test_first_line_resolution_counts_incidents_resolved_in_their_first_tier(
     week.act(3 * HOUR, "resolve", first["ref"], summary="积分已补发（第二次）")
 
     def settled():
+        # The incidents table holds the second resolution, and the reports' facts the reopening.
+        listed = {i["ref"]: i for i in ok(week.api.get("/v1/incidents"))["items"]}
+        resolved_at = listed[first["ref"]]["resolved_at"]
+        resolved_again = bool(resolved_at) and datetime.fromisoformat(
+            resolved_at.replace("Z", "+00:00")) == T0 + timedelta(hours=3)
         kpis = ok(week.report("kpis", week="2026-W50"))
-        return kpis if kpis["reopened"]["count"] == 1 and \
-            kpis["first_line_resolution"]["resolved_in_tiers"] == 2 else None
+        return kpis if resolved_again and kpis["reopened"]["count"] == 1 else None
     kpis = wait_until(settled, timeout=20)
     assert kpis["first_line_resolution"] == {"resolved_in_tiers": 2, "first_line": 1,
                                              "rate": 0.5, "note": None}

@@ -14,6 +14,9 @@ from shared.http import runtime_of
 from services.incidents.reports.period import (
     BUCKETS, DIMENSIONS, FORMATS, Period, check_params, choice, period_of, unit_of,
 )
+from services.incidents.reports.schemas import (
+    KpisRead, RepeatsRead, ResponseTimesRead, SelfCheckRead,
+)
 from services.incidents.reports.selfcheck import self_check
 from services.incidents.reports.tables import csv_of
 from services.incidents.reports.trends import kpis, repeats, response_times
@@ -31,6 +34,7 @@ Unit = Query(None, description="only incidents of this unit or region")
 Format = Query(None, description="json (default) or csv")
 
 # (connection, period, now, unit) → the report
+CSV = {200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}}
 Compute = Callable[[Any, Period, Any, str | None], Awaitable[dict[str, Any]]]
 
 
@@ -52,7 +56,8 @@ async def _report(request: Request, name: str, compute: Compute,
     return JSONResponse(report)
 
 
-@router.get("/self-check", dependencies=viewer)
+@router.get("/self-check", dependencies=viewer, response_model=SelfCheckRead,
+            responses=CSV)
 async def get_self_check(request: Request, week: str | None = Week, from_: str | None = From,
                          to: str | None = To, tz: str | None = Tz, unit: str | None = Unit,
                          format: str | None = Format) -> Response:
@@ -63,7 +68,8 @@ async def get_self_check(request: Request, week: str | None = Week, from_: str |
                          lambda conn, p, now, u: self_check(conn, p, now, u, policies))
 
 
-@router.get("/response-times", dependencies=viewer)
+@router.get("/response-times", dependencies=viewer, response_model=ResponseTimesRead,
+            responses=CSV)
 async def get_response_times(
         request: Request, week: str | None = Week, from_: str | None = From,
         to: str | None = To, tz: str | None = Tz, unit: str | None = Unit,
@@ -81,7 +87,8 @@ async def get_response_times(
                          extra=("bucket", "by"))
 
 
-@router.get("/kpis", dependencies=viewer)
+@router.get("/kpis", dependencies=viewer, response_model=KpisRead,
+            responses=CSV)
 async def get_kpis(request: Request, week: str | None = Week, from_: str | None = From,
                    to: str | None = To, tz: str | None = Tz, unit: str | None = Unit,
                    format: str | None = Format) -> Response:
@@ -89,7 +96,8 @@ async def get_kpis(request: Request, week: str | None = Week, from_: str | None 
     return await _report(request, "kpis", kpis)
 
 
-@router.get("/repeats", dependencies=viewer)
+@router.get("/repeats", dependencies=viewer, response_model=RepeatsRead,
+            responses=CSV)
 async def get_repeats(request: Request, week: str | None = Week, from_: str | None = From,
                       to: str | None = To, tz: str | None = Tz, unit: str | None = Unit,
                       format: str | None = Format) -> Response:
