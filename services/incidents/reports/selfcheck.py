@@ -55,6 +55,7 @@ SELECT severity, kind, count(*) AS incidents, count(done_at) AS done,
            AS failed
   FROM judged GROUP BY severity, kind"""
 
+
 async def self_check(conn: asyncpg.Connection, period: Period, now: datetime,
                      unit: str | None, policies: SlaPolicies) -> dict[str, Any]:
     args = (period.start, period.end, period.as_of(now), unit)
