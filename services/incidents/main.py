@@ -23,6 +23,8 @@ from services.incidents.intake.training import IntakeExamplesProjection, retrain
 from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.observation_watch import watch_observations
 from services.incidents.projections import IncidentsProjection
+from services.incidents.reports.api import router as reports_router
+from services.incidents.reports.facts import ReportFactsProjection
 from services.incidents.settings import IncidentsSettings
 from services.incidents.sla_api import policies_router as sla_policies_router
 from services.incidents.sla_api import router as sla_router
@@ -47,7 +49,7 @@ def service_parts(clock: Clock | None = None,
                                                           checklists=checklists),
         translate=to_contract,
         subscribe=subscriptions,
-        projections=[IncidentsProjection(), IntakeExamplesProjection()],
+        projections=[IncidentsProjection(), IntakeExamplesProjection(), ReportFactsProjection()],
         workers=[watch_sla, watch_storms, watch_observations,
                  retrainer(classifier, settings.classifier_retrain_every,
                            settings.sla_poll_seconds)],
@@ -70,7 +72,8 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
         settings,
         parts,
         routers=[router, lifecycle_router, triage_router, sla_router, sla_policies_router,
-                 closing_router, intake_router, tier_router, checklist_router],
+                 closing_router, intake_router, tier_router, checklist_router,
+                 reports_router],
         # The one-click acknowledge and satisfaction links: the signed link is the credential.
         open_routers=[ack_router, score_router],
         title="closedloop incidents",
