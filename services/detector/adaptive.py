@@ -18,10 +18,12 @@ Per point:
    becomes the score ``log(Q) / log(Q_FLOOR)`` in [0, 1]: 0.5 means Q = 1e-5. Judging a series
    against its own history lets one threshold serve series of any scale and noise.
 3. *New range* (as NAB's HTM detector does): a value beyond the range seen so far by more than
-   ``range_tolerance`` of its width scores 1.
+   ``range_tolerance`` of its width, and at least ``RANGE_Z`` surprising (so the records plain
+   noise keeps setting do not count), scores from 0.5 up to 1 at ``RANGE_FULL`` beyond.
 4. *Novel transition* (CAD OSE's contextual memory, reduced to its core): the value is
    quantised into ``levels`` levels of the range seen; a level that never followed the
-   previous level nor the previous two scores at least ``NOVEL_SCORE``.
+   previous level nor the previous two (a context visited ``CONTEXT_VISITS`` times already)
+   scores at least ``NOVEL_SCORE``.
 5. *Hold-off*: after a score reaches the threshold the next ``max(holdoff, holdoff_fraction *
    n)`` points score 0, so one incident raises one alert (ARTime masks after an anomaly too).
 
@@ -33,7 +35,6 @@ One loop (``_run``) serves both ``update`` and ``score_series``, which is why th
 """
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -49,8 +50,10 @@ SD_FLOOR = 0.05      # the average's spread is at least this (in z units): noise
 REL_FLOOR = 1e-9     # spread floor relative to the level: a flat series is not noise
 SLOTS, PERIOD = 288, 86400.0  # time-of-day model: 5-minute slots over a day
 SEASON_DAYS = 10     # memory of each time-of-day slot, in visits
-RANGE_FULL = 0.1     # a new extreme this far (of the range's width) beyond it scores 1
+RANGE_Z = 4.0        # a new extreme counts if it is also this surprising (noise records don't)
+RANGE_FULL = 0.1     # ... and scores 1 this far (of the range's width) beyond the range
 NOVEL_SCORE = 0.6    # score of a novel transition (just above the threshold)
+CONTEXT_VISITS = 5   # a context can see a novel transition once it was visited this often
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
     a_short, a_long = 2.0 / (cfg.short + 1.0), 1.0 / cfg.memory
     warmup, learn, tol = cfg.warmup, cfg.warmup // 3, cfg.range_tolerance
     holdoff, fraction, threshold = cfg.holdoff, cfg.holdoff_fraction, cfg.threshold
-    levels, top = cfg.levels, cfg.levels - 1
+    levels, top, full = cfg.levels, cfg.levels - 1, (1 << cfg.levels) - 1
     n, prev, loc, mad, mad_d = st.n, st.prev, st.loc, st.mad, st.mad_d
     avg, mu, var, lo, hi, quiet = st.avg, st.mu, st.var, st.lo, st.hi, st.quiet
     s_loc, s_mad, s_seen = st.s_loc, st.s_mad, st.s_seen
@@ -188,7 +191,7 @@ def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
             # 3. a value beyond the range seen so far: from the threshold up, by how far
             width = hi - lo
             beyond = (x - hi if x > hi else lo - x) - tol * width
-            if beyond > 0.0:
+            if beyond > 0.0 and z >= RANGE_Z:
                 r = 0.5 + 0.5 * beyond / (RANGE_FULL * width) if width > 0.0 else 1.0
                 r = r if r < 1.0 else 1.0
                 if r > score:
@@ -203,10 +206,13 @@ def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
                 seen1 = trans[lv1]
                 trans[lv1] = seen1 | bit
                 if lv2 >= 0:
+                    # the two-level context keeps its visit count above its level bits
                     key = levels + levels * lv2 + lv1
-                    seen2 = trans[key]
-                    trans[key] = seen2 | bit
-                    if n >= warmup and seen2 and not (seen1 | seen2) & bit \
+                    packed = trans[key]
+                    seen2, visits = packed & full, packed >> levels
+                    trans[key] = ((visits + 1 if visits < 1_000_000 else visits) << levels) \
+                        | seen2 | bit
+                    if n >= warmup and visits >= CONTEXT_VISITS and not (seen1 | seen2) & bit \
                             and score < NOVEL_SCORE:
                         score = NOVEL_SCORE
             lv2, lv1 = lv1, lv
@@ -235,14 +241,27 @@ def score_series(values: np.ndarray, ts: np.ndarray, settings: Settings = DEFAUL
     return np.asarray(_run(AdaptiveScorer(settings), values.tolist(), ts.tolist()), dtype=float)
 
 
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.strip()).replace(tzinfo=timezone.utc).timestamp()
-
-
 def score_csv(path: str) -> list[float]:
-    """Scores of a NAB ``timestamp,value`` CSV (header row), one per data row."""
+    """Scores of a ``timestamp,value`` CSV (NAB's form, header optional), one per data row.
+
+    The rows must be one series in time order: a row earlier than, or at the same time as,
+    the row before it is refused with its row number rather than scored out of order."""
+    from services.detector.rules.backtest.readers import read_samples_csv
+
     with open(path, newline="") as f:
-        rows = [row for row in csv.reader(f)][1:]
-    values = np.array([float(r[1]) for r in rows])
-    stamps = np.array([_epoch(r[0]) for r in rows])
-    return score_series(values, stamps).tolist()
+        samples = read_samples_csv(f.read(), metric="series")
+    if not samples:
+        raise ValueError("no data rows; expected timestamp,value rows")
+    entities = {s[1] for s in samples}
+    if len(entities) > 1:
+        raise ValueError(f"{len(entities)} entities ({', '.join(sorted(entities)[:3])}, ...); "
+                         "the scorer reads one series: give a timestamp,value file per series")
+    stamps = np.array([s[3] for s in samples])
+    back = np.flatnonzero(np.diff(stamps) <= 0)
+    if back.size:
+        i = int(back[0]) + 1
+        when = datetime.fromtimestamp(stamps[i], timezone.utc).isoformat()
+        how = "repeats the time of" if stamps[i] == stamps[i - 1] else "is earlier than"
+        raise ValueError(f"data row {i + 1} ({when}) {how} the row before it; the scorer reads a "
+                         "series in time order: sort the rows by time and keep one row per time")
+    return score_series(np.array([s[4] for s in samples]), stamps).tolist()
