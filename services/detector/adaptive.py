@@ -69,13 +69,20 @@ class Settings:
     holdoff_fraction: float = 0.05  # ... or this fraction of the points seen
     threshold: float = ANOMALY_THRESHOLD  # what starts a hold-off
     alphas: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    unpacked: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.scales or min(self.scales) < 1 or self.short < 1 or self.memory < 1:
             raise ValueError("scales, short and memory must be positive point counts")
         if not 0 <= self.levels <= 30:
             raise ValueError("levels must be between 0 (off) and 30")
-        object.__setattr__(self, "alphas", tuple(2.0 / (w + 1.0) for w in self.scales))
+        alphas = tuple(2.0 / (w + 1.0) for w in self.scales)
+        object.__setattr__(self, "alphas", alphas)
+        # everything _run needs, computed once: one unpack per call keeps `update` cheap
+        object.__setattr__(self, "unpacked", (
+            alphas, alphas[0], 2.0 / (self.short + 1.0), 1.0 / self.memory, self.warmup,
+            self.warmup // 3, self.range_tolerance, self.holdoff, self.holdoff_fraction,
+            self.threshold, self.levels, self.levels - 1, (1 << self.levels) - 1))
 
 
 DEFAULT = Settings()
@@ -87,46 +94,43 @@ _SLOT_SCALE = SLOTS / PERIOD
 class AdaptiveScorer:
     """Online scorer for one series: ``update(value, ts)`` returns a score in [0, 1]."""
 
-    __slots__ = ("settings", "n", "prev", "loc", "mad", "mad_d", "avg", "mu", "var", "lo", "hi",
-                 "quiet", "s_loc", "s_mad", "s_seen", "lv1", "lv2", "trans")
+    __slots__ = ("settings", "scalars", "loc", "mad", "s_loc", "s_mad", "s_seen", "trans")
 
     def __init__(self, settings: Settings = DEFAULT) -> None:
         self.settings = settings
-        self.n, self.prev, self.quiet = 0, 0.0, 0
+        # n, prev, mad_d, avg, mu, var, lo, hi, quiet, lv1, lv2 (one list: one unpack per call)
+        self.scalars = [0, 0.0, 0.0, 0.0, 0.0, 0.0, math.inf, -math.inf, 0, -1, -1]
         self.loc = [0.0] * len(settings.scales)
         self.mad = [0.0] * len(settings.scales)
-        self.mad_d = self.avg = self.mu = self.var = 0.0
-        self.lo, self.hi = math.inf, -math.inf
         self.s_loc, self.s_mad, self.s_seen = [0.0] * SLOTS, [0.0] * SLOTS, [0] * SLOTS
-        self.lv1 = self.lv2 = -1
         # bit masks of the levels that followed each context (one level, two levels)
         self.trans = [0] * (settings.levels + settings.levels ** 2)
+
+    @property
+    def n(self) -> int:
+        """Points scored so far (gaps not counted)."""
+        return self.scalars[0]
 
     def update(self, value: float, ts: float) -> float:
         return _run(self, (float(value),), (float(ts),))[0]
 
     def state_bytes(self) -> int:
         """Memory held, 8 bytes per number (what a C or numpy layout needs)."""
-        return 8 * (2 * len(self.loc) + 3 * SLOTS + len(self.trans) + 14)
+        return 8 * (len(self.scalars) + 2 * len(self.loc) + 3 * SLOTS + len(self.trans))
 
 
 def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
     """Score ``values`` in order, updating ``st``; the single implementation of the method."""
-    cfg = st.settings
-    alphas, a_d = cfg.alphas, cfg.alphas[0]
-    a_short, a_long = 2.0 / (cfg.short + 1.0), 1.0 / cfg.memory
-    warmup, learn, tol = cfg.warmup, cfg.warmup // 3, cfg.range_tolerance
-    holdoff, fraction, threshold = cfg.holdoff, cfg.holdoff_fraction, cfg.threshold
-    levels, top, full = cfg.levels, cfg.levels - 1, (1 << cfg.levels) - 1
-    n, prev, loc, mad, mad_d = st.n, st.prev, st.loc, st.mad, st.mad_d
-    avg, mu, var, lo, hi, quiet = st.avg, st.mu, st.var, st.lo, st.hi, st.quiet
-    s_loc, s_mad, s_seen = st.s_loc, st.s_mad, st.s_seen
-    trans, lv1, lv2 = st.trans, st.lv1, st.lv2
-    log, erfc, sqrt, members = math.log, math.erfc, math.sqrt, range(len(alphas))
+    (alphas, a_d, a_short, a_long, warmup, learn, tol, holdoff, fraction, threshold, levels,
+     top, full) = st.settings.unpacked
+    n, prev, mad_d, avg, mu, var, lo, hi, quiet, lv1, lv2 = st.scalars
+    loc, mad, s_loc, s_mad, s_seen, trans = st.loc, st.mad, st.s_loc, st.s_mad, st.s_seen, st.trans
+    log, erfc, sqrt, isfinite = math.log, math.erfc, math.sqrt, math.isfinite
+    members = range(len(alphas))
     a_season = 1.0 / SEASON_DAYS
     out = []
     for x, t in zip(values, stamps):
-        if not (math.isfinite(x) and math.isfinite(t)):
+        if not (isfinite(x) and isfinite(t)):
             out.append(0.0)  # a gap says nothing; keep the state as it is
             continue
         if n == 0:
@@ -227,8 +231,7 @@ def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
         elif score >= threshold:
             quiet = max(holdoff, int(fraction * n))
         out.append(score)
-    st.n, st.prev, st.mad_d, st.lv1, st.lv2 = n, prev, mad_d, lv1, lv2
-    st.avg, st.mu, st.var, st.lo, st.hi, st.quiet = avg, mu, var, lo, hi, quiet
+    st.scalars = [n, prev, mad_d, avg, mu, var, lo, hi, quiet, lv1, lv2]
     return out
 
 
