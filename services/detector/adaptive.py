@@ -9,9 +9,11 @@ Per point:
 1. *Surprise*: an ensemble of robust z-scores. For each time scale w (points) an exponentially
    weighted location and mean absolute deviation, updated with Huber-clipped innovations so
    one outlier cannot drag them, predict the value; "same as the previous point" is scored the
-   same way. The most surprised member speaks (the max), unless the time-of-day model (this
-   5-minute slot's own robust location and spread) explains the value better (the min): a
-   daily rhythm is not an anomaly.
+   same way, and the most surprised member speaks (the max). A time-of-day model (this
+   5-minute slot's own robust location and spread) competes with that ensemble: whichever has
+   the better track record on this series (lower mean surprise over ``memory`` points) gives
+   the surprise, so a series with a daily rhythm is judged against its rhythm, and a day that
+   breaks the rhythm is surprising even when it is smooth.
 2. *Anomaly likelihood* (HTM's layer): the surprise, capped at ``Z_CAP``, is averaged over the
    last ``short`` points and compared with the distribution of that average over the last
    ``memory`` points (EW mean and variance). Its Gaussian tail probability Q (the Q-function)
@@ -98,8 +100,9 @@ class AdaptiveScorer:
 
     def __init__(self, settings: Settings = DEFAULT) -> None:
         self.settings = settings
-        # n, prev, mad_d, avg, mu, var, lo, hi, quiet, lv1, lv2 (one list: one unpack per call)
-        self.scalars = [0, 0.0, 0.0, 0.0, 0.0, 0.0, math.inf, -math.inf, 0, -1, -1]
+        # n, prev, mad_d, avg, mu, var, lo, hi, quiet, lv1, lv2, fit_l, fit_s (one list: one
+        # unpack per call)
+        self.scalars = [0, 0.0, 0.0, 0.0, 0.0, 0.0, math.inf, -math.inf, 0, -1, -1, 0.0, 0.0]
         self.loc = [0.0] * len(settings.scales)
         self.mad = [0.0] * len(settings.scales)
         self.s_loc, self.s_mad, self.s_seen = [0.0] * SLOTS, [0.0] * SLOTS, [0] * SLOTS
@@ -123,7 +126,8 @@ def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
     """Score ``values`` in order, updating ``st``; the single implementation of the method."""
     (alphas, a_d, a_short, a_long, warmup, learn, tol, holdoff, fraction, threshold, levels,
      top, full) = st.settings.unpacked
-    n, prev, mad_d, avg, mu, var, lo, hi, quiet, lv1, lv2 = st.scalars
+    # fit_l, fit_s: track records (mean capped surprise) of the local and time-of-day models
+    n, prev, mad_d, avg, mu, var, lo, hi, quiet, lv1, lv2, fit_l, fit_s = st.scalars
     loc, mad, s_loc, s_mad, s_seen, trans = st.loc, st.mad, st.s_loc, st.s_mad, st.s_seen, st.trans
     log, erfc, sqrt, isfinite = math.log, math.erfc, math.sqrt, math.isfinite
     members = range(len(alphas))
@@ -159,14 +163,17 @@ def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
                 e = c if e > c else (-c if e < -c else e)
             loc[j] += a * e
             mad[j] += a * (abs(e) - s)
-        # ... which the time-of-day model may explain away
+        # ... or the time-of-day model's, when it has predicted this series better
         slot = int((t % PERIOD) * _SLOT_SCALE)
         seen = s_seen[slot]
         if seen:
             e, s = x - s_loc[slot], s_mad[slot]
             if seen > 2:
                 zs = abs(e) / (s + floor)
-                if zs < z:
+                # the model with the better track record (mean capped surprise) speaks
+                fit_l += a_long * ((z if z < Z_CAP else Z_CAP) - fit_l)
+                fit_s += a_long * ((zs if zs < Z_CAP else Z_CAP) - fit_s)
+                if fit_s < fit_l:
                     z = zs
                 c = CLIP * s
                 e = c if e > c else (-c if e < -c else e)
@@ -231,7 +238,7 @@ def _run(st: AdaptiveScorer, values, stamps) -> list[float]:
         elif score >= threshold:
             quiet = max(holdoff, int(fraction * n))
         out.append(score)
-    st.scalars = [n, prev, mad_d, avg, mu, var, lo, hi, quiet, lv1, lv2]
+    st.scalars = [n, prev, mad_d, avg, mu, var, lo, hi, quiet, lv1, lv2, fit_l, fit_s]
     return out
 
 
