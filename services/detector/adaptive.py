@@ -1,7 +1,7 @@
 """Adaptive, causal, online anomaly scorer for one numeric series.
 
 Why it is built this way: docs/adr/robust-adaptive-scorer.md. The score of point i depends on
-points 0..i only. The few settings in :class:`Settings` were chosen by leave-one-family-out
+points 0..i only. The few settings in :class:`Settings` are checked by leave-one-family-out
 cross-validation on the NAB dev split (``python -m tests.bench.nab_cv``).
 
 Per point:
@@ -60,7 +60,7 @@ CONTEXT_VISITS = 5   # a context can see a novel transition once it was visited 
 
 @dataclass(frozen=True)
 class Settings:
-    """The scorer's parameters; the defaults are the cross-validated choice (see the ADR)."""
+    """The scorer's parameters (defaults and their cross-validated figures: see the ADR)."""
     scales: tuple[int, ...] = (16, 128, 1024)  # time scales of the robust z-scores, in points
     short: int = 20         # points averaged before the likelihood (HTM uses 10)
     memory: int = 2000      # memory of the likelihood's distribution, in points
