@@ -146,3 +146,17 @@ def test_the_detect_command_prints_one_score_per_data_row(tmp_path, capsys):
     assert main(["detect", "--adaptive", str(path)]) == 0
     scores = [float(line) for line in capsys.readouterr().out.split()]
     assert len(scores) == len(rows) and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_a_smooth_day_that_breaks_the_daily_rhythm_is_flagged():
+    # Twelve days of a daily wave, then one day the wave runs upside down: every step is as
+    # small as usual, only the time-of-day model (which predicts this series best) sees it.
+    n, day = 288 * 14, 288 * 12
+    t = np.arange(n)
+    wave = 10 * np.sin(2 * np.pi * t * STEP / 86400)
+    values = 50 + wave + np.random.default_rng(5).normal(0, 0.5, n)
+    values[day:day + 288] = 50 - wave[day:day + 288] + 0.5 * np.random.default_rng(6).normal(
+        0, 1, 288)
+    scores = score_series(values, stamps(n))
+    assert scores[600:day].max() < ANOMALY_THRESHOLD
+    assert scores[day:day + 72].max() >= ANOMALY_THRESHOLD   # within its first six hours
