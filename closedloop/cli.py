@@ -1,5 +1,5 @@
 """The `closedloop` command: up, demo, status, serve, replay, verify, dlq, rules, backtest,
-detect, directory, postmortem."""
+detect, directory, postmortem, report."""
 from __future__ import annotations
 
 import argparse
@@ -265,10 +265,11 @@ def main(argv: list[str] | None = None) -> int:
                    ).set_defaults(run=cmd_streams)
     sub.add_parser("nats-config", help="print the NATS users and permissions block"
                    ).set_defaults(run=cmd_nats_config)
-    from closedloop import detector, directory, postmortem
+    from closedloop import detector, directory, postmortem, report
     detector.register(sub)
     directory.register(sub)
     postmortem.register(sub)
+    report.register(sub)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -10,8 +10,10 @@ from shared.contracts.events import (
     IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased, contract_for_type, IncidentCapaRequested,
     IncidentDrillFlagged,
-    IncidentHandedOver, SupportTierEntered, MetricSilent, MetricResumed,
-    CapaEffectivenessHeldOpen, CapaEffectivenessExtended, CONTRACTS,
+    IncidentHandedOver, SupportTierEntered,
+    IncidentChecklistAttached, IncidentChecklistItemChecked,
+    MetricSilent, MetricResumed, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
+    CONTRACTS,
 )
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
     "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
-    "IncidentHandedOver", "SupportTierEntered", "MetricSilent", "MetricResumed",
-    "CapaEffectivenessHeldOpen", "CapaEffectivenessExtended",
+    "IncidentHandedOver", "SupportTierEntered",
+    "IncidentChecklistAttached", "IncidentChecklistItemChecked",
+    "MetricSilent", "MetricResumed", "CapaEffectivenessHeldOpen", "CapaEffectivenessExtended",
 ]
