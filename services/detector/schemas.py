@@ -127,6 +127,22 @@ class BacktestOut(BaseModel):
     windows: int
 
 
+class BacktestJobOut(BaseModel):
+    id: str
+    rule: str
+    sweep: bool
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: dict[str, int] = Field(description=(
+        "samples_done / samples_total over the replay and every sweep candidate; "
+        "candidates_done / candidates_total"))
+    cancel_requested: bool
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    result: BacktestOut | None = Field(None, description="when done: what /backtest returns")
+    error: str | None = None
+
+
 class AlertRead(BaseModel):
     fingerprint: str
     alert_id: str

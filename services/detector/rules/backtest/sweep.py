@@ -31,13 +31,12 @@ def sweep(rule: RuleSpec, samples: Iterable[Sample], windows: Sequence[Window], 
           progress: Progress | None = None) -> Sweep:
     """Replays and scores the rule once per candidate value of the bound at `path` (a dotted
     path into the rule's JSON form; default: its first numeric bound). `progress` is told
-    of each candidate's samples and the candidate done; it may cancel between them."""
+    of each candidate's samples and the candidate done (the caller sets its totals from
+    `plan`); it may cancel between chunks."""
     prepared = samples if isinstance(samples, Prepared) else Prepared(rule, samples)
     form = rule.model_dump(mode="json", by_alias=True)
     path, values = plan(rule, prepared, path, candidates)
     current = _bound_at(form, path)
-    if progress is not None:
-        progress.expect(len(prepared.rows) * len(values), len(values))
     rows = []
     for bound in values:
         rows.append(_row(rule, form, path, bound, current, prepared, windows, metric,
