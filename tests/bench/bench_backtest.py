@@ -98,8 +98,9 @@ def nab_sweep() -> None:
               f"recommended {result.recommended and result.recommended['bound']}")
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    n = int(argv[0]) if argv else 1_000_000
     replay_speed(n)
     nab_sweep()
 

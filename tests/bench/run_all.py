@@ -6,7 +6,7 @@ from tests.bench import (
     bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
 from tests.bench import bench_pd_ingest, bench_recommendations, bench_reports
-from tests.bench import bench_silence
+from tests.bench import bench_backtest, bench_silence
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -35,6 +35,8 @@ if __name__ == "__main__":
     bench_messages.main()
     print("\n== adaptive scorer on NAB ==")
     bench_nab.main()
+    print("\n== backtest replays and a NAB sweep ==")
+    bench_backtest.main([])
     print("\n== knowledge recommendations ==")
     bench_recommendations.main()
     print("\n== reports over 100,000 incidents ==")
