@@ -27,6 +27,8 @@ RULES = [
     {"when": {"deviation": {"method": "zscore", "window": 5}, "outside": [-1.5, 1.5]}},
     {"when": {"deviation": {"method": "zscore", "window": 30, "min_samples": 7}, "above": 2}},
     {"when": {"deviation": {"method": "mad", "window": 7}, "outside": [-2, 2]}},
+    {"when": {"deviation": {"method": "mad", "window": 12, "min_samples": 4}, "above": 2.5},
+     "for": 2},
     {"when": {"deviation": {"method": "ewma", "window": 10}, "above": 1.5}, "clear_after": "5m"},
     {"when": {"all": [{"value": {}, "above": 0.2},
                       {"not": {"streak": {"direction": "up"}, "at_least": 2}}]}},

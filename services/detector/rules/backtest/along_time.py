@@ -14,6 +14,7 @@ import numpy as np
 
 from ..measures import Measure
 from ..measures.base import NAN, standardise
+from ..measures.deviation import MAD_SCALE
 
 ALONG_TIME = ("value", "change", "streak", "deviation")
 MAD_CHUNK = 1 << 15   # rows of the sliding MAD window computed at once (memory bound)
@@ -87,25 +88,27 @@ def _ewma(v: np.ndarray, alpha: float, needed: int) -> np.ndarray:
 
 
 def _mad(measure, v: np.ndarray) -> np.ndarray:
-    """The live measure's own scoring on each sample's trailing window; a median does not
-    depend on the order the ring keeps the window in."""
+    """Median and MAD of each sample's trailing window. A median does not depend on the
+    order the ring keeps the window in; full windows hold no NaN, where np.median equals the
+    live np.nanmedian (and is faster); young windows go through the live measure's scoring."""
     n, w = len(v), measure.width
     out = np.full(n, NAN)
     padded = np.concatenate([np.zeros(w), v])
     windows = np.lib.stride_tricks.sliding_window_view(padded, w)   # row k: the w before k
-    for lo in range(0, n, MAD_CHUNK):
+    young = min(n, w)
+    if young:
+        history = np.array(windows[:young])
+        for r in range(young):   # the filled cells first, as in the ring
+            history[r, :r] = v[:r]
+        k = np.arange(young)
+        out[:young] = measure.score(history, k, v[:young])
+    for lo in range(young, n, MAD_CHUNK):
         hi = min(n, lo + MAD_CHUNK)
-        k = np.arange(lo, hi)
-        filled = np.minimum(k, w)
         history = windows[lo:hi]
-        if filled[0] < w:   # young rows: the filled cells first, as in the ring
-            history = np.array(history)
-            young = filled < w
-            for r in np.flatnonzero(young).tolist():
-                history[r, :filled[r]] = v[:filled[r]]
-        out[lo:hi] = np.where(k >= measure.spec.needed,
-                              measure.score(history, filled, v[lo:hi]), NAN)
-    return out
+        median = np.median(history, axis=1)
+        mad = np.median(np.abs(history - median[:, None]), axis=1) * MAD_SCALE
+        out[lo:hi] = standardise(v[lo:hi] - median, mad, median)
+    return np.where(np.arange(n) >= measure.spec.needed, out, NAN)
 
 
 def _zscore(x: np.ndarray, w: int, slot: int, needed: int) -> np.ndarray:

@@ -54,8 +54,11 @@ def run(rule: RuleSpec, metric: MetricSpec | None, history: History, end: float,
     for sid in range(len(registry)):
         compiled.observe(sid, registry.metric[sid], registry.labels[sid])
     accepted = _accepted(history.series, history.ts, history.values)
-    order = np.argsort(history.series, kind="stable")   # per series, still in time order
-    order = order[accepted[order]]
+    if len(registry) == 1:
+        order = np.flatnonzero(accepted)
+    else:
+        order = np.argsort(history.series, kind="stable")   # per series, still in time order
+        order = order[accepted[order]]
     bounds = np.flatnonzero(np.r_[True, np.diff(history.series[order]) != 0, True])
     firsts = order[bounds[:-1]] if len(order) else order
     slots = _slots(history.series[firsts], firsts, history.chunk_starts)
@@ -72,7 +75,8 @@ def _accepted(series: np.ndarray, ts: np.ndarray, values: np.ndarray) -> np.ndar
     """As the engine: finite samples only, and of equal times within a series the first."""
     finite = np.isfinite(ts) & np.isfinite(values)
     index = np.flatnonzero(finite)
-    order = index[np.argsort(series[index], kind="stable")]
+    one = len(series) == 0 or series.min() == series.max()
+    order = index if one else index[np.argsort(series[index], kind="stable")]
     s, t = series[order], ts[order]
     later = np.ones(len(order), dtype=bool)
     later[1:] = (s[1:] != s[:-1]) | (t[1:] > t[:-1])
