@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from services.detector.rules import MetricSpec, RuleSpec
 from services.detector.rules.backtest import replay
 from services.detector.rules.backtest.progress import Cancelled, Progress
+from services.detector.rules.backtest.replay import Prepared
 from services.detector.rules.backtest.vectorised import vectorisable
 
 METRIC = MetricSpec(name="m", interval="1m", retention="35d")
@@ -35,6 +36,7 @@ RULES = [
     {"when": {"any": [{"deviation": {"method": "zscore", "window": 8}, "above": 2},
                       {"change": {"reference": "previous", "unit": "pct"}, "below": -50}]},
      "budget": {"per_day": 3}},
+    {"when": {"value": {}, "above": {"by": "size", "large": 1.5, "small": 0.5}}},
 ]
 
 
@@ -44,12 +46,16 @@ def rule(i: int) -> RuleSpec:
                                    {"name": f"r{i}", "metric": "m", **RULES[i]})
 
 
+SIZES = {"a": {"size": "large"}, "b": {"size": "small"}, "c": {}}   # c: no class, not evaluated
+
+
 def samples(values, entities=("a",), gaps=None, start=1_700_000_000.0):
     rows = []
     for k, v in enumerate(values):
         at = k // len(entities)   # every entity reports at each time
         ts = start + 60.0 * (at if gaps is None else gaps[at])
-        rows.append(("m", entities[k % len(entities)], {}, ts, float(v)))
+        entity = entities[k % len(entities)]
+        rows.append(("m", entity, SIZES[entity], ts, float(v)))
     return rows
 
 
@@ -110,3 +116,13 @@ def test_a_set_cancel_flag_stops_the_replay():
     counted = Progress()
     replay(rule(0), samples(range(100)), METRIC, progress=counted)
     assert counted.samples_done == 100
+
+
+def test_a_series_changing_its_labels_replays_through_the_engine_with_the_same_alerts():
+    rows = samples([0.2, 1.0, 1.8, 0.1, 1.0, 1.8] * 20, entities=("a",))
+    moved = [(m, e, {"size": "small"} if k > 60 else labels, ts, v)
+             for k, (m, e, labels, ts, v) in enumerate(rows)]
+    spec = rule(len(RULES) - 1)
+    fast = replay(spec, moved, METRIC)
+    assert fast.alerts == replay(spec, moved, METRIC, along_time=False).alerts
+    assert Prepared(spec, moved).history(60.0) is None   # the along-time path declined
