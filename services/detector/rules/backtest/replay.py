@@ -27,7 +27,9 @@ class Prepared:
     metric and match, other bounds) share the work; arrays and notes are cached per interval."""
 
     def __init__(self, rule: RuleSpec, samples: Iterable[Sample]) -> None:
-        self.given = [s for s in samples if watches(rule, s)]
+        metric = rule.metric
+        self.given = ([s for s in samples if s[0] == metric] if not rule.match
+                      else [s for s in samples if watches(rule, s)])
         self.rows = sorted(self.given, key=lambda s: s[3])
         self._history: dict[Any, Any] = {}
         self._notes: dict[Any, list[str]] = {}
