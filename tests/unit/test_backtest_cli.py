@@ -45,3 +45,64 @@ def test_a_bad_sweep_path_stops_with_the_paths_there_are(tmp_path):
     rules, csv, windows = files(tmp_path)
     with pytest.raises(SystemExit, match="when.nowhere"):
         main(["backtest", str(rules), "--csv", str(csv), "--sweep", "when.nowhere"])
+
+
+class Answer:
+    def __init__(self, body: dict, headers: dict | None = None) -> None:
+        self.status_code, self.headers, self._body = 202, headers or {}, body
+        self.content = b"{}"
+
+    def json(self) -> dict:
+        return self._body
+
+
+class InterruptedClient:
+    """A detector whose job is still running when the person presses Ctrl-C."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def post(self, path, json):
+        assert path == "/v1/backtest/jobs"
+        return Answer({"state": "queued"}, {"Location": "/v1/backtest/jobs/j1"})
+
+    def get(self, path):
+        raise KeyboardInterrupt
+
+    def delete(self, path):
+        self.deleted.append(path)
+        return Answer({"state": "running", "cancel_requested": True})
+
+
+def test_ctrl_c_while_following_a_job_deletes_it(monkeypatch):
+    from closedloop import backtest_progress
+    monkeypatch.setattr(backtest_progress, "POLL_SECONDS", 0)
+    client = InterruptedClient()
+    with pytest.raises(SystemExit, match="cancelled"):
+        backtest_progress.remote(client, "/v1/backtest", {})
+    assert client.deleted == ["/v1/backtest/jobs/j1"]
+
+
+def test_ctrl_c_during_a_local_backtest_stops_the_replay_at_its_next_chunk(monkeypatch):
+    from closedloop import backtest_progress
+    from services.detector.rules import MetricSpec, RuleSpec
+    from services.detector.rules.backtest.run import SweepAsk, backtest
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(backtest_progress, "_show", interrupted)
+    spec = RuleSpec.model_validate({"name": "r", "metric": "m", "severity": "P2",
+                                    "when": {"peer": {"group_by": "region"}, "above": 3}})
+    rows = [("m", "a", {"region": "n"}, 1_700_000_000.0 + 60 * k, float(k % 9))
+            for k in range(5_000)]
+    seen = {}
+
+    def run(progress):
+        try:
+            return backtest(spec, rows, [], MetricSpec(name="m", interval="1m",
+                                                      retention="35d"), SweepAsk(), progress)
+        finally:
+            seen.update(progress.to_json())
+    with pytest.raises(SystemExit, match="cancelled"):
+        backtest_progress.local(run)
+    assert seen["samples_done"] < seen["samples_total"]
