@@ -114,8 +114,8 @@ class AnalysedCase:
                                 note, at, actor, cause, adverse_check=adverse_check.strip())
             self._close_if_complete(at, actor, cause)
         else:
-            note = required_text("note", note, f"say why action {action_id} was not effective, so "
-                             "its owner knows what to do next")
+            note = required_text("note", note, f"say why action {action_id} was not "
+                                 "effective, so its owner knows what to do next")
             self._reopen_action(action_id, note, at, actor, cause)
 
     def analysis_blockers(self) -> list[str]:
@@ -148,6 +148,14 @@ class AnalysedCase:
             raise EffectivenessPending(f"{self.name} is in its effectiveness window: it cannot "
                                        f"{doing} unless the check fails and the case goes back "
                                        "to analysis")
+
+    def check_not_owner(self, actor: str) -> None:
+        """An effectiveness check needs someone who neither owns nor completed an action."""
+        owners = sorted({a.owner for a in self.actions.values()}
+                        | {a.completed_by for a in self.actions.values() if a.completed_by})
+        if actor in owners:
+            raise VerifierIsOwner(f"the effectiveness check of {self.name} needs someone other "
+                                  f"than the action owners ({', '.join(owners)}); {actor} is one")
 
     def check_whys(self, method: RcaMethod, whys: list[str]) -> None:
         if any(not w for w in whys):

@@ -16,7 +16,7 @@ from services.capa.domain.analysis import (
 )
 from services.capa.domain.drill import DrillCase
 from services.capa.domain.effectiveness import day_of, failure_reason, window_name
-from services.capa.domain.errors import EffectivenessPending, VerifierIsOwner
+from services.capa.domain.errors import EffectivenessPending
 from services.capa.domain.observation import ObservedCase
 from services.capa.domain.recurrence import RecurringCase
 from services.capa.domain.vocabulary import Action, CaseStatus, RootCause
@@ -182,11 +182,7 @@ class CapaCase(AnalysedCase, RecurringCase, DrillCase, ObservedCase):
             raise EffectivenessPending(f"{self.name} watches its incident's alert: it closes "
                                        f"by itself if the alert stays clear until "
                                        f"{self.window_ends_at:%Y-%m-%d %H:%M} UTC")
-        owners = sorted({a.owner for a in self.actions.values()}
-                        | {a.completed_by for a in self.actions.values() if a.completed_by})
-        if actor in owners:
-            raise VerifierIsOwner(f"the effectiveness check of {self.name} needs someone other "
-                                  f"than the action owners ({', '.join(owners)}); {actor} is one")
+        self.check_not_owner(actor)
         text = required_text("text", text, "say what was checked and what was seen")
         evidence = required_text("evidence", evidence, "show it (link, report, measurement)")
         self._record_check(self.incident_id, text, evidence, at, actor, cause)
