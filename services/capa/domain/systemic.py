@@ -28,8 +28,8 @@ DEFAULT_SYSTEMIC_WINDOW = timedelta(days=30)
 
 def return_reason(rule: str, ref: str, entity: str, started: datetime, opened: datetime,
                   window: timedelta) -> str:
-    return (f"'{rule}' returned on {entity} as {ref} {day_of(started, opened)} days into the "
-            f"{window_name(window)} organisation-wide window")
+    return (f"'{rule}' returned on {entity} as {ref} {day_of(started, opened)} days into "
+            f"{window_name(window)} across the organisation")
 
 
 class SystemicCase(AnalysedCase, Aggregate):
