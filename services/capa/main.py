@@ -16,6 +16,7 @@ from services.capa.peers.projection import PeerSignals
 from services.capa.projections import CapaCases
 from services.capa.settings import CapaSettings
 from services.capa.systemic_api import legacy as systemic_legacy_router
+from services.capa.systemic_projection import SystemicProblemsRead
 from services.capa.systemic_api import router as systemic_router
 from services.capa.translate import to_contract
 from services.capa.workers import watch_windows
@@ -31,7 +32,8 @@ def service_parts(clock: Clock | None = None,
     return ServiceParts(application=lambda env, clk: CapaApplication(env, clk, windows,
                                                                       recurrence),
                         translate=to_contract, subscribe=subscriptions,
-                        projections=[CapaCases(), KnowledgeBase(), PeerSignals(), CapaKpis()],
+                        projections=[CapaCases(), KnowledgeBase(), PeerSignals(), CapaKpis(),
+                                     SystemicProblemsRead()],
                         workers=[watch_windows], clock=clock or SystemClock())
 
 

@@ -266,3 +266,23 @@ class CapaPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class SystemicProblemRow(BaseModel):
+    id: UUID
+    signature: str
+    rule: str
+    summary: str
+    status: CaseStatus
+    recurrences: int
+    entities: list[str]
+    raised_at: datetime
+    closed_at: datetime | None
+
+
+class SystemicProblemPage(BaseModel):
+    items: list[SystemicProblemRow]
+    total: int
+    limit: int
+    offset: int
+

@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from services.capa.domain import CaseStatus
 from services.capa.schemas import (
     ActionCompletion, ActionCreate, ActionVerification, EffectivenessCheck, RootCauseCreate,
-    SystemicProblemRead,
+    SystemicProblemPage, SystemicProblemRead,
 )
 from services.capa.systemic import SystemicProblems
 from shared.auth import Role, acting_as, require
-from shared.http import request_cause, runtime_of
+from shared.http import Offset, request_cause, runtime_of
 
 router = APIRouter(prefix="/v1/systemic-problems", tags=["capa"])
 legacy = APIRouter(prefix="/v1/capa/systemic", tags=["capa"])
@@ -23,8 +24,27 @@ responder = [Depends(require(Role.RESPONDER))]
 verifier = [Depends(require(Role.RESPONDER, person_bound=True))]
 
 
+LIST = """
+SELECT id, signature, rule, summary, status, recurrences, entities, raised_at, closed_at
+FROM capa_systemic_problems WHERE ($1::text IS NULL OR status = $1)
+ORDER BY raised_at DESC, id LIMIT $2 OFFSET $3"""
+COUNT = "SELECT count(*) FROM capa_systemic_problems WHERE ($1::text IS NULL OR status = $1)"
+
+
 def _problems(request: Request) -> SystemicProblems:
     return SystemicProblems(runtime_of(request).application)
+
+
+@router.get("", dependencies=viewer, response_model=SystemicProblemPage,
+            summary="List systemic problems, newest first (read model)")
+async def list_systemic_problems(request: Request, status: CaseStatus | None = None,
+                                 limit: int = Query(50, ge=1, le=500),
+                                 offset: Offset = 0) -> dict[str, Any]:
+    where = status.value if status else None
+    async with runtime_of(request).pool.acquire() as conn:
+        rows = await conn.fetch(LIST, where, limit, offset)
+        total = await conn.fetchval(COUNT, where)
+    return {"items": [dict(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/{systemic_id}", dependencies=viewer, response_model=SystemicProblemRead,

@@ -75,6 +75,9 @@ def test_five_recurrences_raise_a_systemic_case_that_is_analysed_checked_and_clo
     watched = bob.post(f"{base}/actions/A-1/verify",
                        json={"verifier": "bob", "effective": True})
     assert watched.status_code == 200 and watched.json()["status"] == "effectiveness"
+    wait_until(lambda: [r for r in api.get("/v1/systemic-problems", params={
+        "status": "effectiveness"}).json()["items"] if r["rule"] == rule],
+        message="the list shows it watched")
 
     early = bob.post(f"{base}/effectiveness-check",
                      json={"verifier": "bob", "text": "quiet", "evidence": "report"})
@@ -94,6 +97,10 @@ def test_five_recurrences_raise_a_systemic_case_that_is_analysed_checked_and_clo
         CloudEvent.from_bytes(message.data).data)
     assert (published.rule, published.checked_by, published.actions) == (rule, "bob", 1)
     assert len(published.incident_ids) == 5
+    [row] = wait_until(lambda: [r for r in api.get("/v1/systemic-problems", params={
+        "status": "closed"}).json()["items"] if r["rule"] == rule], message="the list")
+    assert row["recurrences"] == 5 and row["entities"] == [f"store-{n:03d}" for n in range(2, 7)]
+    assert row["closed_at"] is not None
 
 
 def manual_case(capa, nats_url: str, clock: ManualClock, ref: str, entity: str,
