@@ -101,6 +101,13 @@ def test_five_recurrences_raise_a_systemic_case_that_is_analysed_checked_and_clo
         "status": "closed"}).json()["items"] if r["rule"] == rule], message="the list")
     assert row["recurrences"] == 5 and row["entities"] == [f"store-{n:03d}" for n in range(2, 7)]
     assert row["closed_at"] is not None
+    # The KPIs count it: raised and closed in the period, open at neither end.
+    period = {"from": T0.isoformat(), "to": (clock.now() + timedelta(days=1)).isoformat()}
+    kpis = wait_until(lambda: (lambda k: k if k["systemic_problems"]["closed"] else None)(
+        api.get("/v1/capa/kpis", params=period).json()), message="the KPIs")
+    assert kpis["systemic_problems"] == {"raised": 1, "closed": 1, "open": 0}
+    review = api.get("/v1/capa/kpis/review", params={**period, "format": "md"}).text
+    assert "Systemic problems (上报总部): 1 raised and 1 closed in the period, 0 open." in review
 
 
 def manual_case(capa, nats_url: str, clock: ManualClock, ref: str, entity: str,
