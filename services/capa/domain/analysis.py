@@ -38,15 +38,14 @@ class AnalysedCase:
             raise InvalidCapaInput("category", "a fishbone analysis needs the category of the "
                                    "root cause: one of " + ", ".join(Category))
         factors = [{"category": parse_choice(Category, "contributing_factors.category",
-                                       f.get("category")).value,
+                                             f.get("category")).value,
                     "factor": required_text("contributing_factors.factor", f.get("factor", ""),
-                                        "describe the factor")}
+                                            "describe the factor")}
                    for f in contributing_factors]
         revision = self.root_cause.revision + 1 if self.root_cause else 1
-        self._record_root_cause(method.value, statement, whys,
-                                parse_choice(Category, "category", category).value if category else None,
-                                factors,
-                                revision, at, actor, cause, incident_id=self.incident_id)
+        parsed = parse_choice(Category, "category", category).value if category else None
+        self._record_root_cause(method.value, statement, whys, parsed, factors, revision, at,
+                                actor, cause, incident_id=self.incident_id)
         self._close_if_complete(at, actor, cause)
 
     # -- actions ----------------------------------------------------------------------------
@@ -61,7 +60,7 @@ class AnalysedCase:
         title = required_text("title", title, "say what will be done")
         owner = required_text("owner", owner, "name the person who owns the action")
         criteria = required_text("acceptance_criteria", acceptance_criteria,
-                             "say how a verifier will know the action worked")
+                                 "say how a verifier will know the action worked")
         if due_date < self.opened_at.date():
             raise InvalidCapaInput("due_date", f"{due_date} is before {self.name} opened on "
                                    f"{self.opened_at.date()}; choose a later date")
