@@ -236,3 +236,21 @@ def test_five_category_and_type_recurrences_raise_a_systemic_problem(story):
     assert isinstance(problem, SystemicProblem)
     assert problem.signature == f"problem:material:{TYPE}"
     assert len(problem.recurrences) == 5 and len(problem.entities) == 5
+
+
+def test_a_problem_raised_before_it_could_be_analysed_replays_open_and_can_be_analysed(story):
+    # As stored before systemic cases: `Raised` without a window, nothing analysed.
+    old = SystemicProblem(rule=RULE, incident_id="inc-old", signature=f"rule:{RULE}",
+                          recurrences=[{"incident_id": "inc-old", "ref": "P0-2026-09-001",
+                                        "entity": "store-001", "at": story.clock.now(),
+                                        "capa_id": "", "previous": ""}],
+                          capa_ids=[], threshold=5, period_seconds=7776000.0, summary="s",
+                          at=story.clock.now(), actor="capa", cause=CAUSE)
+    story.app.save(old)
+    replayed = story.app.get_or_none(old.id)
+    assert (replayed.status.value, replayed.actions, replayed.root_cause) == ("open", {}, None)
+    assert replayed.window == timedelta(days=30)
+    read = analyse(SystemicProblems(story.app), old.id)
+    assert read["status"] == "effectiveness"
+    other = story.app.get_or_none(SystemicProblem.create_id(RULE, "inc-other"))
+    assert other is None and SystemicProblem.actions == {}  # the class default stays empty
