@@ -108,9 +108,16 @@ class Recurrence:
         return unique(changed)
 
     def current_problem(self, signature: RuleSignature, at: datetime) -> SystemicProblem | None:
-        current = signature.current_systemic(at, self.policy)
-        problem = self.app.get_or_none(UUID(current)) if current else None
-        return problem if isinstance(problem, SystemicProblem) else None
+        """The signature's latest systemic problem while it is not closed (its analysis and
+        window may outlast the systemic period), or closed within the period."""
+        latest = signature.systemic_id
+        problem = self.app.get_or_none(UUID(latest)) if latest else None
+        if not isinstance(problem, SystemicProblem):
+            return None
+        if problem.status is CaseStatus.CLOSED and not signature.current_systemic(at,
+                                                                                 self.policy):
+            return None
+        return problem
 
     def _closed_case_of_rule(self, signature: RuleSignature,
                              before: datetime) -> CapaCase | None:

@@ -254,3 +254,14 @@ def test_a_problem_raised_before_it_could_be_analysed_replays_open_and_can_be_an
     assert read["status"] == "effectiveness"
     other = story.app.get_or_none(SystemicProblem.create_id(RULE, "inc-other"))
     assert other is None and SystemicProblem.actions == {}  # the class default stays empty
+
+
+def test_a_problem_watched_after_its_systemic_period_still_fails_on_a_return(story):
+    systemic_id = raise_problem(story)
+    story.clock.advance(timedelta(days=100))  # the analysis took longer than the period
+    assert analyse(SystemicProblems(story.app), systemic_id)["status"] == "effectiveness"
+    story.clock.advance(timedelta(days=2))
+    story.open("P0-2027-04-001", "store-011")
+    read = SystemicProblems(story.app).get(systemic_id)
+    assert read["status"] == "open" and read["recurrences"][-1]["ref"] == "P0-2027-04-001"
+    assert "returned on store-011 as P0-2027-04-001 3 days into" in read["closure_blockers"][-1]
