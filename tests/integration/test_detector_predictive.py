@@ -8,8 +8,10 @@ from datetime import datetime
 
 import pytest
 
-from tests.harness import wait_until
-from tests.integration.test_detector_service import detector, published  # noqa: F401
+from services.detector.main import create_app
+from services.detector.settings import DetectorSettings
+from tests.harness import API_KEYS, RunningService, wait_until
+from tests.integration.test_detector_service import published
 from tests.unit.test_predictive_alerts import nps_series
 
 pytestmark = pytest.mark.integration
@@ -17,7 +19,15 @@ HOUR, DAY = 3600.0, 86400.0
 T0 = (time.time() // DAY - 12) * DAY  # midnight twelve days ago
 
 
-def test_a_declining_nps_raises_an_early_warning_with_the_predicted_crossing(detector, nats_url):  # noqa: F811
+@pytest.fixture
+def detector(database_url, nats_url):
+    service = RunningService(create_app(DetectorSettings(
+        database_url=database_url, nats_url=nats_url, api_keys=API_KEYS))).start()
+    yield service
+    service.stop()
+
+
+def test_a_declining_nps_raises_an_early_warning_with_the_predicted_crossing(detector, nats_url):
     metric, store = f"store.nps.{uuid.uuid4().hex[:6]}", "深圳宝安店"
     values = nps_series(10 * 24, slope_per_day=-2.5)
     with detector.client() as client:
@@ -54,7 +64,7 @@ def test_a_declining_nps_raises_an_early_warning_with_the_predicted_crossing(det
     assert "at this rate it goes below 55 in about" in data["summary"]
 
 
-def test_a_horizon_shorter_than_the_interval_is_refused_naming_the_field(detector):  # noqa: F811
+def test_a_horizon_shorter_than_the_interval_is_refused_naming_the_field(detector):
     metric = f"store.nps.{uuid.uuid4().hex[:6]}"
     with detector.client() as client:
         client.put("/v1/metrics/catalogue", json=[{"name": metric, "interval": "1d"}])
