@@ -8,7 +8,8 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 
 from services.detector.rules import MetricSpec, RuleSpec
-from services.detector.rules.backtest import Window, read_samples_csv, replay, score, sweep
+from services.detector.rules.backtest import (Window, predictions, read_samples_csv, replay,
+                                              score, sweep)
 from services.detector.samples import SampleStore
 from services.detector.schemas import BacktestIn
 
@@ -38,7 +39,9 @@ def _evaluate(rule: RuleSpec, metric: MetricSpec | None, samples: list, windows:
             raise RequestValidationError([{"loc": ("body", "sweep", "path"), "type": "value_error",
                                            "msg": str(error)}]) from None
     return {"replay": result.to_json(), "scores": score(result, windows).to_json(),
-            "sweep": swept, "windows": len(windows)}
+            "sweep": swept, "windows": len(windows),
+            # predict rules: lead times and false warnings (empty for other rules)
+            "predictions": predictions(rule, result, samples)}
 
 
 def _csv_samples(body: BacktestIn, rule: RuleSpec) -> list:

@@ -43,7 +43,8 @@ def test_a_declining_nps_raises_an_early_warning_with_the_predicted_crossing(det
             hours = range(day * 24, day * 24 + 24)
             r = client.post("/v1/samples", json={"series": [{
                 "metric": metric, "entity": store, "labels": {"region": "south"},
-                "ts": [T0 + h * HOUR for h in hours], "values": [float(values[h]) for h in hours]}]})
+                "ts": [T0 + h * HOUR for h in hours],
+                "values": [float(values[h]) for h in hours]}]})
             assert r.status_code == 200, r.text
             raised += r.json()["raised"]
         assert raised >= 1

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.detector.rules import Engine, MetricSpec, RuleSpec
+from services.detector.rules.backtest import predictions, replay
 from services.detector.rules.catalogue import PredictShape, check_context
 from services.detector.rules.measures.predict import fit_ets
 from shared.errors import Invalid
@@ -135,3 +136,42 @@ def test_predict_takes_exactly_one_bound():
         RuleSpec.model_validate({"name": "r", "metric": "store.nps", "severity": "P2",
                                  "when": {"predict": {"horizon": "1d"}, "below": 55,
                                           "above": 10}})
+
+
+# -- backtests ------------------------------------------------------------------------------
+def backtest(values: np.ndarray, rule: RuleSpec):
+    samples = [("store.nps", STORE, {"region": "south"}, T0 + i * HOUR, float(v))
+               for i, v in enumerate(values)]
+    result = replay(rule, samples, METRIC)
+    (report,) = predictions(rule, result, samples)
+    return result, report
+
+
+def test_a_backtest_reports_how_long_before_the_real_crossing_it_warned():
+    values = nps_series(12 * 24, slope_per_day=-2.5)
+    result, report = backtest(values, nps_rule())
+    crossed = T0 + HOUR * int(np.argmax(values < 55))
+    first = result.alerts[0]
+    assert report["path"] == "when.predict" and report["horizon_seconds"] == 2 * DAY
+    assert report["warnings"] == len(result.alerts)
+    assert report["crossings"] >= 1 and report["crossings_warned"] >= 1
+    # The first warning came too early for its horizon (a false one), the later ones held.
+    lead = crossed - first.start
+    assert report["false_warnings"] == (1 if lead > 2 * DAY else 0)
+    assert report["true_warnings"] + report["false_warnings"] + \
+        report["undecided_warnings"] == report["warnings"]
+    assert 0 < report["lead_time"]["max"] <= 2 * DAY
+
+
+def test_a_warning_for_a_store_that_recovered_is_a_false_warning():
+    values = nps_series(16 * 24, slope_per_day=-2.5, recover_at=96 + 96)
+    _, report = backtest(values, nps_rule())
+    assert report["warnings"] >= 1 and report["true_warnings"] == 0
+    assert report["false_warnings"] == report["warnings"]
+    assert report["crossings"] == 0 and report["lead_time"]["median"] is None
+
+
+def test_other_rules_have_no_prediction_report():
+    rule = RuleSpec.model_validate({"name": "low", "metric": "store.nps", "severity": "P2",
+                                    "when": {"value": {}, "below": 55}})
+    assert predictions(rule, replay(rule, [], METRIC), []) == []

@@ -1,0 +1,60 @@
+"""How a predictive rule's warnings held up in a replay: for each warning, whether the metric
+really crossed the bound within the horizon and how long before; real crossings nobody warned
+of. The truth comes from the history itself, so no labelled windows are needed."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..catalogue import leaves
+from ..conditions import _COMPARE
+from ..durations import parse_duration
+from .model import AlertSpan, Replay
+from .scoring import delay_stats
+
+
+def predictions(rule: Any, result: Replay, samples: Sequence[Any]) -> list[dict[str, Any]]:
+    """One report per `predict` condition of the rule (none for other rules)."""
+    reports = []
+    for path, leaf in leaves(rule):
+        if leaf.measure != "predict":
+            continue
+        (kind, bound), = leaf.bounds.items()
+        horizon = parse_duration(leaf.predict.horizon)
+        series: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+        for s in sorted(samples, key=lambda s: s[3]):
+            if s[0] == rule.metric and all(s[2].get(k) == v for k, v in rule.match.items()):
+                level = _level(bound, s[2])
+                if level is not None:
+                    series[s[1]].append((s[3], bool(_COMPARE[kind](s[4], level))))
+        reports.append({"path": f"{path}.predict", "horizon_seconds": horizon,
+                        **_judge(result.alerts, series, horizon)})
+    return reports
+
+
+def _level(bound: Any, labels: Mapping[str, str]) -> Any:
+    return bound.for_class(labels.get(bound.by)) if hasattr(bound, "classes") else bound
+
+
+def _judge(alerts: Sequence[AlertSpan], series: Mapping[str, list[tuple[float, bool]]],
+           horizon: float) -> dict[str, Any]:
+    leads: list[float] = []
+    false = undecided = 0
+    for alert in alerts:
+        points = series.get(alert.entity, [])
+        ahead = [(t, hit) for t, hit in points if alert.start <= t <= alert.start + horizon]
+        crossed = next((t for t, hit in ahead if hit), None)
+        if crossed is not None:
+            leads.append(crossed - alert.start)
+        elif points and points[-1][0] < alert.start + horizon:
+            undecided += 1  # the history ends before the horizon does
+        else:
+            false += 1
+    crossings = [(entity, t) for entity, points in series.items()
+                 for (_, before), (t, hit) in zip(points, points[1:]) if hit and not before]
+    warned = sum(1 for entity, t in crossings
+                 if any(a.entity == entity and t - horizon <= a.start <= t for a in alerts))
+    return {"warnings": len(alerts), "true_warnings": len(leads), "false_warnings": false,
+            "undecided_warnings": undecided, "lead_time": delay_stats(leads),
+            "crossings": len(crossings), "crossings_warned": warned}
