@@ -37,6 +37,19 @@ def _level(bound: Any, labels: Mapping[str, str]) -> Any:
     return bound.for_class(labels.get(bound.by)) if hasattr(bound, "classes") else bound
 
 
+def _crossings(points: list[tuple[float, bool]], horizon: float) -> list[float]:
+    """Times the bound was crossed: a hit after more than a horizon without one, so a value
+    dithering around the bound counts as one crossing, not one per dip."""
+    found, last_hit, prev = [], None, None
+    for t, hit in points:
+        if hit:
+            if prev is not None and (last_hit is None or t - last_hit > horizon):
+                found.append(t)
+            last_hit = t
+        prev = t
+    return found
+
+
 def _judge(alerts: Sequence[AlertSpan], series: Mapping[str, list[tuple[float, bool]]],
            horizon: float) -> dict[str, Any]:
     leads: list[float] = []
@@ -52,7 +65,7 @@ def _judge(alerts: Sequence[AlertSpan], series: Mapping[str, list[tuple[float, b
         else:
             false += 1
     crossings = [(entity, t) for entity, points in series.items()
-                 for (_, before), (t, hit) in zip(points, points[1:]) if hit and not before]
+                 for t in _crossings(points, horizon)]
     warned = sum(1 for entity, t in crossings
                  if any(a.entity == entity and t - horizon <= a.start <= t for a in alerts))
     return {"warnings": len(alerts), "true_warnings": len(leads), "false_warnings": false,
