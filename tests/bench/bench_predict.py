@@ -38,7 +38,8 @@ def stores(n: int, days: int, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
     t = np.arange(hours)
     slope = np.where(np.arange(n) % 2 == 0, rng.uniform(-4.0, -1.5, n), 0.0)
     base = rng.uniform(66, 74, n)[:, None]
-    rhythm = rng.uniform(1, 3, n)[:, None] * np.sin(2 * np.pi * (t + rng.integers(0, 24, n)[:, None]) / 24)
+    phase = rng.integers(0, 24, n)[:, None]
+    rhythm = rng.uniform(1, 3, n)[:, None] * np.sin(2 * np.pi * (t + phase) / 24)
     drift = np.clip(t - 96, 0, None)[None, :] * slope[:, None] / 24
     return base + rhythm + drift + rng.normal(0, 0.4, (n, hours)), slope
 
