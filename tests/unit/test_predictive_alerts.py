@@ -171,6 +171,14 @@ def test_a_warning_for_a_store_that_recovered_is_a_false_warning():
     assert report["crossings"] == 0 and report["lead_time"]["median"] is None
 
 
+def test_a_backtest_on_too_little_history_says_so_naming_the_field():
+    result, report = backtest(nps_series(40, slope_per_day=-2.5), nps_rule())
+    assert result.alerts == [] and report["warnings"] == 0
+    assert report["notes"] == [
+        f"{STORE}: 40 samples; when.predict forecasts after 50 (when.predict.min_samples, "
+        "2 seasons + 2 by default), so it never forecast here"]
+
+
 def test_other_rules_have_no_prediction_report():
     rule = RuleSpec.model_validate({"name": "low", "metric": "store.nps", "severity": "P2",
                                     "when": {"value": {}, "below": 55}})

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..catalogue import leaves
+from ..catalogue import PredictShape, leaves
 from ..conditions import _COMPARE
 from ..durations import parse_duration
 from .model import AlertSpan, Replay
@@ -29,8 +29,19 @@ def predictions(rule: Any, result: Replay, samples: Sequence[Any]) -> list[dict[
                 if level is not None:
                     series[s[1]].append((s[3], bool(_COMPARE[kind](s[4], level))))
         reports.append({"path": f"{path}.predict", "horizon_seconds": horizon,
-                        **_judge(result.alerts, series, horizon)})
+                        **_judge(result.alerts, series, horizon),
+                        "notes": _short(f"{path}.predict", leaf.predict, series, result)})
     return reports
+
+
+def _short(path: str, spec: Any, series: Mapping[str, list], result: Replay) -> list[str]:
+    """Entities with too little history for a first forecast, naming the field."""
+    if not result.interval:
+        return []
+    need = PredictShape.of(spec, result.interval).min_samples
+    return [f"{entity}: {len(points)} samples; {path} forecasts after {need} "
+            f"({path}.min_samples, 2 seasons + 2 by default), so it never forecast here"
+            for entity, points in series.items() if len(points) < need]
 
 
 def _level(bound: Any, labels: Mapping[str, str]) -> Any:
