@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -38,6 +38,7 @@ def test_a_declining_nps_raises_an_early_warning_with_the_predicted_crossing(det
             "when": {"predict": {"horizon": "2d", "season": "1d"}, "below": 55},
             "clear_after": "6h"})
         assert r.status_code == 201, r.text
+        rule = r.json()
         raised = 0
         for day in range(10):  # a day of hourly samples per request
             hours = range(day * 24, day * 24 + 24)
@@ -48,6 +49,15 @@ def test_a_declining_nps_raises_an_early_warning_with_the_predicted_crossing(det
             assert r.status_code == 200, r.text
             raised += r.json()["raised"]
         assert raised >= 1
+        # The same history replayed: how long before the real crossing it warned.
+        r = client.post(f"/v1/rules/{rule['id']}/backtest", json={
+            "start": datetime.fromtimestamp(T0, timezone.utc).isoformat(),
+            "end": datetime.fromtimestamp(T0 + 10 * DAY, timezone.utc).isoformat()})
+        assert r.status_code == 200, r.text
+        (report,) = r.json()["predictions"]
+        assert report["path"] == "when.predict" and report["warnings"] == raised
+        assert report["true_warnings"] >= 1 and report["crossings_warned"] == 1
+        assert 0 < report["lead_time"]["median"] <= 2 * DAY
     went_under = T0 + HOUR * int((values < 55).argmax())  # the real crossing, hour 231
 
     def warning():
