@@ -183,3 +183,14 @@ def test_other_rules_have_no_prediction_report():
     rule = RuleSpec.model_validate({"name": "low", "metric": "store.nps", "severity": "P2",
                                     "when": {"value": {}, "below": 55}})
     assert predictions(rule, replay(rule, [], METRIC), []) == []
+
+
+def test_a_window_the_optimiser_cannot_fit_keeps_the_last_model():
+    engine, _ = run(nps_series(3 * 24, slope_per_day=0.0))
+    (measure,) = engine.rules["r"].measures.values()
+    assert (measure.fits, measure.failed) == (1, 0)
+    slot_level = measure.state["level"][0]
+    measure.state["ring"][0, :] = np.inf  # what a fit cannot take
+    measure._fit(0, 3 * 24, 3 * 24 + 1)
+    assert (measure.fits, measure.failed) == (1, 1)
+    assert measure.state["level"][0] == slot_level and measure.state["fitted"][0]

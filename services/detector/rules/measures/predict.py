@@ -52,6 +52,7 @@ class Predict(Measure):
                            sigma2=(np.float64, 0.0), season=(np.float64, 0.0, s.period))
         self.steps = np.arange(1, s.steps + 1)
         self.fits = 0  # statsmodels fits so far (benchmarks report the cost per fit)
+        self.failed = 0  # fits refused for non-finite results; the last model stays
         self.mean = self.sd = np.empty((0, s.steps))
 
     def compute(self, rnd: Round) -> np.ndarray:
@@ -78,7 +79,13 @@ class Predict(Measure):
         sh, st = self.shape, self.state
         n = min(count, sh.window)
         order = (np.arange(count - n, count)) % sh.window  # oldest first
-        params = fit_ets(st["ring"][slot, order], sh.period)
+        try:
+            params = fit_ets(st["ring"][slot, order], sh.period)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            params = (NAN,)  # a window the optimiser cannot fit: keep the last model
+        if not np.all(np.isfinite(params)):
+            self.failed += 1
+            return
         for name, value in zip(("alpha", "beta", "gamma", "phi", "level", "trend", "sigma2"),
                                params):
             st[name][slot] = value
