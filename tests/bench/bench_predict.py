@@ -89,17 +89,18 @@ def main() -> None:
               f"state {c['bytes_per_series']:,} B/series")
     online = cost(values, rule(refit=10_000))
     print(f"  online updates only (one fit per store): {online['us_per_sample']:8.1f} µs/sample")
-    report = lead_times(values, rule())
     crossing = [i for i in range(n) if (values[i] < 55).any()]
     print(f"  stores that really went under 55: {len(crossing)} of {n} "
           f"(slopes {median(slope[slope < 0]):.1f}/day median)")
-    lead = report["lead_time"]
     fmt = (lambda s: "n/a" if s is None else f"{s / HOUR:.1f} h")
-    print(f"  warnings {report['warnings']}: true {report['true_warnings']}, "
-          f"false {report['false_warnings']}, undecided {report['undecided_warnings']}; "
-          f"crossings {report['crossings']}, warned {report['crossings_warned']}")
-    print(f"  lead time: median {fmt(lead['median'])}, mean {fmt(lead['mean'])}, "
-          f"p90 {fmt(lead['p90'])}, max {fmt(lead['max'])}")
+    for confidence in (0.5, 0.7):
+        report = lead_times(values, rule(min_confidence=confidence))
+        lead = report["lead_time"]
+        print(f"  min_confidence {confidence}: warnings {report['warnings']} (true "
+              f"{report['true_warnings']}, false {report['false_warnings']}, undecided "
+              f"{report['undecided_warnings']}); crossings {report['crossings']}, warned "
+              f"{report['crossings_warned']}; lead time median {fmt(lead['median'])}, "
+              f"mean {fmt(lead['mean'])}, p90 {fmt(lead['p90'])}, max {fmt(lead['max'])}")
 
 
 if __name__ == "__main__":
