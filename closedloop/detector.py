@@ -159,7 +159,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def local_backtest(rule: Any, metric: Any, csv: str, entity: str, windows: Any,
                    args: argparse.Namespace) -> dict[str, Any]:
-    from services.detector.rules.backtest import read_samples_csv, replay, score, sweep
+    from services.detector.rules.backtest import (predictions, read_samples_csv, replay, score,
+                                                  sweep)
 
     try:
         samples = read_samples_csv(csv, metric=rule.metric, entity=entity)
@@ -173,7 +174,8 @@ def local_backtest(rule: Any, metric: Any, csv: str, entity: str, windows: Any,
                       max_false_positive_rate=args.max_fp, max_miss_rate=args.max_miss,
                       metric=metric).to_json()
     return {"replay": result.to_json(), "scores": score(result, windows).to_json(),
-            "sweep": swept, "windows": len(windows)}
+            "sweep": swept, "windows": len(windows),
+            "predictions": predictions(rule, result, samples)}
 
 
 def _pick(rules_file: Any, name: str | None) -> Any:
@@ -218,6 +220,9 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"precision {pct(s['precision'])}  false positives {pct(s['false_positive_rate'])}  "
                      f"misses {pct(s['miss_rate'])}  alerts/day {s['alerts_per_day']:.2f}  "
                      f"median delay {'—' if delay is None else f'{delay / 60:.0f} min'}")
+    if result.get("predictions"):
+        from services.detector.rules.backtest.lead_time import describe
+        lines.extend(describe(result["predictions"]))
     if result.get("sweep"):
         sw = result["sweep"]
         lines.append("")

@@ -3,8 +3,11 @@ the `predict` measure warns before it goes under 55, stays quiet on a steady sto
 resolves when the store recovers."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import numpy as np
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from services.detector.rules import Engine, MetricSpec, RuleSpec
@@ -194,3 +197,18 @@ def test_a_window_the_optimiser_cannot_fit_keeps_the_last_model():
     measure._fit(0, 3 * 24, 3 * 24 + 1)
     assert (measure.fits, measure.failed) == (1, 1)
     assert measure.state["level"][0] == slot_level and measure.state["fitted"][0]
+
+
+def test_the_command_line_backtest_prints_the_lead_time(tmp_path, capsys):
+    from closedloop.cli import main
+    values = nps_series(12 * 24, slope_per_day=-2.5)
+    rows = "\n".join(f"{datetime.fromtimestamp(T0 + i * HOUR, timezone.utc):%Y-%m-%d %H:%M:%S},"
+                     f"{v:.3f}" for i, v in enumerate(values))
+    (tmp_path / "nps.csv").write_text("timestamp,value\n" + rows + "\n")
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({
+        "metrics": [METRIC.model_dump(mode="json")],
+        "rules": [nps_rule().model_dump(mode="json", by_alias=True)]}, allow_unicode=True))
+    assert main(["backtest", str(tmp_path / "rules.yaml"), "--csv", str(tmp_path / "nps.csv"),
+                 "--entity", STORE]) == 0
+    out = capsys.readouterr().out
+    assert "when.predict: " in out and "true (median lead " in out and "crossings warned" in out

@@ -82,3 +82,17 @@ def _judge(alerts: Sequence[AlertSpan], series: Mapping[str, list[tuple[float, b
     return {"warnings": len(alerts), "true_warnings": len(leads), "false_warnings": false,
             "undecided_warnings": undecided, "lead_time": delay_stats(leads),
             "crossings": len(crossings), "crossings_warned": warned}
+
+
+def describe(reports: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The reports as lines for the command line."""
+    lines = []
+    for r in reports:
+        median_lead = r["lead_time"]["median"]
+        lead = "—" if median_lead is None else f"{median_lead / 3600:.1f} h"
+        lines.append(f"{r['path']}: {r['warnings']} warnings, {r['true_warnings']} true "
+                     f"(median lead {lead}), {r['false_warnings']} false, "
+                     f"{r['undecided_warnings']} undecided; {r['crossings_warned']} of "
+                     f"{r['crossings']} crossings warned")
+        lines.extend(f"note: {note}" for note in r["notes"])
+    return lines
