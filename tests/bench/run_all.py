@@ -5,7 +5,7 @@ from tests.bench import (
     bench_alert_ingest, bench_bus, bench_channels, bench_engine, bench_escalations,
     bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
-from tests.bench import bench_pd_ingest, bench_recommendations, bench_reports
+from tests.bench import bench_pd_ingest, bench_predict, bench_recommendations, bench_reports
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -18,6 +18,8 @@ if __name__ == "__main__":
     bench_channels.main()
     print("\n== rule engine ==")
     bench_engine.main()
+    print("\n== predictive alerts ==")
+    bench_predict.main()
     print("\n== detector ingest ==")
     bench_ingest.main()
     print("\n== Alertmanager ingest ==")
