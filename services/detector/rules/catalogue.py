@@ -31,7 +31,7 @@ class PredictShape(NamedTuple):
     def of(cls, spec: Any, interval: float) -> PredictShape:
         period = buckets_in(interval, SEASON_SECONDS[spec.season]) if spec.season else 1
         seasonal = period > 1
-        window = spec.window or (3 * period if seasonal else 48)
+        window = spec.window or (3 * period if seasonal else 30)
         # statsmodels' heuristic start needs two whole seasons (or 10 samples) to fit.
         floor = 2 * period + 2 if seasonal else 10
         min_samples = max(spec.min_samples or (floor if seasonal else 12), floor)

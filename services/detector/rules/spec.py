@@ -77,7 +77,7 @@ class PredictMeasure(Strict):
     horizon: Duration = Field(description="how far ahead a crossing is looked for, e.g. 3d")
     season: Literal["1d", "1w"] | None = None
     window: int | None = Field(None, ge=8, le=5_000, description="samples the model is "
-                               "fitted on (default: 3 seasons, or 48 without a season)")
+                               "fitted on (default: 3 seasons, or 30 without a season)")
     min_samples: int | None = Field(None, ge=8, description="samples before the first "
                                     "forecast (default: 2 seasons + 2, or 12)")
     refit: int | None = Field(None, ge=1, description="samples between refits (default: "

@@ -13,6 +13,8 @@ from ..catalogue import PredictShape
 from .base import NAN, Measure, Round, Slots
 
 SIGMA_FLOOR = 1e-6  # relative: a perfectly fitted line still gets a non-zero spread
+BIAS_RATE = 0.2     # how fast the running mean of one-step errors follows
+BIAS_REFIT = 1.0    # refit early once that mean drifts this many σ: the model fell behind
 
 
 def fit_ets(y: np.ndarray, period: int) -> tuple[float, ...]:
@@ -49,7 +51,7 @@ class Predict(Measure):
                            alpha=(np.float64, 0.0), beta=(np.float64, 0.0),
                            gamma=(np.float64, 0.0), phi=(np.float64, 1.0),
                            level=(np.float64, NAN), trend=(np.float64, 0.0),
-                           sigma2=(np.float64, 0.0), season=(np.float64, 0.0, s.period))
+                           sigma2=(np.float64, 0.0), bias=(np.float64, 0.0), season=(np.float64, 0.0, s.period))
         self.steps = np.arange(1, s.steps + 1)
         self.fits = 0  # statsmodels fits so far (benchmarks report the cost per fit)
         self.failed = 0  # fits refused for non-finite results; the last model stays
@@ -66,7 +68,10 @@ class Predict(Measure):
         fitted = st["fitted"][slots]
         self._update(slots[fitted], v[fitted], phase[fitted])
         since = st["since_fit"][slots] + 1
-        due = (seen + 1 >= sh.min_samples) & (~fitted | (since >= sh.refit))
+        # Weights fitted on a flat stretch (α, β ≈ 0) would never follow a new trend: a
+        # one-step error that keeps one sign refits before the schedule does.
+        behind = np.abs(st["bias"][slots]) > BIAS_REFIT * np.sqrt(st["sigma2"][slots])
+        due = (seen + 1 >= sh.min_samples) & (~fitted | (since >= sh.refit) | behind)
         st["since_fit"][slots] = np.where(due, 0, since)
         for slot, b, count in zip(slots[due].tolist(), rnd.bucket[due].tolist(),
                                   (seen[due] + 1).tolist()):
@@ -93,6 +98,7 @@ class Predict(Measure):
             phases = (bucket - np.arange(sh.period - 1, -1, -1)) % sh.period
             st["season"][slot, phases] = params[7:]
         st["fitted"][slot] = True
+        st["bias"][slot] = 0.0
         self.fits += 1
 
     def _update(self, slots: np.ndarray, y: np.ndarray, phase: np.ndarray) -> None:
@@ -112,6 +118,7 @@ class Predict(Measure):
         st["level"][slots] = new_level
         rate = 1.0 / self.shape.window  # the spread follows recent one-step errors
         st["sigma2"][slots] = (1 - rate) * st["sigma2"][slots] + rate * error * error
+        st["bias"][slots] = (1 - BIAS_RATE) * st["bias"][slots] + BIAS_RATE * error
 
     def _path(self, slots: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and sd of the forecast 1..steps ahead. The sd follows the ETS(A,Ad,A)
