@@ -236,3 +236,22 @@ def test_a_daily_nps_without_a_season_warns_days_ahead():
     went_under = T0 + DAY * int((values < 55).argmax())
     assert DAY <= went_under - warned.ts <= 4 * DAY
     assert "in about " in warned.summary and "horizon 3d" in warned.summary
+
+
+def test_a_clock_tick_leaves_predict_unknown_beside_missing():
+    rule = RuleSpec.model_validate({
+        "name": "nps-heading-under-55-or-silent", "metric": "store.nps", "severity": "P2",
+        "when": {"any": [{"predict": {"horizon": "2d", "season": "1d"}, "below": 55},
+                         {"missing": {"after": "6h"}}]}})
+    engine = Engine()
+    engine.set_rule("r", rule, METRIC)
+    falling, steady = nps_series(9 * 24, -2.5), nps_series(9 * 24, 0.0)
+    samples = [("store.nps", store, {}, T0 + i * HOUR, float(v[i]))
+               for i in range(9 * 24) for store, v in (("falling", falling), ("steady", steady))]
+    raised = engine.evaluate_samples(samples[:-1]).transitions  # steady's last hour is missing
+    assert {t.entity for t in raised} == {"falling"}
+    # The tick evaluates both stores; the last forecast (falling's, crossing) is not reused.
+    ticked = engine.tick(T0 + 9 * 24 * HOUR + 7 * HOUR)
+    assert [(t.entity, t.kind, t.predicted_crossing_at) for t in ticked] == [
+        ("steady", "raise", None)]
+    assert "no sample for 9h" in ticked[0].summary

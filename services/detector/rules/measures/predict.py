@@ -58,7 +58,8 @@ class Predict(Measure):
         self.mean = self.sd = np.empty((0, s.steps))
 
     def compute(self, rnd: Round) -> np.ndarray:
-        if rnd.clock:
+        if rnd.clock:  # no forecast on a clock tick: a path of unknowns, one per slot
+            self.mean = self.sd = np.full((len(rnd.slots), self.shape.steps), NAN)
             return rnd.unknown()
         st, slots, v, sh = self.state, rnd.slots, rnd.values, self.shape
         seen = st["seen"][slots]
