@@ -5,12 +5,15 @@ from collections.abc import Callable
 from typing import Any
 
 from services.capa.domain import CapaCase
+from services.capa.domain.observation import ObservedCase
 from services.capa.domain.recurrence import RecurringCase, SystemicProblem
+from services.capa.domain.systemic import SystemicCase
 from shared.bus.relay import translator
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed,
     CapaEffectivenessChecked, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
-    CapaRecurred, CapaRootCauseRecorded, CapaSystemicProblemRaised, Contract,
+    CapaEffectivenessExtended, CapaEffectivenessHeldOpen, CapaRecurred, CapaRootCauseRecorded,
+    CapaSystemicProblemClosed, CapaSystemicProblemRaised, Contract,
 )
 
 
@@ -68,6 +71,22 @@ def _effectiveness_failed(e: Any) -> Contract:
         at=e.at)
 
 
+def _held_open(e: Any) -> Contract:
+    return CapaEffectivenessHeldOpen(capa_id=str(e.originator_id), incident_id=e.incident_id,
+                                     ref=e.ref, fingerprint=e.fingerprint, reason=e.reason,
+                                     at=e.at)
+
+
+def _extended(e: Any) -> Contract | None:
+    """Samples resumed: public only when a watched window moved (not during analysis)."""
+    if e.ends_at is None:
+        return None
+    return CapaEffectivenessExtended(capa_id=str(e.originator_id), incident_id=e.incident_id,
+                                     ref=e.ref, fingerprint=e.fingerprint,
+                                     unobserved_seconds=e.unobserved_seconds,
+                                     ends_at=e.ends_at, at=e.at)
+
+
 def _effectiveness_checked(e: Any) -> Contract:
     return CapaEffectivenessChecked(capa_id=str(e.originator_id), incident_id=e.incident_id,
                                     verifier=e.actor, text=e.text, evidence=e.evidence, at=e.at)
@@ -91,6 +110,14 @@ def _systemic_raised(e: Any) -> Contract:
         summary=e.summary, at=e.at, incident_ids=[r["incident_id"] for r in e.recurrences])
 
 
+def _systemic_closed(e: Any) -> Contract:
+    return CapaSystemicProblemClosed(
+        systemic_id=str(e.originator_id), signature=e.signature, rule=e.rule,
+        root_cause=e.root_cause, actions=e.actions, capa_ids=list(e.capa_ids),
+        incident_ids=list(e.incident_ids), window_seconds=e.window_seconds,
+        checked_by=e.actor, check=e.text, evidence=e.evidence, at=e.at)
+
+
 # Reopened actions, history links and recurrences joining a raised systemic problem stay
 # private (people hear them from the case and the systemic problem themselves).
 _PUBLIC: dict[type, Callable[[Any], Contract]] = {
@@ -105,7 +132,12 @@ _PUBLIC: dict[type, Callable[[Any], Contract]] = {
     CapaCase.Closed: _closed,
     # Triggered on the base class that declares them (services/capa/domain/recurrence.py).
     RecurringCase.Recurred: _recurred,
+    ObservedCase.EffectivenessHeldOpen: _held_open,  # a silent metric (domain/observation.py)
+    ObservedCase.MetricResumed: _extended,
     SystemicProblem.Raised: _systemic_raised,
+    # A systemic problem's analysis stays private (read it at /v1/systemic-problems/{id});
+    # its closure is public. Triggered on the class that declares it (domain/systemic.py).
+    SystemicCase.Closed: _systemic_closed,
 }
 
 to_contract = translator(_PUBLIC)

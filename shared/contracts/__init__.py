@@ -12,6 +12,8 @@ from shared.contracts.events import (
     IncidentDrillFlagged,
     IncidentHandedOver, SupportTierEntered,
     IncidentChecklistAttached, IncidentChecklistItemChecked,
+    MetricSilent, MetricResumed, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
+    CapaSystemicProblemClosed,
     CONTRACTS,
 )
 
@@ -26,4 +28,6 @@ __all__ = [
     "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
     "IncidentHandedOver", "SupportTierEntered",
     "IncidentChecklistAttached", "IncidentChecklistItemChecked",
+    "MetricSilent", "MetricResumed", "CapaEffectivenessHeldOpen", "CapaEffectivenessExtended",
+    "CapaSystemicProblemClosed",
 ]

@@ -105,6 +105,35 @@ class CapaEffectivenessFailed(Contract):
     at: datetime
 
 
+class CapaEffectivenessHeldOpen(Contract):
+    """The effectiveness window's end passed while the watched metric sent no samples (the
+    detector's MetricSilent): the case stays open; `reason` is the sentence shown to people,
+    e.g. "the effectiveness window of P0-2026-12-003 cannot pass unobserved: store-042 sent no
+    samples of store.nps for 2 days of the 7-day window"."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "effectiveness", "held"
+    capa_id: str
+    incident_id: str
+    ref: str
+    fingerprint: str | None = None
+    reason: str
+    at: datetime
+
+
+class CapaEffectivenessExtended(Contract):
+    """Samples resumed: the window is lengthened by the `unobserved_seconds` of silence inside
+    it and now ends at `ends_at` (the case closes then if the alert stays clear)."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "effectiveness", "extended"
+    capa_id: str
+    incident_id: str
+    ref: str
+    fingerprint: str
+    unobserved_seconds: float
+    ends_at: datetime
+    at: datetime
+
+
 class CapaEffectivenessChecked(Contract):
     """A person other than the action owners saw that a manual incident's fix held."""
 
@@ -168,3 +197,25 @@ class CapaSystemicProblemRaised(Contract):
     # The recurrences' incident ids, in the order of `incident_refs` (added later: older
     # messages carry none), so a reader can find its own records of them.
     incident_ids: list[str] = []
+
+
+class CapaSystemicProblemClosed(Contract):
+    """A systemic problem's fix held: its root cause analysed, every action verified by
+    someone other than its owner, the signature away on every entity for `window_seconds`,
+    and `checked_by` (not an action owner) confirmed it. For the accountable manager who was
+    told it was raised (上报总部), and for anyone following its linked cases."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "systemic", "closed"
+    systemic_id: str
+    signature: str
+    rule: str
+    root_cause: str
+    actions: int
+    capa_ids: list[str]
+    incident_ids: list[str]
+    window_seconds: float
+    checked_by: str
+    check: str  # what the person checked and saw
+    evidence: str
+    at: datetime
+

@@ -6,6 +6,7 @@ from tests.bench import (
     bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
 from tests.bench import bench_pd_ingest, bench_predict, bench_recommendations, bench_reports
+from tests.bench import bench_silence
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -20,6 +21,8 @@ if __name__ == "__main__":
     bench_engine.main()
     print("\n== predictive alerts ==")
     bench_predict.main()
+    print("\n== silent series on the detector's tick ==")
+    bench_silence.main()
     print("\n== detector ingest ==")
     bench_ingest.main()
     print("\n== Alertmanager ingest ==")
