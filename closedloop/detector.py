@@ -218,6 +218,9 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"precision {pct(s['precision'])}  false positives {pct(s['false_positive_rate'])}  "
                      f"misses {pct(s['miss_rate'])}  alerts/day {s['alerts_per_day']:.2f}  "
                      f"median delay {'—' if delay is None else f'{delay / 60:.0f} min'}")
+    if result.get("predictions"):
+        from services.detector.rules.backtest.lead_time import describe
+        lines.extend(describe(result["predictions"]))
     if result.get("sweep"):
         sw = result["sweep"]
         lines.append("")

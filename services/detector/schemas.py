@@ -125,6 +125,8 @@ class BacktestOut(BaseModel):
     scores: dict[str, Any] | None
     sweep: dict[str, Any] | None
     windows: int
+    # Per `predict` condition: warnings, lead times, false warnings (docs/backtesting.md).
+    predictions: list[dict[str, Any]] = []
 
 
 class BacktestJobOut(BaseModel):

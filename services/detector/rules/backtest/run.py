@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .lead_time import predictions
 from .model import Window
 from .progress import Progress
 from .replay import Prepared, Sample, replay
@@ -25,8 +26,8 @@ class SweepAsk(NamedTuple):
 def backtest(rule: RuleSpec, samples: Iterable[Sample], windows: Sequence[Window],
              metric: MetricSpec | None = None, ask: SweepAsk | None = None,
              progress: Progress | None = None) -> dict[str, Any]:
-    """{replay, scores, sweep, windows}; ValueError names a bad sweep path; Cancelled when
-    the progress' flag is set."""
+    """{replay, scores, sweep, windows, predictions}; ValueError names a bad sweep path;
+    Cancelled when the progress' flag is set."""
     progress = progress or Progress()
     prepared = Prepared(rule, samples)
     n = len(prepared.rows)
@@ -40,4 +41,6 @@ def backtest(rule: RuleSpec, samples: Iterable[Sample], windows: Sequence[Window
                       max_miss_rate=ask.max_miss_rate, metric=metric,
                       progress=progress).to_json()
     return {"replay": result.to_json(), "scores": score(result, windows).to_json(),
-            "sweep": swept, "windows": len(windows)}
+            "sweep": swept, "windows": len(windows),
+            # predict rules: lead times and false warnings (empty for other rules)
+            "predictions": predictions(rule, result, prepared.given)}
