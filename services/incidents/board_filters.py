@@ -65,19 +65,19 @@ class ViewFilters:
                     f"i.close_breached OR {PLANNED} < {p(now)}))")
             where.append(late if self.overdue else f"NOT {late}")
         for term in terms(self.q or ""):
-            where.append(f"i.id IN ({_matching('id', 'board_cards', term, p)} UNION "
-                         f"{_matching('incident_id', 'board_notes', term, p)})")
+            where += _matching(term, p)
         return where
 
 
-def _matching(id_column: str, table: str, term: str, p: Params) -> str:
-    """The ids whose text holds `term`: its CJK grams through the GIN index on the grams,
-    the substring through the trigram index (Latin terms of 3+ letters) or as a recheck."""
-    conditions = [f"search_text LIKE {p(like_pattern(term))}"]
+def _matching(term: str, p: Params) -> list[str]:
+    """The card's text holds `term`: its CJK grams through the GIN index on the grams, the
+    substring through the trigram index (Latin terms of 3+ letters) or as a recheck. A term
+    of one or two CJK characters is its own gram: holding the gram is holding the term."""
     keys = query_grams(term)
-    if keys:
-        conditions.insert(0, f"search_grams @> {p(keys)}::text[]")
-    return f"SELECT {id_column} FROM {table} WHERE {' AND '.join(conditions)}"
+    grams = [f"c.search_grams @> {p(keys)}::text[]"] if keys else []
+    if keys == [term]:
+        return grams
+    return grams + [f"c.search_text LIKE {p(like_pattern(term))}"]
 
 
 def view_filters(

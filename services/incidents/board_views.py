@@ -1,7 +1,8 @@
 """The board's read model: one card row per incident with what the `incidents` table does not
-hold (unit path, type, source, description, planned closure) and the searchable text, plus
-one row per progress note and resolution summary, so a word in a note finds its incident.
-Both tables, and `incidents`, tell listeners of every changed row (NOTIFY, board_feed.py)."""
+hold (unit path, type, source, description, planned closure) and the searchable text, which
+takes in the progress notes and resolution summaries too, so a word in a note finds its
+incident with one indexed condition on one table (docs/adr/board-and-search.md). This table
+and `incidents` tell listeners of every changed row (NOTIFY, board_feed.py)."""
 from __future__ import annotations
 
 import json
@@ -63,24 +64,9 @@ CREATE INDEX IF NOT EXISTS board_cards_entity ON board_cards (entity);
 -- search_text also gets a pg_trgm GIN index where the extension exists (BoardProjection).
 """ + changed_trigger("board_cards")
 
-NOTES_DDL = """
-CREATE TABLE IF NOT EXISTS board_notes (
-    incident_id uuid NOT NULL,
-    kind text NOT NULL,
-    number integer NOT NULL,
-    at timestamptz NOT NULL,
-    author text,
-    search_text text NOT NULL,
-    search_grams text[] NOT NULL,
-    PRIMARY KEY (incident_id, kind, number)
-);
-CREATE INDEX IF NOT EXISTS board_notes_grams ON board_notes USING gin (search_grams);
-"""
-
-
 class BoardProjection(Projection):
     name = "board"
-    tables = {"board_cards": BOARD_DDL, "board_notes": NOTES_DDL}
+    tables = {"board_cards": BOARD_DDL}
 
     def handlers(self) -> dict[type, Apply]:
         return {
@@ -97,10 +83,9 @@ class BoardProjection(Projection):
         trgm = await trigram_schema(conn, service_schema)
         if trgm is not None:
             version = quoted(self.version_schema(service_schema))
-            for table in ("board_cards", "board_notes"):
-                await conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS {table}_trgm ON {version}.{table} "
-                    f"USING gin (search_text {quoted(trgm)}.gin_trgm_ops)")
+            await conn.execute(
+                f"CREATE INDEX IF NOT EXISTS board_cards_trgm ON {version}.board_cards "
+                f"USING gin (search_text {quoted(trgm)}.gin_trgm_ops)")
 
 
 async def trigram_schema(conn: asyncpg.Connection, service_schema: str) -> str | None:
@@ -126,10 +111,17 @@ def unit_names(path: list[dict[str, str]]) -> list[str]:
     return [u.get("name") or u["key"] for u in path]
 
 
-def _card_text(ref: str, entity: str, title: str, description: str,
-               path: list[dict[str, str]]) -> tuple[str, list[str]]:
+def card_text(ref: str, entity: str, title: str, description: str,
+              path: list[dict[str, str]], notes: str = "") -> tuple[str, list[str]]:
+    """The card's search text and its grams: names, title, description, units, then the
+    notes (each appended as it comes, after a line holding only a tab)."""
     text = searchable(ref, entity, title, description, *unit_names(path))
+    text += NOTES + notes if notes else ""
     return text, grams(text)
+
+
+NOTES = "\n\t\n"  # where the notes start in search_text (never in a normalised name)
+CARD_TEXT = "SELECT ref, entity, title, description, search_text FROM board_cards WHERE id = $1"
 
 
 async def opened(conn: asyncpg.Connection, e: Any) -> None:
@@ -138,7 +130,7 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
     description = intake.get("description") or alert.get("summary") or ""
     kind = intake.get("problem_type") or incident_type(alert)
     source = intake.get("source") or alert.get("source")
-    text, keys = _card_text(e.ref, e.entity, e.title, description, [])
+    text, keys = card_text(e.ref, e.entity, e.title, description, [])
     await conn.execute(
         """INSERT INTO board_cards (id, ref, opened_at, entity, title, description, type, source,
                                     search_text, search_grams)
@@ -150,18 +142,18 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
                planned_close_at = NULL, planned_by = NULL,
                search_text = EXCLUDED.search_text, search_grams = EXCLUDED.search_grams""",
         e.originator_id, e.ref, e.at, e.entity, e.title, description, kind, source, text, keys)
-    await conn.execute("DELETE FROM board_notes WHERE incident_id = $1", e.originator_id)
 
 
 async def staffed(conn: asyncpg.Connection, e: Any) -> None:
     path = getattr(e, "unit_path", None) or []
     if not path:
         return
-    row = await conn.fetchrow("SELECT ref, entity, title, description FROM board_cards "
-                              "WHERE id = $1", e.originator_id)
+    row = await conn.fetchrow(CARD_TEXT, e.originator_id)
     if row is None:
         return
-    text, keys = _card_text(row["ref"], row["entity"], row["title"], row["description"], path)
+    _, _, notes = row["search_text"].partition(NOTES)
+    text, keys = card_text(row["ref"], row["entity"], row["title"], row["description"], path,
+                           notes)
     # Filtering by a unit finds everything under it: the keys and names of the whole path.
     units = sorted({u["key"] for u in path} | set(unit_names(path)))
     await conn.execute("UPDATE board_cards SET unit_path = $2, unit_keys = $3, "
@@ -179,22 +171,21 @@ async def closure_planned(conn: asyncpg.Connection, e: Any) -> None:
                        "WHERE id = $1", e.originator_id, e.planned_close_at, e.by)
 
 
-async def _note(conn: asyncpg.Connection, e: Any, kind: str, number: int, author: str | None,
-                text: str) -> None:
-    stored = searchable(text)
-    await conn.execute(
-        """INSERT INTO board_notes (incident_id, kind, number, at, author, search_text,
-                                    search_grams) VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (incident_id, kind, number) DO UPDATE SET at = EXCLUDED.at,
-               author = EXCLUDED.author, search_text = EXCLUDED.search_text,
-               search_grams = EXCLUDED.search_grams""",
-        e.originator_id, kind, number, e.at, author, stored, grams(stored))
+async def _note(conn: asyncpg.Connection, e: Any, text: str) -> None:
+    """The note joins the card's search text: one table, one index, whichever word is asked."""
+    row = await conn.fetchrow(CARD_TEXT, e.originator_id)
+    if row is None:
+        return
+    stored = row["search_text"]
+    stored += ("\n" if NOTES in stored else NOTES) + searchable(text)
+    await conn.execute("UPDATE board_cards SET search_text = $2, search_grams = $3 WHERE id = $1",
+                       e.originator_id, stored, grams(stored))
 
 
 async def progress_posted(conn: asyncpg.Connection, e: Any) -> None:
-    await _note(conn, e, "progress", e.number, e.author, e.text)
+    await _note(conn, e, e.text)
 
 
 async def resolved(conn: asyncpg.Connection, e: Any) -> None:
-    if e.summary:  # numbered by the event's version: a reopened incident resolves again
-        await _note(conn, e, "resolution", e.originator_version, e.by, e.summary)
+    if e.summary:
+        await _note(conn, e, e.summary)
