@@ -65,7 +65,8 @@ class ViewFilters:
                     f"i.close_breached OR {PLANNED} < {p(now)}))")
             where.append(late if self.overdue else f"NOT {late}")
         for term in terms(self.q or ""):
-            where += _matching(term, p)
+            where.append(f"i.id IN (SELECT id FROM board_search WHERE "
+                         f"{' AND '.join(_matching(term, p))})")
         return where
 
 
@@ -74,10 +75,10 @@ def _matching(term: str, p: Params) -> list[str]:
     substring through the trigram index (Latin terms of 3+ letters) or as a recheck. A term
     of one or two CJK characters is its own gram: holding the gram is holding the term."""
     keys = query_grams(term)
-    grams = [f"c.search_grams @> {p(keys)}::text[]"] if keys else []
+    grams = [f"search_grams @> {p(keys)}::text[]"] if keys else []
     if keys == [term]:
         return grams
-    return grams + [f"c.search_text LIKE {p(like_pattern(term))}"]
+    return grams + [f"search_text LIKE {p(like_pattern(term))}"]
 
 
 def view_filters(

@@ -52,21 +52,29 @@ CREATE TABLE IF NOT EXISTS board_cards (
     unit_path jsonb NOT NULL DEFAULT '[]',
     unit_keys text[] NOT NULL DEFAULT '{}',
     planned_close_at timestamptz,
-    planned_by text,
-    search_text text NOT NULL DEFAULT '',
-    search_grams text[] NOT NULL DEFAULT '{}'
+    planned_by text
 );
-CREATE INDEX IF NOT EXISTS board_cards_grams ON board_cards USING gin (search_grams);
 CREATE INDEX IF NOT EXISTS board_cards_units ON board_cards USING gin (unit_keys);
 CREATE INDEX IF NOT EXISTS board_cards_type ON board_cards (type);
 CREATE INDEX IF NOT EXISTS board_cards_source ON board_cards (source);
 CREATE INDEX IF NOT EXISTS board_cards_entity ON board_cards (entity);
--- search_text also gets a pg_trgm GIN index where the extension exists (BoardProjection).
 """ + changed_trigger("board_cards")
+
+# The searchable text apart from the cards: the cards stay narrow for the filters and the
+# counts, the search reads only this. search_text also gets a pg_trgm GIN index where the
+# extension exists (BoardProjection.create).
+SEARCH_DDL = """
+CREATE TABLE IF NOT EXISTS board_search (
+    id uuid PRIMARY KEY,
+    search_text text NOT NULL,
+    search_grams text[] NOT NULL
+);
+CREATE INDEX IF NOT EXISTS board_search_grams ON board_search USING gin (search_grams);
+"""
 
 class BoardProjection(Projection):
     name = "board"
-    tables = {"board_cards": BOARD_DDL}
+    tables = {"board_cards": BOARD_DDL, "board_search": SEARCH_DDL}
 
     def handlers(self) -> dict[type, Apply]:
         return {
@@ -84,7 +92,7 @@ class BoardProjection(Projection):
         if trgm is not None:
             version = quoted(self.version_schema(service_schema))
             await conn.execute(
-                f"CREATE INDEX IF NOT EXISTS board_cards_trgm ON {version}.board_cards "
+                f"CREATE INDEX IF NOT EXISTS board_search_trgm ON {version}.board_search "
                 f"USING gin (search_text {quoted(trgm)}.gin_trgm_ops)")
 
 
@@ -121,7 +129,11 @@ def card_text(ref: str, entity: str, title: str, description: str,
 
 
 NOTES = "\n\t\n"  # where the notes start in search_text (never in a normalised name)
-CARD_TEXT = "SELECT ref, entity, title, description, search_text FROM board_cards WHERE id = $1"
+CARD_TEXT = ("SELECT ref, entity, title, description, search_text FROM board_cards "
+             "JOIN board_search USING (id) WHERE id = $1")
+SET_TEXT = """INSERT INTO board_search (id, search_text, search_grams) VALUES ($1, $2, $3)
+              ON CONFLICT (id) DO UPDATE SET search_text = EXCLUDED.search_text,
+                                             search_grams = EXCLUDED.search_grams"""
 
 
 async def opened(conn: asyncpg.Connection, e: Any) -> None:
@@ -132,16 +144,15 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
     source = intake.get("source") or alert.get("source")
     text, keys = card_text(e.ref, e.entity, e.title, description, [])
     await conn.execute(
-        """INSERT INTO board_cards (id, ref, opened_at, entity, title, description, type, source,
-                                    search_text, search_grams)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        """INSERT INTO board_cards (id, ref, opened_at, entity, title, description, type, source)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (id) DO UPDATE SET ref = EXCLUDED.ref, opened_at = EXCLUDED.opened_at,
                entity = EXCLUDED.entity, title = EXCLUDED.title,
                description = EXCLUDED.description, type = EXCLUDED.type,
                source = EXCLUDED.source, unit_path = '[]', unit_keys = '{}',
-               planned_close_at = NULL, planned_by = NULL,
-               search_text = EXCLUDED.search_text, search_grams = EXCLUDED.search_grams""",
-        e.originator_id, e.ref, e.at, e.entity, e.title, description, kind, source, text, keys)
+               planned_close_at = NULL, planned_by = NULL""",
+        e.originator_id, e.ref, e.at, e.entity, e.title, description, kind, source)
+    await conn.execute(SET_TEXT, e.originator_id, text, keys)
 
 
 async def staffed(conn: asyncpg.Connection, e: Any) -> None:
@@ -156,9 +167,9 @@ async def staffed(conn: asyncpg.Connection, e: Any) -> None:
                            notes)
     # Filtering by a unit finds everything under it: the keys and names of the whole path.
     units = sorted({u["key"] for u in path} | set(unit_names(path)))
-    await conn.execute("UPDATE board_cards SET unit_path = $2, unit_keys = $3, "
-                       "search_text = $4, search_grams = $5 WHERE id = $1",
-                       e.originator_id, json.dumps(path, ensure_ascii=False), units, text, keys)
+    await conn.execute("UPDATE board_cards SET unit_path = $2, unit_keys = $3 WHERE id = $1",
+                       e.originator_id, json.dumps(path, ensure_ascii=False), units)
+    await conn.execute(SET_TEXT, e.originator_id, text, keys)
 
 
 async def reclassified(conn: asyncpg.Connection, e: Any) -> None:
@@ -178,8 +189,7 @@ async def _note(conn: asyncpg.Connection, e: Any, text: str) -> None:
         return
     stored = row["search_text"]
     stored += ("\n" if NOTES in stored else NOTES) + searchable(text)
-    await conn.execute("UPDATE board_cards SET search_text = $2, search_grams = $3 WHERE id = $1",
-                       e.originator_id, stored, grams(stored))
+    await conn.execute(SET_TEXT, e.originator_id, stored, grams(stored))
 
 
 async def progress_posted(conn: asyncpg.Connection, e: Any) -> None:
