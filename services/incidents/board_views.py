@@ -35,6 +35,42 @@ def changed_trigger(table: str) -> str:
     return CHANGED_DDL.replace("{table}", table)
 
 
+# The whole board's counts per column (and severity), kept by a trigger on `incidents`: the
+# unfiltered board, the screen most often open, then counts eight rows instead of every
+# incident. Dynamic SQL names the trigger's own schema: each read-model version its own.
+COUNTS_DDL = """
+CREATE TABLE IF NOT EXISTS board_counts (
+    status text NOT NULL,
+    severity text NOT NULL,
+    n bigint NOT NULL,
+    PRIMARY KEY (status, severity)
+);
+CREATE OR REPLACE FUNCTION board_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        EXECUTE format('UPDATE %I.board_counts SET n = n - 1 WHERE status = $1 '
+                       'AND severity = $2', TG_TABLE_SCHEMA) USING OLD.status, OLD.severity;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        EXECUTE format('INSERT INTO %I.board_counts AS b (status, severity, n) '
+                       'VALUES ($1, $2, 1) ON CONFLICT (status, severity) '
+                       'DO UPDATE SET n = b.n + 1', TG_TABLE_SCHEMA)
+            USING NEW.status, NEW.severity;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER incidents_board_count
+    AFTER INSERT OR DELETE OR UPDATE OF status, severity ON incidents
+    FOR EACH ROW EXECUTE FUNCTION board_count();
+"""
+
+
+def on_incidents() -> str:
+    """What the board adds to the `incidents` table's statements: change notifications and
+    the column counts."""
+    return changed_trigger("incidents") + COUNTS_DDL
+
+
 def channel(service_schema: str) -> str:
     return f"board:{service_schema}"
 

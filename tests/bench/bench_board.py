@@ -117,6 +117,8 @@ async def load(db_url: str, n: int, notes: int, rng: random.Random) -> None:
         columns=["id", "search_text", "search_grams"], records=[(c[0], *c[10:]) for c in cards])
     for table in (f"{main}.incidents", f"{board}.board_cards"):
         await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    await conn.execute(f"INSERT INTO {main}.board_counts SELECT status, severity, count(*) "
+                       f"FROM {main}.incidents GROUP BY 1, 2")  # what the trigger would keep
     for table in (f"{main}.incidents", f"{board}.board_cards", f"{board}.board_search"):
         await conn.execute(f"VACUUM ANALYZE {table}")
     await conn.close()

@@ -118,6 +118,8 @@ def test_acknowledging_moves_the_card_and_times_the_response(three, clock):
         cards = board(client)["columns"][1]["cards"]
         return cards[0] if cards else None
     card = wait_until(investigating, message="the card in 调查中")
+    assert [c["count"] for c in board(client)["columns"][:3]] == [2, 1, 0]
+    assert [c["count"] for c in board(client, severity="P0")["columns"][:2]] == [0, 1]
     assert card["ref"] == nanshan["ref"] and card["status_label"] == "调查中"
     assert card["response"] == {**card["response"], "state": "met", "seconds": 180.0}
 
