@@ -19,7 +19,6 @@ CARD_COLUMNS = f"""i.id, i.ref, i.status, i.severity, i.title, i.entity, i.opene
     i.close_by, i.closed_at, i.responsible, i.drill, c.description, c.type, c.source,
     c.unit_path, c.planned_close_at, c.planned_by, {PLANNED} AS planned"""
 ORDER = "ORDER BY i.opened_at DESC, i.ref DESC"
-FEW = 5000  # matches up to which a board ranks them all instead of walking each column
 
 
 @asynccontextmanager
@@ -55,30 +54,30 @@ async def _board(conn: asyncpg.Connection, filters: ViewFilters, severity: str |
     p = Params()
     where = conditions(filters, p, now, severity=severity)
     statuses = [str(s) for s in Status]
-    if filters == ViewFilters():  # the counts the trigger keeps (board_views.COUNTS_DDL)
+    if filters == ViewFilters():
+        # The whole board: counts the trigger keeps (board_views.COUNTS_DDL), each column's
+        # newest cards from the index (status, opened_at).
         counts = dict(await conn.fetch(
             "SELECT status, sum(n)::bigint FROM board_counts WHERE $1::text IS NULL "
             "OR severity = $1 GROUP BY status", severity and str(severity)))
-    else:
-        counts = dict(await conn.fetch(
-            f"SELECT i.status, count(*) FROM {FROM} {clause(where)} GROUP BY i.status",
-            *p.values))
-    if sum(counts.values()) > FEW:
-        # Many match: each column's newest cards by walking the index (status, opened_at),
-        # which soon meets enough matches.
         inner = clause([*where, "i.status = s.status"])
         rows = await conn.fetch(
             f"""SELECT x.* FROM unnest({p(statuses)}::text[]) AS s(status)
                 CROSS JOIN LATERAL (SELECT {CARD_COLUMNS} FROM {FROM} {inner} {ORDER}
                                     LIMIT {p(per_column)}) x""", *p.values)
     else:
-        # Few match (a search, a store): take the matches once and rank them per column; a
-        # walk per column would repeat the search eight times.
-        rows = await conn.fetch(
-            f"""SELECT * FROM (SELECT {CARD_COLUMNS},
-                                      row_number() OVER (PARTITION BY i.status {ORDER}) AS n
-                               FROM {FROM} {clause(where)}) x
+        # Filtered (search, unit, overdue …): find the matches once, count and rank them per
+        # column on narrow rows, then read the few cards shown.
+        ranked = await conn.fetch(
+            f"""SELECT id, status, in_column FROM (
+                    SELECT i.id, i.status, count(*) OVER (PARTITION BY i.status) AS in_column,
+                           row_number() OVER (PARTITION BY i.status {ORDER}) AS n
+                    FROM {FROM} {clause(where)}) x
                 WHERE n <= {p(per_column)}""", *p.values)
+        counts = {row["status"]: row["in_column"] for row in ranked}
+        rows = await conn.fetch(f"SELECT {CARD_COLUMNS} FROM {FROM} "
+                                f"WHERE i.id = ANY($1::uuid[]) {ORDER}",
+                                [row["id"] for row in ranked])
     cards: dict[str, list[dict[str, Any]]] = {s: [] for s in statuses}
     for row in rows:
         cards[row["status"]].append(card_of(row, now))
