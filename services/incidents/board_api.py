@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
@@ -115,8 +115,8 @@ async def board_events(request: Request) -> EventSourceResponse:
     try:
         await asyncio.wait_for(feed.listening.wait(), 10)
     except TimeoutError:
-        raise Invalid("events", "the live feed is not listening yet; retry in a few "
-                      "seconds") from None
+        raise HTTPException(503, "the live feed is not listening to the database yet; "
+                            "retry in a few seconds") from None
     subscriber = feed.subscribe()
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
