@@ -13,7 +13,7 @@ from services.incidents.app import IncidentsApplication
 from services.incidents.board_filters import (
     FROM, Params, ViewFilters, after_cursor, encode_cursor, known_params_only, view_filters,
 )
-from services.incidents.board_queries import ORDER, clause, conditions
+from services.incidents.board_queries import FEW, ORDER, clause, conditions, planned_per_query
 from services.incidents.domain import Severity, Status
 from services.incidents.sla_views import AT_RISK
 from services.incidents.schemas import (
@@ -48,18 +48,24 @@ async def list_incidents(
 ) -> IncidentPage:
     """Newest first, from the `incidents` read model (it may trail a save by milliseconds);
     the board's filters (board_filters.py) apply here too."""
-    p = Params()
-    where = conditions(filters, p, runtime_of(request).clock.now(), status=status,
-                       severity=severity, responsible=responsible)
-    if drill is not None:
-        where.append(f"i.drill = {p(drill)}")
-    if breached is not None:
-        where.append(f"(i.respond_breached OR i.resolve_breached OR i.close_breached) = {p(breached)}")
-    if at_risk is not None:
-        where.append(f"{AT_RISK} = {p(at_risk)}")
-    async with runtime_of(request).pool.acquire() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM {FROM} {clause(where)}", *p.values)
-        page = clause([*where, *after_cursor(cursor, p)])
+    def where(p: Params, few: bool = False) -> list[str]:
+        found = conditions(filters, p, now, few, status=status, severity=severity,
+                           responsible=responsible)
+        if drill is not None:
+            found.append(f"i.drill = {p(drill)}")
+        if breached is not None:
+            found.append("(i.respond_breached OR i.resolve_breached OR i.close_breached) = "
+                         f"{p(breached)}")
+        if at_risk is not None:
+            found.append(f"{AT_RISK} = {p(at_risk)}")
+        return found
+
+    now, counted = runtime_of(request).clock.now(), Params()
+    async with runtime_of(request).pool.acquire() as conn, planned_per_query(conn):
+        total = await conn.fetchval(f"SELECT count(*) FROM {FROM} {clause(where(counted))}",
+                                    *counted.values)
+        p = Params()
+        page = clause([*where(p, total <= FEW), *after_cursor(cursor, p)])
         rows = await conn.fetch(
             f"SELECT i.*, {AT_RISK} AS at_risk FROM {FROM} {page} {ORDER} "
             f"LIMIT {p(limit)} OFFSET {p(0 if cursor else offset)}", *p.values)

@@ -48,7 +48,10 @@ class ViewFilters:
     overdue: bool | None = None
     q: str | None = None
 
-    def where(self, p: Params, now: datetime) -> list[str]:
+    def where(self, p: Params, now: datetime, few: bool = False) -> list[str]:
+        """`few`: the search matches few incidents (the caller counted them), so its ids are
+        found first, through the GIN indexes; otherwise the planner may join, or walk
+        opened_at meeting matches soon (a common word)."""
         where = []
         if self.unit is not None:  # the unit itself or any unit above it (a region)
             where.append(f"c.unit_keys @> ARRAY[{p(self.unit)}]::text[]")
@@ -65,8 +68,10 @@ class ViewFilters:
                     f"i.close_breached OR {PLANNED} < {p(now)}))")
             where.append(late if self.overdue else f"NOT {late}")
         for term in terms(self.q or ""):
-            where.append(f"i.id IN (SELECT id FROM board_search WHERE "
-                         f"{' AND '.join(_matching(term, p))})")
+            found = f"SELECT id FROM board_search WHERE {' AND '.join(_matching(term, p))}"
+            # Few: an InitPlan, then the cards by id; left to itself the planner may walk
+            # opened_at hoping to meet a rare word soon (measured: 190 ms instead of 6 ms).
+            where.append(f"i.id = ANY(ARRAY({found}))" if few else f"i.id IN ({found})")
         return where
 
 

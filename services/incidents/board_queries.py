@@ -19,6 +19,7 @@ CARD_COLUMNS = f"""i.id, i.ref, i.status, i.severity, i.title, i.entity, i.opene
     i.close_by, i.closed_at, i.responsible, i.drill, c.description, c.type, c.source,
     c.unit_path, c.planned_close_at, c.planned_by, {PLANNED} AS planned"""
 ORDER = "ORDER BY i.opened_at DESC, i.ref DESC"
+FEW = 5000  # matches up to which they are found first and ranked, not met walking an index
 
 
 @asynccontextmanager
@@ -31,12 +32,12 @@ async def planned_per_query(conn: asyncpg.Connection) -> AsyncIterator[asyncpg.C
         yield conn
 
 
-def conditions(filters: ViewFilters, p: Params, now: datetime,
+def conditions(filters: ViewFilters, p: Params, now: datetime, few: bool = False,
                **exact: Any) -> list[str]:
     """The filters' SQL, plus `column=value` equalities on `incidents` (status, severity)."""
     where = [f"i.{column} = {p(str(value))}" for column, value in exact.items()
              if value is not None]
-    return where + filters.where(p, now)
+    return where + filters.where(p, now, few)
 
 
 def clause(where: list[str]) -> str:
@@ -51,33 +52,18 @@ async def board(conn: asyncpg.Connection, filters: ViewFilters, severity: str | 
 
 async def _board(conn: asyncpg.Connection, filters: ViewFilters, severity: str | None,
                  per_column: int, now: datetime) -> dict[str, Any]:
-    p = Params()
-    where = conditions(filters, p, now, severity=severity)
     statuses = [str(s) for s in Status]
-    if filters == ViewFilters():
-        # The whole board: counts the trigger keeps (board_views.COUNTS_DDL), each column's
-        # newest cards from the index (status, opened_at).
+    if filters == ViewFilters():  # the counts a trigger keeps (board_views.COUNTS_DDL)
         counts = dict(await conn.fetch(
             "SELECT status, sum(n)::bigint FROM board_counts WHERE $1::text IS NULL "
             "OR severity = $1 GROUP BY status", severity and str(severity)))
-        inner = clause([*where, "i.status = s.status"])
-        rows = await conn.fetch(
-            f"""SELECT x.* FROM unnest({p(statuses)}::text[]) AS s(status)
-                CROSS JOIN LATERAL (SELECT {CARD_COLUMNS} FROM {FROM} {inner} {ORDER}
-                                    LIMIT {p(per_column)}) x""", *p.values)
     else:
-        # Filtered (search, unit, overdue …): find the matches once, count and rank them per
-        # column on narrow rows, then read the few cards shown.
-        ranked = await conn.fetch(
-            f"""SELECT id, status, in_column FROM (
-                    SELECT i.id, i.status, count(*) OVER (PARTITION BY i.status) AS in_column,
-                           row_number() OVER (PARTITION BY i.status {ORDER}) AS n
-                    FROM {FROM} {clause(where)}) x
-                WHERE n <= {p(per_column)}""", *p.values)
-        counts = {row["status"]: row["in_column"] for row in ranked}
-        rows = await conn.fetch(f"SELECT {CARD_COLUMNS} FROM {FROM} "
-                                f"WHERE i.id = ANY($1::uuid[]) {ORDER}",
-                                [row["id"] for row in ranked])
+        p = Params()
+        where = clause(conditions(filters, p, now, severity=severity))
+        counts = dict(await conn.fetch(
+            f"SELECT i.status, count(*) FROM {FROM} {where} GROUP BY i.status", *p.values))
+    rows = await (_ranked if sum(counts.values()) <= FEW else _walked)(
+        conn, filters, severity, per_column, now, statuses)
     cards: dict[str, list[dict[str, Any]]] = {s: [] for s in statuses}
     for row in rows:
         cards[row["status"]].append(card_of(row, now))
@@ -90,6 +76,31 @@ async def _board(conn: asyncpg.Connection, filters: ViewFilters, severity: str |
                         "next_cursor": encode_cursor(last["opened_at"], last["ref"])
                         if last else None})
     return {"generated_at": now, "total": sum(counts.values()), "columns": columns}
+
+
+async def _walked(conn: asyncpg.Connection, filters: ViewFilters, severity: str | None,
+                  per_column: int, now: datetime, statuses: list[str]) -> list[Any]:
+    """Many match: walk each column's index (status, opened_at); matches come soon."""
+    p = Params()
+    inner = clause([*conditions(filters, p, now, severity=severity), "i.status = s.status"])
+    return await conn.fetch(
+        f"""SELECT x.* FROM unnest({p(statuses)}::text[]) AS s(status)
+            CROSS JOIN LATERAL (SELECT {CARD_COLUMNS} FROM {FROM} {inner} {ORDER}
+                                LIMIT {p(per_column)}) x""", *p.values)
+
+
+async def _ranked(conn: asyncpg.Connection, filters: ViewFilters, severity: str | None,
+                  per_column: int, now: datetime, _: list[str]) -> list[Any]:
+    """Few match (a search, a store): find them once and rank them per column on narrow rows,
+    then read the cards shown; a walk per column would repeat the search eight times."""
+    p = Params()
+    where = clause(conditions(filters, p, now, few=True, severity=severity))
+    ranked = await conn.fetch(
+        f"""SELECT id FROM (SELECT i.id, row_number() OVER (PARTITION BY i.status {ORDER}) AS n
+                           FROM {FROM} {where}) x
+            WHERE n <= {p(per_column)}""", *p.values)
+    return await conn.fetch(f"SELECT {CARD_COLUMNS} FROM {FROM} WHERE i.id = ANY($1::uuid[]) "
+                            f"{ORDER}", [row["id"] for row in ranked])
 
 
 def card_of(row: asyncpg.Record, now: datetime) -> dict[str, Any]:

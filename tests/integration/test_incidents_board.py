@@ -257,3 +257,17 @@ def next_event(lines) -> tuple[str, dict]:
         elif line.startswith("data:") and kind is not None:
             return kind, json.loads(line.split(":", 1)[1])
     raise AssertionError("the stream ended")
+
+
+def test_many_matches_are_walked_to_the_same_cards_as_few_are_ranked(three, monkeypatch):
+    """Over FEW matches the board walks each column's index and the list lets the planner
+    join; the cards found must be the same as when the matches are found first."""
+    client, *_ = three
+    views = [{"q": "深圳"}, {"q": "rollback"}, {"unit": "south"}, {"severity": "P0"},
+             {"overdue": "false"}, {"q": "宝安", "owner": "li"}]
+    few = [(refs(client, **v), client.get("/v1/incidents", params=v).json()) for v in views]
+    for module in ("board_queries", "api", "board_api"):
+        monkeypatch.setattr(f"services.incidents.{module}.FEW", 0)
+    many = [(refs(client, **v), client.get("/v1/incidents", params=v).json()) for v in views]
+    assert many == few
+    assert all(found for found, _ in few)
