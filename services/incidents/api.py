@@ -13,7 +13,9 @@ from services.incidents.app import IncidentsApplication
 from services.incidents.board_filters import (
     FROM, Params, ViewFilters, after_cursor, encode_cursor, known_params_only, view_filters,
 )
-from services.incidents.board_queries import FEW, ORDER, clause, conditions, planned_per_query
+from services.incidents.board_queries import (
+    FEW_IDS, ORDER, clause, conditions, planned_per_query,
+)
 from services.incidents.domain import Severity, Status
 from services.incidents.sla_views import AT_RISK
 from services.incidents.schemas import (
@@ -65,7 +67,7 @@ async def list_incidents(
         total = await conn.fetchval(f"SELECT count(*) FROM {FROM} {clause(where(counted))}",
                                     *counted.values)
         p = Params()
-        page = clause([*where(p, total <= FEW), *after_cursor(cursor, p)])
+        page = clause([*where(p, total <= FEW_IDS), *after_cursor(cursor, p)])
         rows = await conn.fetch(
             f"SELECT i.*, {AT_RISK} AS at_risk FROM {FROM} {page} {ORDER} "
             f"LIMIT {p(limit)} OFFSET {p(0 if cursor else offset)}", *p.values)

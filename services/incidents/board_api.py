@@ -24,7 +24,7 @@ from services.incidents.board_filters import (
     FROM, Params, ViewFilters, known_params_only, view_filters,
 )
 from services.incidents.board_queries import (
-    CARD_COLUMNS, FEW, ORDER, board, card_of, clause, conditions,
+    CARD_COLUMNS, ORDER, board, card_of, clause, conditions,
 )
 from services.incidents.domain import Severity, Status
 from services.incidents.schemas import IncidentRead
@@ -54,16 +54,13 @@ async def _cards(request: Request, filters: ViewFilters, severity: Severity | No
                  status: Status | None) -> AsyncIterator[dict[str, Any]]:
     """The view's cards newest first, read through a server-side cursor."""
     runtime = runtime_of(request)
-    now, counted = runtime.clock.now(), Params()
-    where = clause(conditions(filters, counted, now, severity=severity, status=status))
+    now, p = runtime.clock.now(), Params()
+    where = clause(conditions(filters, p, now, severity=severity, status=status))
     async with runtime.pool.acquire() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM {FROM} {where}", *counted.values)
+        total = await conn.fetchval(f"SELECT count(*) FROM {FROM} {where}", *p.values)
         if total > MAX_EXPORT:
             raise Invalid("filters", f"the view holds {total} incidents, over the "
                           f"{MAX_EXPORT} an export takes; narrow it (from/to, unit, severity)")
-        p = Params()
-        where = clause(conditions(filters, p, now, total <= FEW, severity=severity,
-                                  status=status))
         async with conn.transaction():
             async for row in conn.cursor(f"SELECT {CARD_COLUMNS} FROM {FROM} {where} {ORDER}",
                                          *p.values, prefetch=500):

@@ -19,7 +19,8 @@ CARD_COLUMNS = f"""i.id, i.ref, i.status, i.severity, i.title, i.entity, i.opene
     i.close_by, i.closed_at, i.responsible, i.drill, c.description, c.type, c.source,
     c.unit_path, c.planned_close_at, c.planned_by, {PLANNED} AS planned"""
 ORDER = "ORDER BY i.opened_at DESC, i.ref DESC"
-FEW = 5000  # matches up to which they are found first and ranked, not met walking an index
+FEW = 5000  # matches up to which a board ranks them all, instead of walking each column
+FEW_IDS = 1000  # matches up to which a page finds their ids first (board_filters.where)
 
 
 @asynccontextmanager
@@ -94,7 +95,7 @@ async def _ranked(conn: asyncpg.Connection, filters: ViewFilters, severity: str 
     """Few match (a search, a store): find them once and rank them per column on narrow rows,
     then read the cards shown; a walk per column would repeat the search eight times."""
     p = Params()
-    where = clause(conditions(filters, p, now, few=True, severity=severity))
+    where = clause(conditions(filters, p, now, severity=severity))
     ranked = await conn.fetch(
         f"""SELECT id FROM (SELECT i.id, row_number() OVER (PARTITION BY i.status {ORDER}) AS n
                            FROM {FROM} {where}) x
