@@ -260,13 +260,13 @@ def next_event(lines) -> tuple[str, dict]:
 
 
 def test_many_matches_are_walked_to_the_same_cards_as_few_are_ranked(three, monkeypatch):
-    """Over FEW matches the board walks each column's index and the list lets the planner
-    join; the cards found must be the same as when the matches are found first."""
+    """Over MANY expected matches the board walks each column's index, over FEW_IDS the list
+    lets the planner join; the cards must be the same as when the matches are found first."""
     client, *_ = three
     views = [{"q": "深圳"}, {"q": "rollback"}, {"unit": "south"}, {"severity": "P0"},
              {"overdue": "false"}, {"q": "宝安", "owner": "li"}]
     few = [(refs(client, **v), client.get("/v1/incidents", params=v).json()) for v in views]
-    monkeypatch.setattr("services.incidents.board_queries.FEW", 0)
+    monkeypatch.setattr("services.incidents.board_queries.MANY", -1)
     monkeypatch.setattr("services.incidents.api.FEW_IDS", 0)
     many = [(refs(client, **v), client.get("/v1/incidents", params=v).json()) for v in views]
     assert many == few
