@@ -8,6 +8,7 @@ from typing import Any
 
 from services.incidents.domain import Incident, RaciRole
 from services.incidents.domain.incident import RETRIGGER
+from services.incidents.checklist_views import CHECKLIST_STORY
 from services.incidents.board_commands import BOARD_STORY
 from services.incidents.closing_views import (
     CLOSING_STORY, closed_without_capa, closing_of_resolution,
@@ -183,12 +184,24 @@ def _effectiveness_failed(d: dict[str, Any]) -> str:
     return f"{d['reason']} (day {d['day']}): the CAPA case is back in analysis"
 
 
+def _effectiveness_unobserved(d: dict[str, Any]) -> str:
+    return f"{d['reason']}: the CAPA case stays open until samples arrive again"
+
+
+def _effectiveness_lengthened(d: dict[str, Any]) -> str:
+    return (f"samples again: the window is lengthened by the "
+            f"{_duration(d['unobserved_seconds'])} nobody could observe, until "
+            f"{_clock(datetime.fromisoformat(d['ends_at']))}")
+
+
 _CAPA_STEPS: dict[str, Callable[[dict[str, Any]], str]] = {
     "root cause found": _root_cause_found,
     "action planned": _action_planned,
     "action completed": _action_completed,
     "effectiveness window": _effectiveness_window,
     "effectiveness check failed": _effectiveness_failed,
+    "effectiveness window unobserved": _effectiveness_unobserved,
+    "effectiveness window lengthened": _effectiveness_lengthened,
 }
 
 
@@ -294,6 +307,7 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     **CLOSING_STORY,
     **INTAKE_STORY,
     **TIER_STORY,
+    **CHECKLIST_STORY,
     **BOARD_STORY,
 }
 

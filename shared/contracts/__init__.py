@@ -11,6 +11,8 @@ from shared.contracts.events import (
     NotificationsHeld, NotificationsReleased, contract_for_type, IncidentCapaRequested,
     IncidentDrillFlagged,
     IncidentHandedOver, SupportTierEntered,
+    IncidentChecklistAttached, IncidentChecklistItemChecked,
+    MetricSilent, MetricResumed, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
     CONTRACTS,
 )
 
@@ -24,4 +26,6 @@ __all__ = [
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
     "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
     "IncidentHandedOver", "SupportTierEntered",
+    "IncidentChecklistAttached", "IncidentChecklistItemChecked",
+    "MetricSilent", "MetricResumed", "CapaEffectivenessHeldOpen", "CapaEffectivenessExtended",
 ]

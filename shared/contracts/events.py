@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.contracts.contract import Contract
 from shared.contracts.alerts import (  # noqa: F401 (re-exported)
-    AlertRaised, AlertResolved, AlertAcknowledged,
+    AlertRaised, AlertResolved, AlertAcknowledged, MetricSilent, MetricResumed,
 )
 from shared.contracts.incidents import (  # noqa: F401 (re-exported)
     IncidentOpened, IncidentAcknowledged, IncidentResolved, IncidentCapaRequested,
@@ -15,6 +15,9 @@ from shared.contracts.incidents import (  # noqa: F401 (re-exported)
 from shared.contracts.incident_sla import (  # noqa: F401 (re-exported)
     IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
 )
+from shared.contracts.incident_checklists import (  # noqa: F401 (re-exported)
+    IncidentChecklistAttached, IncidentChecklistItemChecked,
+)
 from shared.contracts.notifications import (  # noqa: F401 (re-exported)
     SupportTierEntered, NotificationDelivered, NotificationFailed, EscalationTriggered,
     NotificationsHeld, NotificationsReleased, IncidentStaffed,
@@ -22,25 +25,28 @@ from shared.contracts.notifications import (  # noqa: F401 (re-exported)
 from shared.contracts.capa import (  # noqa: F401 (re-exported)
     CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaEffectivenessStarted, CapaEffectivenessFailed, CapaEffectivenessChecked, CapaClosed,
-    CapaRecurred, CapaSystemicProblemRaised,
+    CapaRecurred, CapaSystemicProblemRaised, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
 )
 
 
 CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
-        AlertRaised, AlertResolved, AlertAcknowledged, IncidentOpened, IncidentAcknowledged, IncidentResolved,
+        AlertRaised, AlertResolved, AlertAcknowledged, MetricSilent, MetricResumed,
+        IncidentOpened, IncidentAcknowledged, IncidentResolved,
         IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
         IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
         IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
         IncidentUnfollowed,
         IncidentPageRead, IncidentCapaRequested, IncidentDrillFlagged,
         IncidentHandedOver, SupportTierEntered,
+        IncidentChecklistAttached, IncidentChecklistItemChecked,
         NotificationDelivered, NotificationFailed, EscalationTriggered, IncidentStaffed,
         NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
         CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed, CapaEffectivenessStarted, CapaEffectivenessFailed,
         CapaEffectivenessChecked, CapaRecurred, CapaSystemicProblemRaised,
+        CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
     )
 }
 

@@ -5,7 +5,9 @@ from tests.bench import (
     bench_alert_ingest, bench_bus, bench_channels, bench_engine, bench_escalations,
     bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
-from tests.bench import bench_board, bench_pd_ingest, bench_recommendations
+from tests.bench import bench_pd_ingest, bench_recommendations, bench_reports
+from tests.bench import bench_board
+from tests.bench import bench_silence
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -18,6 +20,8 @@ if __name__ == "__main__":
     bench_channels.main()
     print("\n== rule engine ==")
     bench_engine.main()
+    print("\n== silent series on the detector's tick ==")
+    bench_silence.main()
     print("\n== detector ingest ==")
     bench_ingest.main()
     print("\n== Alertmanager ingest ==")
@@ -34,5 +38,7 @@ if __name__ == "__main__":
     bench_nab.main()
     print("\n== knowledge recommendations ==")
     bench_recommendations.main()
+    print("\n== reports over 100,000 incidents ==")
+    bench_reports.main([])
     print("\n== the board and its search ==")
     bench_board.main([])
