@@ -97,6 +97,17 @@ class IncidentPage(BaseModel):
     total: int
 
 
+class ProgressCadenceRead(BaseModel):
+    """The progress cadence (进展汇报, docs/progress-cadence.md)."""
+    next_update_by: datetime | None = Field(None, description=(
+        "when the next progress update is due; none once resolved or without a cadence"))
+    overdue: bool = Field(False, description="the next update is due and has not come")
+    since: datetime | None = Field(None, description=(
+        "the start of the interval: the opening, the reopening or the last update"))
+    stated: bool = Field(False, description="the last update's author stated the time")
+    last_update_at: datetime | None = None
+
+
 class IncidentRead(BaseModel):
     id: str
     ref: str
@@ -136,6 +147,7 @@ class IncidentRead(BaseModel):
     reporter: str | None = Field(None, description="who declared it by hand (its requester)")
     followers: list[str] = Field([], description="people told of its lifecycle and progress")
     progress_updates: int = Field(0, description="progress updates posted on it")
+    progress: ProgressCadenceRead = Field(default_factory=ProgressCadenceRead)
     reopened: int = Field(0, description="times it was reopened")
     storm: StormRead | None = Field(None, description="a storm incident's counts")
     closing: Closing | None = Field(None, description="how the resolved incident closes")

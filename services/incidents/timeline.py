@@ -11,6 +11,7 @@ from services.incidents.domain.incident import RETRIGGER
 from services.incidents.closing_views import (
     CLOSING_STORY, closed_without_capa, closing_of_resolution,
 )
+from services.incidents.cadence_views import CADENCE_STORY
 from services.incidents.intake.story import INTAKE_STORY
 from services.incidents.lifecycle_views import LIFECYCLE_STORY
 from services.incidents.triage_views import TRIAGE_STORY
@@ -293,6 +294,7 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     **CLOSING_STORY,
     **INTAKE_STORY,
     **TIER_STORY,
+    **CADENCE_STORY,
 }
 
 

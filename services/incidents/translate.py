@@ -8,6 +8,7 @@ from shared.contracts import (
     IncidentRoleAssigned, IncidentSlaBreached,
 )
 
+from services.incidents.cadence_views import CADENCE_CONTRACTS
 from services.incidents.closing_views import CLOSING_CONTRACTS
 from services.incidents.domain import STORM_PREFIX, Incident
 from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
@@ -107,6 +108,7 @@ _TABLE = {
     **SLA_CONTRACTS,
     **CLOSING_CONTRACTS,
     **TIER_CONTRACTS,
+    **CADENCE_CONTRACTS,
 }
 
 to_contract = translator(_TABLE)
