@@ -15,6 +15,7 @@ from services.notifier.raci.followers import Following
 from services.notifier.raci.incident_chases import IncidentChases
 from services.notifier.raci.lifecycle import ACKNOWLEDGED, CLOSED, RESOLVED, LifecycleMessages
 from services.notifier.raci.opening import OpeningPlan, StaffedOpening, plan_opening
+from services.notifier.raci.progress import ProgressDeadlines
 from services.notifier.raci.restaffing import Restaffing
 from services.notifier.raci.rules import RACI_RULES_ID, RaciRules, normalised
 from services.notifier.raci.stages import StageDeadlines
@@ -36,7 +37,8 @@ class StaffingNotFound(NotFound):
 
 
 class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, StageDeadlines,
-                   CapaDeadlines, Chasing, Assignments, SystemicReports, SlaWarnings):
+                   CapaDeadlines, Chasing, Assignments, SystemicReports, SlaWarnings,
+                   ProgressDeadlines):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 
@@ -108,6 +110,8 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
     def raci_on_resolved(self, contract: IncidentResolved, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"],
                          f"resolved by {contract.by}", envelope)
+        met += self._progress_over(contract.incident_id, f"resolved by {contract.by}",
+                                   envelope)
         entered = self._enter_stage(contract.incident_id, contract.status, contract.at, None,
                                     envelope)
         return [*met, *entered, *self.tell_lifecycle(
@@ -117,6 +121,7 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
     def raci_on_closed(self, contract: IncidentClosed, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"], "closed", envelope)
         met += self._stages_over(contract.incident_id, "closed", envelope)
+        met += self._progress_over(contract.incident_id, "closed", envelope)
         return [*met, *self.tell_lifecycle(contract.incident_id, CLOSED, contract.at, None,
                                            envelope, about={"capa_id": contract.capa_id})]
 

@@ -1,0 +1,74 @@
+"""The progress cadence chased (进展汇报): the incidents service says when an incident's next
+progress update is due (IncidentProgressDue) and one `progress` deadline per incident
+follows it with the late-stage machinery — the Responsible reminded before it is due
+(late.progress.warning), the Responsible and the Accountable told when it is missed
+(late.progress.deadline), then one level up (late.progress.up). Each update meets the
+running chase and starts the next towards the new due time; a severity change moves it;
+resolution and closure meet it; a reopening starts it again (docs/progress-cadence.md)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from services.notifier.raci.deadline import Deadline, deadline_id
+from shared.causation import from_message
+from shared.contracts import CloudEvent, IncidentProgressDue
+from shared.store import Tracking
+
+log = logging.getLogger(__name__)
+
+KEY = "progress"  # the deadline's key and kind: reasons late.progress.<phase>
+_MET = {"progress": "update {n} posted", "reopened": "reopened",
+        "opened": "opened", "severity": "severity changed"}
+
+
+class ProgressDeadlines:
+    """Mixed into NotifierApplication through RaciCommands (get_or_none, save_tracked,
+    clock, _staffing_for, _deadline_settings, _deadline, _incident_known, _meet)."""
+
+    def handle_incident_progress_due(self, envelope: CloudEvent, contract: IncidentProgressDue,
+                                     tracking: Tracking) -> None:
+        self.save_tracked(*self._follow_cadence(contract, envelope),  # type: ignore[attr-defined]
+                          tracking=tracking)
+
+    def _follow_cadence(self, contract: IncidentProgressDue, envelope: CloudEvent) -> list[Any]:
+        incident_id = contract.incident_id
+        found = self.get_or_none(deadline_id(incident_id, KEY))  # type: ignore[attr-defined]
+        deadline = found if isinstance(found, Deadline) else None
+        settings = self._deadline_settings()  # type: ignore[attr-defined]
+        at, cause = self.clock.now(), from_message(envelope)  # type: ignore[attr-defined]
+        if contract.why == "severity" and deadline is not None and contract.due_by is not None:
+            # The same interval at the new severity's pace: phases fired stay fired.
+            moved = deadline.move(contract.due_by, settings["warn_at"],
+                                  settings["up_after_seconds"], at, "notifier", cause)
+            return [deadline] if moved else []
+        changed: list[Any] = []
+        why = _MET.get(contract.why, contract.why).format(n=contract.last_update)
+        if deadline is not None and deadline.meet(why, at, "notifier", cause):
+            changed.append(deadline)
+        if contract.due_by is None:  # no cadence at this severity: nothing more to chase
+            return changed
+        staffing = self._staffing_for(incident_id, KEY)  # type: ignore[attr-defined]
+        if staffing is None or self._incident_known(incident_id) is None:  # type: ignore[attr-defined]
+            return changed
+        # The subject names the update the interval started from ("" : none since the
+        # opening or the reopening), for the messages to say.
+        subject = str(contract.last_update) if contract.why == "progress" else ""
+        if deadline is None:
+            if found is None:  # not met early (that is only done for respond/resolve kinds)
+                changed.append(self._deadline(  # type: ignore[attr-defined]
+                    staffing, KEY, KEY, subject or None, contract.since, contract.due_by,
+                    staffing.responsible, settings, envelope))
+            return changed
+        restarted = deadline.restart(
+            started_at=contract.since, due_at=contract.due_by, warn_share=settings["warn_at"],
+            up_after_seconds=settings["up_after_seconds"], responsible=staffing.responsible,
+            accountable=staffing.accountable, accountable_at=staffing.accountable_at,
+            up_roles=settings["up_roles"], at=at, actor="notifier", cause=cause,
+            subject=subject)
+        return [deadline] if restarted or changed else []
+
+    def _progress_over(self, incident_id: str, why: str, envelope: CloudEvent) -> list[Any]:
+        """Resolution or closure: updates are no longer expected (a reopening starts them
+        again). Nothing is kept for an incident without a running chase."""
+        return self._meet(incident_id, [KEY], why, envelope, early=False)  # type: ignore[attr-defined]
