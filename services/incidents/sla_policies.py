@@ -139,7 +139,9 @@ class PolicySpec(BaseModel):
     @field_validator("update_every")
     @classmethod
     def _cadence(cls, value: Any) -> timedelta | None:
-        return None if value is None or value in ("off", "none") else parse_duration(value)
+        # YAML reads a bare `off` as false.
+        off = value is None or value is False or value in ("off", "none")
+        return None if off else parse_duration(value)
 
     def cadence(self) -> timedelta | None:
         if "update_every" in self.model_fields_set:
