@@ -7,9 +7,9 @@ from shared.contracts.events import (
     EscalationTriggered, IncidentStaffed, IncidentAcknowledged, IncidentClosed, IncidentOpened,
     IncidentPageRead, IncidentResolved, IncidentRoleAssigned, IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
     IncidentSeverityChanged,
-    IncidentReopened, IncidentProgressPosted, IncidentProgressDue, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
+    IncidentReopened, IncidentProgressPosted, IncidentFollowed, IncidentUnfollowed, IncidentStageEntered, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased, contract_for_type, IncidentCapaRequested,
-    IncidentDrillFlagged,
+    IncidentDrillFlagged, IncidentProgressDue,
     IncidentHandedOver, SupportTierEntered,
     CONTRACTS,
 )
@@ -20,8 +20,8 @@ __all__ = [
     "IncidentResolved", "IncidentSlaBreached", "IncidentSlaAtRisk", "IncidentSlaPaused", "IncidentSlaResumed", "IncidentStageEntered", "IncidentRoleAssigned", "IncidentPageRead", "IncidentClosed", "NotificationDelivered", "NotificationFailed",
     "EscalationTriggered", "IncidentStaffed", "NotificationsHeld", "NotificationsReleased", "CapaOpened", "CapaRootCauseRecorded", "CapaActionAdded",
     "CapaActionCompleted", "CapaActionVerified", "CapaClosed", "IncidentSeverityChanged",
-    "IncidentReopened", "IncidentProgressPosted", "IncidentProgressDue", "IncidentFollowed", "IncidentUnfollowed",
+    "IncidentReopened", "IncidentProgressPosted", "IncidentFollowed", "IncidentUnfollowed",
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
     "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
-    "IncidentHandedOver", "SupportTierEntered",
+    "IncidentHandedOver", "SupportTierEntered", "IncidentProgressDue",
 ]

@@ -30,7 +30,8 @@ class IncidentCadence(IncidentCore):
     @property
     def cadence_running(self) -> bool:
         """Updates are expected until service is restored (or the case closed)."""
-        return self.resolved_at is None and self.status not in FINISHED  # type: ignore[attr-defined]
+        status = self.status  # type: ignore[attr-defined]
+        return self.resolved_at is None and status not in FINISHED  # type: ignore[attr-defined]
 
     def next_update_due(self) -> datetime | None:
         return self.update_due_by if self.cadence_running else None

@@ -49,7 +49,8 @@ class ProgressDeadlines:
         if contract.due_by is None:  # no cadence at this severity: nothing more to chase
             return changed
         staffing = self._staffing_for(incident_id, KEY)  # type: ignore[attr-defined]
-        if staffing is None or self._incident_known(incident_id) is None:  # type: ignore[attr-defined]
+        known = self._incident_known(incident_id)  # type: ignore[attr-defined]
+        if staffing is None or known is None:  # not staffed, or nobody told of it yet
             return changed
         # The subject names the update the interval started from ("" : none since the
         # opening or the reopening), for the messages to say.
@@ -71,4 +72,5 @@ class ProgressDeadlines:
     def _progress_over(self, incident_id: str, why: str, envelope: CloudEvent) -> list[Any]:
         """Resolution or closure: updates are no longer expected (a reopening starts them
         again). Nothing is kept for an incident without a running chase."""
-        return self._meet(incident_id, [KEY], why, envelope, early=False)  # type: ignore[attr-defined]
+        meet = self._meet  # type: ignore[attr-defined]
+        return meet(incident_id, [KEY], why, envelope, early=False)
