@@ -126,6 +126,16 @@ def test_a_severity_change_takes_the_new_pace_from_the_same_start_but_a_promise_
     assert feed.app.incident(ref)["progress"]["next_update_by"] == T0 + 10 * HOURS
 
 
+def test_an_alert_that_raises_the_incident_takes_it_to_the_faster_pace(feed):
+    feed.raise_alert("a-1", fingerprint="fp-1", severity="P2")
+    assert feed.app.incident("P2-2026-11-001")["progress"]["next_update_by"] == T0 + 24 * HOURS
+    feed.clock.advance(HOURS)
+    feed.raise_alert("a-2", fingerprint="fp-1", severity="P0")  # the same problem, worse
+    shown = feed.app.incident("P2-2026-11-001")
+    assert shown["severity"] == "P0" and shown["progress"]["next_update_by"] == T0 + 4 * HOURS
+    assert [d.why for d in dues(feed)] == ["opened", "severity"]
+
+
 def test_the_resolution_stops_the_cadence_and_a_reopening_starts_it_again(feed):
     ref = declare(feed, Severity.P0)
     feed.clock.advance(HOURS)
@@ -231,3 +241,13 @@ def test_a_severity_without_a_cadence_stops_the_chase_and_sets_none(app):
     app.handle_incident_progress_due(*_with_tracking(
         due_contract("inc-p4", None, T0, "opened", severity="P3"), 4))
     assert app.get_or_none(deadline_id("inc-p4", "progress")) is None
+
+
+def test_a_raise_to_a_severity_with_a_cadence_starts_the_chase(app):
+    store_network(app)
+    open_p0(app, "inc-p5")  # opened as P0 here; its P3 days had no cadence
+    app.handle_incident_progress_due(*_with_tracking(
+        due_contract("inc-p5", T0 + seconds(14400), T0, "severity"), 2))
+    chase = app.repository.get(deadline_id("inc-p5", "progress"))
+    assert (chase.status, chase.started_at, chase.due_at) == (
+        DeadlineStatus.WAITING, T0, T0 + seconds(14400))
