@@ -52,7 +52,7 @@ class ProgressPost(BaseModel):
     next_update_at: AwareDatetime | None = Field(None, description=(
         "when the next update will come (with a time zone); omitted: the severity's "
         "cadence from now (docs/progress-cadence.md)"))
-    next_update_in: Any = Field(None, description=(
+    next_update_in: str | float | None = Field(None, description=(
         "or how long until the next update: 30m, 2h, 1h30m or seconds (at most 7d)"))
 
     @field_validator("next_update_in")
