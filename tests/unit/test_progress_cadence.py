@@ -251,3 +251,23 @@ def test_a_raise_to_a_severity_with_a_cadence_starts_the_chase(app):
     chase = app.repository.get(deadline_id("inc-p5", "progress"))
     assert (chase.status, chase.started_at, chase.due_at) == (
         DeadlineStatus.WAITING, T0, T0 + seconds(14400))
+
+
+def test_updates_and_a_resolution_in_one_consumer_batch_leave_the_chase_met(app):
+    store_network(app)
+    posted = T0 + seconds(600)
+    open_p0(app, "inc-p6")
+
+    def batch() -> None:  # the chase set, restarted and met before any of it is stored
+        app.handle_incident_progress_due(*_with_tracking(
+            due_contract("inc-p6", T0 + seconds(14400), T0, "opened"), 2))
+        app.handle_incident_progress_due(*_with_tracking(
+            due_contract("inc-p6", posted + seconds(14400), posted, "progress", 1), 3))
+        app.handle_incident_resolved(*_with_tracking(IncidentResolved(
+            incident_id="inc-p6", ref="P0-2026-11-017", severity="P0", title="t",
+            entity="store-017", by="li.na", at=posted + seconds(60)), 4))
+
+    app.save_batch(batch)
+    chase = app.repository.get(deadline_id("inc-p6", "progress"))
+    assert (chase.status, chase.met_why, chase.subject, chase.rounds) == (
+        DeadlineStatus.MET, "resolved by li.na", "1", 1)

@@ -24,7 +24,7 @@ _MET = {"progress": "update {n} posted", "reopened": "reopened",
 
 class ProgressDeadlines:
     """Mixed into NotifierApplication through RaciCommands (get_or_none, save_tracked,
-    clock, _staffing_for, _deadline_settings, _deadline, _incident_known, _meet)."""
+    clock, _staffing_for, _deadline_settings, _deadline, _incident_known)."""
 
     def handle_incident_progress_due(self, envelope: CloudEvent, contract: IncidentProgressDue,
                                      tracking: Tracking) -> None:
@@ -71,6 +71,11 @@ class ProgressDeadlines:
 
     def _progress_over(self, incident_id: str, why: str, envelope: CloudEvent) -> list[Any]:
         """Resolution or closure: updates are no longer expected (a reopening starts them
-        again). Nothing is kept for an incident without a running chase."""
-        meet = self._meet  # type: ignore[attr-defined]
-        return meet(incident_id, [KEY], why, envelope, early=False)
+        again). Nothing is kept for an incident without a running chase. Read through the
+        repository: in a consumer batch the chase may have been set or restarted earlier in
+        the same batch."""
+        found = self.get_or_none(deadline_id(incident_id, KEY))  # type: ignore[attr-defined]
+        at, cause = self.clock.now(), from_message(envelope)  # type: ignore[attr-defined]
+        if isinstance(found, Deadline) and found.meet(why, at, "notifier", cause):
+            return [found]
+        return []
