@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install up demo demo-stores status test test-integration test-faults bench replay clean
+.PHONY: install up demo demo-stores demo-intake status test test-integration test-faults bench replay clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ demo: $(STAMP)        ## the NPS story, against the running stack or one started
 
 demo-stores: $(STAMP) ## a red alert on 深圳宝安店: who is told, when and why (clocks moved, not slept)
 	$(VENV)/bin/closedloop demo --story stores
+
+demo-intake: $(STAMP) ## a customer's call: classified, paused for her receipt, closed by hand
+	$(VENV)/bin/closedloop demo --story intake
 
 status: $(STAMP)
 	$(VENV)/bin/closedloop status

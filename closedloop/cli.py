@@ -1,5 +1,5 @@
 """The `closedloop` command: up, demo, status, serve, replay, verify, dlq, rules, backtest,
-detect, directory, postmortem."""
+detect, directory, postmortem, report."""
 from __future__ import annotations
 
 import argparse
@@ -95,21 +95,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from closedloop.demo import DEMO_WINDOWS, run_demo
+    from closedloop.demo_intake import run_intake_demo
     from closedloop.demo_stores import run_stores_demo
 
     info = StackInfo.load(HOME / "stack.json")
     stack = None
     if info is None or not info.healthy():
         print("no running stack found; starting one for the demo …", flush=True)
-        # Both stories let time pass by moving the clocks: the stores story's fifteen
-        # minutes, the NPS story's effectiveness window (a short one, for the demo).
+        # The stories let time pass by moving the clocks: the stores story's fifteen
+        # minutes, the intake story's wait for the customer, the NPS story's effectiveness
+        # window (a short one, for the demo).
         os.environ["CLOSEDLOOP_CLOCK_ADJUSTABLE"] = "1"
         if args.story == "nps":
             os.environ.setdefault("CLOSEDLOOP_EFFECTIVENESS_WINDOWS", DEMO_WINDOWS)
         stack = Stack(HOME)
         info = stack.start()
     try:
-        return run_stores_demo(info) if args.story == "stores" else run_demo(info)
+        story = {"stores": run_stores_demo, "intake": run_intake_demo}.get(args.story, run_demo)
+        return story(info)
     finally:
         if stack is not None:
             stack.stop()
@@ -228,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start NATS, PostgreSQL and the four services").set_defaults(run=cmd_up)
     demo = sub.add_parser("demo", help="play a story: nps (a store's NPS collapses and the loop "
-                          "closes) or stores (a red alert on a store: who is told, when, why)")
-    demo.add_argument("--story", choices=["nps", "stores"], default="nps")
+                          "closes), stores (a red alert on a store: who is told, when, why) or intake (a "
+                          "customer's call: classified, paused for her receipt, closed by hand)")
+    demo.add_argument("--story", choices=["nps", "stores", "intake"], default="nps")
     demo.set_defaults(run=cmd_demo)
     sub.add_parser("status", help="readiness of the running stack").set_defaults(run=cmd_status)
     serve = sub.add_parser("serve", help="run one service (settings from the environment)")
@@ -261,10 +265,11 @@ def main(argv: list[str] | None = None) -> int:
                    ).set_defaults(run=cmd_streams)
     sub.add_parser("nats-config", help="print the NATS users and permissions block"
                    ).set_defaults(run=cmd_nats_config)
-    from closedloop import detector, directory, postmortem
+    from closedloop import detector, directory, postmortem, report
     detector.register(sub)
     directory.register(sub)
     postmortem.register(sub)
+    report.register(sub)
     args = parser.parse_args(argv)
     return args.run(args)
 

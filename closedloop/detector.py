@@ -211,6 +211,7 @@ def report(result: dict[str, Any]) -> str:
     s, r = result["scores"], result["replay"]
     lines = [f"replayed {r['samples']} samples: {len(r['alerts'])} alerts, "
              f"{r['suppressed']} suppressed, {result['windows']} labelled windows"]
+    lines.extend(f"note: {note}" for note in r.get("notes", []))
     if s:
         pct = lambda v: "—" if v is None else f"{100 * v:.1f}%"  # noqa: E731
         delay = s["detection_delay"]["median"]
@@ -229,10 +230,17 @@ def report(result: dict[str, Any]) -> str:
 
 # -- detect ---------------------------------------------------------------------------------
 def cmd_detect(args: argparse.Namespace) -> int:
-    from services.detector.adaptive import score_csv
+    from services.detector.adaptive import DEFAULT, score_csv
 
     try:
-        sys.stdout.writelines(f"{value:.6f}\n" for value in score_csv(str(args.adaptive)))
+        scores = score_csv(str(args.adaptive))
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"{args.adaptive}: {error}") from None
+    if len(scores) < DEFAULT.warmup:
+        print(f"note: {len(scores)} rows; the adaptive score starts after {DEFAULT.warmup} rows "
+              "(its warm-up), so every score here is 0", file=sys.stderr)
+    try:
+        sys.stdout.writelines(f"{value:.6f}\n" for value in scores)
         sys.stdout.flush()
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -16,6 +16,8 @@ from shared.store import ServiceApplication
 from services.incidents.acknowledging import Acknowledging
 from services.incidents.alert_intake import AlertIntake, AlertNotRaisedYet
 from services.incidents.capa_facts import CapaFacts
+from services.incidents.checklist_templates import ChecklistTemplates
+from services.incidents.checklists import ChecklistCommands
 from services.incidents.domain import GroupRule, Incident, RaciRole, StormRate, StormRule
 from services.incidents.closing import ClosingCommands
 from services.incidents.domain import ClosingPolicy
@@ -38,12 +40,15 @@ class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, ProgressCade
                            LifecycleCommands,
                            FactRecording, HoldFacts, CapaFacts, SlaClockCommands,
                            ClosingCommands, IncidentQueries, IntakeCommands, SupportTiers,
-                           ServiceApplication):
+                           ChecklistCommands, ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock,
                  grouping: GroupRule | None = None, storm: StormRule | None = None,
                  sla_policies: SlaPolicies | None = None,
-                 closing: ClosingPolicy | None = None) -> None:
+                 closing: ClosingPolicy | None = None,
+                 checklists: ChecklistTemplates | None = None) -> None:
         self.clock = clock
+        if checklists is not None:  # SOP checklists (checklists.py); none without a file
+            self.checklist_templates = checklists
         self.sla_policies = sla_policies or default_policies()
         # How resolved incidents close, by severity (shipped defaults unless configured).
         self.closing_policy = closing or ClosingPolicy()

@@ -13,6 +13,8 @@ from services.incidents.ack_page import router as ack_router
 from services.incidents.api import router
 from services.incidents.app import IncidentsApplication
 from services.incidents.consumer import subscriptions
+from services.incidents.checklist_api import router as checklist_router
+from services.incidents.checklist_templates import load_checklists
 from services.incidents.closing_api import router as closing_router
 from services.incidents.intake.api import router as intake_router
 from services.incidents.intake.catalogue import load_catalogue
@@ -21,6 +23,8 @@ from services.incidents.intake.training import IntakeExamplesProjection, retrain
 from services.incidents.lifecycle_api import router as lifecycle_router
 from services.incidents.observation_watch import watch_observations
 from services.incidents.projections import IncidentsProjection
+from services.incidents.reports.api import router as reports_router
+from services.incidents.reports.facts import ReportFactsProjection
 from services.incidents.settings import IncidentsSettings
 from services.incidents.sla_api import policies_router as sla_policies_router
 from services.incidents.sla_api import router as sla_router
@@ -37,13 +41,15 @@ def service_parts(clock: Clock | None = None,
     grouping, storm = settings.grouping(), settings.storm_rule()
     sla_policies = load_policies(settings.sla_policies_file)
     closing = settings.closing_policy()
+    checklists = load_checklists(settings.checklists_file)
     classifier = classifier_of(settings)
     parts = ServiceParts(
         application=lambda env, clk: IncidentsApplication(env, clk, grouping, storm,
-                                                          sla_policies, closing),
+                                                          sla_policies, closing,
+                                                          checklists=checklists),
         translate=to_contract,
         subscribe=subscriptions,
-        projections=[IncidentsProjection(), IntakeExamplesProjection()],
+        projections=[IncidentsProjection(), IntakeExamplesProjection(), ReportFactsProjection()],
         workers=[watch_sla, watch_storms, watch_observations,
                  retrainer(classifier, settings.classifier_retrain_every,
                            settings.sla_poll_seconds)],
@@ -66,7 +72,8 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
         settings,
         parts,
         routers=[router, lifecycle_router, triage_router, sla_router, sla_policies_router,
-                 closing_router, intake_router, tier_router],
+                 closing_router, intake_router, tier_router, checklist_router,
+                 reports_router],
         # The one-click acknowledge and satisfaction links: the signed link is the credential.
         open_routers=[ack_router, score_router],
         title="closedloop incidents",

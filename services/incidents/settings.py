@@ -11,6 +11,7 @@ from shared.settings import ServiceSettings
 from services.incidents.domain import GroupRule, StormRule
 from services.incidents.domain.grouping import parse_group_by
 from services.incidents.domain.storm import parse_storm
+from services.incidents.checklist_templates import load_checklists
 from services.incidents.sla_policies import load_policies
 from services.incidents.domain.closing_policy import (
     DEFAULT_CLOSING_PATHS, ClosingPolicy, parse_closing_paths,
@@ -24,6 +25,9 @@ class IncidentsSettings(ServiceSettings):
     # SLA policies and calendars (YAML or JSON, docs/deployment.md); empty: the shipped
     # defaults. Checked when the settings load: a bad file stops the start naming the field.
     sla_policies_file: str = ""
+    # SOP checklists with time boxes and communication templates per severity and type (YAML
+    # or JSON, docs/checklists.md; examples/checklists/p0.yaml). Empty: no checklists.
+    checklists_file: str = ""
     # Checks the one-click acknowledge links the notifier puts in pages (the notifier signs
     # with the same key). Comma-separated: every key verifies. Empty: the links are refused.
     ack_link_key: str = Field("", repr=False)
@@ -68,6 +72,12 @@ class IncidentsSettings(ServiceSettings):
     @classmethod
     def _check_sla_policies(cls, value: str) -> str:
         load_policies(value)  # SlaPolicyError is a ValueError: pydantic names the setting
+        return value
+
+    @field_validator("checklists_file")
+    @classmethod
+    def _check_checklists(cls, value: str) -> str:
+        load_checklists(value)  # ChecklistConfigError is a ValueError: pydantic names it
         return value
 
     @field_validator("group_by", "group_window", "storm_control")

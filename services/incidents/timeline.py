@@ -8,6 +8,7 @@ from typing import Any
 
 from services.incidents.domain import Incident, RaciRole
 from services.incidents.domain.incident import RETRIGGER
+from services.incidents.checklist_views import CHECKLIST_STORY
 from services.incidents.closing_views import (
     CLOSING_STORY, closed_without_capa, closing_of_resolution,
 )
@@ -294,6 +295,7 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     **CLOSING_STORY,
     **INTAKE_STORY,
     **TIER_STORY,
+    **CHECKLIST_STORY,
     **CADENCE_STORY,
 }
 

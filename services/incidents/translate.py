@@ -9,6 +9,7 @@ from shared.contracts import (
 )
 
 from services.incidents.cadence_views import CADENCE_CONTRACTS
+from services.incidents.checklist_views import CHECKLIST_CONTRACTS
 from services.incidents.closing_views import CLOSING_CONTRACTS
 from services.incidents.domain import STORM_PREFIX, Incident
 from services.incidents.lifecycle_views import LIFECYCLE_CONTRACTS
@@ -109,6 +110,7 @@ _TABLE = {
     **CLOSING_CONTRACTS,
     **TIER_CONTRACTS,
     **CADENCE_CONTRACTS,
+    **CHECKLIST_CONTRACTS,
 }
 
 to_contract = translator(_TABLE)

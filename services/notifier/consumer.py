@@ -6,7 +6,7 @@ from services.notifier.app import NotifierApplication
 from shared.bus.consumer import Subscription
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaSystemicProblemRaised,
-    IncidentAcknowledged,
+    IncidentAcknowledged, IncidentChecklistAttached, IncidentChecklistItemChecked,
     IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
     IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
     IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed, IncidentUnfollowed, IncidentHandedOver,
@@ -32,6 +32,8 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentSlaPaused: app.handle_incident_sla_paused,
         IncidentSlaResumed: app.handle_incident_sla_resumed,
         IncidentHandedOver: app.handle_incident_handed_over,
+        IncidentChecklistAttached: app.handle_incident_checklist_attached,
+        IncidentChecklistItemChecked: app.handle_incident_checklist_item_checked,
     }), Subscription(stream="CAPA", handlers={
         CapaActionAdded: app.handle_capa_action_added,
         CapaActionCompleted: app.handle_capa_action_completed,

@@ -11,6 +11,7 @@ from shared.contracts.events import (
     NotificationsHeld, NotificationsReleased, contract_for_type, IncidentCapaRequested,
     IncidentDrillFlagged, IncidentProgressDue,
     IncidentHandedOver, SupportTierEntered,
+    IncidentChecklistAttached, IncidentChecklistItemChecked,
     CONTRACTS,
 )
 
@@ -24,4 +25,5 @@ __all__ = [
     "CapaEffectivenessStarted", "CapaEffectivenessFailed", "CapaEffectivenessChecked",
     "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
     "IncidentHandedOver", "SupportTierEntered", "IncidentProgressDue",
+    "IncidentChecklistAttached", "IncidentChecklistItemChecked",
 ]

@@ -15,6 +15,9 @@ from shared.contracts.incidents import (  # noqa: F401 (re-exported)
 from shared.contracts.incident_sla import (  # noqa: F401 (re-exported)
     IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
 )
+from shared.contracts.incident_checklists import (  # noqa: F401 (re-exported)
+    IncidentChecklistAttached, IncidentChecklistItemChecked,
+)
 from shared.contracts.notifications import (  # noqa: F401 (re-exported)
     SupportTierEntered, NotificationDelivered, NotificationFailed, EscalationTriggered,
     NotificationsHeld, NotificationsReleased, IncidentStaffed,
@@ -36,6 +39,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         IncidentUnfollowed, IncidentProgressDue,
         IncidentPageRead, IncidentCapaRequested, IncidentDrillFlagged,
         IncidentHandedOver, SupportTierEntered,
+        IncidentChecklistAttached, IncidentChecklistItemChecked,
         NotificationDelivered, NotificationFailed, EscalationTriggered, IncidentStaffed,
         NotificationsHeld, NotificationsReleased, CapaOpened, CapaRootCauseRecorded,
         CapaActionAdded, CapaActionCompleted,

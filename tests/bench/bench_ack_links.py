@@ -6,24 +6,14 @@ Run: .venv/bin/python -m tests.bench.bench_ack_links [links]"""
 from __future__ import annotations
 
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 from shared.ack_links import AckLinkRefused, AckLinks
+from tests.bench.infra import per_op
 
 KEY = "bench-ack-link-key-0123456789abcdef0123"
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
-
-
-def per_op(run, n: int) -> float:
-    """Median over 5 rounds of CPU time per call, in microseconds."""
-    rounds = []
-    for _ in range(5):
-        started = time.process_time()
-        run(n)
-        rounds.append((time.process_time() - started) / n * 1e6)
-    return sorted(rounds)[2]
 
 
 def main(n: int = 20_000) -> dict[str, float]:

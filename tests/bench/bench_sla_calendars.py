@@ -6,23 +6,13 @@ Run: .venv/bin/python -m tests.bench.bench_sla_calendars [deadlines]"""
 from __future__ import annotations
 
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 from services.incidents.sla_policies import load_policies
+from tests.bench.infra import per_op
 from tests.unit.test_sla_policies import EXAMPLES
 
 START = datetime(2026, 9, 28, 1, 0, tzinfo=timezone.utc)  # the week before 国庆
-
-
-def per_op(run, n: int) -> float:
-    """Median over 5 rounds of CPU time per call, in microseconds."""
-    rounds = []
-    for _ in range(5):
-        started = time.process_time()
-        run(n)
-        rounds.append((time.process_time() - started) / n * 1e6)
-    return sorted(rounds)[2]
 
 
 def main(n: int = 5_000) -> dict[str, float]:

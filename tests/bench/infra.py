@@ -1,8 +1,10 @@
-"""Real servers for benchmarks: NATS_URL / DATABASE_URL if set, else embedded ones."""
+"""What benchmarks share: real servers (NATS_URL / DATABASE_URL if set, else embedded ones)
+and the figures they print (percentiles, CPU time per call)."""
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,3 +33,13 @@ def servers():
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def per_op(run, n: int) -> float:
+    """Median over 5 rounds of CPU time per call, in microseconds."""
+    rounds = []
+    for _ in range(5):
+        started = time.process_time()
+        run(n)
+        rounds.append((time.process_time() - started) / n * 1e6)
+    return sorted(rounds)[2]

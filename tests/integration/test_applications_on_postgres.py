@@ -89,6 +89,16 @@ from tests.unit.test_notifier_domain import (  # noqa: F401 (collected again her
     test_an_opened_incident_schedules_deliveries_and_a_timer_and_a_redelivery_adds_nothing,
     test_two_replicas_claiming_the_same_attempt_collide_on_save,
 )
+from tests.unit.test_checklists import (  # noqa: F401 (collected again here)
+    checklists,
+    test_a_ready_message_for_the_store_manager_and_the_region_lead,
+    test_a_severity_change_swaps_or_withdraws_the_checklist,
+    test_items_are_checked_once_by_a_person_and_unchecked_ones_fall_overdue,
+)
+from tests.unit.test_checklist_chases import (  # noqa: F401 (collected again here)
+    test_a_replaced_template_moves_shared_items_and_ends_dropped_ones,
+    test_each_item_is_chased_until_checked,
+)
 from tests.unit.test_capa_effectiveness import (  # noqa: F401 (collected again here)
     story,
     test_a_clean_window_closes_the_case,

@@ -13,6 +13,7 @@ from services.incidents.domain.acknowledgement import IncidentAcknowledgement
 from services.incidents.domain.alerts import IncidentAlerts
 from services.incidents.domain.cadence import IncidentCadence
 from services.incidents.domain.capa import IncidentCapa
+from services.incidents.domain.checklist import IncidentChecklist
 from services.incidents.domain.closing import IncidentClosing
 from services.incidents.domain.core import share_events
 from services.incidents.domain.grading import IncidentGrading
@@ -35,7 +36,8 @@ __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Statu
 class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, IncidentRaci,
                IncidentSla, IncidentNotifications, IncidentHolds, IncidentCapa,
                IncidentLifecycle, IncidentRecurrence, IncidentGrading, IncidentStorm,
-               IncidentClosing, IncidentIntake, IncidentTiers, IncidentCadence):
+               IncidentClosing, IncidentIntake, IncidentTiers, IncidentChecklist,
+               IncidentCadence):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
     alert reaches the same incident."""
 

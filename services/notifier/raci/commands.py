@@ -10,6 +10,7 @@ from typing import Any
 from services.notifier.raci.assignment import Assignments
 from services.notifier.raci.capa import CapaDeadlines
 from services.notifier.raci.chase import Chasing
+from services.notifier.raci.checklists import ChecklistDeadlines
 from services.notifier.raci.deadline import Deadline, MetEarly, deadline_id
 from services.notifier.raci.followers import Following
 from services.notifier.raci.incident_chases import IncidentChases
@@ -38,7 +39,7 @@ class StaffingNotFound(NotFound):
 
 class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, StageDeadlines,
                    CapaDeadlines, Chasing, Assignments, SystemicReports, SlaWarnings,
-                   ProgressDeadlines):
+                   ChecklistDeadlines, ProgressDeadlines):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 
@@ -80,17 +81,19 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
 
     def raci_deadlines_from(self, incident_id: str, sla: dict[str, float], at: datetime,
                             actor: str, cause: dict) -> list[Deadline]:
-        """A held incident's respond and resolve deadlines, set when its hold is released:
-        it has from then the time it had from its opening (nobody was told meanwhile)."""
+        """A held incident's respond, resolve and checklist deadlines, set when its hold is
+        released: it has from then the time it had from its opening (nobody was told
+        meanwhile)."""
         staffing = self.get_or_none(Staffing.create_id(incident_id))
         if not isinstance(staffing, Staffing) or not staffing.matrix:  # no row: not chased
             return []
         settings = self._deadline_settings()
-        return [staffing.deadline(key=kind, kind=kind, subject=None, started_at=at,
-                                  due_at=at + timedelta(seconds=seconds),
-                                  responsible=staffing.responsible, settings=settings, at=at,
-                                  actor=actor, cause=cause)
-                for kind, seconds in sla.items() if not self._started(incident_id, kind)]
+        return [*(staffing.deadline(key=kind, kind=kind, subject=None, started_at=at,
+                                    due_at=at + timedelta(seconds=seconds),
+                                    responsible=staffing.responsible, settings=settings, at=at,
+                                    actor=actor, cause=cause)
+                  for kind, seconds in sla.items() if not self._started(incident_id, kind)),
+                *self._checklist_released(staffing, settings, at, actor, cause)]
 
     # -- the incident's lifecycle -----------------------------------------------------------
     def raci_opening(self, contract: IncidentOpened, incident: dict[str, str], at: datetime,
@@ -121,6 +124,7 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
     def raci_on_closed(self, contract: IncidentClosed, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"], "closed", envelope)
         met += self._stages_over(contract.incident_id, "closed", envelope)
+        met += self._checklist_over(contract.incident_id, "closed", envelope)
         met += self._progress_over(contract.incident_id, "closed", envelope)
         return [*met, *self.tell_lifecycle(contract.incident_id, CLOSED, contract.at, None,
                                            envelope, about={"capa_id": contract.capa_id})]

@@ -32,7 +32,9 @@ class Replay:
     """A rule run over history: the alerts it raised and what the run covered.
 
     `interval` is the sample spacing (the rule's or metric's interval, else the median gap);
-    it keeps a replay of very few samples from counting as zero days."""
+    it keeps a replay of very few samples from counting as zero days. `notes` says what in the
+    history limits the result (rows out of order, repeated times, gaps, constant series, too
+    little history for the measure)."""
     alerts: list[AlertSpan]
     suppressed: int
     samples: int
@@ -40,6 +42,7 @@ class Replay:
     start: float
     end: float
     interval: float | None = None
+    notes: list[str] = field(default_factory=list)  # what to know about the history
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

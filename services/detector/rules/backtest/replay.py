@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .checks import history_notes
 from .model import AlertSpan, Replay
 
 if TYPE_CHECKING:
@@ -24,16 +25,20 @@ def replay(rule: RuleSpec, samples: Iterable[Sample], metric: MetricSpec | None 
     """Runs a fresh Engine with this one rule over the samples it watches, in time order."""
     from ..engine import Engine   # imported here so the pure parts load without the engine
 
-    watched = sorted((s for s in samples if watches(rule, s)), key=lambda s: s[3])
+    given = [s for s in samples if watches(rule, s)]
+    watched = sorted(given, key=lambda s: s[3])
     if not watched:
-        return Replay([], 0, 0, 0, 0.0, 0.0, rule_interval(rule, metric))
+        return Replay([], 0, 0, 0, 0.0, 0.0, rule_interval(rule, metric),
+                      [f"no sample of {rule.metric} matches the rule: nothing was replayed"])
     interval = rule_interval(rule, metric) or _median_gap(watched)
     engine = Engine()
     engine.set_rule(rule.name, rule, metric)
-    transitions, rejected = _run(engine, watched, interval, _uses_missing(rule))
+    transitions, rejected = _run(engine, watched, interval, _uses(rule, "missing"))
     alerts, suppressed = spans_from_transitions(transitions)
+    notes = history_notes(given, watched, interval,
+                          _adaptive_warmup() if _uses(rule, "adaptive") else None)
     return Replay(alerts, suppressed, len(watched), rejected, watched[0][3], watched[-1][3],
-                  interval)
+                  interval, notes)
 
 
 def spans_from_transitions(transitions: Iterable[Any]) -> tuple[list[AlertSpan], int]:
@@ -137,12 +142,17 @@ def watches(rule: RuleSpec, sample: Sample) -> bool:
     return sample[0] == rule.metric and all(labels.get(k) == v for k, v in rule.match.items())
 
 
-def _uses_missing(rule: RuleSpec) -> bool:
+def _uses(rule: RuleSpec, measure: str) -> bool:
     def walk(node: Any) -> bool:
         if isinstance(node, dict):
-            return "missing" in node or any(walk(v) for v in node.values())
+            return measure in node or any(walk(v) for v in node.values())
         return isinstance(node, list) and any(walk(v) for v in node)
     return walk(rule.model_dump(mode="json", by_alias=True))
+
+
+def _adaptive_warmup() -> int:
+    from services.detector.adaptive import DEFAULT
+    return DEFAULT.warmup
 
 
 def _median_gap(rows: Sequence[Sample]) -> float | None:
