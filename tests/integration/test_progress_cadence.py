@@ -26,6 +26,11 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def due_of(notifier, incident_id: str) -> datetime | None:
+    found = deadline(notifier, incident_id, "progress")
+    return at(found["due_at"]) if found else None
+
+
 def test_a_p0_without_updates_is_chased_until_one_comes_and_resolution_stops_it(
         notifier, receiver, database_url, nats_url, clock):
     incidents = RunningService(incidents_app(IncidentsSettings(
@@ -90,9 +95,10 @@ def test_a_p0_without_updates_is_chased_until_one_comes_and_resolution_stops_it(
             progress = posted.json()["progress"]
             assert at(progress["next_update_by"]) == now + timedelta(hours=4)
             assert progress["overdue"] is False and at(progress["last_update_at"]) == now
-            wait_until(lambda: (deadline(notifier, iid, "progress") or {}).get("status")
-                       == "waiting", WAIT, "the next round")
-            assert at(deadline(notifier, iid, "progress")["due_at"]) == now + timedelta(hours=4)
+            # (Waiting on the due time: the read model may show the last round still waiting.)
+            wait_until(lambda: due_of(notifier, iid) == now + timedelta(hours=4), WAIT,
+                       "the next round")
+            assert deadline(notifier, iid, "progress")["status"] == "waiting"
             # Those who should know hear of it, and when the next is due.
             wait_until(lambda: told(receiver, iid, "incident.progress"), WAIT, "the update")
             update = next(json.loads(r["body"]) for r in receiver.received("/im", iid)
@@ -103,9 +109,8 @@ def test_a_p0_without_updates_is_chased_until_one_comes_and_resolution_stops_it(
             assert api.post(f"/v1/incidents/{ref}/progress", json={
                 "text": "厂商一小时内到店", "author": "li.na",
                 "next_update_in": "1h"}).status_code == 200
-            wait_until(lambda: at((deadline(notifier, iid, "progress") or {}).get(
-                "due_at", "1970-01-01T00:00:00+00:00")) == now + timedelta(hours=1), WAIT,
-                "the stated time")
+            wait_until(lambda: due_of(notifier, iid) == now + timedelta(hours=1), WAIT,
+                       "the stated time")
             assert deadline(notifier, iid, "progress")["subject"] == "2"
             clock.advance(timedelta(minutes=48))
             wait_until(lambda: len(told(receiver, iid, "late.progress.warning")) == 2, WAIT,
@@ -114,9 +119,9 @@ def test_a_p0_without_updates_is_chased_until_one_comes_and_resolution_stops_it(
             # Resolved: updates are no longer owed and nobody is chased for them.
             assert api.post(f"/v1/incidents/{ref}/resolve", json={
                 "by": "li.na", "summary": "重启了收银服务器"}).status_code == 200
-            wait_until(lambda: deadline(notifier, iid, "progress")["status"] == "met", WAIT,
-                       "the chase met")
-            assert deadline(notifier, iid, "progress")["met_why"] == "resolved by li.na"
+            wait_until(lambda: deadline(notifier, iid, "progress")["met_why"]
+                       == "resolved by li.na", WAIT, "the chase met")
+            assert deadline(notifier, iid, "progress")["status"] == "met"
             assert api.get(f"/v1/incidents/{ref}").json()["progress"]["next_update_by"] is None
             clock.advance(timedelta(hours=6))
 
@@ -126,9 +131,9 @@ def test_a_p0_without_updates_is_chased_until_one_comes_and_resolution_stops_it(
             assert reopened.status_code == 200, reopened.text
             again = clock.now()
             assert at(reopened.json()["progress"]["next_update_by"]) == again + timedelta(hours=4)
-            wait_until(lambda: deadline(notifier, iid, "progress")["status"] == "waiting", WAIT,
+            wait_until(lambda: due_of(notifier, iid) == again + timedelta(hours=4), WAIT,
                        "the chase again")
-            assert at(deadline(notifier, iid, "progress")["due_at"]) == again + timedelta(hours=4)
+            assert deadline(notifier, iid, "progress")["status"] == "waiting"
             # Nothing was sent for the resolved stretch.
             assert len(told(receiver, iid, "late.progress")) == 5
     finally:
