@@ -18,6 +18,7 @@ from services.capa.domain.recurrence import RecurrencePolicy
 from services.capa.domain.watch import AlertWatch
 from services.capa.incident_facts import FACTS, happened_at
 from services.capa.recurrence import history_of
+from services.capa.silences import start_silent
 from shared import causation
 from shared.bus.consumer import Rejected
 from shared.clock import Clock
@@ -138,6 +139,7 @@ class CapaApplication(ServiceApplication):
         watch = self.get_or_none(watch_id) or AlertWatch(
             fingerprint=contract.fingerprint, at=at, actor=SYSTEM_ACTOR, cause=cause)
         watch.watch(case.id, at, SYSTEM_ACTOR, cause)
+        start_silent(case, watch, at, cause)
         self.save_tracked(case, watch, *facts, tracking=tracking)
 
     def handle_alert_raised(self, envelope: CloudEvent, contract: AlertRaised,
@@ -249,6 +251,8 @@ class CapaApplication(ServiceApplication):
                 "started_at": case.window_started_at, "ends_at": case.window_ends_at,
                 "failures": _plain(case.effectiveness_failures),
                 "check": case.effectiveness_check,
+                "silence": _plain(case.silence), "held_open": case.held_open,
+                "unobserved_seconds": case.unobserved_seconds,
             },
             "recurrence": {"recurrences": _plain(list(case.recurrences)),
                            "previous_cases": list(case.previous_cases)},

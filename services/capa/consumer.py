@@ -3,7 +3,7 @@ CAPA someone asked for) gets a CAPA case, and a drill's case leaves the KPIs; th
 public lifecycle is kept as facts for its postmortem; every opened incident is also noted for
 knowledge recommendations and checked for recurrence of a closed case's signature; the
 detector's alerts tell whether a fix held through its effectiveness window, and are kept as
-sightings for 举一反三 (peers/)."""
+sightings for 举一反三 (peers/); its silent metrics hold a window open (silences.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -13,10 +13,11 @@ from services.capa.incident_facts import FACTS
 from services.capa.knowledge.commands import Knowledge
 from services.capa.peers.sighting import AlertSighting, sighting_of
 from services.capa.recurrence import Recurrence
+from services.capa.silences import Silences
 from shared.bus.consumer import Subscription
 from shared.contracts import (
     AlertRaised, CloudEvent, IncidentCapaRequested, IncidentDrillFlagged, IncidentOpened,
-    IncidentResolved,
+    IncidentResolved, MetricResumed, MetricSilent,
 )
 from shared.store import Tracking
 
@@ -27,8 +28,11 @@ def subscriptions(app: CapaApplication) -> list[Subscription]:
     handlers[IncidentCapaRequested] = app.handle_incident_capa_requested
     handlers[IncidentDrillFlagged] = app.handle_incident_drill_flagged
     handlers[IncidentOpened] = _opened(app, Knowledge(app), Recurrence(app, app.recurrence))
+    silences = Silences(app)
     return [Subscription(stream="INCIDENTS", handlers=handlers),
-            Subscription(stream="DETECTOR", handlers={AlertRaised: _raised(app)},
+            Subscription(stream="DETECTOR", handlers={
+                AlertRaised: _raised(app), MetricSilent: silences.on_silent,
+                MetricResumed: silences.on_resumed},
                          read_ahead=_read_ahead_alerts(app))]
 
 

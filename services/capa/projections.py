@@ -9,6 +9,7 @@ import asyncpg
 
 from services.capa.domain import ActionStatus, CapaCase, CaseStatus
 from services.capa.domain.drill import DrillCase
+from services.capa.domain.observation import ObservedCase
 from services.capa.domain.recurrence import RecurringCase
 from shared.readmodels import Apply, Projection
 
@@ -102,6 +103,19 @@ async def _effectiveness_failed(conn: asyncpg.Connection, e: Any) -> None:
                        " WHERE id = $1", e.originator_id, CaseStatus.OPEN.value)
 
 
+async def _held_open(conn: asyncpg.Connection, e: Any) -> None:
+    # The window's end passed unobserved: nothing is due until samples resume.
+    await conn.execute("UPDATE capa_cases SET effectiveness_ends_at = NULL WHERE id = $1",
+                       e.originator_id)
+
+
+async def _metric_resumed(conn: asyncpg.Connection, e: Any) -> None:
+    if e.ends_at is not None:  # the watched window, lengthened by the silent time
+        await conn.execute("UPDATE capa_cases SET effectiveness_ends_at = $2 WHERE id = $1"
+                           " AND status = $3", e.originator_id, e.ends_at,
+                           CaseStatus.EFFECTIVENESS.value)
+
+
 async def _recurred(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE capa_cases SET status = $2, closed_at = NULL,"
                        " effectiveness_ends_at = NULL WHERE id = $1",
@@ -131,4 +145,6 @@ class CapaCases(Projection):
             CapaCase.Closed: _closed,
             RecurringCase.Recurred: _recurred,  # back to analysis
             DrillCase.MarkedDrill: _drill,
+            ObservedCase.EffectivenessHeldOpen: _held_open,
+            ObservedCase.MetricResumed: _metric_resumed,
         }

@@ -108,6 +108,13 @@ class EffectivenessFailureRead(BaseModel):
     reason: str
 
 
+class SilenceRead(BaseModel):
+    rule: str
+    metric: str
+    entity: str
+    since: datetime = Field(description="the last sample before the silence")
+
+
 class EffectivenessRead(BaseModel):
     fingerprint: str | None = Field(description="the alert watched; none for a manual incident")
     window_seconds: float | None
@@ -117,6 +124,12 @@ class EffectivenessRead(BaseModel):
     ends_at: datetime | None = Field(description="when the case closes if the alert stays clear")
     failures: list[EffectivenessFailureRead]
     check: dict[str, Any] | None = Field(description="a manual incident's effectiveness check")
+    silence: SilenceRead | None = Field(None, description="the watched metric sends no samples "
+                                        "(the detector's MetricSilent): the case cannot close")
+    held_open: str | None = Field(None, description="why the window's end passed without "
+                                  "closing the case: its metric was silent")
+    unobserved_seconds: float = Field(0.0, description="silent time inside the window, by "
+                                      "which it was lengthened")
 
 
 class RecurrenceItemRead(BaseModel):

@@ -5,12 +5,14 @@ from collections.abc import Callable
 from typing import Any
 
 from services.capa.domain import CapaCase
+from services.capa.domain.observation import ObservedCase
 from services.capa.domain.recurrence import RecurringCase, SystemicProblem
 from shared.bus.relay import translator
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed,
     CapaEffectivenessChecked, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
-    CapaRecurred, CapaRootCauseRecorded, CapaSystemicProblemRaised, Contract,
+    CapaEffectivenessExtended, CapaEffectivenessHeldOpen, CapaRecurred, CapaRootCauseRecorded,
+    CapaSystemicProblemRaised, Contract,
 )
 
 
@@ -68,6 +70,22 @@ def _effectiveness_failed(e: Any) -> Contract:
         at=e.at)
 
 
+def _held_open(e: Any) -> Contract:
+    return CapaEffectivenessHeldOpen(capa_id=str(e.originator_id), incident_id=e.incident_id,
+                                     ref=e.ref, fingerprint=e.fingerprint, reason=e.reason,
+                                     at=e.at)
+
+
+def _extended(e: Any) -> Contract | None:
+    """Samples resumed: public only when a watched window moved (not during analysis)."""
+    if e.ends_at is None:
+        return None
+    return CapaEffectivenessExtended(capa_id=str(e.originator_id), incident_id=e.incident_id,
+                                     ref=e.ref, fingerprint=e.fingerprint,
+                                     unobserved_seconds=e.unobserved_seconds,
+                                     ends_at=e.ends_at, at=e.at)
+
+
 def _effectiveness_checked(e: Any) -> Contract:
     return CapaEffectivenessChecked(capa_id=str(e.originator_id), incident_id=e.incident_id,
                                     verifier=e.actor, text=e.text, evidence=e.evidence, at=e.at)
@@ -105,6 +123,8 @@ _PUBLIC: dict[type, Callable[[Any], Contract]] = {
     CapaCase.Closed: _closed,
     # Triggered on the base class that declares them (services/capa/domain/recurrence.py).
     RecurringCase.Recurred: _recurred,
+    ObservedCase.EffectivenessHeldOpen: _held_open,  # a silent metric (domain/observation.py)
+    ObservedCase.MetricResumed: _extended,
     SystemicProblem.Raised: _systemic_raised,
 }
 

@@ -24,4 +24,5 @@ async def watch_windows(runtime: Any) -> None:
     await watch_due(runtime, DUE, runtime.application.close_after_window,
                     batch=settings.effectiveness_batch,
                     poll_seconds=settings.effectiveness_poll_seconds,
-                    done="CAPA case %s closed: its effectiveness window ended clear", log=log)
+                    done="CAPA case %s: its effectiveness window ended (closed if it's clear, "
+                         "held open while its metric is silent)", log=log)

@@ -4,9 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.bus.relay import translator
-from shared.contracts import AlertAcknowledged, AlertRaised, AlertResolved
+from shared.contracts import (
+    AlertAcknowledged, AlertRaised, AlertResolved, MetricResumed, MetricSilent,
+)
 
 from services.detector.domain import Alert
+from services.detector.silence import MetricSilence
 
 
 def _raised(e: Any) -> AlertRaised:
@@ -30,6 +33,19 @@ def _acknowledged(e: Any) -> AlertAcknowledged:
                              acknowledged_at=e.at)
 
 
-_TABLE = {Alert.Raised: _raised, Alert.Resolved: _resolved, Alert.Acknowledged: _acknowledged}
+def _silent(e: Any) -> MetricSilent:
+    return MetricSilent(fingerprint=e.fingerprint, rule_id=e.rule_id, name=e.name,
+                        metric=e.metric, entity=e.entity, last_sample_at=e.last_sample_at,
+                        after_seconds=e.after_seconds, noticed_at=e.at)
+
+
+def _resumed(e: Any) -> MetricResumed:
+    return MetricResumed(fingerprint=e.fingerprint, rule_id=e.rule_id, metric=e.metric,
+                         entity=e.entity, last_sample_at=e.last_sample_at,
+                         resumed_at=e.resumed_at, silent_seconds=e.silent_seconds)
+
+
+_TABLE = {Alert.Raised: _raised, Alert.Resolved: _resolved, Alert.Acknowledged: _acknowledged,
+          MetricSilence.Began: _silent, MetricSilence.Ended: _resumed}
 
 to_contract = translator(_TABLE)

@@ -16,6 +16,7 @@ from services.detector.counting import rollovers
 from services.detector.evaluator import Evaluator
 from services.detector.rules import parse_duration
 from services.detector.samples import SampleStore
+from services.detector.silence_watch import SilenceWatch
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 3600.0
@@ -66,6 +67,9 @@ async def _evaluate(runtime: ServiceRuntime, dsn: str) -> None:
     """The first tick rebuilds the evaluator from the stored samples, so a replica that takes
     over is ready at once. A rule stored by another replica arrives as a NOTIFY."""
     evaluator, pruned_at = evaluator_of(runtime), 0.0
+    settings = runtime.settings
+    silences = SilenceWatch(evaluator, horizon_seconds=settings.silence_watch_days * 86400,
+                            default_after=settings.silence_after_seconds)
     changed = asyncio.Event()
     me = _replica_id(runtime)
     listener = await asyncpg.connect(dsn)
@@ -80,6 +84,7 @@ async def _evaluate(runtime: ServiceRuntime, dsn: str) -> None:
             now = runtime.clock.now().timestamp()
             await evaluator.tick(now)
             await _close_windows(runtime, evaluator, now)
+            await silences.tick(now)
             if now - pruned_at >= PRUNE_EVERY_SECONDS:
                 pruned_at = now
                 retention = {m.name: parse_duration(m.retention) for m in

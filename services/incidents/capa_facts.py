@@ -8,8 +8,8 @@ from typing import Any
 
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed,
-    CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened, CapaRecurred,
-    CapaRootCauseRecorded, CloudEvent,
+    CapaEffectivenessExtended, CapaEffectivenessFailed, CapaEffectivenessHeldOpen,
+    CapaEffectivenessStarted, CapaOpened, CapaRecurred, CapaRootCauseRecorded, CloudEvent,
 )
 from shared.causation import from_message
 from shared.store import Tracking
@@ -58,6 +58,19 @@ class CapaFacts:
         # Why the incident is not closed: its alert fired again while the fix was watched.
         self._record_capa_step(envelope, fact, f"effectiveness-failed:{envelope.id}",
                                "effectiveness check failed", None, None, tracking)
+
+    def handle_capa_effectiveness_held_open(self, envelope: CloudEvent,
+                                            fact: CapaEffectivenessHeldOpen,
+                                            tracking: Tracking) -> None:
+        # Why the incident is not closed: its metric sent no samples while the fix was watched.
+        self._record_capa_step(envelope, fact, f"effectiveness-held:{envelope.id}",
+                               "effectiveness window unobserved", None, None, tracking)
+
+    def handle_capa_effectiveness_extended(self, envelope: CloudEvent,
+                                           fact: CapaEffectivenessExtended,
+                                           tracking: Tracking) -> None:
+        self._record_capa_step(envelope, fact, f"effectiveness-extended:{envelope.id}",
+                               "effectiveness window lengthened", None, None, tracking)
 
     def _record_capa_step(self, envelope: CloudEvent, fact: Any, key: str, step: str,
                           person: str | None, status: Status | None, tracking: Tracking) -> None:

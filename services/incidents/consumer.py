@@ -6,7 +6,8 @@ from shared.bus.consumer import Subscription
 from shared.contracts import (
     AlertAcknowledged, AlertRaised, AlertResolved, CapaActionAdded, CapaActionCompleted,
     CapaActionVerified,
-    CapaClosed, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
+    CapaClosed, CapaEffectivenessExtended, CapaEffectivenessFailed, CapaEffectivenessHeldOpen,
+    CapaEffectivenessStarted, CapaOpened,
     CapaRecurred, CapaRootCauseRecorded,
     EscalationTriggered, IncidentStaffed, NotificationDelivered, NotificationFailed,
     NotificationsHeld, NotificationsReleased, SupportTierEntered,
@@ -39,6 +40,8 @@ def subscriptions(app: IncidentsApplication) -> list[Subscription]:
             CapaActionVerified: app.handle_capa_action_verified,
             CapaEffectivenessStarted: app.handle_capa_effectiveness_started,
             CapaEffectivenessFailed: app.handle_capa_effectiveness_failed,
+            CapaEffectivenessHeldOpen: app.handle_capa_effectiveness_held_open,
+            CapaEffectivenessExtended: app.handle_capa_effectiveness_extended,
             CapaClosed: app.handle_capa_closed,
             CapaRecurred: app.handle_capa_recurred,
         }, read_ahead=app.read_ahead_incidents),

@@ -184,12 +184,24 @@ def _effectiveness_failed(d: dict[str, Any]) -> str:
     return f"{d['reason']} (day {d['day']}): the CAPA case is back in analysis"
 
 
+def _effectiveness_unobserved(d: dict[str, Any]) -> str:
+    return f"{d['reason']}: the CAPA case stays open until samples arrive again"
+
+
+def _effectiveness_lengthened(d: dict[str, Any]) -> str:
+    return (f"samples again: the window is lengthened by the "
+            f"{_duration(d['unobserved_seconds'])} nobody could observe, until "
+            f"{_clock(datetime.fromisoformat(d['ends_at']))}")
+
+
 _CAPA_STEPS: dict[str, Callable[[dict[str, Any]], str]] = {
     "root cause found": _root_cause_found,
     "action planned": _action_planned,
     "action completed": _action_completed,
     "effectiveness window": _effectiveness_window,
     "effectiveness check failed": _effectiveness_failed,
+    "effectiveness window unobserved": _effectiveness_unobserved,
+    "effectiveness window lengthened": _effectiveness_lengthened,
 }
 
 

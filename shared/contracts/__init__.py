@@ -12,6 +12,7 @@ from shared.contracts.events import (
     IncidentDrillFlagged, IncidentProgressDue,
     IncidentHandedOver, SupportTierEntered,
     IncidentChecklistAttached, IncidentChecklistItemChecked,
+    MetricSilent, MetricResumed, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
     CONTRACTS,
 )
 
@@ -26,4 +27,5 @@ __all__ = [
     "CapaRecurred", "CapaSystemicProblemRaised", "IncidentCapaRequested", "IncidentDrillFlagged",
     "IncidentHandedOver", "SupportTierEntered", "IncidentProgressDue",
     "IncidentChecklistAttached", "IncidentChecklistItemChecked",
+    "MetricSilent", "MetricResumed", "CapaEffectivenessHeldOpen", "CapaEffectivenessExtended",
 ]

@@ -45,3 +45,32 @@ class AlertAcknowledged(Contract):
     source: str  # "pagerduty"
     by: str  # who acknowledged, naming the integration: "pagerduty:<integration>"
     acknowledged_at: datetime
+
+
+class MetricSilent(Contract):
+    """An entity of a rule that fired or resolved recently sent no samples of the rule's
+    metric for longer than `after_seconds` (three of the rule's evaluation intervals): what
+    the rule would say of it is unknown from `last_sample_at` on. Once per silence, keyed like
+    AlertRaised by the rule × entity fingerprint (docs/adr/effectiveness-window.md)."""
+    PRODUCER, AGGREGATE, EVENT = "detector", "metric", "silent"
+    fingerprint: str
+    rule_id: str
+    name: str  # the rule's name
+    metric: str
+    entity: str
+    last_sample_at: datetime  # the last sample before the silence; unobserved from here on
+    after_seconds: float  # how long a silence must last before it is published
+    noticed_at: datetime
+
+
+class MetricResumed(Contract):
+    """Samples arrive again for a fingerprint published as silent: no sample was taken between
+    `last_sample_at` and `resumed_at` (the first sample after it)."""
+    PRODUCER, AGGREGATE, EVENT = "detector", "metric", "resumed"
+    fingerprint: str
+    rule_id: str
+    metric: str
+    entity: str
+    last_sample_at: datetime
+    resumed_at: datetime
+    silent_seconds: float  # resumed_at − last_sample_at

@@ -105,6 +105,35 @@ class CapaEffectivenessFailed(Contract):
     at: datetime
 
 
+class CapaEffectivenessHeldOpen(Contract):
+    """The effectiveness window's end passed while the watched metric sent no samples (the
+    detector's MetricSilent): the case stays open; `reason` is the sentence shown to people,
+    e.g. "the effectiveness window of P0-2026-12-003 cannot pass unobserved: store-042 sent no
+    samples of store.nps for 2 days of the 7-day window"."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "effectiveness", "held"
+    capa_id: str
+    incident_id: str
+    ref: str
+    fingerprint: str | None = None
+    reason: str
+    at: datetime
+
+
+class CapaEffectivenessExtended(Contract):
+    """Samples resumed: the window is lengthened by the `unobserved_seconds` of silence inside
+    it and now ends at `ends_at` (the case closes then if the alert stays clear)."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "effectiveness", "extended"
+    capa_id: str
+    incident_id: str
+    ref: str
+    fingerprint: str
+    unobserved_seconds: float
+    ends_at: datetime
+    at: datetime
+
+
 class CapaEffectivenessChecked(Contract):
     """A person other than the action owners saw that a manual incident's fix held."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.contracts.contract import Contract
 from shared.contracts.alerts import (  # noqa: F401 (re-exported)
-    AlertRaised, AlertResolved, AlertAcknowledged,
+    AlertRaised, AlertResolved, AlertAcknowledged, MetricSilent, MetricResumed,
 )
 from shared.contracts.incidents import (  # noqa: F401 (re-exported)
     IncidentOpened, IncidentAcknowledged, IncidentResolved, IncidentCapaRequested,
@@ -25,14 +25,15 @@ from shared.contracts.notifications import (  # noqa: F401 (re-exported)
 from shared.contracts.capa import (  # noqa: F401 (re-exported)
     CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaEffectivenessStarted, CapaEffectivenessFailed, CapaEffectivenessChecked, CapaClosed,
-    CapaRecurred, CapaSystemicProblemRaised,
+    CapaRecurred, CapaSystemicProblemRaised, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
 )
 
 
 CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
-        AlertRaised, AlertResolved, AlertAcknowledged, IncidentOpened, IncidentAcknowledged, IncidentResolved,
+        AlertRaised, AlertResolved, AlertAcknowledged, MetricSilent, MetricResumed,
+        IncidentOpened, IncidentAcknowledged, IncidentResolved,
         IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
         IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
         IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
@@ -45,6 +46,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed, CapaEffectivenessStarted, CapaEffectivenessFailed,
         CapaEffectivenessChecked, CapaRecurred, CapaSystemicProblemRaised,
+        CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
     )
 }
 

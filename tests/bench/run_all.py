@@ -6,6 +6,7 @@ from tests.bench import (
     bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
 from tests.bench import bench_pd_ingest, bench_recommendations, bench_reports
+from tests.bench import bench_silence
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -18,6 +19,8 @@ if __name__ == "__main__":
     bench_channels.main()
     print("\n== rule engine ==")
     bench_engine.main()
+    print("\n== silent series on the detector's tick ==")
+    bench_silence.main()
     print("\n== detector ingest ==")
     bench_ingest.main()
     print("\n== Alertmanager ingest ==")

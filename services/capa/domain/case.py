@@ -17,6 +17,7 @@ from services.capa.domain.errors import (
     InvalidCapaInput, NotTheOwner, NotTheVerifier, VerifierIsOwner,
 )
 from services.capa.domain.drill import DrillCase
+from services.capa.domain.observation import ObservedCase
 from services.capa.domain.recurrence import RecurringCase
 from services.capa.domain.vocabulary import (
     MAX_WHYS, Action, ActionKind, ActionStatus, CaseStatus, Category, RcaMethod, RootCause,
@@ -26,7 +27,7 @@ from services.capa.domain.vocabulary import (
 NAMESPACE = uuid5(NAMESPACE_URL, "https://closedloop/capa")
 
 
-class CapaCase(RecurringCase, DrillCase):
+class CapaCase(RecurringCase, DrillCase, ObservedCase):
     """Commands check their rules, then trigger one private `@event` method that only
     mutates, so replaying old events never re-runs today's rules."""
 
@@ -215,7 +216,7 @@ class CapaCase(RecurringCase, DrillCase):
             why = f" ({self.window_reason})" if getattr(self, "window_reason", None) else ""
             return [f"the incident's alert on {self.entity} must stay clear for "
                     f"{window_name(self.window)}, until {self.window_ends_at:%Y-%m-%d %H:%M} UTC"
-                    f"{why}"]
+                    f"{why}", *self.observation_blockers()]
         return self.analysis_blockers() if self.status is CaseStatus.OPEN else []
 
     def analysis_blockers(self) -> list[str]:
@@ -283,6 +284,8 @@ class CapaCase(RecurringCase, DrillCase):
                 or at < self.window_ends_at):
             raise EffectivenessPending(f"{self.name} cannot close yet: "
                                        + "; ".join(self.closure_blockers()))
+        if self.hold_open_if_unobserved(at, actor, cause):  # the metric is silent
+            return
         self._close_now(at, actor, cause)
 
     def record_effectiveness_check(self, *, text: str, evidence: str, at: datetime,

@@ -29,3 +29,29 @@ class AlertWatch(Aggregate):
     @event("CaseAdded")
     def _watch(self, capa_id: str, at: datetime, actor: str, cause: dict[str, Any]) -> None:
         self.cases.append(capa_id)
+
+    # The metric's open silence (MetricSilent), so a case opened while it lasts starts
+    # silent. A plain class attribute: watches stored before silences were heard have none.
+    silence = None
+
+    def metric_silent(self, silence: dict[str, Any], at: datetime, actor: str,
+                      cause: dict[str, Any]) -> bool:
+        if self.silence == silence:
+            return False
+        self._silent(silence, at, actor, cause)
+        return True
+
+    @event("MetricSilent")
+    def _silent(self, silence: dict[str, Any], at: datetime, actor: str,
+                cause: dict[str, Any]) -> None:
+        self.silence = silence
+
+    def metric_resumed(self, at: datetime, actor: str, cause: dict[str, Any]) -> bool:
+        if self.silence is None:
+            return False
+        self._resumed(at, actor, cause)
+        return True
+
+    @event("MetricResumed")
+    def _resumed(self, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+        self.silence = None

@@ -114,7 +114,7 @@ def _case_timeline(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if "action_id" in d:
             return " ".join(p for p in (d["action_id"], d.get("title") or d.get("evidence")
                                         or d.get("note") or "") if p)
-        return d.get("statement") or d.get("title") or ""
+        return d.get("statement") or d.get("title") or d.get("reason") or ""
 
     return [{"at": h["at"], "source": "capa", "kind": _CASE_EVENTS.get(h["event"], h["event"]),
              "by": h["actor"], "text": text(h), "sla": ""} for h in history]
