@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from shared.limits import LongText, Name
 
@@ -74,6 +74,15 @@ class IncidentSummary(BaseModel):
     capa_id: str | None = None
     drill: bool = False
     observe_ends_at: datetime | None = None
+    next_update_by: datetime | None = Field(None, description=(
+        "when the next progress update is due; none once resolved (docs/progress-cadence.md)"))
+
+    @model_validator(mode="after")
+    def _cadence_ends_with_the_resolution(self) -> "IncidentSummary":
+        # The row keeps the last due time; updates are owed only until the resolution.
+        if self.resolved_at is not None or self.closed_at is not None:
+            self.next_update_by = None
+        return self
 
 
 class Closing(BaseModel):

@@ -80,6 +80,10 @@ def test_a_p0_without_updates_is_chased_until_one_comes_and_resolution_stops_it(
                 ("late.progress.deadline", "li.na"), ("late.progress.deadline", "zhao.lei")]
             shown = api.get(f"/v1/incidents/{ref}").json()["progress"]
             assert shown["overdue"] is True and shown["last_update_at"] is None
+            listed = wait_until(lambda: next((
+                i for i in api.get("/v1/incidents").json()["items"]
+                if i["ref"] == ref and i["next_update_by"]), None), WAIT, "the list's row")
+            assert at(listed["next_update_by"]) == opened + timedelta(hours=4)
             # … and an hour later it goes one level up.
             clock.advance(timedelta(hours=1))
             wait_until(lambda: len(told(receiver, iid, "late.progress")) == 4, WAIT,
@@ -123,6 +127,10 @@ def test_a_p0_without_updates_is_chased_until_one_comes_and_resolution_stops_it(
                        == "resolved by li.na", WAIT, "the chase met")
             assert deadline(notifier, iid, "progress")["status"] == "met"
             assert api.get(f"/v1/incidents/{ref}").json()["progress"]["next_update_by"] is None
+            wait_until(lambda: next(i for i in api.get("/v1/incidents").json()["items"]
+                                    if i["ref"] == ref)["resolved_at"], WAIT, "resolved listed")
+            assert next(i for i in api.get("/v1/incidents").json()["items"]
+                        if i["ref"] == ref)["next_update_by"] is None
             clock.advance(timedelta(hours=6))
 
             # Reopened: the cadence starts again from the reopening.
