@@ -12,9 +12,10 @@ import pytest
 from services.incidents.domain import Severity
 from services.incidents.lifecycle_schemas import ProgressPost
 from services.incidents.sla_policies import SlaPolicyError, load_policies
-from services.notifier.raci.deadline import DeadlineStatus, Phase, deadline_id
+from services.notifier.holds.opening import Opening
+from services.notifier.raci.deadline import DeadlineHeld, DeadlineStatus, Phase, deadline_id
 from shared.contracts import (
-    IncidentProgressDue, IncidentProgressPosted, IncidentResolved,
+    IncidentOpened, IncidentProgressDue, IncidentProgressPosted, IncidentResolved,
 )
 from shared.errors import Invalid
 from tests.unit.test_incidents_domain import CAUSE, T0, Feed
@@ -271,3 +272,29 @@ def test_updates_and_a_resolution_in_one_consumer_batch_leave_the_chase_met(app)
     chase = app.repository.get(deadline_id("inc-p6", "progress"))
     assert (chase.status, chase.met_why, chase.subject, chase.rounds) == (
         DeadlineStatus.MET, "resolved by li.na", "1", 1)
+
+
+def test_while_notifications_are_held_the_chase_waits_and_runs_on_from_the_release(app):
+    im = store_network(app)
+    app.create_silence(matchers='store=~"sz-.*"', starts_at=T0,
+                       ends_at=T0 + seconds(1800), comment="store refit", actor="li.na",
+                       cause=CAUSE)
+    held = IncidentOpened(
+        incident_id="inc-p7", ref="P0-2026-11-017", fingerprint="fp", severity="P0",
+        title="收银系统故障", entity="store-017", alert_id="a-1", opened_at=T0,
+        respond_by=T0 + seconds(300), resolve_by=T0 + seconds(14400),
+        labels={"store": "sz-baoan", "severity": "P0"})
+    app.handle_incident_opened(*_with_tracking(held, 1))
+    app.handle_incident_progress_due(*_with_tracking(
+        due_contract("inc-p7", T0 + seconds(14400), T0, "opened"), 2))
+    progress = deadline_id("inc-p7", "progress")
+    assert app.repository.get(progress).held_since == T0
+    with pytest.raises(DeadlineHeld):
+        app.chase(progress, T0 + seconds(14400))
+    app.clock.advance(seconds(1800))  # the silence ends: told now, chased from now
+    assert app.release_held("inc-p7", app.get_or_none(Opening.create_id("inc-p7")).version,
+                            app.clock.now()) == "released"
+    chase = app.repository.get(progress)
+    assert (chase.held_since, chase.due_at) == (None, T0 + seconds(14400 + 1800))
+    app.chase(progress, T0 + seconds(14400 * 0.8 + 1800))
+    assert sent(app, "inc-p7", im, "late.progress.warning", "progress") == ["li.na", "zhou.min"]

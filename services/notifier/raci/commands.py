@@ -83,7 +83,7 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
                             actor: str, cause: dict) -> list[Deadline]:
         """A held incident's respond, resolve and checklist deadlines, set when its hold is
         released: it has from then the time it had from its opening (nobody was told
-        meanwhile)."""
+        meanwhile); its progress chase, held meanwhile, runs on."""
         staffing = self.get_or_none(Staffing.create_id(incident_id))
         if not isinstance(staffing, Staffing) or not staffing.matrix:  # no row: not chased
             return []
@@ -93,7 +93,8 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
                                     responsible=staffing.responsible, settings=settings, at=at,
                                     actor=actor, cause=cause)
                   for kind, seconds in sla.items() if not self._started(incident_id, kind)),
-                *self._checklist_released(staffing, settings, at, actor, cause)]
+                *self._checklist_released(staffing, settings, at, actor, cause),
+                *self._progress_released(incident_id, at, actor, cause)]
 
     # -- the incident's lifecycle -----------------------------------------------------------
     def raci_opening(self, contract: IncidentOpened, incident: dict[str, str], at: datetime,

@@ -4,12 +4,16 @@ follows it with the late-stage machinery — the Responsible reminded before it 
 (late.progress.warning), the Responsible and the Accountable told when it is missed
 (late.progress.deadline), then one level up (late.progress.up). Each update meets the
 running chase and starts the next towards the new due time; a severity change moves it;
-resolution and closure meet it; a reopening starts it again (docs/progress-cadence.md)."""
+resolution and closure meet it; a reopening starts it again; while the incident's
+notifications are held the chase waits, and runs on from the release
+(docs/progress-cadence.md)."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
+from services.notifier.holds.opening import Opening, OpeningStatus
 from services.notifier.raci.deadline import Deadline, deadline_id
 from shared.causation import from_message
 from shared.contracts import CloudEvent, IncidentProgressDue
@@ -50,24 +54,42 @@ class ProgressDeadlines:
             return changed
         staffing = self._staffing_for(incident_id, KEY)  # type: ignore[attr-defined]
         known = self._incident_known(incident_id)  # type: ignore[attr-defined]
-        if staffing is None or known is None:  # not staffed, or nobody told of it yet
+        held = known is None and self._notifications_held(incident_id)
+        if staffing is None or (known is None and not held):  # not staffed, or unknown here
             return changed
         # The subject names the update the interval started from ("" : none since the
         # opening or the reopening), for the messages to say.
         subject = str(contract.last_update) if contract.why == "progress" else ""
         if deadline is None:
-            if found is None:  # not met early (that is only done for respond/resolve kinds)
-                changed.append(self._deadline(  # type: ignore[attr-defined]
-                    staffing, KEY, KEY, subject or None, contract.since, contract.due_by,
-                    staffing.responsible, settings, envelope))
-            return changed
-        restarted = deadline.restart(
-            started_at=contract.since, due_at=contract.due_by, warn_share=settings["warn_at"],
-            up_after_seconds=settings["up_after_seconds"], responsible=staffing.responsible,
-            accountable=staffing.accountable, accountable_at=staffing.accountable_at,
-            up_roles=settings["up_roles"], at=at, actor="notifier", cause=cause,
-            subject=subject)
-        return [deadline] if restarted or changed else []
+            if found is not None:  # met early (only respond/resolve kinds are): never set
+                return changed
+            deadline = self._deadline(  # type: ignore[attr-defined]
+                staffing, KEY, KEY, subject or None, contract.since, contract.due_by,
+                staffing.responsible, settings, envelope)
+        elif not deadline.restart(
+                started_at=contract.since, due_at=contract.due_by,
+                warn_share=settings["warn_at"], up_after_seconds=settings["up_after_seconds"],
+                responsible=staffing.responsible, accountable=staffing.accountable,
+                accountable_at=staffing.accountable_at, up_roles=settings["up_roles"], at=at,
+                actor="notifier", cause=cause, subject=subject) and not changed:
+            return []
+        if held:  # nobody is told yet: chased from the release, with the time it had
+            deadline.hold(at, "notifier", cause)
+        return [deadline]
+
+    def _notifications_held(self, incident_id: str) -> bool:
+        """Held by a silence, a maintenance window or an inhibition (not trial mode: a
+        trial incident is never told, so never chased)."""
+        opening = self.get_or_none(Opening.create_id(incident_id))  # type: ignore[attr-defined]
+        return isinstance(opening, Opening) and opening.status is OpeningStatus.HELD
+
+    def _progress_released(self, incident_id: str, at: datetime, actor: str,
+                           cause: dict[str, Any]) -> list[Any]:
+        """The hold ended: the chase runs on, every time moved by as long as it was held."""
+        found = self.get_or_none(deadline_id(incident_id, KEY))  # type: ignore[attr-defined]
+        if isinstance(found, Deadline) and found.release(None, at, actor, cause):
+            return [found]
+        return []
 
     def _progress_over(self, incident_id: str, why: str, envelope: CloudEvent) -> list[Any]:
         """Resolution or closure: updates are no longer expected (a reopening starts them
