@@ -9,7 +9,6 @@ notifications are held the chase waits, and runs on from the release
 (docs/progress-cadence.md)."""
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +17,6 @@ from services.notifier.raci.deadline import Deadline, deadline_id
 from shared.causation import from_message
 from shared.contracts import CloudEvent, IncidentProgressDue
 from shared.store import Tracking
-
-log = logging.getLogger(__name__)
 
 KEY = "progress"  # the deadline's key and kind: reasons late.progress.<phase>
 _MET = {"progress": "update {n} posted", "reopened": "reopened",
