@@ -15,6 +15,7 @@ import yaml
 # The rules engine (and numpy with it) is imported by the commands that use it, not here:
 # every `closedloop serve` process parses its arguments through this module.
 
+from closedloop import backtest_progress
 from closedloop.client import checked, confirmed, server_options, service_client
 
 
@@ -152,28 +153,27 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             path = f"/v1/rules/{ids[rule.name]}/backtest" if rule.name in ids else "/v1/backtest"
             if rule.name not in ids:
                 body["rule"] = definition_of(rule)
-            result = _checked(client.post(path, json=body))
+            result = backtest_progress.remote(client, path, body)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0
 
 
 def local_backtest(rule: Any, metric: Any, csv: str, entity: str, windows: Any,
                    args: argparse.Namespace) -> dict[str, Any]:
-    from services.detector.rules.backtest import read_samples_csv, replay, score, sweep
+    from services.detector.rules.backtest import read_samples_csv
+    from services.detector.rules.backtest.run import SweepAsk, backtest
 
     try:
         samples = read_samples_csv(csv, metric=rule.metric, entity=entity)
     except ValueError as error:
         raise SystemExit(f"{args.csv}: {error}") from None
-    windows = windows or []
-    result = replay(rule, samples, metric)
-    swept = None
-    if args.sweep is not None:
-        swept = sweep(rule, samples, windows, path=args.sweep or None,
-                      max_false_positive_rate=args.max_fp, max_miss_rate=args.max_miss,
-                      metric=metric).to_json()
-    return {"replay": result.to_json(), "scores": score(result, windows).to_json(),
-            "sweep": swept, "windows": len(windows)}
+    ask = (SweepAsk(args.sweep or None, None, args.max_fp, args.max_miss)
+           if args.sweep is not None else None)
+    try:
+        return backtest_progress.local(
+            lambda progress: backtest(rule, samples, windows or [], metric, ask, progress))
+    except (KeyError, ValueError) as error:
+        raise SystemExit(f"--sweep: {error}") from None
 
 
 def _pick(rules_file: Any, name: str | None) -> Any:
@@ -218,6 +218,9 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"precision {pct(s['precision'])}  false positives {pct(s['false_positive_rate'])}  "
                      f"misses {pct(s['miss_rate'])}  alerts/day {s['alerts_per_day']:.2f}  "
                      f"median delay {'—' if delay is None else f'{delay / 60:.0f} min'}")
+    if result.get("predictions"):
+        from services.detector.rules.backtest.lead_time import describe
+        lines.extend(describe(result["predictions"]))
     if result.get("sweep"):
         sw = result["sweep"]
         lines.append("")

@@ -3,6 +3,8 @@ incident, minted by the notifier for a page and checked by the incidents service
 is the credential; whether it was used already is the incident's to know (single use)."""
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import secrets
@@ -83,13 +85,14 @@ class AckLinks:
             raise AckLinkRefused(Refusal.MALFORMED, "this is not an acknowledge link: it may "
                                  "have been cut short when it was copied; open it from the "
                                  "message again")
+        if not _canonical(token):
+            raise _forged()
         try:
             claims = self._serializer.loads(token)
         except BadPayload:
             raise _malformed() from None
         except BadSignature:
-            raise AckLinkRefused(Refusal.FORGED, "this acknowledge link's signature does not "
-                                 "match: it was altered or not issued here") from None
+            raise _forged() from None
         except BadData:
             raise _malformed() from None
         if not _well_formed(claims):
@@ -114,6 +117,25 @@ def _well_formed(claims: Any) -> bool:
     return isinstance(claims, dict) and all(
         isinstance(claims.get(key), kind) and (kind is not str or claims[key])
         for key, kind in _CLAIMS.items())
+
+
+def _canonical(token: str) -> bool:
+    """Whether each part is the one base64url spelling of its bytes. The last character of
+    a part can carry unused bits; a link altered only there would decode to the same bytes and
+    pass the signature, so it is refused as altered instead."""
+    for part in token.lstrip(".").split("."):
+        try:
+            raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        except (binascii.Error, ValueError):
+            return False
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != part:
+            return False
+    return True
+
+
+def _forged() -> AckLinkRefused:
+    return AckLinkRefused(Refusal.FORGED, "this acknowledge link's signature does not match: "
+                          "it was altered or not issued here")
 
 
 def _malformed() -> AckLinkRefused:

@@ -17,7 +17,8 @@ from services.capa.domain.incident_facts import IncidentFacts
 from services.capa.domain.recurrence import RecurrencePolicy
 from services.capa.domain.watch import AlertWatch
 from services.capa.incident_facts import FACTS, happened_at
-from services.capa.recurrence import history_of
+from services.capa.problem_recurrence import ProblemRecurrence
+from services.capa.recurrence import Recurrence, history_of
 from services.capa.silences import start_silent
 from shared import causation
 from shared.bus.consumer import Rejected
@@ -177,7 +178,8 @@ class CapaApplication(ServiceApplication):
     def record_root_cause(self, capa_id: UUID, *, by: str, cause: dict[str, Any],
                           **analysis: Any) -> dict[str, Any]:
         case, _ = self._change(capa_id, lambda case, at: case.record_root_cause(
-            **analysis, at=at, actor=by, cause=cause))
+            **analysis, at=at, actor=by, cause=cause), then=lambda case, at: ProblemRecurrence(
+                self, Recurrence(self, self.recurrence)).on_root_cause(case, at, cause))
         return self._read(case)
 
     def add_action(self, capa_id: UUID, *, by: str, cause: dict[str, Any],
@@ -199,12 +201,15 @@ class CapaApplication(ServiceApplication):
             adverse_check=adverse_check))
         return self._read(case)
 
-    def _change(self, capa_id: UUID,
-                command: Callable[[CapaCase, datetime], Any]) -> tuple[CapaCase, Any]:
-        def attempt() -> tuple[CapaCase, Any]:
-            case = self._get(capa_id)
-            result = command(case, self.clock.now())
-            self.save(case)
+    def _change(self, capa_id: UUID, command: Callable[[Any, datetime], Any],
+                kind: type = CapaCase,
+                then: Callable[[Any, datetime], list[Any]] | None = None) -> tuple[Any, Any]:
+        """Runs `command` on the case (or a `kind` of case) and saves it, with whatever
+        `then` changed because of it, in one transaction."""
+        def attempt() -> tuple[Any, Any]:
+            case, now = self._get(capa_id, kind), self.clock.now()
+            result = command(case, now)
+            self.save(case, *(then(case, now) if then else ()))
             return case, result
 
         return self.retry_on_conflict(attempt)
@@ -228,10 +233,11 @@ class CapaApplication(ServiceApplication):
                  "data": _plain({k: v for k, v in e.__dict__.items() if k not in _EVENT_ENVELOPE})}
                 for e in self.stored_events(capa_id)]
 
-    def _get(self, capa_id: UUID) -> CapaCase:
+    def _get(self, capa_id: UUID, kind: type = CapaCase) -> Any:
         case = self.get_or_none(capa_id)
-        if case is None:
-            raise CapaNotFound(f"no CAPA case has id {capa_id}")
+        if not isinstance(case, kind):
+            raise CapaNotFound(f"no {'CAPA case' if kind is CapaCase else 'systemic problem'} "
+                               f"has id {capa_id}")
         return case
 
     def _read(self, case: CapaCase) -> dict[str, Any]:
@@ -255,7 +261,8 @@ class CapaApplication(ServiceApplication):
                 "unobserved_seconds": case.unobserved_seconds,
             },
             "recurrence": {"recurrences": _plain(list(case.recurrences)),
-                           "previous_cases": list(case.previous_cases)},
+                           "previous_cases": list(case.previous_cases),
+                           "problem_recurrences": _plain(list(case.problem_recurrences))},
             "history": self.history(case.id),
         }
 

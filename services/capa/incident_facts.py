@@ -15,9 +15,13 @@ Heard = tuple[FactKind, str, dict[str, str]]
 
 
 def _opened(c: Any) -> Heard:
+    # The problem type (a manual intake's, else the alert's label) lets a root cause find the
+    # same category and type on the same entity (docs/adr/systemic-cases.md).
+    kind = c.problem_type or c.labels.get("problem_type")
     return FactKind.OPENED, "", {"severity": c.severity, "title": c.title, "entity": c.entity,
                                  "respond_by": c.respond_by.isoformat(),
-                                 "resolve_by": c.resolve_by.isoformat()}
+                                 "resolve_by": c.resolve_by.isoformat(),
+                                 **({"problem_type": kind} if kind else {})}
 
 
 def _severity(c: Any) -> Heard:

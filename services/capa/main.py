@@ -15,6 +15,8 @@ from services.capa.peers.api import router as peers_router
 from services.capa.peers.projection import PeerSignals
 from services.capa.projections import CapaCases
 from services.capa.settings import CapaSettings
+from services.capa.systemic_api import legacy as systemic_legacy_router
+from services.capa.systemic_projection import SystemicProblemsRead
 from services.capa.systemic_api import router as systemic_router
 from services.capa.translate import to_contract
 from services.capa.workers import watch_windows
@@ -30,7 +32,8 @@ def service_parts(clock: Clock | None = None,
     return ServiceParts(application=lambda env, clk: CapaApplication(env, clk, windows,
                                                                       recurrence),
                         translate=to_contract, subscribe=subscriptions,
-                        projections=[CapaCases(), KnowledgeBase(), PeerSignals(), CapaKpis()],
+                        projections=[CapaCases(), KnowledgeBase(), PeerSignals(), CapaKpis(),
+                                     SystemicProblemsRead()],
                         workers=[watch_windows], clock=clock or SystemClock())
 
 
@@ -41,7 +44,8 @@ def create_app(settings: CapaSettings | None = None, clock: Clock | None = None)
         service_parts(clock, settings),
         # The KPI and systemic routes come first: /v1/capa/kpis would otherwise be read as
         # a case id.
-        routers=[kpis_router, systemic_router, router, knowledge_router, peers_router],
+        routers=[kpis_router, systemic_legacy_router, router, knowledge_router, peers_router,
+                 systemic_router],
         title="closedloop capa",
         description="Analysis and closure (分析 → 闭环): root cause, corrective and preventive "
                     "actions, verification by someone other than the owner, automatic closure.",

@@ -86,12 +86,38 @@ class Recurrence:
         occurrence = Occurrence(contract.incident_id, contract.ref, contract.entity,
                                 contract.opened_at, carrier,
                                 str(previous.id) if previous else "")
-        signature.note(occurrence, recurrence=previous is not None, at=at, actor=SYSTEM_ACTOR,
+        return [*changed, *self.count(signature, occurrence, recurrence=previous is not None,
+                                      at=at, cause=cause)]
+
+    def count(self, signature: RuleSignature, occurrence: Occurrence, *, recurrence: bool,
+              at: datetime, cause: dict[str, Any]) -> list[Any]:
+        """Notes an incident of the signature. Any of them, on any entity, is the signature
+        back: inside a systemic problem's window its fix did not hold
+        (docs/adr/systemic-cases.md). A recurrence also counts toward a systemic problem."""
+        signature.note(occurrence, recurrence=recurrence, at=at, actor=SYSTEM_ACTOR,
                        cause=cause)
-        changed.append(signature)
-        if previous is not None:
-            changed += self._systemic(signature, occurrence, at, cause)
-        return changed
+        changed: list[Any] = [signature]
+        problem = self.current_problem(signature, at)
+        if problem is not None and problem.signature_returned(
+                incident_id=occurrence.incident_id, ref=occurrence.ref,
+                entity=occurrence.entity, opened_at=occurrence.at, at=at, actor=SYSTEM_ACTOR,
+                cause=cause):
+            changed.append(problem)
+        if recurrence:
+            changed += self.systemic(signature, occurrence, problem, at, cause)
+        return unique(changed)
+
+    def current_problem(self, signature: RuleSignature, at: datetime) -> SystemicProblem | None:
+        """The signature's latest systemic problem while it is not closed (its analysis and
+        window may outlast the systemic period), or closed within the period."""
+        latest = signature.systemic_id
+        problem = self.app.get_or_none(UUID(latest)) if latest else None
+        if not isinstance(problem, SystemicProblem):
+            return None
+        if problem.status is CaseStatus.CLOSED and not signature.current_systemic(at,
+                                                                                 self.policy):
+            return None
+        return problem
 
     def _closed_case_of_rule(self, signature: RuleSignature,
                              before: datetime) -> CapaCase | None:
@@ -112,28 +138,35 @@ class Recurrence:
                 return self.app.get_or_none(UUID(occurrence.previous))
         return None
 
-    def _systemic(self, signature: RuleSignature, occurrence: Occurrence, at: datetime,
-                  cause: dict[str, Any]) -> list[Any]:
-        current = signature.current_systemic(at, self.policy)
-        if current is not None:
-            problem = self.app.get_or_none(UUID(current))
-            if problem is not None:
-                problem.link(occurrence.record(), _linked([occurrence]), at, SYSTEM_ACTOR, cause)
-                signature.attach(current, [occurrence.incident_id], at, SYSTEM_ACTOR, cause)
-                return [problem]
-        due = signature.systemic_due(at, self.policy)
+    def systemic(self, signature: RuleSignature, occurrence: Occurrence,
+                 problem: SystemicProblem | None, at: datetime,
+                 cause: dict[str, Any]) -> list[Any]:
+        """A recurrence joins the signature's current open systemic problem, or raises one
+        when enough of them fell within the systemic period (`problem`: the current one)."""
+        if problem is not None and problem.status is not CaseStatus.CLOSED:
+            problem.link(occurrence.record(), _linked([occurrence]), at, SYSTEM_ACTOR, cause)
+            signature.attach(str(problem.id), [occurrence.incident_id], at, SYSTEM_ACTOR, cause)
+            return [problem]
+        due = signature.systemic_due(at, self.policy, current_closed=problem is not None)
         if not due:
             return []
         problem = SystemicProblem(
             rule=signature.rule, incident_id=occurrence.incident_id,
-            signature=f"rule:{signature.rule}", recurrences=[o.record() for o in due],
+            signature=signature.key, recurrences=[o.record() for o in due],
             capa_ids=_linked(due), threshold=self.policy.systemic_count,
             period_seconds=self.policy.systemic_period.total_seconds(),
             summary=systemic_summary(signature.rule, len(due), self.policy.systemic_period,
                                      len({o.entity for o in due})),
-            at=at, actor=SYSTEM_ACTOR, cause=cause)
+            at=at, actor=SYSTEM_ACTOR, cause=cause,
+            window_seconds=self.policy.systemic_window.total_seconds())
         signature.attach(str(problem.id), [o.incident_id for o in due], at, SYSTEM_ACTOR, cause)
         return [problem]
+
+
+def unique(aggregates: list[Any]) -> list[Any]:
+    """Each aggregate once (aggregates are not hashable: by identity)."""
+    seen: set[int] = set()
+    return [a for a in aggregates if not (id(a) in seen or seen.add(id(a)))]
 
 
 def _linked(occurrences: list[Occurrence]) -> list[str]:

@@ -140,12 +140,25 @@ class RecurrenceItemRead(BaseModel):
     reason: str
 
 
+class ProblemRecurrenceRead(BaseModel):
+    capa_id: str
+    ref: str
+    closed_at: datetime
+    after_seconds: float = Field(description="from its closure to this incident's opening")
+    category: str
+    problem_type: str
+    reason: str
+
+
 class RecurrenceRead(BaseModel):
     recurrences: list[RecurrenceItemRead] = Field(
         description="returns of the case's alert within the recurrence period, each of which "
                     "reopened it")
     previous_cases: list[str] = Field(
         description="closed cases of the same alert, returned beyond the period")
+    problem_recurrences: list[ProblemRecurrenceRead] = Field(
+        default_factory=list, description="closed cases on the same entity with the same "
+        "root-cause category and problem type, within the recurrence period")
 
 
 class SystemicRecurrenceRead(BaseModel):
@@ -168,6 +181,38 @@ class SystemicProblemRead(BaseModel):
     entities: list[str]
     capa_ids: list[str] = Field(description="the linked cases")
     recurrences: list[SystemicRecurrenceRead]
+    cases: list[LinkedCaseRead] = Field(default_factory=list, description="the linked cases")
+    status: CaseStatus = CaseStatus.OPEN
+    closed_at: datetime | None = None
+    root_cause: RootCauseRead | None = None
+    actions: list[ActionRead] = Field(default_factory=list)
+    closure_blockers: list[str] = Field(default_factory=list,
+                                        description="why it is not closed yet, in words")
+    effectiveness: SystemicEffectivenessRead | None = None
+
+
+class LinkedCaseRead(BaseModel):
+    id: str
+    ref: str
+    entity: str
+    status: CaseStatus
+
+
+class SystemicFailureRead(BaseModel):
+    incident_id: str
+    ref: str
+    entity: str
+    opened_at: datetime
+    day: int = Field(description="the window's day the signature returned on, the first being 1")
+    reason: str
+
+
+class SystemicEffectivenessRead(BaseModel):
+    window_seconds: float = Field(description="how long the signature must stay away everywhere")
+    started_at: datetime | None
+    ends_at: datetime | None
+    failures: list[SystemicFailureRead]
+    check: dict[str, Any] | None = Field(description="the person's check that closed it")
 
 
 class HistoryRead(BaseModel):
@@ -221,3 +266,23 @@ class CapaPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class SystemicProblemRow(BaseModel):
+    id: UUID
+    signature: str
+    rule: str
+    summary: str
+    status: CaseStatus
+    recurrences: int
+    entities: list[str]
+    raised_at: datetime
+    closed_at: datetime | None
+
+
+class SystemicProblemPage(BaseModel):
+    items: list[SystemicProblemRow]
+    total: int
+    limit: int
+    offset: int
+

@@ -25,6 +25,9 @@ class CapaSettings(ServiceSettings):
     # raise a systemic problem for the accountable manager (seed: 5 in 3 months).
     capa_systemic_recurrences: int = 5
     capa_systemic_period: str = "90d"
+    # A systemic problem's fix holds when its signature stays away from every entity this
+    # long; then a person other than the action owners confirms it (adr/systemic-cases.md).
+    capa_systemic_window: str = "30d"
     # 举一反三: the labels whose values make entities peers (same region, same store format),
     # and how far back a peer's signals count.
     peer_labels: str = "region,format"
@@ -41,7 +44,7 @@ class CapaSettings(ServiceSettings):
             raise ValueError("name at least one window, e.g. P0=7d")
         return value
 
-    @field_validator("capa_recurrence_period", "capa_systemic_period")
+    @field_validator("capa_recurrence_period", "capa_systemic_period", "capa_systemic_window")
     @classmethod
     def _check_length(cls, value: str) -> str:
         try:
@@ -61,7 +64,8 @@ class CapaSettings(ServiceSettings):
         return RecurrencePolicy(
             period=parse_length("capa_recurrence_period", self.capa_recurrence_period),
             systemic_count=self.capa_systemic_recurrences,
-            systemic_period=parse_length("capa_systemic_period", self.capa_systemic_period))
+            systemic_period=parse_length("capa_systemic_period", self.capa_systemic_period),
+            systemic_window=parse_length("capa_systemic_window", self.capa_systemic_window))
 
     def windows(self) -> dict[str, timedelta]:
         return parse_windows(self.effectiveness_windows)

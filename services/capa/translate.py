@@ -7,12 +7,13 @@ from typing import Any
 from services.capa.domain import CapaCase
 from services.capa.domain.observation import ObservedCase
 from services.capa.domain.recurrence import RecurringCase, SystemicProblem
+from services.capa.domain.systemic import SystemicCase
 from shared.bus.relay import translator
 from shared.contracts import (
     CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaClosed,
     CapaEffectivenessChecked, CapaEffectivenessFailed, CapaEffectivenessStarted, CapaOpened,
     CapaEffectivenessExtended, CapaEffectivenessHeldOpen, CapaRecurred, CapaRootCauseRecorded,
-    CapaSystemicProblemRaised, Contract,
+    CapaSystemicProblemClosed, CapaSystemicProblemRaised, Contract,
 )
 
 
@@ -109,6 +110,14 @@ def _systemic_raised(e: Any) -> Contract:
         summary=e.summary, at=e.at, incident_ids=[r["incident_id"] for r in e.recurrences])
 
 
+def _systemic_closed(e: Any) -> Contract:
+    return CapaSystemicProblemClosed(
+        systemic_id=str(e.originator_id), signature=e.signature, rule=e.rule,
+        root_cause=e.root_cause, actions=e.actions, capa_ids=list(e.capa_ids),
+        incident_ids=list(e.incident_ids), window_seconds=e.window_seconds,
+        checked_by=e.actor, check=e.text, evidence=e.evidence, at=e.at)
+
+
 # Reopened actions, history links and recurrences joining a raised systemic problem stay
 # private (people hear them from the case and the systemic problem themselves).
 _PUBLIC: dict[type, Callable[[Any], Contract]] = {
@@ -126,6 +135,9 @@ _PUBLIC: dict[type, Callable[[Any], Contract]] = {
     ObservedCase.EffectivenessHeldOpen: _held_open,  # a silent metric (domain/observation.py)
     ObservedCase.MetricResumed: _extended,
     SystemicProblem.Raised: _systemic_raised,
+    # A systemic problem's analysis stays private (read it at /v1/systemic-problems/{id});
+    # its closure is public. Triggered on the class that declares it (domain/systemic.py).
+    SystemicCase.Closed: _systemic_closed,
 }
 
 to_contract = translator(_PUBLIC)

@@ -125,7 +125,8 @@ class DetectorApplication(ServiceApplication):
             if t.kind == "raise" and not alert.firing:
                 alert.raise_alert(severity=t.severity, value=t.value, threshold=None,
                                   summary=t.summary, started_at=at, at=now, actor=actor, cause=cause,
-                                  trial=t.rule in trials, interval_seconds=intervals.get(t.rule))
+                                  trial=t.rule in trials, interval_seconds=intervals.get(t.rule),
+                                  **_forecast_of(t))
             elif t.kind == "resolve" and alert.firing:
                 alert.resolve(value=t.value, resolved_at=at, at=now, actor=actor, cause=cause)
             elif t.kind == "suppress":
@@ -230,6 +231,13 @@ def rule_view(rule: Rule) -> dict[str, Any]:
 def _last_change(alert: Alert) -> datetime:
     return max((t for t in (alert.started_at, alert.resolved_at) if t is not None),
                default=datetime.min.replace(tzinfo=timezone.utc))
+
+
+def _forecast_of(t: Any) -> dict[str, Any]:
+    """A predictive transition's forecast as alert fields (none for other transitions)."""
+    at = getattr(t, "predicted_crossing_at", None)
+    return {} if at is None else {"predicted_crossing_at": _time(at),
+                                  "confidence": round(float(t.confidence), 3)}
 
 
 def _time(ts: float) -> datetime:

@@ -8,7 +8,10 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 
 from services.detector.rules import MetricSpec, RuleSpec
-from services.detector.rules.backtest import Window, read_samples_csv, replay, score, sweep
+from services.detector.rules.backtest import Window, read_samples_csv
+from services.detector.rules.backtest.progress import Progress
+from services.detector.rules.backtest.run import SweepAsk, backtest
+from services.detector.rules.backtest.sweep import plan
 from services.detector.samples import SampleStore
 from services.detector.schemas import BacktestIn
 
@@ -16,29 +19,45 @@ DEFAULT_SPAN = 30 * 86400.0
 
 
 async def run_backtest(store: SampleStore, rule: RuleSpec, metric: MetricSpec | None,
-                       body: BacktestIn, now: float, rule_id: str | None) -> dict[str, Any]:
-    samples = (_csv_samples(body, rule) if body.csv is not None
-               else await stored_samples(store, rule.metric, *_span(body, now)))
+                       body: BacktestIn, now: float, rule_id: str | None,
+                       progress: Progress | None = None,
+                       samples: list | None = None) -> dict[str, Any]:
+    """Loads the history (unless `samples` were parsed already) and runs the backtest in a
+    thread; `progress` reports and cancels (jobs)."""
+    if samples is None:
+        samples = (_csv_samples(body, rule) if body.csv is not None
+                   else await stored_samples(store, rule.metric, *_span(body, now)))
     windows = ([Window(w.start.timestamp(), w.end.timestamp(), w.entity) for w in body.windows]
                if body.windows is not None else await judged_windows(store, rule_id))
-    return await asyncio.to_thread(_evaluate, rule, metric, samples, windows, body)
+    return await asyncio.to_thread(_evaluate, rule, metric, samples, windows, body, progress)
+
+
+def checked(rule: RuleSpec, body: BacktestIn) -> list | None:
+    """What can be refused before a job starts: the uploaded CSV (parsed, returned) and the
+    sweep's path. Raises the 422 the synchronous endpoint would."""
+    samples = _csv_samples(body, rule) if body.csv is not None else None
+    if body.sweep is not None:
+        try:
+            plan(rule, [], body.sweep.path, [])
+        except (KeyError, ValueError) as error:
+            raise _sweep_error(error) from None
+    return samples
 
 
 def _evaluate(rule: RuleSpec, metric: MetricSpec | None, samples: list, windows: list[Window],
-              body: BacktestIn) -> dict[str, Any]:
-    result = replay(rule, samples, metric)
-    swept = None
-    if body.sweep is not None:
-        s = body.sweep
-        try:
-            swept = sweep(rule, samples, windows, path=s.path, candidates=s.candidates,
-                          max_false_positive_rate=s.max_false_positive_rate,
-                          max_miss_rate=s.max_miss_rate, metric=metric).to_json()
-        except (KeyError, ValueError) as error:
-            raise RequestValidationError([{"loc": ("body", "sweep", "path"), "type": "value_error",
-                                           "msg": str(error)}]) from None
-    return {"replay": result.to_json(), "scores": score(result, windows).to_json(),
-            "sweep": swept, "windows": len(windows)}
+              body: BacktestIn, progress: Progress | None) -> dict[str, Any]:
+    s = body.sweep
+    ask = None if s is None else SweepAsk(s.path, s.candidates, s.max_false_positive_rate,
+                                          s.max_miss_rate)
+    try:
+        return backtest(rule, samples, windows, metric, ask, progress)
+    except (KeyError, ValueError) as error:
+        raise _sweep_error(error) from None
+
+
+def _sweep_error(error: Exception) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("body", "sweep", "path"), "type": "value_error",
+                                    "msg": str(error)}])
 
 
 def _csv_samples(body: BacktestIn, rule: RuleSpec) -> list:

@@ -157,9 +157,12 @@ class Alert(Aggregate):
     def raise_alert(self, severity: str, value: float | None, threshold: float | None,
                     summary: str, started_at: datetime, at: datetime, actor: str,
                     cause: dict[str, Any], trial: bool = False,
-                    interval_seconds: float | None = None) -> None:
+                    interval_seconds: float | None = None,
+                    predicted_crossing_at: datetime | None = None,
+                    confidence: float | None = None) -> None:
         """`trial`: raised by a rule in trial mode (recorded everywhere, nobody told).
-        `interval_seconds`: how often the rule evaluates (none: on every sample)."""
+        `interval_seconds`: how often the rule evaluates (none: on every sample).
+        `predicted_crossing_at`, `confidence`: a predictive alert's forecast."""
         self.check_not_firing()
         # The event repeats the alert's identity so the public contract needs nothing else.
         self._raised(alert_id=occurrence_id(self.fingerprint, self.occurrence + 1),
@@ -167,14 +170,18 @@ class Alert(Aggregate):
                      entity=self.entity, rule_id=self.rule_id, metric=self.metric,
                      labels=self.labels, severity=severity, value=value, threshold=threshold,
                      summary=summary, started_at=started_at, at=at, actor=actor, cause=cause,
-                     trial=trial, interval_seconds=interval_seconds)
+                     trial=trial, interval_seconds=interval_seconds,
+                     **({"predicted_crossing_at": predicted_crossing_at, "confidence": confidence}
+                        if predicted_crossing_at is not None else {}))
 
     @event("Raised")
     def _raised(self, alert_id: str, fingerprint: str, source: str, name: str, entity: str,
                 rule_id: str | None, metric: str | None, labels: dict[str, str], severity: str,
                 value: float | None, threshold: float | None, summary: str,
                 started_at: datetime, at: datetime, actor: str, cause: dict[str, Any],
-                trial: bool = False, interval_seconds: float | None = None) -> None:
+                trial: bool = False, interval_seconds: float | None = None,
+                predicted_crossing_at: datetime | None = None,
+                confidence: float | None = None) -> None:
         self.occurrence += 1
         self.firing = True
         self.severity, self.value, self.threshold = severity, value, threshold

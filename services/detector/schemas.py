@@ -125,6 +125,24 @@ class BacktestOut(BaseModel):
     scores: dict[str, Any] | None
     sweep: dict[str, Any] | None
     windows: int
+    # Per `predict` condition: warnings, lead times, false warnings (docs/backtesting.md).
+    predictions: list[dict[str, Any]] = []
+
+
+class BacktestJobOut(BaseModel):
+    id: str
+    rule: str
+    sweep: bool
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: dict[str, int] = Field(description=(
+        "samples_done / samples_total over the replay and every sweep candidate; "
+        "candidates_done / candidates_total"))
+    cancel_requested: bool
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    result: BacktestOut | None = Field(None, description="when done: what /backtest returns")
+    error: str | None = None
 
 
 class AlertRead(BaseModel):

@@ -17,7 +17,9 @@ def _raised(e: Any) -> AlertRaised:
         alert_id=e.alert_id, fingerprint=e.fingerprint, source=e.source, rule_id=e.rule_id,
         name=e.name, metric=e.metric, entity=e.entity, labels=e.labels, severity=e.severity,
         value=e.value, threshold=e.threshold, summary=e.summary, started_at=e.started_at,
-        trial=getattr(e, "trial", False), interval_seconds=getattr(e, "interval_seconds", None))
+        trial=getattr(e, "trial", False), interval_seconds=getattr(e, "interval_seconds", None),
+        predicted_crossing_at=getattr(e, "predicted_crossing_at", None),
+        confidence=getattr(e, "confidence", None))
 
 
 def _resolved(e: Any) -> AlertResolved:

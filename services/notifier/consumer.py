@@ -5,7 +5,8 @@ from __future__ import annotations
 from services.notifier.app import NotifierApplication
 from shared.bus.consumer import Subscription
 from shared.contracts import (
-    CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaSystemicProblemRaised,
+    CapaActionAdded, CapaActionCompleted, CapaActionVerified, CapaSystemicProblemClosed,
+    CapaSystemicProblemRaised,
     IncidentAcknowledged, IncidentChecklistAttached, IncidentChecklistItemChecked,
     IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
     IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
@@ -39,4 +40,5 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         CapaActionCompleted: app.handle_capa_action_completed,
         CapaActionVerified: app.handle_capa_action_verified,
         CapaSystemicProblemRaised: app.handle_capa_systemic_problem_raised,
+        CapaSystemicProblemClosed: app.handle_capa_systemic_problem_closed,
     })]

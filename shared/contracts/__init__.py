@@ -13,6 +13,7 @@ from shared.contracts.events import (
     IncidentHandedOver, SupportTierEntered,
     IncidentChecklistAttached, IncidentChecklistItemChecked,
     MetricSilent, MetricResumed, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
+    CapaSystemicProblemClosed,
     CONTRACTS,
 )
 
@@ -28,4 +29,5 @@ __all__ = [
     "IncidentHandedOver", "SupportTierEntered", "IncidentProgressDue",
     "IncidentChecklistAttached", "IncidentChecklistItemChecked",
     "MetricSilent", "MetricResumed", "CapaEffectivenessHeldOpen", "CapaEffectivenessExtended",
+    "CapaSystemicProblemClosed",
 ]

@@ -25,6 +25,10 @@ class AlertRaised(Contract):
     # How often the rule evaluates its entity (its interval, else its metric's); none when it
     # evaluates on every sample or the alert came from Alertmanager.
     interval_seconds: float | None = None
+    # A predictive alert (a rule's `predict` measure): when the metric is forecast to cross
+    # the bound, and how likely that is (0..1); none for alerts on what already happened.
+    predicted_crossing_at: datetime | None = None
+    confidence: float | None = None
 
 
 class AlertResolved(Contract):

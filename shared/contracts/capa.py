@@ -197,3 +197,25 @@ class CapaSystemicProblemRaised(Contract):
     # The recurrences' incident ids, in the order of `incident_refs` (added later: older
     # messages carry none), so a reader can find its own records of them.
     incident_ids: list[str] = []
+
+
+class CapaSystemicProblemClosed(Contract):
+    """A systemic problem's fix held: its root cause analysed, every action verified by
+    someone other than its owner, the signature away on every entity for `window_seconds`,
+    and `checked_by` (not an action owner) confirmed it. For the accountable manager who was
+    told it was raised (上报总部), and for anyone following its linked cases."""
+
+    PRODUCER, AGGREGATE, EVENT = "capa", "systemic", "closed"
+    systemic_id: str
+    signature: str
+    rule: str
+    root_cause: str
+    actions: int
+    capa_ids: list[str]
+    incident_ids: list[str]
+    window_seconds: float
+    checked_by: str
+    check: str  # what the person checked and saw
+    evidence: str
+    at: datetime
+

@@ -26,6 +26,7 @@ from shared.contracts.capa import (  # noqa: F401 (re-exported)
     CapaOpened, CapaRootCauseRecorded, CapaActionAdded, CapaActionCompleted, CapaActionVerified,
     CapaEffectivenessStarted, CapaEffectivenessFailed, CapaEffectivenessChecked, CapaClosed,
     CapaRecurred, CapaSystemicProblemRaised, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
+    CapaSystemicProblemClosed,
 )
 
 
@@ -46,7 +47,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         CapaActionAdded, CapaActionCompleted,
         CapaActionVerified, CapaClosed, CapaEffectivenessStarted, CapaEffectivenessFailed,
         CapaEffectivenessChecked, CapaRecurred, CapaSystemicProblemRaised,
-        CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
+        CapaEffectivenessHeldOpen, CapaEffectivenessExtended, CapaSystemicProblemClosed,
     )
 }
 

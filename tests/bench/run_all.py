@@ -5,8 +5,8 @@ from tests.bench import (
     bench_alert_ingest, bench_bus, bench_channels, bench_engine, bench_escalations,
     bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
-from tests.bench import bench_pd_ingest, bench_recommendations, bench_reports
-from tests.bench import bench_silence
+from tests.bench import bench_backtest, bench_silence
+from tests.bench import bench_pd_ingest, bench_predict, bench_recommendations, bench_reports
 
 if __name__ == "__main__":
     print("== bus ==")
@@ -19,6 +19,8 @@ if __name__ == "__main__":
     bench_channels.main()
     print("\n== rule engine ==")
     bench_engine.main()
+    print("\n== predictive alerts ==")
+    bench_predict.main()
     print("\n== silent series on the detector's tick ==")
     bench_silence.main()
     print("\n== detector ingest ==")
@@ -35,6 +37,8 @@ if __name__ == "__main__":
     bench_messages.main()
     print("\n== adaptive scorer on NAB ==")
     bench_nab.main()
+    print("\n== backtest replays and a NAB sweep ==")
+    bench_backtest.main([])
     print("\n== knowledge recommendations ==")
     bench_recommendations.main()
     print("\n== reports over 100,000 incidents ==")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.contracts import CapaSystemicProblemRaised
+from shared.contracts import CapaSystemicProblemClosed, CapaSystemicProblemRaised
 from tests.harness import VIEWER_KEY, wait_until
 from tests.integration.test_notifier_raci import deadline, store_network, told
 from tests.integration.test_notifier_service import (  # noqa: F401 (fixtures)
@@ -64,3 +64,30 @@ def test_a_systemic_problem_reaches_the_manager_one_level_above_the_accountable(
     assert message["template"] == "zh/capa.systemic.chat.j2", message
     assert "系统性问题上报" in message["text"]
     assert f"事件：{first.ref}、{latest.ref}" in message["text"], message["text"]
+
+
+def test_the_accountable_manager_hears_when_the_systemic_problem_closes(
+        notifier, receiver, nats_url, clock):
+    store_network(notifier, receiver)
+    latest = incident_opened(clock).model_copy(update={"entity": "store-017"})
+    publish(nats_url, latest)
+    wait_until(lambda: deadline(notifier, latest.incident_id, "resolve"), WAIT, "staffing")
+    closed = CapaSystemicProblemClosed(
+        systemic_id="5d1e2f3a-4b5c-5d6e-8f70-8192a3b4c5d6", signature="rule:收银系统故障",
+        rule="收银系统故障", root_cause="收银机固件未统一升级", actions=2, capa_ids=["c-1"],
+        incident_ids=[latest.incident_id], window_seconds=30 * 86400.0,
+        checked_by="zhao.hq", check="30天内无门店复发", evidence="巡检报告", at=clock.now())
+    publish(nats_url, closed)
+    publish(nats_url, closed)  # a second copy tells nobody again
+    wait_until(lambda: told(receiver, latest.incident_id, "capa."), WAIT, "the manager told")
+    with notifier.client(VIEWER_KEY) as viewer:
+        [item] = wait_until(lambda: [d for d in viewer.get("/v1/deliveries", params={
+            "incident_id": latest.incident_id}).json()["items"]
+            if d["reason"] == "capa.systemic_closed"], WAIT, "the delivery explained")
+        message = viewer.get(f"/v1/deliveries/{item['id']}/message").json()
+    assert told(receiver, latest.incident_id, "capa.") == [
+        ("capa.systemic_closed", "wang.jianguo")]
+    assert item["target"] == "up:运营总监@hq"
+    assert message["template"] == "zh/capa.systemic_closed.chat.j2", message
+    assert "根因「收银机固件未统一升级」" in message["text"]
+    assert "由zhao.hq确认" in message["text"]

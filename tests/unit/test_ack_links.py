@@ -76,6 +76,17 @@ def test_an_altered_signature_or_another_key_is_forged():
     assert refusal(mint(AckLinks("someone-elses-key-0123456789abcdef"))) is Refusal.FORGED
 
 
+def test_a_link_altered_only_in_the_unused_bits_of_its_last_character_is_forged():
+    token = mint()
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 32 signature bytes are 43 characters: the last carries 4 bits and 2 unused ones, so
+    # flipping its lowest bit decodes to the very same bytes.
+    last = alphabet[alphabet.index(token[-1]) ^ 1]
+    assert base64.urlsafe_b64decode(token.rsplit(".", 1)[1] + "=") == \
+        base64.urlsafe_b64decode(token.rsplit(".", 1)[1][:-1] + last + "=")
+    assert refusal(token[:-1] + last) is Refusal.FORGED
+
+
 def test_a_link_for_one_incident_cannot_be_made_to_name_another():
     # Graft another link's claims (another incident, another person) onto this signature.
     mine, theirs = mint(), mint(incident_id=str(uuid.uuid4()), person="zhao.lei")

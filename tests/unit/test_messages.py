@@ -36,6 +36,7 @@ REASONS = {
     "incident.reopened": "incident.reopened",
     "incident.severity_changed": "incident.severity_changed",
     "incident.progress": "incident.progress", "capa.systemic": "capa.systemic",
+    "capa.systemic_closed": "capa.systemic_closed",
     "sla.at_risk": "sla.at_risk", "support.tier": "support.tier", "support.score": "support.score",
     "default": "something.new",
     # The progress cadence's chase has its own wording (when the last update came).
@@ -77,6 +78,12 @@ def notification(reason: str, language: str = "zh", **changes) -> Notification:
             "incident_refs": ["P0-2026-10-002", "P0-2026-10-009", "P1-2026-11-001",
                               "P0-2026-11-003", "P0-2026-11-001"],
             "capa_ids": [], "summary": "'NPS collapse' recurred 5 times in 90 days"}}
+    if reason == "capa.systemic_closed":
+        about = {"systemic": {
+            "id": "0f3b7c2e-8a41-5d6e-b2c9-4e7a1d3f5b60", "signature": "rule:NPS collapse",
+            "rule": "NPS collapse", "root_cause": "one rota template ignores footfall",
+            "actions": 2, "capa_ids": [], "recurrences": 5, "window_seconds": 2592000.0,
+            "checked_by": "wang.jianguo", "check": "NPS steady on every store"}}
     base = Notification(
         delivery_id="5b0e2f4e-0000-5000-8000-000000000001", attempt=1, reason=reason,
         incident={"incident_id": "2ddaf962-0609-5a59-84a6-bf07fb002638",

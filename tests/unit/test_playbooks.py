@@ -45,7 +45,7 @@ def test_every_playbook_rule_passes_the_catalogue_checks(playbooks):
     metrics = {m.name: m for m in playbooks.metrics}
     assert [r.name for r in playbooks.rules] == [
         "orders-drop", "nps-low-or-falling", "wait-time-high", "nps-below-region",
-        "orders-declining", "nps-level"]
+        "orders-declining", "nps-level", "orders-off-region-mean", "nps-heading-under-55"]
     for rule in playbooks.rules:
         check_rule(rule, metrics)   # raises Invalid naming the field when a rule can't run
 
@@ -120,3 +120,35 @@ def test_three_days_of_decline_in_a_row(playbooks):
 def test_single_day_nps_levels_and_their_boundaries(playbooks, value, levels):
     samples = series("store.nps.daily", "store-1", [value])
     assert raises(playbooks, "nps-level", samples) == {"store-1": levels}
+
+
+def test_orders_more_than_30_percent_off_the_region_mean(playbooks):
+    orders = "store.orders.daily"
+    peers = [100, 110, 90]                  # the region's mean is 100
+    samples = []
+    for candidate in (65, 135, 75, 125):     # each beside the same three peers
+        region = f"r{candidate}"
+        for i, value in enumerate([*peers, candidate]):
+            samples += series(orders, f"{region}-{i}", [value], labels={"region": region})
+    raised = raises(playbooks, "orders-off-region-mean", samples)
+    # −35% and +35% are flagged; −25% and +25% are not, though 25 is ≈ 3σ of this region.
+    assert {e: levels for e, levels in raised.items() if levels} == {
+        "r65-3": ["P2"], "r135-3": ["P2"]}
+
+
+def test_nps_heading_under_55_warns_days_before_it_gets_there(playbooks):
+    nps = "store.nps.daily"
+    steady = [70, 71, 69, 70, 70.5, 69.5, 70, 71, 69, 70, 70.5, 69.5, 70, 70.2]
+    falling = [*steady, 68, 66.5, 65, 63, 61.5, 60, 58.5, 57, 55.5, 54]   # −1.5 a day
+    samples = [*series(nps, "falling", falling), *series(nps, "steady", steady * 2)]
+    assert raises(playbooks, "nps-heading-under-55", samples) == {
+        "falling": ["P3"], "steady": []}
+    rule = next(r for r in playbooks.rules if r.name == "nps-heading-under-55")
+    metric = next(m for m in playbooks.metrics if m.name == nps)
+    engine = Engine()
+    engine.set_rule(rule.name, rule, metric)
+    (warned,) = [t for t in engine.evaluate_samples(series(nps, "falling", falling)).transitions
+                 if t.kind == "raise"]
+    went_under = START + DAY * falling.index(54)
+    assert DAY <= went_under - warned.ts <= 4 * DAY   # days ahead: a 3-day horizon, ± a day
+    assert warned.ts < warned.predicted_crossing_at <= warned.ts + 3 * DAY

@@ -149,6 +149,24 @@ def test_samples_of_one_interval_in_separate_batches_still_see_each_other():
     assert [t.entity for t in _region(engine, {"e": 20}, 0.5)] == ["e"]
 
 
+def test_peer_in_percent_compares_with_the_regions_mean():
+    # Seed 001: 与区域均值偏离 > 30% — a store 30% off its region's mean, either way.
+    engine = engine_with({"peer": {"group_by": "region", "unit": "pct"},
+                          "outside": [-30, 30]})
+    peers = {"a": 100, "b": 110, "c": 90}   # mean 100, σ ≈ 8: 25 off is −3σ but only −25%
+    assert _region(engine, {**peers, "e": 75}, 0) == []
+    transitions = _region(engine, {**peers, "e": 65}, 1)
+    assert [t.entity for t in transitions] == ["e"]
+    assert "-35.0% from its peers' mean by region, outside -30 and 30" in transitions[0].summary
+    assert [t.entity for t in _region(engine, {**peers, "e": 140}, 2)] == []  # still firing
+    assert _region(engine, {**peers, "e": 100}, 3)[0].kind == "resolve"
+
+
+def test_peer_in_percent_is_unknown_over_a_zero_mean():
+    engine = engine_with({"peer": {"group_by": "region", "unit": "pct"}, "above": 30})
+    assert _region(engine, {"a": 0, "b": 0, "c": 0, "e": 5}, 0) == []
+
+
 # -- streak -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("direction, values, fires_at", [
     ("down", [10, 9, 8, 9, 8, 7, 6], [6]),

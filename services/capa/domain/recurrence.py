@@ -11,6 +11,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from services.capa.domain.effectiveness import span
+from services.capa.domain.systemic import DEFAULT_SYSTEMIC_WINDOW, SystemicCase
 from services.capa.domain.vocabulary import CaseStatus
 from shared.lengths import parse_length
 
@@ -25,11 +26,14 @@ RECURRENCE_NAMESPACE = uuid5(UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8"),
 class RecurrencePolicy:
     """`period`: a return within it reopens the closed case, beyond it a new case is linked.
     `systemic_count` recurrences of one rule within `systemic_period` make a systemic problem
-    (seed: 5 in 3 months)."""
+    (seed: 5 in 3 months); its analysed fix must keep the signature away for
+    `systemic_window` (docs/adr/systemic-cases.md)."""
 
     period: timedelta = timedelta(days=90)
     systemic_count: int = 5
     systemic_period: timedelta = timedelta(days=90)
+    # A systemic problem's fix holds when its signature stays away this long everywhere.
+    systemic_window: timedelta = DEFAULT_SYSTEMIC_WINDOW
 
 
 def recurrence_reason(ref: str, new_ref: str, after: timedelta) -> str:
@@ -78,6 +82,36 @@ class RecurringCase(Aggregate):
             "incident_id": recurrence_incident_id, "ref": recurrence_ref,
             "closed_at": closed_at, "recurred_at": recurred_at, "reason": reason})
 
+    problem_recurrences = ()  # closed cases of the same root-cause category and type
+
+    def link_problem_recurrence(self, previous: dict[str, Any], category: str,
+                                problem_type: str, at: datetime, actor: str,
+                                cause: dict[str, Any]) -> bool:
+        """A closed case on this entity had the same root-cause category and problem type
+        within the recurrence period: this case carries that history (it is the one being
+        analysed); the closed case stays closed. False when it is linked already."""
+        if any(p["capa_id"] == previous["capa_id"] for p in self.problem_recurrences):
+            return False
+        case: Any = self
+        after = timedelta(seconds=previous["after_seconds"])
+        reason = (f"{case.ref} repeats {previous['ref']} on {case.entity} (root cause "
+                  f"{category}, problem type {problem_type}) {span(after)} after it closed: "
+                  "its actions were not effective")
+        self._link_problem_recurrence(previous["capa_id"], previous["ref"],
+                                      previous["closed_at"], previous["after_seconds"],
+                                      category, problem_type, reason, at, actor, cause)
+        return True
+
+    @event("ProblemRecurrenceLinked")
+    def _link_problem_recurrence(self, previous_capa_id: str, previous_ref: str,
+                                 closed_at: datetime, after_seconds: float, category: str,
+                                 problem_type: str, reason: str, at: datetime, actor: str,
+                                 cause: dict[str, Any]) -> None:
+        self.problem_recurrences = (*self.problem_recurrences, {
+            "capa_id": previous_capa_id, "ref": previous_ref, "closed_at": closed_at,
+            "after_seconds": after_seconds, "category": category,
+            "problem_type": problem_type, "reason": reason})
+
     def link_history(self, previous: list[str], at: datetime, actor: str,
                      cause: dict[str, Any]) -> None:
         """A new case for a signature whose earlier cases closed beyond the period."""
@@ -110,12 +144,16 @@ class RuleSignature(Aggregate):
     problem raised for them. Lets an IncidentOpened find the rule's cases without a table."""
 
     @staticmethod
-    def create_id(rule: str) -> UUID:
-        return uuid5(RECURRENCE_NAMESPACE, f"rule:{rule}")
+    def create_id(rule: str, key: str = "") -> UUID:
+        return uuid5(RECURRENCE_NAMESPACE, key or f"rule:{rule}")
 
     @event("Started")
-    def __init__(self, rule: str, at: datetime, actor: str, cause: dict[str, Any]) -> None:
+    def __init__(self, rule: str, at: datetime, actor: str, cause: dict[str, Any],
+                 key: str = "") -> None:
+        """`key`: the signature (`rule:<rule>`, or `problem:<category>:<type>:` for a root-cause
+        category and problem type, whose `rule` is then their name)."""
         self.rule = rule
+        self.key = key or f"rule:{rule}"
         self.incidents: list[Occurrence] = []
         self.recurrences: list[Occurrence] = []
         self.unattached: list[str] = []  # recurrences no systemic problem lists yet
@@ -140,10 +178,12 @@ class RuleSignature(Aggregate):
             self.recurrences.append(occurrence)
             self.unattached.append(incident_id)
 
-    def systemic_due(self, now: datetime, policy: RecurrencePolicy) -> list[Occurrence]:
+    def systemic_due(self, now: datetime, policy: RecurrencePolicy,
+                     current_closed: bool = False) -> list[Occurrence]:
         """The recurrences that make a new systemic problem now (empty: none is due). While
-        one raised within the period is current, new recurrences join it instead."""
-        if self.current_systemic(now, policy):
+        one raised within the period is current and open, new recurrences join it instead;
+        once it closed, counting starts again from those it does not list."""
+        if self.current_systemic(now, policy) and not current_closed:
             return []
         since = now - policy.systemic_period
         due = [o for o in self.recurrences
@@ -167,7 +207,7 @@ class RuleSignature(Aggregate):
         self.unattached = [i for i in self.unattached if i not in incident_ids]
 
 
-class SystemicProblem(Aggregate):
+class SystemicProblem(SystemicCase):
     """A signature that recurred across the organisation: the case one level above the
     single CAPA cases, listing them, for the accountable manager (上报总部)."""
 
@@ -177,9 +217,13 @@ class SystemicProblem(Aggregate):
 
     @event("Raised")
     def __init__(self, rule: str, incident_id: str, signature: str,
-                 recurrences: list[dict[str, Any]], capa_ids: list[str], threshold: int, period_seconds: float, summary: str,
-                 at: datetime, actor: str, cause: dict[str, Any]) -> None:
-        """`incident_id`: the recurrence that raised it (with the rule, its id)."""
+                 recurrences: list[dict[str, Any]], capa_ids: list[str], threshold: int,
+                 period_seconds: float, summary: str, at: datetime, actor: str,
+                 cause: dict[str, Any], window_seconds: float | None = None) -> None:
+        """`incident_id`: the recurrence that raised it (with the rule, its id).
+        `window_seconds`: its effectiveness window (none: raised before it had one)."""
+        if window_seconds:
+            self.window_seconds = window_seconds
         self.signature, self.rule, self.summary = signature, rule, summary
         self.recurrences = list(recurrences)
         self.capa_ids = list(capa_ids)
@@ -192,7 +236,8 @@ class SystemicProblem(Aggregate):
 
     def link(self, recurrence: dict[str, Any], capa_ids: list[str], at: datetime, actor: str,
              cause: dict[str, Any]) -> None:
-        if all(r["incident_id"] != recurrence["incident_id"] for r in self.recurrences):
+        if self.status is not CaseStatus.CLOSED and all(
+                r["incident_id"] != recurrence["incident_id"] for r in self.recurrences):
             self._link(recurrence, [c for c in capa_ids if c not in self.capa_ids], at, actor,
                        cause)
 

@@ -73,6 +73,14 @@ SELECT {{key}} AS key, CASE {_BUCKET} ELSE '{AGE_BUCKETS[-1][0]}' END AS bucket,
 WHERE {OPEN_AT}
 GROUP BY 1, 2"""
 
+# Systemic problems span entities: counted overall, from their own read model
+# (services/capa/systemic_projection.py).
+SYSTEMIC = """
+SELECT count(*) FILTER (WHERE raised_at >= $1 AND raised_at < $2) AS raised,
+       count(*) FILTER (WHERE closed_at >= $1 AND closed_at < $2) AS closed,
+       count(*) FILTER (WHERE raised_at <= $3 AND (closed_at IS NULL OR closed_at > $3)) AS open
+FROM capa_systemic_problems"""
+
 
 @dataclass(frozen=True)
 class Period:
@@ -89,7 +97,7 @@ async def kpis(conn: asyncpg.Connection, period: Period, by: str) -> dict[str, A
     """Every KPI of the period, overall and per group of `by` (one of GROUPS)."""
     overall = await _figures(conn, period, "all")
     groups = await _figures(conn, period, by) if by != "all" else {}
-    notes = ["systemic_problems is not reported: capa keeps no systemic-problem read model yet"]
+    notes = []
     if by in ACTION_ONLY:
         notes.append(f"case KPIs (effectiveness, recurrence, time to closure) have no {by}: "
                      "they are given overall only")
@@ -98,6 +106,8 @@ async def kpis(conn: asyncpg.Connection, period: Period, by: str) -> dict[str, A
         "overall": overall.get("all", _empty()),
         "groups": [{"key": key, "kpis": figures} for key, figures in sorted(groups.items())],
         "open_actions_by_owner": await open_by_owner(conn, period),
+        "systemic_problems": dict(await conn.fetchrow(SYSTEMIC, period.start, period.end,
+                                                      period.as_of)),
         "definitions": DEFINITIONS, "notes": notes,
     }
 

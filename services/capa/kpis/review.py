@@ -28,6 +28,7 @@ def summary(report: dict[str, Any], by_entity: dict[str, Any]) -> dict[str, Any]
         "recurring_entities": _recurring(by_entity["groups"]),
         "by_category": [{"category": g["key"], **{n: g["kpis"][n]["value"] for n in RATES}}
                         for g in report["groups"]],
+        "systemic_problems": report.get("systemic_problems"),
         "notes": report["notes"],
     }
 
@@ -48,6 +49,10 @@ def markdown(review: dict[str, Any]) -> str:
                      f"{_counted(name, figure)} |")
     lines += ["", f"Open actions: {review['open_actions']}, of which overdue: "
                   f"{review['open_actions_overdue']}."]
+    systemic = review.get("systemic_problems")
+    if systemic:
+        lines += [f"Systemic problems (上报总部): {systemic['raised']} raised and "
+                  f"{systemic['closed']} closed in the period, {systemic['open']} open."]
     if review["overdue_by_owner"]:
         lines += ["", "## Overdue actions by owner", ""]
         lines += [f"- {o['owner']}: {o['overdue']} overdue of {o['open']} open"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from shared.errors import Invalid
 
@@ -14,7 +14,30 @@ from .spec import Condition, MetricSpec, RuleSpec
 DAY = 86400.0
 REFERENCE_SECONDS = {"day": DAY, "week": 7 * DAY, "year": 364 * DAY}  # year: same weekday
 SEASON_SECONDS = {"1d": DAY, "1w": 7 * DAY}
-NEEDS_INTERVAL = ("change", "peer", "streak", "forecast", "missing")
+NEEDS_INTERVAL = ("change", "peer", "streak", "forecast", "predict", "missing")
+MAX_HORIZON_STEPS = 2_000  # a forecast path longer than this costs more than it tells
+
+
+class PredictShape(NamedTuple):
+    """A predict measure in samples: season period (1 = none), fit window, samples before
+    the first forecast, samples between refits, forecast steps."""
+    period: int
+    window: int
+    min_samples: int
+    refit: int
+    steps: int
+
+    @classmethod
+    def of(cls, spec: Any, interval: float) -> PredictShape:
+        period = buckets_in(interval, SEASON_SECONDS[spec.season]) if spec.season else 1
+        seasonal = period > 1
+        window = spec.window or (3 * period if seasonal else 30)
+        # statsmodels' heuristic start needs two whole seasons (or 10 samples) to fit.
+        floor = 2 * period + 2 if seasonal else 10
+        min_samples = max(spec.min_samples or (floor if seasonal else 12), floor)
+        refit = spec.refit or (period if seasonal else 24)
+        steps = int(parse_duration(spec.horizon) // interval)
+        return cls(period, window, min(min_samples, window), refit, steps)
 
 
 class Need(NamedTuple):
@@ -82,6 +105,10 @@ def needs(rule: RuleSpec, metric: MetricSpec | None) -> list[Need]:
             found.append(Need(f"{path}.forecast.seasons", f"forecast over {measure.seasons} "
                               f"seasons of {measure.season}",
                               measure.seasons * SEASON_SECONDS[measure.season]))
+        elif kind == "predict" and interval:
+            shape = PredictShape.of(measure, interval)
+            found.append(Need(f"{path}.predict.window", f"predict over {shape.window} samples",
+                              shape.window * interval))
         elif kind == "missing":
             found.append(Need(f"{path}.missing.after", "missing after",
                               parse_duration(measure.after)))
@@ -131,10 +158,31 @@ def check_intervals(rule: RuleSpec, metric: MetricSpec | None) -> None:
             period, name = REFERENCE_SECONDS[measure.reference], f"{path}.change.reference"
         elif kind == "forecast":
             period, name = SEASON_SECONDS[measure.season], f"{path}.forecast.season"
+        elif kind == "predict":
+            check_predict(path, measure, interval)
+            if measure.season:
+                period, name = SEASON_SECONDS[measure.season], f"{path}.predict.season"
         if period is not None and not _divides(interval, period):
             raise Invalid(name, f"the interval {fmt_duration(interval)} does not divide "
                           f"{fmt_duration(period)}, so the same time a period ago is not an "
                           "interval boundary; use an interval that divides it")
+
+
+def check_predict(path: str, measure: Any, interval: float) -> None:
+    horizon = parse_duration(measure.horizon)
+    if horizon < interval:
+        raise Invalid(f"{path}.predict.horizon", f"horizon {fmt_duration(horizon)} is shorter "
+                      f"than the interval {fmt_duration(interval)}: the forecast would not "
+                      "reach the next sample; give a horizon of at least one interval")
+    if horizon / interval > MAX_HORIZON_STEPS:
+        raise Invalid(f"{path}.predict.horizon", f"horizon {fmt_duration(horizon)} is "
+                      f"{horizon / interval:.0f} intervals ahead; at most {MAX_HORIZON_STEPS} "
+                      "are forecast: shorten the horizon or lengthen the interval")
+    shape = PredictShape.of(measure, interval)
+    if shape.period > 1 and shape.window < 2 * shape.period + 2:
+        raise Invalid(f"{path}.predict.window", f"a seasonal model needs two whole seasons "
+                      f"and a bit to fit: window {shape.window} is under "
+                      f"{2 * shape.period + 2} samples; raise it or drop `season`")
 
 
 def _divides(interval: float, period: float) -> bool:

@@ -43,6 +43,7 @@ class Event(NamedTuple):
     value: float | None
     summary: str
     was: int            # the slot's status before a clear
+    prediction: tuple[float, float] | None = None  # (crossing time, confidence): predict
 
 
 class CompiledRule:
@@ -166,7 +167,8 @@ class CompiledRule:
         if self.spec.bands is not None:
             summary += f" (band {self.levels[index]})"
         self.lifecycle.set(slot, PENDING, index, ts)
-        return Event(ts, registry.entity[sid], "raise", slot, sid, index, value, summary, PENDING)
+        return Event(ts, registry.entity[sid], "raise", slot, sid, index, value, summary, PENDING,
+                     self.nodes[index].prediction(i))
 
     def _clear(self, registry: SeriesRegistry, slot: int, sid: int, ts: float,
                value: float | None) -> Event:
@@ -192,7 +194,8 @@ class CompiledRule:
                 kind = "raise" if admitted else "suppress"
                 summary = e.summary if admitted else \
                     f"{e.summary}; suppressed: {self.budget.limit_text(level)} spent"
-                out.append(self._transition(registry, e.sid, kind, level, e.ts, e.value, summary))
+                out.append(self._transition(registry, e.sid, kind, level, e.ts, e.value, summary,
+                                            e.prediction))
             elif (decided.get(e.slot) if e.was == PENDING else e.was) == FIRING:
                 out.append(self._transition(registry, e.sid, "resolve", level, e.ts, e.value,
                                             e.summary))
@@ -202,10 +205,13 @@ class CompiledRule:
                 status[slot] = final
         return out
 
-    def _transition(self, registry, sid, kind, level, ts, value, summary) -> Transition:
+    def _transition(self, registry, sid, kind, level, ts, value, summary,
+                    prediction=None) -> Transition:
+        at, confidence = prediction if prediction is not None else (None, None)
         return Transition(rule=self.key, entity=registry.entity[sid], metric=registry.metric[sid],
                           labels=registry.labels[sid], kind=kind, severity=level, ts=ts,
-                          value=value, summary=summary)
+                          value=value, summary=summary, predicted_crossing_at=at,
+                          confidence=confidence)
 
     # -- read side ------------------------------------------------------------------------
     def firing(self) -> Iterator[tuple[int, str, float]]:

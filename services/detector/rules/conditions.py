@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .measures import Measure, Round, adaptive_threshold, build_measure
+from .catalogue import fmt_duration
 from .durations import parse_duration
 from .spec import Condition
 from .structure import measure_key, resolve_leaf
@@ -63,6 +64,13 @@ class Node:
     def explain(self, i: int, sid: int) -> str:
         raise NotImplementedError
 
+    def prediction(self, i: int) -> tuple[float, float] | None:
+        """(predicted crossing time, confidence) when a predict measure made sample i hold."""
+        for child in getattr(self, "children", ()):
+            if child.holds[i] and (found := child.prediction(i)) is not None:
+                return found
+        return None
+
 
 class Leaf(Node):
     def __init__(self, key: str, measure: Measure, checks: list[Check]) -> None:
@@ -84,6 +92,44 @@ class Leaf(Node):
         if self.measure.kind == "missing":
             return said
         return f"{said}, {bounds}" if said else bounds
+
+
+class PredictLeaf(Leaf):
+    """A predict measure's one bound, checked against the forecast path: it holds when, at
+    some step within the horizon, the value satisfies the bound with at least the measure's
+    `min_confidence`; the first such step is the predicted crossing."""
+
+    def evaluate(self, measured, rnd):
+        (check,) = self.checks
+        self.m = m = measured[self.key]
+        known = ~np.isnan(m)
+        bound = check.per_series[rnd.series] if check.graded else check.bound
+        if check.graded:
+            known &= ~np.isnan(bound)
+        chance = self.measure.chance(check.kind, bound) if len(m) else np.empty((0, 1))
+        hit = chance >= self.measure.spec.min_confidence
+        first = hit.argmax(axis=1)
+        self.lead = (first + 1) * self.measure.interval
+        self.at = rnd.ts + self.lead
+        self.confidence = np.nan_to_num(chance.max(axis=1, initial=0.0))
+        hits = hit.any(axis=1)
+        self.holds, self.fails = known & hits, known & ~hits
+        return self.holds
+
+    def prediction(self, i):
+        return float(self.at[i]), float(self.confidence[i])
+
+    def explain(self, i, sid):
+        (check,) = self.checks
+        return (f"at this rate it goes {check.text(sid)} in about "
+                f"{fmt_duration(_about(float(self.lead[i])))} "
+                f"({self.confidence[i]:.0%} sure, horizon {self.measure.spec.horizon})")
+
+
+def _about(seconds: float) -> float:
+    """A lead time as people say it: whole hours past a day, whole minutes past an hour."""
+    unit = 3600.0 if seconds >= 86400 else 60.0 if seconds >= 3600 else 1.0
+    return round(seconds / unit) * unit
 
 
 class All(Node):
@@ -156,4 +202,5 @@ class Compiler:
             bounds = {"at_least": adaptive_threshold()}
         checks = [Check(kind, bound) for kind, bound in bounds.items()]
         self.checks += checks
-        return Leaf(key, self.measures[key], checks)
+        kind = PredictLeaf if leaf.measure == "predict" else Leaf
+        return kind(key, self.measures[key], checks)

@@ -58,6 +58,8 @@ class DeviationMeasure(Strict):
 class PeerMeasure(Strict):
     group_by: MapKey
     min_peers: int = Field(3, ge=1)
+    # sigma: standard deviations of the group; pct: percent of the group's mean (与区域均值偏离)
+    unit: Literal["sigma", "pct"] = "sigma"
 
 
 class StreakMeasure(Strict):
@@ -69,6 +71,29 @@ class ForecastMeasure(Strict):
     seasons: int = Field(2, ge=1, le=520)
 
 
+class PredictMeasure(Strict):
+    """When the metric will cross the condition's bound at its current trend (and season):
+    an ETS / Holt-Winters forecast, refitted every `refit` samples (docs/rules.md)."""
+    horizon: Duration = Field(description="how far ahead a crossing is looked for, e.g. 3d")
+    season: Literal["1d", "1w"] | None = None
+    window: int | None = Field(None, ge=8, le=5_000, description="samples the model is "
+                               "fitted on (default: 3 seasons, or 30 without a season)")
+    min_samples: int | None = Field(None, ge=8, description="samples before the first "
+                                    "forecast (default: 2 seasons + 2, or 12)")
+    refit: int | None = Field(None, ge=1, description="samples between refits (default: "
+                              "one season, or 24); between refits the model updates online")
+    min_confidence: float = Field(0.5, gt=0, lt=1, description="how likely the crossing must "
+                                  "be (at some step within the horizon) to warn")
+
+    @model_validator(mode="after")
+    def _fits_window(self) -> PredictMeasure:
+        if self.window is not None and self.min_samples is not None \
+                and self.min_samples > self.window:
+            raise ValueError(f"min_samples {self.min_samples} can never be reached: the "
+                             f"window keeps only {self.window} samples")
+        return self
+
+
 class AdaptiveMeasure(Strict):
     pass
 
@@ -77,7 +102,8 @@ class MissingMeasure(Strict):
     after: Duration
 
 
-MEASURES = ("value", "change", "deviation", "peer", "streak", "forecast", "adaptive", "missing")
+MEASURES = ("value", "change", "deviation", "peer", "streak", "forecast", "predict", "adaptive",
+            "missing")
 BOUNDS = ("above", "at_least", "below", "at_most", "between", "outside")
 COMBINATIONS = ("all", "any", "not_")
 
@@ -127,6 +153,7 @@ class Condition(Strict):
     peer: PeerMeasure | None = None
     streak: StreakMeasure | None = None
     forecast: ForecastMeasure | None = None
+    predict: PredictMeasure | None = None
     adaptive: AdaptiveMeasure | None = None
     missing: MissingMeasure | None = None
     above: Bound | None = None
@@ -168,6 +195,9 @@ class Condition(Strict):
                              f"'{combos[0]}': move them into its conditions")
         if measures == ["missing"] and self.bounds:
             raise ValueError("missing takes no bound: its `after` is the bound")
+        if measures == ["predict"] and len(self.bounds) > 1:
+            raise ValueError(f"predict takes one bound, the level whose crossing it forecasts; "
+                             f"this one has {', '.join(self.bounds)}: use one per condition")
         check_bounds(self.bounds)
         return self
 

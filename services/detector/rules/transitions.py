@@ -16,6 +16,10 @@ class Transition:
     ts: float            # epoch seconds of the sample (or tick) that caused it
     value: float | None  # the sample value (None on the clock)
     summary: str
+    # A predictive alert's forecast: when the bound will be crossed (epoch seconds) and how
+    # likely that is; None for other alerts.
+    predicted_crossing_at: float | None = None
+    confidence: float | None = None
 
 
 @dataclass

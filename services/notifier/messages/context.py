@@ -82,7 +82,13 @@ def _systemic(found: Any) -> dict[str, Any] | None:
             "days": round(float(found.get("period_seconds") or 0) / 86400),
             "entities": [str(e) for e in found.get("entities") or []],
             "refs": [str(r) for r in found.get("incident_refs") or []],
-            "id": str(found.get("id") or "")}
+            "id": str(found.get("id") or ""),
+            # Its closure (capa.systemic_closed): what it was, and who saw that the fix held.
+            "root_cause": str(found.get("root_cause") or ""),
+            "actions": int(found.get("actions") or 0),
+            "window_days": round(float(found.get("window_seconds") or 0) / 86400),
+            "checked_by": str(found.get("checked_by") or ""),
+            "check": str(found.get("check") or "")}
 
 
 def _deadline(family: str, about: dict[str, Any], facts: dict[str, Any]) -> dict | None:

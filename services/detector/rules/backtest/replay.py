@@ -1,9 +1,9 @@
-"""Replays one rule over history with a fresh Engine and turns its transitions into alert
-spans. The only part of the backtest that runs the engine."""
+"""Replays one rule over history, along time (vectorised.py) or with a fresh Engine, and
+turns its transitions into alert spans. The only part of the backtest that runs rules."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from statistics import median
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from .checks import history_notes
 from .model import AlertSpan, Replay
+from .progress import Progress
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -21,24 +22,65 @@ CHUNK = 50_000        # samples per evaluate call: large enough to amortise, sma
 MAX_TICKS = 200_000   # clock ticks for `missing` rules over the whole replay
 
 
-def replay(rule: RuleSpec, samples: Iterable[Sample], metric: MetricSpec | None = None) -> Replay:
-    """Runs a fresh Engine with this one rule over the samples it watches, in time order."""
-    from ..engine import Engine   # imported here so the pure parts load without the engine
+class Prepared:
+    """The samples a rule watches, filtered and time-sorted once, so a sweep's replays (same
+    metric and match, other bounds) share the work; arrays and notes are cached per interval."""
 
-    given = [s for s in samples if watches(rule, s)]
-    watched = sorted(given, key=lambda s: s[3])
+    def __init__(self, rule: RuleSpec, samples: Iterable[Sample]) -> None:
+        metric = rule.metric
+        self.given = ([s for s in samples if s[0] == metric] if not rule.match
+                      else [s for s in samples if watches(rule, s)])
+        self.rows = sorted(self.given, key=lambda s: s[3])
+        self._history: dict[Any, Any] = {}
+        self._notes: dict[Any, list[str]] = {}
+
+    def history(self, interval: float | None):
+        """The rows as arrays for the along-time replay (None: labels change on the way)."""
+        if interval not in self._history:
+            from .vectorised import prepare
+            starts = [lo for lo, _, _ in _chunks(self.rows, interval, False)]
+            self._history[interval] = prepare(self.rows, starts)
+        return self._history[interval]
+
+    def notes(self, interval: float | None, warmup: int | None) -> list[str]:
+        if (interval, warmup) not in self._notes:
+            self._notes[interval, warmup] = history_notes(self.given, self.rows, interval, warmup)
+        return list(self._notes[interval, warmup])
+
+
+def replay(rule: RuleSpec, samples: Iterable[Sample] | Prepared,
+           metric: MetricSpec | None = None, *, along_time: bool = True,
+           progress: Progress | None = None) -> Replay:
+    """Runs this one rule over the samples it watches, in time order: along time (whole
+    series at once) when every measure allows it, else through a fresh Engine.
+    `along_time=False` forces the engine (the reference the fast path is tested against)."""
+    prepared = samples if isinstance(samples, Prepared) else Prepared(rule, samples)
+    watched = prepared.rows
     if not watched:
         return Replay([], 0, 0, 0, 0.0, 0.0, rule_interval(rule, metric),
                       [f"no sample of {rule.metric} matches the rule: nothing was replayed"])
     interval = rule_interval(rule, metric) or _median_gap(watched)
-    engine = Engine()
-    engine.set_rule(rule.name, rule, metric)
-    transitions, rejected = _run(engine, watched, interval, _uses(rule, "missing"))
+    advance = progress.advance if progress is not None else _ignore
+    history = None
+    if along_time and not _uses(rule, "missing"):
+        from . import vectorised
+        if vectorised.vectorisable(rule, metric):
+            history = prepared.history(interval)
+    if history is not None:
+        transitions, rejected = vectorised.run(rule, metric, history, watched[-1][3], advance)
+    else:
+        from ..engine import Engine   # imported here so the pure parts load without the engine
+        engine = Engine()
+        engine.set_rule(rule.name, rule, metric)
+        transitions, rejected = _run(engine, watched, interval, _uses(rule, "missing"), advance)
     alerts, suppressed = spans_from_transitions(transitions)
-    notes = history_notes(given, watched, interval,
-                          _adaptive_warmup() if _uses(rule, "adaptive") else None)
+    notes = prepared.notes(interval, _adaptive_warmup() if _uses(rule, "adaptive") else None)
     return Replay(alerts, suppressed, len(watched), rejected, watched[0][3], watched[-1][3],
                   interval, notes)
+
+
+def _ignore(samples: int) -> None:
+    pass
 
 
 def spans_from_transitions(transitions: Iterable[Any]) -> tuple[list[AlertSpan], int]:
@@ -73,8 +115,8 @@ def _close(spans: list[AlertSpan], open_: dict[str, int], entity: str, ts: float
         spans[index] = AlertSpan(s.entity, s.severity, s.start, ts, s.summary)
 
 
-def _run(engine: Engine, rows: Sequence[Sample], interval: float | None,
-         missing: bool) -> tuple[list[Any], int]:
+def _run(engine: Engine, rows: Sequence[Sample], interval: float | None, missing: bool,
+         advance: Callable[[int], None]) -> tuple[list[Any], int]:
     transitions: list[Any] = []
     rejected = 0
     labels_of: dict[tuple[str, str], dict[str, str]] = {}
@@ -88,6 +130,7 @@ def _run(engine: Engine, rows: Sequence[Sample], interval: float | None,
             evaluation = engine.evaluate(series, ts, values)
             transitions.extend(evaluation.transitions)
             rejected += len(evaluation.rejected)
+            advance(hi - lo)
         if now is not None:
             transitions.extend(engine.tick(now))
     return transitions, rejected

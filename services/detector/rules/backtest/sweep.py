@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .model import Sweep, Window
-from .replay import Sample, watches, replay
+from .progress import Progress
+from .replay import Prepared, Sample, replay
 from .scoring import score
 
 if TYPE_CHECKING:
@@ -26,31 +27,52 @@ N_CANDIDATES = 25
 def sweep(rule: RuleSpec, samples: Iterable[Sample], windows: Sequence[Window], *,
           path: str | None = None, candidates: Sequence[float] | None = None,
           max_false_positive_rate: float = 0.2, max_miss_rate: float = 0.05,
-          metric: MetricSpec | None = None) -> Sweep:
+          metric: MetricSpec | None = None, along_time: bool = True,
+          progress: Progress | None = None) -> Sweep:
     """Replays and scores the rule once per candidate value of the bound at `path` (a dotted
-    path into the rule's JSON form; default: its first numeric bound)."""
-    samples = sorted(samples, key=lambda s: s[3])   # once, so each replay's sort is linear
+    path into the rule's JSON form; default: its first numeric bound). `progress` is told
+    of each candidate's samples and the candidate done (the caller sets its totals from
+    `plan`); it may cancel between chunks."""
+    prepared = samples if isinstance(samples, Prepared) else Prepared(rule, samples)
     form = rule.model_dump(mode="json", by_alias=True)
-    path = path or _first_bound(form, rule.name)
+    path, values = plan(rule, prepared, path, candidates)
     current = _bound_at(form, path)
-    values = list(candidates) if candidates is not None else default_candidates(
-        form, path, current, [s[4] for s in samples if watches(rule, s)])
-    rows = [_row(rule, form, path, bound, current, samples, windows, metric) for bound in values]
+    rows = []
+    for bound in values:
+        rows.append(_row(rule, form, path, bound, current, prepared, windows, metric,
+                         along_time, progress))
+        if progress is not None:
+            progress.candidate_done()
     recommended, reason = recommend(rows, path, max_false_positive_rate, max_miss_rate)
     return Sweep(rows, recommended, reason, path,
                  {"max_false_positive_rate": max_false_positive_rate,
                   "max_miss_rate": max_miss_rate})
 
 
+def plan(rule: RuleSpec, samples: Iterable[Sample] | Prepared, path: str | None = None,
+         candidates: Sequence[float] | None = None) -> tuple[str, list[float]]:
+    """The bound's path and the candidate values a sweep will try (ValueError: bad path)."""
+    prepared = samples if isinstance(samples, Prepared) else Prepared(rule, samples)
+    form = rule.model_dump(mode="json", by_alias=True)
+    path = path or _first_bound(form, rule.name)
+    current = _bound_at(form, path)
+    values = list(candidates) if candidates is not None else default_candidates(
+        form, path, current, [s[4] for s in prepared.rows])
+    return path, values
+
+
 def _row(rule: RuleSpec, form: dict, path: str, bound: float, current: float,
-         samples: Sequence[Sample], windows: Sequence[Window],
-         metric: MetricSpec | None) -> dict[str, Any]:
+         prepared: Prepared, windows: Sequence[Window], metric: MetricSpec | None,
+         along_time: bool, progress: Progress | None) -> dict[str, Any]:
     row: dict[str, Any] = {"bound": bound, "current": bound == current}
     try:
         variant = type(rule).model_validate(with_bound(form, path, bound))
     except ValueError as error:   # pydantic's ValidationError: e.g. bands now overlap
+        if progress is not None:
+            progress.advance(len(prepared.rows))
         return {**row, "error": str(error)}
-    return {**row, **asdict(score(replay(variant, samples, metric), windows))}
+    result = replay(variant, prepared, metric, along_time=along_time, progress=progress)
+    return {**row, **asdict(score(result, windows))}
 
 
 def recommend(rows: Sequence[dict], path: str, max_fpr: float,

@@ -8,10 +8,11 @@ from .base import Measure, Round, Slots
 from .deviation import Ewma, Mad, ZScore
 from .forecast import Forecast
 from .peer import Peer
+from .predict import Predict
 from .simple import Change, Missing, Streak, Value
 
 _BY_KIND = {"value": Value, "change": Change, "peer": Peer, "streak": Streak,
-            "forecast": Forecast, "adaptive": Adaptive, "missing": Missing}
+            "forecast": Forecast, "predict": Predict, "adaptive": Adaptive, "missing": Missing}
 _DEVIATION = {"zscore": ZScore, "mad": Mad, "ewma": Ewma}
 
 

@@ -62,7 +62,13 @@ class Peer(Measure):
         safe = np.maximum(n_peers, 1)
         mu_peers = np.where(own, (n * mu - x) / safe, mu)
         sq_peers = np.maximum(np.where(own, sq - (x - mu) * (x - mu_peers), sq), 0.0)
-        z = standardise(batch.values - mu_peers, np.sqrt(sq_peers / safe), mu_peers)
+        diff = batch.values - mu_peers
+        if self.spec.unit == "pct":  # percent of the peers' mean; unknown over a zero mean
+            size = np.abs(mu_peers)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = np.where(size > 0, diff / size * 100.0, NAN)
+        else:
+            z = standardise(diff, np.sqrt(sq_peers / safe), mu_peers)
         return np.where(found & (n_peers >= self.spec.min_peers), z, NAN)
 
     def compute(self, rnd: Round) -> np.ndarray:
@@ -73,4 +79,6 @@ class Peer(Measure):
         return self.group.nbytes
 
     def describe(self, m: float) -> str:
+        if self.spec.unit == "pct":
+            return f"{m:+.1f}% from its peers' mean by {self.spec.group_by}"
         return f"{m:+.2f}σ from its peers by {self.spec.group_by}"
