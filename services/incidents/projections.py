@@ -45,7 +45,8 @@ CREATE INDEX IF NOT EXISTS incidents_open_deadlines ON incidents (respond_by, re
 CREATE INDEX IF NOT EXISTS incidents_status_severity ON incidents (status, severity, opened_at DESC);
 CREATE INDEX IF NOT EXISTS incidents_opened_at ON incidents (opened_at DESC);
 CREATE INDEX IF NOT EXISTS incidents_board ON incidents (status, opened_at DESC, ref DESC);
-""".replace("{sla}", SLA_COLUMNS).replace("{cadence}", CADENCE_COLUMNS) + on_incidents()  # the board: live feed, counts
+""".replace("{sla}", SLA_COLUMNS).replace("{cadence}", CADENCE_COLUMNS) \
+    + on_incidents()  # the board: live feed, counts
 
 
 class IncidentsProjection(Projection):
