@@ -7,7 +7,6 @@ no at-risk warning) and the progress cadence (P0 every 4 h, P1 8 h, P2 24 h, P3 
 docs/progress-cadence.md)."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -15,9 +14,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.config_files import read_config
 from shared.contracts.vocabulary import Severity
 
 from services.incidents.calendars import AlwaysOn, BusinessHours, Calendar, Span, check_country
@@ -222,17 +221,7 @@ def load_policies(path: str | Path | None) -> SlaPolicies:
     if not path:
         return default_policies()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as e:
-        raise SlaPolicyError(f"SLA policies {path}: cannot be read: {e}") from None
-    try:
-        spec = PolicyFile.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(file)"
-        raise SlaPolicyError(f"SLA policies {path}: {where}: {first['msg']}") from None
+    spec = read_config(path, PolicyFile, "SLA policies", SlaPolicyError)
     return _build(path, spec)
 
 
