@@ -14,7 +14,7 @@ from services.incidents.board_filters import (
     FROM, Params, ViewFilters, after_cursor, encode_cursor, known_params_only, view_filters,
 )
 from services.incidents.board_queries import (
-    FEW_IDS, ORDER, clause, conditions, planned_per_query,
+    COUNT_LIMIT, FEW_IDS, ORDER, capped_count, clause, conditions, planned_per_query,
 )
 from services.incidents.domain import Severity, Status
 from services.incidents.sla_views import AT_RISK
@@ -64,8 +64,12 @@ async def list_incidents(
 
     now, counted = runtime_of(request).clock.now(), Params()
     async with runtime_of(request).pool.acquire() as conn, planned_per_query(conn):
-        total = await conn.fetchval(f"SELECT count(*) FROM {FROM} {clause(where(counted))}",
-                                    *counted.values)
+        if filters.q:  # a common word would read every card's text: count up to the limit
+            found, exact = await capped_count(conn, clause(where(counted)), counted.values)
+            total = sum(found.values()) if exact else COUNT_LIMIT
+        else:
+            total, exact = await conn.fetchval(
+                f"SELECT count(*) FROM {FROM} {clause(where(counted))}", *counted.values), True
         p = Params()
         page = clause([*where(p, total <= FEW_IDS), *after_cursor(cursor, p)])
         rows = await conn.fetch(
@@ -73,7 +77,7 @@ async def list_incidents(
             f"LIMIT {p(limit)} OFFSET {p(0 if cursor else offset)}", *p.values)
     items = [IncidentSummary(**{**dict(row), "id": str(row["id"])}) for row in rows]
     last = rows[-1] if len(rows) == limit else None
-    return IncidentPage(items=items, total=total, next_cursor=encode_cursor(
+    return IncidentPage(items=items, total=total, total_exact=exact, next_cursor=encode_cursor(
         last["opened_at"], last["ref"]) if last else None)
 
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import asyncpg
 
-from services.incidents.board_filters import FROM, PLANNED, Params, ViewFilters, encode_cursor
+from services.incidents.board_filters import (
+    FINISHED, FROM, PLANNED, Params, ViewFilters, encode_cursor,
+)
 from services.incidents.domain import Status
 
 CARD_COLUMNS = f"""i.id, i.ref, i.status, i.severity, i.title, i.entity, i.opened_at,
@@ -23,6 +25,22 @@ ORDER = "ORDER BY i.opened_at DESC, i.ref DESC"
 # and walking each column's index is cheaper (measured with bench_board).
 MANY = 20_000
 FEW_IDS = 1000  # matches up to which a page finds their ids first (board_filters.where)
+# Matches counted one by one on a broad view; past it the view says "10,000+" (`counts_exact`
+# false) instead of touching every match: a common word's count read every card's text
+# (docs/adr/board-and-search.md, "Broad views").
+COUNT_LIMIT = 10_000
+
+
+async def capped_count(conn: asyncpg.Connection, where: str, values: list[Any],
+                       by_status: bool = False) -> tuple[dict[str, int], bool]:
+    """The matches per status (or in all, under ""), counting no further than COUNT_LIMIT;
+    and whether that is all of them. The scan stops at the limit's next match."""
+    key = "i.status" if by_status else "''::text"
+    rows = await conn.fetch(
+        f"SELECT k, count(*) FROM (SELECT {key} AS k FROM {FROM} {where} "
+        f"LIMIT {COUNT_LIMIT + 1}) x GROUP BY k", *values)
+    counts = {row[0]: row[1] for row in rows}
+    return counts, sum(counts.values()) <= COUNT_LIMIT
 
 
 @asynccontextmanager
@@ -56,6 +74,7 @@ async def board(conn: asyncpg.Connection, filters: ViewFilters, severity: str | 
 async def _board(conn: asyncpg.Connection, filters: ViewFilters, severity: str | None,
                  per_column: int, now: datetime) -> dict[str, Any]:
     statuses = [str(s) for s in Status]
+    exact = True
     if filters == ViewFilters():  # the counts a trigger keeps (board_views.COUNTS_DDL)
         counts = dict(await conn.fetch(
             "SELECT status, sum(n)::bigint FROM board_counts WHERE $1::text IS NULL "
@@ -67,26 +86,33 @@ async def _board(conn: asyncpg.Connection, filters: ViewFilters, severity: str |
         if await estimated(conn, where, p.values) <= MANY:
             counts, rows = await _ranked(conn, where, p, per_column)
         else:
-            counts = dict(await conn.fetch(
-                f"SELECT i.status, count(*) FROM {FROM} {where} GROUP BY i.status", *p.values))
-            rows = await _walked(conn, filters, severity, per_column, now, statuses)
+            counts, exact = await capped_count(conn, where, p.values, by_status=True)
+            rows = await _walked(conn, filters, severity, per_column, now,
+                                 [s for s in statuses if s in counts or not exact])
     cards: dict[str, list[dict[str, Any]]] = {s: [] for s in statuses}
     for row in rows:
         cards[row["status"]].append(card_of(row, now))
     columns = []
     for status in Status:
         listed, count = cards[str(status)], counts.get(str(status), 0)
-        last = listed[-1] if listed and count > len(listed) else None
+        if not exact:  # a lower bound: what was counted before the limit, or the cards shown
+            count = max(count, len(listed))
+        more = count > len(listed) if exact else len(listed) == per_column
+        last = listed[-1] if listed and more else None
         columns.append({"status": str(status), "label": status.label, "count": count,
-                        "cards": listed,
+                        "count_exact": exact, "cards": listed,
                         "next_cursor": encode_cursor(last["opened_at"], last["ref"])
                         if last else None})
-    return {"generated_at": now, "total": sum(counts.values()), "columns": columns}
+    total = sum(counts.values()) if exact else COUNT_LIMIT
+    return {"generated_at": now, "total": total, "counts_exact": exact, "columns": columns}
 
 
 async def _walked(conn: asyncpg.Connection, filters: ViewFilters, severity: str | None,
                   per_column: int, now: datetime, statuses: list[str]) -> list[Any]:
-    """Many match: walk each column's index (status, opened_at); matches come soon."""
+    """Many match: walk each column's index (status, opened_at); matches come soon. Overdue
+    ones are open: the closed and archived columns (most of a long history) are not walked."""
+    if filters.overdue:
+        statuses = [s for s in statuses if s not in FINISHED]
     p = Params()
     inner = clause([*conditions(filters, p, now, severity=severity), "i.status = s.status"])
     return await conn.fetch(

@@ -104,6 +104,8 @@ class Closing(BaseModel):
 class IncidentPage(BaseModel):
     items: list[IncidentSummary]
     total: int
+    total_exact: bool = Field(True, description="false when a search (q) matches more than "
+                              "10,000: total is then 10,000 and means \"10,000+\"")
     next_cursor: str | None = Field(None, description="pass as cursor for the next page; "
                                     "none on the last")
 
