@@ -14,7 +14,7 @@ from services.incidents.board_filters import (
     FROM, Params, ViewFilters, after_cursor, encode_cursor, known_params_only, view_filters,
 )
 from services.incidents.board_queries import (
-    COUNT_LIMIT, FEW_IDS, ORDER, capped_count, clause, conditions, planned_per_query,
+    FEW_IDS, ORDER, capped_count, clause, conditions, planned_per_query, shown_total,
 )
 from services.incidents.domain import Severity, Status
 from services.incidents.sla_views import AT_RISK
@@ -66,7 +66,7 @@ async def list_incidents(
     async with runtime_of(request).pool.acquire() as conn, planned_per_query(conn):
         if filters.q:  # a common word would read every card's text: count up to the limit
             found, exact = await capped_count(conn, clause(where(counted)), counted.values)
-            total = sum(found.values()) if exact else COUNT_LIMIT
+            total = shown_total(found, exact)
         else:
             total, exact = await conn.fetchval(
                 f"SELECT count(*) FROM {FROM} {clause(where(counted))}", *counted.values), True

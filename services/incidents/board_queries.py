@@ -43,6 +43,11 @@ async def capped_count(conn: asyncpg.Connection, where: str, values: list[Any],
     return counts, sum(counts.values()) <= COUNT_LIMIT
 
 
+def shown_total(counts: dict[str, int], exact: bool) -> int:
+    """The total a view shows: the count, or the limit when there are more ("10,000+")."""
+    return sum(counts.values()) if exact else COUNT_LIMIT
+
+
 @asynccontextmanager
 async def planned_per_query(conn: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
     """A transaction whose statements are planned for their actual values: asyncpg prepares
@@ -103,8 +108,8 @@ async def _board(conn: asyncpg.Connection, filters: ViewFilters, severity: str |
                         "count_exact": exact, "cards": listed,
                         "next_cursor": encode_cursor(last["opened_at"], last["ref"])
                         if last else None})
-    total = sum(counts.values()) if exact else COUNT_LIMIT
-    return {"generated_at": now, "total": total, "counts_exact": exact, "columns": columns}
+    return {"generated_at": now, "total": shown_total(counts, exact), "counts_exact": exact,
+            "columns": columns}
 
 
 async def _walked(conn: asyncpg.Connection, filters: ViewFilters, severity: str | None,

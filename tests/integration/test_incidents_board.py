@@ -271,3 +271,27 @@ def test_many_matches_are_walked_to_the_same_cards_as_few_are_ranked(three, monk
     many = [(refs(client, **v), client.get("/v1/incidents", params=v).json()) for v in views]
     assert many == few
     assert all(found for found, _ in few)
+
+
+def test_a_broad_view_counts_up_to_the_limit_and_still_shows_every_card(three, monkeypatch):
+    """Past COUNT_LIMIT matches a broad view says "N+" (counts_exact false) instead of counting
+    each match; its cards stay exact. The limit is lowered here so three incidents pass it."""
+    from services.incidents import board_queries
+    client, baoan, tianhe, nanshan = three
+    monkeypatch.setattr(board_queries, "MANY", 0)  # every filtered board is a broad one
+    monkeypatch.setattr(board_queries, "COUNT_LIMIT", 2)
+    shown = board(client, q="店")  # all three stores
+    assert shown["counts_exact"] is False and shown["total"] == 2
+    column = shown["columns"][0]
+    assert column["count_exact"] is False and column["count"] >= 2
+    assert [c["ref"] for c in column["cards"]] == [nanshan["ref"], tianhe["ref"], baoan["ref"]]
+    assert all(c["count"] == 0 for c in shown["columns"][1:])
+    listed = client.get("/v1/incidents", params={"q": "店"}).json()
+    assert (listed["total"], listed["total_exact"]) == (2, False)
+    assert len(listed["items"]) == 3
+    monkeypatch.setattr(board_queries, "COUNT_LIMIT", 3)  # three is still counted exactly
+    shown = board(client, q="店")
+    assert shown["counts_exact"] is True and shown["total"] == 3
+    assert [c["count"] for c in shown["columns"]] == [3] + [0] * 7
+    listed = client.get("/v1/incidents", params={"q": "店"}).json()
+    assert (listed["total"], listed["total_exact"]) == (3, True)
