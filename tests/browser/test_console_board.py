@@ -1,0 +1,92 @@
+"""The console in a real browser: incidents, notifier and console over real HTTP, NATS and
+PostgreSQL; a responder signs in, sees a declared P0 on the board, opens it, acknowledges it,
+and sees its status change. Screenshots go to a temporary directory."""
+from __future__ import annotations
+
+import pytest
+
+from services.console.main import create_app as console_app
+from services.console.settings import ConsoleSettings
+from tests.harness import PERSON_KEYS, RunningService, VIEWER_KEY, service_app, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+@pytest.fixture
+def console(database_url, nats_url):
+    incidents = RunningService(service_app("incidents", database_url=database_url,
+                                           nats_url=nats_url)).start()
+    notifier = RunningService(service_app("notifier", database_url=database_url,
+                                          nats_url=nats_url)).start()
+    console = RunningService(console_app(ConsoleSettings(
+        incidents_url=incidents.url, notifier_url=notifier.url))).start()
+    yield {"incidents": incidents, "notifier": notifier, "console": console}
+    for service in (console, notifier, incidents):
+        service.stop()
+
+
+def sign_in(page, url: str, key: str, name: str) -> None:
+    page.goto(f"{url}/")
+    page.fill("input[name=api_key]", key)
+    page.fill("input[name=name]", name)
+    page.click("button[type=submit]")
+
+
+def test_a_responder_acknowledges_a_p0_from_the_board(console, browser, tmp_path):
+    with console["incidents"].client(PERSON_KEYS["alice"]) as api:
+        declared = api.post("/v1/incidents", json={
+            "severity": "P0", "title": "收银系统全部离线", "entity": "store-017",
+            "reporter": "alice"})
+        assert declared.status_code == 201, declared.text
+    ref, url = declared.json()["ref"], console["console"].url
+    page = browser.new_page()
+    sign_in(page, url, PERSON_KEYS["alice"], "alice")
+
+    card = page.locator(f"[data-status=new] a.card[data-ref='{ref}']")
+    wait_until(lambda: card.count() == 1 or page.reload() and False, 20,
+               f"{ref} on the board's 新建 column")
+    assert "sev-P0" in card.get_attribute("class")
+    assert "收银系统全部离线" in card.inner_text() and "store-017" in card.inner_text()
+    page.screenshot(path=str(tmp_path / "board-zh.png"), full_page=True)
+
+    card.click()
+    page.wait_for_url(f"**/incidents/{ref}")
+    assert page.locator("#status").get_attribute("data-status") == "new"
+    page.fill("input[name=note]", "门店已重启路由器")
+    page.click("form.action button[type=submit]")
+    page.wait_for_selector(".done")
+    assert page.locator("#status").get_attribute("data-status") == "investigating"
+    assert page.locator("#status").inner_text() == "调查中"
+    assert "alice" in page.locator(".timeline").inner_text()
+    page.screenshot(path=str(tmp_path / "incident-zh.png"), full_page=True)
+
+    page.click("text=English")
+    assert page.locator("#status").inner_text() == "Investigating"
+    page.goto(f"{url}/")
+    investigating = page.locator(f"[data-status=investigating] a.card[data-ref='{ref}']")
+    wait_until(lambda: investigating.count() == 1 or page.reload() and False, 20,
+               f"{ref} in the board's investigating column")
+    page.screenshot(path=str(tmp_path / "board-en.png"), full_page=True)
+    assert all((tmp_path / f).stat().st_size > 0
+               for f in ("board-zh.png", "incident-zh.png", "board-en.png"))
+
+
+def test_a_refusal_is_shown_next_to_the_form_and_a_service_down_on_the_page(
+        console, browser):
+    with console["incidents"].client(PERSON_KEYS["bob"]) as api:
+        ref = api.post("/v1/incidents", json={"severity": "P1", "title": "会员积分不到账",
+                                              "entity": "store-002",
+                                              "reporter": "bob"}).json()["ref"]
+    url = console["console"].url
+    page = browser.new_page()
+    sign_in(page, url, VIEWER_KEY, "carol")  # a viewer may read but not acknowledge
+    page.goto(f"{url}/incidents/{ref}")
+    page.click("form.action button[type=submit]")
+    refusal = page.locator("form.action .refused")
+    assert "role" in refusal.inner_text()  # the API's own words: the role it needs
+    assert page.locator("#status").get_attribute("data-status") == "new"
+
+    console["incidents"].stop()
+    page.goto(f"{url}/")
+    assert "incidents" in page.locator(".down").inner_text()
+    assert "Traceback" not in page.content()
