@@ -10,6 +10,12 @@ from shared.auth import Role, acting_as, caller, require
 from shared.http import Offset, request_cause, runtime_of
 
 from services.incidents.app import IncidentsApplication
+from services.incidents.board_filters import (
+    FROM, Params, ViewFilters, after_cursor, encode_cursor, known_params_only, view_filters,
+)
+from services.incidents.board_queries import (
+    FEW_IDS, ORDER, clause, conditions, planned_per_query,
+)
 from services.incidents.domain import Severity, Status
 from services.incidents.sla_views import AT_RISK
 from services.incidents.schemas import (
@@ -26,7 +32,7 @@ def _app(request: Request) -> IncidentsApplication:
     return runtime_of(request).application
 
 
-@router.get("", dependencies=viewer, response_model=IncidentPage)
+@router.get("", dependencies=[*viewer, Depends(known_params_only)], response_model=IncidentPage)
 async def list_incidents(
     request: Request,
     status: Status | None = None,
@@ -36,33 +42,39 @@ async def list_incidents(
                                  "risk that still runs (or none)"),
     responsible: str | None = Query(None, description="only incidents this person is responsible for"),
     drill: bool | None = Query(None, description="only drills (true) or only real incidents (false)"),
+    filters: ViewFilters = Depends(view_filters),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
     offset: Offset = 0,
+    cursor: str | None = Query(None, max_length=500, description="the next_cursor of the "
+                               "previous page (instead of offset)"),
 ) -> IncidentPage:
-    """Newest first, from the `incidents` read model (it may trail a save by milliseconds)."""
-    where, args = [], []
-    for column, value in (("status", status), ("severity", severity),
-                          ("responsible", responsible)):
-        if value is not None:
-            args.append(str(value))
-            where.append(f"{column} = ${len(args)}")
-    if drill is not None:
-        args.append(drill)
-        where.append(f"drill = ${len(args)}")
-    if breached is not None:
-        args.append(breached)
-        where.append(f"(respond_breached OR resolve_breached OR close_breached) = ${len(args)}")
-    if at_risk is not None:
-        args.append(at_risk)
-        where.append(f"{AT_RISK} = ${len(args)}")
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    async with runtime_of(request).pool.acquire() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM incidents {clause}", *args)
+    """Newest first, from the `incidents` read model (it may trail a save by milliseconds);
+    the board's filters (board_filters.py) apply here too."""
+    def where(p: Params, few: bool = False) -> list[str]:
+        found = conditions(filters, p, now, few, status=status, severity=severity,
+                           responsible=responsible)
+        if drill is not None:
+            found.append(f"i.drill = {p(drill)}")
+        if breached is not None:
+            found.append("(i.respond_breached OR i.resolve_breached OR i.close_breached) = "
+                         f"{p(breached)}")
+        if at_risk is not None:
+            found.append(f"{AT_RISK} = {p(at_risk)}")
+        return found
+
+    now, counted = runtime_of(request).clock.now(), Params()
+    async with runtime_of(request).pool.acquire() as conn, planned_per_query(conn):
+        total = await conn.fetchval(f"SELECT count(*) FROM {FROM} {clause(where(counted))}",
+                                    *counted.values)
+        p = Params()
+        page = clause([*where(p, total <= FEW_IDS), *after_cursor(cursor, p)])
         rows = await conn.fetch(
-            f"SELECT *, {AT_RISK} AS at_risk FROM incidents {clause} ORDER BY opened_at DESC, ref DESC "
-            f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}", *args, limit, offset)
+            f"SELECT i.*, {AT_RISK} AS at_risk FROM {FROM} {page} {ORDER} "
+            f"LIMIT {p(limit)} OFFSET {p(0 if cursor else offset)}", *p.values)
     items = [IncidentSummary(**{**dict(row), "id": str(row["id"])}) for row in rows]
-    return IncidentPage(items=items, total=total)
+    last = rows[-1] if len(rows) == limit else None
+    return IncidentPage(items=items, total=total, next_cursor=encode_cursor(
+        last["opened_at"], last["ref"]) if last else None)
 
 
 @router.get("/{id_or_ref}", dependencies=viewer, response_model=IncidentRead)

@@ -15,6 +15,7 @@ from shared.store import ServiceApplication
 
 from services.incidents.acknowledging import Acknowledging
 from services.incidents.alert_intake import AlertIntake, AlertNotRaisedYet
+from services.incidents.board_commands import BoardCommands
 from services.incidents.capa_facts import CapaFacts
 from services.incidents.checklist_templates import ChecklistTemplates
 from services.incidents.checklists import ChecklistCommands
@@ -38,7 +39,7 @@ __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "s
 class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCommands,
                            FactRecording, HoldFacts, CapaFacts, SlaClockCommands,
                            ClosingCommands, IncidentQueries, IntakeCommands, SupportTiers,
-                           ChecklistCommands, ServiceApplication):
+                           ChecklistCommands, BoardCommands, ServiceApplication):
     def __init__(self, env: dict[str, str] | None, clock: Clock,
                  grouping: GroupRule | None = None, storm: StormRule | None = None,
                  sla_policies: SlaPolicies | None = None,

@@ -51,7 +51,8 @@ class FactRecording:
         raci = {"responsible": fact.responsible, "accountable": fact.accountable,
                 "consulted": fact.consulted, "informed": fact.informed}
         self._record_fact(envelope, fact.incident_id, tracking, lambda i, at, actor, cause:
-                          i.staff(raci, list(fact.unresolved), at, actor, cause))
+                          i.staff(raci, list(fact.unresolved), at, actor, cause,
+                                  [dict(u) for u in fact.unit_path]))
 
     def read_ahead_incidents(self, contracts: list[Contract]) -> None:
         """A batch of facts about incidents (deliveries, escalations, CAPA steps) reads its

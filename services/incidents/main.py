@@ -11,6 +11,9 @@ from shared.service import ServiceParts
 
 from services.incidents.ack_page import router as ack_router
 from services.incidents.api import router
+from services.incidents.board_api import router as board_router
+from services.incidents.board_feed import listen_board
+from services.incidents.board_views import BoardProjection
 from services.incidents.app import IncidentsApplication
 from services.incidents.consumer import subscriptions
 from services.incidents.checklist_api import router as checklist_router
@@ -49,8 +52,9 @@ def service_parts(clock: Clock | None = None,
                                                           checklists=checklists),
         translate=to_contract,
         subscribe=subscriptions,
-        projections=[IncidentsProjection(), IntakeExamplesProjection(), ReportFactsProjection()],
-        workers=[watch_sla, watch_storms, watch_observations,
+        projections=[IncidentsProjection(), IntakeExamplesProjection(), ReportFactsProjection(),
+                     BoardProjection()],
+        workers=[watch_sla, watch_storms, watch_observations, listen_board,
                  retrainer(classifier, settings.classifier_retrain_every,
                            settings.sla_poll_seconds)],
         clock=clock or SystemClock(),
@@ -73,7 +77,7 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
         parts,
         routers=[router, lifecycle_router, triage_router, sla_router, sla_policies_router,
                  closing_router, intake_router, tier_router, checklist_router,
-                 reports_router],
+                 reports_router, board_router],
         # The one-click acknowledge and satisfaction links: the signed link is the credential.
         open_routers=[ack_router, score_router],
         title="closedloop incidents",

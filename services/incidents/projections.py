@@ -9,6 +9,7 @@ import asyncpg
 from shared.readmodels import Apply, Projection
 
 from services.incidents.domain import Incident, Status
+from services.incidents.board_views import on_incidents
 from services.incidents.closing_views import CLOSING_ROWS
 from services.incidents.lifecycle_views import LIFECYCLE_ROWS
 from services.incidents.sla_views import SLA_COLUMNS, SLA_ROWS, opened_clocks
@@ -42,7 +43,8 @@ CREATE INDEX IF NOT EXISTS incidents_open_deadlines ON incidents (respond_by, re
     WHERE resolved_at IS NULL;
 CREATE INDEX IF NOT EXISTS incidents_status_severity ON incidents (status, severity, opened_at DESC);
 CREATE INDEX IF NOT EXISTS incidents_opened_at ON incidents (opened_at DESC);
-""".replace("{sla}", SLA_COLUMNS)
+CREATE INDEX IF NOT EXISTS incidents_board ON incidents (status, opened_at DESC, ref DESC);
+""".replace("{sla}", SLA_COLUMNS) + on_incidents()  # the board: live feed, counts
 
 
 class IncidentsProjection(Projection):

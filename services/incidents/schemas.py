@@ -95,6 +95,8 @@ class Closing(BaseModel):
 class IncidentPage(BaseModel):
     items: list[IncidentSummary]
     total: int
+    next_cursor: str | None = Field(None, description="pass as cursor for the next page; "
+                                    "none on the last")
 
 
 class IncidentRead(BaseModel):

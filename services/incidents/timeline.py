@@ -9,6 +9,7 @@ from typing import Any
 from services.incidents.domain import Incident, RaciRole
 from services.incidents.domain.incident import RETRIGGER
 from services.incidents.checklist_views import CHECKLIST_STORY
+from services.incidents.board_commands import BOARD_STORY
 from services.incidents.closing_views import (
     CLOSING_STORY, closed_without_capa, closing_of_resolution,
 )
@@ -307,6 +308,7 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     **INTAKE_STORY,
     **TIER_STORY,
     **CHECKLIST_STORY,
+    **BOARD_STORY,
 }
 
 

@@ -49,7 +49,8 @@ def _staffed(event: Any) -> IncidentStaffed | None:
         incident_id=event.incident_id, ref=event.ref, severity=event.severity,
         responsible=list(event.responsible), accountable=list(event.accountable),
         consulted=list(event.consulted), informed=list(event.informed),
-        unresolved=list(event.unresolved), at=event.at)
+        unresolved=list(event.unresolved), at=event.at,
+        unit_path=list(getattr(event, "unit_path", None) or []))
 
 
 def _held(event: Any) -> NotificationsHeld | None:

@@ -114,4 +114,8 @@ class IncidentStaffed(Contract):
     consulted: list[str] = []
     informed: list[str] = []
     unresolved: list[str] = []  # "<role>: why" for matrix roles nobody holds
+    # The organisation's units from the root down to the entity's (深圳宝安店 under 华南区),
+    # each {"key", "name"}: what the incidents board shows and filters by. Empty when the
+    # entity belongs to no unit.
+    unit_path: list[dict[str, str]] = []
     at: datetime

@@ -90,6 +90,14 @@ def test_a_p0_on_a_store_opens_staffed_and_the_informed_hear_of_resolution_and_c
                 responder.get(f"/v1/incidents/{ref}").json()["raci"]), WAIT, "the staffing")
             assert raci == {"responsible": ["zhou.min", "li.na"], "accountable": ["zhao.lei"],
                             "consulted": [], "informed": ["wang.jianguo"]}
+            # The notifier placed store-017 in the organisation; the board shows where.
+            card = wait_until(lambda: (lambda c: c if c["unit"] else None)(
+                responder.get("/v1/board").json()["columns"][0]["cards"][0]), WAIT, "the unit")
+            assert [u["key"] for u in card["unit_path"]] == ["hq", "south", "store-017"]
+            assert card["region"]["key"] == "south"
+            # Its entity is store-017, its unit 深圳宝安店: 宝安 finds it.
+            found = responder.get("/v1/incidents", params={"q": "宝安"}).json()["items"]
+            assert [i["ref"] for i in found] == [ref]
             wait_until(lambda: len(told(receiver, incident["id"])) == 4, WAIT, "R, A and I")
             assert told(receiver, incident["id"]) == [
                 ("incident.opened", h) for h in ("li.na", "wang.jianguo", "zhao.lei", "zhou.min")]

@@ -21,6 +21,7 @@ from services.incidents.domain.ids import NAMESPACE
 from services.incidents.domain.intake import IncidentIntake
 from services.incidents.domain.lifecycle import IncidentLifecycle
 from services.incidents.domain.notifications import RETRIGGER, IncidentNotifications
+from services.incidents.domain.planning import IncidentPlanning
 from services.incidents.domain.raci import IncidentRaci
 from services.incidents.domain.recurrence import IncidentRecurrence
 from services.incidents.domain.resolution import IncidentResolution
@@ -35,7 +36,8 @@ __all__ = ["Incident", "RETRIGGER", "SLA", "RaciRole", "Severity", "Sla", "Statu
 class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, IncidentRaci,
                IncidentSla, IncidentNotifications, IncidentHolds, IncidentCapa,
                IncidentLifecycle, IncidentRecurrence, IncidentGrading, IncidentStorm,
-               IncidentClosing, IncidentIntake, IncidentTiers, IncidentChecklist):
+               IncidentClosing, IncidentIntake, IncidentTiers, IncidentChecklist,
+               IncidentPlanning):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
     alert reaches the same incident."""
 

@@ -20,21 +20,24 @@ class IncidentRaci(IncidentCore):
                                 ref=self.ref)
 
     def staff(self, raci: dict[str, list[str]], unresolved: list[str], at: datetime,
-              actor: str, cause: dict[str, Any]) -> None:
+              actor: str, cause: dict[str, Any], unit_path: list[dict[str, str]] | None = None
+              ) -> None:
         """The RACI matrix's people for this incident (the notifier resolves them against
         the organisation). A role someone was already given, by hand or by acknowledging,
-        keeps them; staffing arrives once."""
+        keeps them; staffing arrives once. `unit_path`: the organisation's units from the
+        root down to the entity's (the board shows and filters by them)."""
         if self.staffed:
             return
         given = {role: people for role, people in raci.items()
                  if people and not self.raci[RaciRole(role)]}
         kept = [role for role, people in raci.items() if people and role not in given]
         self._staffed(raci=given, kept=kept, unresolved=unresolved, at=at, actor=actor,
-                      cause=cause)
+                      cause=cause, **({"unit_path": unit_path} if unit_path else {}))
 
     @event("Staffed", topic=stored_as("Staffed"))
     def _staffed(self, raci: dict[str, list[str]], kept: list[str], unresolved: list[str],
-                 at: datetime, actor: str, cause: dict[str, Any]) -> None:
+                 at: datetime, actor: str, cause: dict[str, Any],
+                 unit_path: list[dict[str, str]] | None = None) -> None:
         for role, people in raci.items():
             self.raci[RaciRole(role)] = list(people)
         self.staffed = True

@@ -27,6 +27,7 @@ class Found:
     unresolved: list[str]  # "<letter> (<role>): why"
     accountable_at: list[dict[str, str]] = field(default_factory=list)  # {role, unit}
     unit: str | None = None  # the entity's unit
+    unit_path: list[dict[str, str]] = field(default_factory=list)  # root … unit: key, name
 
 
 def find_people(chart: OrgChart, entity: str, labels: Mapping[str, str] | None,
@@ -48,7 +49,14 @@ def find_people(chart: OrgChart, entity: str, labels: Mapping[str, str] | None,
             people[letter] += [h for h in holders.handles if h not in people[letter]]
             if letter is Raci.ACCOUNTABLE:
                 accountable_at.append({"role": role, "unit": holders.held_at})
-    return Found(people, unresolved, accountable_at, placed["key"] if placed else None)
+    return Found(people, unresolved, accountable_at, placed["key"] if placed else None,
+                 unit_path(chart, placed["key"]) if placed else [])
+
+
+def unit_path(chart: OrgChart, key: str) -> list[dict[str, str]]:
+    """The units from the root down to `key`, as the board shows them (华南区 › 深圳宝安店)."""
+    units = [*reversed(chart.ancestors(key)), chart.units[key]]
+    return [{"key": u["key"], "name": u.get("name") or u["key"]} for u in units]
 
 
 class Staffing(Aggregate):
@@ -65,8 +73,10 @@ class Staffing(Aggregate):
                  unit: str | None, responsible: list[str], accountable: list[str],
                  consulted: list[str], informed: list[str], unresolved: list[str],
                  accountable_at: list[dict[str, str]], at: datetime, actor: str,
-                 cause: Cause, facts: dict | None = None, matrix: bool = True) -> None:
+                 cause: Cause, facts: dict | None = None, matrix: bool = True,
+                 unit_path: list[dict[str, str]] | None = None) -> None:
         self.incident_id, self.ref, self.severity = incident_id, ref, severity
+        self.unit_path = unit_path or []
         self.matrix = matrix  # False: no matrix row staffed it, only people named by hand
         self.hand: dict[str, list[str]] = {}  # letter → the people given it by hand
         self.facts = facts  # the opening's facts, for the messages of its chases
@@ -81,7 +91,8 @@ class Staffing(Aggregate):
     def record(cls, *, incident: dict[str, str], found: Found, at: datetime, actor: str,
                cause: Cause) -> "Staffing":
         return cls(**incident, unit=found.unit, **found.people, unresolved=found.unresolved,
-                   accountable_at=found.accountable_at, at=at, actor=actor, cause=cause)
+                   accountable_at=found.accountable_at, at=at, actor=actor, cause=cause,
+                   **({"unit_path": found.unit_path} if found.unit_path else {}))
 
     @classmethod
     def by_hand(cls, *, incident: dict[str, str], at: datetime, actor: str,
