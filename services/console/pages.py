@@ -58,8 +58,11 @@ async def sign_in(request: Request, api_key: str = Form(""), name: str = Form(""
                         params={"limit": 1})
     except ServiceDown as down:
         return render(request, "sign_in.html", session, 503, next=back, down=down.service)
-    except Refused:
-        return render(request, "sign_in.html", session, 401, next=back, error="unknown_key")
+    except Refused as refused:  # 401: a key nobody knows; else the API's reason (a role)
+        if refused.status == 401:
+            return render(request, "sign_in.html", session, 401, next=back, error="unknown_key")
+        return render(request, "sign_in.html", session, refused.status, next=back,
+                      refused=refused.message)
     response = RedirectResponse(back, 303)
     sessions.write(response, sessions.with_csrf({"key": api_key.strip(),
                                                  "name": name.strip()}))

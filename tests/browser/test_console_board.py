@@ -1,14 +1,18 @@
 """The console in a real browser: incidents, notifier and console over real HTTP, NATS and
 PostgreSQL; a responder signs in, sees a declared P0 on the board, opens it, acknowledges it,
-and sees its status change. Screenshots go to a temporary directory."""
+and sees its status change. Screenshots go to a temporary directory, or to
+CLOSEDLOOP_SCREENSHOTS (how docs/img/console-*.png were made)."""
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from services.console.main import create_app as console_app
 from services.console.settings import ConsoleSettings
-from tests.harness import PERSON_KEYS, RunningService, VIEWER_KEY, service_app
+from tests.harness import INGEST_KEY, PERSON_KEYS, RunningService, VIEWER_KEY, service_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -34,6 +38,7 @@ def sign_in(page, url: str, key: str, name: str) -> None:
 
 
 def test_a_responder_acknowledges_a_p0_from_the_board(console, browser, tmp_path):
+    shots = Path(os.environ.get("CLOSEDLOOP_SCREENSHOTS") or tmp_path)
     url = console["console"].url
     page = browser.new_page()
     sign_in(page, url, PERSON_KEYS["alice"], "alice")
@@ -50,7 +55,7 @@ def test_a_responder_acknowledges_a_p0_from_the_board(console, browser, tmp_path
     card.wait_for(timeout=20_000)
     assert "sev-P0" in card.get_attribute("class")
     assert "收银系统全部离线" in card.inner_text() and "store-017" in card.inner_text()
-    page.screenshot(path=str(tmp_path / "board-zh.png"), full_page=True)
+    page.screenshot(path=str(shots / "console-board-zh.png"), full_page=True)
 
     page.fill("input[name=q]", "收银")
     page.click("form.filters button[type=submit]")
@@ -72,16 +77,18 @@ def test_a_responder_acknowledges_a_p0_from_the_board(console, browser, tmp_path
     assert page.locator("#status").get_attribute("data-status") == "investigating"
     assert page.locator("#status").inner_text() == "调查中"
     assert "alice" in page.locator(".timeline").inner_text()
-    page.screenshot(path=str(tmp_path / "incident-zh.png"), full_page=True)
+    page.screenshot(path=str(shots / "console-incident-zh.png"), full_page=True)
 
     page.click("text=English")
     expect(page.locator("#status")).to_have_text("Investigating")
     page.goto(f"{url}/")
     investigating = page.locator(f"[data-status=investigating] a.card[data-ref='{ref}']")
     expect(investigating).to_have_count(1, timeout=20_000)
-    page.screenshot(path=str(tmp_path / "board-en.png"), full_page=True)
-    assert all((tmp_path / f).stat().st_size > 0
-               for f in ("board-zh.png", "incident-zh.png", "board-en.png"))
+    page.screenshot(path=str(shots / "console-board-en.png"), full_page=True)
+    page.goto(f"{url}/incidents/{ref}")
+    page.screenshot(path=str(shots / "console-incident-en.png"), full_page=True)
+    assert all((shots / f"console-{f}.png").stat().st_size > 0
+               for f in ("board-zh", "incident-zh", "board-en", "incident-en"))
 
 
 def test_a_refusal_is_shown_next_to_the_form_and_a_service_down_on_the_page(
@@ -92,6 +99,10 @@ def test_a_refusal_is_shown_next_to_the_form_and_a_service_down_on_the_page(
                                               "reporter": "bob"}).json()["ref"]
     url = console["console"].url
     page = browser.new_page()
+    sign_in(page, url, "not-a-key-anyone-knows-4f2a", "mallory")
+    expect(page.locator(".refused")).to_contain_text("密钥无效")
+    sign_in(page, url, INGEST_KEY, "robot")  # known, but may not read incidents
+    expect(page.locator(".refused")).to_contain_text("ingest")
     sign_in(page, url, VIEWER_KEY, "carol")  # a viewer may read but not acknowledge
     page.goto(f"{url}/incidents/{ref}")
     page.click("form.action button[type=submit]")
