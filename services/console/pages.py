@@ -132,7 +132,16 @@ async def _incident_page(request: Request, session: dict[str, Any], ref: str,
         return render(request, "incident.html", session, refused.status, ref=ref,
                       refused=refused.message)
     return render(request, "incident.html", session, status, ref=ref, incident=incident,
-                  **context)
+                  running=running_clocks(incident), **context)
+
+
+def running_clocks(incident: dict[str, Any]) -> set[str]:
+    """The SLA deadlines still counting: respond until someone answers, resolve until it is
+    resolved, close until it is closed."""
+    ends = {"respond": incident.get("acknowledged_at") or incident.get("resolved_at"),
+            "resolve": incident.get("resolved_at"), "close": incident.get("closed_at")}
+    return {clock for clock, ended in ends.items()
+            if not ended and incident.get(f"{clock}_by")}
 
 
 @router.get("/incidents/{ref}", response_class=HTMLResponse)

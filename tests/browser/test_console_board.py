@@ -71,11 +71,15 @@ def test_a_responder_acknowledges_a_p0_from_the_board(console, browser, tmp_path
     card.click()
     page.wait_for_url(f"**/incidents/{ref}")
     assert page.locator("#status").get_attribute("data-status") == "new"
+    expect(page.locator(".countdown[data-clock=respond]")).to_contain_text("剩余")
     page.fill("input[name=note]", "门店已重启路由器")
     page.click("form.action button[type=submit]")
     page.wait_for_selector(".done")
     assert page.locator("#status").get_attribute("data-status") == "investigating"
     assert page.locator("#status").inner_text() == "调查中"
+    # Answered: the respond clock stops; the resolve clock still counts down.
+    expect(page.locator(".countdown[data-clock=respond]")).to_have_count(0)
+    expect(page.locator(".countdown[data-clock=resolve]")).to_contain_text("剩余")
     assert "alice" in page.locator(".timeline").inner_text()
     page.screenshot(path=str(shots / "console-incident-zh.png"), full_page=True)
 
