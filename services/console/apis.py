@@ -2,6 +2,7 @@
 answer becomes `ServiceDown`; a refusal keeps the API's own message (`Refused`)."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -52,6 +53,23 @@ class Apis:
         if response.status_code >= 400:
             raise Refused(response.status_code, message_of(response))
         return response.json()
+
+    async def changes(self, key: str) -> AsyncIterator[str]:
+        """The incidents service's board feed (`GET /v1/board/events`) reduced to what a page
+        needs: "changed" when any card changed, "down" once if the feed cannot be followed."""
+        url = f"{self.settings.url_of('incidents')}/v1/board/events"
+        timeout = httpx.Timeout(self.settings.api_timeout_seconds, read=60)  # pings every 15 s
+        try:
+            async with self.client.stream("GET", url, headers={"X-API-Key": key},
+                                          timeout=timeout) as response:
+                if response.status_code != 200:
+                    yield "down"
+                    return
+                async for line in response.aiter_lines():
+                    if line.startswith("event:") and line[6:].strip() in ("card", "reload"):
+                        yield "changed"
+        except httpx.HTTPError:
+            yield "down"
 
     async def close(self) -> None:
         await self.client.aclose()

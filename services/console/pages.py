@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sse_starlette.sse import EventSourceResponse
 
 from services.console.apis import Refused, ServiceDown
 from services.console.board import columns
@@ -107,7 +108,9 @@ async def board_page(request: Request, severity: str = "", q: str = "") -> Respo
     session = signed_in(request)
     if session is None:
         return to_sign_in(request)
-    return render(request, "board.html", session, **await _board(request, session, severity, q))
+    return render(request, "board.html", session,
+                  poll_seconds=request.app.state.settings.board_poll_seconds,
+                  **await _board(request, session, severity, q))
 
 
 @router.get("/board/columns", response_class=HTMLResponse)
@@ -118,6 +121,21 @@ async def board_columns(request: Request, severity: str = "", q: str = "") -> Re
         return Response(status_code=401)
     return render(request, "board_columns.html", session,
                   **await _board(request, session, severity, q))
+
+
+@router.get("/board/events")
+async def board_events(request: Request) -> Response:
+    """Live board: relays the incidents service's feed as `changed` events; the page then
+    re-fetches its columns (and still polls, should the feed be away)."""
+    session = signed_in(request)
+    if session is None:
+        return Response(status_code=401)
+
+    async def events():
+        async for change in request.app.state.apis.changes(session["key"]):
+            yield {"event": change, "data": ""}
+
+    return EventSourceResponse(events(), ping=15)
 
 
 async def _incident_page(request: Request, session: dict[str, Any], ref: str,

@@ -23,6 +23,9 @@ class ConsoleSettings(BaseSettings):
     # Behind HTTPS: mark the cookie Secure so browsers never send it in clear.
     secure_cookies: bool = False
     api_timeout_seconds: float = Field(5.0, gt=0)
+    # The board follows the incidents service's live feed; polling is the fallback for while
+    # the feed is away.
+    board_poll_seconds: int = Field(10, ge=1)
 
     def url_of(self, service: str) -> str:
         return getattr(self, f"{service}_url").rstrip("/")

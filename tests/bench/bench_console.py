@@ -3,7 +3,7 @@ board. Loads INCIDENTS into the incidents service's read models with COPY (as be
 about a fifth are open, so 50,000 gives ~10,000 open), then times the console's whole board
 page (sign-in cookie, GET /v1/board through the console, Jinja2 render) and its htmx
 fragment; then, in Debian's Chromium, declares incidents while a board is open and prints the
-delay until each card is on the screen (the page polls every 3 s, so that bounds it).
+delay until each card is on the screen (the live feed tells the page; polling is the fallback).
 
 Run: .venv/bin/python -m tests.bench.bench_console [INCIDENTS] [REPEATS] [ARRIVALS]
      (default 50000 100 5)"""
@@ -73,7 +73,7 @@ def arrivals(incidents: RunningService, console: RunningService, count: int) -> 
         browser.close()
     print(f"  declared → card on an open board ({count}): "
           + ", ".join(f"{d:.2f} s" for d in delays)
-          + f"   (median {percentile(delays, 50):.2f} s; htmx polls every 3 s)")
+          + f"   (median {percentile(delays, 50):.2f} s)")
 
 
 def main(args: list[str]) -> None:

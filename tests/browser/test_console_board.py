@@ -23,8 +23,10 @@ def console(database_url, nats_url):
                                            nats_url=nats_url)).start()
     notifier = RunningService(service_app("notifier", database_url=database_url,
                                           nats_url=nats_url)).start()
+    # Polling an hour apart: a card that shows up came through the live feed.
     console = RunningService(console_app(ConsoleSettings(
-        incidents_url=incidents.url, notifier_url=notifier.url))).start()
+        incidents_url=incidents.url, notifier_url=notifier.url,
+        board_poll_seconds=3600))).start()
     yield {"incidents": incidents, "notifier": notifier, "console": console}
     for service in (console, notifier, incidents):
         service.stop()
@@ -50,7 +52,7 @@ def test_a_responder_acknowledges_a_p0_from_the_board(console, browser, tmp_path
         assert declared.status_code == 201, declared.text
     ref = declared.json()["ref"]
 
-    # The open board shows it without a reload (htmx refreshes the columns).
+    # The open board shows it without a reload: the feed tells the page, htmx re-fetches.
     card = page.locator(f"[data-status=new] a.card[data-ref='{ref}']")
     card.wait_for(timeout=20_000)
     assert "sev-P0" in card.get_attribute("class")
@@ -91,6 +93,7 @@ def test_a_responder_acknowledges_a_p0_from_the_board(console, browser, tmp_path
     page.screenshot(path=str(shots / "console-board-en.png"), full_page=True)
     page.goto(f"{url}/incidents/{ref}")
     page.screenshot(path=str(shots / "console-incident-en.png"), full_page=True)
+    page.close()
     assert all((shots / f"console-{f}.png").stat().st_size > 0
                for f in ("board-zh", "incident-zh", "board-en", "incident-en"))
 

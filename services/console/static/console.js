@@ -13,5 +13,18 @@
       el.classList.toggle("late", left < 0);
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
+  // The live board: a change on the server's feed re-fetches the columns (a burst of changes,
+  // once); polling every 10 s stays as the fallback while the feed is away.
+  function live() {
+    var board = document.querySelector("[data-live]"), pending = false;
+    if (!board || !window.EventSource) return;
+    new EventSource(board.dataset.live).addEventListener("changed", function () {
+      if (pending) return;
+      pending = true;
+      setTimeout(function () { pending = false; htmx.trigger(board, "refresh"); }, 200);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    tick(); setInterval(tick, 1000); live();
+  });
 })();
