@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import SecretStr
 
-from services.console.apis import message_of
+from services.console.apis import Apis, message_of
 from services.console.board import STATUSES, card, matches
 from services.console.i18n import TEXT, translator
 from services.console.session import COOKIE, Sessions, csrf_ok
@@ -84,3 +84,19 @@ def test_every_text_a_template_asks_for_is_translated_in_both_languages():
     assert all(zh and en for zh, en in TEXT.values())
     assert {f"status_{s}" for s in STATUSES} <= set(TEXT)  # column headings: t('status_' ~ s)
     assert translator("en")("board") == "Board" and translator("zh")("board") == "看板"
+
+
+async def test_the_board_feed_becomes_changed_events_and_a_refusal_becomes_down():
+    feed = ("event: ready\ndata: {}\n\n: ping\n\nevent: card\ndata: {\"ref\": \"P0-1\"}\n\n"
+            "event: reload\ndata: {}\n\n")
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers["X-API-Key"] == "good":
+            return httpx.Response(200, text=feed)
+        return httpx.Response(401, json={"detail": "unknown API key"})
+
+    apis = Apis(ConsoleSettings(incidents_url="http://incidents.test"))
+    apis.client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    assert [c async for c in apis.changes("good")] == ["changed", "changed"]
+    assert [c async for c in apis.changes("bad")] == ["down"]
+    await apis.close()
