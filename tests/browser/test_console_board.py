@@ -98,6 +98,28 @@ def test_a_responder_acknowledges_a_p0_from_the_board(console, browser, tmp_path
                for f in ("board-zh", "incident-zh", "board-en", "incident-en"))
 
 
+def test_a_store_manager_acknowledges_on_a_phone(console, browser, tmp_path):
+    shots = Path(os.environ.get("CLOSEDLOOP_SCREENSHOTS") or tmp_path)
+    with console["incidents"].client(PERSON_KEYS["bob"]) as api:
+        ref = api.post("/v1/incidents", json={"severity": "P0", "title": "冷柜温度过高",
+                                              "entity": "深圳宝安店",
+                                              "reporter": "bob"}).json()["ref"]
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                has_touch=True)
+    page = phone.new_page()
+    page.goto(f"{console['console'].url}/incidents/{ref}")  # the link from a message
+    page.fill("input[name=api_key]", PERSON_KEYS["bob"])
+    page.fill("input[name=name]", "bob")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/incidents/{ref}")  # back where the link pointed
+    button = page.locator("form.action button[type=submit]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    page.screenshot(path=str(shots / "console-incident-phone.png"), full_page=True)
+    button.tap()
+    expect(page.locator("#status")).to_have_attribute("data-status", "investigating")
+    phone.close()
+
+
 def test_a_refusal_is_shown_next_to_the_form_and_a_service_down_on_the_page(
         console, browser):
     with console["incidents"].client(PERSON_KEYS["bob"]) as api:
