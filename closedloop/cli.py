@@ -84,7 +84,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("no stack is running here (start one with `make up`)")
         return 1
     ok = True
-    for name, url in info.urls.items():
+    parts = {**info.urls, **({CONSOLE: info.console_url} if info.console_url else {})}
+    for name, url in parts.items():
         try:
             state = httpx.get(f"{url}/readyz", timeout=2).json()["status"]
         except Exception as error:  # report every service, whatever fails
