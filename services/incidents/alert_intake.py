@@ -42,13 +42,15 @@ class AlertIntake:
                 alert.alert_id, alert.name, alert.started_at, at, actor, cause):
             # A self-fix under observation did not hold: the incident is investigated again.
             current.record_alert(details, at, actor, cause)
+            self.expect_update(current, at, "reopened", at, cause)  # type: ignore[attr-defined]
             self.save_tracked(current, tracking=tracking)  # type: ignore[attr-defined]
             return
         if current is not None and current.accepts_alerts:
             current.record_alert(listing(alert, details, severity), at, actor, cause)
             # The same fingerprint firing again, worse: the incident goes up with it.
-            current.grade_by_alert(alert.fingerprint, severity, at, actor, cause,
-                self.sla_clocks(severity, current.sla_type, at))  # type: ignore[attr-defined]
+            if current.grade_by_alert(alert.fingerprint, severity, at, actor, cause,
+                    self.sla_clocks(severity, current.sla_type, at)):  # type: ignore[attr-defined]
+                self.recadence(current, at, cause)  # type: ignore[attr-defined]
             self.save_tracked(current, tracking=tracking)  # type: ignore[attr-defined]
             return
         # Its group's incident, the storm's, or a new one (triage.py).

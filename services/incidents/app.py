@@ -26,6 +26,7 @@ from services.incidents.facts import FactRecording, producer_of
 from services.incidents.holds import HoldFacts
 from services.incidents.intake.commands import IntakeCommands
 from services.incidents.lifecycle import LifecycleCommands
+from services.incidents.progress_cadence import ProgressCadence
 from services.incidents.queries import REF, IncidentQueries, state_of
 from services.incidents.triage import AlertTriage
 from services.incidents.sla_clocks import SlaClockCommands
@@ -36,7 +37,8 @@ from services.incidents.tiers import SupportTiers
 __all__ = ["IncidentsApplication", "AlertNotRaisedYet", "REF", "producer_of", "state_of"]
 
 
-class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, LifecycleCommands,
+class IncidentsApplication(AlertIntake, AlertTriage, Acknowledging, ProgressCadence,
+                           LifecycleCommands,
                            FactRecording, HoldFacts, CapaFacts, SlaClockCommands,
                            ClosingCommands, IncidentQueries, IntakeCommands, SupportTiers,
                            ChecklistCommands, BoardCommands, ServiceApplication):

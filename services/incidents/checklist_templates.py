@@ -6,7 +6,6 @@ communication templates (话术模板) a responder sends at that step. Read from
 field; without a file no incident carries a checklist."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,11 +13,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from jinja2 import TemplateSyntaxError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.auth import Role
+from shared.config_files import read_config
 from shared.contracts.vocabulary import Severity
 
 from services.incidents.checklist_messages import PARTS, compile_part, sample_context
@@ -177,17 +176,7 @@ def load_checklists(path: str | Path | None) -> ChecklistTemplates:
     if not path:
         return ChecklistTemplates()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as e:
-        raise ChecklistConfigError(f"checklists {path}: cannot be read: {e}") from None
-    try:
-        spec = ChecklistFile.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(file)"
-        raise ChecklistConfigError(f"checklists {path}: {where}: {first['msg']}") from None
+    spec = read_config(path, ChecklistFile, "checklists", ChecklistConfigError)
     return _build(path, spec)
 
 

@@ -1,6 +1,7 @@
 """The people's lifecycle commands, mixed into IncidentsApplication: declare an incident by
 hand (its reporter follows it), change its severity, reopen it, post progress, follow and
-unfollow. Each is get → call → save; the notifier tells those who should know."""
+unfollow. Each is get → call → save; the notifier tells those who should know. Progress
+updates are posted through the cadence (progress_cadence.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -37,6 +38,7 @@ class LifecycleCommands:
                 actor=reporter, cause=cause,
                 clocks=self.sla_clocks(severity, None, at))  # type: ignore[attr-defined]
             incident.follow(reporter, reporter, at, cause, via="reporter")
+            self.expect_update(incident, at, "opened", at, cause)  # type: ignore[attr-defined]
             self.save_tracked(incident, tracking=None,  # type: ignore[attr-defined]
                               numbers=(Numbered(scope, number, incident.id),))
             return self.incident(str(incident.id))  # type: ignore[attr-defined]
@@ -51,21 +53,18 @@ class LifecycleCommands:
             incident.check_may_regrade(severity, manager)
             incident.change_severity(severity, reason, by, at, cause, self.sla_clocks(  # type: ignore[attr-defined]
                 severity, incident.sla_type, incident.opened_at))
+            self.recadence(incident, at, cause)  # type: ignore[attr-defined]
 
         return self._change(id_or_ref, command)  # type: ignore[attr-defined]
 
     def reopen(self, id_or_ref: str, reason: str, by: str,
                cause: dict[str, Any]) -> dict[str, Any]:
-        return self._change(id_or_ref,  # type: ignore[attr-defined]
-                            lambda i, at: i.reopen(
-                                reason, by, at, cause,
-                                self.sla_clocks(  # type: ignore[attr-defined]
-                                    i.severity, i.sla_type, at, kinds=("resolve",))))
+        def command(incident: Incident, at: Any) -> None:
+            incident.reopen(reason, by, at, cause, self.sla_clocks(  # type: ignore[attr-defined]
+                incident.severity, incident.sla_type, at, kinds=("resolve",)))
+            self.expect_update(incident, at, "reopened", at, cause)  # type: ignore[attr-defined]
 
-    def post_progress(self, id_or_ref: str, text: str, author: str,
-                      cause: dict[str, Any]) -> dict[str, Any]:
-        return self._change(id_or_ref,  # type: ignore[attr-defined]
-                            lambda i, at: i.post_progress(text, author, at, cause))
+        return self._change(id_or_ref, command)  # type: ignore[attr-defined]
 
     def follow(self, id_or_ref: str, person: str, by: str,
                cause: dict[str, Any]) -> dict[str, Any]:

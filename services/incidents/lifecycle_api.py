@@ -58,10 +58,14 @@ def reopen(id_or_ref: str, body: IncidentReopen, request: Request) -> dict[str, 
 
 @router.post("/{id_or_ref}/progress", response_model=IncidentRead, dependencies=responder)
 def post_progress(id_or_ref: str, body: ProgressPost, request: Request) -> dict[str, Any]:
-    """Reaches the incident's R, A, I, reporter and followers (not its author)."""
+    """Reaches the incident's R, A, I, reporter and followers (not its author), saying when
+    the next update is due: `next_update_at`, `next_update_in`, else the severity's cadence
+    (422 naming the field for a time not ahead). It meets the update due and sets the next."""
     return _app(request).post_progress(id_or_ref, body.text,
                                        acting_as(request, body.author, "author"),
-                                       request_cause(request))
+                                       request_cause(request),
+                                       next_update_at=body.next_update_at,
+                                       next_update_in=body.next_update_in)
 
 
 @router.post("/{id_or_ref}/follow", response_model=IncidentRead, dependencies=responder)

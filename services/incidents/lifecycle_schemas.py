@@ -2,11 +2,16 @@
 follow); they read back an IncidentRead."""
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
 from shared.limits import LongText, Name, Title
 
 from services.incidents.domain import Severity
+from services.incidents.domain.cadence import STATED_AT_MOST
+from services.incidents.sla_policies import parse_duration
 from services.incidents.intake.schemas import Link, ProblemTypeId
 from services.incidents.intake.vocabulary import Source
 
@@ -44,6 +49,23 @@ class IncidentReopen(BaseModel):
 class ProgressPost(BaseModel):
     text: LongText = Field(min_length=1, description="what happened, what is next")
     author: Name
+    next_update_at: AwareDatetime | None = Field(None, description=(
+        "when the next update will come (with a time zone); omitted: the severity's "
+        "cadence from now (docs/progress-cadence.md)"))
+    next_update_in: str | float | None = Field(None, description=(
+        "or how long until the next update: 30m, 2h, 1h30m or seconds (at most 7d)"))
+
+    @field_validator("next_update_in")
+    @classmethod
+    def _next_in(cls, value: Any, info: ValidationInfo) -> timedelta | None:
+        if value is None:
+            return None
+        if info.data.get("next_update_at") is not None:
+            raise ValueError("give next_update_at or next_update_in, not both")
+        every = parse_duration(value)
+        if every > STATED_AT_MOST:
+            raise ValueError("at most 7d: post an update before then")
+        return every
 
 
 class FollowChange(BaseModel):

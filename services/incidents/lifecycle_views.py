@@ -35,7 +35,8 @@ def _reopened(e: Any) -> IncidentReopened:
 
 def _progress(e: Any) -> IncidentProgressPosted:
     return IncidentProgressPosted(incident_id=str(e.originator_id), ref=e.ref,
-                                  number=e.number, text=e.text, author=e.author, at=e.at)
+                                  number=e.number, text=e.text, author=e.author, at=e.at,
+                                  next_update_by=getattr(e, "next_update_by", None))
 
 
 def _followed(e: Any) -> IncidentFollowed:
@@ -69,7 +70,9 @@ def _told_reopened(e: Any, seen: dict[str, Any]) -> str:
 
 
 def _told_progress(e: Any, _: dict[str, Any]) -> str:
-    return f"update {e.number} from {e.author}: {e.text}"
+    due = getattr(e, "next_update_by", None)  # the progress cadence (cadence_views.py)
+    return f"update {e.number} from {e.author}: {e.text}" + (
+        f"; next update by {_clock(due)}" if due is not None else "")
 
 
 def _told_followed(e: Any, _: dict[str, Any]) -> str:

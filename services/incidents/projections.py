@@ -10,6 +10,7 @@ from shared.readmodels import Apply, Projection
 
 from services.incidents.domain import Incident, Status
 from services.incidents.board_views import on_incidents
+from services.incidents.cadence_views import CADENCE_COLUMNS, CADENCE_ROWS
 from services.incidents.closing_views import CLOSING_ROWS
 from services.incidents.lifecycle_views import LIFECYCLE_ROWS
 from services.incidents.sla_views import SLA_COLUMNS, SLA_ROWS, opened_clocks
@@ -30,7 +31,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     respond_by timestamptz NOT NULL,
     resolve_by timestamptz NOT NULL,
     respond_breached boolean NOT NULL DEFAULT false,
-    resolve_breached boolean NOT NULL DEFAULT false,{sla}
+    resolve_breached boolean NOT NULL DEFAULT false,{sla}{cadence}
     responsible text,
     accountable text,
     capa_id text,
@@ -44,7 +45,8 @@ CREATE INDEX IF NOT EXISTS incidents_open_deadlines ON incidents (respond_by, re
 CREATE INDEX IF NOT EXISTS incidents_status_severity ON incidents (status, severity, opened_at DESC);
 CREATE INDEX IF NOT EXISTS incidents_opened_at ON incidents (opened_at DESC);
 CREATE INDEX IF NOT EXISTS incidents_board ON incidents (status, opened_at DESC, ref DESC);
-""".replace("{sla}", SLA_COLUMNS) + on_incidents()  # the board: live feed, counts
+""".replace("{sla}", SLA_COLUMNS).replace("{cadence}", CADENCE_COLUMNS) \
+    + on_incidents()  # the board: live feed, counts
 
 
 class IncidentsProjection(Projection):
@@ -67,6 +69,7 @@ class IncidentsProjection(Projection):
             **CLOSING_ROWS,
             **LIFECYCLE_ROWS,
             **SLA_ROWS,
+            **CADENCE_ROWS,
         }
 
 

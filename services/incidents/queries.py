@@ -6,6 +6,7 @@ import re
 from typing import Any
 from uuid import UUID
 
+from services.incidents.cadence_views import progress_of
 from services.incidents.domain import Incident, IncidentNotFound, RefIndex, parse_ref
 from services.incidents.timeline import timeline_of
 
@@ -17,7 +18,8 @@ class IncidentQueries:
 
     def incident(self, id_or_ref: str) -> dict[str, Any]:
         incident = self._incident(id_or_ref)
-        return {**state_of(incident), "timeline": self.timeline(str(incident.id))}
+        return {**state_of(incident), "timeline": self.timeline(str(incident.id)),
+                "progress": progress_of(incident, self.clock.now())}  # type: ignore[attr-defined]
 
     def incident_alerts(self, id_or_ref: str) -> list[dict[str, Any]]:
         """Every alert the incident holds, in the order they came (its group's, the storm's

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from shared.limits import LongText, Name
 
@@ -74,6 +74,15 @@ class IncidentSummary(BaseModel):
     capa_id: str | None = None
     drill: bool = False
     observe_ends_at: datetime | None = None
+    next_update_by: datetime | None = Field(None, description=(
+        "when the next progress update is due; none once resolved (docs/progress-cadence.md)"))
+
+    @model_validator(mode="after")
+    def _cadence_ends_with_the_resolution(self) -> "IncidentSummary":
+        # The row keeps the last due time; updates are owed only until the resolution.
+        if self.resolved_at is not None or self.closed_at is not None:
+            self.next_update_by = None
+        return self
 
 
 class Closing(BaseModel):
@@ -97,6 +106,17 @@ class IncidentPage(BaseModel):
     total: int
     next_cursor: str | None = Field(None, description="pass as cursor for the next page; "
                                     "none on the last")
+
+
+class ProgressCadenceRead(BaseModel):
+    """The progress cadence (进展汇报, docs/progress-cadence.md)."""
+    next_update_by: datetime | None = Field(None, description=(
+        "when the next progress update is due; none once resolved or without a cadence"))
+    overdue: bool = Field(False, description="the next update is due and has not come")
+    since: datetime | None = Field(None, description=(
+        "the start of the interval: the opening, the reopening or the last update"))
+    stated: bool = Field(False, description="the last update's author stated the time")
+    last_update_at: datetime | None = None
 
 
 class IncidentRead(BaseModel):
@@ -138,6 +158,7 @@ class IncidentRead(BaseModel):
     reporter: str | None = Field(None, description="who declared it by hand (its requester)")
     followers: list[str] = Field([], description="people told of its lifecycle and progress")
     progress_updates: int = Field(0, description="progress updates posted on it")
+    progress: ProgressCadenceRead = Field(default_factory=ProgressCadenceRead)
     reopened: int = Field(0, description="times it was reopened")
     storm: StormRead | None = Field(None, description="a storm incident's counts")
     closing: Closing | None = Field(None, description="how the resolved incident closes")

@@ -3,10 +3,10 @@ respond, to resolve and to close, each counted on a calendar (24×7 or business 
 the share of it after which a deadline is "at risk". Read from a YAML or JSON file
 (CLOSEDLOOP_SLA_POLICIES_FILE) and checked at start-up; without a file the shipped defaults
 hold (P0 5 min / 4 h, P1 15 min / 24 h, P2 1 h / 72 h, P3 4 h / 7 d, 24×7, no closure target,
-no at-risk warning)."""
+no at-risk warning) and the progress cadence (P0 every 4 h, P1 8 h, P2 24 h, P3 none;
+docs/progress-cadence.md)."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.config_files import read_config
 from shared.contracts.vocabulary import Severity
 
 from services.incidents.calendars import AlwaysOn, BusinessHours, Calendar, Span, check_country
@@ -26,6 +26,11 @@ ALWAYS = "24x7"
 KINDS = ("respond", "resolve", "close")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?(?:(\d+)s)?$")
+# How often an open incident's audience expects a progress update, when a policy does not
+# say (`update_every`); P3 has none (docs/adr/progress-cadence.md).
+DEFAULT_UPDATE_EVERY: dict[Severity, timedelta | None] = {
+    Severity.P0: timedelta(hours=4), Severity.P1: timedelta(hours=8),
+    Severity.P2: timedelta(hours=24), Severity.P3: None}
 _SPAN = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
@@ -127,6 +132,20 @@ class PolicySpec(BaseModel):
     resolve: Any
     close: Any = None
     at_risk: float | None = Field(None, gt=0, lt=1)
+    update_every: Any = Field(None, description=(
+        "progress cadence (4h); off or null: none; omitted: the severity's default"))
+
+    @field_validator("update_every")
+    @classmethod
+    def _cadence(cls, value: Any) -> timedelta | None:
+        # YAML reads a bare `off` as false.
+        off = value is None or value is False or value in ("off", "none")
+        return None if off else parse_duration(value)
+
+    def cadence(self) -> timedelta | None:
+        if "update_every" in self.model_fields_set:
+            return self.update_every
+        return DEFAULT_UPDATE_EVERY[self.severity]
 
     @field_validator("respond", "resolve")
     @classmethod
@@ -156,12 +175,15 @@ class Policy:
     targets: dict[str, timedelta]  # kind → working time; no "close" without a closure target
     at_risk: float | None
     calendar_name: str = ALWAYS
+    update_every: timedelta | None = None  # the progress cadence, on the policy's calendar
 
     def view(self) -> dict[str, Any]:
         """What GET /v1/sla-policies shows of it."""
         return {"name": self.name, "severity": str(self.severity), "type": self.type,
                 "calendar": self.calendar_name, "at_risk": self.at_risk,
-                "targets": {k: t.total_seconds() for k, t in self.targets.items()}}
+                "targets": {k: t.total_seconds() for k, t in self.targets.items()},
+                "update_every": (self.update_every.total_seconds()
+                                 if self.update_every is not None else None)}
 
     def due(self, kind: str, start: datetime) -> tuple[datetime, datetime | None] | None:
         """The deadline of `kind` counted from `start` and when it becomes at risk."""
@@ -188,7 +210,8 @@ class SlaPolicies:
 
 def default_policies() -> SlaPolicies:
     return SlaPolicies([Policy(f"{s} default", s, None, AlwaysOn(),
-                               {"respond": sla.respond, "resolve": sla.resolve}, None)
+                               {"respond": sla.respond, "resolve": sla.resolve}, None,
+                               update_every=DEFAULT_UPDATE_EVERY[s])
                         for s, sla in SLA.items()])
 
 
@@ -198,17 +221,7 @@ def load_policies(path: str | Path | None) -> SlaPolicies:
     if not path:
         return default_policies()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as e:
-        raise SlaPolicyError(f"SLA policies {path}: cannot be read: {e}") from None
-    try:
-        spec = PolicyFile.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(file)"
-        raise SlaPolicyError(f"SLA policies {path}: {where}: {first['msg']}") from None
+    spec = read_config(path, PolicyFile, "SLA policies", SlaPolicyError)
     return _build(path, spec)
 
 
@@ -242,7 +255,7 @@ def _build(path: Path, spec: PolicyFile) -> SlaPolicies:
         policies.append(Policy(f"{p.severity}" + (f"/{p.type}" if p.type else ""),
                                p.severity, p.type, calendars[p.calendar], targets,
                                p.at_risk if p.at_risk is not None else spec.at_risk,
-                               p.calendar))
+                               p.calendar, p.cadence()))
     missing = [str(s) for s in Severity if (s, None) not in seen]
     if missing:
         raise fail("policies", f"no policy without a type for {', '.join(missing)}: every "

@@ -13,6 +13,7 @@ from services.incidents.board_commands import BOARD_STORY
 from services.incidents.closing_views import (
     CLOSING_STORY, closed_without_capa, closing_of_resolution,
 )
+from services.incidents.cadence_views import CADENCE_STORY
 from services.incidents.intake.story import INTAKE_STORY
 from services.incidents.lifecycle_views import LIFECYCLE_STORY
 from services.incidents.triage_views import TRIAGE_STORY
@@ -309,6 +310,7 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     **TIER_STORY,
     **CHECKLIST_STORY,
     **BOARD_STORY,
+    **CADENCE_STORY,
 }
 
 

@@ -8,6 +8,7 @@ from shared.contracts import (
     IncidentRoleAssigned, IncidentSlaBreached,
 )
 
+from services.incidents.cadence_views import CADENCE_CONTRACTS
 from services.incidents.checklist_views import CHECKLIST_CONTRACTS
 from services.incidents.closing_views import CLOSING_CONTRACTS
 from services.incidents.domain import STORM_PREFIX, Incident
@@ -108,6 +109,7 @@ _TABLE = {
     **SLA_CONTRACTS,
     **CLOSING_CONTRACTS,
     **TIER_CONTRACTS,
+    **CADENCE_CONTRACTS,
     **CHECKLIST_CONTRACTS,
 }
 

@@ -40,8 +40,9 @@ class AlertTriage:
         joined = self._group_incident(group, at) if isinstance(group, GroupLink) else None
         if joined is not None:
             joined.record_alert(listed, at, actor, cause)
-            joined.grade_by_alert(alert.fingerprint, severity, at, actor, cause,
-                self.sla_clocks(severity, joined.sla_type, at))  # type: ignore[attr-defined]
+            if joined.grade_by_alert(alert.fingerprint, severity, at, actor, cause,
+                    self.sla_clocks(severity, joined.sla_type, at)):  # type: ignore[attr-defined]
+                self.recadence(joined, at, cause)  # type: ignore[attr-defined]
             self.save_tracked(joined, _linked(link, alert.fingerprint, joined, at, actor, cause),  # type: ignore[attr-defined]
                               tracking=tracking)
             return
@@ -79,6 +80,7 @@ class AlertTriage:
             ref=format_ref(severity, at, number), severity=severity, title=title,
             entity=entity, alert=alert, at=at, actor=actor, cause=cause,
             clocks=self.sla_clocks(severity, incident_type(alert), at))  # type: ignore[attr-defined]
+        self.expect_update(incident, at, "opened", at, cause)  # type: ignore[attr-defined]
         return incident, Numbered(scope, number, incident.id)
 
     def _group_incident(self, group: GroupLink, at: datetime) -> Incident | None:
@@ -109,8 +111,9 @@ class AlertTriage:
             return None
         self._storm_id = storm.id
         storm.gather_alert(listed, at, actor, cause)
-        storm.grade_by_alert(fingerprint, severity, at, actor, cause,
-            self.sla_clocks(severity, storm.sla_type, at))  # type: ignore[attr-defined]
+        if storm.grade_by_alert(fingerprint, severity, at, actor, cause,
+                self.sla_clocks(severity, storm.sla_type, at)):  # type: ignore[attr-defined]
+            self.recadence(storm, at, cause)  # type: ignore[attr-defined]
         return [storm, *changed], numbers
 
     def _storm_in_progress(self, incident_id: Any) -> Incident | None:

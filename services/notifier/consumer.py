@@ -11,6 +11,7 @@ from shared.contracts import (
     IncidentClosed, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
     IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentStageEntered,
     IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed, IncidentUnfollowed, IncidentHandedOver,
+    IncidentProgressDue,
 )
 
 
@@ -25,6 +26,7 @@ def subscriptions(app: NotifierApplication) -> list[Subscription]:
         IncidentSeverityChanged: app.handle_incident_severity_changed,
         IncidentReopened: app.handle_incident_reopened,
         IncidentProgressPosted: app.handle_incident_progress_posted,
+        IncidentProgressDue: app.handle_incident_progress_due,
         IncidentFollowed: app.handle_incident_followed,
         IncidentUnfollowed: app.handle_incident_unfollowed,
         IncidentSlaAtRisk: app.handle_incident_sla_at_risk,

@@ -10,7 +10,7 @@ from shared.contracts.incidents import (  # noqa: F401 (re-exported)
     IncidentOpened, IncidentAcknowledged, IncidentResolved, IncidentCapaRequested,
     IncidentDrillFlagged, IncidentStageEntered, IncidentRoleAssigned, IncidentHandedOver,
     IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
-    IncidentUnfollowed, IncidentPageRead, IncidentClosed,
+    IncidentUnfollowed, IncidentPageRead, IncidentClosed, IncidentProgressDue,
 )
 from shared.contracts.incident_sla import (  # noqa: F401 (re-exported)
     IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
@@ -38,7 +38,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
         IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,
         IncidentSeverityChanged, IncidentReopened, IncidentProgressPosted, IncidentFollowed,
-        IncidentUnfollowed,
+        IncidentUnfollowed, IncidentProgressDue,
         IncidentPageRead, IncidentCapaRequested, IncidentDrillFlagged,
         IncidentHandedOver, SupportTierEntered,
         IncidentChecklistAttached, IncidentChecklistItemChecked,

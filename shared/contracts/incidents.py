@@ -199,6 +199,28 @@ class IncidentProgressPosted(Contract):
     text: str
     author: str
     at: datetime
+    # When the next update is due (stated by the author, else the cadence); None: no
+    # cadence for its severity, or posted after the resolution (docs/progress-cadence.md).
+    next_update_by: datetime | None = None
+
+
+class IncidentProgressDue(Contract):
+    """When the incident's next progress update is due (进展汇报, the severity's cadence in the
+    SLA policy): set when it opens, takes an update, is reopened or changes severity.
+    `due_by` None: its severity has no cadence (a running chase stops). `since`: the start
+    of the interval (the opening, the reopening, or the update numbered `last_update`).
+    `stated`: the last update's author said when. Resolution stops the cadence."""
+
+    PRODUCER, AGGREGATE, EVENT = "incidents", "progress", "due"
+    incident_id: str
+    ref: str
+    severity: str
+    due_by: datetime | None
+    since: datetime
+    why: str  # opened, progress, reopened, severity
+    at: datetime
+    stated: bool = False
+    last_update: int | None = None
 
 
 class IncidentFollowed(Contract):

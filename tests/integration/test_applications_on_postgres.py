@@ -41,7 +41,7 @@ from tests.unit.test_incidents_numbering import (  # noqa: F401 (collected again
     test_a_batch_of_alerts_of_one_severity_is_saved_once_with_consecutive_refs,
     test_a_batch_that_fails_issues_no_ref_and_leaves_no_gap,
     test_a_link_an_earlier_release_stored_in_two_events_still_loads_and_links_on,
-    test_a_new_incident_stores_two_events_and_its_number,
+    test_a_new_incident_stores_three_events_and_its_number,
     test_refs_continue_after_those_an_earlier_release_issued_which_still_resolve,
 )
 from tests.unit.test_incidents_stored_topics import (  # noqa: F401 (collected again here)

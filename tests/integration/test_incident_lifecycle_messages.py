@@ -94,15 +94,19 @@ def test_those_who_should_know_hear_of_each_step_of_the_incidents_life(
             wait_until(lambda: reasons(receiver, "/managers", iid), WAIT, "step 1")
             assert reasons(receiver, "/managers", iid) == ["escalation.step1"]
 
-            assert api.post(f"/v1/incidents/{ref}/progress", json={
-                "text": "已联系收银系统厂商", "author": "li.na"}).status_code == 200
+            posted = api.post(f"/v1/incidents/{ref}/progress", json={
+                "text": "已联系收银系统厂商", "author": "li.na"})
+            assert posted.status_code == 200
             wait_until(lambda: len(told(receiver, iid, "incident.progress")) == 4, WAIT,
                        "the update")
             assert [h for _, h in told(receiver, iid, "incident.progress")] == [
                 "sun.hao", "wang.jianguo", "zhao.lei", "zhou.min"]
             update = next(json.loads(r["body"]) for r in receiver.received("/im", iid)
                           if json.loads(r["body"])["reason"] == "incident.progress")
+            next_update = update["about"].pop("next_update_by")  # the P0's cadence: 4 h on
             assert update["about"] == {"by": "li.na", "number": 1, "text": "已联系收银系统厂商"}
+            assert datetime.fromisoformat(next_update) == datetime.fromisoformat(
+                posted.json()["progress"]["next_update_by"].replace("Z", "+00:00"))
 
             # zhao.lei, the new Accountable, takes it on: the others hear he did.
             assert api.post(f"/v1/incidents/{ref}/acknowledge",

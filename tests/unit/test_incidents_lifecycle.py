@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 
 from shared.contracts import (
-    CloudEvent, IncidentAcknowledged, IncidentFollowed, IncidentOpened, IncidentProgressPosted, IncidentReopened,
-    IncidentResolved, IncidentRoleAssigned, IncidentSeverityChanged, IncidentUnfollowed,
+    CloudEvent, IncidentAcknowledged, IncidentFollowed, IncidentOpened, IncidentProgressDue,
+    IncidentProgressPosted, IncidentReopened, IncidentResolved, IncidentRoleAssigned,
+    IncidentSeverityChanged, IncidentUnfollowed,
 )
 from shared.errors import Invalid
 
@@ -149,7 +150,8 @@ def test_a_declared_incident_records_its_reporter_who_follows_it(incidents):
     declared = incidents.declare(Severity.P1, "门店停电", "store-017", "整店停电", "sun.hao", CAUSE)
     assert declared["ref"] == "P1-2026-11-001" and declared["reporter"] == "sun.hao"
     assert declared["followers"] == ["sun.hao"] and declared["status"] == "new"
-    opened, followed = published(incidents)
+    opened, followed, due = published(incidents)
+    assert isinstance(due, IncidentProgressDue) and due.why == "opened"  # P1: every 8 h
     assert isinstance(opened, IncidentOpened) and opened.reporter == "sun.hao"
     assert opened.labels["alertname"] == "门店停电" and opened.severity == "P1"
     assert isinstance(followed, IncidentFollowed) and followed.via == "reporter"
@@ -166,11 +168,12 @@ def test_each_lifecycle_change_is_published_and_told_on_the_timeline(incidents):
     incidents.reopen(ref, "又断了", "zhou.min", CAUSE)
     incidents.unfollow(ref, "wang.jianguo", "wang.jianguo", CAUSE)
     kinds = [type(c) for c in published(incidents)]
-    assert kinds == [IncidentOpened, IncidentFollowed, IncidentFollowed,
-                     IncidentSeverityChanged, IncidentProgressPosted,
+    assert kinds == [IncidentOpened, IncidentFollowed, IncidentProgressDue, IncidentFollowed,
+                     IncidentSeverityChanged, IncidentProgressDue,  # P0's cadence: 4 h
+                     IncidentProgressPosted, IncidentProgressDue,
                      # resolving implies acknowledging, which makes li.na responsible
                      IncidentAcknowledged, IncidentRoleAssigned, IncidentResolved,
-                     IncidentReopened, IncidentUnfollowed]
+                     IncidentReopened, IncidentProgressDue, IncidentUnfollowed]
     [changed] = [c for c in published(incidents) if isinstance(c, IncidentSeverityChanged)]
     assert changed.ref == ref and (changed.previous, changed.severity) == ("P2", "P0")
     assert changed.respond_by == T0 + timedelta(minutes=5)
@@ -186,7 +189,8 @@ def test_each_lifecycle_change_is_published_and_told_on_the_timeline(incidents):
                                "respond by 2026-11-02 10:00 UTC, resolve by 2026-11-05 09:00 UTC")
     assert story["severity changed"].startswith("zhao.lei changed the severity from P2 to P0: "
                                                 "全店无法收银; respond by 2026-11-02 09:05 UTC")
-    assert story["progress"] == "update 1 from li.na: 已派工程师"
+    assert story["progress"] == ("update 1 from li.na: 已派工程师; next update by "
+                                 "2026-11-02 13:00 UTC")
     assert story["reopened"] == f"zhou.min reopened {ref} (方案制定中 → 调查中): 又断了; " \
                                 "to be acknowledged again, resolve by 2026-11-02 13:00 UTC"
     assert story["followed"] == "wang.jianguo follows it (added by zhao.lei)"

@@ -45,10 +45,11 @@ def test_a_batch_of_alerts_of_one_severity_is_saved_once_with_consecutive_refs(f
     assert second["alert_ids"] == ["a-2", "a-2b"]
 
 
-def test_a_new_incident_stores_two_events_and_its_number(feed):
+def test_a_new_incident_stores_three_events_and_its_number(feed):
     written = saves(feed)
     feed.raise_alert("a-1", fingerprint="fp-1", severity="P2")
-    assert written == [2]  # the link started with its incident, and the incident
+    # the link started with its incident, the incident, and when its first update is due
+    assert written == [3]
     [incident_id] = feed.incident_ids()
     assert str(feed.app.number_owner("P2-2026-11", 1)) == incident_id
     link = feed.app.repository.get(FingerprintLink.create_id("fp-1"))

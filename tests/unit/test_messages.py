@@ -39,6 +39,9 @@ REASONS = {
     "capa.systemic_closed": "capa.systemic_closed",
     "sla.at_risk": "sla.at_risk", "support.tier": "support.tier", "support.score": "support.score",
     "default": "something.new",
+    # The progress cadence's chase has its own wording (when the last update came).
+    "late.progress.warning": "late.progress.warning",
+    "late.progress.deadline": "late.progress.deadline", "late.progress.up": "late.progress.up",
 }
 
 
@@ -51,6 +54,12 @@ def notification(reason: str, language: str = "zh", **changes) -> Notification:
                  "due_at": (NOW + (timedelta(minutes=20) if reason.endswith("warning")
                                    else -timedelta(minutes=7))).isoformat(),
                  "responsible": ["li.na"]}
+        if kind == "progress":  # the interval started with update 3, 4 hours before it is due
+            about.update(subject="3", since=(datetime.fromisoformat(about["due_at"])
+                                             - timedelta(hours=4)).isoformat())
+    if reason == "incident.progress":
+        about = {"by": "wang.wei", "number": 3, "text": "冷柜已更换",
+                 "next_update_by": (NOW + timedelta(hours=4)).isoformat()}
     if reason == "sla.at_risk":
         about = {"deadline": "resolve", "due_at": (NOW + timedelta(minutes=40)).isoformat(),
                  "responsible": ["li.na"]}

@@ -122,5 +122,6 @@ def test_the_policies_in_force_can_be_shown():
     p2 = next(p for p in shown["policies"] if p["name"] == "P2")
     assert p2 == {"name": "P2", "severity": "P2", "type": None, "calendar": "store-office",
                   "at_risk": 0.75, "targets": {"respond": 14400.0, "resolve": 259200.0,
-                                               "close": 2592000.0}}
+                                               "close": 2592000.0},
+                  "update_every": 32400.0}  # one store-office day of updates
     assert default_policies().view()["source"] is None

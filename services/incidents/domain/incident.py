@@ -11,6 +11,7 @@ from eventsourcing.domain import event
 
 from services.incidents.domain.acknowledgement import IncidentAcknowledgement
 from services.incidents.domain.alerts import IncidentAlerts
+from services.incidents.domain.cadence import IncidentCadence
 from services.incidents.domain.capa import IncidentCapa
 from services.incidents.domain.checklist import IncidentChecklist
 from services.incidents.domain.closing import IncidentClosing
@@ -37,7 +38,7 @@ class Incident(IncidentAlerts, IncidentAcknowledgement, IncidentResolution, Inci
                IncidentSla, IncidentNotifications, IncidentHolds, IncidentCapa,
                IncidentLifecycle, IncidentRecurrence, IncidentGrading, IncidentStorm,
                IncidentClosing, IncidentIntake, IncidentTiers, IncidentChecklist,
-               IncidentPlanning):
+               IncidentPlanning, IncidentCadence):
     """One incident per fingerprint occurrence; the id is derived from both so a redelivered
     alert reaches the same incident."""
 

@@ -107,19 +107,22 @@ class IncidentLifecycle(IncidentCore):
                                     if k != "resolve")
 
     # -- progress --------------------------------------------------------------------------
-    def post_progress(self, text: str, author: str, at: datetime,
-                      cause: dict[str, Any]) -> int:
-        """Returns the update's number on this incident (1, 2, …)."""
+    def post_progress(self, text: str, author: str, at: datetime, cause: dict[str, Any],
+                      next_update_by: datetime | None = None) -> int:
+        """Returns the update's number on this incident (1, 2, …). `next_update_by`: when
+        the next is due (the progress cadence, domain/cadence.py), said to its audience."""
         self.check_not_finished("take progress updates")
         _check_text("text", text)
         number = self.progress_posted + 1
+        more = {"next_update_by": next_update_by} if next_update_by is not None else {}
         self._progress_posted(ref=self.ref, number=number, text=text.strip(), author=author,
-                              at=at, actor=author, cause=cause)
+                              at=at, actor=author, cause=cause, **more)
         return number
 
     @event("ProgressPosted")
     def _progress_posted(self, ref: str, number: int, text: str, author: str, at: datetime,
-                         actor: str, cause: dict[str, Any]) -> None:
+                         actor: str, cause: dict[str, Any],
+                         next_update_by: datetime | None = None) -> None:
         self.progress_posted = number
 
     # -- followers -------------------------------------------------------------------------

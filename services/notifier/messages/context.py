@@ -54,6 +54,10 @@ def template_context(notification: Notification, medium: str, language: str, *,
             "overdue": due_at is not None and now > due_at,
             "left": words.duration(due_at - now, language) if due_at else None},
         "phase": about.get("phase"), "subject": about.get("subject"),
+        # The progress cadence: the interval's start (the last update, else the opening or
+        # the reopening) in a chase, and the next update's due time in an update.
+        "since": words.local(when(about.get("since")), tz),
+        "next_update": words.local(when(about.get("next_update_by")), tz),
         "respond_by": words.local(when(facts.get("respond_by")), tz),
         "resolve_by": words.local(when(facts.get("resolve_by")), tz),
         "responsible": [str(r) for r in responsible],

@@ -28,6 +28,7 @@ DEADLINE_KINDS = {
     "verification": {"zh": "措施验证", "en": "verify the action"},
     "tier": {"zh": "本级支持处理", "en": "handle it in this support tier"},
     "checklist": {"zh": "SOP检查项", "en": "complete the checklist item"},
+    "progress": {"zh": "进展汇报", "en": "post a progress update"},
 }
 
 RACI_LETTERS = {

@@ -18,6 +18,9 @@ from shared.errors import NotFound
 
 CHASE_WORKER = "notifier.chase_due"
 OWNED = "action:"  # a CAPA action's due date: its Responsible is the action's owner
+# A missed progress update is the Responsible's to post: they hear of it with the
+# Accountable (docs/progress-cadence.md).
+BOTH_AT_DEADLINE = ("progress",)
 
 
 class DeadlineNotFound(NotFound):
@@ -59,6 +62,7 @@ class Chasing:
             occasion=deadline.occasion,
             about={"deadline": deadline.kind, "subject": deadline.subject, "phase": str(phase),
                    "due_at": deadline.due_at.isoformat(),
+                   "since": deadline.started_at.isoformat(),
                    "responsible": list(deadline.responsible)})
         self._claim_at_once(deliveries, routing, at)
         self.save(deadline, *deliveries)
@@ -79,6 +83,10 @@ def chased_people(deadline: Deadline, phase: Phase, chart: OrgChart,
     if phase is Phase.WARNING:
         return responsible, Why("raci", "responsible"), (
             [] if responsible else ["responsible: nobody named"])
+    if phase is Phase.DEADLINE and deadline.kind in BOTH_AT_DEADLINE:
+        return list(dict.fromkeys([*responsible, *accountable])), Why(
+            "raci", "responsible+accountable"), (
+            [] if accountable else ["accountable: nobody named"])
     if phase is Phase.DEADLINE:
         return accountable, Why("raci", "accountable"), (
             [] if accountable else ["accountable: nobody named"])

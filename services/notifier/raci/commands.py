@@ -16,6 +16,7 @@ from services.notifier.raci.followers import Following
 from services.notifier.raci.incident_chases import IncidentChases
 from services.notifier.raci.lifecycle import ACKNOWLEDGED, CLOSED, RESOLVED, LifecycleMessages
 from services.notifier.raci.opening import OpeningPlan, StaffedOpening, plan_opening
+from services.notifier.raci.progress import ProgressDeadlines
 from services.notifier.raci.restaffing import Restaffing
 from services.notifier.raci.rules import RACI_RULES_ID, RaciRules, normalised
 from services.notifier.raci.stages import StageDeadlines
@@ -38,7 +39,7 @@ class StaffingNotFound(NotFound):
 
 class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, StageDeadlines,
                    CapaDeadlines, Chasing, Assignments, SystemicReports, SlaWarnings,
-                   ChecklistDeadlines):
+                   ChecklistDeadlines, ProgressDeadlines):
     """Mixed into NotifierApplication (get_or_none, save, clock, reads, config_cache,
     org_chart, _schedule, _claim_at_once)."""
 
@@ -82,7 +83,7 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
                             actor: str, cause: dict) -> list[Deadline]:
         """A held incident's respond, resolve and checklist deadlines, set when its hold is
         released: it has from then the time it had from its opening (nobody was told
-        meanwhile)."""
+        meanwhile); its progress chase, held meanwhile, runs on."""
         staffing = self.get_or_none(Staffing.create_id(incident_id))
         if not isinstance(staffing, Staffing) or not staffing.matrix:  # no row: not chased
             return []
@@ -92,7 +93,8 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
                                     responsible=staffing.responsible, settings=settings, at=at,
                                     actor=actor, cause=cause)
                   for kind, seconds in sla.items() if not self._started(incident_id, kind)),
-                *self._checklist_released(staffing, settings, at, actor, cause)]
+                *self._checklist_released(staffing, settings, at, actor, cause),
+                *self._progress_released(incident_id, at, actor, cause)]
 
     # -- the incident's lifecycle -----------------------------------------------------------
     def raci_opening(self, contract: IncidentOpened, incident: dict[str, str], at: datetime,
@@ -112,6 +114,8 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
     def raci_on_resolved(self, contract: IncidentResolved, envelope: CloudEvent) -> list[Any]:
         met = self._meet(contract.incident_id, ["respond", "resolve"],
                          f"resolved by {contract.by}", envelope)
+        met += self._progress_over(contract.incident_id, f"resolved by {contract.by}",
+                                   envelope)
         entered = self._enter_stage(contract.incident_id, contract.status, contract.at, None,
                                     envelope)
         return [*met, *entered, *self.tell_lifecycle(
@@ -122,6 +126,7 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
         met = self._meet(contract.incident_id, ["respond", "resolve"], "closed", envelope)
         met += self._stages_over(contract.incident_id, "closed", envelope)
         met += self._checklist_over(contract.incident_id, "closed", envelope)
+        met += self._progress_over(contract.incident_id, "closed", envelope)
         return [*met, *self.tell_lifecycle(contract.incident_id, CLOSED, contract.at, None,
                                            envelope, about={"capa_id": contract.capa_id})]
 

@@ -152,10 +152,11 @@ class Deadline(Aggregate):
     def restart(self, *, started_at: datetime, due_at: datetime, warn_share: float,
                 up_after_seconds: float, responsible: list[str], accountable: list[str],
                 accountable_at: list[dict[str, str]], up_roles: list[str], at: datetime,
-                actor: str, cause: Cause) -> bool:
-        """The incident was reopened: a new chase towards `due_at`, warned at the same share
-        of its time, whatever became of the last one (met, done, or still waiting). False
-        (nothing recorded) when this very chase is set already (a redelivery)."""
+                actor: str, cause: Cause, subject: str | None = None) -> bool:
+        """The incident was reopened (or, for the progress cadence, took an update): a new
+        chase towards `due_at`, warned at the same share of its time, whatever became of
+        the last one (met, done, or still waiting). False (nothing recorded) when this very
+        chase is set already (a redelivery). `subject`: a new one ("": none), else kept."""
         if (self.status is DeadlineStatus.WAITING and self.started_at == started_at
                 and self.due_at == due_at):
             return False
@@ -166,7 +167,8 @@ class Deadline(Aggregate):
                         responsible=responsible, accountable=accountable,
                         accountable_at=accountable_at, up_roles=up_roles,
                         next_phase=str(Phase.WARNING if warn_at else Phase.DEADLINE),
-                        next_at=warn_at or due_at, at=at, actor=actor, cause=cause)
+                        next_at=warn_at or due_at, at=at, actor=actor, cause=cause,
+                        **({"subject": subject} if subject is not None else {}))
         return True
 
     def hold(self, at: datetime, actor: str, cause: Cause) -> bool:
@@ -209,8 +211,10 @@ class Deadline(Aggregate):
                    up_at: datetime, responsible: list[str], accountable: list[str],
                    accountable_at: list[dict[str, str]], up_roles: list[str],
                    next_phase: str, next_at: datetime, at: datetime, actor: str,
-                   cause: Cause) -> None:
+                   cause: Cause, subject: str | None = None) -> None:
         self.started_at, self.due_at, self.warn_at, self.up_at = started_at, due_at, warn_at, up_at
+        if subject is not None:
+            self.subject = subject or None
         self.responsible, self.accountable = responsible, accountable
         self.accountable_at, self.up_roles = accountable_at, up_roles
         self.status, self.next, self.fired = DeadlineStatus.WAITING, Phase(next_phase), []

@@ -74,7 +74,8 @@ class LifecycleMessages:
         told = self.tell_lifecycle(contract.incident_id, PROGRESS, contract.at, contract.author,
                                    envelope, about={"by": contract.author,
                                                     "number": contract.number,
-                                                    "text": contract.text})
+                                                    "text": contract.text,
+                                                    **_next_update(contract)})
         self.save_tracked(*told, tracking=tracking)  # type: ignore[attr-defined]
 
     # -- telling ------------------------------------------------------------------------------
@@ -228,6 +229,12 @@ class CurrentSeverity(Aggregate):
     @event("Changed")
     def _changed(self, severity: str, at: datetime, actor: str, cause: Cause) -> None:
         self.severity = severity
+
+
+def _next_update(contract: IncidentProgressPosted) -> dict[str, str]:
+    """When the next update is due, for the message to say (the progress cadence)."""
+    due = getattr(contract, "next_update_by", None)
+    return {"next_update_by": due.isoformat()} if due is not None else {}
 
 
 def _rank(severity: str) -> int:

@@ -85,10 +85,13 @@ async def released(conn: asyncpg.Connection, e: Any) -> None:
 
 
 async def restarted(conn: asyncpg.Connection, e: Any) -> None:
+    # A restart names a new subject when it gives one ("" for none), else keeps it.
     await conn.execute(
         "UPDATE deadlines SET status = 'waiting', due_at = $2, next_phase = $3, next_at = $4, "
-        "fired = '{}', met_why = NULL, updated_at = $5 WHERE id = $1",
-        e.originator_id, e.due_at, e.next_phase, e.next_at, e.at)
+        "fired = '{}', met_why = NULL, updated_at = $5, "
+        "subject = CASE WHEN $6::text IS NULL THEN subject ELSE NULLIF($6, '') END "
+        "WHERE id = $1",
+        e.originator_id, e.due_at, e.next_phase, e.next_at, e.at, getattr(e, "subject", None))
 
 
 async def met(conn: asyncpg.Connection, e: Any) -> None:
