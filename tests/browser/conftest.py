@@ -16,7 +16,9 @@ def chromium_path() -> str | None:
     return found
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API runs its own event loop, which must be gone before the
+# suite's asyncio tests run in this process.
+@pytest.fixture(scope="module")
 def browser():
     path = chromium_path()
     if path is None:
