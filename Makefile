@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-up: $(STAMP)          ## NATS + PostgreSQL (embedded unless NATS_URL / DATABASE_URL) + four services
+up: $(STAMP)          ## NATS + PostgreSQL (embedded unless NATS_URL / DATABASE_URL) + four services + console
 	$(VENV)/bin/closedloop up
 
 demo: $(STAMP)        ## the NPS story, against the running stack or one started for it

@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from closedloop.stack import SERVICES, Stack, StackInfo
+from closedloop.stack import CONSOLE, SERVICES, Stack, StackInfo
 
 HOME = Path(os.environ.get("CLOSEDLOOP_HOME", ".closedloop"))
 
@@ -31,6 +31,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"  {'service':<10} {'URL':<24} API docs")
     for name, url in info.urls.items():
         print(f"  {name:<10} {url:<24} {url}/docs")
+    print(f"\n  Console   {info.console_url}  (sign in with the API key below)")
     print(f"\n  NATS      {info.nats_url}")
     print(f"  Postgres  {masked(info.database_url)}")
     print(f"\n  Notifier may reach internal addresses: {stack.allowed_networks or 'none'} "
@@ -83,7 +84,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("no stack is running here (start one with `make up`)")
         return 1
     ok = True
-    for name, url in info.urls.items():
+    parts = {**info.urls, **({CONSOLE: info.console_url} if info.console_url else {})}
+    for name, url in parts.items():
         try:
             state = httpx.get(f"{url}/readyz", timeout=2).json()["status"]
         except Exception as error:  # report every service, whatever fails
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(run=cmd_demo)
     sub.add_parser("status", help="readiness of the running stack").set_defaults(run=cmd_status)
     serve = sub.add_parser("serve", help="run one service (settings from the environment)")
-    serve.add_argument("service", choices=list(SERVICES))
+    serve.add_argument("service", choices=[*SERVICES, CONSOLE])
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=cmd_serve)

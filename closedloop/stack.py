@@ -25,6 +25,8 @@ from shared.settings import NatsSettings
 from shared.auth import generate_key, weakness
 
 SERVICES = {"detector": 8081, "incidents": 8082, "notifier": 8083, "capa": 8084}
+# The console (services/console) serves pages over the four APIs; it keeps no data of its own.
+CONSOLE, CONSOLE_PORT = "console", 8080
 SECRETS_KEY = "CLOSEDLOOP_NOTIFIER_SECRETS_KEY"
 ALLOWED_NETWORKS = "CLOSEDLOOP_NOTIFIER_ALLOWED_NETWORKS"
 ACK_LINK_KEY = "CLOSEDLOOP_ACK_LINK_KEY"
@@ -41,6 +43,7 @@ class StackInfo:
     nats_url: str
     database_url: str
     operator: str = ""  # the person the admin key is bound to
+    console_url: str = ""  # the console's pages (empty in a stack.json from before it)
     pid: int = field(default_factory=os.getpid)
 
     def save(self, path: Path) -> None:
@@ -59,7 +62,7 @@ class StackInfo:
 
         try:
             return all(httpx.get(f"{u}/readyz", timeout=1).status_code == 200
-                       for u in self.urls.values())
+                       for u in [*self.urls.values(), self.console_url] if u)
         except httpx.HTTPError:
             return False
 
@@ -188,11 +191,25 @@ class Stack:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "closedloop.cli", "serve", name, "--port", str(port)],
                 env={**env, **credentials}, stdout=out, stderr=subprocess.STDOUT)
+        console_url = self._start_console(urls, logs)
         self.info = StackInfo(urls=urls, api_key=key, nats_url=nats_url, database_url=database_url,
-                              operator=person)
+                              operator=person, console_url=console_url)
         self._wait_ready(timeout)
         self.info.save(self.info_path)
         return self.info
+
+    def _start_console(self, urls: dict[str, str], logs: Path) -> str:
+        """The console talks to the services over HTTP only: it gets their URLs and a session
+        secret kept under the stack's home (sign-ins survive a restart), not the database URL,
+        NATS or the services' keys."""
+        port = CONSOLE_PORT if port_is_free(CONSOLE_PORT) else free_port()
+        console_env = {**os.environ, "CLOSEDLOOP_CONSOLE_SESSION_SECRET": kept_secret(
+            self.home, "CLOSEDLOOP_CONSOLE_SESSION_SECRET", "console-session-secret"),
+            **{f"CLOSEDLOOP_CONSOLE_{name.upper()}_URL": url for name, url in urls.items()}}
+        self.processes[CONSOLE] = subprocess.Popen(
+            [sys.executable, "-m", "closedloop.cli", "serve", CONSOLE, "--port", str(port)],
+            env=console_env, stdout=open(logs / f"{CONSOLE}.log", "ab"), stderr=subprocess.STDOUT)
+        return f"http://127.0.0.1:{port}"
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -5,7 +5,7 @@ from tests.bench import (
     bench_alert_ingest, bench_bus, bench_channels, bench_engine, bench_escalations,
     bench_ingest, bench_latency, bench_messages, bench_nab, bench_oncall, bench_storm,
 )
-from tests.bench import bench_backtest, bench_board, bench_silence
+from tests.bench import bench_backtest, bench_board, bench_console, bench_silence
 from tests.bench import bench_pd_ingest, bench_predict, bench_recommendations, bench_reports
 
 if __name__ == "__main__":
@@ -45,3 +45,5 @@ if __name__ == "__main__":
     bench_reports.main([])
     print("\n== the board and its search ==")
     bench_board.main([])
+    print("\n== the console's board with ~10,000 open incidents ==")
+    bench_console.main([])

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("detector", "incidents", "notifier", "capa")
+SERVICES = ("detector", "incidents", "notifier", "capa", "console")
 
 
 def imports_of(package: str) -> dict[str, set[str]]:
