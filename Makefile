@@ -30,6 +30,7 @@ status: $(STAMP)
 	$(VENV)/bin/closedloop status
 
 test: $(STAMP)        ## the whole suite against real NATS and PostgreSQL
+	@infra/system-packages.sh
 	$(PY) -m pytest
 
 test-integration: $(STAMP)
