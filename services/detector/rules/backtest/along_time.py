@@ -90,7 +90,9 @@ def _ewma(v: np.ndarray, alpha: float, needed: int) -> np.ndarray:
 def _mad(measure, v: np.ndarray) -> np.ndarray:
     """Median and MAD of each sample's trailing window. A median does not depend on the
     order the ring keeps the window in; full windows hold no NaN, where np.median equals the
-    live np.nanmedian (and is faster); young windows go through the live measure's scoring."""
+    live np.nanmedian; young windows go through the live measure's scoring. Each row is
+    sorted (numpy's SIMD sort) and its middle read off, with np.median's own arithmetic:
+    several times faster than np.median's partition over the strided windows."""
     n, w = len(v), measure.width
     out = np.full(n, NAN)
     padded = np.concatenate([np.zeros(w), v])
@@ -104,11 +106,20 @@ def _mad(measure, v: np.ndarray) -> np.ndarray:
         out[:young] = measure.score(history, k, v[:young])
     for lo in range(young, n, MAD_CHUNK):
         hi = min(n, lo + MAD_CHUNK)
-        history = windows[lo:hi]
-        median = np.median(history, axis=1)
-        mad = np.median(np.abs(history - median[:, None]), axis=1) * MAD_SCALE
+        ordered = np.sort(windows[lo:hi], axis=1)
+        median = _middle(ordered)
+        mad = _middle(np.sort(np.abs(ordered - median[:, None]), axis=1)) * MAD_SCALE
         out[lo:hi] = standardise(v[lo:hi] - median, mad, median)
     return np.where(np.arange(n) >= measure.spec.needed, out, NAN)
+
+
+def _middle(ordered: np.ndarray) -> np.ndarray:
+    """The median of each sorted row, as np.median gives it: the middle value, or the mean
+    of the middle two ((a + b) / 2, the same float np.mean of two gives)."""
+    half = ordered.shape[1] // 2
+    if ordered.shape[1] % 2:
+        return ordered[:, half].copy()
+    return (ordered[:, half - 1] + ordered[:, half]) / 2
 
 
 def _zscore(x: np.ndarray, w: int, slot: int, needed: int) -> np.ndarray:
