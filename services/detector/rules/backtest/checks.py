@@ -1,68 +1,81 @@
 """What a backtest should say about its history before anyone trusts its numbers: rows out
-of order, repeated times, gaps, constant series, too little history (docs/backtesting.md)."""
+of order, repeated times, gaps, constant series, too little history (docs/backtesting.md).
+Computed on the history's columns (columns.py), one series at a time, without a Python step
+per sample."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import numpy as np
+
+from .columns import Columns
 
 GAP_INTERVALS = 3.0   # a pause longer than this many intervals is reported as a gap
 
 
-def history_notes(rows: Sequence[Any], ordered: Sequence[Any], interval: float | None,
-                  warmup: int | None) -> list[str]:
-    """Plain-language notes on the watched samples: ``rows`` as given, ``ordered`` sorted by
-    time; ``warmup`` is the adaptive measure's warm-up when the rule uses it."""
+def history_notes(columns: Columns, interval: float | None, warmup: int | None) -> list[str]:
+    """Plain-language notes on the watched samples; ``warmup`` is the adaptive measure's
+    warm-up when the rule uses it."""
     notes = []
-    late = _out_of_order(rows)
+    late = _out_of_order(columns)
     if late:
         notes.append(f"{late} row(s) came earlier than a row before them; the replay sorted "
                      "the history by time (as the live detector would refuse them, send "
                      "samples in time order)")
-    series: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for s in ordered:
-        series.setdefault((s[0], s[1]), []).append((s[3], s[4]))
-    repeated = sum(sum(1 for a, b in zip(p, p[1:]) if a[0] == b[0]) for p in series.values())
+    # Each series' samples in time order, series by series in order of first appearance.
+    sid = columns.series
+    index = columns.order[np.argsort(sid[columns.order], kind="stable")]
+    ts, values = columns.ts[index], columns.values[index]
+    bounds = _bounds(sid[index])
+    same = (ts[1:] == ts[:-1]) & (sid[index][1:] == sid[index][:-1])
+    repeated = int(np.count_nonzero(same))
     if repeated:
         notes.append(f"{repeated} sample(s) repeat a time already seen for their series; the "
                      "later ones were refused and counted as rejected (keep one row per time)")
-    for (_, entity), points in series.items():
-        notes.extend(_series_notes(entity, points, interval, warmup))
+    spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    for lo, hi in sorted(spans, key=lambda span: columns.first_in_time[sid[index[span[0]]]]):
+        entity = columns.keys[int(sid[index[lo]])][1]
+        notes.extend(_series_notes(entity, ts[lo:hi], values[lo:hi], interval, warmup))
     return notes
 
 
-def _series_notes(entity: str, points: list[tuple[float, float]], interval: float | None,
+def _series_notes(entity: str, ts: np.ndarray, values: np.ndarray, interval: float | None,
                   warmup: int | None) -> list[str]:
     notes = []
-    values = {v for _, v in points}
-    if len(points) == 1:
+    n = len(ts)
+    if n == 1:
         notes.append(f"{entity}: a single sample; a change, a deviation or an adaptive score "
                      "needs history, so only `value` bounds can fire")
-    elif warmup and len(points) < warmup:
-        notes.append(f"{entity}: {len(points)} samples; the adaptive score starts after "
+    elif warmup and n < warmup:
+        notes.append(f"{entity}: {n} samples; the adaptive score starts after "
                      f"{warmup} (its warm-up), so it never scored here")
-    if len(points) > 1 and len(values) == 1:
-        notes.append(f"{entity}: every sample is {next(iter(values)):g}; deviation and adaptive "
+    if n > 1 and values.min() == values.max():
+        notes.append(f"{entity}: every sample is {float(values[0]):g}; deviation and adaptive "
                      "measures stay quiet on a constant series until it changes")
-    if interval and len(points) > 1:
-        gaps = [b[0] - a[0] for a, b in zip(points, points[1:])
-                if b[0] - a[0] > GAP_INTERVALS * interval]
-        if gaps:
+    if interval and n > 1:
+        steps = np.diff(ts)
+        gaps = steps[steps > GAP_INTERVALS * interval]
+        if len(gaps):
             notes.append(f"{entity}: {len(gaps)} gap(s) longer than {GAP_INTERVALS:g} intervals "
-                         f"(longest {_duration(max(gaps))}); measures continue across them "
-                         "from the last sample, and only `missing` alerts on them")
+                         f"(longest {_duration(float(gaps.max()))}); measures continue across "
+                         "them from the last sample, and only `missing` alerts on them")
     return notes
 
 
-def _out_of_order(rows: Sequence[Any]) -> int:
-    latest: dict[tuple[str, str], float] = {}
+def _out_of_order(columns: Columns) -> int:
+    """Rows earlier than the latest time their series had shown before them (as given)."""
+    by_series = np.argsort(columns.series, kind="stable")
+    ts = columns.ts[by_series]
+    bounds = _bounds(columns.series[by_series])
     late = 0
-    for s in rows:
-        key = (s[0], s[1])
-        if key in latest and s[3] < latest[key]:
-            late += 1
-        else:
-            latest[key] = s[3]
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        t = ts[lo:hi]
+        late += int(np.count_nonzero(t[1:] < np.maximum.accumulate(t)[:-1]))
     return late
+
+
+def _bounds(series: np.ndarray) -> np.ndarray:
+    """Where each run of one series id starts, and the end."""
+    return np.flatnonzero(np.r_[True, series[1:] != series[:-1], True]) if len(series) \
+        else np.zeros(1, dtype=np.int64)
 
 
 def _duration(seconds: float) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .checks import history_notes
+from .columns import columns
 from .model import AlertSpan, Replay
 from .progress import Progress
 
@@ -30,7 +31,10 @@ class Prepared:
         metric = rule.metric
         self.given = ([s for s in samples if s[0] == metric] if not rule.match
                       else [s for s in samples if watches(rule, s)])
-        self.rows = sorted(self.given, key=lambda s: s[3])
+        self.columns = columns(self.given)
+        order = self.columns.order
+        self.rows = (list(self.given) if np.array_equal(order, np.arange(len(order)))
+                     else [self.given[i] for i in order.tolist()])
         self._history: dict[Any, Any] = {}
         self._notes: dict[Any, list[str]] = {}
 
@@ -39,12 +43,12 @@ class Prepared:
         if interval not in self._history:
             from .vectorised import prepare
             starts = [lo for lo, _, _ in _chunks(self.rows, interval, False)]
-            self._history[interval] = prepare(self.rows, starts)
+            self._history[interval] = prepare(self.given, self.columns, starts)
         return self._history[interval]
 
     def notes(self, interval: float | None, warmup: int | None) -> list[str]:
         if (interval, warmup) not in self._notes:
-            self._notes[interval, warmup] = history_notes(self.given, self.rows, interval, warmup)
+            self._notes[interval, warmup] = history_notes(self.columns, interval, warmup)
         return list(self._notes[interval, warmup])
 
 

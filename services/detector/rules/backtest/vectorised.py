@@ -15,6 +15,7 @@ from ..measures import Round
 from ..series import SeriesRegistry
 from ..transitions import Transition
 from . import along_time
+from .columns import Columns, same_labels
 
 if TYPE_CHECKING:
     from ..spec import MetricSpec, RuleSpec
@@ -185,20 +186,17 @@ def _settle(rule: CompiledRule, registry: SeriesRegistry,
     return out
 
 
-def prepare(rows: Sequence[Any], chunk_starts: Sequence[int]) -> History | None:
+def prepare(given: Sequence[Any], columns: Columns,
+            chunk_starts: Sequence[int]) -> History | None:
     """Arrays of the time-ordered watched rows; None when a series changes its labels on
-    the way (the engine re-reads graded bounds then: replay that through the engine)."""
+    the way (the engine re-reads graded bounds then: replay that through the engine).
+    Series ids follow first appearance in time order, as the engine's registry gives them."""
+    if not same_labels(given, columns):
+        return None
     registry = SeriesRegistry()
-    ids: dict[tuple[str, str], int] = {}
-    series = np.empty(len(rows), dtype=np.int64)
-    for i, (metric, entity, labels, _, _) in enumerate(rows):
-        key = (metric, entity)
-        sid = ids.get(key)
-        if sid is None:
-            sid = ids[key] = registry.upsert(metric, entity, labels)[0]
-        elif registry.labels[sid] != labels:
-            return None
-        series[i] = sid
-    ts = np.fromiter((s[3] for s in rows), dtype=np.float64, count=len(rows))
-    values = np.fromiter((s[4] for s in rows), dtype=np.float64, count=len(rows))
-    return History(registry, series, ts, values, np.asarray(chunk_starts, dtype=np.int64))
+    for sid in np.argsort(columns.first_in_time).tolist():
+        metric, entity = columns.keys[sid]
+        registry.upsert(metric, entity, columns.labels[sid])
+    order = columns.order
+    return History(registry, columns.first_in_time[columns.series[order]], columns.ts[order],
+                   columns.values[order], np.asarray(chunk_starts, dtype=np.int64))
