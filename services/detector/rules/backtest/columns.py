@@ -3,6 +3,8 @@ time and value, and the stable time order (numpy's argsort instead of a Python s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import repeat
+from operator import eq, itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,12 +21,14 @@ class Columns(NamedTuple):
 
 
 def columns(rows: Sequence[Any]) -> Columns:
+    # map/itemgetter rather than generator expressions: the per-row steps stay in C.
     n = len(rows)
-    ids: dict[tuple[str, str], int] = {}
-    series = np.fromiter((ids.setdefault((s[0], s[1]), len(ids)) for s in rows),
-                         dtype=np.int64, count=n)
-    ts = np.fromiter((s[3] for s in rows), dtype=np.float64, count=n)
-    values = np.fromiter((s[4] for s in rows), dtype=np.float64, count=n)
+    keys = list(map(itemgetter(0, 1), rows))
+    ids = {key: sid for sid, key in enumerate(dict.fromkeys(keys))}
+    series = (np.zeros(n, dtype=np.int64) if len(ids) <= 1 else
+              np.fromiter(map(ids.__getitem__, keys), dtype=np.int64, count=n))
+    ts = np.fromiter(map(itemgetter(3), rows), dtype=np.float64, count=n)
+    values = np.fromiter(map(itemgetter(4), rows), dtype=np.float64, count=n)
     if np.isnan(ts).any():   # where NaN lands is Python's sort's choice: keep it
         order = np.array(sorted(range(n), key=lambda i: rows[i][3]), dtype=np.int64)
     elif n < 2 or bool(np.all(ts[1:] >= ts[:-1])):
@@ -42,5 +46,7 @@ def columns(rows: Sequence[Any]) -> Columns:
 
 def same_labels(rows: Sequence[Any], columns: Columns) -> bool:
     """Every row carries its series' first labels (else graded bounds change on the way)."""
-    labels, series = columns.labels, columns.series.tolist()
-    return all(s[2] is labels[k] or s[2] == labels[k] for s, k in zip(rows, series))
+    given = map(itemgetter(2), rows)
+    if len(columns.labels) == 1:
+        return all(map(eq, given, repeat(columns.labels[0])))
+    return all(map(eq, given, map(columns.labels.__getitem__, columns.series.tolist())))
