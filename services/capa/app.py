@@ -20,6 +20,7 @@ from services.capa.incident_facts import FACTS, happened_at
 from services.capa.problem_recurrence import ProblemRecurrence
 from services.capa.recurrence import Recurrence, history_of
 from services.capa.silences import start_silent
+from services.capa.units.placement import unit_path_of
 from shared import causation
 from shared.bus.consumer import Rejected
 from shared.clock import Clock
@@ -246,7 +247,7 @@ class CapaApplication(ServiceApplication):
             "title": case.title, "severity": case.severity, "entity": case.entity,
             "resolved_by": case.resolved_by, "resolution": case.resolution,
             "status": case.status.value, "opened_at": case.opened_at, "closed_at": case.closed_at,
-            "drill": case.drill,
+            "drill": case.drill, "unit_path": unit_path_of(self, case.incident_id),
             "root_cause": _plain(case.root_cause) if case.root_cause else None,
             "actions": [_plain(a) for a in case.actions.values()],
             "closure_blockers": case.closure_blockers(),

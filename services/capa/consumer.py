@@ -3,7 +3,8 @@ CAPA someone asked for) gets a CAPA case, and a drill's case leaves the KPIs; th
 public lifecycle is kept as facts for its postmortem; every opened incident is also noted for
 knowledge recommendations and checked for recurrence of a closed case's signature; the
 detector's alerts tell whether a fix held through its effectiveness window, and are kept as
-sightings for 举一反三 (peers/); its silent metrics hold a window open (silences.py)."""
+sightings for 举一反三 (peers/); its silent metrics hold a window open (silences.py). The
+notifier's IncidentStaffed tells each incident's organisation unit, for the KPIs (units/)."""
 from __future__ import annotations
 
 from typing import Any
@@ -14,10 +15,11 @@ from services.capa.knowledge.commands import Knowledge
 from services.capa.peers.sighting import AlertSighting, sighting_of
 from services.capa.recurrence import Recurrence
 from services.capa.silences import Silences
+from services.capa.units.placement import on_staffed
 from shared.bus.consumer import Subscription
 from shared.contracts import (
     AlertRaised, CloudEvent, IncidentCapaRequested, IncidentDrillFlagged, IncidentOpened,
-    IncidentResolved, MetricResumed, MetricSilent,
+    IncidentResolved, IncidentStaffed, MetricResumed, MetricSilent,
 )
 from shared.store import Tracking
 
@@ -33,7 +35,8 @@ def subscriptions(app: CapaApplication) -> list[Subscription]:
             Subscription(stream="DETECTOR", handlers={
                 AlertRaised: _raised(app), MetricSilent: silences.on_silent,
                 MetricResumed: silences.on_resumed},
-                         read_ahead=_read_ahead_alerts(app))]
+                         read_ahead=_read_ahead_alerts(app)),
+            Subscription(stream="NOTIFIER", handlers={IncidentStaffed: on_staffed(app)})]
 
 
 def _opened(app: CapaApplication, knowledge: Knowledge, recurrence: Recurrence) -> Any:

@@ -237,6 +237,9 @@ class CapaRead(BaseModel):
     opened_at: datetime
     closed_at: datetime | None
     drill: bool = Field(False, description="its incident is a drill (演练): no KPI counts it")
+    unit_path: list[dict[str, str]] = Field([], description="the organisation's units from the "
+                                            "root down to the entity's ({key, name}), as the "
+                                            "notifier staffed the incident; [] if unknown")
     root_cause: RootCauseRead | None
     actions: list[ActionRead]
     closure_blockers: list[str] = Field(description="why the case is not closed yet")

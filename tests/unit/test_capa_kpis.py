@@ -98,5 +98,23 @@ def test_the_review_tells_the_headline_figures_overdue_owners_and_recurring_enti
 
 def test_the_kpi_read_model_is_versioned_apart_from_the_case_list():
     projection = CapaKpis()
-    assert set(projection.tables) == {"capa_kpi_cases", "capa_kpi_actions"}
+    assert set(projection.tables) == {"capa_kpi_cases", "capa_kpi_actions", "capa_kpi_units"}
     assert projection.version_schema("capa").startswith("capa__capa_kpis__")
+
+
+def test_an_incident_keeps_its_unit_path_once_and_a_new_path_replaces_it():
+    from datetime import datetime, timezone
+
+    from services.capa.units.placement import IncidentUnit
+
+    at = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    south = [{"key": "hq", "name": "总部"}, {"key": "south", "name": "华南区"},
+             {"key": "sz-baoan", "name": "深圳宝安店"}]
+    unit = IncidentUnit(incident_id="inc-1", at=at, actor="capa", cause={})
+    assert unit.place(south, at, "capa", {}) is True
+    assert unit.place([dict(u) for u in south], at, "capa", {}) is False  # re-staffed: same
+    moved = south[:2] + [{"key": "sz-futian"}]  # a unit without a name reads as its key
+    assert unit.place(moved, at, "capa", {}) is True
+    assert unit.unit_path[-1] == {"key": "sz-futian", "name": "sz-futian"}
+    assert [type(e).__name__ for e in unit.collect_events()] == ["Started", "Placed", "Placed"]
+    assert IncidentUnit.create_id("inc-1") == unit.id

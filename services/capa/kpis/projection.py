@@ -1,9 +1,10 @@
 """The KPI read model: per case the times that matter to the KPIs (opened, first
 effectiveness outcome, first recurrence, closed), per action its due date, current completion,
-verification and first verdict. First-time facts are kept with COALESCE, so replaying the log
-gives the same rows."""
+verification and first verdict, and per case its organisation unit path. First-time facts are
+kept with COALESCE, so replaying the log gives the same rows."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -11,6 +12,7 @@ import asyncpg
 from services.capa.domain import CapaCase
 from services.capa.domain.drill import DrillCase
 from services.capa.domain.recurrence import RecurringCase
+from services.capa.units.placement import IncidentUnit
 from shared.readmodels import Apply, Projection
 
 CASES = """
@@ -49,6 +51,21 @@ CREATE TABLE IF NOT EXISTS capa_kpi_actions (
 CREATE INDEX IF NOT EXISTS capa_kpi_actions_due ON capa_kpi_actions (due_date);
 CREATE INDEX IF NOT EXISTS capa_kpi_actions_open ON capa_kpi_actions (owner)
     WHERE verified_at IS NULL"""
+
+# Keyed by the case id the incident will have (uuid5 of its id): the unit is heard when the
+# incident is staffed, before its case opens. `unit_keys` holds every key and name of the path,
+# so a unit matches the cases of its own entities and of every unit below it.
+UNITS = """
+CREATE TABLE IF NOT EXISTS capa_kpi_units (
+    capa_id uuid PRIMARY KEY,
+    unit_key text,
+    unit_name text,
+    region_key text,
+    region_name text,
+    unit_path jsonb NOT NULL,
+    unit_keys text[] NOT NULL
+);
+CREATE INDEX IF NOT EXISTS capa_kpi_units_keys ON capa_kpi_units USING gin (unit_keys)"""
 
 PASSED, FAILED = "passed", "failed"
 EFFECTIVE, INEFFECTIVE = "effective", "ineffective"
@@ -130,9 +147,23 @@ async def _closed(conn: asyncpg.Connection, e: Any) -> None:
         e.originator_id, e.at, PASSED)
 
 
+async def _placed(conn: asyncpg.Connection, e: Any) -> None:
+    path = list(e.unit_path)
+    unit = path[-1] if path else {}
+    region = path[-2] if len(path) > 1 else {}
+    keys = sorted({u["key"] for u in path} | {u["name"] for u in path})
+    await conn.execute(
+        "INSERT INTO capa_kpi_units (capa_id, unit_key, unit_name, region_key, region_name,"
+        " unit_path, unit_keys) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)"
+        " ON CONFLICT (capa_id) DO UPDATE SET unit_key = $2, unit_name = $3, region_key = $4,"
+        " region_name = $5, unit_path = $6::jsonb, unit_keys = $7",
+        CapaCase.create_id(e.incident_id), unit.get("key"), unit.get("name"),
+        region.get("key"), region.get("name"), json.dumps(path, ensure_ascii=False), keys)
+
+
 class CapaKpis(Projection):
     name = "capa_kpis"
-    tables = {"capa_kpi_cases": CASES, "capa_kpi_actions": ACTIONS}
+    tables = {"capa_kpi_cases": CASES, "capa_kpi_actions": ACTIONS, "capa_kpi_units": UNITS}
 
     def handlers(self) -> dict[type, Apply]:
         handlers: dict[type, Apply] = {
@@ -147,5 +178,6 @@ class CapaKpis(Projection):
             # The class the case triggers: CapaCase.Recurred is the library's unused copy.
             RecurringCase.Recurred: _recurred,
             DrillCase.MarkedDrill: _drill,
+            IncidentUnit.Placed: _placed,
         }
         return handlers

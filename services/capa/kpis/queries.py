@@ -1,6 +1,7 @@
 """The KPIs of a period, computed in SQL over the KPI read model (projection.py). Each query
 groups by one key expression chosen from GROUPS (never from the request's text), counts in
-PostgreSQL and leaves the arithmetic to formulas.py."""
+PostgreSQL and leaves the arithmetic to formulas.py. A unit narrows every figure to the cases
+of its entities and of every unit below it (a region and its stores)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,13 +20,23 @@ GROUPS = {
     "category": "COALESCE(c.category, 'uncategorised')",
     "kind": "a.kind",
     "owner": "a.owner",
+    # The entity's own unit and the unit above it, as the incidents board names them.
+    "unit": "COALESCE(u.unit_key, 'unassigned')",
+    "region": "COALESCE(u.region_key, 'unassigned')",
 }
+UNIT_NAMES = {"unit": "SELECT DISTINCT unit_key AS key, unit_name AS name FROM capa_kpi_units",
+              "region": "SELECT DISTINCT region_key AS key, region_name AS name"
+                        " FROM capa_kpi_units"}
+# Every case of the unit or below it; a case whose incident was never staffed has no unit.
+UNITS = "LEFT JOIN capa_kpi_units u ON u.capa_id = c.id"
+IN_UNIT = "({unit}::text IS NULL OR u.unit_keys @> ARRAY[{unit}::text])"
 ACTION_ONLY = {"kind", "owner"}
 # The end of the due date in UTC: an action done at any time that day is on time.
 DEADLINE = "((a.due_date + 1)::timestamp AT TIME ZONE 'UTC')"
 # Drills (演练) exercise the loop but count in no KPI (docs/adr/closing-paths.md).
 FROM_ACTIONS = ("FROM capa_kpi_actions a JOIN capa_kpi_cases c ON c.id = a.capa_id"
-                " AND NOT c.drill")
+                f" AND NOT c.drill {UNITS}")
+FROM_CASES = f"FROM capa_kpi_cases c {UNITS}"
 
 ON_TIME = f"""
 SELECT {{key}} AS key,
@@ -33,34 +44,35 @@ SELECT {{key}} AS key,
        count(*) AS denominator
 {FROM_ACTIONS}
 WHERE {DEADLINE} > $1 AND {DEADLINE} <= $2
-  AND (a.completed_at IS NOT NULL OR {DEADLINE} <= $3)
+  AND (a.completed_at IS NOT NULL OR {DEADLINE} <= $3) AND {IN_UNIT}
 GROUP BY 1"""
 
 FIRST_PASS = f"""
 SELECT {{key}} AS key, count(*) FILTER (WHERE a.first_verdict = '{EFFECTIVE}') AS numerator,
        count(*) AS denominator
 {FROM_ACTIONS}
-WHERE a.first_verdict_at >= $1 AND a.first_verdict_at < $2
+WHERE a.first_verdict_at >= $1 AND a.first_verdict_at < $2 AND {IN_UNIT}
 GROUP BY 1"""
 
 EFFECTIVENESS = f"""
 SELECT {{key}} AS key, count(*) FILTER (WHERE c.effectiveness_first = '{PASSED}') AS numerator,
        count(*) AS denominator
-FROM capa_kpi_cases c
+{FROM_CASES}
 WHERE NOT c.drill AND c.effectiveness_first_at >= $1 AND c.effectiveness_first_at < $2
+  AND {IN_UNIT}
 GROUP BY 1"""
 
-RECURRENCE = """
-SELECT {key} AS key, count(*) FILTER (WHERE c.recurred_at < $2) AS numerator,
+RECURRENCE = f"""
+SELECT {{key}} AS key, count(*) FILTER (WHERE c.recurred_at < $2) AS numerator,
        count(*) AS denominator
-FROM capa_kpi_cases c
-WHERE NOT c.drill AND c.opened_at >= $1 AND c.opened_at < $2
+{FROM_CASES}
+WHERE NOT c.drill AND c.opened_at >= $1 AND c.opened_at < $2 AND {IN_UNIT}
 GROUP BY 1"""
 
-CLOSURE = """
-SELECT {key} AS key, sum(c.closed_at - c.opened_at) AS total, count(*) AS closed
-FROM capa_kpi_cases c
-WHERE NOT c.drill AND c.closed_at >= $1 AND c.closed_at < $2
+CLOSURE = f"""
+SELECT {{key}} AS key, sum(c.closed_at - c.opened_at) AS total, count(*) AS closed
+{FROM_CASES}
+WHERE NOT c.drill AND c.closed_at >= $1 AND c.closed_at < $2 AND {IN_UNIT}
 GROUP BY 1"""
 
 _BUCKET = " ".join(f"WHEN $1 - a.added_at < interval '{int(below.total_seconds())} seconds' "
@@ -70,7 +82,7 @@ OPEN_ACTIONS = f"""
 SELECT {{key}} AS key, CASE {_BUCKET} ELSE '{AGE_BUCKETS[-1][0]}' END AS bucket,
        count(*) AS open, count(*) FILTER (WHERE {DEADLINE} <= $1) AS overdue
 {FROM_ACTIONS}
-WHERE {OPEN_AT}
+WHERE {OPEN_AT} AND {IN_UNIT}
 GROUP BY 1, 2"""
 
 # Systemic problems span entities: counted overall, from their own read model
@@ -93,47 +105,61 @@ class Period:
         return cls(start, end, min(end, now))
 
 
-async def kpis(conn: asyncpg.Connection, period: Period, by: str) -> dict[str, Any]:
-    """Every KPI of the period, overall and per group of `by` (one of GROUPS)."""
-    overall = await _figures(conn, period, "all")
-    groups = await _figures(conn, period, by) if by != "all" else {}
+async def kpis(conn: asyncpg.Connection, period: Period, by: str,
+               unit: str | None = None) -> dict[str, Any]:
+    """Every KPI of the period, overall and per group of `by` (one of GROUPS), over the cases
+    of `unit` and the units below it (every case when None)."""
+    overall = await _figures(conn, period, "all", unit)
+    groups = await _figures(conn, period, by, unit) if by != "all" else {}
+    names = ({r["key"]: r["name"] for r in await conn.fetch(UNIT_NAMES[by]) if r["key"]}
+             if by in UNIT_NAMES else {})
     notes = []
     if by in ACTION_ONLY:
         notes.append(f"case KPIs (effectiveness, recurrence, time to closure) have no {by}: "
                      "they are given overall only")
+    if unit is not None:
+        notes.append(f"cases of unit '{unit}' and of every unit below it; systemic problems "
+                     "span units and are counted for the whole organisation")
     return {
-        "from": period.start, "to": period.end, "as_of": period.as_of, "by": by,
+        "from": period.start, "to": period.end, "as_of": period.as_of, "by": by, "unit": unit,
         "overall": overall.get("all", _empty()),
-        "groups": [{"key": key, "kpis": figures} for key, figures in sorted(groups.items())],
-        "open_actions_by_owner": await open_by_owner(conn, period),
+        "groups": [{"key": key, **({"name": names.get(key, key)} if names else {}),
+                    "kpis": figures} for key, figures in sorted(groups.items())],
+        "open_actions_by_owner": await open_by_owner(conn, period, unit),
         "systemic_problems": dict(await conn.fetchrow(SYSTEMIC, period.start, period.end,
                                                       period.as_of)),
         "definitions": DEFINITIONS, "notes": notes,
     }
 
 
-async def _figures(conn: asyncpg.Connection, period: Period,
-                   by: str) -> dict[str, dict[str, Any]]:
-    key = GROUPS[by]
+async def _fetch(conn: asyncpg.Connection, query: str, by: str, unit: str | None,
+                 *args: Any) -> list[asyncpg.Record]:
+    """The query grouped by `by`, its unit filter bound as the parameter after `args`."""
+    sql = query.format(key=GROUPS[by], unit=f"${len(args) + 1}")
+    return await conn.fetch(sql, *args, unit)
+
+
+async def _figures(conn: asyncpg.Connection, period: Period, by: str,
+                   unit: str | None) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
 
     def put(group: str, name: str, figure: dict[str, Any]) -> None:
         found.setdefault(group, _empty())[name] = figure
 
     window = (period.start, period.end)
-    for row in await conn.fetch(ON_TIME.format(key=key), *window, period.as_of):
+    for row in await _fetch(conn, ON_TIME, by, unit, *window, period.as_of):
         put(row["key"], "on_time_rate", kpi(row["numerator"], row["denominator"]))
-    for row in await conn.fetch(FIRST_PASS.format(key=key), *window):
+    for row in await _fetch(conn, FIRST_PASS, by, unit, *window):
         put(row["key"], "verification_first_pass_rate",
             kpi(row["numerator"], row["denominator"]))
     if by not in ACTION_ONLY:
-        for row in await conn.fetch(EFFECTIVENESS.format(key=key), *window):
+        for row in await _fetch(conn, EFFECTIVENESS, by, unit, *window):
             put(row["key"], "effectiveness_pass_rate", kpi(row["numerator"], row["denominator"]))
-        for row in await conn.fetch(RECURRENCE.format(key=key), *window):
+        for row in await _fetch(conn, RECURRENCE, by, unit, *window):
             put(row["key"], "recurrence_rate", kpi(row["numerator"], row["denominator"]))
-        for row in await conn.fetch(CLOSURE.format(key=key), *window):
+        for row in await _fetch(conn, CLOSURE, by, unit, *window):
             put(row["key"], "mean_time_to_closure_hours", _closure(row["total"], row["closed"]))
-    for row in await conn.fetch(OPEN_ACTIONS.format(key=key), period.as_of):
+    for row in await _fetch(conn, OPEN_ACTIONS, by, unit, period.as_of):
         figures = found.setdefault(row["key"], _empty())
         _add_open(figures, row["bucket"], row["open"], row["overdue"])
     if by in ACTION_ONLY:
@@ -144,9 +170,10 @@ async def _figures(conn: asyncpg.Connection, period: Period,
     return found
 
 
-async def open_by_owner(conn: asyncpg.Connection, period: Period) -> list[dict[str, Any]]:
+async def open_by_owner(conn: asyncpg.Connection, period: Period,
+                        unit: str | None = None) -> list[dict[str, Any]]:
     owners: dict[str, dict[str, Any]] = {}
-    for row in await conn.fetch(OPEN_ACTIONS.format(key=GROUPS["owner"]), period.as_of):
+    for row in await _fetch(conn, OPEN_ACTIONS, "owner", unit, period.as_of):
         owner = owners.setdefault(row["key"], {
             "owner": row["key"], "open": 0, "overdue": 0,
             "age": {label: 0 for label, _ in AGE_BUCKETS}})

@@ -20,6 +20,7 @@ def summary(report: dict[str, Any], by_entity: dict[str, Any]) -> dict[str, Any]
     overall = report["overall"]
     return {
         "from": report["from"], "to": report["to"], "as_of": report["as_of"],
+        "unit": report.get("unit"),
         "headline": {name: overall[name] for name in TITLES},
         "open_actions": overall["open_actions"]["value"],
         "open_actions_overdue": overall["open_actions_overdue"]["value"],
@@ -41,8 +42,9 @@ def _recurring(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def markdown(review: dict[str, Any]) -> str:
-    lines = [f"# CAPA management review {review['from']:%Y-%m-%d} – {review['to']:%Y-%m-%d}",
-             "", f"Figures as of {review['as_of']:%Y-%m-%d %H:%M} UTC.", "",
+    unit = f" — {review['unit']}" if review.get("unit") else ""
+    lines = [f"# CAPA management review {review['from']:%Y-%m-%d} – {review['to']:%Y-%m-%d}"
+             f"{unit}", "", f"Figures as of {review['as_of']:%Y-%m-%d %H:%M} UTC.", "",
              "| KPI | Value | Counted |", "| --- | --- | --- |"]
     for name, figure in review["headline"].items():
         lines.append(f"| {TITLES[name]} | {_value(name, figure['value'])} | "
