@@ -9,6 +9,7 @@ from uuid import UUID
 from services.capa.app import CapaApplication, _plain
 from services.capa.domain import CapaCase
 from services.capa.domain.recurrence import SystemicProblem
+from services.capa.postmortem import systemic_postmortem_facts
 
 
 class SystemicProblems:
@@ -65,6 +66,15 @@ class SystemicProblems:
                     "ends_at": problem.window_ends_at,
                     "failures": list(problem.effectiveness_failures),
                     "check": problem.effectiveness_check}}
+
+    def postmortem(self, systemic_id: UUID) -> dict[str, Any]:
+        """The postmortem's data: the problem with its history and its linked cases read in
+        full (their root causes and closures belong in the document)."""
+        problem = self.app._get(systemic_id, SystemicProblem)
+        read = {**self.read(problem), "history": self.app.history(problem.id)}
+        cases = [self.app.case(UUID(i)) for i in problem.capa_ids
+                 if isinstance(self.app.get_or_none(UUID(i)), CapaCase)]
+        return systemic_postmortem_facts(read, cases)
 
     def _cases(self, problem: SystemicProblem) -> list[dict[str, Any]]:
         cases = (self.app.get_or_none(UUID(i)) for i in problem.capa_ids)

@@ -3,12 +3,14 @@ the cases it links, analysed and closed as a case of its own (docs/adr/systemic-
 The request bodies are a CAPA case's."""
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.capa.domain import CaseStatus
+from services.capa.postmortem import FORMATS, render
 from services.capa.schemas import (
     ActionCompletion, ActionCreate, ActionVerification, EffectivenessCheck, RootCauseCreate,
     SystemicProblemPage, SystemicProblemRead,
@@ -53,6 +55,28 @@ async def list_systemic_problems(request: Request, status: CaseStatus | None = N
             summary="One systemic problem (also at /v1/systemic-problems/{id})")
 def get_systemic_problem(systemic_id: UUID, request: Request) -> dict[str, Any]:
     return _problems(request).get(systemic_id)
+
+
+@router.get("/{systemic_id}/postmortem", dependencies=viewer, response_class=Response,
+            summary="Its postmortem: summary, linked cases and entities, recurrences, "
+                    "timeline, root cause, actions, effectiveness, lessons (md, html or pdf; "
+                    "zh or en)",
+            responses={200: {"content": {media: {} for media in FORMATS.values()}}})
+@legacy.get("/{systemic_id}/postmortem", dependencies=viewer, response_class=Response,
+            summary="Its postmortem (also at /v1/systemic-problems/{id}/postmortem)")
+async def postmortem(systemic_id: UUID, request: Request,
+                     format: Literal["md", "html", "pdf"] = "md",
+                     lang: Literal["zh", "en"] = "en") -> Response:
+    problems = _problems(request)
+
+    def document() -> bytes:  # reads the store and lays out pages: off the event loop
+        return render(problems.postmortem(systemic_id), format, lang, "systemic")
+
+    body = await asyncio.to_thread(document)
+    disposition = "attachment" if format == "pdf" else "inline"
+    return Response(body, media_type=FORMATS[format], headers={
+        "Content-Disposition": f'{disposition}; filename="postmortem-systemic-{systemic_id}.'
+                               f'{format}"', "Content-Language": lang})
 
 
 @router.post("/{systemic_id}/root-cause", dependencies=responder,

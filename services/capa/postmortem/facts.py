@@ -25,9 +25,9 @@ def postmortem_facts(case: dict[str, Any], heard: list[dict[str, Any]]) -> dict[
         "summary": {"resolution": case["resolution"], "resolved_by": case["resolved_by"],
                     "verdict": _last(heard, FactKind.RESOLVED, "verdict")},
         "impact": impact(heard),
-        "timeline": sorted(_incident_timeline(heard) + _case_timeline(case["history"]),
+        "timeline": sorted(_incident_timeline(heard) + case_timeline(case["history"]),
                            key=_in_order),
-        "root_cause": _root_cause(case["root_cause"]),
+        "root_cause": root_cause_view(case["root_cause"]),
         "actions": case["actions"],
         "effectiveness": effectiveness(case),
         "lessons": lessons(case, heard),
@@ -108,7 +108,7 @@ def _incident_timeline(heard: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "sla": f["data"].get("kind", "")} for f in heard]
 
 
-def _case_timeline(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def case_timeline(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def text(h: dict[str, Any]) -> str:
         d = h["data"]
         if "action_id" in d:
@@ -120,7 +120,7 @@ def _case_timeline(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "by": h["actor"], "text": text(h), "sla": ""} for h in history]
 
 
-def _root_cause(cause: dict[str, Any] | None) -> dict[str, Any] | None:
+def root_cause_view(cause: dict[str, Any] | None) -> dict[str, Any] | None:
     if cause is None:
         return None
     return {**cause, "category_label": _label(cause["category"]) if cause["category"] else None,

@@ -17,12 +17,13 @@ TEMPLATES = Path(__file__).parent / "templates"
 _UNITS = {"zh": ("天", "小时", "分钟"), "en": (" d", " h", " min")}
 
 
-def render(document: dict[str, Any], fmt: str, lang: str) -> bytes:
+def render(document: dict[str, Any], fmt: str, lang: str, kind: str = "postmortem") -> bytes:
+    """`kind`: "postmortem" (a CAPA case) or "systemic" (a systemic problem)."""
     if fmt == "pdf":
         from services.capa.postmortem.pdf import html_to_pdf  # WeasyPrint loads only for PDFs
 
-        return html_to_pdf(render(document, "html", lang).decode())
-    template = _environment(fmt == "html").get_template(f"{lang}/postmortem.{fmt}.j2")
+        return html_to_pdf(render(document, "html", lang, kind).decode())
+    template = _environment(fmt == "html").get_template(f"{lang}/{kind}.{fmt}.j2")
     return template.render(pm=document, lang=lang).encode()
 
 
