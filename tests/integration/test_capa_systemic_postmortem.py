@@ -14,11 +14,32 @@ from pypdf import PdfReader
 
 from closedloop.cli import main as cli
 from services.capa.domain.recurrence import SystemicProblem
-from tests.harness import PERSON_KEYS, RESPONDER_KEY, VIEWER_KEY, wait_until
+from services.capa.main import create_app
+from services.capa.settings import CapaSettings
+from shared.clock import ManualClock
+from tests.harness import (
+    API_KEYS, PERSON_KEYS, RESPONDER_KEY, VIEWER_KEY, RunningService, wait_until,
+)
+from tests.integration.test_capa_effectiveness import T0
 from tests.integration.test_capa_recurrence import closed_case, opened
-from tests.integration.test_capa_systemic_case import capa, clock  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def capa(database_url, nats_url, clock):
+    service = RunningService(create_app(CapaSettings(
+        database_url=database_url, nats_url=nats_url, api_keys=API_KEYS,
+        effectiveness_windows="P0=7d,P1=7d", effectiveness_poll_seconds=0.2,
+        capa_recurrence_period="90d", capa_systemic_recurrences=5,
+        capa_systemic_window="10d"), clock=clock)).start()
+    yield service
+    service.stop()
 
 
 def ok(response):
@@ -27,7 +48,7 @@ def ok(response):
 
 
 def test_a_systemic_problem_s_postmortem_tells_its_cases_returns_and_analysis(
-        capa, nats_url, clock, tmp_path, capsys):  # noqa: F811
+        capa, nats_url, clock, tmp_path, capsys):
     rule = f"parts-late-{uuid.uuid4().hex[:6]}"
     first = closed_case(capa, nats_url, clock, rule, "store-001")
     for n in range(2, 7):
