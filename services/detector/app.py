@@ -14,8 +14,12 @@ from services.detector.domain import (
     Alert, MetricCatalogue, Rule, RuleBook, RuleNotFound, alert_id_for, rule_fingerprint,
 )
 from services.detector.external import ExternalAlert
+from services.detector.near_miss import NearMiss
 from services.detector.rules import MetricSpec, RuleSpec, check_rule, definition_of
 from services.detector.rules.catalogue import interval_of
+
+
+NEAR_KINDS = ("near", "far")  # a near-miss band's transitions (rules/near_miss.py)
 
 
 class DetectorApplication(ServiceApplication):
@@ -111,9 +115,14 @@ class DetectorApplication(ServiceApplication):
         names = {str(rule.id): rule.name for rule in rules}
         trials = {str(rule.id) for rule in rules if rule.definition.get("trial")}
         intervals = self._intervals(rules)
-        changed: dict[UUID, Alert] = {}
+        changed: dict[UUID, Any] = {}
         counts = {"raised": 0, "resolved": 0, "suppressed": 0}
+        near = [t for t in transitions if t.kind in NEAR_KINDS]
+        if near:  # not counted in the answer: a near miss changes no alert
+            self._near_misses(near, names, trials, now, actor, cause, changed)
         for t in transitions:
+            if t.kind in NEAR_KINDS:
+                continue
             fingerprint = rule_fingerprint(t.rule, t.entity)
             aid = alert_id_for(fingerprint)
             alert = changed.get(aid) or self.get_or_none(aid) or Alert(
@@ -139,6 +148,31 @@ class DetectorApplication(ServiceApplication):
         if changed:
             self.save(*changed.values())
         return counts
+
+    def _near_misses(self, transitions: list[Any], names: dict[str, str], trials: set[str],
+                     now: datetime, actor: str, cause: dict[str, Any],
+                     changed: dict[UUID, Any]) -> int:
+        """Entries into and exits from a rule's near-miss band, on each fingerprint's NearMiss
+        (saved with the alerts of the same batch). Returns how many entered."""
+        entered = 0
+        for t in transitions:
+            fingerprint = rule_fingerprint(t.rule, t.entity)
+            nid = NearMiss.create_id(fingerprint)
+            near = changed.get(nid) or self.get_or_none(nid) or NearMiss(fingerprint=fingerprint)
+            if t.kind == "near":
+                moved = near.enter(
+                    rule_id=t.rule, name=names.get(t.rule, t.rule), metric=t.metric,
+                    entity=t.entity, labels=dict(t.labels), severity=t.severity or "",
+                    bound=t.bound, threshold=t.threshold, value=t.value, share=t.near_share,
+                    observed_at=_time(t.ts), trial=t.rule in trials, summary=t.summary, at=now,
+                    actor=actor, cause=cause)
+                entered += moved
+            else:
+                moved = near.leave(value=t.value, observed_at=_time(t.ts), at=now, actor=actor,
+                                   cause=cause)
+            if moved:
+                changed[nid] = near
+        return entered
 
     def _intervals(self, rules: list[Rule]) -> dict[str, float | None]:
         """Rule id → how often it evaluates (its interval, else its metric's; none: on every

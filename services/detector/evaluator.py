@@ -160,7 +160,7 @@ class Evaluator:
 
     async def _reconcile(self, engine: Engine) -> None:
         """Make the alerts on record agree with the rebuilt state: raise what fires and is
-        not on record, resolve what is on record and no longer fires."""
+        not on record, resolve what is on record and no longer fires, record near misses."""
         firing = {(rule, entity): (severity, since) for rule, entity, severity, since in engine.firing()}
         async with self.store.pool.acquire() as conn:
             rows = await conn.fetch("SELECT rule_id, entity FROM alerts "
@@ -172,6 +172,9 @@ class Evaluator:
         now = self.app.clock.now().timestamp()
         transitions += [_transition("resolve", rule, entity, None, now)
                         for rule, entity in recorded - firing.keys()]
+        # Series inside a near-miss band: an entry not on record (its samples were stored but
+        # the detector stopped before recording it) is recorded now; one on record is kept.
+        transitions += engine.near()
         if transitions:
             await asyncio.to_thread(self.app.apply_transitions, transitions,
                                     actor="detector:rebuild", cause={})

@@ -5,10 +5,11 @@ from typing import Any
 
 from shared.bus.relay import translator
 from shared.contracts import (
-    AlertAcknowledged, AlertRaised, AlertResolved, MetricResumed, MetricSilent,
+    AlertAcknowledged, AlertRaised, AlertResolved, MetricResumed, MetricSilent, RuleNearMiss,
 )
 
 from services.detector.domain import Alert
+from services.detector.near_miss import NearMiss
 from services.detector.silence import MetricSilence
 
 
@@ -47,7 +48,16 @@ def _resumed(e: Any) -> MetricResumed:
                          resumed_at=e.resumed_at, silent_seconds=e.silent_seconds)
 
 
+def _near_miss(e: Any) -> RuleNearMiss:
+    return RuleNearMiss(fingerprint=e.fingerprint, rule_id=e.rule_id, name=e.name,
+                        metric=e.metric, entity=e.entity, labels=e.labels, severity=e.severity,
+                        bound=e.bound, threshold=e.threshold, value=e.value, share=e.share,
+                        observed_at=e.observed_at, trial=e.trial, summary=e.summary)
+
+
+# NearMiss.Left stays private: leaving the band is what makes the next entry publishable.
 _TABLE = {Alert.Raised: _raised, Alert.Resolved: _resolved, Alert.Acknowledged: _acknowledged,
-          MetricSilence.Began: _silent, MetricSilence.Ended: _resumed}
+          MetricSilence.Began: _silent, MetricSilence.Ended: _resumed,
+          NearMiss.Entered: _near_miss}
 
 to_contract = translator(_TABLE)

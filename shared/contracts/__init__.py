@@ -13,7 +13,7 @@ from shared.contracts.events import (
     IncidentHandedOver, SupportTierEntered,
     IncidentChecklistAttached, IncidentChecklistItemChecked,
     MetricSilent, MetricResumed, CapaEffectivenessHeldOpen, CapaEffectivenessExtended,
-    CapaSystemicProblemClosed,
+    CapaSystemicProblemClosed, RuleNearMiss,
     CONTRACTS,
 )
 
@@ -29,5 +29,5 @@ __all__ = [
     "IncidentHandedOver", "SupportTierEntered", "IncidentProgressDue",
     "IncidentChecklistAttached", "IncidentChecklistItemChecked",
     "MetricSilent", "MetricResumed", "CapaEffectivenessHeldOpen", "CapaEffectivenessExtended",
-    "CapaSystemicProblemClosed",
+    "CapaSystemicProblemClosed", "RuleNearMiss",
 ]

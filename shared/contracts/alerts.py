@@ -78,3 +78,26 @@ class MetricResumed(Contract):
     last_sample_at: datetime
     resumed_at: datetime
     silent_seconds: float  # resumed_at − last_sample_at
+
+
+class RuleNearMiss(Contract):
+    """A rule nearly fired on an entity (险些触发): its evaluated value came within `share` of
+    the threshold's size on the safe side (`value` vs `threshold`, `bound` saying which side
+    fires). Once per entry into the band: the value must move beyond 1.5 times the band
+    before another is published. Keyed like AlertRaised by the rule × entity fingerprint;
+    capa lists such peers for 举一反三 (docs/adr/near-misses.md)."""
+    PRODUCER, AGGREGATE, EVENT = "detector", "rule", "nearmiss"
+    fingerprint: str
+    rule_id: str
+    name: str  # the rule's name
+    metric: str
+    entity: str
+    labels: dict[str, str] = {}
+    severity: str  # the level the rule would have raised
+    bound: str  # "above", "at_least", "below" or "at_most"
+    threshold: float
+    value: float  # the rule's evaluated value (the sample, or the change, deviation, …)
+    share: float  # the band: within share × |threshold| of the threshold
+    observed_at: datetime  # the sample's time
+    trial: bool = False  # the rule is in trial (内部试运行): nobody should act on it yet
+    summary: str = ""

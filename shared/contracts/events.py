@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.contracts.contract import Contract
 from shared.contracts.alerts import (  # noqa: F401 (re-exported)
-    AlertRaised, AlertResolved, AlertAcknowledged, MetricSilent, MetricResumed,
+    AlertRaised, AlertResolved, AlertAcknowledged, MetricSilent, MetricResumed, RuleNearMiss,
 )
 from shared.contracts.incidents import (  # noqa: F401 (re-exported)
     IncidentOpened, IncidentAcknowledged, IncidentResolved, IncidentCapaRequested,
@@ -33,7 +33,7 @@ from shared.contracts.capa import (  # noqa: F401 (re-exported)
 CONTRACTS: dict[str, type[Contract]] = {
     c.type_name(): c
     for c in (
-        AlertRaised, AlertResolved, AlertAcknowledged, MetricSilent, MetricResumed,
+        AlertRaised, AlertResolved, AlertAcknowledged, MetricSilent, MetricResumed, RuleNearMiss,
         IncidentOpened, IncidentAcknowledged, IncidentResolved,
         IncidentSlaBreached, IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed,
         IncidentStageEntered, IncidentRoleAssigned, IncidentClosed,

@@ -12,6 +12,7 @@ from .catalogue import fmt_duration, interval_of
 from .conditions import Compiler
 from .lifecycle import FIRING, IDLE, PENDING, SUPPRESSED, DailyBudget, Lifecycle
 from .measures import Round
+from .near_miss import NearBand
 from .series import SeriesRegistry
 from .spec import MetricSpec, RuleSpec
 from .transitions import Transition
@@ -59,6 +60,8 @@ class CompiledRule:
         self.uses_clock = any(m.kind == "missing" for m in self.measures.values())
         self.lifecycle = Lifecycle(spec.for_, spec.clear_after, clocked=self.uses_clock)
         self.budget = DailyBudget(spec.budget)
+        self.near = NearBand.of(spec)
+        self._near_out: list[Transition] = []  # near misses of the batch: no budget applies
         self.series_slot = np.full(0, UNWATCHED, dtype=np.int64)
         self.slot_series = np.empty(0, dtype=np.int64)
         self.n_slots = 0
@@ -98,6 +101,8 @@ class CompiledRule:
         self.slot_series[start:self.n_slots] = series
         self.series_slot[series] = np.arange(start, self.n_slots)
         self.lifecycle.state.ensure(self.n_slots)
+        if self.near is not None:
+            self.near.grow(self.n_slots)
         for measure in self.measures.values():
             measure.grow(self.n_slots, len(self.series_slot))
 
@@ -128,7 +133,7 @@ class CompiledRule:
                 rnd = Round(pos, slot[pos], series[pos], ts[pos], values[pos],
                             None if bucket is None else bucket[pos])
                 events += self._evaluate(rnd, registry)
-        return self._settle(registry, events)
+        return self._settle(registry, events) + self._take_near()
 
     def tick(self, registry: SeriesRegistry, now: float) -> list[Transition]:
         events: list[Event] = []
@@ -142,7 +147,7 @@ class CompiledRule:
                                          registry)
         for slot in self.lifecycle.clock(n, now).tolist():
             events.append(self._clear(registry, slot, int(self.slot_series[slot]), now, None))
-        return self._settle(registry, events)
+        return self._settle(registry, events) + self._take_near()
 
     def _evaluate(self, rnd: Round, registry: SeriesRegistry) -> list[Event]:
         measured = {key: m.compute(rnd) for key, m in self.measures.items()}
@@ -152,12 +157,42 @@ class CompiledRule:
             level = np.full(len(rnd.slots), -1)
             for i in range(len(self.nodes) - 1, -1, -1):  # the first band that holds wins
                 level[self.nodes[i].evaluate(measured, rnd)] = i
+        if self.near is not None and not rnd.clock:
+            self._near_misses(rnd, registry)
         raised, calm = self.lifecycle.step(rnd.slots, level >= 0, rnd.ts)
         events = [self._raise(registry, rnd, i, int(level[i])) for i in raised.tolist()]
         for i in calm.tolist():
             events.append(self._clear(registry, int(rnd.slots[i]), int(rnd.series[i]),
                                       float(rnd.ts[i]), None if rnd.clock else float(rnd.values[i])))
         return events
+
+    def _near_misses(self, rnd: Round, registry: SeriesRegistry) -> None:
+        """The rule's one leaf was just evaluated (near_miss.near_leaf): its measured values
+        and which of them do not breach."""
+        assert self.near is not None
+        leaf = self.nodes[0]
+        m = getattr(leaf, "m")
+        entered, left = self.near.step(rnd.slots, m, getattr(leaf, "fails"), rnd.ts)
+        for i, kind in [*((i, "near") for i in entered.tolist()),
+                        *((i, "far") for i in left.tolist())]:
+            sid, value = int(rnd.series[i]), float(m[i])
+            said = leaf.measure.describe(value) or f"{value:g}"  # type: ignore[attr-defined]
+            summary = (f"{registry.metric[sid]} for {registry.entity[sid]}: {said}, "
+                       + (self.near.describe() if kind == "near" else "out of the near-miss band"))
+            self._near_out.append(self._near_transition(registry, sid, kind, float(rnd.ts[i]),
+                                                        value, summary))
+
+    def _near_transition(self, registry: SeriesRegistry, sid: int, kind: str, ts: float,
+                         value: float, summary: str) -> Transition:
+        assert self.near is not None
+        return Transition(rule=self.key, entity=registry.entity[sid], metric=registry.metric[sid],
+                          labels=registry.labels[sid], kind=kind, severity=self.levels[0], ts=ts,
+                          value=value, summary=summary, bound=self.near.kind,
+                          threshold=self.near.threshold, near_share=self.near.share)
+
+    def _take_near(self) -> list[Transition]:
+        taken, self._near_out = self._near_out, []
+        return taken
 
     # -- transitions (rare: plain Python) ---------------------------------------------------
     def _raise(self, registry: SeriesRegistry, rnd: Round, i: int, index: int) -> Event:
@@ -214,6 +249,17 @@ class CompiledRule:
                           confidence=confidence)
 
     # -- read side ------------------------------------------------------------------------
+    def near_now(self, registry: SeriesRegistry) -> Iterator[Transition]:
+        """A near transition for every series inside the band now (with its entry's value)."""
+        if self.near is None:
+            return
+        for slot in np.flatnonzero(self.near.inside[:self.n_slots]).tolist():
+            sid = int(self.slot_series[slot])
+            yield self._near_transition(
+                registry, sid, "near", float(self.near.since[slot]),
+                float(self.near.values[slot]),
+                f"{registry.metric[sid]} for {registry.entity[sid]} is {self.near.describe()}")
+
     def firing(self) -> Iterator[tuple[int, str, float]]:
         st = self.lifecycle.state
         for slot in np.flatnonzero(st["status"][:self.n_slots] == FIRING).tolist():

@@ -92,6 +92,10 @@ class Engine:
         return [(key, self.registry.entity[sid], level, since)
                 for key, rule in self.rules.items() for sid, level, since in rule.firing()]
 
+    def near(self) -> list[Transition]:
+        """Every series inside its rule's near-miss band now (the evaluator's reconcile)."""
+        return [t for rule in self.rules.values() for t in rule.near_now(self.registry)]
+
     def state_bytes(self) -> dict[str, int]:
         return {key: rule.state_bytes() for key, rule in self.rules.items()}
 

@@ -266,6 +266,11 @@ class RuleSpec(Strict):
     # notifier tells nobody about them; their timelines say so.
     trial: bool = Field(False, description="trial mode (内部试运行): alerts are raised and "
                         "incidents opened, but nobody is notified")
+    # Near misses (险些触发): the share of the threshold's size within which a value on the
+    # safe side is published as RuleNearMiss; unset: 10 %, 0: never (docs/rules.md).
+    near_miss: float | None = Field(None, ge=0, lt=1, description="share of the threshold "
+                                    "within which a value counts as a near miss (default "
+                                    "0.1; 0 turns near misses off)")
 
     @model_validator(mode="after")
     def _coherent(self) -> RuleSpec:
@@ -279,6 +284,10 @@ class RuleSpec(Strict):
         check_bounded(self.conditions, self.triggers())
         if self.bands is not None:
             check_bands([(b.level, b.when) for b in self.bands], self.conditions)
+        from .near_miss import check_near_miss  # it reads these models
+        why = check_near_miss(self)
+        if why is not None:
+            raise ValueError(why)
         return self
 
     def triggers(self) -> list[tuple[str, Condition]]:

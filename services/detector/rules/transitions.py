@@ -11,7 +11,9 @@ class Transition:
     entity: str
     metric: str
     labels: Mapping[str, str]
-    kind: str            # "raise" | "resolve" | "suppress" (a raise blocked by the budget)
+    # "raise" | "resolve" | "suppress" (a raise blocked by the budget) | "near" (the value
+    # entered the rule's near-miss band) | "far" (it left the band beyond its exit)
+    kind: str
     severity: str | None  # level for raise/suppress; the raised level for resolve
     ts: float            # epoch seconds of the sample (or tick) that caused it
     value: float | None  # the sample value (None on the clock)
@@ -20,6 +22,10 @@ class Transition:
     # likely that is; None for other alerts.
     predicted_crossing_at: float | None = None
     confidence: float | None = None
+    # A near miss: the bound (e.g. "below"), its threshold and the band's share of it.
+    bound: str | None = None
+    threshold: float | None = None
+    near_share: float | None = None
 
 
 @dataclass
