@@ -23,7 +23,7 @@ CONSUMES: dict[str, tuple[str, ...]] = {
     "detector": ("INCIDENTS",),
     "incidents": ("DETECTOR", "NOTIFIER", "CAPA"),
     "notifier": ("INCIDENTS", "CAPA"),
-    "capa": ("INCIDENTS", "DETECTOR"),
+    "capa": ("INCIDENTS", "DETECTOR", "NOTIFIER"),
 }
 USERS = (*PRODUCERS, ADMIN)
 

@@ -3,8 +3,8 @@ CAPA someone asked for) gets a CAPA case, and a drill's case leaves the KPIs; th
 public lifecycle is kept as facts for its postmortem; every opened incident is also noted for
 knowledge recommendations and checked for recurrence of a closed case's signature; the
 detector's alerts tell whether a fix held through its effectiveness window, and are kept as
-sightings for 举一反三 (peers/); its silent metrics hold a window open (silences.py). The
-notifier's IncidentStaffed tells each incident's organisation unit, for the KPIs (units/)."""
+sightings for 举一反三 (peers/), as are its near misses; its silent metrics hold a window open
+(silences.py). The notifier's IncidentStaffed tells each incident's unit, for the KPIs (units/)."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from services.capa.app import CapaApplication
 from services.capa.incident_facts import FACTS
 from services.capa.knowledge.commands import Knowledge
+from services.capa.peers.near_miss import on_near_miss
 from services.capa.peers.sighting import AlertSighting, sighting_of
 from services.capa.recurrence import Recurrence
 from services.capa.silences import Silences
@@ -19,7 +20,7 @@ from services.capa.units.placement import on_staffed
 from shared.bus.consumer import Subscription
 from shared.contracts import (
     AlertRaised, CloudEvent, IncidentCapaRequested, IncidentDrillFlagged, IncidentOpened,
-    IncidentResolved, IncidentStaffed, MetricResumed, MetricSilent,
+    IncidentResolved, IncidentStaffed, MetricResumed, MetricSilent, RuleNearMiss,
 )
 from shared.store import Tracking
 
@@ -34,7 +35,7 @@ def subscriptions(app: CapaApplication) -> list[Subscription]:
     return [Subscription(stream="INCIDENTS", handlers=handlers),
             Subscription(stream="DETECTOR", handlers={
                 AlertRaised: _raised(app), MetricSilent: silences.on_silent,
-                MetricResumed: silences.on_resumed},
+                MetricResumed: silences.on_resumed, RuleNearMiss: on_near_miss(app)},
                          read_ahead=_read_ahead_alerts(app)),
             Subscription(stream="NOTIFIER", handlers={IncidentStaffed: on_staffed(app)})]
 

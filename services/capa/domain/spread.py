@@ -3,10 +3,10 @@ problem its root cause explains, and why each matched (no I/O: the caller hands 
 heard on the bus, and the time).
 
 A peer shares the value of at least one class label (region, store format, …) with the case's
-entity. A peer is at risk when, inside the lookback period, the case's rule fired on it, or a
-case of its own found a root cause of the same category (人机料法环测). The detector publishes
-no near-miss signal (a rule's value approaching its threshold), so "nearly firing" is not a
-reason here: docs/adr/spread-to-peers.md."""
+entity. A peer is at risk when, inside the lookback period, the case's rule fired on it, the
+rule nearly fired on it (the detector's RuleNearMiss: its value came within the rule's band of
+the threshold), or a case of its own found a root cause of the same category (人机料法环测):
+docs/adr/spread-to-peers.md, docs/adr/near-misses.md."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -25,6 +25,19 @@ class Sighting:
     entity: str
     labels: dict[str, str]
     started_at: datetime
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """The rule nearly fired on an entity (RuleNearMiss): its value, short of the threshold."""
+    name: str
+    metric: str
+    entity: str
+    labels: dict[str, str]
+    bound: str
+    threshold: float
+    value: float
+    observed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -66,7 +79,8 @@ def shared_labels(subject: Subject, labels: dict[str, str],
 
 
 def at_risk(subject: Subject, sightings: Iterable[Sighting], causes: Iterable[Cause],
-            class_labels: list[str], since: datetime) -> list[AtRisk]:
+            class_labels: list[str], since: datetime,
+            near_misses: Iterable[NearMiss] = ()) -> list[AtRisk]:
     """The peers at risk, most recently seen first; an entity listed once with all its
     reasons. Nothing older than `since` counts."""
     found: dict[str, AtRisk] = {}
@@ -84,6 +98,10 @@ def at_risk(subject: Subject, sightings: Iterable[Sighting], causes: Iterable[Ca
         if subject.rule and subject.rule in (s.rule, s.name):
             note(s.entity, s.labels, s.started_at,
                  f"rule {s.name} fired here at {s.started_at:%Y-%m-%d %H:%M} UTC")
+    for n in sorted(near_misses, key=lambda n: n.observed_at):
+        note(n.entity, n.labels, n.observed_at,
+             f"nearly fired: {n.metric} {n.value:g} vs threshold {n.threshold:g} on "
+             f"{n.observed_at:%Y-%m-%d}")
     for c in sorted(causes, key=lambda c: c.recorded_at):
         if subject.category and c.category == subject.category:
             note(c.entity, c.labels, c.recorded_at,

@@ -13,7 +13,7 @@ from services.capa.app import CapaApplication
 from services.capa.domain import ActionKind, CapaCase, CapaNotFound
 from services.capa.domain.errors import InvalidCapaInput
 from services.capa.domain.spread import RootCauseMissing, at_risk, render
-from services.capa.peers.queries import signals, subject_of
+from services.capa.peers.queries import near_misses, signals, subject_of
 
 
 class Peers:
@@ -28,7 +28,8 @@ class Peers:
         subject = await subject_of(conn, case)
         since = self.app.clock.now() - self.lookback
         sightings, causes = await signals(conn, case, subject, since)
-        peers = at_risk(subject, sightings, causes, self.class_labels, since)
+        peers = at_risk(subject, sightings, causes, self.class_labels, since,
+                        await near_misses(conn, subject, since))
         planned = {a["entity"]: a["id"] for a in case["actions"] if a.get("entity")}
         return {
             "capa_id": case["id"], "entity": subject.entity, "rule": subject.rule,

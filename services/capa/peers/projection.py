@@ -1,4 +1,5 @@
-"""Read model of 举一反三: the alerts capa heard, and the category of each case's root cause.
+"""Read model of 举一反三: the alerts and near misses capa heard, and the category of each
+case's root cause.
 Queried together with capa_cases (entity, ref) and knowledge_incidents (the incident's labels),
 which the search path of a read puts beside them."""
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.capa.domain import CapaCase
+from services.capa.peers.near_miss import NearMissSighting
 from services.capa.peers.sighting import AlertSighting
 from shared.readmodels import Apply, Projection
 
@@ -27,6 +29,23 @@ CREATE INDEX IF NOT EXISTS capa_alert_sightings_rule ON capa_alert_sightings (ru
 CREATE INDEX IF NOT EXISTS capa_alert_sightings_name ON capa_alert_sightings (name, started_at);
 CREATE INDEX IF NOT EXISTS capa_alert_sightings_fingerprint
     ON capa_alert_sightings (fingerprint, started_at)"""
+
+NEAR_MISSES = """
+CREATE TABLE IF NOT EXISTS capa_near_misses (
+    id uuid PRIMARY KEY,
+    fingerprint text NOT NULL,
+    rule_id text NOT NULL,
+    name text NOT NULL,
+    metric text NOT NULL,
+    entity text NOT NULL,
+    labels jsonb NOT NULL,
+    bound text NOT NULL,
+    threshold double precision NOT NULL,
+    value double precision NOT NULL,
+    observed_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS capa_near_misses_rule ON capa_near_misses (rule_id, observed_at);
+CREATE INDEX IF NOT EXISTS capa_near_misses_name ON capa_near_misses (name, observed_at)"""
 
 CAUSES = """
 CREATE TABLE IF NOT EXISTS capa_case_causes (
@@ -47,6 +66,16 @@ async def _heard(conn: asyncpg.Connection, e: Any) -> None:
         e.started_at)
 
 
+async def _near_miss(conn: asyncpg.Connection, e: Any) -> None:
+    await conn.execute(
+        "INSERT INTO capa_near_misses (id, fingerprint, rule_id, name, metric, entity, labels,"
+        " bound, threshold, value, observed_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11)"
+        " ON CONFLICT (id) DO NOTHING",
+        e.originator_id, e.fingerprint, e.rule_id, e.name, e.metric, e.entity,
+        json.dumps(e.labels), e.bound, e.threshold, e.value, e.observed_at)
+
+
 async def _root_cause(conn: asyncpg.Connection, e: Any) -> None:
     # A revision replaces the category: the latest analysis is the one peers are matched on.
     await conn.execute(
@@ -58,7 +87,9 @@ async def _root_cause(conn: asyncpg.Connection, e: Any) -> None:
 
 class PeerSignals(Projection):
     name = "peers"
-    tables = {"capa_alert_sightings": SIGHTINGS, "capa_case_causes": CAUSES}
+    tables = {"capa_alert_sightings": SIGHTINGS, "capa_case_causes": CAUSES,
+              "capa_near_misses": NEAR_MISSES}
 
     def handlers(self) -> dict[type, Apply]:
-        return {AlertSighting.Heard: _heard, CapaCase.RootCauseRecorded: _root_cause}
+        return {AlertSighting.Heard: _heard, CapaCase.RootCauseRecorded: _root_cause,
+                NearMissSighting.Heard: _near_miss}

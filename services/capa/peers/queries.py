@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from services.capa.domain.spread import Cause, Sighting, Subject
+from services.capa.domain.spread import Cause, NearMiss, Sighting, Subject
 
 OWN_ALERT = """SELECT rule, labels FROM capa_alert_sightings WHERE fingerprint = $1
 ORDER BY started_at DESC LIMIT 1"""
@@ -16,6 +16,9 @@ OWN_INCIDENT = "SELECT rule, labels FROM knowledge_incidents WHERE incident_id =
 SIGHTINGS = """SELECT rule, name, entity, labels, started_at FROM capa_alert_sightings
 WHERE (rule = $1 OR name = $1) AND started_at >= $2 AND entity <> $3
 ORDER BY started_at DESC LIMIT $4"""
+NEAR_MISSES = """SELECT name, metric, entity, labels, bound, threshold, value, observed_at
+FROM capa_near_misses WHERE (rule_id = $1 OR name = $1) AND observed_at >= $2 AND entity <> $3
+ORDER BY observed_at DESC LIMIT $4"""
 # Another case's entity is known from its row; its labels from its incident's opening, else
 # from the latest alert capa heard on that entity.
 CAUSES = """SELECT cc.ref, cc.entity, c.category, c.recorded_at,
@@ -49,6 +52,16 @@ async def subject_of(conn: asyncpg.Connection, case: dict[str, Any]) -> Subject:
         rule = own["rule"]
     return Subject(entity=case["entity"], labels=labels, rule=rule,
                    category=root.get("category"))
+
+
+async def near_misses(conn: asyncpg.Connection, subject: Subject,
+                      since: datetime) -> list[NearMiss]:
+    """Where the case's rule nearly fired on other entities since `since`."""
+    if not subject.rule:
+        return []
+    return [NearMiss(r["name"], r["metric"], r["entity"], _labels(r["labels"]), r["bound"],
+                     r["threshold"], r["value"], r["observed_at"])
+            for r in await conn.fetch(NEAR_MISSES, subject.rule, since, subject.entity, LIMIT)]
 
 
 async def signals(conn: asyncpg.Connection, case: dict[str, Any], subject: Subject,
