@@ -19,7 +19,7 @@ from services.detector.rules import MetricSpec, RuleSpec, check_rule, definition
 from services.detector.rules.catalogue import interval_of
 
 
-NEAR_KINDS = ("near", "far")  # a near-miss band's transitions (rules/near_miss.py)
+NEAR_KINDS = ("near",)  # an entry into a near-miss band (rules/near_miss.py)
 
 
 class DetectorApplication(ServiceApplication):
@@ -152,25 +152,20 @@ class DetectorApplication(ServiceApplication):
     def _near_misses(self, transitions: list[Any], names: dict[str, str], trials: set[str],
                      now: datetime, actor: str, cause: dict[str, Any],
                      changed: dict[UUID, Any]) -> int:
-        """Entries into and exits from a rule's near-miss band, on each fingerprint's NearMiss
-        (saved with the alerts of the same batch). Returns how many entered."""
+        """Entries into a rule's near-miss band, on each fingerprint's NearMiss (saved with the
+        alerts of the same batch). Returns how many were new."""
         entered = 0
         for t in transitions:
             fingerprint = rule_fingerprint(t.rule, t.entity)
             nid = NearMiss.create_id(fingerprint)
             near = changed.get(nid) or self.get_or_none(nid) or NearMiss(fingerprint=fingerprint)
-            if t.kind == "near":
-                moved = near.enter(
+            if near.enter(
                     rule_id=t.rule, name=names.get(t.rule, t.rule), metric=t.metric,
                     entity=t.entity, labels=dict(t.labels), severity=t.severity or "",
                     bound=t.bound, threshold=t.threshold, value=t.value, share=t.near_share,
                     observed_at=_time(t.ts), trial=t.rule in trials, summary=t.summary, at=now,
-                    actor=actor, cause=cause)
-                entered += moved
-            else:
-                moved = near.leave(value=t.value, observed_at=_time(t.ts), at=now, actor=actor,
-                                   cause=cause)
-            if moved:
+                    actor=actor, cause=cause):
+                entered += 1
                 changed[nid] = near
         return entered
 

@@ -1,6 +1,8 @@
 """Near misses per rule × entity (险些触发): the value entered the rule's near-miss band
-(rules/near_miss.py). Stored so each entry is published once (RuleNearMiss) and a restarted
-detector, whose rebuilt engine finds the series still inside, publishes nothing again."""
+(rules/near_miss.py). The engine, rebuilt from the stored samples, knows which series are
+inside and emits an entry only when one enters; this record makes each entry published once
+(RuleNearMiss), so a rebuild that repeats itself or a reconcile that re-announces a series
+still inside publishes nothing again."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +15,8 @@ from services.detector.domain import NS
 
 
 class NearMiss(Aggregate):
-    """At most one entry open at a time; `changed_at` (the sample's time) makes a repeated
-    transition (a rebuild replaying itself) change nothing."""
+    """The entries of one rule × entity, by the sample's time: an entry at or before the
+    last one recorded is that one again (leaving the band is engine state, not recorded)."""
 
     @staticmethod
     def create_id(fingerprint: str) -> UUID:
@@ -23,14 +25,10 @@ class NearMiss(Aggregate):
     @event("Watched")
     def __init__(self, fingerprint: str) -> None:
         self.fingerprint = fingerprint
-        self.inside = False
-        self.changed_at: datetime | None = None
-
-    def _stale(self, observed_at: datetime) -> bool:
-        return self.changed_at is not None and observed_at <= self.changed_at
+        self.entered_at: datetime | None = None
 
     def enter(self, *, observed_at: datetime, **fields: Any) -> bool:
-        if self.inside or self._stale(observed_at):
+        if self.entered_at is not None and observed_at <= self.entered_at:
             return False
         self._entered(fingerprint=self.fingerprint, observed_at=observed_at, **fields)
         return True
@@ -40,16 +38,4 @@ class NearMiss(Aggregate):
                  labels: dict[str, str], severity: str, bound: str, threshold: float,
                  value: float, share: float, observed_at: datetime, trial: bool, summary: str,
                  at: datetime, actor: str, cause: dict[str, Any]) -> None:
-        self.inside, self.changed_at = True, observed_at
-
-    def leave(self, *, value: float, observed_at: datetime, at: datetime, actor: str,
-              cause: dict[str, Any]) -> bool:
-        if not self.inside or self._stale(observed_at):
-            return False
-        self._left(value, observed_at, at, actor, cause)
-        return True
-
-    @event("Left")
-    def _left(self, value: float, observed_at: datetime, at: datetime, actor: str,
-              cause: dict[str, Any]) -> None:
-        self.inside, self.changed_at = False, observed_at
+        self.entered_at = observed_at

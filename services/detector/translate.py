@@ -55,7 +55,6 @@ def _near_miss(e: Any) -> RuleNearMiss:
                         observed_at=e.observed_at, trial=e.trial, summary=e.summary)
 
 
-# NearMiss.Left stays private: leaving the band is what makes the next entry publishable.
 _TABLE = {Alert.Raised: _raised, Alert.Resolved: _resolved, Alert.Acknowledged: _acknowledged,
           MetricSilence.Began: _silent, MetricSilence.Ended: _resumed,
           NearMiss.Entered: _near_miss}

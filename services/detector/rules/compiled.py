@@ -172,14 +172,14 @@ class CompiledRule:
         assert self.near is not None
         leaf = self.nodes[0]
         m = getattr(leaf, "m")
-        entered, left = self.near.step(rnd.slots, m, getattr(leaf, "fails"), rnd.ts)
-        for i, kind in [*((i, "near") for i in entered.tolist()),
-                        *((i, "far") for i in left.tolist())]:
+        # Leaving the band only re-arms it: that is engine state, nothing to record.
+        entered, _ = self.near.step(rnd.slots, m, getattr(leaf, "fails"), rnd.ts)
+        for i in entered.tolist():
             sid, value = int(rnd.series[i]), float(m[i])
             said = leaf.measure.describe(value) or f"{value:g}"  # type: ignore[attr-defined]
             summary = (f"{registry.metric[sid]} for {registry.entity[sid]}: {said}, "
-                       + (self.near.describe() if kind == "near" else "out of the near-miss band"))
-            self._near_out.append(self._near_transition(registry, sid, kind, float(rnd.ts[i]),
+                       f"{self.near.describe()}")
+            self._near_out.append(self._near_transition(registry, sid, "near", float(rnd.ts[i]),
                                                         value, summary))
 
     def _near_transition(self, registry: SeriesRegistry, sid: int, kind: str, ts: float,

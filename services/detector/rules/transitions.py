@@ -12,7 +12,7 @@ class Transition:
     metric: str
     labels: Mapping[str, str]
     # "raise" | "resolve" | "suppress" (a raise blocked by the budget) | "near" (the value
-    # entered the rule's near-miss band) | "far" (it left the band beyond its exit)
+    # entered the rule's near-miss band)
     kind: str
     severity: str | None  # level for raise/suppress; the raised level for resolve
     ts: float            # epoch seconds of the sample (or tick) that caused it
