@@ -1,0 +1,130 @@
+"""The incident page's own words in Chinese and English (merged into i18n.TEXT), and the
+timeline's sentences in Chinese: the incidents API tells each step in English; the console
+says who did what in Chinese from the step's kind, and keeps the API's sentence as the detail."""
+from __future__ import annotations
+
+from typing import Any
+
+INCIDENT_TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
+    "alerts": ("告警与指标", "Alerts and their metric"),
+    "alert_value": ("值", "value"),
+    "alert_cleared": ("已恢复", "cleared"),
+    "no_samples": ("没有该告警的指标样本（外部告警或无样本）。",
+                   "No samples of this alert's metric (an outside alert, or none stored)."),
+    "checklist": ("处置清单（SOP）", "Checklist (SOP)"),
+    "due": ("期限", "Due"),
+    "item_done": ("已完成", "done"),
+    "item_open": ("待办", "open"),
+    "item_overdue": ("已超时", "overdue"),
+    "check": ("完成", "Check"),
+    "progress": ("进展通报", "Progress updates"),
+    "progress_text": ("进展", "Update"),
+    "next_update_in": ("下次通报（如 30m、2h）", "Next update in (e.g. 30m, 2h)"),
+    "post": ("发布", "Post"),
+    "next_update_by": ("下次通报期限", "Next update due"),
+    "updates_posted": ("已发布通报", "Updates posted"),
+    "manage": ("处置操作", "Actions"),
+    "regrade": ("调整级别", "Re-grade"),
+    "reason": ("原因", "Reason"),
+    "assign": ("指派角色", "Assign a role"),
+    "role": ("角色", "Role"),
+    "person": ("人员", "Person"),
+    "resolve": ("恢复并定性", "Resolve with a verdict"),
+    "summary": ("处置总结", "Summary"),
+    "verdict": ("定性", "Verdict"),
+    "verdict_confirmed": ("真实问题", "confirmed (real)"),
+    "verdict_false_positive": ("误报", "false positive"),
+    "capa": ("纠正与预防（CAPA）", "Corrective and preventive actions (CAPA)"),
+    "capa_none": ("事件恢复后开立 CAPA。", "A CAPA case opens once the incident is resolved."),
+    "capa_status": ("CAPA 状态", "CAPA status"),
+    "capa_open": ("进行中", "open"),
+    "capa_effectiveness": ("效果观察中", "watching the fix hold"),
+    "capa_closed": ("已关闭", "closed"),
+    "blockers": ("尚未关闭的原因", "Why it is not closed yet"),
+    "root_cause": ("根因", "Root cause"),
+    "statement": ("根因（一句话）", "Root cause (one sentence)"),
+    "method": ("方法", "Method"),
+    "method_5whys": ("5 个为什么", "5 whys"),
+    "method_fishbone": ("鱼骨图（人机料法环测）", "Fishbone (man, machine, material, method, "
+                        "environment, measurement)"),
+    "why_n": ("为什么", "Why"),
+    "category": ("根因类别", "Category"),
+    "factors": ("鱼骨图因素（每行一个）", "Fishbone factors (one per line)"),
+    "cat_man": ("人", "Man"),
+    "cat_machine": ("机", "Machine"),
+    "cat_material": ("料", "Material"),
+    "cat_method": ("法", "Method"),
+    "cat_environment": ("环", "Environment"),
+    "cat_measurement": ("测", "Measurement"),
+    "record": ("记录", "Record"),
+    "capa_actions": ("整改措施", "Actions"),
+    "add_action": ("新增措施", "Add an action"),
+    "kind": ("类型", "Kind"),
+    "kind_corrective": ("纠正", "corrective"),
+    "kind_preventive": ("预防", "preventive"),
+    "action_title": ("措施", "Action"),
+    "owner": ("责任人", "Owner"),
+    "due_date": ("完成期限", "Due date"),
+    "acceptance": ("验收标准", "Acceptance criteria"),
+    "action_status": ("状态", "Status"),
+    "evidence": ("完成证据", "Evidence"),
+    "complete": ("完成", "Complete"),
+    "verifier": ("验证人（非责任人）", "Verifier (not the owner)"),
+    "effective": ("有效", "Effective"),
+    "effective_yes": ("有效", "effective"),
+    "effective_no": ("无效（退回责任人）", "not effective (back to its owner)"),
+    "verify": ("验证", "Verify"),
+    "effectiveness": ("效果观察期", "Effectiveness window"),
+    "window_until": ("告警需保持不复发至", "The alert must stay clear until"),
+    "window_not_started": ("所有措施验证有效后开始。", "Starts once every action is verified."),
+    "window_failed": ("观察期内复发", "Returned within the window"),
+    "window_reason_label": ("时长说明", "Why this long"),
+    "postmortem": ("复盘报告", "Postmortem"),
+    "knowledge": ("推荐知识条目", "Recommended knowledge"),
+    "matched_by": ("匹配原因", "Why it matched"),
+    "fix": ("处置方法", "Fix"),
+    "stale": ("待复核", "review due"),
+    "done_check": ("清单项已完成。", "Item checked."),
+    "done_progress": ("进展已发布。", "Update posted."),
+    "done_severity": ("级别已调整。", "Severity changed."),
+    "done_assign": ("角色已指派。", "Role assigned."),
+    "done_resolve": ("已恢复并定性。", "Resolved."),
+    "done_root_cause": ("根因已记录。", "Root cause recorded."),
+    "done_action": ("措施已新增。", "Action added."),
+    "done_complete": ("措施已完成。", "Action completed."),
+    "done_verify": ("验证已记录。", "Verification recorded."),
+    "why": ("原因与细节", "Why and details"),
+}
+
+# The timeline's step kinds (the API's `action`) as Chinese verb phrases.
+TIMELINE_ZH: dict[str, str] = {
+    "opened": "创建了事件", "alert attached": "关联了告警", "alert cleared": "告警已恢复",
+    "notification delivered": "通知已送达", "notification failed": "通知发送失败",
+    "escalated": "升级通知", "staffed": "安排了值班人员", "notifications held": "暂停通知",
+    "notifications released": "恢复通知", "page read": "已读通知", "acknowledged": "确认接手",
+    "resolved": "恢复了服务", "CAPA opened": "开立了 CAPA", "root cause found": "记录了根因",
+    "action planned": "制定了整改措施", "action completed": "完成了整改措施",
+    "action verified": "验证了整改措施", "SLA breached": "SLA 超时", "SLA at risk": "SLA 即将超时",
+    "role assigned": "指派了角色", "closed": "闭环关闭", "archived": "归档",
+    "analysed in an earlier case": "并入之前的 CAPA 分析", "earlier case closed": "之前的 CAPA 已关闭",
+    "severity changed": "调整了级别", "reopened": "重新打开", "progress": "发布了进展",
+    "followed": "关注了事件", "unfollowed": "取消关注", "awaiting requester": "等待报告人回复",
+    "requester answered": "报告人已回复", "checklist attached": "附加了处置清单",
+    "checklist item checked": "完成了清单项", "closure clock started": "闭环计时开始",
+    "observation started": "开始观察", "observation failed": "观察期内复发",
+    "CAPA requested": "申请了 CAPA", "flagged as drill": "标记为演练", "handed over": "移交",
+    "support tier": "调整了支持层级", "satisfaction scored": "评价了满意度",
+    "storm started": "告警风暴开始", "storm ended": "告警风暴结束", "closure planned": "计划闭环",
+    "effectiveness window": "效果观察期结束",
+}
+
+
+def timeline_sentence(entry: dict[str, Any], lang: str) -> str:
+    """Who did what, in the page's language. English: the API's own sentence."""
+    if lang != "zh":
+        return entry.get("detail") or entry.get("action", "")
+    action = entry.get("action", "")
+    phrase = TIMELINE_ZH.get(action) or next(
+        (zh for kind, zh in TIMELINE_ZH.items() if action.startswith(kind)), action)
+    actor = entry.get("actor") or "系统"
+    return f"{actor} {phrase}"
