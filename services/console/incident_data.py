@@ -48,8 +48,9 @@ def chart_option(around: dict[str, Any], fired_at: str | None) -> str:
         "type": "line", "name": around.get("metric") or around.get("name"), "data": points,
         "showSymbol": len(points) < 60,
         "markLine": {"symbol": "none", "lineStyle": {"color": "#c0392b", "type": "dashed"},
-                     "label": {"formatter": "{b}: {c}"},
+                     "label": {"formatter": "{b} {c}", "position": "insideEndTop"},
                      "data": lines + ([{"xAxis": fired, "name": "alert",
+                                        "label": {"formatter": "{b}"},
                                         "lineStyle": {"color": "#888"}}] if fired else [])},
     }
     if bands:

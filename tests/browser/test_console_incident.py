@@ -179,6 +179,22 @@ def test_a_p0_runs_from_the_board_to_closed_in_the_browser(stack, browser, tmp_p
         with stack[name].client(ADMIN_KEY) as api:
             api.post("/v1/clock/advance", json={"seconds": step}).raise_for_status()
     reload_until(alice, "#status[data-status=closed]")
+    # What was learnt becomes a knowledge entry, which the page then recommends, saying why.
+    with stack["incidents"].client(ADMIN_KEY) as api:
+        case = api.get(f"/v1/incidents/{ref}").json()["capa_id"]
+    with stack["capa"].client(PERSON_KEYS["alice"]) as api:
+        written = api.post("/v1/knowledge", json={
+            "by": "alice", "capa_id": case, "symptom": "门店 NPS 周末骤降，结账排队",
+            "tags": ["排班", "NPS"]})
+        assert written.status_code == 201, written.text
+    reload_until(alice, ".knowledge-entry")
+    why = alice.locator(".knowledge-entry .meta")
+    expect(why).to_contain_text("同一规则")  # the same rule and store as this incident
+    expect(why).to_contain_text("深圳宝安店")
+    postmortem = alice.request.get(f"{url}/incidents/{ref}/postmortem")
+    assert postmortem.ok and "周末排班未参考客流预测" in postmortem.text()
+    assert postmortem.headers["content-type"].startswith("text/html")
+    alice.goto(f"{url}/incidents/{ref}")
     expect(alice.locator("#capa-status")).to_have_attribute("data-status", "closed")
     timeline = alice.locator(".timeline").inner_text()
     for said in ("alice 确认接手", "alice 记录了根因", "bob 验证了整改措施", "闭环关闭"):
