@@ -113,6 +113,13 @@ def test_a_p0_runs_from_the_board_to_closed_in_the_browser(stack, browser, tmp_p
     assert alice.locator("h1 .sev-badge").inner_text() == "P0"
     assert "Traceback" not in alice.content()
 
+    # A form posted without the session's CSRF token is refused and changes nothing.
+    forged = alice.request.post(f"{url}/incidents/{ref}/do/resolve", form={
+        "by": "alice", "summary": "forged", "verdict": "false_positive"})
+    assert forged.status == 403
+    alice.reload()
+    expect(alice.locator("#status")).to_have_attribute("data-status", "investigating")
+
     alice.fill("form.form-resolve textarea[name=summary]", "备用收银机上线，NPS 回升")
     alice.click("form.form-resolve button")
     expect(alice.locator("#status")).to_have_attribute("data-status", "planning")
@@ -209,10 +216,14 @@ def test_a_p0_runs_from_the_board_to_closed_in_the_browser(stack, browser, tmp_p
     alice.goto(f"{url}/")
     expect(alice.locator(f"[data-status=closed] a.card[data-ref='{ref}']")).to_have_count(1)
 
-    # capa stops: the CAPA part says so; the incident and its timeline are still shown.
+    # capa and detector stop: their parts say so; the incident and its timeline still show.
     stack["capa"].stop()
+    stack["detector"].stop()
     alice.goto(f"{url}/incidents/{ref}")
     expect(alice.locator("#capa .down")).to_contain_text("capa")
+    expect(alice.locator("#knowledge .down")).to_contain_text("capa")
+    expect(alice.locator("#alerts .down")).to_contain_text("detector")
+    expect(alice.locator(".timeline")).to_contain_text("alice")
     expect(alice.locator("#status")).to_have_attribute("data-status", "closed")
     assert "Traceback" not in alice.content()
     alice.close()
