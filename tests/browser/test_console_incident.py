@@ -164,9 +164,13 @@ def test_a_p0_runs_from_the_board_to_closed_in_the_browser(stack, browser, tmp_p
            ).to_contain_text("someone else")
     expect(alice.locator(f"tr[data-action='{a1}']")).to_have_attribute("data-status", "completed")
 
-    bob = browser.new_page()
+    # bob works from his phone.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                has_touch=True)
+    bob = phone.new_page()
     sign_in(bob, url, PERSON_KEYS["bob"], "bob")
     bob.goto(f"{url}/incidents/{ref}")
+    assert bob.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
     bob.locator(f"tr[data-action='{a2}'] input[name=evidence]").fill("排班工具 3.2 版已上线")
     bob.locator(f"tr[data-action='{a2}'] form.form-complete button").click()
     bob.locator(f"tr[data-action='{a1}'] input[name=note]").fill("现场核对两个周末")
@@ -227,4 +231,4 @@ def test_a_p0_runs_from_the_board_to_closed_in_the_browser(stack, browser, tmp_p
     expect(alice.locator("#status")).to_have_attribute("data-status", "closed")
     assert "Traceback" not in alice.content()
     alice.close()
-    bob.close()
+    phone.close()
