@@ -1,6 +1,9 @@
 """Every piece of page text in Chinese and English; `t(key)` picks the visitor's language."""
 from __future__ import annotations
 
+from services.console.oncall_text import ONCALL_TEXT
+from services.console.rules_text import RULES_TEXT
+
 TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "product": ("闭环控制台", "closedloop console"),
     "board": ("看板", "Board"),
@@ -58,6 +61,9 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "status_closed": ("已闭环", "Closed"),
     "status_archived": ("已归档", "Archived"),
 }
+
+TEXT.update(RULES_TEXT)
+TEXT.update(ONCALL_TEXT)
 
 
 def translator(lang: str):
