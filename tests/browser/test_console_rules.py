@@ -107,6 +107,11 @@ def test_a_manager_backtests_an_older_version_and_reads_the_chart(stack, browser
     assert row.locator("[data-field=suppressed]").inner_text() == str(health["suppressed"])
     page.screenshot(path=str(shots / "console-rules-zh.png"), full_page=True)
 
+    # A form posted without the session's CSRF token starts nothing.
+    forged = page.request.post(f"{url}/rules/{rule['id']}/backtest", form={"version": "1"},
+                               max_redirects=0)
+    assert forged.status == 403 and "job=" not in forged.url
+
     row.locator("a").click()
     page.wait_for_url(f"**/rules/{rule['id']}")
     expect(page.locator("table.versions tr[data-version]")).to_have_count(2)
