@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from services.console.incident_text import INCIDENT_TEXT
+from services.console.oncall_text import ONCALL_TEXT
+from services.console.rules_text import RULES_TEXT
 
 TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "product": ("闭环控制台", "closedloop console"),
@@ -61,6 +63,9 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "status_archived": ("已归档", "Archived"),
     **INCIDENT_TEXT,
 }
+
+TEXT.update(RULES_TEXT)
+TEXT.update(ONCALL_TEXT)
 
 
 def translator(lang: str):

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.console import incident_actions, pages
+from services.console import incident_actions, oncall_pages, pages, rules_pages
 from services.console.apis import Apis
 from services.console.i18n import translator
 from services.console.incident_text import timeline_sentence
@@ -53,6 +53,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(incident_actions.router)
+    app.include_router(rules_pages.router)
+    app.include_router(oncall_pages.router)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
