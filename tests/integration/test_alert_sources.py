@@ -156,6 +156,20 @@ def test_past_pagerdutys_rate_limit_an_integration_is_answered_429_and_nothing_i
     assert stored(detector, fingerprint, Alert.Raised) == 1
 
 
+def test_an_alertmanager_batch_with_a_level_outside_p0_p3_is_refused_whole(stack):
+    detector = stack["detector"]
+    alerts = [{"labels": {"alertname": "PosDown", "store": "sz-baoan", "severity": "P1"}},
+              {"labels": {"alertname": "PosDown", "store": "gz-tianhe", "severity": "P4"}}]
+    with detector.client(INGEST_KEY) as client:
+        refused = client.post("/v1/ingest/alertmanager", json={
+            "version": "4", "status": "firing", "receiver": "closedloop", "groupKey": "k",
+            "alerts": alerts})
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "alerts.1.labels.severity" and "outside P0–P3" in error["message"]
+    assert not detector.runtime.application.recorder.max_notification_id()  # nothing stored
+
+
 def test_a_grafana_payload_raises_through_its_mapping_and_a_mismatch_stores_nothing(stack):
     detector, incidents = stack["detector"], stack["incidents"]
 
