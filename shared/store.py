@@ -230,6 +230,9 @@ class ServiceApplication(Application[UUID]):
 
     # -- reading --------------------------------------------------------------------------
     def get_or_none(self, aggregate_id: UUID) -> Any | None:
+        batch = self._batch()
+        if batch is not None and batch.known_missing(aggregate_id):
+            return None  # no exception raised and caught per miss: a storm scans hundreds
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -253,6 +256,14 @@ class ServiceApplication(Application[UUID]):
             found = events.get(aggregate_id)
             batch.read_ahead[aggregate_id] = project_aggregate(None, found) if found else None
         return {i: a for i, a in batch.read_ahead.items() if a is not None and i in events}
+
+    def known_missing(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Inside a batch, these aggregates are known not to exist (they would be created
+        later, by a message yet to come): later reads of the batch then skip the store."""
+        batch = self._batch()
+        for aggregate_id in aggregate_ids if batch is not None else ():
+            if not batch.knows(aggregate_id):
+                batch.read_ahead[aggregate_id] = None
 
     def stored_events(self, aggregate_id: UUID) -> list[Any]:
         return list(self.events.get(aggregate_id))
