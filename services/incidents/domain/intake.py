@@ -47,7 +47,8 @@ class IncidentIntake(IncidentCore):
                            previous_severity=str(self.severity),  # type: ignore[attr-defined]
                            reason=reason, by=by, at=at, actor=by, cause=cause)
         if new_severity != self.severity:  # type: ignore[attr-defined]
-            self.change_severity(new_severity, reason, by, at, cause, clocks)  # type: ignore[attr-defined]
+            self.change_severity(  # type: ignore[attr-defined]
+                new_severity, reason, by, at, cause, clocks)
 
     @event("Reclassified")
     def _reclassified(self, ref: str, problem_type: str | None, previous_type: str | None,
