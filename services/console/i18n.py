@@ -1,6 +1,10 @@
 """Every piece of page text in Chinese and English; `t(key)` picks the visitor's language."""
 from __future__ import annotations
 
+from services.console.incident_text import INCIDENT_TEXT
+from services.console.oncall_text import ONCALL_TEXT
+from services.console.rules_text import RULES_TEXT
+
 TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "product": ("闭环控制台", "closedloop console"),
     "board": ("看板", "Board"),
@@ -57,7 +61,11 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "status_observing": ("观察中", "Observing"),
     "status_closed": ("已闭环", "Closed"),
     "status_archived": ("已归档", "Archived"),
+    **INCIDENT_TEXT,
 }
+
+TEXT.update(RULES_TEXT)
+TEXT.update(ONCALL_TEXT)
 
 
 def translator(lang: str):

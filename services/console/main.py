@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.console import pages
+from services.console import incident_actions, oncall_pages, pages, rules_pages
 from services.console.apis import Apis
 from services.console.i18n import translator
+from services.console.incident_text import timeline_sentence
 from services.console.session import Sessions, language
 from services.console.settings import ConsoleSettings
 
@@ -46,10 +47,14 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["translator"] = translator
     templates.env.filters["when"] = when
+    templates.env.globals["timeline_sentence"] = timeline_sentence
     app.state.settings, app.state.apis = settings, apis
     app.state.sessions, app.state.templates = Sessions(settings), templates
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
+    app.include_router(incident_actions.router)
+    app.include_router(rules_pages.router)
+    app.include_router(oncall_pages.router)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:

@@ -11,10 +11,10 @@ class Transition:
     entity: str
     metric: str
     labels: Mapping[str, str]
-    # "raise" | "resolve" | "suppress" (a raise blocked by the budget) | "near" (the value
-    # entered the rule's near-miss band)
+    # "raise" | "resolve" | "suppress" (a raise blocked by the budget) | "worsen" (a worse
+    # band of a firing alert now holds) | "near" (the value entered the rule's near-miss band)
     kind: str
-    severity: str | None  # level for raise/suppress; the raised level for resolve
+    severity: str | None  # level for raise/suppress/worsen; the alert's level for resolve
     ts: float            # epoch seconds of the sample (or tick) that caused it
     value: float | None  # the sample value (None on the clock)
     summary: str
