@@ -12,9 +12,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.console import pages
+from shared.clock import Clock, SystemClock
+
+from services.console import bigscreen, pages, reports_pages
 from services.console.apis import Apis
 from services.console.i18n import translator
+from services.console.roles import may
 from services.console.session import Sessions, language
 from services.console.settings import ConsoleSettings
 
@@ -32,7 +35,7 @@ def when(value: str | None) -> str:
         return value
 
 
-def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
+def create_app(settings: ConsoleSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or ConsoleSettings()
     apis = Apis(settings)
 
@@ -46,10 +49,13 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["translator"] = translator
     templates.env.filters["when"] = when
+    templates.env.globals["may"] = may
     app.state.settings, app.state.apis = settings, apis
     app.state.sessions, app.state.templates = Sessions(settings), templates
+    app.state.clock = clock or SystemClock()  # the reports page's periods end "now"
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(pages.router)
+    for module in (pages, reports_pages, bigscreen):
+        app.include_router(module.router)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
