@@ -15,8 +15,12 @@ LISTED = 500  # without the board API: the newest open and closed incidents show
 def card(item: dict[str, Any]) -> dict[str, Any]:
     """One card from either a board card or an incidents-list row."""
     response = item.get("response") or {}
-    overdue = (response.get("state") == "missed" if response else
-               any(item.get(f"{d}_breached") for d in ("respond", "resolve", "close")))
+    if "overdue" in item:  # the board API says it: an SLA deadline or the planned closure
+        overdue = item["overdue"]
+    elif response:
+        overdue = response.get("state") == "missed"
+    else:
+        overdue = any(item.get(f"{d}_breached") for d in ("respond", "resolve", "close"))
     return {"ref": item["ref"], "severity": item["severity"], "entity": item["entity"],
             "title": item["title"], "responsible": item.get("responsible"),
             "at_risk": bool(item.get("at_risk")), "overdue": bool(overdue),

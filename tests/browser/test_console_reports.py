@@ -6,9 +6,11 @@ Screenshots go to CLOSEDLOOP_SCREENSHOTS when set (docs/img/console-*.png)."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
@@ -27,11 +29,25 @@ START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)  # a Tuesday
 SOUTH = [{"key": "south", "name": "华南区"}, {"key": "sz-baoan", "name": "深圳宝安店"}]
 
 
+# The shipped targets, warned at risk half-way.
+POLICIES = """
+at_risk: 0.5
+policies:
+  - {severity: P0, respond: 5m, resolve: 4h}
+  - {severity: P1, respond: 15m, resolve: 24h}
+  - {severity: P2, respond: 1h, resolve: 72h}
+  - {severity: P3, respond: 4h, resolve: 7d}
+"""
+
+
 @pytest.fixture
-def stack(database_url, nats_url):
+def stack(database_url, nats_url, tmp_path):
     clock = ManualClock(START)
-    incidents = RunningService(service_app("incidents", clock, database_url=database_url,
-                                           nats_url=nats_url)).start()
+    policies = tmp_path / "sla.yaml"
+    policies.write_text(POLICIES, encoding="utf-8")
+    incidents = RunningService(service_app(
+        "incidents", clock, database_url=database_url, nats_url=nats_url,
+        sla_policies_file=str(policies), sla_poll_seconds=0.1)).start()
     capa = RunningService(service_app("capa", clock, database_url=database_url,
                                       nats_url=nats_url)).start()
     # Polling an hour apart: what changes on a page came through the live feed.
@@ -184,4 +200,39 @@ def test_the_big_screen_counts_shows_the_newest_p0_and_takes_a_new_one_live(
     page.click("text=English")
     expect(page.locator("#tile-p0 .k")).to_have_text("Open P0")
     page.screenshot(path=str(shots / "console-wall-en.png"), full_page=True)
+    page.close()
+
+
+def test_the_board_filters_by_unit_owner_and_dates_and_marks_an_at_risk_card(
+        stack, browser):
+    clock, url = stack["clock"], stack["console"].url
+    with stack["incidents"].client(PERSON_KEYS["alice"]) as api:
+        other = declare(api, "P1", "会员积分不到账", "广州天河店")
+        p0 = declare(api, "P0", "冷柜温度过高", "深圳宝安店")
+        staff(stack["nats_url"], p0)  # under 华南区, li responsible
+        clock.advance(timedelta(minutes=3))  # past half its 5 minutes to respond: at risk
+        wait_until(lambda: any(c["ref"] == p0["ref"] for c in api.get(
+            "/v1/board/summary").json()["at_risk_cards"]), message="the P0 warned at risk")
+
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    sign_in(page, url, PERSON_KEYS["alice"], "alice")
+    card = page.locator(f"a.card[data-ref='{p0['ref']}']")
+    expect(card).to_have_class(re.compile(r"\bat-risk\b"))
+    expect(card.locator(".flag")).to_have_text("即将超时")
+    expect(page.locator(f"a.card[data-ref='{other['ref']}']")).not_to_have_class(
+        re.compile(r"\bat-risk\b"))
+
+    def shown(**filters: str) -> set[str]:
+        page.goto(f"{url}/?{urlencode(filters)}")
+        for name, value in filters.items():  # the form keeps what was asked
+            expect(page.locator(f"form.filters [name='{name}']")).to_have_value(value)
+        return set(page.locator("a.card").evaluate_all("cards => cards.map(c => c.dataset.ref)"))
+
+    assert shown(unit="华南区") == {p0["ref"]}
+    assert shown(owner="li") == {p0["ref"]}
+    assert shown(**{"from": "2026-12-01", "to": "2026-12-01"}) == {p0["ref"], other["ref"]}
+    assert shown(**{"from": "2026-12-02"}) == set()
+    assert shown(**{"to": "2026-11-30"}) == set()
+    page.goto(f"{url}/?from=2026-12-05&to=2026-12-01")  # the API's refusal, on the page
+    expect(page.locator(".refused")).to_contain_text("from")
     page.close()
