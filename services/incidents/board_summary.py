@@ -4,6 +4,7 @@ newest open P0s and the at-risk cards — counted in PostgreSQL, so a wall polli
 few rows however many incidents are open."""
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, time
 from typing import Any
 
@@ -43,15 +44,12 @@ async def board_summary(
     midnight = datetime.combine(now.astimezone(zone).date(), time(), zone)
     late = " AND ".join(ViewFilters(overdue=True).where(p := Params(), now))
     async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
-        severities = dict(await conn.fetch(
-            f"SELECT i.severity, count(*) FROM incidents i WHERE {OPEN} GROUP BY 1"))
-        regions = await conn.fetch(
-            f"SELECT {REGION} AS region, count(*) AS n FROM {FROM} WHERE {OPEN} "
-            "GROUP BY 1 ORDER BY 2 DESC, 1")
-        flags = await conn.fetchrow(
-            f"SELECT count(*) FILTER (WHERE {AT_RISK}) AS at_risk, "
-            f"count(*) FILTER (WHERE {late}) AS overdue FROM {FROM} WHERE {OPEN}",
-            *p.values)
+        # One pass over the open incidents (each joined to its card once) gives every count.
+        groups = await conn.fetch(
+            f"SELECT i.severity, {REGION} AS region, count(*) AS n, "
+            f"count(*) FILTER (WHERE {AT_RISK}) AS at_risk, "
+            f"count(*) FILTER (WHERE {late}) AS overdue "
+            f"FROM {FROM} WHERE {OPEN} GROUP BY 1, 2", *p.values)
         today = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE opened_at >= $1) AS opened, "
             "count(*) FILTER (WHERE acknowledged_at >= $1) AS acknowledged, "
@@ -64,12 +62,20 @@ async def board_summary(
         risky = await conn.fetch(
             f"SELECT {CARD_COLUMNS} FROM {FROM} WHERE {OPEN} AND ({AT_RISK} OR {late}) "
             f"ORDER BY {PLANNED} NULLS LAST, i.ref LIMIT {p(at_risk_cards)}", *p.values)
+    severities: Counter[str] = Counter()
+    regions: Counter[str | None] = Counter()
+    for row in groups:
+        severities[row["severity"]] += row["n"]
+        regions[row["region"]] += row["n"]
     return {
         "generated_at": now, "today_from": midnight,
         "open": sum(severities.values()),
-        "by_severity": {s: severities.get(s, 0) for s in ("P0", "P1", "P2", "P3")},
-        "by_region": [{"region": row["region"], "open": row["n"]} for row in regions],
-        "at_risk": flags["at_risk"], "overdue": flags["overdue"],
+        "by_severity": {s: severities[s] for s in ("P0", "P1", "P2", "P3")},
+        # Most open first; incidents without a region last among equals.
+        "by_region": [{"region": region, "open": n} for region, n in sorted(
+            regions.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))],
+        "at_risk": sum(row["at_risk"] for row in groups),
+        "overdue": sum(row["overdue"] for row in groups),
         "today": dict(today),
         "newest_p0": [card_of(row, now) for row in p0],
         "at_risk_cards": [card_of(row, now) for row in risky],

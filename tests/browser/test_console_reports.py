@@ -149,6 +149,15 @@ def test_the_reports_page_charts_the_apis_figures(stack, browser, tmp_path):
     page.wait_for_function("document.querySelector('#chart-mtta canvas') !== null")
     monthly = series(page, "#chart-mtta")
     assert len(monthly["P0"]) == 6 and monthly["P0"][-1] == 5.0  # December
+
+    stack["capa"].stop()  # capa away: its charts say so, the incidents' parts stay
+    page.reload()
+    expect(page.locator(".down")).to_contain_text("capa")
+    expect(page.locator("#self-check tr[data-severity=P0][data-line=respond] .met")
+           ).to_have_text("1/1")
+    page.wait_for_function("document.querySelector('#chart-mtta canvas') !== null")
+    assert series(page, "#chart-mtta")["P0"][-1] == 5.0
+    assert "Traceback" not in page.content()
     page.close()
 
 
