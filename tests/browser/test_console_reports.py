@@ -181,6 +181,9 @@ def test_the_big_screen_counts_shows_the_newest_p0_and_takes_a_new_one_live(
         staff(stack["nats_url"], first)
         wait_until(lambda: {"region": "华南区", "open": 1} in api.get(
             "/v1/board/summary").json()["by_region"], message="the P0's region known")
+        stack["clock"].advance(timedelta(minutes=3))  # past half its 5 minutes: at risk
+        wait_until(lambda: api.get("/v1/board/summary").json()["at_risk"] == 1,
+                   message="the P0 warned at risk")
 
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     sign_in(page, url, VIEWER_KEY, "wall")  # a wall reads with a viewer key
@@ -189,6 +192,9 @@ def test_the_big_screen_counts_shows_the_newest_p0_and_takes_a_new_one_live(
     expect(page.locator("#tile-p0 .n")).to_have_text("1")
     expect(page.locator("#tile-today-opened .n")).to_have_text("3")
     expect(page.locator(f".p0[data-ref='{first['ref']}'] .title")).to_have_text("冷柜温度过高")
+    expect(page.locator(f".p0[data-ref='{first['ref']}']")).to_have_class(re.compile("at-risk"))
+    expect(page.locator("#tile-at-risk .n")).to_have_text("1")
+    expect(page.locator(f".risk tr[data-ref='{first['ref']}']")).to_contain_text("即将超时")
     page.wait_for_function("document.querySelector('#wall-region canvas') !== null")
     assert [d["value"] for d in series(page, "#wall-severity")["severity"]] == [1, 1, 1, 0]
     assert series(page, "#wall-region")["region"] == [2, 1]  # the most open first
