@@ -82,7 +82,8 @@ def test_the_wall_counts_open_incidents_and_follows_a_p0_from_at_risk_to_overdue
     assert summary(client)["overdue"] >= 1 and not card(client, p0["ref"])["at_risk"]
     assert client.post(f"/v1/incidents/{p1['ref']}/acknowledge",
                        json={"by": "li"}).status_code == 200
-    assert summary(client)["today"]["acknowledged"] >= 1
+    wait_until(lambda: summary(client)["today"]["acknowledged"] == 1,
+               message="the acknowledgement counted today")
 
     clock.advance(timedelta(days=1))  # a new day: today starts again at midnight
     assert summary(client)["today"]["opened"] == 0
