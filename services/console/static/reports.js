@@ -8,7 +8,7 @@
       title: {text: title, textStyle: {fontSize: 14}}, tooltip: {trigger: "axis"},
       legend: {top: 24}, grid: {top: 64, left: 48, right: 16, bottom: 32},
       xAxis: {type: "category", data: buckets},
-      yAxis: {type: "value", name: unit, max: max},
+      yAxis: {type: "value", name: unit, min: 0, max: max},
       series: Object.keys(series).map(function (id) {
         return {id: id, name: series[id].name, type: series[id].type || "line",
                 data: series[id].data, connectNulls: false, showSymbol: true,
