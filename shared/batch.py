@@ -64,15 +64,20 @@ class Batch(ProcessingEvent):
     def knows(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.aggregates or aggregate_id in self.read_ahead
 
+    def known_missing(self, aggregate_id: UUID) -> bool:
+        """Read ahead and not found, and not saved by the batch since."""
+        return (aggregate_id in self.read_ahead and self.read_ahead[aggregate_id] is None
+                and aggregate_id not in self.aggregates)
+
     def get(self, aggregate_id: UUID) -> Any:
-        """The aggregate as this batch left it (a copy, so a handler that changes it and then
-        fails leaves nothing behind, as it would one message at a time), else as read ahead
-        (handed out once: it is the store's state only until someone saves it; a miss stays a
-        miss for the whole batch)."""
+        """The aggregate as this batch left it, else as read ahead (the store's state until
+        someone saves it; a miss stays a miss for the whole batch). Always a copy, so a
+        handler that changes it and then fails or does not save it leaves nothing behind, as
+        it would one message at a time, and every handler of the batch reading the same
+        aggregate (a configuration, a hot signature) costs a copy, not a round trip."""
         if aggregate_id in self.aggregates:
             return copied(self.aggregates[aggregate_id])
         found = self.read_ahead[aggregate_id]
         if found is None:
             raise AggregateNotFoundError(aggregate_id)
-        del self.read_ahead[aggregate_id]
-        return found
+        return copied(found)

@@ -16,6 +16,20 @@ def parse_length(text: str) -> timedelta | None:
     return timedelta(seconds=int(text[:-1]) * UNITS[text[-1]])
 
 
+def parse_rate(text: str) -> tuple[int, timedelta] | None:
+    """`120/60s` → (120, 60 s): at most that many per length; `off` → None. Raises
+    ValueError saying how to write it."""
+    text = text.strip()
+    if text == "off":
+        return None
+    count, _, length = text.partition("/")
+    window = parse_length(length) if length else None
+    if not count.strip().isdigit() or int(count) < 1 or window is None:
+        raise ValueError(f"{text!r} is not <count>/<length>, e.g. 120/60s (at most 120 in any "
+                         "60 seconds), or off")
+    return int(count), window
+
+
 def span(delta: timedelta) -> str:
     """A window or an elapsed time in the largest whole unit a person would say."""
     seconds = int(delta.total_seconds())

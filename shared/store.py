@@ -14,13 +14,13 @@ from eventsourcing.application import (
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOFactory
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.sql import SQL, Identifier
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from shared.batch import Batch, ChangedInThisBatch, collect
 from shared.chain import ChainedProcessRecorder
 from shared.errors import DomainError
 from shared.recorders import MemoryProcessRecorder, Numbered
+from shared.tracking_rows import TrackingRows
 
 A = TypeVar("A")
 # A pooled connection beyond the two kept is closed after this long unused (psycopg's
@@ -68,7 +68,7 @@ def ensure_schema(database_url: str, schema: str) -> None:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
-class ServiceApplication(Application[UUID]):
+class ServiceApplication(TrackingRows, Application[UUID]):
     """An Application that records tracking rows atomically with the events a message caused,
     and tells in-process followers (relay, projections) the moment something was saved."""
 
@@ -230,6 +230,9 @@ class ServiceApplication(Application[UUID]):
 
     # -- reading --------------------------------------------------------------------------
     def get_or_none(self, aggregate_id: UUID) -> Any | None:
+        batch = self._batch()
+        if batch is not None and batch.known_missing(aggregate_id):
+            return None  # no exception raised and caught per miss: a storm scans hundreds
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -254,82 +257,16 @@ class ServiceApplication(Application[UUID]):
             batch.read_ahead[aggregate_id] = project_aggregate(None, found) if found else None
         return {i: a for i, a in batch.read_ahead.items() if a is not None and i in events}
 
+    def known_missing(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Inside a batch, these aggregates are known not to exist (they would be created
+        later, by a message yet to come): later reads of the batch then skip the store."""
+        batch = self._batch()
+        for aggregate_id in aggregate_ids if batch is not None else ():
+            if not batch.knows(aggregate_id):
+                batch.read_ahead[aggregate_id] = None
+
     def stored_events(self, aggregate_id: UUID) -> list[Any]:
         return list(self.events.get(aggregate_id))
-
-    def already_processed(self, tracking: Tracking) -> bool:
-        """Whether this exact message was recorded. eventsourcing's has_tracking_id() answers
-        "is the highest position at least this one", which is wrong for out-of-order
-        redelivery: message 10 failing after message 11 succeeded would be taken as done."""
-        return tracking in self.processed_among([tracking])
-
-    def processed_among(self, trackings: list[Tracking]) -> set[Tracking]:
-        """Which of these messages were recorded, in one query."""
-        recorder = self.recorder
-        if not hasattr(recorder, "datastore"):  # in-memory recorders keep a high-water mark only
-            return {t for t in trackings
-                    if recorder.has_tracking_id(t.application_name, t.notification_id)}
-        statement = SQL("SELECT application_name, notification_id FROM {}.{} "
-                        "WHERE (application_name, notification_id) IN "
-                        "(SELECT * FROM unnest(%s::text[], %s::bigint[]))"
-                        ).format(Identifier(recorder.datastore.schema),
-                                 Identifier(recorder.tracking_table_name))
-        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, ([t.application_name for t in trackings],
-                                     [t.notification_id for t in trackings]))
-            return {Tracking(row["application_name"], row["notification_id"])
-                    for row in curs.fetchall()}
-
-    def position(self, follower: str) -> int:
-        """Last notification id a follower of this application's log has finished with."""
-        return self.recorder.max_tracking_id(follower) or 0
-
-    def advance(self, follower: str, notification_id: int) -> None:
-        """Store a follower's new position, and forget its older ones in the same transaction
-        (only the highest counts), so the tracking table does not grow with every batch."""
-        recorder = self.recorder
-        if not hasattr(recorder, "datastore"):
-            recorder.insert_tracking(Tracking(follower, notification_id))
-            return
-        with recorder.datastore.transaction(commit=True) as curs:
-            recorder._insert_tracking(curs, Tracking(follower, notification_id))
-            curs.execute(SQL("DELETE FROM {}.{} WHERE application_name = %s AND notification_id < %s"
-                             ).format(Identifier(recorder.datastore.schema),
-                                      Identifier(recorder.tracking_table_name)),
-                         (follower, notification_id))
-
-    def date_tracking_rows(self) -> None:
-        """Give tracking rows the time they were recorded, so old ones can be pruned; rows
-        written by code that does not know the column get it from the default."""
-        recorder = self.recorder
-        if not hasattr(recorder, "datastore"):
-            return
-        schema, table = recorder.datastore.schema, recorder.tracking_table_name
-        with recorder.datastore.transaction(commit=True) as curs:
-            # Checked first: ALTER TABLE takes an exclusive lock even when it changes nothing.
-            curs.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
-                         "AND table_name = %s AND column_name = 'recorded_at'", (schema, table))
-            if curs.fetchone() is None:
-                curs.execute(SQL("ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS recorded_at "
-                                 "timestamptz NOT NULL DEFAULT now()"
-                                 ).format(Identifier(schema), Identifier(table)))
-
-    def prune_tracking(self, older_than_seconds: float) -> int:
-        """Forget tracking rows older than the streams keep messages (no redelivery or relay
-        republish can reach back that far). The newest row of each name stays: for a log
-        follower (the relay) it is its position. Ages are the database's own time."""
-        recorder = self.recorder
-        if not hasattr(recorder, "datastore"):
-            return 0
-        table = SQL("{}.{}").format(Identifier(recorder.datastore.schema),
-                                    Identifier(recorder.tracking_table_name))
-        with recorder.datastore.transaction(commit=True) as curs:
-            curs.execute(SQL(
-                "DELETE FROM {t} WHERE recorded_at < now() - make_interval(secs => %s) "
-                "AND (application_name, notification_id) NOT IN "
-                "(SELECT application_name, max(notification_id) FROM {t} GROUP BY application_name)"
-            ).format(t=table), (older_than_seconds,))
-            return curs.rowcount
 
     def decode(self, notification: Any) -> Any:
         return self.mapper.to_domain_event(notification)

@@ -12,7 +12,11 @@ from services.capa.app import CapaApplication
 from services.capa.incident_facts import FACTS
 from services.capa.knowledge.commands import Knowledge
 from services.capa.peers.sighting import AlertSighting, sighting_of
-from services.capa.recurrence import Recurrence
+from services.capa.domain.incident_facts import IncidentFacts
+from services.capa.domain.recurrence import RuleSignature
+from services.capa.domain.watch import AlertWatch
+from services.capa.knowledge.aggregate import IncidentProfile
+from services.capa.recurrence import Recurrence, rule_of
 from services.capa.silences import Silences
 from shared.bus.consumer import Subscription
 from shared.contracts import (
@@ -29,7 +33,8 @@ def subscriptions(app: CapaApplication) -> list[Subscription]:
     handlers[IncidentDrillFlagged] = app.handle_incident_drill_flagged
     handlers[IncidentOpened] = _opened(app, Knowledge(app), Recurrence(app, app.recurrence))
     silences = Silences(app)
-    return [Subscription(stream="INCIDENTS", handlers=handlers),
+    return [Subscription(stream="INCIDENTS", handlers=handlers,
+                         read_ahead=_read_ahead_incidents(app)),
             Subscription(stream="DETECTOR", handlers={
                 AlertRaised: _raised(app), MetricSilent: silences.on_silent,
                 MetricResumed: silences.on_resumed},
@@ -59,6 +64,22 @@ def _raised(app: CapaApplication) -> Any:
 
         app.save_batch(run) if heard and not app.in_batch() else run()
     return handle
+
+
+def _read_ahead_incidents(app: CapaApplication) -> Any:
+    # A storm's openings and their facts: each incident's facts, profile and alert watch and
+    # the rules' signatures in one query for the batch instead of three or four reads each.
+    def read_ahead(contracts: list[Any]) -> None:
+        ids = [IncidentFacts.create_id(c.incident_id) for c in contracts
+               if getattr(c, "incident_id", "").strip()]
+        for c in contracts:
+            if isinstance(c, IncidentOpened) and c.incident_id.strip():
+                ids.append(IncidentProfile.create_id(c.incident_id))
+                if c.fingerprint:
+                    ids += [AlertWatch.create_id(c.fingerprint),
+                            RuleSignature.create_id(rule_of(c))]
+        app.read_ahead(ids)
+    return read_ahead
 
 
 def _read_ahead_alerts(app: CapaApplication) -> Any:

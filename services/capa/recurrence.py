@@ -10,19 +10,16 @@ from uuid import UUID
 
 from services.capa.domain import CapaCase, CaseStatus
 from services.capa.domain.recurrence import (
-    Occurrence, RecurrencePolicy, RuleSignature, SystemicProblem, systemic_summary,
+    RECENT, Occurrence, RecurrencePolicy, RuleSignature, SystemicProblem, systemic_summary,
 )
 from services.capa.domain.watch import AlertWatch
 from shared import causation
 from shared.contracts import CloudEvent, IncidentOpened
 
 SYSTEM_ACTOR = "capa"
-# How many of a rule's latest cases an opening looks through for a closed one: bounds the
-# reads a noisy rule that never closed a case costs.
-RECENT_CASES = 200
 # Where the scan reads the next cases ahead, and up to where: a few first (it mostly stops at
 # the newest), then the rest in two reads.
-READ_AHEAD_AT = {0: 10, 10: 50, 50: RECENT_CASES}
+READ_AHEAD_AT = {0: 10, 10: 50, 50: RECENT}
 
 
 def rule_of(contract: IncidentOpened) -> str:
@@ -83,6 +80,10 @@ class Recurrence:
         if signature.knows(contract.incident_id):
             return changed
         previous = same_entity or self._closed_case_of_rule(signature, contract.opened_at)
+        if same_entity is None:
+            # The incident's own case is made when it resolves: the next openings of a storm
+            # on this rule scan past it without asking the store.
+            self.app.known_missing([UUID(carrier)])
         occurrence = Occurrence(contract.incident_id, contract.ref, contract.entity,
                                 contract.opened_at, carrier,
                                 str(previous.id) if previous else "")
@@ -124,14 +125,15 @@ class Recurrence:
         """A case of the rule that closed before `before`, newest first. The scan stops at
         the first closed case, or at the latest recurrence (whose closed case is known), so
         a rule whose fix once held costs a few reads per opening, not one per case."""
-        recent = list(reversed(signature.incidents[-RECENT_CASES:]))
+        recent = list(reversed(signature.incidents[-RECENT:]))
+        case_ids = [UUID(o.capa_id) for o in recent]
         for index, occurrence in enumerate(recent):
             if index in READ_AHEAD_AT:
                 # Inside a consumer batch, the next cases in one query (a storm of one rule
                 # scans every recent case, most of them not even created yet: one read each
                 # was 200 round trips per opening); a miss then stays known to the batch.
-                self.app.read_ahead(UUID(o.capa_id) for o in recent[index:READ_AHEAD_AT[index]])
-            case = self.app.get_or_none(UUID(occurrence.capa_id))
+                self.app.read_ahead(case_ids[index:READ_AHEAD_AT[index]])
+            case = self.app.get_or_none(case_ids[index])
             if last_closed([case] if case is not None else [], before) is not None:
                 return case
             if occurrence.previous:

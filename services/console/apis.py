@@ -41,7 +41,9 @@ class Apis:
         self.client = httpx.AsyncClient(timeout=settings.api_timeout_seconds)
 
     async def call(self, service: str, method: str, path: str, key: str, *,
-                   json: Any = None, params: dict[str, Any] | None = None) -> Any:
+                   json: Any = None, params: dict[str, Any] | None = None,
+                   text: bool = False) -> Any:
+        """The answer's JSON (its body as text with `text`: an HTML document)."""
         url = f"{self.settings.url_of(service)}{path}"
         try:
             response = await self.client.request(method, url, json=json, params=params,
@@ -52,7 +54,7 @@ class Apis:
             raise ServiceDown(service)
         if response.status_code >= 400:
             raise Refused(response.status_code, message_of(response))
-        return response.json()
+        return response.text if text else response.json()
 
     async def changes(self, key: str) -> AsyncIterator[str]:
         """The incidents service's board feed (`GET /v1/board/events`) reduced to what a page

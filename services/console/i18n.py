@@ -1,6 +1,11 @@
 """Every piece of page text in Chinese and English; `t(key)` picks the visitor's language."""
 from __future__ import annotations
 
+from services.console.incident_text import INCIDENT_TEXT
+from services.console.i18n_reports import REPORTS_TEXT
+from services.console.oncall_text import ONCALL_TEXT
+from services.console.rules_text import RULES_TEXT
+
 TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "product": ("闭环控制台", "closedloop console"),
     "board": ("看板", "Board"),
@@ -57,74 +62,12 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "status_observing": ("观察中", "Observing"),
     "status_closed": ("已闭环", "Closed"),
     "status_archived": ("已归档", "Archived"),
-    # Reports, the big screen, roles and the board's filters
-    "reports": ("报表", "Reports"),
-    "period": ("时间范围", "Period"),
-    "period_4w": ("最近 4 周", "Last 4 weeks"),
-    "period_12w": ("最近 12 周", "Last 12 weeks"),
-    "period_6m": ("最近 6 个月", "Last 6 months"),
-    "period_12m": ("最近 12 个月", "Last 12 months"),
-    "unit": ("单位/区域", "Unit or region"),
-    "unit_hint": ("如 华南区", "e.g. South China"),
-    "show": ("查看", "Show"),
-    "time_zone": ("时区", "Time zone"),
-    "self_check": ("响应时效自检表", "Timeliness self-check"),
-    "required_share": ("达标线", "pass mark"),
-    "line": ("项目", "Line"),
-    "standard": ("标准", "Standard"),
-    "incidents": ("事件数", "Incidents"),
-    "average": ("平均", "Average"),
-    "met": ("达标数", "Met"),
-    "attainment": ("达标率", "Attainment"),
-    "verdict": ("结论", "Verdict"),
-    "failed": ("未达标事件", "Missed"),
-    "passed": ("达标", "pass"),
-    "not_passed": ("未达标", "fail"),
-    "line_respond": ("响应（发现→确认）", "Respond (opened → acknowledged)"),
-    "line_resolve": ("处置（发现→恢复）", "Resolve (opened → restored)"),
-    "line_close": ("闭环（恢复→闭环）", "Close (restored → closed)"),
-    "closure_rate": ("问题闭环率", "Closure rate"),
-    "mtta_mttr": ("MTTA / MTTR 趋势", "MTTA / MTTR over time"),
-    "chart_mtta": ("平均确认时间 MTTA", "Mean time to acknowledge (MTTA)"),
-    "chart_mttr": ("平均恢复时间 MTTR", "Mean time to resolve (MTTR)"),
-    "capa_kpis": ("CAPA 关键指标", "CAPA KPIs"),
-    "chart_capa_rates": ("CAPA 比率", "CAPA rates"),
-    "chart_capa_actions": ("未完成措施", "Open actions"),
-    "minutes": ("分钟", "minutes"),
-    "hours": ("小时", "hours"),
-    "kpi_on_time_rate": ("按期完成率", "On time"),
-    "kpi_verification_first_pass_rate": ("一次验证通过率", "Verified first time"),
-    "kpi_effectiveness_pass_rate": ("有效性通过率", "Effectiveness passed"),
-    "kpi_recurrence_rate": ("再发率", "Recurrence"),
-    "kpi_open_actions": ("未完成措施", "Open actions"),
-    "kpi_open_actions_overdue": ("逾期措施", "Overdue actions"),
-    "wall": ("大屏", "Big screen"),
-    "wall_title": ("运营中心大屏", "Operations centre"),
-    "wall_open": ("未闭环事件", "Open incidents"),
-    "wall_open_p0": ("未闭环 P0", "Open P0"),
-    "today_opened": ("今日新增", "Opened today"),
-    "today_acknowledged": ("今日确认", "Acknowledged today"),
-    "today_resolved": ("今日恢复", "Resolved today"),
-    "today_closed": ("今日闭环", "Closed today"),
-    "wall_newest_p0": ("最新红色事件 (P0)", "Newest red incidents (P0)"),
-    "wall_no_p0": ("当前没有未闭环的 P0。", "No open P0."),
-    "wall_sla_at_risk": ("SLA 即将超时 / 已超时", "SLA at risk / overdue"),
-    "wall_none_at_risk": ("没有即将超时的事件。", "Nothing at risk."),
-    "wall_by_severity": ("按级别", "By severity"),
-    "wall_by_region": ("按区域", "By region"),
-    "wall_no_region": ("未归属区域", "no region"),
-    "wall_updated": ("更新于", "Updated"),
-    "drill": ("演练", "drill"),
-    "role": ("角色", "Role"),
-    "role_viewer": ("只读", "viewer"),
-    "role_responder": ("处理人", "responder"),
-    "role_manager": ("经理", "manager"),
-    "role_admin": ("管理员", "admin"),
-    "owner": ("负责人", "Owner"),
-    "opened_from": ("发现日期自", "Opened from"),
-    "opened_to": ("至", "to"),
-    "bad_date": ("日期格式应为 YYYY-MM-DD：", "A date is YYYY-MM-DD: "),
+    **INCIDENT_TEXT,
 }
+
+TEXT.update(RULES_TEXT)
+TEXT.update(ONCALL_TEXT)
+TEXT.update(REPORTS_TEXT)
 
 
 def translator(lang: str):

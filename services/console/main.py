@@ -14,9 +14,12 @@ from fastapi.templating import Jinja2Templates
 
 from shared.clock import Clock, SystemClock
 
-from services.console import bigscreen, pages, reports_pages
+from services.console import (
+    bigscreen, incident_actions, oncall_pages, pages, reports_pages, rules_pages,
+)
 from services.console.apis import Apis
 from services.console.i18n import translator
+from services.console.incident_text import timeline_sentence
 from services.console.roles import may
 from services.console.session import Sessions, language
 from services.console.settings import ConsoleSettings
@@ -49,12 +52,14 @@ def create_app(settings: ConsoleSettings | None = None, clock: Clock | None = No
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["translator"] = translator
     templates.env.filters["when"] = when
+    templates.env.globals["timeline_sentence"] = timeline_sentence
     templates.env.globals["may"] = may
     app.state.settings, app.state.apis = settings, apis
     app.state.sessions, app.state.templates = Sessions(settings), templates
     app.state.clock = clock or SystemClock()  # the reports page's periods end "now"
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, reports_pages, bigscreen):
+    for module in (pages, incident_actions, rules_pages, oncall_pages, reports_pages,
+                   bigscreen):
         app.include_router(module.router)
 
     @app.get("/readyz", include_in_schema=False)

@@ -12,6 +12,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from services.console.apis import Refused, ServiceDown
 from services.console.board import api_filters, columns
+from services.console.incident_data import incident_parts
 from services.console.session import LANG_COOKIE, LANGS, csrf_ok, language
 
 router = APIRouter()
@@ -157,7 +158,7 @@ async def board_events(request: Request) -> Response:
     return EventSourceResponse(events(), ping=15)
 
 
-async def _incident_page(request: Request, session: dict[str, Any], ref: str,
+async def incident_page_with(request: Request, session: dict[str, Any], ref: str,
                          status: int = 200, **context: Any) -> Response:
     apis = request.app.state.apis
     try:
@@ -168,8 +169,9 @@ async def _incident_page(request: Request, session: dict[str, Any], ref: str,
     except Refused as refused:
         return render(request, "incident.html", session, refused.status, ref=ref,
                       refused=refused.message)
+    parts = await incident_parts(apis, session["key"], incident)
     return render(request, "incident.html", session, status, ref=ref, incident=incident,
-                  running=running_clocks(incident), **context)
+                  running=running_clocks(incident), **parts, **context)
 
 
 def running_clocks(incident: dict[str, Any]) -> set[str]:
@@ -186,7 +188,7 @@ async def incident_page(request: Request, ref: str, done: str = "") -> Response:
     session = signed_in(request)
     if session is None:
         return to_sign_in(request)
-    return await _incident_page(request, session, ref, done=done)
+    return await incident_page_with(request, session, ref, done=done)
 
 
 @router.post("/incidents/{ref}/acknowledge", response_class=HTMLResponse)
@@ -196,15 +198,15 @@ async def acknowledge(request: Request, ref: str, by: str = Form(""), note: str 
     if session is None:
         return to_sign_in(request)
     if not csrf_ok(session, csrf):
-        return await _incident_page(request, session, ref, 403, ack_error_key="csrf_refused")
+        return await incident_page_with(request, session, ref, 403, ack_error_key="csrf_refused")
     try:
         await request.app.state.apis.call(
             "incidents", "POST", f"/v1/incidents/{quote(ref)}/acknowledge", session["key"],
             json={"by": by.strip(), "note": note})
     except ServiceDown as down:
-        return await _incident_page(request, session, ref, 503, ack_down=down.service)
+        return await incident_page_with(request, session, ref, 503, ack_down=down.service)
     except Refused as refused:  # the API's own words, next to the form
-        return await _incident_page(request, session, ref, refused.status,
+        return await incident_page_with(request, session, ref, refused.status,
                                     ack_error=refused.message,
                                     by=by, note=note)
     return RedirectResponse(f"/incidents/{quote(ref)}?done=acknowledged", 303)

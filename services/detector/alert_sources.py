@@ -4,6 +4,7 @@ field mapping. Read from CLOSEDLOOP_ALERT_SOURCES (JSON) or the YAML file named 
 CLOSEDLOOP_ALERT_SOURCES_FILE."""
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -11,6 +12,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.durations import parse_rate
 from shared.limits import ITEMS, LABEL_VALUE, Labels, MapKey, Name
 
 
@@ -31,6 +33,20 @@ class PagerDutyIntegration(Strict):
     name: Name
     routing_key: str = Field(min_length=8, max_length=LABEL_VALUE)
     labels: Labels = Field(default_factory=dict, description="added to every alert it raises")
+    rate_limit: str = Field(
+        "120/60s", max_length=40,
+        description="at most <count> events per <length> (PagerDuty's own limit is about 120 "
+                    "a minute per integration key); more are answered 429; off: no limit")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _readable_rate(cls, value: str) -> str:
+        parse_rate(value)  # its ValueError names the form
+        return value
+
+    @cached_property
+    def limit(self) -> tuple[int, timedelta] | None:
+        return parse_rate(self.rate_limit)
 
 
 class Lookup(Strict):

@@ -1,6 +1,7 @@
 """Prometheus Alertmanager payloads (webhook v4 body and API v2 alert list) → plain alerts."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,6 +20,7 @@ SEVERITY_LABELS = {
     "info": Severity.P3, "none": Severity.P3, "p3": Severity.P3,
 }
 ENTITY_LABELS = ("entity", "instance", "store", "job", "service")
+_P_LEVEL = re.compile(r"[pP]\d+")
 
 
 _WEBHOOK = TypeAdapter(AlertmanagerWebhook)
@@ -32,12 +34,28 @@ def alertmanager_alerts(body: bytes) -> tuple[list[AlertmanagerAlert], str | Non
     ("alerts.0.annotations.description"), not of both."""
     try:
         if body.lstrip()[:1] == b"[":
-            return _API_V2.validate_json(body), None
-        webhook = _WEBHOOK.validate_json(body)
+            alerts, status, where = _API_V2.validate_json(body), None, ("body",)
+        else:
+            webhook = _WEBHOOK.validate_json(body)
+            alerts, status, where = webhook.alerts, webhook.status, ("body", "alerts")
     except ValidationError as error:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
-    return webhook.alerts, webhook.status
+    _check_levels(alerts, where)
+    return alerts, status
+
+
+def _check_levels(alerts: list[AlertmanagerAlert], where: tuple[str, ...]) -> None:
+    """A severity label written as a P-level must be one of ours: `P4` is refused (naming the
+    alert), not read as the default P2. Other words not in the table are P2 (docs/intake.md)."""
+    wrong = [(i, level) for i, alert in enumerate(alerts)
+             if (level := alert.labels.get("severity", "")).lower() not in SEVERITY_LABELS
+             and _P_LEVEL.fullmatch(level)]
+    if wrong:
+        raise RequestValidationError([{
+            "type": "enum", "loc": (*where, i, "labels", "severity"),
+            "msg": f"severity {level!r} is outside P0–P3: label the alert P0, P1, P2 or P3 "
+                   "(or critical, high, warning, info)", "input": level} for i, level in wrong])
 
 
 def sent_states(alerts: list[Any], now: datetime, webhook_status: str | None) -> list[tuple[str, bool]]:

@@ -129,6 +129,10 @@ class DetectorApplication(ServiceApplication):
                                   **_forecast_of(t))
             elif t.kind == "resolve" and alert.firing:
                 alert.resolve(value=t.value, resolved_at=at, at=now, actor=actor, cause=cause)
+            elif t.kind == "worsen":
+                if alert.raise_severity(t.severity, t.value, t.summary, now, actor, cause):
+                    changed[aid] = alert
+                continue
             elif t.kind == "suppress":
                 alert.suppress(rule_id=t.rule, severity=t.severity, value=t.value,
                                summary=t.summary, started_at=at, at=now, actor=actor, cause=cause)

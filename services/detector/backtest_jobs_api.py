@@ -12,10 +12,12 @@ from shared.http import runtime_of
 
 from services.detector.app import DetectorApplication
 from services.detector.backtest_jobs import KEEP_SECONDS, BacktestJobs, Job, TooManyJobs
-from services.detector.backtesting import checked, run_backtest
+from services.detector.backtesting import checked, rule_at, run_backtest
 from services.detector.rules import RuleSpec
 from services.detector.rules_api import detector
-from services.detector.schemas import BacktestIn, BacktestJobOut, DraftBacktestIn
+from services.detector.schemas import (
+    BacktestIn, BacktestJobOut, DraftBacktestIn, RuleBacktestIn,
+)
 from services.detector.workers import evaluator_of
 
 router = APIRouter(prefix="/v1", tags=["rules"])
@@ -34,10 +36,10 @@ def jobs_of(request: Request) -> BacktestJobs:
 @router.post("/rules/{rule_id}/backtest/jobs", status_code=202, response_model=BacktestJobOut,
              dependencies=responder,
              summary="Start a backtest (and sweep) of the rule as a job; poll its Location")
-async def start_rule_job(rule_id: UUID, body: BacktestIn, request: Request, response: Response,
+async def start_rule_job(rule_id: UUID, body: RuleBacktestIn, request: Request,
+                         response: Response,
                          app: DetectorApplication = Depends(detector)) -> dict:
-    definition = (await asyncio.to_thread(app.rule, rule_id))["definition"]
-    spec = RuleSpec.model_validate(definition)
+    spec = await asyncio.to_thread(rule_at, app, rule_id, body.version)
     return await _start(request, response, app, spec, body, str(rule_id))
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 from fastapi.exceptions import RequestValidationError
 
+from services.detector.app import DetectorApplication
 from services.detector.rules import MetricSpec, RuleSpec
 from services.detector.rules.backtest import Window, read_samples_csv
 from services.detector.rules.backtest.progress import Progress
@@ -32,6 +34,19 @@ async def run_backtest(store: SampleStore, rule: RuleSpec, metric: MetricSpec | 
     return await asyncio.to_thread(_evaluate, rule, metric, samples, windows, body, progress)
 
 
+def rule_at(app: DetectorApplication, rule_id: UUID, version: int | None) -> RuleSpec:
+    """The rule as it is, or as it was at `version` (422 naming `version` when it never was)."""
+    if version is None:
+        return RuleSpec.model_validate(app.rule(rule_id)["definition"])
+    versions = {v["version"]: v["definition"] for v in app.rule_history(rule_id)}
+    if version not in versions:
+        raise RequestValidationError([{
+            "loc": ("body", "version"), "type": "value_error",
+            "msg": f"rule {rule_id} has no version {version}; its versions are "
+                   f"{', '.join(map(str, sorted(versions)))} (GET /v1/rules/{rule_id}/history)"}])
+    return RuleSpec.model_validate(versions[version])
+
+
 def checked(rule: RuleSpec, body: BacktestIn) -> list | None:
     """What can be refused before a job starts: the uploaded CSV (parsed, returned) and the
     sweep's path. Raises the 422 the synchronous endpoint would."""
@@ -50,7 +65,7 @@ def _evaluate(rule: RuleSpec, metric: MetricSpec | None, samples: list, windows:
     ask = None if s is None else SweepAsk(s.path, s.candidates, s.max_false_positive_rate,
                                           s.max_miss_rate)
     try:
-        return backtest(rule, samples, windows, metric, ask, progress)
+        return backtest(rule, samples, windows, metric, ask, progress, body.points)
     except (KeyError, ValueError) as error:
         raise _sweep_error(error) from None
 

@@ -185,6 +185,7 @@ class Alert(Aggregate):
         self.occurrence += 1
         self.firing = True
         self.severity, self.value, self.threshold = severity, value, threshold
+        self.trial, self.interval_seconds = trial, interval_seconds
         self.summary, self.started_at, self.resolved_at = summary, started_at, None
 
     def resolve(self, value: float | None, resolved_at: datetime, at: datetime, actor: str,
@@ -199,6 +200,34 @@ class Alert(Aggregate):
                   resolved_at: datetime, at: datetime, actor: str, cause: dict[str, Any]) -> None:
         self.firing = False
         self.value, self.resolved_at = value, resolved_at
+
+    def raise_severity(self, severity: str, value: float | None, summary: str, at: datetime,
+                       actor: str, cause: dict[str, Any]) -> bool:
+        """A worse band of the rule holds while the alert fires: the alert goes up to it
+        (published as AlertRaised again, same alert id, worse severity: the incident goes up
+        with it). False when it is not firing or not worse (a re-derived transition)."""
+        if not self.firing or severity >= self.severity:  # P0 < P1 < P2 < P3
+            return False
+        # The event repeats the alert's identity, as Raised does, for the public contract.
+        self._severity_raised(alert_id=self.current_alert_id, fingerprint=self.fingerprint,
+                              source=self.source, name=self.name, entity=self.entity,
+                              rule_id=self.rule_id, metric=self.metric, labels=self.labels,
+                              severity=severity, previous=self.severity, value=value,
+                              threshold=self.threshold, summary=summary,
+                              started_at=self.started_at, at=at, actor=actor, cause=cause,
+                              trial=getattr(self, "trial", False),  # older snapshots lack it
+                              interval_seconds=getattr(self, "interval_seconds", None))
+        return True
+
+    @event("SeverityRaised")
+    def _severity_raised(self, alert_id: str, fingerprint: str, source: str, name: str,
+                         entity: str, rule_id: str | None, metric: str | None,
+                         labels: dict[str, str], severity: str, previous: str,
+                         value: float | None, threshold: float | None, summary: str,
+                         started_at: datetime, at: datetime, actor: str,
+                         cause: dict[str, Any], trial: bool = False,
+                         interval_seconds: float | None = None) -> None:
+        self.severity, self.value, self.summary = severity, value, summary
 
     @event("Suppressed")
     def suppress(self, rule_id: str, severity: str, value: float | None, summary: str, started_at: datetime,

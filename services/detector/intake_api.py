@@ -31,20 +31,35 @@ router = APIRouter(prefix="/v1", tags=["detector"])
 pagerduty_router = APIRouter(tags=["detector"])
 PD_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "invalid event: `errors` name each bad field"},
+    429: {"description": "the integration is past its rate limit (`rate_limit`); retry after "
+                         "`Retry-After` seconds; nothing is stored"},
     # Refused before the route reads the body, as every route's body is (shared/request_guard.py).
     413: {"model": ErrorBody, "description": "the body is past the service-wide size limit"},
     422: {"model": ErrorBody, "description": "the body contains NUL characters"},
     503: {"description": CONFLICTED + " (PagerDuty senders retry 5xx)"}}
 
 
+def _throttle(request: Request) -> pagerduty.Throttle:
+    """One per app, made on first use (no await in between: no two are made)."""
+    state = request.app.state
+    if getattr(state, "pagerduty_throttle", None) is None:
+        state.pagerduty_throttle = pagerduty.Throttle(state.settings.alert_sources.pagerduty)
+    return state.pagerduty_throttle
+
+
 async def _pagerduty(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     integrations = request.app.state.settings.alert_sources.by_routing_key
     body = await request.body()
+    now = runtime.clock.now()
     try:
-        alert, dedup_key = pagerduty.read_event(body, integrations, runtime.clock.now())
+        alert, dedup_key = pagerduty.read_event(body, integrations, now)
     except pagerduty.InvalidEvent as error:
         return JSONResponse(pagerduty.invalid(error.errors), status_code=400)
+    refusal = _throttle(request).refusal(alert.labels["integration"], now)
+    if refusal is not None:  # PagerDuty answers 429 and ingests nothing; senders retry it
+        answer, retry_after = refusal
+        return JSONResponse(answer, status_code=429, headers={"Retry-After": retry_after})
     try:
         await ingest_of(runtime).receive_alerts(
             [alert], actor=f"pagerduty:{alert.labels['integration']}", cause=request_cause(request))

@@ -7,7 +7,9 @@ from shared.clock import Clock, SystemClock
 from shared.http import build_api
 from shared.service import ServiceParts
 
-from services.detector import api, backtest_jobs_api, intake_api, rules_api
+from services.detector import (
+    alert_samples_api, api, backtest_jobs_api, intake_api, rules_api,
+)
 from services.detector.app import DetectorApplication
 from services.detector.consumer import subscriptions
 from services.detector.projections import DetectorBoard
@@ -28,7 +30,8 @@ def service_parts(clock: Clock | None = None) -> ServiceParts:
 
 
 def create_app(settings: DetectorSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    routers = [api.router, intake_api.router, rules_api.router, backtest_jobs_api.router]
+    routers = [api.router, intake_api.router, rules_api.router, backtest_jobs_api.router,
+               alert_samples_api.router]
     return build_api(settings or DetectorSettings(), service_parts(clock), routers,
                      title="closedloop detector",
                      description="Metric samples, counted events and external alerts in; "

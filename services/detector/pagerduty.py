@@ -1,10 +1,12 @@
 """PagerDuty Events API v2 (`POST /v2/enqueue`) → plain alerts, checked and answered as
 PagerDuty documents it: one event per request, 202 with the dedup key, 400 `invalid event`
-listing what is wrong, bodies up to 512 KB (docs/intake.md, docs/adr/alert-sources.md).
+listing what is wrong, bodies up to 512 KB, 429 past an integration's rate limit
+(docs/intake.md, docs/adr/alert-sources.md).
 
 Severity, written down once: critical → P0, error → P1, warning → P2, info → P3."""
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import orjson
 
 from shared.limits import LABEL_VALUE, NAME
+from shared.sliding_window import SlidingWindow
 
 from services.detector.alert_sources import PagerDutyIntegration
 from services.detector.domain import Severity, fingerprint_of
@@ -83,6 +86,32 @@ def read_event(body: bytes, integrations: dict[str, PagerDutyIntegration],
         name=(payload.get("class") or summary)[:NAME], entity=payload["source"],
         severity=SEVERITIES[payload["severity"]], labels=labels, summary=summary,
         starts_at=payload.get("timestamp") or now, ends_at=None, source="pagerduty"), dedup_key
+
+
+class Throttle:
+    """Each integration's rate limit, counted like PagerDuty's: accepted events over a window
+    looking back from now, on the detector's clock. Per process (docs/adr/alert-sources.md)."""
+
+    def __init__(self, integrations: list[PagerDutyIntegration]) -> None:
+        self._windows = {i.name: (i, SlidingWindow(i.limit[1]))
+                         for i in integrations if i.limit is not None}
+
+    def refusal(self, integration: str, at: datetime) -> tuple[dict[str, str], str] | None:
+        """None: the event is counted and goes in; else the 429 body and its Retry-After
+        (whole seconds, at least 1)."""
+        found = self._windows.get(integration)
+        if found is None:
+            return None
+        configured, window = found
+        assert configured.limit is not None
+        wait = window.admit(at, configured.limit[0])
+        if wait is None:
+            return None
+        seconds = max(1, math.ceil(wait.total_seconds()))
+        return {"status": "throttle event",
+                "message": f"'routing_key' of integration {integration} is past its rate limit "
+                           f"({configured.rate_limit}): retry in {seconds} s, or raise "
+                           "rate_limit for it in the detector's alert sources"}, str(seconds)
 
 
 def _payload(event: dict, action: Any, errors: list[str]) -> dict[str, Any]:

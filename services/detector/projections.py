@@ -39,6 +39,7 @@ class DetectorBoard(Projection):
         return {
             Rule.Defined: self.rule_defined, Rule.Redefined: self.rule_defined,
             Alert.Raised: self.alert_raised, Alert.Resolved: self.alert_resolved,
+            Alert.SeverityRaised: self.alert_worsened,
             Alert.Suppressed: self.count("suppressed", "started_at"),
             Alert.Judged: self.judged,
             Alert.VerdictWithdrawn: self.verdict_withdrawn,
@@ -61,6 +62,12 @@ class DetectorBoard(Projection):
             e.threshold, e.rule_id, e.summary, e.started_at, e.at)
         if e.rule_id and e.source == "rule":
             await self._add(conn, e.rule_id, e.started_at, "raised")
+
+    async def alert_worsened(self, conn, e) -> None:
+        await conn.execute(
+            "UPDATE alerts SET severity=$2, value=$3, summary=$4, updated_at=$5 "
+            "WHERE fingerprint=$1 AND alert_id=$6", e.fingerprint, e.severity, e.value,
+            e.summary, e.at, e.alert_id)
 
     async def alert_resolved(self, conn, e) -> None:
         await conn.execute(

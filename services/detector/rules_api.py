@@ -14,10 +14,11 @@ from shared.http import request_cause, runtime_of
 from shared.limits import MANY
 
 from services.detector.app import DetectorApplication
-from services.detector.backtesting import run_backtest
+from services.detector.backtesting import rule_at, run_backtest
 from services.detector.rules import MetricSpec, RulesFile, RuleSpec
 from services.detector.schemas import (
-    BacktestIn, BacktestOut, DraftBacktestIn, RuleEnable, RuleHealth, RuleRead, RuleVersion,
+    BacktestIn, BacktestOut, DraftBacktestIn, RuleBacktestIn, RuleEnable, RuleHealth, RuleRead,
+    RuleVersion,
 )
 from services.detector.workers import announce_rule_change, evaluator_of
 
@@ -116,10 +117,10 @@ def rule_history(rule_id: UUID, app: DetectorApplication = Depends(detector)) ->
 
 @router.post("/rules/{rule_id}/backtest", response_model=BacktestOut, dependencies=responder,
              summary="Replay the rule over history and score it against labelled windows")
-async def backtest_rule(rule_id: UUID, body: BacktestIn, request: Request,
+async def backtest_rule(rule_id: UUID, body: RuleBacktestIn, request: Request,
                         app: DetectorApplication = Depends(detector)) -> dict:
-    definition = (await asyncio.to_thread(app.rule, rule_id))["definition"]  # eventsourcing: off the loop
-    spec = RuleSpec.model_validate(definition)
+    # eventsourcing reads off the event loop
+    spec = await asyncio.to_thread(rule_at, app, rule_id, body.version)
     return await _backtest(request, app, spec, body, str(rule_id))
 
 

@@ -14,6 +14,7 @@ from shared.limits import (
 from services.detector.rules import RuleSpec
 
 AlertStatus = Literal["firing", "resolved"]
+MAX_CHART_POINTS = 5000  # per entity: more than a chart's width in pixels shows nothing more
 
 
 class Sample(BaseModel):
@@ -114,6 +115,15 @@ class BacktestIn(BaseModel):
         "labelled anomaly windows; default: incidents this rule opened that were judged "
         "confirmed (from the alert's start to its resolve)"))
     sweep: SweepIn | None = None
+    points: int = Field(0, ge=0, le=MAX_CHART_POINTS, description=(
+        "also answer `series`: the replayed samples per entity (at most 20 entities), thinned "
+        "to at most this many points each, keeping every bucket's lowest and highest; "
+        "0: no series"))
+
+
+class RuleBacktestIn(BacktestIn):
+    version: int | None = Field(None, ge=1, description=(
+        "replay this version of the rule (GET /v1/rules/{id}/history); default: the current"))
 
 
 class DraftBacktestIn(BacktestIn):
@@ -125,6 +135,10 @@ class BacktestOut(BaseModel):
     scores: dict[str, Any] | None
     sweep: dict[str, Any] | None
     windows: int
+    labelled_windows: list[dict[str, Any]] = Field([], description=(
+        "the windows scored against: start, end (epoch seconds), entity (null: any)"))
+    series: list[dict[str, Any]] | None = Field(None, description=(
+        "when `points` was asked: per entity, `total` samples and `points` as [t, value]"))
     # Per `predict` condition: warnings, lead times, false warnings (docs/backtesting.md).
     predictions: list[dict[str, Any]] = []
 

@@ -22,6 +22,16 @@ def _raised(e: Any) -> AlertRaised:
         confidence=getattr(e, "confidence", None))
 
 
+def _severity_raised(e: Any) -> AlertRaised:
+    """A worse band while firing: the same alert raised again at its worse severity (the
+    incident holding it goes up; docs/rules.md)."""
+    return AlertRaised(
+        alert_id=e.alert_id, fingerprint=e.fingerprint, source=e.source, rule_id=e.rule_id,
+        name=e.name, metric=e.metric, entity=e.entity, labels=e.labels, severity=e.severity,
+        value=e.value, threshold=e.threshold, summary=e.summary, started_at=e.started_at,
+        trial=e.trial, interval_seconds=e.interval_seconds)
+
+
 def _resolved(e: Any) -> AlertResolved:
     return AlertResolved(alert_id=e.alert_id, fingerprint=e.fingerprint, entity=e.entity,
                          value=e.value, resolved_at=e.resolved_at)
@@ -47,7 +57,8 @@ def _resumed(e: Any) -> MetricResumed:
                          resumed_at=e.resumed_at, silent_seconds=e.silent_seconds)
 
 
-_TABLE = {Alert.Raised: _raised, Alert.Resolved: _resolved, Alert.Acknowledged: _acknowledged,
+_TABLE = {Alert.Raised: _raised, Alert.SeverityRaised: _severity_raised,
+          Alert.Resolved: _resolved, Alert.Acknowledged: _acknowledged,
           MetricSilence.Began: _silent, MetricSilence.Ended: _resumed}
 
 to_contract = translator(_TABLE)

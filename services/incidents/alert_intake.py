@@ -12,7 +12,9 @@ from shared.contracts import (
 )
 from shared.store import Tracking
 
-from services.incidents.domain import FingerprintLink, GroupLink, Incident, RefCounter, Severity
+from services.incidents.domain import (
+    FingerprintLink, GroupLink, Incident, RefCounter, Severity, more_urgent,
+)
 from services.incidents.facts import producer_of
 from services.incidents.triage import listing
 
@@ -35,8 +37,16 @@ class AlertIntake:
             FingerprintLink.create_id(alert.fingerprint))
         current = self._current_incident(link) if link is not None else None
         if current is not None and alert.alert_id in current.alert_ids:
-            # The same alert sent again: nothing new.
-            self.save_tracked(tracking=tracking)  # type: ignore[attr-defined]
+            # The same alert sent again: nothing new, unless it comes worse (a worse band of
+            # its rule holds while it fires): the incident goes up with it.
+            if current.accepts_alerts and more_urgent(severity, current.severity):
+                current.grade_by_alert(alert.fingerprint, severity, at, actor, cause,
+                                       self.sla_clocks(  # type: ignore[attr-defined]
+                                           severity, current.sla_type, at))
+                self.recadence(current, at, cause)  # type: ignore[attr-defined]
+                self.save_tracked(current, tracking=tracking)  # type: ignore[attr-defined]
+            else:
+                self.save_tracked(tracking=tracking)  # type: ignore[attr-defined]
             return
         if current is not None and current.observation_refired(
                 alert.alert_id, alert.name, alert.started_at, at, actor, cause):

@@ -2,12 +2,12 @@
 as lines of the incident's timeline."""
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 
 from shared.contracts import IncidentChecklistAttached, IncidentChecklistItemChecked
 
 from services.incidents.domain.checklist import IncidentChecklist as C, due_items
+from services.incidents.wording import clock
 
 
 # -- contracts ------------------------------------------------------------------------------
@@ -39,12 +39,12 @@ def _told_attached(e: Any, _: dict[str, Any]) -> str:
     first = min((i["due_at"] for i in due_items(e.template, e.items, e.opened_at)),
                 default=None)
     replaced = f", replacing {e.replaced!r}" if e.replaced else ""
-    due = f"; the first items are due by {_clock(first)}" if first else ""
+    due = f"; the first items are due by {clock(first)}" if first else ""
     return f"checklist {e.template['name']!r} attached ({len(e.items)} items){replaced}{due}"
 
 
 def _told_checked(e: Any, _: dict[str, Any]) -> str:
-    late = f", late (due {_clock(e.due_at)})" if e.late else ""
+    late = f", late (due {clock(e.due_at)})" if e.late else ""
     note = f": {e.note}" if e.note else ""
     return f"{e.by} checked {e.title['zh']} ({e.title['en']}){late}{note}"
 
@@ -53,7 +53,3 @@ CHECKLIST_STORY = {
     C.ChecklistAttached: ("checklist attached", _told_attached),
     C.ChecklistItemChecked: ("checklist item checked", _told_checked),
 }
-
-
-def _clock(at: Any) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -36,7 +36,8 @@ class LifecycleCommands:
                 fingerprint=f"manual:{key}", occurrence=1, ref=format_ref(severity, at, number),
                 severity=severity, title=title, entity=entity, alert=alert, at=at,
                 actor=reporter, cause=cause,
-                clocks=self.sla_clocks(severity, None, at))  # type: ignore[attr-defined]
+                clocks=self.sla_clocks(  # type: ignore[attr-defined]
+                    severity, (intake or {}).get("problem_type"), at))
             incident.follow(reporter, reporter, at, cause, via="reporter")
             self.expect_update(incident, at, "opened", at, cause)  # type: ignore[attr-defined]
             self.save_tracked(incident, tracking=None,  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@ public contracts on the bus, as lines of the incident's timeline, as changes to 
 `incidents` read model."""
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 
 import asyncpg
@@ -16,6 +15,7 @@ from shared.contracts import (
 from services.incidents.domain.lifecycle import IncidentLifecycle as L
 from services.incidents.domain.vocabulary import Status
 from services.incidents.sla_views import regraded_clocks, reopened_clocks
+from services.incidents.wording import clock
 
 
 # -- contracts ------------------------------------------------------------------------------
@@ -59,20 +59,20 @@ LIFECYCLE_CONTRACTS = {
 def _told_severity(e: Any, seen: dict[str, Any]) -> str:
     seen.update(severity=e.severity, respond_by=e.respond_by, resolve_by=e.resolve_by)
     return (f"{e.by} changed the severity from {e.previous} to {e.severity}: {e.reason}; "
-            f"respond by {_clock(e.respond_by)}, resolve by {_clock(e.resolve_by)}")
+            f"respond by {clock(e.respond_by)}, resolve by {clock(e.resolve_by)}")
 
 
 def _told_reopened(e: Any, seen: dict[str, Any]) -> str:
     seen.update(resolve_by=e.resolve_by)
     was = Status(e.was)
     return (f"{e.by} reopened {e.ref} ({was.label} → {Status(e.status).label}): {e.reason}; "
-            f"to be acknowledged again, resolve by {_clock(e.resolve_by)}")
+            f"to be acknowledged again, resolve by {clock(e.resolve_by)}")
 
 
 def _told_progress(e: Any, _: dict[str, Any]) -> str:
     due = getattr(e, "next_update_by", None)  # the progress cadence (cadence_views.py)
     return f"update {e.number} from {e.author}: {e.text}" + (
-        f"; next update by {_clock(due)}" if due is not None else "")
+        f"; next update by {clock(due)}" if due is not None else "")
 
 
 def _told_followed(e: Any, _: dict[str, Any]) -> str:
@@ -95,11 +95,6 @@ LIFECYCLE_STORY = {
     L.Unfollowed: ("unfollowed", _told_unfollowed),
 }
 
-
-def _clock(at: Any) -> str:
-    if at.utcoffset() is None:
-        return at.isoformat()
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # -- read model -----------------------------------------------------------------------------

@@ -3,7 +3,6 @@ public contracts on the bus, as lines of the incident's timeline, as changes to 
 `incidents` read model."""
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 
 import asyncpg
@@ -11,6 +10,7 @@ import asyncpg
 from shared.contracts import IncidentSlaAtRisk, IncidentSlaPaused, IncidentSlaResumed
 
 from services.incidents.domain.sla import IncidentSla as S
+from services.incidents.wording import clock
 
 _DEADLINE = {"respond": "acknowledge", "resolve": "restore service", "close": "close the case"}
 
@@ -40,11 +40,11 @@ SLA_CONTRACTS = {S.SlaAtRisk: _at_risk, S.SlaPaused: _paused, S.SlaResumed: _res
 def _told_at_risk(e: Any, _: dict[str, Any]) -> str:
     left = int((e.deadline - e.at).total_seconds() // 60)
     return (f"{e.severity} {e.kind} SLA at risk: {left} min left to {_DEADLINE[e.kind]} "
-            f"(by {_clock(e.deadline)})")
+            f"(by {clock(e.deadline)})")
 
 
 def _told_close_clock(e: Any, _: dict[str, Any]) -> str:
-    return f"to be closed (CAPA done) by {_clock(e.close_by)}"
+    return f"to be closed (CAPA done) by {clock(e.close_by)}"
 
 
 def _told_paused(e: Any, _: dict[str, Any]) -> str:
@@ -53,7 +53,7 @@ def _told_paused(e: Any, _: dict[str, Any]) -> str:
 
 
 def _told_resumed(e: Any, _: dict[str, Any]) -> str:
-    moved = ", ".join(f"{kind} by {_clock(due)}" for kind, due in e.deadlines.items())
+    moved = ", ".join(f"{kind} by {clock(due)}" for kind, due in e.deadlines.items())
     return (f"{e.by} resumed it after the requester answered; SLA clocks run again, "
             f"{int(e.paused_seconds // 60)} working min paused"
             + (f"; now {moved}" if moved else ""))
@@ -66,9 +66,6 @@ SLA_STORY = {
     S.SlaResumed: ("requester answered", _told_resumed),
 }
 
-
-def _clock(at: Any) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # -- read model -----------------------------------------------------------------------------

@@ -2,12 +2,12 @@
 by the requester) are told: as public contracts, and as lines of the incident's timeline."""
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 
 from shared.contracts import IncidentHandedOver
 
 from services.incidents.domain.tiers import IncidentTiers as T
+from services.incidents.wording import clock
 
 _WHY = {"routed": "routed to", "time box": "escalated on time to", "hand-over": "handed over to"}
 
@@ -27,7 +27,7 @@ TIER_CONTRACTS = {T.HandedOver: _handed_over}
 def _told_tier(e: Any, _: dict[str, Any]) -> str:
     who = (f"{e.responsible} (on call) is Responsible" if e.responsible
            else "nobody of the team is on call")
-    box = f"; its time box runs out at {_clock(e.due_at)}" if e.due_at else ""
+    box = f"; its time box runs out at {clock(e.due_at)}" if e.due_at else ""
     return (f"{_WHY.get(e.why, e.why)} {e.tier} ({e.group}, team {e.team}): {who}{box}")
 
 
@@ -48,7 +48,3 @@ TIER_STORY = {
     T.HandedOver: ("handed over", _told_handover),
     T.SatisfactionRated: ("satisfaction scored", _told_score),
 }
-
-
-def _clock(at: Any) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

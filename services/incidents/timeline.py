@@ -3,7 +3,6 @@ what and why, in the order it happened (pure; no I/O)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from services.incidents.domain import Incident, RaciRole
@@ -14,11 +13,13 @@ from services.incidents.closing_views import (
     CLOSING_STORY, closed_without_capa, closing_of_resolution,
 )
 from services.incidents.cadence_views import CADENCE_STORY
+from services.incidents.capa_story import CAPA_STORY
 from services.incidents.intake.story import INTAKE_STORY
 from services.incidents.lifecycle_views import LIFECYCLE_STORY
 from services.incidents.triage_views import TRIAGE_STORY
 from services.incidents.sla_views import SLA_STORY
 from services.incidents.tier_views import TIER_STORY
+from services.incidents.wording import against, as_time, clock, count, duration, number
 
 Describe = Callable[[Any, dict[str, Any]], str]
 
@@ -51,23 +52,23 @@ def _opened(e: Any, seen: dict[str, Any]) -> str:
     alert = e.alert
     measured = ""
     if alert.get("value") is not None:
-        measured = f", value {_number(alert['value'])}"
+        measured = f", value {number(alert['value'])}"
         if alert.get("threshold") is not None:
-            measured += f" against threshold {_number(alert['threshold'])}"
+            measured += f" against threshold {number(alert['threshold'])}"
     why = f": {alert['summary']}" if alert.get("summary") else ""
     if alert.get("drill"):  # an exercise: every line about it should make that plain
         why += " — a drill (演练), kept out of every KPI"
     if alert.get("reporter"):  # declared by hand: no alert behind it
         return (f"{e.severity} incident {e.ref} {alert.get('name')!r} on {e.entity} reported by "
-                f"{alert['reporter']}{why}; respond by {_clock(e.respond_by)}, resolve by "
-                f"{_clock(e.resolve_by)}")
+                f"{alert['reporter']}{why}; respond by {clock(e.respond_by)}, resolve by "
+                f"{clock(e.resolve_by)}")
     return (f"{e.severity} incident {e.ref} opened from alert {alert.get('name')!r} on {e.entity} "
-            f"(alert {alert['alert_id']}{measured}){why}; respond by {_clock(e.respond_by)}, "
-            f"resolve by {_clock(e.resolve_by)}")
+            f"(alert {alert['alert_id']}{measured}){why}; respond by {clock(e.respond_by)}, "
+            f"resolve by {clock(e.resolve_by)}")
 
 
 def _alert_attached(e: Any, seen: dict[str, Any]) -> str:
-    value = f" (value {_number(e.alert['value'])})" if e.alert.get("value") is not None else ""
+    value = f" (value {number(e.alert['value'])})" if e.alert.get("value") is not None else ""
     if e.alert.get("fingerprint", seen.get("fingerprint")) != seen.get("fingerprint"):
         return (f"alert {e.alert['alert_id']} ({e.alert.get('name')}) on {e.alert['entity']} "
                 f"at {e.alert['severity']}{value} fired in the same group; recorded on this "
@@ -77,7 +78,7 @@ def _alert_attached(e: Any, seen: dict[str, Any]) -> str:
 
 
 def _alert_cleared(e: Any, _: dict[str, Any]) -> str:
-    value = f" at value {_number(e.value)}" if e.value is not None else ""
+    value = f" at value {number(e.value)}" if e.value is not None else ""
     return (f"alert {e.alert_id} cleared{value}; the incident stays open until a person "
             f"resolves it")
 
@@ -91,7 +92,7 @@ def _delivered(e: Any, _: dict[str, Any]) -> str:
 def _failed(e: Any, _: dict[str, Any]) -> str:
     n = e.notification
     return (f"could not notify channel {n['channel_name']!r} ({n['reason']}) after "
-            f"{_count(n['attempts'], 'attempt')}: {n['error']}")
+            f"{count(n['attempts'], 'attempt')}: {n['error']}")
 
 
 def _escalated(e: Any, _: dict[str, Any]) -> str:
@@ -102,11 +103,11 @@ def _escalated(e: Any, _: dict[str, Any]) -> str:
     missed = getattr(e, "unresolved", ())
     unreached = f"; could not reach {'; '.join(missed)}" if missed else ""
     if (getattr(e, "reason", None) or "").startswith(RETRIGGER):
-        return (f"acknowledged but still not resolved after {_duration(e.waited_seconds)}: "
+        return (f"acknowledged but still not resolved after {duration(e.waited_seconds)}: "
                 f"reminder to {told}; the escalation resumes{unreached}")
     step = f"step {e.step}" + (f" (repeat {r})" if (r := _repeat_of(getattr(e, "reason", None)))
                                else "")
-    return (f"no acknowledgement after {_duration(e.waited_seconds)}: escalation {step} "
+    return (f"no acknowledgement after {duration(e.waited_seconds)}: escalation {step} "
             f"notifies {told}{unreached}")
 
 
@@ -118,7 +119,7 @@ def _repeat_of(reason: str | None) -> int:
 
 def _acknowledged(e: Any, seen: dict[str, Any]) -> str:
     note = f": {e.note}" if e.note else ""
-    return f"{e.by} acknowledged {e.ref}{note} ({_against(e.at, seen.get('respond_by'), 'response')})"
+    return f"{e.by} acknowledged {e.ref}{note} ({against(e.at, seen.get('respond_by'), 'response')})"
 
 
 def _page_read(e: Any, seen: dict[str, Any]) -> str:
@@ -137,80 +138,15 @@ def _resolved(e: Any, seen: dict[str, Any]) -> str:
     verdict = (" — the alert was a false positive"
                if getattr(e, "verdict", "confirmed") == "false_positive" else "")
     return (f"{e.by} resolved {e.ref}, service restored{summary}{verdict} "
-            f"({_against(e.at, seen.get('resolve_by'), 'resolution')})"
+            f"({against(e.at, seen.get('resolve_by'), 'resolution')})"
             f"{closing_of_resolution(e)}")
-
-
-def _capa_opened(e: Any, _: dict[str, Any]) -> str:
-    return f"CAPA case {e.capa_id} opened: {e.title}"
-
-
-def _action_verified(e: Any, _: dict[str, Any]) -> str:
-    return (f"{e.kind} action {e.action_id} owned by {e.owner} verified by {e.verifier} "
-            f"(CAPA {e.capa_id})")
-
-
-def _capa_step(e: Any, _: dict[str, Any]) -> str:
-    return _CAPA_STEPS.get(e.step, lambda d: "")(e.detail)
-
-
-def _root_cause_found(d: dict[str, Any]) -> str:
-    method = {"5whys": "5 whys", "fishbone": "fishbone"}.get(d["method"], d["method"])
-    category = f", category {d['category']}" if d.get("category") else ""
-    whys = f"; {_count(len(d['whys']), 'why')} asked" if d.get("whys") else ""
-    return f"root cause ({method}{category}): {d['statement']!r}{whys}"
-
-
-def _action_planned(d: dict[str, Any]) -> str:
-    return (f"{d['kind']} action {d['action_id']} {d['title']!r} owned by {d['owner']}, due "
-            f"{d['due_date']}; done when: {d['acceptance_criteria']}")
-
-
-def _action_completed(d: dict[str, Any]) -> str:
-    left = (f"{_count(d['open_actions'], 'action')} still to do" if d["open_actions"]
-            else "every action done: verification starts")
-    return f"{d['kind']} action {d['action_id']} done by {d['completed_by']}: {d['evidence']} ({left})"
-
-
-def _effectiveness_window(d: dict[str, Any]) -> str:
-    if not d.get("fingerprint"):
-        return ("every action verified: waiting for an effectiveness check by someone other "
-                "than the action owners")
-    return (f"every action verified: the alert must stay clear for "
-            f"{_duration(d['window_seconds'])}, until "
-            f"{_clock(datetime.fromisoformat(d['ends_at']))}")
-
-
-def _effectiveness_failed(d: dict[str, Any]) -> str:
-    return f"{d['reason']} (day {d['day']}): the CAPA case is back in analysis"
-
-
-def _effectiveness_unobserved(d: dict[str, Any]) -> str:
-    return f"{d['reason']}: the CAPA case stays open until samples arrive again"
-
-
-def _effectiveness_lengthened(d: dict[str, Any]) -> str:
-    return (f"samples again: the window is lengthened by the "
-            f"{_duration(d['unobserved_seconds'])} nobody could observe, until "
-            f"{_clock(datetime.fromisoformat(d['ends_at']))}")
-
-
-_CAPA_STEPS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "root cause found": _root_cause_found,
-    "action planned": _action_planned,
-    "action completed": _action_completed,
-    "effectiveness window": _effectiveness_window,
-    "effectiveness check failed": _effectiveness_failed,
-    "effectiveness window unobserved": _effectiveness_unobserved,
-    "effectiveness window lengthened": _effectiveness_lengthened,
-}
 
 
 def _sla_breached(e: Any, _: dict[str, Any]) -> str:
     missed = {"respond": "nobody acknowledged", "resolve": "service was not restored",
               "close": "the case was not closed"}[e.kind]
-    return (f"{e.severity} {e.kind} SLA missed: {missed} by {_clock(e.deadline)} "
-            f"({_duration((e.at - e.deadline).total_seconds())} late when noticed)")
+    return (f"{e.severity} {e.kind} SLA missed: {missed} by {clock(e.deadline)} "
+            f"({duration((e.at - e.deadline).total_seconds())} late when noticed)")
 
 
 def _role_assigned(e: Any, seen: dict[str, Any]) -> str:
@@ -242,7 +178,7 @@ def _held(e: Any, _: dict[str, Any]) -> str:
     if h["kind"] == "inhibition":
         source = f" {h['source_ref']}" if h.get("source_ref") else " an inhibiting incident"
         return f"notifications held by {what} while{source} is open"
-    until = f" until {_clock(_time(h['until']))}" if h.get("until") else ""
+    until = f" until {clock(as_time(h['until']))}" if h.get("until") else ""
     return f"notifications held by {what}{until}: nobody is notified while it holds"
 
 
@@ -251,7 +187,7 @@ def _released(e: Any, _: dict[str, Any]) -> str:
     name = f" {r['name']!r}" if r.get("name") else ""
     policies = f" ({', '.join(r['policies'])})" if r.get("policies") else ""
     return (f"{_HELD_BY.get(r['kind'], r['kind'])}{name} no longer holds the incident after "
-            f"{_duration(r['held_seconds'])} and it is still open: the first step is notified "
+            f"{duration(r['held_seconds'])} and it is still open: the first step is notified "
             f"now and the escalation{policies} starts from here")
 
 
@@ -259,7 +195,7 @@ def _closed(e: Any, _: dict[str, Any]) -> str:
     if (without := closed_without_capa(e)) is not None:
         return without
     return (f"CAPA {e.capa_id} closed with root cause {e.root_cause!r} and "
-            f"{_count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
+            f"{count(e.actions, 'action')} verified; incident {e.ref} is closed (已闭环)")
 
 
 def _case_followed(e: Any, seen: dict[str, Any]) -> str:
@@ -293,9 +229,6 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     Incident.PageRead: ("page read", _page_read),
     Incident.Acknowledged: ("acknowledged", _acknowledged),
     Incident.Resolved: ("resolved", _resolved),
-    Incident.CapaOpened: ("CAPA opened", _capa_opened),
-    Incident.CapaStepRecorded: ("CAPA step", _capa_step),
-    Incident.ActionVerified: ("action verified", _action_verified),
     Incident.SlaBreached: ("SLA breached", _sla_breached),
     Incident.RoleAssigned: ("role assigned", _role_assigned),
     Incident.Closed: ("closed", _closed),
@@ -311,43 +244,5 @@ _STORY: dict[type, tuple[str | None, Describe | None]] = {
     **CHECKLIST_STORY,
     **BOARD_STORY,
     **CADENCE_STORY,
+    **CAPA_STORY,
 }
-
-
-# -- wording -------------------------------------------------------------------------------
-def _against(at: datetime, deadline: datetime | None, what: str) -> str:
-    if deadline is None:
-        return f"no {what} deadline"
-    if at <= deadline:
-        return f"within the {what} SLA, {_duration((deadline - at).total_seconds())} to spare"
-    return f"{_duration((at - deadline).total_seconds())} past the {what} SLA"
-
-
-def _time(value: datetime | str) -> datetime:
-    """Facts keep their contract's JSON form: times arrive as ISO text."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
-def _clock(at: datetime) -> str:
-    if at.utcoffset() is None:
-        return at.isoformat()
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
-    return f"{seconds / 86400:.1f} days".replace(".0 days", " days")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"

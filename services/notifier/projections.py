@@ -8,6 +8,14 @@ from typing import Any
 
 import asyncpg
 
+from services.notifier.delivery_views import (
+    delivery_scheduled, attempt_started, attempt_failed, delivery_throttled, delivery_folded,
+    delivery_skipped, delivered, delivery_failed,
+)
+from services.notifier.escalation_views import (
+    escalation_started, escalation_rearmed, escalated, escalation_acknowledged, escalation_held,
+    hold_changed, escalation_stopped,
+)
 from services.notifier.domain import Channel, Delivery, Escalation, EscalationPolicy
 from services.notifier.domain.channel import url_hint
 from services.notifier.domain.routing import ladder_of, shorthand_of
@@ -224,135 +232,3 @@ async def policy_revised(conn: asyncpg.Connection, e: Any) -> None:
         "escalate_after_seconds = $7, escalate_to = $8, updated_at = $9, updated_by = $10, "
         "retrigger_after_seconds = $11, digest = $12 WHERE id = $1",
         *_policy_columns(e))
-
-
-async def delivery_scheduled(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute(
-        """INSERT INTO deliveries (id, incident_id, ref, channel_id, channel_name, reason,
-                                   person, target, status, attempts, next_attempt_at,
-                                   created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $8, $9, 'pending', 0, $7, $7, $7)
-           ON CONFLICT (id) DO UPDATE SET status = 'pending', attempts = 0,
-               last_status_code = NULL, last_error = NULL, last_error_class = NULL,
-               next_attempt_at = EXCLUDED.next_attempt_at, updated_at = EXCLUDED.updated_at""",
-        e.originator_id, e.incident_id, e.ref, e.channel_id, e.channel_name, e.reason, e.at,
-        (getattr(e, "recipient", None) or {}).get("handle"), getattr(e, "target", None))
-
-
-async def attempt_started(conn: asyncpg.Connection, e: Any) -> None:
-    # While an attempt is in flight, next_attempt_at is the end of its lease: past it, a
-    # worker records the attempt as interrupted.
-    await conn.execute(
-        "UPDATE deliveries SET status = 'sending', attempts = $2, next_attempt_at = $3, "
-        "updated_at = $4 WHERE id = $1",
-        e.originator_id, e.attempt, e.lease_until, e.at)
-
-
-async def attempt_failed(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET status = $2, last_status_code = $3, last_error = $4, "
-        "last_error_class = $5, next_attempt_at = $6, updated_at = $7 WHERE id = $1",
-        e.originator_id, "retrying" if e.next_attempt_at else "failed", e.status_code,
-        e.error, getattr(e, "error_class", "unknown"), e.next_attempt_at, e.at)
-
-
-async def delivery_throttled(conn: asyncpg.Connection, e: Any) -> None:
-    # 'retrying' in the read model: due again at `until`, the row the worker looks for.
-    await conn.execute(
-        "UPDATE deliveries SET status = 'retrying', last_error = $2, last_error_class = "
-        "'throttled', next_attempt_at = $3, updated_at = $4 WHERE id = $1",
-        e.originator_id, e.why, e.until, e.at)
-
-
-async def delivery_folded(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET status = 'folded', last_error = $2, last_error_class = "
-        "'throttled', next_attempt_at = NULL, updated_at = $3 WHERE id = $1",
-        e.originator_id, e.why, e.at)
-
-
-async def delivery_skipped(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET status = 'skipped', last_error = $2, last_error_class = $3, "
-        "next_attempt_at = NULL, updated_at = $4 WHERE id = $1",
-        e.originator_id, e.why, e.error_class, e.at)
-
-
-async def delivered(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET status = 'delivered', attempts = $2, last_status_code = $3, "
-        "last_error = NULL, last_error_class = NULL, next_attempt_at = NULL, updated_at = $4 WHERE id = $1",
-        e.originator_id, e.attempt, e.status_code, e.at)
-
-
-async def delivery_failed(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET status = 'failed', attempts = $2, next_attempt_at = NULL, "
-        "updated_at = $3 WHERE id = $1",
-        e.originator_id, e.attempts, e.at)
-
-
-async def escalation_started(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute(
-        """INSERT INTO escalations (id, incident_id, ref, severity, status, opened_at, due_at,
-                                    escalate_to, policy_ids, updated_at)
-           VALUES ($1, $2, $3, $4, 'waiting', $5, $6, $7, $8, $9)
-           ON CONFLICT (id) DO UPDATE SET status = 'waiting', due_at = EXCLUDED.due_at,
-               escalated_at = NULL, waited_seconds = NULL, stopped_why = NULL,
-               stopped_at = NULL, updated_at = EXCLUDED.updated_at""",
-        e.originator_id, e.incident_id, e.ref, e.severity, e.opened_at, e.due_at,
-        [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
-
-
-async def escalation_rearmed(conn: asyncpg.Connection, e: Any) -> None:
-    # The ladder starts over: waiting for its step 1 again (or done, with no later step).
-    await conn.execute(
-        "UPDATE escalations SET status = $2, severity = $3, opened_at = $4, due_at = $5, "
-        "escalate_to = $6, policy_ids = $7, step = 0, round = 0, escalated_at = NULL, "
-        "waited_seconds = NULL, stopped_why = NULL, stopped_at = NULL, held_kind = NULL, "
-        "held_id = NULL, held_until = NULL, updated_at = $8 WHERE id = $1",
-        e.originator_id, "waiting" if e.waiting else "escalated", e.severity, e.opened_at,
-        e.due_at, [c["id"] for c in e.escalate_to], list(e.policy_ids), e.at)
-
-
-async def escalated(conn: asyncpg.Connection, e: Any) -> None:
-    # A step with more to come leaves the escalation waiting for the next one.
-    next_due = getattr(e, "next_due_at", None)
-    await conn.execute(
-        "UPDATE escalations SET status = $4, step = $5, round = $6, "
-        "due_at = coalesce($7, due_at), escalated_at = $2, waited_seconds = $3, "
-        "held_kind = NULL, held_id = NULL, held_until = NULL, updated_at = $2 WHERE id = $1",
-        e.originator_id, e.at, e.waited_seconds, "waiting" if next_due else "escalated",
-        e.step, getattr(e, "round", 0), next_due)
-
-
-async def escalation_acknowledged(conn: asyncpg.Connection, e: Any) -> None:
-    # Due again when the re-trigger time passes with the incident still unresolved.
-    await conn.execute(
-        "UPDATE escalations SET status = 'acknowledged', due_at = $2, held_kind = NULL, "
-        "held_id = NULL, held_until = NULL, updated_at = $3 WHERE id = $1",
-        e.originator_id, e.retrigger_at, e.at)
-
-
-async def escalation_held(conn: asyncpg.Connection, e: Any) -> None:
-    # Looked at again when the hold ends; the step itself stays due (Escalation.hold).
-    await conn.execute(
-        "UPDATE escalations SET due_at = $2, held_kind = $3, held_id = $4, held_until = $2, "
-        "updated_at = $5 WHERE id = $1",
-        e.originator_id, e.until, e.hold["kind"], e.hold.get("id"), e.at)
-
-
-async def hold_changed(conn: asyncpg.Connection, e: Any) -> None:
-    # The silence holding a ladder expired early, or the window was changed or deleted:
-    # look again now (the step fires if nothing holds it any more).
-    await conn.execute(
-        "UPDATE escalations SET due_at = $2 WHERE held_id = $1 "
-        "AND status IN ('waiting', 'acknowledged') AND due_at > $2",
-        str(e.originator_id), e.at)
-
-
-async def escalation_stopped(conn: asyncpg.Connection, e: Any) -> None:
-    await conn.execute(
-        "UPDATE escalations SET status = 'stopped', stopped_why = $2, stopped_at = $3, "
-        "updated_at = $3 WHERE id = $1",
-        e.originator_id, e.why, e.at)

@@ -153,10 +153,14 @@ class OutcomeRecorder:
                     self.in_flight.discard(job.delivery_id)
             for job, report in batch:
                 n, error = job.notification, report.outcome.error
-                log.info("delivery %s (%s, %s) attempt %d: %s%s", n.delivery_id,
-                         n.incident["ref"], n.reason, n.attempt,
-                         statuses.get(job.delivery_id, "not recorded"),
-                         f" ({error})" if error else "")
+                # Every attempt is recorded and explained by the API; the log keeps the
+                # failures at info (a storm's thousands of deliveries each cost a JSON line).
+                quiet = not error and job.delivery_id in statuses
+                log.log(logging.DEBUG if quiet else logging.INFO,
+                        "delivery %s (%s, %s) attempt %d: %s%s", n.delivery_id,
+                        n.incident["ref"], n.reason, n.attempt,
+                        statuses.get(job.delivery_id, "not recorded"),
+                        f" ({error})" if error else "")
 
 
     async def record(self, reports: list[Reported]) -> dict[UUID, str]:

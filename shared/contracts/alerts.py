@@ -7,6 +7,8 @@ from shared.contracts.contract import Contract
 
 
 class AlertRaised(Contract):
+    """An alert fires. Sent again with the same alert_id and a more urgent severity when a
+    worse band of its rule holds while it fires (the incident holding it goes up)."""
     PRODUCER, AGGREGATE, EVENT = "detector", "alert", "raised"
     alert_id: str
     fingerprint: str

@@ -1,6 +1,7 @@
 """The detector's other ways in, over real HTTP, NATS and PostgreSQL with the incidents
 service running: a PagerDuty trigger opens an incident, re-sends change nothing, acknowledge
-acknowledges the incident (once) and resolve clears its alert; invalid events are answered as PagerDuty answers them; a
+acknowledges the incident (once) and resolve clears its alert; invalid events are answered
+as PagerDuty answers them, and so is an integration past its rate limit (429); a
 Grafana payload comes in through its mapping; raw complaints are counted into an alert."""
 from __future__ import annotations
 
@@ -131,6 +132,41 @@ def test_invalid_events_are_answered_400_naming_the_field_and_store_nothing(stac
     assert answer.json()["status"] == "invalid event"
     assert answer.json()["message"] == "Event object is invalid"
     assert any(named in error for error in answer.json()["errors"]), answer.json()
+    assert not detector.runtime.application.recorder.max_notification_id()  # nothing stored
+
+
+def test_past_pagerdutys_rate_limit_an_integration_is_answered_429_and_nothing_is_stored(stack):
+    detector = stack["detector"]
+    # The example integration keeps PagerDuty's own limit: 120 events in any 60 seconds.
+    resent = trigger(f"pos-{uuid.uuid4().hex[:8]}")
+    assert {enqueue(detector, resent).status_code for _ in range(120)} == {202}
+    stored_before = detector.runtime.application.recorder.max_notification_id()
+    fresh = f"pos-{uuid.uuid4().hex[:8]}"
+    throttled = enqueue(detector, trigger(fresh))
+    assert throttled.status_code == 429, throttled.text
+    assert throttled.json()["status"] == "throttle event"
+    assert "'routing_key' of integration pos-monitoring" in throttled.json()["message"]
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+    assert detector.runtime.application.recorder.max_notification_id() == stored_before
+    # A minute on: the sender's retry goes in.
+    with detector.client(ADMIN_KEY) as admin:
+        assert admin.post("/v1/clock/advance", json={"seconds": 61}).status_code == 200
+    assert enqueue(detector, trigger(fresh)).status_code == 202
+    fingerprint = fingerprint_of("pagerduty", "pos-monitoring", fresh)
+    assert stored(detector, fingerprint, Alert.Raised) == 1
+
+
+def test_an_alertmanager_batch_with_a_level_outside_p0_p3_is_refused_whole(stack):
+    detector = stack["detector"]
+    alerts = [{"labels": {"alertname": "PosDown", "store": "sz-baoan", "severity": "P1"}},
+              {"labels": {"alertname": "PosDown", "store": "gz-tianhe", "severity": "P4"}}]
+    with detector.client(INGEST_KEY) as client:
+        refused = client.post("/v1/ingest/alertmanager", json={
+            "version": "4", "status": "firing", "receiver": "closedloop", "groupKey": "k",
+            "alerts": alerts})
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "alerts.1.labels.severity" and "outside P0–P3" in error["message"]
     assert not detector.runtime.application.recorder.max_notification_id()  # nothing stored
 
 

@@ -129,6 +129,38 @@ def test_the_cli_follows_a_job_on_the_detector_to_its_result(detector, tmp_path,
     assert result["sweep"]["rows"]
 
 
+def test_a_job_answers_the_series_and_windows_of_a_chart_for_any_version(detector):
+    with detector.client(RESPONDER_KEY) as client, detector.client(ADMIN_KEY) as admin:
+        rule = define(admin, {"value": {}, "above": 40})   # version 1: the spikes of 60 fire
+        r = admin.put(f"/v1/rules/{rule['id']}", json={
+            "name": "load-odd", "metric": "load", "severity": "P2",
+            "when": {"value": {}, "above": 100}})          # version 2: nothing fires
+        assert r.status_code == 200 and r.json()["version"] == 2, r.text
+        windows = [{"start": _iso(str(T0 + 60 * 995)), "end": _iso(str(T0 + 60 * 1010))}]
+        body = {"csv": csv(5000), "entity": "shop-1", "windows": windows, "points": 400}
+        jobs = {}
+        for version in (1, None):
+            r = client.post(f"/v1/rules/{rule['id']}/backtest/jobs",
+                            json={**body, "version": version})
+            assert r.status_code == 202, r.text
+            jobs[version], _ = until_ended(client, r.headers["location"])
+        old, current = jobs[1]["result"], jobs[None]["result"]
+        assert [a["start"] for a in old["replay"]["alerts"]] == [T0 + 60 * k
+                                                                 for k in (1000, 3000)]
+        assert old["scores"]["precision"] == 0.5 and old["scores"]["miss_rate"] == 0.0
+        assert current["replay"]["alerts"] == []
+        (series,) = old["series"]
+        assert series["entity"] == "shop-1" and series["total"] == 5000
+        assert len(series["points"]) <= 400
+        assert [T0 + 60 * 3000, 3000 % 13 + 60.0] in series["points"]   # the spike is kept
+        assert old["labelled_windows"] == [{"start": T0 + 60 * 995, "end": T0 + 60 * 1010,
+                                            "entity": None}]
+        unknown = client.post(f"/v1/rules/{rule['id']}/backtest/jobs",
+                              json={**body, "version": 7})
+        assert unknown.status_code == 422
+        assert "version" in unknown.text and "1, 2" in unknown.text
+
+
 def _iso(epoch: str) -> str:
     from datetime import datetime, timezone
     return datetime.fromtimestamp(int(epoch), tz=timezone.utc).isoformat()

@@ -6,6 +6,9 @@ the timeline and a training label), and once enough labels exist the learned mod
 the rules. Bad input is refused, naming the field, and nothing is recorded."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from pathlib import Path
+
 import pytest
 
 from shared.clock import ManualClock
@@ -18,6 +21,7 @@ from services.incidents.settings import IncidentsSettings
 
 pytestmark = pytest.mark.integration
 
+FOOD_SAFETY = Path(__file__).parents[2] / "examples" / "sla" / "food-safety.yaml"
 REPORT = "顾客来电投诉：在宝安店买的牛奶过期了，孩子喝了以后拉肚子"
 
 
@@ -105,3 +109,63 @@ def test_a_phoned_in_complaint_is_classified_corrected_and_opened(service, nats_
         assert manager.post("/v1/intake/model/train").json()["examples"] == 2
         types = {t["id"] for t in manager.get("/v1/intake/problem-types").json()}
     assert {"supplier_delay", "complaint", "food_safety", "system_outage"} <= types
+
+
+@pytest.fixture
+def food_desk(database_url, nats_url):
+    """The food-safety seed's SLA policies (P0 food_safety: resolve in 2 h, P0: in 4 h)."""
+    settings = IncidentsSettings(database_url=database_url, nats_url=nats_url, api_keys=API_KEYS,
+                                 classifier_min_examples=2, classifier_retrain_every=1,
+                                 sla_policies_file=str(FOOD_SAFETY))
+    running = RunningService(create_app(settings, clock=ManualClock())).start()
+    yield running
+    running.stop()
+
+
+def test_a_declared_type_picks_its_sla_policy_and_a_later_correction_is_a_label(food_desk):
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text)
+
+    with food_desk.client(RESPONDER_KEY) as api:
+        # Declared as food safety at P0: the type's own policy (resolve in 2 h, not 4 h).
+        typed = api.post("/v1/incidents", json={
+            "title": "牛奶过期致儿童腹泻", "entity": "store-017", "reporter": "chen.li",
+            "source": "phone", "description": REPORT, "problem_type": "food_safety",
+            "severity": "P0"}).json()
+        assert typed["sla_policy"] == "P0/food_safety"
+        assert at(typed["resolve_by"]) - at(typed["opened_at"]) == timedelta(hours=2)
+
+        # Declared without a type: the rules' guess (complaint) is no label yet.
+        guessed = api.post("/v1/incidents", json={
+            "title": "冰淇淋都化了", "entity": "store-018", "reporter": "li.na", "source": "im",
+            "description": "顾客来电投诉：冰淇淋都化了，要求退款", "severity": "P1"}).json()
+        assert guessed["intake"]["problem_type"] == "complaint"
+        assert not guessed["intake"]["labelled"]
+        assert not api.get("/v1/intake/model").json()["trained"]  # one label of one type
+
+        # Lowering through a correction is a manager's call, as on /severity: refused whole.
+        refused = api.post(f"/v1/incidents/{guessed['ref']}/classification", json={
+            "problem_type": "equipment_failure", "severity": "P3", "reason": "只是冰柜",
+            "by": "li.na"})
+        assert refused.status_code == 403 and "needs the manager role" in refused.text
+        after = api.get(f"/v1/incidents/{guessed['ref']}").json()
+        assert (after["severity"], after["intake"]["problem_type"]) == ("P1", "complaint")
+        assert after["intake"]["corrections"] == 0 and after["timeline"] == guessed["timeline"]
+
+        # The type alone is the responder's to correct; the correction is a training label.
+        corrected = api.post(f"/v1/incidents/{guessed['ref']}/classification", json={
+            "problem_type": "equipment_failure", "reason": "设备问题", "by": "li.na"})
+        assert corrected.status_code == 200, corrected.text
+        assert corrected.json()["intake"]["labelled"]
+        status = wait_until(lambda: (s := api.get("/v1/intake/model").json())["trained"] and s,
+                            message="the model trained on the corrected label")
+        assert status["types"] == {"food_safety": 1, "equipment_failure": 1}
+
+    with food_desk.client(MANAGER_KEY) as manager:
+        lowered = manager.post(f"/v1/incidents/{guessed['ref']}/classification", json={
+            "severity": "P3", "reason": "只影响一台冰柜", "by": "wang.jianguo"})
+        assert lowered.status_code == 200, lowered.text
+        now = lowered.json()
+        # P3's deadlines from the food-safety file, counted from the opening.
+        assert now["severity"] == "P3" and now["sla_policy"] == "P3"
+        assert at(now["resolve_by"]) - at(now["opened_at"]) == timedelta(days=7)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import orjson
 import pytest
+from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from services.detector.alertmanager import external_alerts
+from services.detector.alertmanager import alertmanager_alerts, external_alerts
 from services.detector.domain import Severity, fingerprint_of
 from services.detector.schemas import AlertmanagerAlert, AlertmanagerWebhook
 
@@ -158,3 +160,22 @@ def test_times_default_to_now_and_naive_times_are_read_as_utc():
 def test_alerts_without_labels_or_with_an_unknown_status_are_refused(alert):
     with pytest.raises(ValidationError):
         API_V2.validate_python([alert])
+
+
+def test_a_p_level_outside_p0_p3_is_refused_naming_the_alert_other_words_are_p2():
+    good = {"labels": {"alertname": "a", "severity": "P1"}}
+    odd = {"labels": {"alertname": "b", "severity": "disaster"}}  # a word we do not know: P2
+    body = {"version": "4", "status": "firing", "receiver": "r", "groupLabels": {},
+            "commonLabels": {}, "commonAnnotations": {}, "externalURL": "", "groupKey": "k",
+            "alerts": [good, {"labels": {"alertname": "c", "severity": "P4"}}, odd]}
+    with pytest.raises(RequestValidationError) as refused:
+        alertmanager_alerts(orjson.dumps(body))
+    [error] = refused.value.errors()
+    assert error["loc"] == ("body", "alerts", 1, "labels", "severity")
+    assert "'P4' is outside P0–P3" in error["msg"]
+    with pytest.raises(RequestValidationError) as refused:
+        alertmanager_alerts(orjson.dumps([good, {"labels": {"severity": "p9"}}]))
+    assert refused.value.errors()[0]["loc"] == ("body", 1, "labels", "severity")
+    alerts, _ = alertmanager_alerts(orjson.dumps([good, odd]))
+    now = datetime.now(timezone.utc)
+    assert [a.severity for a in external_alerts(alerts, now, None)] == [Severity.P1, Severity.P2]

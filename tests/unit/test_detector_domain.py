@@ -281,3 +281,21 @@ def test_an_alert_stored_before_intervals_were_carried_reads_as_unknown():
     raise_it(alert)  # raise_alert without interval_seconds, as every older event was stored
     raised = to_contract(alert.collect_events()[1])
     assert isinstance(raised, AlertRaised) and raised.interval_seconds is None
+
+
+def test_a_worse_band_raises_a_firing_alert_and_is_published_as_the_same_alert_raised():
+    alert = nps_alert()
+    assert not alert.raise_severity("P0", 30.0, "worse", T0, **WHO)  # not firing: nothing
+    alert.raise_alert(severity="P2", value=45.0, threshold=None, summary="P2 band",
+                      started_at=T0, at=T0, **WHO)
+    first = to_contract(alert.collect_events()[-1])
+    assert alert.raise_severity("P0", 30.0, "store.nps for store-042 is 30 (band P0)",
+                                T0 + timedelta(hours=1), **WHO)
+    assert not alert.raise_severity("P0", 25.0, "again", T0 + timedelta(hours=2), **WHO)
+    assert not alert.raise_severity("P3", 50.0, "better", T0 + timedelta(hours=2), **WHO)
+    [raised] = alert.collect_events()
+    contract = to_contract(raised)
+    assert isinstance(contract, AlertRaised) and contract.severity == "P0"
+    assert (contract.alert_id, contract.started_at, contract.fingerprint) == (
+        first.alert_id, first.started_at, first.fingerprint)
+    assert contract.summary == "store.nps for store-042 is 30 (band P0)"

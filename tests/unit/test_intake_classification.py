@@ -11,7 +11,9 @@ import pytest
 from shared.contracts.vocabulary import Severity
 from shared.errors import Invalid
 
+from services.incidents.domain.errors import DowngradeNeedsManager
 from services.incidents.domain.intake import ClassificationUnchanged
+from services.incidents.domain.sla import incident_type
 from services.incidents.intake.catalogue import CatalogueError, load_catalogue, parse_catalogue
 from services.incidents.intake.classifier import Classifier, Example
 from services.incidents.intake.intake import classify_declared
@@ -147,3 +149,27 @@ def test_a_correction_is_an_event_and_a_new_severity_moves_the_deadlines():
     assert incident.severity is Severity.P0 and incident.corrections == 1
     with pytest.raises(ClassificationUnchanged, match="send a different"):
         incident.correct_classification("food_safety", None, "again", "li.na", T0, CAUSE)
+
+
+def test_lowering_by_correction_takes_a_manager_and_a_refusal_records_nothing():
+    incident = open_incident(severity=Severity.P1)
+    incident.intake = {"problem_type": "food_safety", "labelled": False}
+    incident.collect_events()
+    with pytest.raises(DowngradeNeedsManager, match="needs the manager role"):
+        incident.correct_classification("complaint", Severity.P3, "误报", "li.na", T0, CAUSE,
+                                        manager=False)
+    assert incident.collect_events() == [] and incident.severity is Severity.P1
+    assert incident.problem_type == "food_safety" and not incident.intake["labelled"]
+    # Raising is anyone's; the corrected type is the one the SLA policy is chosen by.
+    incident.correct_classification("complaint", Severity.P0, "三人送医", "li.na", T0, CAUSE,
+                                    manager=False)
+    assert incident.severity is Severity.P0 and incident.sla_type == "complaint"
+    incident.correct_classification(None, Severity.P2, "核实后影响小", "wang.jianguo", T0, CAUSE,
+                                    manager=True)
+    assert incident.severity is Severity.P2
+
+
+def test_a_declared_incidents_classified_type_chooses_its_sla_policy():
+    assert incident_type({"intake": {"problem_type": "food_safety"}}) == "food_safety"
+    assert incident_type({"labels": {"category": "pos"}}) == "pos"
+    assert incident_type({"source": "manual"}) is None

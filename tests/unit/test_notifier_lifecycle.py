@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from services.notifier.domain import Delivery, Escalation, EscalationStatus
 from services.notifier.domain.ladder import Fired
-from services.notifier.raci.deadline import Phase, deadline_id
+from services.notifier.raci.deadline import DeadlineStatus, Phase, deadline_id
 from services.notifier.raci.followers import Followers
 from shared.contracts import (
     IncidentAcknowledged, IncidentFollowed, IncidentOpened, IncidentProgressPosted,
@@ -203,6 +203,22 @@ def test_an_opening_a_follow_and_a_raise_in_one_consumer_batch_tell_the_same_sto
                                               None, "m:3")) is not None
     # The deadlines the opening set earlier in the batch moved with the raise.
     assert app.repository.get(deadline_id("inc-l7", "respond")).due_at == T0 + seconds(300)
+
+
+def test_an_opening_and_its_resolution_in_one_consumer_batch_meet_the_chases_it_set(app):
+    network(app)
+    story = Story(app, "inc-l8")
+
+    def batch() -> None:
+        story.open()
+        story.send(app.handle_incident_resolved, IncidentResolved(
+            incident_id="inc-l8", ref=REF, severity="P2", title="t", entity="store-017",
+            by="li.na", at=T0 + seconds(60)))
+
+    app.save_batch(batch)  # one transaction: the store knew neither deadline when resolving
+    for key in ("respond", "resolve"):
+        chase = app.repository.get(deadline_id("inc-l8", key))
+        assert (chase.status, chase.met_why) == (DeadlineStatus.MET, "resolved by li.na")
 
 
 def test_an_sla_at_risk_warning_reaches_the_responsible_only(app):

@@ -2,14 +2,14 @@
 severity mapping, dedup keys scoped by integration, and refusals naming the field."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
 
 from services.detector.alert_sources import AlertSources
 from services.detector.domain import Severity
-from services.detector.pagerduty import InvalidEvent, MAX_BODY_BYTES, read_event
+from services.detector.pagerduty import InvalidEvent, MAX_BODY_BYTES, Throttle, read_event
 
 NOW = datetime(2026, 12, 6, 8, 0, tzinfo=timezone.utc)
 KEY = "R0UTINGKEY0123456789abcdef012345"
@@ -113,3 +113,27 @@ def test_bodies_past_512_kb_and_non_json_are_refused():
     assert "limited to 524288 bytes" in refusal(too_big)[0]
     assert refusal(b"{not json")[0].startswith("the body is not valid JSON")
     assert refusal(b"[]") == ["the event must be a JSON object"]
+
+
+def test_an_integration_past_its_rate_limit_is_throttled_until_the_window_moves_on():
+    sources = AlertSources.model_validate({"pagerduty": [
+        {"name": "pos", "routing_key": KEY, "rate_limit": "3/60s"},
+        {"name": "wms", "routing_key": "W" * 32, "rate_limit": "off"}]})
+    throttle = Throttle(sources.pagerduty)
+    second = timedelta(seconds=1)
+    assert [throttle.refusal("pos", NOW + i * second) for i in range(3)] == [None] * 3
+    body, retry_after = throttle.refusal("pos", NOW + 10 * second)
+    assert body["status"] == "throttle event" and "'routing_key'" in body["message"]
+    assert "3/60s" in body["message"] and retry_after == "50"  # the first leaves at 60 s
+    # A refused event is not counted: once the first leaves the window, one more goes in.
+    assert throttle.refusal("pos", NOW + 60 * second) is None
+    assert throttle.refusal("pos", NOW + 60 * second) is not None
+    # Each integration counts its own; "off" never throttles.
+    assert all(throttle.refusal("wms", NOW) is None for _ in range(500))
+
+
+def test_the_default_rate_limit_is_pagerdutys_and_a_bad_one_is_refused_naming_the_form():
+    assert SOURCES.pagerduty[0].limit == (120, timedelta(seconds=60))
+    with pytest.raises(ValueError, match=r"pagerduty.0.rate_limit\n.*e.g. 120/60s"):
+        AlertSources.model_validate({"pagerduty": [
+            {"name": "pos", "routing_key": KEY, "rate_limit": "fast"}]})

@@ -85,10 +85,28 @@ def test_the_first_band_that_holds_sets_the_severity(values, level):
     assert transitions[-1].summary.endswith(f"(band {level})")
 
 
-def test_the_severity_stays_that_of_the_raise_and_the_resolve_repeats_it():
-    transitions = feed(engine_with(BANDS), [60, 150, 20])
-    assert story(transitions) == [("raise", "P1", 0), ("resolve", "P1", 2)]
-    assert [r[1] for r in engine_with(BANDS).firing()] == []
+def test_a_worse_band_raises_the_firing_alert_a_better_one_never_lowers_it():
+    engine = engine_with(BANDS)
+    transitions = feed(engine, [60, 150, 70, 200, 20])
+    assert story(transitions) == [("raise", "P1", 0), ("worsen", "P0", 1), ("resolve", "P0", 4)]
+    assert transitions[1].summary == "m for e is 150: above 100 (band P0, worse than P1)"
+    # Firing at P0 after the worse band, whatever band holds since.
+    engine = engine_with(BANDS)
+    feed(engine, [60, 150, 70])
+    assert [r[2] for r in engine.firing()] == ["P0"]
+
+
+def test_a_worse_band_in_the_same_batch_as_the_raise_or_in_the_next_is_the_same():
+    together = feed(engine_with(BANDS), [60, 150])
+    engine = engine_with(BANDS)
+    apart = feed(engine, [60]) + feed(engine, [150], start=T0 + HOUR)
+    assert story(together) == story(apart) == [("raise", "P1", 0), ("worsen", "P0", 1)]
+
+
+def test_a_suppressed_alert_does_not_worsen():
+    engine = engine_with(spec(bands=BANDS.model_dump(by_alias=True)["bands"][:2],
+                              budget={"per_day": {"P1": 0}}))
+    assert story(feed(engine, [60, 150])) == [("suppress", "P1", 0)]
 
 
 # -- budget ----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -124,8 +124,12 @@ class RecurringCase(Aggregate):
         self.previous_cases = tuple(previous_cases)
 
 
-@dataclass
-class Occurrence:
+# How many of a rule's latest incidents its signature keeps: recurrence looks through the
+# latest cases of a rule for a closed one (services/capa/recurrence.py).
+RECENT = 200
+
+
+class Occurrence(NamedTuple):
     incident_id: str
     ref: str
     entity: str
@@ -154,14 +158,22 @@ class RuleSignature(Aggregate):
         category and problem type, whose `rule` is then their name)."""
         self.rule = rule
         self.key = key or f"rule:{rule}"
-        self.incidents: list[Occurrence] = []
+        # The latest RECENT incidents, as plain tuples: a storm on one rule reads (and, in a
+        # consumer batch, copies) the signature once per opening.
+        self._recent: list[tuple[Any, ...]] = []
+        self.noted: set[str] = set()  # every incident noted, so a republished one counts once
         self.recurrences: list[Occurrence] = []
         self.unattached: list[str] = []  # recurrences no systemic problem lists yet
         self.systemic_id: str | None = None
         self.systemic_raised_at: datetime | None = None
 
+    @property
+    def incidents(self) -> list[Occurrence]:
+        """The rule's latest RECENT incidents, oldest first."""
+        return [Occurrence(*o) for o in self._recent]
+
     def knows(self, incident_id: str) -> bool:
-        return any(o.incident_id == incident_id for o in self.incidents)
+        return incident_id in self.noted
 
     def note(self, occurrence: Occurrence, *, recurrence: bool, at: datetime, actor: str,
              cause: dict[str, Any]) -> None:
@@ -173,7 +185,9 @@ class RuleSignature(Aggregate):
               capa_id: str, recurrence: bool, at: datetime, actor: str,
               cause: dict[str, Any], previous: str = "") -> None:
         occurrence = Occurrence(incident_id, ref, entity, opened_at, capa_id, previous)
-        self.incidents.append(occurrence)
+        self._recent.append(tuple(occurrence))
+        del self._recent[:-RECENT]  # of the older ones, their ids (noted) are enough
+        self.noted.add(incident_id)
         if recurrence:
             self.recurrences.append(occurrence)
             self.unattached.append(incident_id)

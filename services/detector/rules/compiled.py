@@ -33,16 +33,17 @@ class Batch:
 
 
 class Event(NamedTuple):
-    """A raise or clear found during a batch, settled against the budget at its end."""
+    """A raise, worse band or clear found during a batch, settled against the budget at its
+    end."""
     ts: float
     entity: str
-    kind: str           # "raise" | "resolve"
+    kind: str           # "raise" | "worsen" | "resolve"
     slot: int
     sid: int
     level: int          # band index
     value: float | None
     summary: str
-    was: int            # the slot's status before a clear
+    was: int            # the slot's status before a clear or a worse band
     prediction: tuple[float, float] | None = None  # (crossing time, confidence): predict
 
 
@@ -157,6 +158,8 @@ class CompiledRule:
         for i in calm.tolist():
             events.append(self._clear(registry, int(rnd.slots[i]), int(rnd.series[i]),
                                       float(rnd.ts[i]), None if rnd.clock else float(rnd.values[i])))
+        if len(self.nodes) > 1:
+            events += self._worsen(registry, rnd, level)
         return events
 
     # -- transitions (rare: plain Python) ---------------------------------------------------
@@ -169,6 +172,23 @@ class CompiledRule:
         self.lifecycle.set(slot, PENDING, index, ts)
         return Event(ts, registry.entity[sid], "raise", slot, sid, index, value, summary, PENDING,
                      self.nodes[index].prediction(i))
+
+    def _worsen(self, registry: SeriesRegistry, rnd: Round, level: np.ndarray) -> list[Event]:
+        """A firing alert whose worse band now holds goes up to it (bands are most severe
+        first, so a lower index is worse); a better band never lowers it."""
+        st = self.lifecycle.state
+        status, held = st["status"][rnd.slots], st["level"][rnd.slots]
+        worse = ((status == FIRING) | (status == PENDING)) & (level >= 0) & (level < held)
+        events = []
+        for i in np.flatnonzero(worse).tolist():
+            slot, sid, index = int(rnd.slots[i]), int(rnd.series[i]), int(level[i])
+            value = None if rnd.clock else float(rnd.values[i])
+            summary = (f"{_head(registry, sid, value)}: {self.nodes[index].explain(i, sid)} "
+                       f"(band {self.levels[index]}, worse than {self.levels[int(held[i])]})")
+            st["level"][slot] = index
+            events.append(Event(float(rnd.ts[i]), registry.entity[sid], "worsen", slot, sid,
+                                index, value, summary, int(status[i])))
+        return events
 
     def _clear(self, registry: SeriesRegistry, slot: int, sid: int, ts: float,
                value: float | None) -> Event:
@@ -197,7 +217,9 @@ class CompiledRule:
                 out.append(self._transition(registry, e.sid, kind, level, e.ts, e.value, summary,
                                             e.prediction))
             elif (decided.get(e.slot) if e.was == PENDING else e.was) == FIRING:
-                out.append(self._transition(registry, e.sid, "resolve", level, e.ts, e.value,
+                # A worse band of a firing alert, or its clearing (of a suppressed one: none).
+                kind = "worsen" if e.kind == "worsen" else "resolve"
+                out.append(self._transition(registry, e.sid, kind, level, e.ts, e.value,
                                             e.summary))
         status = self.lifecycle.state["status"]
         for slot, final in decided.items():

@@ -11,8 +11,10 @@ class Transition:
     entity: str
     metric: str
     labels: Mapping[str, str]
-    kind: str            # "raise" | "resolve" | "suppress" (a raise blocked by the budget)
-    severity: str | None  # level for raise/suppress; the raised level for resolve
+    # "raise" | "resolve" | "suppress" (a raise blocked by the budget) | "worsen" (a worse
+    # band of a firing alert now holds)
+    kind: str
+    severity: str | None  # level for raise/suppress/worsen; the alert's level for resolve
     ts: float            # epoch seconds of the sample (or tick) that caused it
     value: float | None  # the sample value (None on the clock)
     summary: str

@@ -172,7 +172,9 @@ class SlaClocks:
 
 
 def incident_type(alert: dict[str, Any]) -> str | None:
-    """The type an incident's SLA policy is chosen by: the opening alert's problem type."""
+    """The type an incident's SLA policy is chosen by: the opening alert's problem type, or
+    the classified type of an incident declared by hand (its intake)."""
     labels = alert.get("labels") or {}
-    found = alert.get("problem_type") or labels.get("problem_type") or labels.get("category")
+    found = (alert.get("problem_type") or (alert.get("intake") or {}).get("problem_type")
+             or labels.get("problem_type") or labels.get("category"))
     return str(found) if found else None

@@ -8,8 +8,6 @@ state itself lives on the storm incident (IncidentStorm)."""
 from __future__ import annotations
 
 import copy
-import threading
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from services.incidents.domain.core import IncidentCore
 from services.incidents.domain.ids import NAMESPACE
 from shared.errors import Invalid
+from shared.sliding_window import SlidingWindow
 
 STORM_PREFIX = "storm:"  # the storm incident's fingerprint: it names no alert
 # The incident's collections that hold only strings or numbers (shallow copies suffice).
@@ -53,23 +52,10 @@ def parse_storm(text: str) -> tuple[int, str]:
     return int(count), length.strip()
 
 
-class StormRate:
+class StormRate(SlidingWindow):
     """When new incidents opened (or would have), over the last window, on the injected
     clock. Per process: with several replicas each counts its share (the ADR says how to
     set the threshold then)."""
-
-    def __init__(self, window: timedelta) -> None:
-        self.window = window
-        self._times: deque[datetime] = deque()
-        self._lock = threading.Lock()
-
-    def note(self, at: datetime) -> int:
-        """Count one opening at `at`; returns how many the window ending at `at` holds."""
-        with self._lock:
-            self._times.append(at)
-            while self._times and at - self._times[0] >= self.window:
-                self._times.popleft()
-            return len(self._times)
 
 
 class StormControl(Aggregate):

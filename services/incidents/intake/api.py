@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 
 from shared.auth import Role, acting_as, require
 from shared.http import request_cause, runtime_of
 
+from services.incidents.domain.errors import DowngradeNeedsManager
 from services.incidents.intake.classifier import Classifier, report_text
 from services.incidents.intake.schemas import (
     ClassificationCorrect, ModelStatus, ProblemTypeRead, Proposal, ProposalAsk,
@@ -40,13 +41,19 @@ def propose(body: ProposalAsk, request: Request) -> dict[str, Any]:
 
 
 @router.post("/v1/incidents/{id_or_ref}/classification", response_model=IncidentRead,
-             dependencies=responder)
+             dependencies=responder,
+             responses={403: {"description": "lowering a severity needs the manager role"}})
 def correct(id_or_ref: str, body: ClassificationCorrect, request: Request) -> dict[str, Any]:
-    """Correct the problem type and/or severity; the type becomes a training label."""
+    """Correct the problem type and/or severity; the type becomes a training label. Raising
+    the severity: responders; lowering it: managers (as on /severity)."""
     _classifier(request).catalogue.check_type(body.problem_type)
-    return runtime_of(request).application.correct_classification(
-        id_or_ref, body.problem_type, body.severity, body.reason, acting_as(request, body.by),
-        request_cause(request))
+    manager = getattr(request.state, "role", Role.VIEWER).rank >= Role.MANAGER.rank
+    try:
+        return runtime_of(request).application.correct_classification(
+            id_or_ref, body.problem_type, body.severity, body.reason,
+            acting_as(request, body.by), request_cause(request), manager=manager)
+    except DowngradeNeedsManager as refused:
+        raise HTTPException(403, str(refused)) from None
 
 
 @router.get("/v1/intake/model", response_model=ModelStatus, dependencies=viewer)

@@ -68,8 +68,9 @@ class CapaDeadlines:
     def _staffing_for(self, incident_id: str, key: str) -> Staffing | None:
         staffing = self.get_or_none(Staffing.create_id(incident_id))
         if not isinstance(staffing, Staffing) or not staffing.matrix:
-            log.info("incident %s was not staffed by the matrix here: its %s deadline is not "
-                     "chased", incident_id, key)
+            # Debug: without a RACI matrix this is every incident (a storm logged each).
+            log.debug("incident %s was not staffed by the matrix here: its %s deadline is not "
+                      "chased", incident_id, key)
             return None
         return staffing
 

@@ -137,7 +137,14 @@ class RaciCommands(LifecycleMessages, IncidentChases, Restaffing, Following, Sta
         is kept."""
         at, cause = self.clock.now(), from_message(envelope)
         changed: list[Any] = []
-        found = self.reads.get_many(deadline_id(incident_id, k) for k in keys)
+        ids = [deadline_id(incident_id, k) for k in keys]
+        if self.in_batch():
+            # An earlier message of the batch may have set one of them (an opening and its
+            # resolution together): the store does not have it yet, the batch does.
+            self.read_ahead(ids, never_snapshotted=True)
+            found = {i: a for i in ids if (a := self.get_or_none(i)) is not None}
+        else:
+            found = self.reads.get_many(ids)
         for key in keys:
             deadline = found.get(deadline_id(incident_id, key))
             if isinstance(deadline, Deadline):
