@@ -34,9 +34,10 @@ NOTIFIER_SAFETY = {"secrets_key": Fernet.generate_key().decode(),
 ACK_LINK_KEY = "harness-ack-link-key-1f6e0c9b3a7d52e8"
 
 
-def service_app(name: str, **settings: Any) -> Any:
+def service_app(name: str, clock: Any = None, **settings: Any) -> Any:
     """One service's app built from its own settings class, with what it cannot start without
-    (the notifier's secrets key and loopback allow-list) and the tests' keys by default."""
+    (the notifier's secrets key and loopback allow-list) and the tests' keys by default; on
+    `clock` when one is given."""
     from importlib import import_module
 
     main = import_module(f"services.{name}.main")
@@ -45,7 +46,8 @@ def service_app(name: str, **settings: Any) -> Any:
     required = {"notifier": NOTIFIER_SAFETY, "incidents": {"ack_link_key": ACK_LINK_KEY}}.get(
         name, {})
     values = {"api_keys": API_KEYS, **required, **settings}
-    return main.create_app(getattr(import_module(f"services.{name}.settings"), settings_class)(**values))
+    built = getattr(import_module(f"services.{name}.settings"), settings_class)(**values)
+    return main.create_app(built, clock=clock) if clock else main.create_app(built)
 
 
 SERVICE_NAMES = ("detector", "incidents", "notifier", "capa")

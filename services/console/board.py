@@ -2,7 +2,9 @@
 else the incidents list grouped by status. Both become the same columns and cards."""
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.console.apis import Apis, Refused
 
@@ -13,8 +15,12 @@ LISTED = 500  # without the board API: the newest open and closed incidents show
 def card(item: dict[str, Any]) -> dict[str, Any]:
     """One card from either a board card or an incidents-list row."""
     response = item.get("response") or {}
-    overdue = (response.get("state") == "missed" if response else
-               any(item.get(f"{d}_breached") for d in ("respond", "resolve", "close")))
+    if "overdue" in item:  # the board API says it: an SLA deadline or the planned closure
+        overdue = item["overdue"]
+    elif response:
+        overdue = response.get("state") == "missed"
+    else:
+        overdue = any(item.get(f"{d}_breached") for d in ("respond", "resolve", "close"))
     return {"ref": item["ref"], "severity": item["severity"], "entity": item["entity"],
             "title": item["title"], "responsible": item.get("responsible"),
             "at_risk": bool(item.get("at_risk")), "overdue": bool(overdue),
@@ -27,9 +33,24 @@ def matches(item: dict[str, Any], search: str) -> bool:
     return all(word in text for word in words)
 
 
-async def columns(apis: Apis, key: str, *, severity: str = "",
-                  search: str = "") -> list[dict[str, Any]]:
-    params = {"severity": severity} if severity else {}
+def api_filters(unit: str, owner: str, opened_from: str, opened_to: str,
+                zone: ZoneInfo) -> dict[str, str]:
+    """The board's unit, owner and date filters as the API takes them: dates (YYYY-MM-DD) are
+    whole days in the console's time zone, `to` included. ValueError names a bad date."""
+    found = {k: v.strip() for k, v in (("unit", unit), ("owner", owner)) if v.strip()}
+    for name, value, days in (("from", opened_from, 0), ("to", opened_to, 1)):
+        if value.strip():
+            try:
+                day = date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(value) from None
+            found[name] = datetime.combine(day + timedelta(days=days), time(), zone).isoformat()
+    return found
+
+
+async def columns(apis: Apis, key: str, *, severity: str = "", search: str = "",
+                  filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    params = {**({"severity": severity} if severity else {}), **(filters or {})}
     try:  # the board API searches itself (Chinese words too), and counts what it found
         board = await apis.call("incidents", "GET", "/v1/board", key, params={
             **params, "per_column": 50, **({"q": search} if search.strip() else {})})

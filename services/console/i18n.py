@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from services.console.incident_text import INCIDENT_TEXT
+from services.console.i18n_reports import REPORTS_TEXT
 from services.console.oncall_text import ONCALL_TEXT
 from services.console.rules_text import RULES_TEXT
 
@@ -66,6 +67,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
 
 TEXT.update(RULES_TEXT)
 TEXT.update(ONCALL_TEXT)
+TEXT.update(REPORTS_TEXT)
 
 
 def translator(lang: str):

@@ -12,10 +12,15 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.console import incident_actions, oncall_pages, pages, rules_pages
+from shared.clock import Clock, SystemClock
+
+from services.console import (
+    bigscreen, incident_actions, oncall_pages, pages, reports_pages, rules_pages,
+)
 from services.console.apis import Apis
 from services.console.i18n import translator
 from services.console.incident_text import timeline_sentence
+from services.console.roles import may
 from services.console.session import Sessions, language
 from services.console.settings import ConsoleSettings
 
@@ -33,7 +38,7 @@ def when(value: str | None) -> str:
         return value
 
 
-def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
+def create_app(settings: ConsoleSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or ConsoleSettings()
     apis = Apis(settings)
 
@@ -48,13 +53,14 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     templates.env.globals["translator"] = translator
     templates.env.filters["when"] = when
     templates.env.globals["timeline_sentence"] = timeline_sentence
+    templates.env.globals["may"] = may
     app.state.settings, app.state.apis = settings, apis
     app.state.sessions, app.state.templates = Sessions(settings), templates
+    app.state.clock = clock or SystemClock()  # the reports page's periods end "now"
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(pages.router)
-    app.include_router(incident_actions.router)
-    app.include_router(rules_pages.router)
-    app.include_router(oncall_pages.router)
+    for module in (pages, incident_actions, rules_pages, oncall_pages, reports_pages,
+                   bigscreen):
+        app.include_router(module.router)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:

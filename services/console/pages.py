@@ -3,14 +3,15 @@ Each page asks the services' APIs with the signed-in person's key."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
 from services.console.apis import Refused, ServiceDown
-from services.console.board import columns
+from services.console.board import api_filters, columns
 from services.console.incident_data import incident_parts
 from services.console.session import LANG_COOKIE, LANGS, csrf_ok, language
 
@@ -55,9 +56,8 @@ async def sign_in(request: Request, api_key: str = Form(""), name: str = Form(""
     back = next if next.startswith("/") and not next.startswith("//") else "/"
     if not csrf_ok(session, csrf):
         return render(request, "sign_in.html", session, 403, next=back, error="csrf_refused")
-    try:  # the key is good when the incidents service lets it read
-        await apis.call("incidents", "GET", "/v1/incidents", api_key.strip(),
-                        params={"limit": 1})
+    try:  # the key is good when the incidents service says whose it is and that it may read
+        me = await apis.call("incidents", "GET", "/v1/whoami", api_key.strip())
     except ServiceDown as down:
         return render(request, "sign_in.html", session, 503, next=back, down=down.service)
     except Refused as refused:  # 401: a key nobody knows; else the API's reason (a role)
@@ -66,8 +66,10 @@ async def sign_in(request: Request, api_key: str = Form(""), name: str = Form(""
         return render(request, "sign_in.html", session, refused.status, next=back,
                       refused=refused.message)
     response = RedirectResponse(back, 303)
-    sessions.write(response, sessions.with_csrf({"key": api_key.strip(),
-                                                 "name": name.strip()}))
+    # A key bound to a person acts only as that person: the page uses that name.
+    sessions.write(response, sessions.with_csrf({
+        "key": api_key.strip(), "name": me.get("person") or name.strip(),
+        "role": me.get("role"), "person": me.get("person")}))
     return response
 
 
@@ -91,37 +93,54 @@ async def switch_language(code: str, next: str = "/") -> Response:
     return response
 
 
-async def _board(request: Request, session: dict[str, Any], severity: str,
-                 q: str) -> dict[str, Any]:
-    apis = request.app.state.apis
+async def _board(request: Request, session: dict[str, Any], severity: str, q: str,
+                 view: dict[str, str]) -> dict[str, Any]:
+    apis, settings = request.app.state.apis, request.app.state.settings
     severity = severity if severity in SEVERITIES else ""
+    shown = {"severity": severity, "q": q, "unit": view["unit"], "owner": view["owner"],
+             "opened_from": view["from"], "opened_to": view["to"],
+             "filter_query": urlencode({"severity": severity, "q": q, **view})}
     try:
-        found = await columns(apis, session["key"], severity=severity, search=q)
-        return {"columns": found, "severity": severity, "q": q}
+        found = await columns(apis, session["key"], severity=severity, search=q,
+                              filters=api_filters(view["unit"], view["owner"], view["from"],
+                                                  view["to"], ZoneInfo(settings.time_zone)))
+        return {"columns": found, **shown}
+    except ValueError as bad:
+        return {"columns": [], "bad_date": str(bad), **shown}
     except ServiceDown as down:
-        return {"columns": [], "down": down.service, "severity": severity, "q": q}
+        return {"columns": [], "down": down.service, **shown}
     except Refused as refused:
-        return {"columns": [], "refused": refused.message, "severity": severity, "q": q}
+        return {"columns": [], "refused": refused.message, **shown}
+
+
+def _view(unit: str, owner: str, opened_from: str, opened_to: str) -> dict[str, str]:
+    return {"unit": unit, "owner": owner, "from": opened_from, "to": opened_to}
 
 
 @router.get("/", response_class=HTMLResponse)
-async def board_page(request: Request, severity: str = "", q: str = "") -> Response:
+async def board_page(request: Request, severity: str = "", q: str = "", unit: str = "",
+                     owner: str = "", opened_from: str = Query("", alias="from"),
+                     opened_to: str = Query("", alias="to")) -> Response:
     session = signed_in(request)
     if session is None:
         return to_sign_in(request)
     return render(request, "board.html", session,
                   poll_seconds=request.app.state.settings.board_poll_seconds,
-                  **await _board(request, session, severity, q))
+                  **await _board(request, session, severity, q,
+                                 _view(unit, owner, opened_from, opened_to)))
 
 
 @router.get("/board/columns", response_class=HTMLResponse)
-async def board_columns(request: Request, severity: str = "", q: str = "") -> Response:
+async def board_columns(request: Request, severity: str = "", q: str = "", unit: str = "",
+                        owner: str = "", opened_from: str = Query("", alias="from"),
+                        opened_to: str = Query("", alias="to")) -> Response:
     """The columns alone: htmx swaps them in every few seconds (live without reload)."""
     session = signed_in(request)
     if session is None:
         return Response(status_code=401)
     return render(request, "board_columns.html", session,
-                  **await _board(request, session, severity, q))
+                  **await _board(request, session, severity, q,
+                                 _view(unit, owner, opened_from, opened_to)))
 
 
 @router.get("/board/events")

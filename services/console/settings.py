@@ -26,6 +26,10 @@ class ConsoleSettings(BaseSettings):
     # The board follows the incidents service's live feed; polling is the fallback for while
     # the feed is away.
     board_poll_seconds: int = Field(10, ge=1)
+    # The big screen re-reads its summary this often, and at once when a card changes.
+    wall_poll_seconds: int = Field(30, ge=1)
+    # Where "today", weeks and months begin on the reports page and the big screen.
+    time_zone: str = "UTC"
 
     def url_of(self, service: str) -> str:
         return getattr(self, f"{service}_url").rstrip("/")

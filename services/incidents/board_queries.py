@@ -15,11 +15,13 @@ from services.incidents.board_filters import (
     FINISHED, FROM, PLANNED, Params, ViewFilters, encode_cursor,
 )
 from services.incidents.domain import Status
+from services.incidents.sla_views import AT_RISK
 
 CARD_COLUMNS = f"""i.id, i.ref, i.status, i.severity, i.title, i.entity, i.opened_at,
     i.acknowledged_at, i.respond_by, i.respond_breached, i.resolved_at, i.resolve_by,
-    i.close_by, i.closed_at, i.responsible, i.drill, c.description, c.type, c.source,
-    c.unit_path, c.planned_close_at, c.planned_by, {PLANNED} AS planned"""
+    i.resolve_breached, i.close_by, i.close_breached, i.closed_at, i.responsible, i.drill,
+    c.description, c.type, c.source, c.unit_path, c.planned_close_at, c.planned_by,
+    {PLANNED} AS planned, {AT_RISK} AS at_risk"""
 ORDER = "ORDER BY i.opened_at DESC, i.ref DESC"
 # Expected matches up to which a board ranks them all in one pass; over it, counting them
 # and walking each column's index is cheaper (measured with bench_board).
@@ -162,7 +164,17 @@ def card_of(row: asyncpg.Record, now: datetime) -> dict[str, Any]:
         "planned_close_at": row["planned"],
         "planned_close_from": planned_from(row), "planned_by": row["planned_by"],
         "closed_at": row["closed_at"], "drill": row["drill"],
+        "at_risk": row["at_risk"], "overdue": overdue(row, now),
     }
+
+
+def overdue(row: Any, now: datetime) -> bool:
+    """The board's `overdue` filter for one card: still open and past an SLA deadline or its
+    planned closure."""
+    if row["status"] in FINISHED or row["closed_at"] is not None:
+        return False
+    return bool(row["respond_breached"] or row["resolve_breached"] or row["close_breached"]
+                or (row["planned"] is not None and row["planned"] < now))
 
 
 def response_of(row: Any, now: datetime) -> dict[str, Any]:

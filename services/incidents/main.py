@@ -13,6 +13,7 @@ from services.incidents.ack_page import router as ack_router
 from services.incidents.api import router
 from services.incidents.board_api import router as board_router
 from services.incidents.board_feed import listen_board
+from services.incidents.board_summary import router as summary_router
 from services.incidents.board_views import BoardProjection
 from services.incidents.app import IncidentsApplication
 from services.incidents.consumer import subscriptions
@@ -35,6 +36,7 @@ from services.incidents.sla_policies import load_policies
 from services.incidents.tier_api import router as tier_router, score_router
 from services.incidents.translate import to_contract
 from services.incidents.triage_api import router as triage_router
+from services.incidents.whoami_api import router as whoami_router
 from services.incidents.workers import watch_sla, watch_storms
 
 
@@ -77,7 +79,7 @@ def create_app(settings: IncidentsSettings | None = None, clock: Clock | None = 
         parts,
         routers=[router, lifecycle_router, triage_router, sla_router, sla_policies_router,
                  closing_router, intake_router, tier_router, checklist_router,
-                 reports_router, board_router],
+                 reports_router, summary_router, board_router, whoami_router],
         # The one-click acknowledge and satisfaction links: the signed link is the credential.
         open_routers=[ack_router, score_router],
         title="closedloop incidents",

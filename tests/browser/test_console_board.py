@@ -1,6 +1,7 @@
 """The console in a real browser: incidents, notifier and console over real HTTP, NATS and
 PostgreSQL; a responder signs in, sees a declared P0 on the board, opens it, acknowledges it,
-and sees its status change. Screenshots go to a temporary directory, or to
+and sees its status change; a viewer sees no action forms; the board filters by unit,
+owner and dates and marks an at-risk card. Screenshots go to a temporary directory, or to
 CLOSEDLOOP_SCREENSHOTS (how docs/img/console-*.png were made)."""
 from __future__ import annotations
 
@@ -132,11 +133,19 @@ def test_a_refusal_is_shown_next_to_the_form_and_a_service_down_on_the_page(
     expect(page.locator(".refused")).to_contain_text("密钥无效")
     sign_in(page, url, INGEST_KEY, "robot")  # known, but may not read incidents
     expect(page.locator(".refused")).to_contain_text("ingest")
-    sign_in(page, url, VIEWER_KEY, "carol")  # a viewer may read but not acknowledge
+    sign_in(page, url, VIEWER_KEY, "carol")  # a viewer may read, and sees no action forms
+    expect(page.locator("header .role")).to_have_attribute("data-role", "viewer")
     page.goto(f"{url}/incidents/{ref}")
+    expect(page.locator("#status")).to_have_attribute("data-status", "new")
+    expect(page.locator("main form")).to_have_count(0)
+    page.click("header form button[type=submit]")  # sign out
+    sign_in(page, url, PERSON_KEYS["bob"], "alice")  # bob's key: it acts as bob only
+    expect(page.locator("header .who")).to_contain_text("bob")
+    page.goto(f"{url}/incidents/{ref}")
+    page.fill("form.action input[name=by]", "alice")
     page.click("form.action button[type=submit]")
-    # The API's own words next to the form: the role acknowledging needs.
-    expect(page.locator("form.action .refused")).to_contain_text("responder")
+    # The API's own words next to the form: whose key it is.
+    expect(page.locator("form.action .refused")).to_contain_text("belongs to bob")
     assert page.locator("#status").get_attribute("data-status") == "new"
 
     console["incidents"].stop()
