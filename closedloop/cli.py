@@ -59,11 +59,26 @@ def masked(url: str) -> str:
     return url.replace(f":{parts.password}@", ":***@", 1)
 
 
+def lower_cpu_priority(nice: str) -> None:
+    """CLOSEDLOOP_CPU_NICE=N (0–19): the process yields the CPU to busier parts on a shared host
+    (the stack gives it to the parts off the paging path)."""
+    if not nice:
+        return
+    try:
+        value = int(nice)
+        if not 0 <= value <= 19:
+            raise ValueError
+    except ValueError:
+        sys.exit(f"CLOSEDLOOP_CPU_NICE must be a whole number from 0 to 19, not {nice!r}")
+    os.nice(value)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from pydantic import ValidationError
 
+    lower_cpu_priority(os.environ.get("CLOSEDLOOP_CPU_NICE", ""))
     module = importlib.import_module(f"services.{args.service}.main")
     try:
         app = module.create_app()

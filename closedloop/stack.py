@@ -31,6 +31,11 @@ SECRETS_KEY = "CLOSEDLOOP_NOTIFIER_SECRETS_KEY"
 ALLOWED_NETWORKS = "CLOSEDLOOP_NOTIFIER_ALLOWED_NETWORKS"
 ACK_LINK_KEY = "CLOSEDLOOP_ACK_LINK_KEY"
 PUBLIC_URL = "CLOSEDLOOP_PUBLIC_URL"
+CPU_NICE = "CLOSEDLOOP_CPU_NICE"
+# Parts whose work is never on the way from an alert to a page: on a host they share with the
+# paging path they take the CPU it leaves (docs/adr/cpu-priority.md). CLOSEDLOOP_CPU_NICE set
+# in the environment applies to every part instead.
+BACKGROUND_NICE = {"capa": 10, CONSOLE: 10}
 LAPTOP_ALLOWED_NETWORKS = "127.0.0.1/32,::1/128"
 
 
@@ -132,6 +137,13 @@ def notifier_allowed_networks() -> str:
     return os.environ.get(ALLOWED_NETWORKS, LAPTOP_ALLOWED_NETWORKS)
 
 
+def cpu_nice(part: str) -> dict[str, str]:
+    """The part's CPU niceness for its environment (none: the parent's)."""
+    if CPU_NICE in os.environ or part not in BACKGROUND_NICE:
+        return {}
+    return {CPU_NICE: str(BACKGROUND_NICE[part])}
+
+
 class Stack:
     def __init__(self, home: Path, *, log=print) -> None:
         self.home = Path(home).resolve()
@@ -190,7 +202,7 @@ class Stack:
                            if name in passwords else {})
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "closedloop.cli", "serve", name, "--port", str(port)],
-                env={**env, **credentials}, stdout=out, stderr=subprocess.STDOUT)
+                env={**env, **credentials, **cpu_nice(name)}, stdout=out, stderr=subprocess.STDOUT)
         console_url = self._start_console(urls, logs)
         self.info = StackInfo(urls=urls, api_key=key, nats_url=nats_url, database_url=database_url,
                               operator=person, console_url=console_url)
@@ -205,7 +217,8 @@ class Stack:
         port = CONSOLE_PORT if port_is_free(CONSOLE_PORT) else free_port()
         console_env = {**os.environ, "CLOSEDLOOP_CONSOLE_SESSION_SECRET": kept_secret(
             self.home, "CLOSEDLOOP_CONSOLE_SESSION_SECRET", "console-session-secret"),
-            **{f"CLOSEDLOOP_CONSOLE_{name.upper()}_URL": url for name, url in urls.items()}}
+            **{f"CLOSEDLOOP_CONSOLE_{name.upper()}_URL": url for name, url in urls.items()},
+            **cpu_nice(CONSOLE)}
         self.processes[CONSOLE] = subprocess.Popen(
             [sys.executable, "-m", "closedloop.cli", "serve", CONSOLE, "--port", str(port)],
             env=console_env, stdout=open(logs / f"{CONSOLE}.log", "ab"), stderr=subprocess.STDOUT)
