@@ -54,7 +54,7 @@ class Delivery(Aggregate):
                  occasion: str | None = None, about: dict | None = None,
                  facts: dict | None = None) -> None:
         self.incident_id, self.ref, self.severity = incident_id, ref, severity
-        # What the opening measured and its SLA (app.facts_of), for the message; None for
+        # What the opening measured and its SLA (opening_facts.facts_of), for the message; None for
         # deliveries scheduled before the notifier kept them.
         self.facts = facts
         self.title, self.entity, self.occurred_at = title, entity, occurred_at
