@@ -111,7 +111,12 @@ def test_the_reports_page_charts_the_apis_figures(stack, browser, tmp_path):
             "by": "alice", "kind": "corrective", "title": "路由器加 UPS", "owner": "bob",
             "due_date": "2026-12-08", "acceptance_criteria": "断电 10 分钟收银不掉线"
         }).status_code == 201
-        last_week = capa.get("/v1/capa/kpis", params={"from": "2026-11-30T00:00:00Z"}).json()
+
+        def last_week() -> dict | None:  # the KPIs follow the log: wait for the new action
+            kpis = capa.get("/v1/capa/kpis", params={"from": "2026-11-30T00:00:00Z"}).json()
+            return kpis if kpis["overall"]["open_actions"]["value"] == 1 else None
+
+        kpis = wait_until(last_week, message="the action among the KPIs")
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     sign_in(page, stack["console"].url, PERSON_KEYS["alice"], "alice")
@@ -125,7 +130,7 @@ def test_the_reports_page_charts_the_apis_figures(stack, browser, tmp_path):
     by_severity = {p["severity"]: p for p in times["points"]}
     assert mtta["P1"][-1] == round(by_severity["P1"]["mtta_seconds"] / 60, 1)
     capa_actions = series(page, "#chart-capa-actions")
-    assert capa_actions["open_actions"][-1] == last_week["overall"]["open_actions"]["value"] == 1
+    assert capa_actions["open_actions"][-1] == kpis["overall"]["open_actions"]["value"] == 1
     assert capa_actions["open_actions"][:3] == [0, 0, 0]
     rates = series(page, "#chart-capa-rates")
     assert set(rates) == {"on_time_rate", "verification_first_pass_rate",
