@@ -13,8 +13,8 @@ from typing import Any
 
 from shared.store import ServiceApplication
 
-READ = 1_000  # notifications read per refresh, at most
-KEEP = 5_000  # notifications kept: a follower further behind reads the log itself
+READ = 500  # notifications read per refresh, at most
+KEEP = 2_000  # notifications kept (a few MiB): a follower further behind reads the log itself
 
 
 class LogTail:
