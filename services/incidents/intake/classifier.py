@@ -8,11 +8,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.incidents.intake.catalogue import Catalogue
-from services.incidents.intake.model import TypeModel
 from services.incidents.intake.rules import Guess, guess_severity, guess_type
+
+if TYPE_CHECKING:
+    from services.incidents.intake.model import TypeModel
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ class Classifier:
                                "types": dict(sorted(counts.items())), "trained_at": None,
                                "reason": reason}
                 return self.status
+            # Imported when first needed: scikit-learn, SciPy and jieba's dictionary are
+            # ~130 MiB of the service's memory, and most deployments train no model.
+            from services.incidents.intake.model import TypeModel
+
             self._model = TypeModel([e.text for e in usable], [e.problem_type for e in usable])
             self.status = {"trained": True, "examples": len(usable),
                            "types": dict(sorted(counts.items())), "trained_at": at,
