@@ -276,4 +276,3 @@ class NotifierApplication(Configuration, OrganisationCommands, RaciCommands, Qui
             raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
         delivery = self._delivery(delivery_id)
         return {**delivery_view(delivery), "history": attempt_history(events)}
-
