@@ -20,6 +20,7 @@ from closedloop import nats_users
 from closedloop.embedded.nats_server import NatsServer
 from closedloop.embedded.ports import free_port, port_is_free
 from closedloop.embedded.postgres import DATABASE, EmbeddedPostgres, ensure_database
+from closedloop.forkserver import ForkServer, Forked
 from closedloop.streams import provision_streams
 from shared.settings import NatsSettings
 from shared.auth import generate_key, weakness
@@ -32,6 +33,7 @@ ALLOWED_NETWORKS = "CLOSEDLOOP_NOTIFIER_ALLOWED_NETWORKS"
 ACK_LINK_KEY = "CLOSEDLOOP_ACK_LINK_KEY"
 PUBLIC_URL = "CLOSEDLOOP_PUBLIC_URL"
 CPU_NICE = "CLOSEDLOOP_CPU_NICE"
+FORK_PARTS = "CLOSEDLOOP_FORK_PARTS"
 # Parts whose work is never on the way from an alert to a page: on a host they share with the
 # paging path they take the CPU it leaves (docs/adr/cpu-priority.md). CLOSEDLOOP_CPU_NICE set
 # in the environment applies to every part instead.
@@ -150,7 +152,8 @@ class Stack:
         self.log = log
         self.nats: NatsServer | None = None
         self.postgres: EmbeddedPostgres | None = None
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.processes: dict[str, subprocess.Popen | Forked] = {}
+        self.forks: ForkServer | None = None
         self.info: StackInfo | None = None
         self.allowed_networks = notifier_allowed_networks()
 
@@ -195,15 +198,18 @@ class Stack:
         env[PUBLIC_URL] = public_url(urls)
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
+        # The Python parts fork from one process that imported their libraries once (Linux;
+        # CLOSEDLOOP_FORK_PARTS=0 starts each as its own interpreter instead).
+        if sys.platform == "linux" and os.environ.get(FORK_PARTS, "1") != "0":
+            self.forks = ForkServer()
         for name, url in urls.items():
             port = int(url.rsplit(":", 1)[1])
-            out = open(logs / f"{name}.log", "ab")
             credentials = ({"CLOSEDLOOP_NATS_USER": name, "CLOSEDLOOP_NATS_PASSWORD": passwords[name]}
                            if name in passwords else {})
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "closedloop.cli", "serve", name, "--port", str(port)],
-                env={**env, **credentials, **cpu_nice(name)}, stdout=out, stderr=subprocess.STDOUT)
+            self._start_part(name, port, {**env, **credentials, **cpu_nice(name)}, logs)
         console_url = self._start_console(urls, logs)
+        if self.forks is not None:
+            self.forks.close()
         self.info = StackInfo(urls=urls, api_key=key, nats_url=nats_url, database_url=database_url,
                               operator=person, console_url=console_url)
         self._wait_ready(timeout)
@@ -219,10 +225,17 @@ class Stack:
             self.home, "CLOSEDLOOP_CONSOLE_SESSION_SECRET", "console-session-secret"),
             **{f"CLOSEDLOOP_CONSOLE_{name.upper()}_URL": url for name, url in urls.items()},
             **cpu_nice(CONSOLE)}
-        self.processes[CONSOLE] = subprocess.Popen(
-            [sys.executable, "-m", "closedloop.cli", "serve", CONSOLE, "--port", str(port)],
-            env=console_env, stdout=open(logs / f"{CONSOLE}.log", "ab"), stderr=subprocess.STDOUT)
+        self._start_part(CONSOLE, port, console_env, logs)
         return f"http://127.0.0.1:{port}"
+
+    def _start_part(self, name: str, port: int, env: dict[str, str], logs: Path) -> None:
+        args, log = ["serve", name, "--port", str(port)], logs / f"{name}.log"
+        if self.forks is not None:
+            self.processes[name] = self.forks.start(args, env, str(log))
+        else:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "closedloop.cli", *args], env=env, stdout=open(log, "ab"),
+                stderr=subprocess.STDOUT)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -246,6 +259,13 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+        if self.forks is not None:
+            self.forks.close()
+            try:
+                self.forks.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.forks.process.kill()
+            self.forks = None
         if self.nats:
             self.nats.stop()
         if self.postgres:

@@ -20,7 +20,7 @@ from shared.bus.consumer import DurableConsumer, Subscription
 from shared.bus.relay import OutboxRelay, Translate
 from shared.bus.streams import ensure_streams
 from shared.clock import Clock, SystemClock
-from shared.exclusive import run_exclusively
+from shared.exclusive import Leases
 from shared.readmodels import Changes, Projection, ProjectionRunner, read_path
 from shared.settings import ServiceSettings
 from shared.store import ServiceApplication, ensure_schema, eventsourcing_env
@@ -46,18 +46,10 @@ class ServiceParts:
     subscribe: Callable[[ServiceApplication], list[Subscription]] | None = None
 
 
-async def listen_for_saves(dsn: str, application: ServiceApplication) -> None:
+async def listen_for_saves(leases: Leases, application: ServiceApplication) -> None:
     """Wake the log followers when any replica saves: the event store NOTIFYs on every insert,
     so followers need only a slow poll as a safety net."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.add_listener(application.recorder.channel_name,
-                                lambda *_: application.wake_followers())
-        while True:  # a dead connection ends the wait with an error; the supervisor reconnects
-            await asyncio.sleep(5)
-            await conn.fetchval("SELECT 1")
-    finally:
-        await conn.close()
+    await leases.listen(application.recorder.channel_name, lambda *_: application.wake_followers())
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -89,6 +81,7 @@ class ServiceRuntime:
         self.failures: dict[str, tuple[float, str]] = {}
         self.read_models = Changes()  # workers wait on it instead of sleeping a whole poll
         self.components: dict[str, Any] = {}  # a service's own long-lived parts, by name
+        self.leases: Leases | None = None  # this process's singletons, on one connection
         self.ready = False
         self._read_models_ready = False
 
@@ -101,23 +94,26 @@ class ServiceRuntime:
         env = eventsourcing_env(url, s.schema_name, s.cipher_key, s.chain_key)
         self.application = await asyncio.to_thread(self.parts.application, env, self.clock)
         # Reads see this release's version of each read model (shared/readmodels.py). A read
-        # connection unused for a minute closes (asyncpg keeps one 5), and its backend exits.
+        # connection unused for a minute closes, and its backend exits: the pool hands out the
+        # most recently used connection first, so the ones a quiet period leaves idle go.
         self.pool = await asyncpg.create_pool(
-            asyncpg_dsn(url), min_size=1, max_size=10, max_inactive_connection_lifetime=60,
+            asyncpg_dsn(url), min_size=1, max_size=s.read_connections,
+            max_inactive_connection_lifetime=60,
             server_settings={"search_path": read_path(s.schema_name, self.parts.projections),
                              "application_name": f"closedloop-{s.service}"})
         async with self.pool.acquire() as conn:  # read tables exist before any worker asks
             for projection in self.parts.projections:
                 await projection.create(conn, s.schema_name)
 
-        self._spawn("listen", lambda: listen_for_saves(asyncpg_dsn(url), self.application))
+        self.leases = Leases(asyncpg_dsn(url))
+        self._spawn("listen", lambda: listen_for_saves(self.leases, self.application))
         for projection in self.parts.projections:
             runner = ProjectionRunner(self.application, self.pool, projection,
                                       poll_seconds=s.relay_poll_seconds, changes=self.read_models,
                                       service_schema=s.schema_name, clock=self.clock)
             self.projection_runners.append(runner)
-            self._spawn(f"projection:{projection.name}", lambda r=runner: run_exclusively(
-                asyncpg_dsn(url), r.projection.lease(s.schema_name), r.run))
+            self._spawn(f"projection:{projection.name}", lambda r=runner: self.leases.run(
+                r.projection.lease(s.schema_name), r.run))
         self._spawn("bus", self._join_bus)
         for worker in self.parts.workers:
             self._spawn(f"worker:{worker.__name__}", lambda w=worker: w(self))
@@ -141,8 +137,7 @@ class ServiceRuntime:
         self.nc, self.js = nc, js
         relay = OutboxRelay(self.application, js, s.service, self.parts.translate,
                             poll_seconds=s.relay_poll_seconds, metrics=self.metrics)
-        self._spawn("relay", lambda: run_exclusively(
-            asyncpg_dsn(s.require_database()), f"{s.schema_name}:relay", relay.run))
+        self._spawn("relay", lambda: self.leases.run(f"{s.schema_name}:relay", relay.run))
         subscriptions = list(self.parts.subscriptions)
         if self.parts.subscribe is not None:
             subscriptions += self.parts.subscribe(self.application)
@@ -228,6 +223,8 @@ class ServiceRuntime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.leases is not None:
+            await self.leases.close()
         if self.nc is not None:
             try:  # a client still reconnecting cannot drain: give up and close
                 await asyncio.wait_for(self.nc.drain(), 10)

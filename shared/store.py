@@ -1,6 +1,7 @@
 """Event store plumbing: an eventsourcing Application per service, in its own Postgres schema."""
 from __future__ import annotations
 
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -49,16 +50,22 @@ def eventsourcing_env(database_url: str, schema: str, cipher_key: str = "",
         "POSTGRES_SCHEMA": schema,
         # JetStream may redeliver out of order: one tracking row per message, not a high-water mark.
         "SINGLE_ROW_TRACKING": "n",
-        # Two connections kept, up to 15 while threads need them (each PostgreSQL backend
-        # holds 1-4 MiB of its own; docs/adr/storm-benchmark.md, memory).
-        "POSTGRES_POOL_SIZE": "2",
-        "POSTGRES_MAX_OVERFLOW": "13",
+        # One connection kept, and one per worker thread at most: the store is used from
+        # asyncio's default executor, so more could never be busy at once (each PostgreSQL
+        # backend holds 2-3 MiB of its own; docs/adr/database-connections.md).
+        "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_MAX_OVERFLOW": str(executor_threads() - 1),
         "POSTGRES_LOCK_TIMEOUT": "5",
         # Waiting for a pooled connection fails after 5 s (not 30): during an outage callers
         # learn it well inside JetStream's ack_wait, and consumers hold their messages instead.
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "PROCESS_RECORDER_TOPIC": "shared.recorders:BatchProcessRecorder",
     }
+
+
+def executor_threads() -> int:
+    """The worker threads of asyncio's default executor (its own formula, Python 3.8+)."""
+    return min(32, (os.cpu_count() or 1) + 4)
 
 
 def ensure_schema(database_url: str, schema: str) -> None:

@@ -7,10 +7,8 @@ import asyncio
 import logging
 import uuid
 
-import asyncpg
 
-from shared.exclusive import run_exclusively
-from shared.service import ServiceRuntime, asyncpg_dsn
+from shared.service import ServiceRuntime
 
 from services.detector.counting import rollovers
 from services.detector.evaluator import Evaluator
@@ -49,9 +47,8 @@ def _replica_id(runtime: ServiceRuntime) -> str:
 
 async def keep_time(runtime: ServiceRuntime) -> None:
     """Evaluate while this replica holds the lease; wait for it otherwise."""
-    dsn = asyncpg_dsn(runtime.settings.require_database())
-    await run_exclusively(dsn, f"{runtime.settings.schema_name}:evaluator",
-                          lambda: _evaluate(runtime, dsn))
+    await runtime.leases.run(f"{runtime.settings.schema_name}:evaluator",
+                             lambda: _evaluate(runtime))
 
 
 async def _close_windows(runtime: ServiceRuntime, evaluator: Evaluator, now: float) -> None:
@@ -63,7 +60,7 @@ async def _close_windows(runtime: ServiceRuntime, evaluator: Evaluator, now: flo
                                        metrics=sorted(counted), actor="detector:clock", cause={})
 
 
-async def _evaluate(runtime: ServiceRuntime, dsn: str) -> None:
+async def _evaluate(runtime: ServiceRuntime) -> None:
     """The first tick rebuilds the evaluator from the stored samples, so a replica that takes
     over is ready at once. A rule stored by another replica arrives as a NOTIFY."""
     evaluator, pruned_at = evaluator_of(runtime), 0.0
@@ -72,10 +69,9 @@ async def _evaluate(runtime: ServiceRuntime, dsn: str) -> None:
                             default_after=settings.silence_after_seconds)
     changed = asyncio.Event()
     me = _replica_id(runtime)
-    listener = await asyncpg.connect(dsn)
+    listener = asyncio.create_task(runtime.leases.listen(
+        rules_channel(runtime), lambda *args: args[3] != me and changed.set()))
     try:
-        await listener.add_listener(rules_channel(runtime),
-                                    lambda *args: args[3] != me and changed.set())
         evaluator.evaluating = True
         while True:
             if changed.is_set():
@@ -95,7 +91,9 @@ async def _evaluate(runtime: ServiceRuntime, dsn: str) -> None:
             try:
                 await asyncio.wait_for(changed.wait(), runtime.settings.tick_seconds)
             except TimeoutError:
-                await listener.fetchval("SELECT 1")  # a dead listener would miss rule changes
+                if listener.done():  # a dead listener would miss rule changes: start over
+                    listener.result()
     finally:
         await evaluator.stand_by()
-        listener.terminate()
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)

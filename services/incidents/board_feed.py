@@ -1,16 +1,12 @@
-"""The board's live feed: one LISTEN connection per process hears the read model's row
-changes (the NOTIFY triggers of board_views.py) and hands each to every open event stream.
-The notifications come at commit, so a screen that refetches a card sees the change."""
+"""The board's live feed: a LISTEN (on the process's one lease connection) hears the read
+model's row changes (the NOTIFY triggers of board_views.py) and hands each to every open event
+stream. The notifications come at commit, so a screen that refetches a card sees the change."""
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 from typing import Any
-
-import asyncpg
-
-from shared.service import asyncpg_dsn
 
 from services.incidents.board_views import channel
 
@@ -60,14 +56,8 @@ async def listen_board(runtime: Any) -> None:
     """A worker: LISTEN until the process stops; the runtime restarts it if the database
     drops the connection (streams open meanwhile stay open and resume with it)."""
     feed = feed_of(runtime)
-    conn = await asyncpg.connect(asyncpg_dsn(runtime.settings.require_database()))
-    name = channel(runtime.settings.schema_name)
     try:
-        await conn.add_listener(name, feed.heard)
-        feed.listening.set()
-        while not conn.is_closed():
-            await asyncio.sleep(1)
-        raise ConnectionError("the board feed's LISTEN connection closed")
+        await runtime.leases.listen(channel(runtime.settings.schema_name), feed.heard,
+                                    listening=feed.listening.set)
     finally:
         feed.listening.clear()
-        await conn.close()

@@ -8,7 +8,11 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 PRODUCERS = ("detector", "incidents", "notifier", "capa")
 DAY = 24 * 3600
-DUPLICATE_WINDOW_SECONDS = 600  # the relay may republish after a crash; dedup covers 10 min
+# The relay may republish what it sent since it last saved its position (a crash): JetStream
+# drops copies within 2 minutes (its default), and consumers' tracking rows skip any later one.
+# nats-server keeps every message id of the window in memory: at a storm's rate 10 minutes of
+# ids were ~40 MiB (docs/adr/database-connections.md).
+DUPLICATE_WINDOW_SECONDS = 120
 
 
 def stream_name(producer: str) -> str:

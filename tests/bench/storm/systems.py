@@ -81,6 +81,8 @@ def closedloop_started(log=print) -> System:
     log(f"  closedloop stack up in {home}")
     system = closedloop_attached(info)
     system.processes.update({name: process(p.pid) for name, p in stack.processes.items()})
+    if stack.forks is not None:  # the parts' shared pages are split with it
+        system.processes["fork server"] = process(stack.forks.process.pid)
     if stack.nats and stack.nats.process:
         system.processes["nats-server"] = process(stack.nats.process.pid)
     if stack.postgres:

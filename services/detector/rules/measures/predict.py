@@ -7,7 +7,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import ndtr
 
 from ..catalogue import PredictShape
 from .base import NAN, Measure, Round, Slots
@@ -140,6 +139,9 @@ class Predict(Measure):
 
     def chance(self, kind: str, bound: np.ndarray | tuple) -> np.ndarray:
         """Probability per sample and step that the value then satisfies the bound."""
+        # Here, not at the top: SciPy costs every detector 28 MiB, most never predict.
+        from scipy.special import ndtr
+
         m, sd = self.mean, self.sd
         if kind in ("between", "outside"):
             inside = ndtr((bound[1] - m) / sd) - ndtr((bound[0] - m) / sd)
