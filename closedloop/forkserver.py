@@ -20,15 +20,19 @@ import sys
 import time
 import traceback
 
-# What every part imports anyway; a library only some parts use costs nothing to the others,
-# since its pages are shared and never touched by them. Not the services' own modules: each
-# service's import builds its own metrics and settings.
+# What two parts or more import. Not numpy (the detector's alone; its import starts a BLAS
+# thread, and a process that forks holds no threads), nor the services' own modules.
 PRELOAD = (
     "asyncio", "uvicorn", "fastapi", "fastapi.routing", "pydantic", "pydantic_settings",
     "starlette.middleware", "asyncpg", "psycopg", "psycopg_pool", "nats", "nats.js",
-    "aiohttp", "httpx", "jinja2", "numpy", "eventsourcing.application",
+    "aiohttp", "httpx", "jinja2", "eventsourcing.application",
     "eventsourcing.postgres", "prometheus_client", "opentelemetry.trace", "orjson", "yaml",
     "tenacity", "icalendar", "holidays", "closedloop.cli", "shared.service", "shared.settings",
+    "shared.http", "shared.observability", "shared.clock_api", "shared.due_watch",
+    "shared.ack_links", "shared.limits", "shared.sliding_window", "shared.contracts.vocabulary",
+    "opentelemetry.sdk.trace", "opentelemetry.instrumentation.fastapi", "sse_starlette",
+    "cryptography.fernet", "cryptography.hazmat.primitives.ciphers", "itsdangerous",
+    "jinja2.sandbox", "psutil", "pydantic.v1", "asgiref.sync", "concurrent.futures.thread",
 )
 
 
@@ -86,8 +90,10 @@ def _child(request: dict) -> None:
 class ForkServer:
     """The stack's side: starts the server and forks a part per `start`."""
 
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "closedloop.forkserver"],
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        """`env`: the server's own environment, which the parts' allocator settings are read
+        from at its start (each part's environment is given with `start`)."""
+        self.process = subprocess.Popen([sys.executable, "-m", "closedloop.forkserver"], env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def start(self, args: list[str], env: dict[str, str], log: str) -> "Forked":

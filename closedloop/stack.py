@@ -39,6 +39,12 @@ FORK_PARTS = "CLOSEDLOOP_FORK_PARTS"
 # in the environment applies to every part instead.
 BACKGROUND_NICE = {"capa": 10, CONSOLE: 10}
 LAPTOP_ALLOWED_NETWORKS = "127.0.0.1/32,::1/128"
+# glibc's allocator, for the Python parts: two arenas instead of eight per core, and freed
+# memory above 128 KiB handed back to the system instead of kept for the next peak (a storm's
+# batches left every part holding its high-water mark). Values in the environment win
+# (docs/adr/forked-parts.md).
+MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_TRIM_THRESHOLD_": "131072",
+          "MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
 @dataclass
@@ -186,7 +192,7 @@ class Stack:
             self.postgres = EmbeddedPostgres(self.home / "postgres").start()
             database_url = ensure_database(self.postgres.server_url, DATABASE)
         key, person = api_key(self.home), operator()
-        env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url,
+        env = {**MALLOC, **os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url,
                SECRETS_KEY: notifier_secrets_key(self.home),
                ALLOWED_NETWORKS: self.allowed_networks,
                "CLOSEDLOOP_CHAIN_KEY": chain_key(self.home),
@@ -201,7 +207,7 @@ class Stack:
         # The Python parts fork from one process that imported their libraries once (Linux;
         # CLOSEDLOOP_FORK_PARTS=0 starts each as its own interpreter instead).
         if sys.platform == "linux" and os.environ.get(FORK_PARTS, "1") != "0":
-            self.forks = ForkServer()
+            self.forks = ForkServer({**MALLOC, **os.environ})
         for name, url in urls.items():
             port = int(url.rsplit(":", 1)[1])
             credentials = ({"CLOSEDLOOP_NATS_USER": name, "CLOSEDLOOP_NATS_PASSWORD": passwords[name]}
@@ -221,7 +227,7 @@ class Stack:
         secret kept under the stack's home (sign-ins survive a restart), not the database URL,
         NATS or the services' keys."""
         port = CONSOLE_PORT if port_is_free(CONSOLE_PORT) else free_port()
-        console_env = {**os.environ, "CLOSEDLOOP_CONSOLE_SESSION_SECRET": kept_secret(
+        console_env = {**MALLOC, **os.environ, "CLOSEDLOOP_CONSOLE_SESSION_SECRET": kept_secret(
             self.home, "CLOSEDLOOP_CONSOLE_SESSION_SECRET", "console-session-secret"),
             **{f"CLOSEDLOOP_CONSOLE_{name.upper()}_URL": url for name, url in urls.items()},
             **cpu_nice(CONSOLE)}

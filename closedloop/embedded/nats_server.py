@@ -15,9 +15,10 @@ from closedloop.embedded.ports import free_port
 
 
 # Go's garbage collector lets the heap grow to twice what is live before collecting (GOGC=100);
-# at half that the embedded server held ~60 MiB less with 50,000 open incidents, for a little
-# more of its CPU (docs/adr/storm-benchmark.md, memory). A GOGC in the environment wins.
-GOGC = "50"
+# at half that the embedded server held ~60 MiB less with 50,000 open incidents, at a fifth
+# another ~18 MiB less, for ~0.1 ms more of its CPU per page (docs/adr/storm-benchmark.md,
+# memory; docs/adr/database-connections.md). A GOGC in the environment wins.
+GOGC = "20"
 
 
 def nats_server_binary() -> str:
