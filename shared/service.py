@@ -81,7 +81,7 @@ class ServiceRuntime:
         self.failures: dict[str, tuple[float, str]] = {}
         self.read_models = Changes()  # workers wait on it instead of sleeping a whole poll
         self.components: dict[str, Any] = {}  # a service's own long-lived parts, by name
-        self.leases: Leases | None = None  # this process's singletons, on one connection
+        self.leases: Leases | None = None  # its leases and LISTENs, on one connection
         self.ready = False
         self._read_models_ready = False
 

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import uuid
 
-
 from shared.service import ServiceRuntime
 
 from services.detector.counting import rollovers
