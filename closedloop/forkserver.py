@@ -6,8 +6,9 @@ those pages stay shared between the parts until one writes to them, so each part
 what it touches rather than for all it imports (docs/adr/forked-parts.md).
 
 Protocol, over the pipes `Stack` opens: one JSON line per part on stdin (`args` of
-`closedloop`, `env`, `log`), answered by the child's pid on stdout. Children are reaped by the kernel (SIGCHLD
-ignored here); the server exits once its stdin closes and its last child has ended."""
+`closedloop`, `env`, `log`), answered by the child's pid on stdout. Children are reaped by the
+kernel (SIGCHLD ignored here); the server exits once its stdin closes and its last child has
+ended."""
 from __future__ import annotations
 
 import gc

@@ -59,9 +59,9 @@ class ServiceSettings(NatsSettings):
     # Followers of the log wake on every save (NOTIFY); this poll is only a safety net.
     relay_poll_seconds: float = 1.0
     # Connections to PostgreSQL for reading read models and claiming work (asyncpg). Each is a
-    # backend process holding 2-3 MiB; on two cores four keep up with a 10,000-alert storm
+    # backend process holding 2-3 MiB; on two cores three page as fast as ten
     # (docs/adr/database-connections.md). The event store's own pool follows the worker threads.
-    read_connections: int = Field(default=4, ge=1)
+    read_connections: int = Field(default=3, ge=1)
     consumer_batch: int = 100
     max_deliver: int = 5
     otel_exporter: str = "none"  # none | console | otlp

@@ -15,10 +15,10 @@ from closedloop.embedded.ports import free_port
 
 
 # Go's garbage collector lets the heap grow to twice what is live before collecting (GOGC=100);
-# at half that the embedded server held ~60 MiB less with 50,000 open incidents, at a fifth
-# another ~18 MiB less, for ~0.1 ms more of its CPU per page (docs/adr/storm-benchmark.md,
+# at half that the embedded server held ~60 MiB less with 50,000 open incidents, at a tenth
+# another ~56 MiB less, for ~0.15 ms more of its CPU per page (docs/adr/storm-benchmark.md,
 # memory; docs/adr/database-connections.md). A GOGC in the environment wins.
-GOGC = "20"
+GOGC = "10"
 
 
 def nats_server_binary() -> str:

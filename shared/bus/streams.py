@@ -10,8 +10,7 @@ PRODUCERS = ("detector", "incidents", "notifier", "capa")
 DAY = 24 * 3600
 # The relay may republish what it sent since it last saved its position (a crash): JetStream
 # drops copies within 2 minutes (its default), and consumers' tracking rows skip any later one.
-# nats-server keeps every message id of the window in memory: at a storm's rate 10 minutes of
-# ids were ~40 MiB (docs/adr/database-connections.md).
+# nats-server keeps every message id of the window in memory (docs/adr/database-connections.md).
 DUPLICATE_WINDOW_SECONDS = 120
 
 
