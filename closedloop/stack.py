@@ -47,6 +47,11 @@ MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_TRIM_THRESHOLD_": "131072",
           "MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
+def parts_environment() -> dict[str, str]:
+    """What every part of the stack inherits: this environment over the allocator defaults."""
+    return {**MALLOC, **os.environ}
+
+
 @dataclass
 class StackInfo:
     """What a running stack tells its clients (written to .closedloop/stack.json)."""
@@ -192,7 +197,7 @@ class Stack:
             self.postgres = EmbeddedPostgres(self.home / "postgres").start()
             database_url = ensure_database(self.postgres.server_url, DATABASE)
         key, person = api_key(self.home), operator()
-        env = {**MALLOC, **os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url,
+        env = {**parts_environment(), "DATABASE_URL": database_url, "NATS_URL": nats_url,
                SECRETS_KEY: notifier_secrets_key(self.home),
                ALLOWED_NETWORKS: self.allowed_networks,
                "CLOSEDLOOP_CHAIN_KEY": chain_key(self.home),
@@ -207,7 +212,7 @@ class Stack:
         # The Python parts fork from one process that imported their libraries once (Linux;
         # CLOSEDLOOP_FORK_PARTS=0 starts each as its own interpreter instead).
         if sys.platform == "linux" and os.environ.get(FORK_PARTS, "1") != "0":
-            self.forks = ForkServer({**MALLOC, **os.environ})
+            self.forks = ForkServer(parts_environment())
         for name, url in urls.items():
             port = int(url.rsplit(":", 1)[1])
             credentials = ({"CLOSEDLOOP_NATS_USER": name, "CLOSEDLOOP_NATS_PASSWORD": passwords[name]}
@@ -227,7 +232,7 @@ class Stack:
         secret kept under the stack's home (sign-ins survive a restart), not the database URL,
         NATS or the services' keys."""
         port = CONSOLE_PORT if port_is_free(CONSOLE_PORT) else free_port()
-        console_env = {**MALLOC, **os.environ, "CLOSEDLOOP_CONSOLE_SESSION_SECRET": kept_secret(
+        console_env = {**parts_environment(), "CLOSEDLOOP_CONSOLE_SESSION_SECRET": kept_secret(
             self.home, "CLOSEDLOOP_CONSOLE_SESSION_SECRET", "console-session-secret"),
             **{f"CLOSEDLOOP_CONSOLE_{name.upper()}_URL": url for name, url in urls.items()},
             **cpu_nice(CONSOLE)}
