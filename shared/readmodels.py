@@ -17,6 +17,7 @@ from eventsourcing.utils import get_topic
 
 from shared.bus.follower import Batch, LogFollower
 from shared.clock import Clock, SystemClock
+from shared.row_writes import RowWrites, row_key
 from shared.store import ServiceApplication
 
 Apply = Callable[[asyncpg.Connection, Any], Awaitable[None]]
@@ -236,10 +237,18 @@ class ProjectionRunner:
             # Handlers name tables unqualified: they land in this runner's version.
             await conn.execute(f"SET LOCAL search_path TO {quoted(self.schema)}, {quoted(self.base)}")
             await self._check_position(conn)
+            writes = RowWrites()
             for _, event in batch:
                 handler = self._handlers.get(type(event))
-                if handler is not None:
+                if handler is None:
+                    continue
+                key = row_key(handler)
+                if key is not None:
+                    await writes.record(handler, key, event)
+                else:  # it may read what the recorded statements write: send them first
+                    await writes.send(conn)
                     await handler(conn, event)
+            await writes.send(conn)
             last = up_to
             await conn.execute(f"UPDATE {self._positions} SET position = $2 WHERE projection = $1",
                                self.projection.name, last)

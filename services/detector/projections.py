@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from shared.readmodels import Projection
+from shared.row_writes import own_rows
 
 from services.detector.domain import Alert, Rule
 
@@ -53,6 +54,7 @@ class DetectorBoard(Projection):
             e.originator_id, d["name"], d["metric"], d.get("enabled", True),
             e.originator_version, json.dumps(d), e.actor, e.at)
 
+    @own_rows(key=lambda e: e.fingerprint)
     async def alert_raised(self, conn, e) -> None:
         await conn.execute(
             """INSERT INTO alerts VALUES ($1,$2,$3,$4,$5,$6,'firing',$7,$8,$9,$10,$11,NULL,$12)
@@ -63,18 +65,21 @@ class DetectorBoard(Projection):
         if e.rule_id and e.source == "rule":
             await self._add(conn, e.rule_id, e.started_at, "raised")
 
+    @own_rows(key=lambda e: e.fingerprint)
     async def alert_worsened(self, conn, e) -> None:
         await conn.execute(
             "UPDATE alerts SET severity=$2, value=$3, summary=$4, updated_at=$5 "
             "WHERE fingerprint=$1 AND alert_id=$6", e.fingerprint, e.severity, e.value,
             e.summary, e.at, e.alert_id)
 
+    @own_rows(key=lambda e: e.fingerprint)
     async def alert_resolved(self, conn, e) -> None:
         await conn.execute(
             "UPDATE alerts SET status='resolved', value=$2, resolved_at=$3, updated_at=$4 "
             "WHERE fingerprint=$1", e.fingerprint, e.value, e.resolved_at, e.at)
 
     def count(self, column: str, when: str):
+        @own_rows  # a counter: adds commute
         async def apply(conn, e) -> None:
             await self._add(conn, e.rule_id, getattr(e, when), column)
         return apply

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from shared.readmodels import Apply, Projection, quoted
+from shared.row_writes import own_rows
 
 from services.incidents.board_search import grams, searchable
 from services.incidents.domain import Incident
@@ -175,6 +176,7 @@ SET_TEXT = """INSERT INTO board_search (id, search_text, search_grams) VALUES ($
                                              search_grams = EXCLUDED.search_grams"""
 
 
+@own_rows
 async def opened(conn: asyncpg.Connection, e: Any) -> None:
     alert = e.alert or {}
     intake = alert.get("intake") or {}

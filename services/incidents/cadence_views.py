@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from shared.contracts import IncidentProgressDue
+from shared.row_writes import own_rows
 
 from services.incidents.domain.cadence import IncidentCadence as C
 from services.incidents.domain.incident import Incident
@@ -29,6 +30,7 @@ CADENCE_COLUMNS = """
     next_update_by timestamptz,"""
 
 
+@own_rows
 async def update_due(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE incidents SET next_update_by = $2 WHERE id = $1",
                        e.originator_id, e.due_by)

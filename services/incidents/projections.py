@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 
 from shared.readmodels import Apply, Projection
+from shared.row_writes import own_rows
 
 from services.incidents.domain import Incident, Status
 from services.incidents.board_views import on_incidents
@@ -73,6 +74,7 @@ class IncidentsProjection(Projection):
         }
 
 
+@own_rows
 async def opened(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         """INSERT INTO incidents (id, ref, status, severity, title, entity, fingerprint,
@@ -92,6 +94,7 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
     await opened_clocks(conn, e)
 
 
+@own_rows
 async def acknowledged(conn: asyncpg.Connection, e: Any) -> None:
     # Acknowledged again after a re-trigger: the response time stays the first one.
     await conn.execute("UPDATE incidents SET status = $2, "
@@ -99,22 +102,26 @@ async def acknowledged(conn: asyncpg.Connection, e: Any) -> None:
                        e.originator_id, e.status, e.at)
 
 
+@own_rows
 async def resolved(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE incidents SET status = $2, resolved_at = $3 WHERE id = $1",
                        e.originator_id, e.status, e.at)
 
 
+@own_rows
 async def capa_opened(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE incidents SET status = $2, capa_id = $3 WHERE id = $1",
                        e.originator_id, e.status, e.capa_id)
 
 
+@own_rows
 async def role_assigned(conn: asyncpg.Connection, e: Any) -> None:
     if e.role in ("responsible", "accountable"):  # the list shows who does and who answers
         await conn.execute(f"UPDATE incidents SET {e.role} = $2 WHERE id = $1",
                            e.originator_id, e.person)
 
 
+@own_rows
 async def staffed(conn: asyncpg.Connection, e: Any) -> None:
     for role in ("responsible", "accountable"):  # the list shows the first of each
         if e.raci.get(role):
@@ -122,28 +129,33 @@ async def staffed(conn: asyncpg.Connection, e: Any) -> None:
                                e.originator_id, e.raci[role][0])
 
 
+@own_rows
 async def sla_breached(conn: asyncpg.Connection, e: Any) -> None:
     column = {"respond": "respond_breached", "resolve": "resolve_breached",
               "close": "close_breached"}[e.kind]
     await conn.execute(f"UPDATE incidents SET {column} = true WHERE id = $1", e.originator_id)
 
 
+@own_rows
 async def capa_step(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE incidents SET status = $2 WHERE id = $1", e.originator_id, e.status)
 
 
+@own_rows
 async def action_verified(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE incidents SET status = $2, capa_id = COALESCE(capa_id, $3) WHERE id = $1",
         e.originator_id, e.status, e.capa_id)
 
 
+@own_rows
 async def closed(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE incidents SET status = $2, closed_at = $3, capa_id = COALESCE(capa_id, $4) "
         "WHERE id = $1", e.originator_id, str(Status.CLOSED), e.at, e.capa_id)
 
 
+@own_rows
 async def archived(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE incidents SET status = $2 WHERE id = $1",
                        e.originator_id, str(Status.ARCHIVED))

@@ -6,7 +6,10 @@ from typing import Any
 
 import asyncpg
 
+from shared.row_writes import own_rows
 
+
+@own_rows
 async def delivery_scheduled(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         """INSERT INTO deliveries (id, incident_id, ref, channel_id, channel_name, reason,
@@ -20,6 +23,7 @@ async def delivery_scheduled(conn: asyncpg.Connection, e: Any) -> None:
         (getattr(e, "recipient", None) or {}).get("handle"), getattr(e, "target", None))
 
 
+@own_rows
 async def attempt_started(conn: asyncpg.Connection, e: Any) -> None:
     # While an attempt is in flight, next_attempt_at is the end of its lease: past it, a
     # worker records the attempt as interrupted.
@@ -29,6 +33,7 @@ async def attempt_started(conn: asyncpg.Connection, e: Any) -> None:
         e.originator_id, e.attempt, e.lease_until, e.at)
 
 
+@own_rows
 async def attempt_failed(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = $2, last_status_code = $3, last_error = $4, "
@@ -37,6 +42,7 @@ async def attempt_failed(conn: asyncpg.Connection, e: Any) -> None:
         e.error, getattr(e, "error_class", "unknown"), e.next_attempt_at, e.at)
 
 
+@own_rows
 async def delivery_throttled(conn: asyncpg.Connection, e: Any) -> None:
     # 'retrying' in the read model: due again at `until`, the row the worker looks for.
     await conn.execute(
@@ -45,6 +51,7 @@ async def delivery_throttled(conn: asyncpg.Connection, e: Any) -> None:
         e.originator_id, e.why, e.until, e.at)
 
 
+@own_rows
 async def delivery_folded(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = 'folded', last_error = $2, last_error_class = "
@@ -52,6 +59,7 @@ async def delivery_folded(conn: asyncpg.Connection, e: Any) -> None:
         e.originator_id, e.why, e.at)
 
 
+@own_rows
 async def delivery_skipped(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = 'skipped', last_error = $2, last_error_class = $3, "
@@ -59,6 +67,7 @@ async def delivery_skipped(conn: asyncpg.Connection, e: Any) -> None:
         e.originator_id, e.why, e.error_class, e.at)
 
 
+@own_rows
 async def delivered(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = 'delivered', attempts = $2, last_status_code = $3, "
@@ -67,6 +76,7 @@ async def delivered(conn: asyncpg.Connection, e: Any) -> None:
         e.originator_id, e.attempt, e.status_code, e.at)
 
 
+@own_rows
 async def delivery_failed(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = 'failed', attempts = $2, next_attempt_at = NULL, "

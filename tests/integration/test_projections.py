@@ -11,7 +11,8 @@ import pytest
 
 from shared.readmodels import PositionMoved, ProjectionRunner
 from tests.integration.toy import (
-    Counter, ToyApplication, ToyBoard, eventually, head, open_app, open_pool, stop,
+    Counter, RowsToyBoard, ToyApplication, ToyBoard, eventually, head, open_app, open_pool,
+    stop,
 )
 
 pytestmark = pytest.mark.integration
@@ -274,3 +275,26 @@ async def test_events_of_other_topics_move_the_position_without_writing_it_until
         assert not again.done()
     finally:
         await stop(again)
+
+
+async def test_handlers_marked_own_rows_write_a_batch_together_and_the_same_rows(
+        app, database_url):
+    # Interleaved subjects, each created then incremented several times in one batch: each
+    # subject's events must still apply in order (the UPDATE needs its INSERT before it).
+    increment_all(app, [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5), ("a", 6)])
+    one_by_one, together = await open_pool(database_url), await open_pool(
+        database_url, RowsToyBoard())
+    try:
+        for projection, pool in ((ToyBoard(), one_by_one), (RowsToyBoard(), together)):
+            runner = ProjectionRunner(app, pool, projection)
+            assert await runner.rebuild() == head(app)
+        expected = await tables(one_by_one)
+        assert values(expected) == {"a": 10, "b": 7, "c": 4}
+        assert await tables(together) == expected
+        increment_all(app, [("c", 1), ("d", 2)])  # and the next batch continues from there
+        task = await run_until_caught_up(app, together, RowsToyBoard())
+        await stop(task)
+        assert values(await tables(together)) == {"a": 10, "b": 7, "c": 5, "d": 2}
+    finally:
+        await one_by_one.close()
+        await together.close()

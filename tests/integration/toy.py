@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 from shared.clock import Clock, SystemClock
 from shared.contracts import AlertRaised, CloudEvent, Contract
 from shared.readmodels import Projection, read_path
+from shared.row_writes import own_rows
 from shared.service import asyncpg_dsn
 from shared.store import ServiceApplication, Tracking, ensure_schema, eventsourcing_env
 
@@ -121,6 +122,20 @@ class ToyBoard(Projection):
                            e.originator_id, e.originator_version, e.by)
         await conn.execute("UPDATE toy_counters SET value = value + $2, version = $3 WHERE id = $1",
                            e.originator_id, e.by, e.originator_version)
+
+
+class RowsToyBoard(ToyBoard):
+    """The same tables, its handlers marked `own_rows`: a batch's statements go together."""
+
+    name = "toy_rows"
+
+    @own_rows
+    async def created(self, conn: asyncpg.Connection, e: Any) -> None:
+        await super().created(conn, e)
+
+    @own_rows
+    async def incremented(self, conn: asyncpg.Connection, e: Any) -> None:
+        await super().incremented(conn, e)
 
 
 # -- infrastructure helpers -------------------------------------------------------------

@@ -10,6 +10,7 @@ import asyncpg
 
 from services.capa.knowledge.aggregate import IncidentProfile, KnowledgeEntry
 from shared.readmodels import Apply, Projection
+from shared.row_writes import own_rows
 
 ENTRIES = """
 CREATE SEQUENCE IF NOT EXISTS knowledge_revision;
@@ -100,6 +101,7 @@ async def _rated(conn: asyncpg.Connection, e: Any) -> None:
         " revision = nextval('knowledge_revision') WHERE id = $1", e.originator_id)
 
 
+@own_rows(key=lambda e: e.incident_id)
 async def _noted(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "INSERT INTO knowledge_incidents (incident_id, ref, title, severity, entity, rule,"

@@ -13,6 +13,7 @@ from services.capa.domain import CapaCase
 from services.capa.peers.near_miss import NearMissSighting
 from services.capa.peers.sighting import AlertSighting
 from shared.readmodels import Apply, Projection
+from shared.row_writes import own_rows
 
 SIGHTINGS = """
 CREATE TABLE IF NOT EXISTS capa_alert_sightings (
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS capa_case_causes (
 CREATE INDEX IF NOT EXISTS capa_case_causes_category ON capa_case_causes (category, recorded_at)"""
 
 
+@own_rows(key=lambda e: e.alert_id)
 async def _heard(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "INSERT INTO capa_alert_sightings (alert_id, fingerprint, rule, name, entity, labels,"
@@ -66,6 +68,7 @@ async def _heard(conn: asyncpg.Connection, e: Any) -> None:
         e.started_at)
 
 
+@own_rows
 async def _near_miss(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute(
         "INSERT INTO capa_near_misses (id, fingerprint, rule_id, name, metric, entity, labels,"

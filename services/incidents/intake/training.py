@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from shared.readmodels import Apply, Projection
+from shared.row_writes import own_rows
 
 from services.incidents.domain import Incident
 from services.incidents.intake.classifier import Classifier, Example, report_text
@@ -37,6 +38,7 @@ class IntakeExamplesProjection(Projection):
         return {Incident.Opened: opened, Incident.Reclassified: reclassified}
 
 
+@own_rows
 async def opened(conn: asyncpg.Connection, e: Any) -> None:
     intake = e.alert.get("intake")
     if not intake:
@@ -50,6 +52,7 @@ async def opened(conn: asyncpg.Connection, e: Any) -> None:
         e.originator_id, e.at, text, intake.get("problem_type"), bool(intake.get("labelled")))
 
 
+@own_rows
 async def reclassified(conn: asyncpg.Connection, e: Any) -> None:
     await conn.execute("UPDATE intake_examples SET problem_type = $2, labelled = true "
                        "WHERE id = $1", e.originator_id, e.problem_type)

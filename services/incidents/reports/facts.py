@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from shared.readmodels import Apply, Projection
+from shared.row_writes import own_rows
 
 from services.incidents.domain import Incident
 from services.incidents.domain.lifecycle import IncidentLifecycle
@@ -67,6 +68,7 @@ def units_of(path: list[dict[str, str]], label: str | None) -> tuple[str | None,
     return own, list(dict.fromkeys([*named, *([label] if label else [])]))
 
 
+@own_rows
 async def opened(conn: asyncpg.Connection, e: Any) -> None:
     f = facts_of(e.alert, e.entity)
     unit, keys = units_of([], f["unit"])

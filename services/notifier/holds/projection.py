@@ -81,7 +81,8 @@ async def recorded(conn: asyncpg.Connection, e: Any) -> None:
         e.incident["incident_id"], e.incident["ref"], json.dumps(e.labels), status,
         not e.trial, *_hold_columns(e.hold), e.recheck_at, e.originator_version, e.at,
         e.originator_id)
-    await _source_gone(conn, e)
+    if status == "held":  # only a held opening waits on a source
+        await _source_gone(conn, e)
 
 
 async def rechecked(conn: asyncpg.Connection, e: Any) -> None:
