@@ -69,7 +69,7 @@ class PeakMemory:
                 except psutil.Error:  # a backend that just exited
                     continue
                 key, used = (name, p.pid), times.user + times.system
-                self._cpu_first.setdefault(key, used if self._started else 0.0)
+                self._cpu_first.setdefault(key, 0.0 if self._started else used)
                 self._cpu_last[key] = used
                 rss, pss = rss + info.rss, pss + getattr(info, "pss", info.rss)
             self.rss[name] = max(self.rss[name], rss)
