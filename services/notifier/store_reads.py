@@ -10,9 +10,11 @@ from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application, project_aggregate
+from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL, Identifier
+
+from shared.store import replayed
 
 
 class IdList(tuple[UUID, ...]):
@@ -84,7 +86,7 @@ class StoreReads:
                                  originator_version=row["originator_version"],
                                  topic=row["topic"], state=bytes(row["state"]))
             events[stored.originator_id].append(self.app.mapper.to_domain_event(stored))
-        return {i: project_aggregate(None, history) for i, history in events.items()}
+        return {i: replayed(None, history) for i, history in events.items()}
 
     def _versions_in_memory(self, ids: list[UUID]) -> dict[UUID, int]:
         found = {i: self.app.recorder.select_events(i, desc=True, limit=1) for i in ids}

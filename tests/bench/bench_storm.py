@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{system} {name} run {number + 1}/{args.runs} …", flush=True)
                 runs.append(bench.run(system, known[name]))
                 print(f"  {report.format_row(runs[-1])}\n  {runs[-1].memory}", flush=True)
+                if runs[-1].later:
+                    print(f"  {runs[-1].later}", flush=True)
             rows += runs + ([report.median(runs)] if len(runs) > 1 else [])
     print("\n" + report.HEADER)
     for row in rows:

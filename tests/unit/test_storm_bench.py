@@ -55,6 +55,16 @@ def test_a_row_measures_from_the_first_send_to_each_alerts_page():
     assert r.errors == {409: 1}
 
 
+def test_a_row_tells_apart_the_pages_of_alerts_first_sent_after_the_first_second():
+    log = SendLog(first_sent={0: 10.0, 1: 10.5, 2: 11.0, 3: 12.0}, accepted=4,
+                  taken={0, 1, 2, 3}, started=10.0, finished=12.0)
+    r = row("closedloop", "tiny", 4, log, paged={0: 13.0, 1: 13.0, 2: 11.1, 3: 12.2},
+            duplicated=0)
+    assert r.p99 == 3.0  # the first second's alerts are in the whole run's tail
+    assert r.later == "first sent after 1 s (2 pages): p50 100 ms / p99 200 ms"
+    assert row("closedloop", "tiny", 4, log, paged={0: 13.0}, duplicated=0).later == ""
+
+
 def test_a_median_row_keeps_every_loss_and_error():
     def run(p50, lost, status):
         log = SendLog(first_sent={0: 0.0, 1: 0.0}, accepted=2, taken={0, 1}, started=0.0,

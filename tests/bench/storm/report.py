@@ -25,6 +25,12 @@ class Row:
     refused: int = 0  # never accepted (every body carrying it answered 4xx or failed)
     errors: Counter = field(default_factory=Counter)
     memory: str = ""
+    later: str = ""  # p50 / p99 of the alerts first sent after the first second
+
+
+# A steady scenario's first body is its largest burst of new alerts on a cold stack; its tail
+# is reported with the whole run and, apart, for what was first sent after it.
+FIRST_SECONDS = 1.0
 
 
 def row(system: str, scenario: str, sends: int, log: SendLog, paged: dict[int, float],
@@ -32,13 +38,18 @@ def row(system: str, scenario: str, sends: int, log: SendLog, paged: dict[int, f
     """`paged`: alert index → first receipt of its page (same clock as the log)."""
     distinct = len(log.first_sent)
     latencies = [at - log.first_sent[alert] for alert, at in paged.items()]
+    later = [at - log.first_sent[alert] for alert, at in paged.items()
+             if log.first_sent[alert] - log.started >= FIRST_SECONDS]
     sending = max(log.finished - log.started, 1e-9)
     last = max(paged.values(), default=log.started)
     return Row(system, scenario, sends, distinct, log.accepted / sending,
                len(paged) / max(last - log.started, 1e-9) if paged else 0.0,
                *(percentile(latencies, p) if latencies else None for p in (50, 95, 99)),
                lost=len(log.taken - paged.keys()), duplicated=duplicated,
-               refused=len(log.first_sent.keys() - log.taken), errors=log.statuses)
+               refused=len(log.first_sent.keys() - log.taken), errors=log.statuses,
+               later=(f"first sent after {FIRST_SECONDS:.0f} s ({len(later)} pages): p50 "
+                      f"{seconds(percentile(later, 50))} / p99 {seconds(percentile(later, 99))}"
+                      if later else ""))
 
 
 def median(rows: list[Row]) -> Row:
