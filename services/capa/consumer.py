@@ -15,10 +15,9 @@ from services.capa.knowledge.commands import Knowledge
 from services.capa.peers.near_miss import on_near_miss
 from services.capa.peers.sighting import AlertSighting, sighting_of
 from services.capa.domain.incident_facts import IncidentFacts
-from services.capa.domain.recurrence import RuleSignature
 from services.capa.domain.watch import AlertWatch
 from services.capa.knowledge.aggregate import IncidentProfile
-from services.capa.recurrence import Recurrence, rule_of
+from services.capa.recurrence import Recurrence
 from services.capa.silences import Silences
 from services.capa.units.placement import on_staffed
 from shared.bus.consumer import Subscription
@@ -71,8 +70,9 @@ def _raised(app: CapaApplication) -> Any:
 
 
 def _read_ahead_incidents(app: CapaApplication) -> Any:
-    # A storm's openings and their facts: each incident's facts, profile and alert watch and
-    # the rules' signatures in one query for the batch instead of three or four reads each.
+    # A storm's openings and their facts: each incident's facts, profile and alert watch in
+    # one query for the batch instead of three reads each. The rules' signatures are read
+    # from their snapshots, once per batch (a batch's later reads get its copy).
     def read_ahead(contracts: list[Any]) -> None:
         ids = [IncidentFacts.create_id(c.incident_id) for c in contracts
                if getattr(c, "incident_id", "").strip()]
@@ -80,9 +80,8 @@ def _read_ahead_incidents(app: CapaApplication) -> Any:
             if isinstance(c, IncidentOpened) and c.incident_id.strip():
                 ids.append(IncidentProfile.create_id(c.incident_id))
                 if c.fingerprint:
-                    ids += [AlertWatch.create_id(c.fingerprint),
-                            RuleSignature.create_id(rule_of(c))]
-        app.read_ahead(ids)
+                    ids.append(AlertWatch.create_id(c.fingerprint))
+        app.read_ahead(ids, never_snapshotted=True)
     return read_ahead
 
 

@@ -132,7 +132,7 @@ class Recurrence:
                 # Inside a consumer batch, the next cases in one query (a storm of one rule
                 # scans every recent case, most of them not even created yet: one read each
                 # was 200 round trips per opening); a miss then stays known to the batch.
-                self.app.read_ahead(case_ids[index:READ_AHEAD_AT[index]])
+                self.app.read_ahead(case_ids[index:READ_AHEAD_AT[index]], never_snapshotted=True)
             case = self.app.get_or_none(case_ids[index])
             if last_closed([case] if case is not None else [], before) is not None:
                 return case

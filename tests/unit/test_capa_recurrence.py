@@ -23,7 +23,7 @@ from shared.contracts import (
     CapaRecurred, CapaSystemicProblemRaised, CloudEvent, IncidentOpened, IncidentResolved,
 )
 from shared.errors import Invalid
-from shared.store import Tracking
+from shared.store import Tracking, replayed
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 CAUSE = {"correlation_id": "corr-1", "causation_id": "req-1", "trace": {}}
@@ -230,3 +230,22 @@ def test_the_read_models_follow_the_event_a_recurrence_stores(story):
     story.open("P0-2026-12-031")
     recurred = type(story.events(first)[-1])
     assert recurred in CapaCases().handlers() and recurred in CapaKpis().handlers()
+
+
+def test_a_long_signature_is_read_from_its_snapshot_with_the_state_its_events_give(story):
+    story.incident_closed_case("P0-1")
+    for n in range(2, 62):  # each a return of the closed case's problem: a recurrence
+        story.open(f"P0-{n}", entity=f"store-{n:03d}")
+    signature_id = RuleSignature.create_id(RULE)
+    snapshots = [s.originator_version for s in story.app.snapshots.get(signature_id)]
+    read = story.app.repository.get(signature_id)  # the snapshot, then the events after it
+    replayed_in_full = replayed(None, story.app.events.get(signature_id))
+    assert snapshots and all(v % 50 == 0 for v in snapshots) and read.version > snapshots[-1]
+    assert read.version == replayed_in_full.version
+    assert read.incidents == replayed_in_full.incidents
+    assert read.recurrences == replayed_in_full.recurrences and len(read.recurrences) == 60
+    assert read.noted == replayed_in_full.noted and read.knows(next(iter(story.opened)))
+    assert read.unattached == replayed_in_full.unattached
+    now = story.clock.now()
+    assert (read.systemic_due(now, story.app.recurrence)
+            == replayed_in_full.systemic_due(now, story.app.recurrence))

@@ -159,10 +159,12 @@ class RuleSignature(Aggregate):
         self.rule = rule
         self.key = key or f"rule:{rule}"
         # The latest RECENT incidents, as plain tuples: a storm on one rule reads (and, in a
-        # consumer batch, copies) the signature once per opening.
+        # consumer batch, copies) the signature once per opening. Every attribute is plain
+        # JSON (lists, a dict for a set): the application keeps snapshots of signatures.
         self._recent: list[tuple[Any, ...]] = []
-        self.noted: set[str] = set()  # every incident noted, so a republished one counts once
-        self.recurrences: list[Occurrence] = []
+        # Every incident noted, so a republished one counts once (a dict: JSON has no set).
+        self.noted: dict[str, None] = {}
+        self._recurrences: list[tuple[Any, ...]] = []
         self.unattached: list[str] = []  # recurrences no systemic problem lists yet
         self.systemic_id: str | None = None
         self.systemic_raised_at: datetime | None = None
@@ -171,6 +173,10 @@ class RuleSignature(Aggregate):
     def incidents(self) -> list[Occurrence]:
         """The rule's latest RECENT incidents, oldest first."""
         return [Occurrence(*o) for o in self._recent]
+
+    @property
+    def recurrences(self) -> list[Occurrence]:
+        return [Occurrence(*o) for o in self._recurrences]
 
     def knows(self, incident_id: str) -> bool:
         return incident_id in self.noted
@@ -187,9 +193,9 @@ class RuleSignature(Aggregate):
         occurrence = Occurrence(incident_id, ref, entity, opened_at, capa_id, previous)
         self._recent.append(tuple(occurrence))
         del self._recent[:-RECENT]  # of the older ones, their ids (noted) are enough
-        self.noted.add(incident_id)
+        self.noted[incident_id] = None
         if recurrence:
-            self.recurrences.append(occurrence)
+            self._recurrences.append(tuple(occurrence))
             self.unattached.append(incident_id)
 
     def systemic_due(self, now: datetime, policy: RecurrencePolicy,
