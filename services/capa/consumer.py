@@ -71,8 +71,9 @@ def _raised(app: CapaApplication) -> Any:
 
 def _read_ahead_incidents(app: CapaApplication) -> Any:
     # A storm's openings and their facts: each incident's facts, profile and alert watch in
-    # one query for the batch instead of three reads each. The rules' signatures are read
-    # from their snapshots, once per batch (a batch's later reads get its copy).
+    # one query for the batch instead of three reads each. A rule's signature is read from
+    # its snapshot by the batch's first opening of the rule; the later ones get the copy that
+    # opening saved to the batch.
     def read_ahead(contracts: list[Any]) -> None:
         ids = [IncidentFacts.create_id(c.incident_id) for c in contracts
                if getattr(c, "incident_id", "").strip()]
