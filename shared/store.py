@@ -24,9 +24,10 @@ from shared.recorders import MemoryProcessRecorder, Numbered
 from shared.tracking_rows import TrackingRows
 
 A = TypeVar("A")
-# A pooled connection beyond the two kept is closed after this long unused (psycopg's
-# default is 10 minutes): after a burst the idle backends exit within minutes.
-POOL_IDLE_SECONDS = 60.0
+# psycopg's pool closes one connection beyond the two kept each time this long passes with
+# one unused (its default is 10 minutes): the ~6 a storm opens per service exit within a
+# minute of it, each ~3 MiB of a PostgreSQL backend; reopening one costs a few milliseconds.
+POOL_IDLE_SECONDS = 10.0
 
 __all__ = ["ServiceApplication", "Tracking", "IntegrityError", "Numbered", "ChangedInThisBatch",
            "eventsourcing_env", "ensure_schema"]

@@ -47,10 +47,13 @@ def subscriptions(app: CapaApplication) -> list[Subscription]:
 def _opened(app: CapaApplication, knowledge: Knowledge, recurrence: Recurrence) -> Any:
     # One message, one tracking row: the postmortem's facts, the knowledge profile and what
     # the opening means for recurrence are saved together, so a redelivery adds none twice.
+    # An opening whose fact is known was published again (after its tracking row was pruned,
+    # or by a person): its recurrence is counted already.
     def handle(envelope: CloudEvent, contract: IncidentOpened, tracking: Tracking) -> None:
-        app.save_tracked(*app.facts_heard(envelope, contract),
-                         *knowledge.profile_of(envelope, contract),
-                         *recurrence.on_opened(envelope, contract), tracking=tracking)
+        facts = app.facts_heard(envelope, contract)
+        app.save_tracked(*facts, *knowledge.profile_of(envelope, contract),
+                         *(recurrence.on_opened(envelope, contract) if facts else ()),
+                         tracking=tracking)
     return handle
 
 

@@ -5,6 +5,7 @@ problem. Reads only capa's own aggregates (AlertWatch, RuleSignature, the cases)
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -126,7 +127,7 @@ class Recurrence:
         the first closed case, or at the latest recurrence (whose closed case is known), so
         a rule whose fix once held costs a few reads per opening, not one per case."""
         recent = list(reversed(signature.incidents[-RECENT:]))
-        case_ids = [UUID(o.capa_id) for o in recent]
+        case_ids = [case_uuid(o.capa_id) for o in recent]
         for index, occurrence in enumerate(recent):
             if index in READ_AHEAD_AT:
                 # Inside a consumer batch, the next cases in one query (a storm of one rule
@@ -163,6 +164,13 @@ class Recurrence:
             window_seconds=self.policy.systemic_window.total_seconds())
         signature.attach(str(problem.id), [o.incident_id for o in due], at, SYSTEM_ACTOR, cause)
         return [problem]
+
+
+@lru_cache(maxsize=4 * RECENT)
+def case_uuid(capa_id: str) -> UUID:
+    """A storm of one rule scans the same recent cases at every opening: parsing each id
+    again was a tenth of capa's time."""
+    return UUID(capa_id)
 
 
 def unique(aggregates: list[Any]) -> list[Any]:

@@ -95,6 +95,9 @@ class Bench:
                 paged = self.wait_pages(run_id, len(log.taken), log.finished,
                                         memory if scenario.hold else None)
                 if scenario.hold:
+                    if self.args.quiet:  # what is held once idle pools and caches let go
+                        memory.mark("all paged")
+                        time.sleep(self.args.quiet)
                     memory.settle(self.args.hold)
             counts = pages_per_entity(self.receivers[system_name], f"{run_id}-")
         finally:
@@ -160,6 +163,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="open-<N> scenario: distinct alerts, each an open incident")
     parser.add_argument("--hold", type=float, default=5.0,
                         help="open scenario: seconds of memory samples once all paged")
+    parser.add_argument("--quiet", type=float, default=0.0,
+                        help="open scenario: seconds without load before those samples")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds after the last send to wait for every page")
     parser.add_argument("--profile", metavar="DIR",

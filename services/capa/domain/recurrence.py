@@ -159,11 +159,10 @@ class RuleSignature(Aggregate):
         self.rule = rule
         self.key = key or f"rule:{rule}"
         # The latest RECENT incidents, as plain tuples: a storm on one rule reads (and, in a
-        # consumer batch, copies) the signature once per opening. Every attribute is plain
-        # JSON (lists, a dict for a set): the application keeps snapshots of signatures.
+        # consumer batch, copies) the signature once per opening, so it holds nothing that
+        # grows with every incident of the rule. Every attribute is plain JSON: the
+        # application keeps snapshots of signatures.
         self._recent: list[tuple[Any, ...]] = []
-        # Every incident noted, so a republished one counts once (a dict: JSON has no set).
-        self.noted: dict[str, None] = {}
         self._recurrences: list[tuple[Any, ...]] = []
         self.unattached: list[str] = []  # recurrences no systemic problem lists yet
         self.systemic_id: str | None = None
@@ -179,7 +178,10 @@ class RuleSignature(Aggregate):
         return [Occurrence(*o) for o in self._recurrences]
 
     def knows(self, incident_id: str) -> bool:
-        return incident_id in self.noted
+        """Noted among the latest incidents or the recurrences. An older opening published
+        again is recognised before it gets here, by its incident's facts (capa's consumer)."""
+        return any(o[0] == incident_id for o in self._recent) or any(
+            o[0] == incident_id for o in self._recurrences)
 
     def note(self, occurrence: Occurrence, *, recurrence: bool, at: datetime, actor: str,
              cause: dict[str, Any]) -> None:
@@ -192,8 +194,10 @@ class RuleSignature(Aggregate):
               cause: dict[str, Any], previous: str = "") -> None:
         occurrence = Occurrence(incident_id, ref, entity, opened_at, capa_id, previous)
         self._recent.append(tuple(occurrence))
-        del self._recent[:-RECENT]  # of the older ones, their ids (noted) are enough
-        self.noted[incident_id] = None
+        del self._recent[:-RECENT]
+        # Signatures stored before held every incident id noted: copied with each read, it
+        # made a storm's openings cost more with each one (docs/adr/recurrence.md).
+        self.__dict__.pop("noted", None)
         if recurrence:
             self._recurrences.append(tuple(occurrence))
             self.unattached.append(incident_id)
