@@ -21,6 +21,7 @@ from shared.bus.relay import OutboxRelay, Translate
 from shared.bus.streams import ensure_streams
 from shared.clock import Clock, SystemClock
 from shared.exclusive import Leases
+from shared.read_pool import read_pool
 from shared.readmodels import Changes, Projection, ProjectionRunner, read_path
 from shared.settings import ServiceSettings
 from shared.store import ServiceApplication, ensure_schema, eventsourcing_env
@@ -93,14 +94,10 @@ class ServiceRuntime:
         await asyncio.to_thread(ensure_schema, url, s.schema_name)
         env = eventsourcing_env(url, s.schema_name, s.cipher_key, s.chain_key)
         self.application = await asyncio.to_thread(self.parts.application, env, self.clock)
-        # Reads see this release's version of each read model (shared/readmodels.py). A read
-        # connection unused for a minute closes, and its backend exits: the pool hands out the
-        # most recently used connection first, so the ones a quiet period leaves idle go.
-        self.pool = await asyncpg.create_pool(
-            asyncpg_dsn(url), min_size=1, max_size=s.read_connections,
-            max_inactive_connection_lifetime=60,
-            server_settings={"search_path": read_path(s.schema_name, self.parts.projections),
-                             "application_name": f"closedloop-{s.service}"})
+        self.pool = await read_pool(
+            asyncpg_dsn(url), size=s.read_connections,
+            search_path=read_path(s.schema_name, self.parts.projections),
+            name=f"closedloop-{s.service}")
         async with self.pool.acquire() as conn:  # read tables exist before any worker asks
             for projection in self.parts.projections:
                 await projection.create(conn, s.schema_name)

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from typing import Any
 
+from shared.due_watch import due_rows
 from shared.errors import DomainError
 from shared.store import IntegrityError
 
@@ -34,8 +35,8 @@ async def watch_sla(runtime: Any) -> None:
     settings = runtime.settings
     while True:
         seen = runtime.read_models.generation
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            for row in await conn.fetch(DUE, runtime.clock.now(), settings.sla_batch):
+        async with due_rows(runtime.pool, DUE, runtime.clock.now(), settings.sla_batch) as rows:
+            for row in rows:
                 try:
                     missed = await asyncio.to_thread(
                         runtime.application.record_sla_breaches, row["id"])

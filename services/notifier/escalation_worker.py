@@ -14,6 +14,7 @@ from opentelemetry import trace
 
 from services.notifier.workers import REFUSED, _survive
 from shared.bus.faults import is_infrastructure
+from shared.due_watch import due_rows
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("closedloop.notifier")
@@ -77,8 +78,7 @@ async def fire_due_escalations(runtime: Any, fired: FiredRows | None = None) -> 
     changed by another writer), one by one. Returns whether the batch was full."""
     app, now = runtime.application, runtime.clock.now()
     limit, fired = runtime.settings.escalation_batch, fired or FiredRows()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(DUE_ESCALATIONS, now, limit, *fired.excluded())
+    async with due_rows(runtime.pool, DUE_ESCALATIONS, now, limit, *fired.excluded()) as rows:
         if not rows:
             return False
         # Left out of the other pass's queries from now: once this transaction commits, its

@@ -26,6 +26,7 @@ from services.notifier.channels.lanes import Lanes, Senders
 from services.notifier.domain import ATTEMPT_LEASE
 from shared.bus.faults import is_infrastructure
 from shared.bus import tracing
+from shared.due_watch import due_rows
 from shared.errors import DomainError
 from shared.store import IntegrityError
 
@@ -88,8 +89,7 @@ async def claim_due_deliveries(runtime: Any, in_flight: set[UUID], limit: int) -
     if limit <= 0:
         return []
     app, now = runtime.application, runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(DUE_DELIVERIES, now, limit, list(in_flight))
+    async with due_rows(runtime.pool, DUE_DELIVERIES, now, limit, list(in_flight)) as rows:
         if not rows:
             return []
         due = [Due(row["id"], row["status"], row["attempts"]) for row in rows]
@@ -187,8 +187,7 @@ async def act_on_due_rows(runtime: Any, query: str, span: str,
     UPDATE SKIP LOCKED), run `act(row, now)` for each in a thread, and log what it did or
     why its aggregate refused (another replica, or a lagging read model, was first)."""
     now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(query, now, runtime.settings.worker_batch)
+    async with due_rows(runtime.pool, query, now, runtime.settings.worker_batch) as rows:
         for row in rows:
             attributes = describe(row)
             with tracer.start_as_current_span(span, attributes=attributes):
