@@ -210,3 +210,18 @@ def test_a_drills_postmortem_says_so_first(story):
     assert "**DRILL (演练)**: this case comes from a drill and counts in no KPI." in render(
         pm, "md", "en").decode()
     assert "<strong>演练（DRILL）</strong>" in render(pm, "html", "zh").decode()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_event_of_a_case_has_a_timeline_name_in_each_language(lang):
+    from eventsourcing.domain import AggregateEvent
+
+    from services.capa.domain import CapaCase
+    from services.capa.postmortem.facts import _CASE_EVENTS
+    from services.capa.postmortem.render import _environment
+
+    names = {n for n in dir(CapaCase) if isinstance(getattr(CapaCase, n), type)
+             and issubclass(getattr(CapaCase, n), AggregateEvent) and n not in ("Event", "Created")}
+    labels = _environment(False).get_template(f"{lang}/labels.j2").module.events
+    assert names and names <= set(_CASE_EVENTS)
+    assert {_CASE_EVENTS[n] for n in names} <= set(labels)

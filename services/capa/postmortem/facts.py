@@ -13,6 +13,13 @@ from services.capa.domain.incident_facts import FactKind
 _CASE_EVENTS = {"Opened": "capa_opened", "RootCauseRecorded": "root_cause",
                 "ActionAdded": "action_added", "ActionCompleted": "action_completed",
                 "ActionVerified": "action_verified", "ActionReopened": "action_reopened",
+                "EffectivenessWindowStarted": "case_window_started",
+                "EffectivenessFailed": "case_window_failed",
+                "EffectivenessHeldOpen": "case_window_held_open",
+                "EffectivenessChecked": "case_window_checked",
+                "MetricWentSilent": "metric_silent", "MetricResumed": "metric_resumed",
+                "Recurred": "case_recurred", "HistoryLinked": "history_linked",
+                "ProblemRecurrenceLinked": "problem_recurrence", "MarkedDrill": "drill",
                 "Closed": "capa_closed"}
 
 
@@ -114,7 +121,8 @@ def case_timeline(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if "action_id" in d:
             return " ".join(p for p in (d["action_id"], d.get("title") or d.get("evidence")
                                         or d.get("note") or "") if p)
-        return d.get("statement") or d.get("title") or d.get("reason") or ""
+        return (d.get("statement") or d.get("title") or d.get("reason") or d.get("text")
+                or "")
 
     return [{"at": h["at"], "source": "capa", "kind": _CASE_EVENTS.get(h["event"], h["event"]),
              "by": h["actor"], "text": text(h), "sla": ""} for h in history]
