@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from closedloop.demo import Demo, print_timeline
+from closedloop.demo import Demo
+from closedloop.demo_story import print_timeline
 from closedloop.demo_stores import ClockNotAdjustable
 from closedloop.stack import StackInfo
 

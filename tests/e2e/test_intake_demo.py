@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from closedloop.demo import print_timeline
+from closedloop.demo_story import print_timeline
 from closedloop.demo_intake import WAIT_FOR_RECEIPT_SECONDS, IntakeDemo
 from tests.e2e.test_stores_demo import stack  # noqa: F401 (fixture)
 

@@ -19,7 +19,8 @@ from services.incidents.main import create_app as incidents_app
 from services.incidents.settings import IncidentsSettings
 from services.notifier.main import create_app as notifier_app
 from services.notifier.settings import NotifierSettings
-from closedloop.demo import DEMO_WINDOWS, Demo, print_pages, print_timeline
+from closedloop.demo import DEMO_WINDOWS, Demo
+from closedloop.demo_story import print_pages, print_timeline
 from closedloop.replay import replay
 from closedloop.stack import StackInfo
 from tests.harness import (API_KEYS, NOTIFIER_SAFETY, OPERATOR, OPERATOR_KEY, RunningService,
