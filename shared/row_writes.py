@@ -54,9 +54,6 @@ class RowWrites:
     def __init__(self) -> None:
         self._events: list[tuple[Any, list[tuple[str, tuple]]]] = []
 
-    def __bool__(self) -> bool:
-        return bool(self._events)
-
     async def record(self, handler: Callable, key: Key, event: Any) -> None:
         recorded = Recorded()
         await handler(recorded, event)
